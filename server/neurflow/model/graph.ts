@@ -1,0 +1,38 @@
+/**
+ * A differentiable tensor graph that can run any slice of itself: from the model input to a
+ * tensor T, or from a tensor A to a tensor B. Both importers (ONNX, TF.js layers) produce one.
+ *
+ * Layout convention (the "internal layout"): every 4-D tensor is NHWC, whatever the source format
+ * (ONNX is NCHW; importers translate at the boundaries of each op). Tensors of other ranks keep the
+ * source order. So a conv layer's output is [N, H, W, C] and a dense layer's output is [N, units].
+ */
+import type { tf } from "../tf";
+
+export interface GraphNode {
+  /** Unique node name (the ONNX node name, or the Keras layer name). */
+  name: string;
+  /** Operator type, e.g. "Conv", "Relu" (ONNX) or "Conv2D" (Keras class name). */
+  op: string;
+  inputs: string[];
+  outputs: string[];
+}
+
+export interface TensorGraph {
+  /** Name of the tensor that receives the image batch, [N, H, W, 3] in internal layout. */
+  readonly inputName: string;
+  /** Names of the graph outputs (the logits first). */
+  readonly outputNames: readonly string[];
+  /** Nodes in a topological order. */
+  readonly nodes: readonly GraphNode[];
+  /** True when `name` is a tensor produced in the graph (or its input). */
+  hasTensor(name: string): boolean;
+  /**
+   * Runs the nodes needed to compute `outputs` from the fed tensors, and only those. Throws a clear
+   * error when an output depends on a tensor that is neither fed nor computable from the feeds
+   * (e.g. a slice from A to B where B also reads a branch that starts before A).
+   * Differentiable: usable inside tf.grad / tf.valueAndGrad. Does not dispose the feeds.
+   */
+  run(feeds: Record<string, tf.Tensor>, outputs: readonly string[]): tf.Tensor[];
+  /** Frees the weights. */
+  dispose(): void;
+}
