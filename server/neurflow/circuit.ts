@@ -1,0 +1,257 @@
+/**
+ * The concept circuit of a class: the hierarchical hypertree from the class logit down the chosen
+ * layers, with semantic groups, edge weights, neuron groups and group edges (DESIGN §The method).
+ *
+ * Per layer pair (upper, lower), top first:
+ *   targets = the class logit at the top, then the union of the core neurons found one step up;
+ *   for each target: its top-k patches by activation, integrated gradients over them w.r.t. the
+ *   lower layer, importance, the τ core neurons, semantic groups, edge weights;
+ *   then the neuron groups of the layer's targets.
+ * Activations of every chosen layer are computed once for all patches; the lower layer's full maps
+ * only for the patches some target of the pair needs.
+ */
+import { createHash } from "node:crypto";
+import { activationColumn, activationRows, computeActivations, type LayerActivations } from "./activations";
+import { initBackend } from "./backend";
+import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } from "./circuitFormat";
+import { channelImportance, selectCoreNeurons, topIndices } from "./coreNeurons";
+import { edgeWeights } from "./edgeWeights";
+import { loadClassImages } from "./images";
+import { defaultWorkerCount, inProcessRunner, workerPoolRunner, type AttributionRunner } from "./parallel/attributionRunner";
+import { loadModel, type ClassifierModel } from "./model/loadModel";
+import { conceptVector, groupEdges, neuronGroups, type SemanticGroupVector } from "./neuronGroups";
+import { patchGrid, type Patch } from "./patches";
+import { resolveParams, type MethodParams } from "./presets";
+import { quadratureRule } from "./quadrature";
+import type { CircuitCheckpoint, CircuitProgress, CircuitRequest, CircuitRunOptions } from "./runTypes";
+import { semanticGroups } from "./semanticGroups";
+import { tf } from "./tf";
+
+export interface ExecutionOptions {
+  /** Patches per forward pass when computing activations. */
+  batchSize?: number;
+  /** Input elements per integrated-gradients pass (patches × steps × map size). */
+  igRowElements?: number;
+  /** Worker threads for attribution (0 or 1: in this thread); default from the backend and NEURFLOW_WORKERS. */
+  workers?: number;
+}
+
+function abortError(): Error {
+  const e = new Error("the circuit run was cancelled");
+  e.name = "AbortError";
+  return e;
+}
+
+export function validateRequest(model: ClassifierModel, req: CircuitRequest, params: MethodParams): { classIndex: number } {
+  const m = model.manifest;
+  const classIndex = m.classes.indexOf(req.className);
+  if (classIndex < 0) {
+    const some = m.classes.slice(0, 10).join(", ");
+    throw new Error(`class "${req.className}" is not in the model's classes (${some}${m.classes.length > 10 ? ", …" : ""})`);
+  }
+  if (req.layers.length < 2) throw new Error("a circuit needs at least two layers (top-down, e.g. fc,layer4.1)");
+  const order = req.layers.map((name) => {
+    const i = m.layers.findIndex((l) => l.name === name);
+    if (i < 0) throw new Error(`layer "${name}" is not in the manifest (layers: ${m.layers.map((l) => l.name).join(", ")})`);
+    return i;
+  });
+  for (let i = 1; i < order.length; i++) {
+    if (order[i]! >= order[i - 1]!) {
+      throw new Error(`layers must be listed top-down, each below the previous: "${req.layers[i]}" is not below "${req.layers[i - 1]}"`);
+    }
+  }
+  if (!Number.isInteger(params.tau) || params.tau < 1) throw new Error(`τ must be a positive integer, got ${params.tau}`);
+  if (!Number.isInteger(params.k) || params.k < 2) throw new Error(`k must be an integer ≥ 2, got ${params.k}`);
+  if (!Number.isInteger(params.igSteps) || params.igSteps < 1) throw new Error(`ig steps must be ≥ 1, got ${params.igSteps}`);
+  if (params.granularities.length === 0 || params.granularities.some((g) => !(g > 0 && g <= 1))) {
+    throw new Error("granularities must be numbers in (0, 1]");
+  }
+  if (!(params.strideRatio > 0 && params.strideRatio <= 1)) throw new Error("stride ratio must be in (0, 1]");
+  return { classIndex };
+}
+
+export function requestKey(model: ClassifierModel, req: CircuitRequest, params: MethodParams, images: readonly string[]): string {
+  const doc = { model: model.manifest.name, classes: model.manifest.classes, class: req.className, layers: req.layers, params, images };
+  return createHash("sha256").update(JSON.stringify(doc)).digest("hex").slice(0, 32);
+}
+
+/** Indices of the images the model assigns to `classIndex` (argmax of the logits). */
+function imagesOfClass(model: ClassifierModel, images: tf.Tensor4D, classIndex: number, batchSize: number): number[] {
+  const keep: number[] = [];
+  const n = images.shape[0];
+  for (let i = 0; i < n; i += batchSize) {
+    const pred = tf.tidy(() => {
+      const x = tf.slice(images, i, Math.min(batchSize, n - i));
+      return model.graph.run({ [model.graph.inputName]: x }, [model.logitsTensor])[0]!.argMax(1);
+    });
+    (pred.dataSync() as Int32Array).forEach((c, j) => c === classIndex && keep.push(i + j));
+    pred.dispose();
+  }
+  return keep;
+}
+
+export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptions & ExecutionOptions = {}): Promise<Circuit> {
+  const backend = await initBackend();
+  const params = resolveParams(req.params);
+  const batchSize = options.batchSize ?? 64;
+  const started = performance.now();
+  const timings: Record<string, number> = {};
+  const stopIfCancelled = () => {
+    if (options.signal?.aborted) throw abortError();
+  };
+  const report = (p: Omit<CircuitProgress, "fraction">, fraction: number) =>
+    options.onProgress?.({ ...p, fraction: Math.min(1, Math.max(0, fraction)) });
+
+  report({ stage: "load", done: 0, total: 1, message: "loading the model" }, 0);
+  const model = await loadModel(req.manifestPath);
+  let imagesTensor: tf.Tensor4D | null = null;
+  let runner: AttributionRunner | null = null;
+  try {
+    const { classIndex } = validateRequest(model, req, params);
+    const S = model.manifest.input.size;
+    const loaded = await loadClassImages(req.images, S);
+    const all = tf.tidy(() => model.preprocess(tf.tensor4d(loaded.pixels, [loaded.names.length, S, S, 3])));
+    const keep = imagesOfClass(model, all, classIndex, batchSize);
+    if (keep.length === 0) {
+      all.dispose();
+      throw new Error(`none of the ${loaded.names.length} images is classified as "${req.className}" by the model`);
+    }
+    const images = keep.length === loaded.names.length ? all : tf.tidy(() => tf.gather(all, keep) as tf.Tensor4D);
+    imagesTensor = images;
+    if (images !== all) all.dispose();
+    const imageNames = keep.map((i) => loaded.names[i]!);
+    const key = requestKey(model, req, params, imageNames);
+    if (options.resume && options.resume.requestKey !== key) {
+      throw new Error("the checkpoint belongs to another run (model, images, class, layers or parameters differ)");
+    }
+    timings.load = (performance.now() - started) / 1000;
+
+    // patches and activations of every chosen layer, once
+    const patches: Patch[] = patchGrid(keep.length, S, params.granularities, params.strideRatio);
+    if (params.k > patches.length) throw new Error(`k = ${params.k} is more than the ${patches.length} patches of ${keep.length} images`);
+    const tensors = req.layers.map((l) => model.layerTensor(l));
+    let t0 = performance.now();
+    report({ stage: "activations", done: 0, total: 1, message: `activations of ${patches.length} patches` }, 0.02);
+    const acts: LayerActivations[] = computeActivations(model.graph, images, patches, tensors, batchSize, (done, total) =>
+      report({ stage: "activations", done, total, message: `activations: batch ${done}/${total}` }, 0.02 + 0.08 * (done / total)),
+      stopIfCancelled,
+    );
+    timings.activations = (performance.now() - t0) / 1000;
+    for (let i = 1; i < req.layers.length; i++) {
+      if (params.tau > acts[i]!.channels) {
+        throw new Error(`τ = ${params.tau} is larger than layer "${req.layers[i]}", which has ${acts[i]!.channels} channels`);
+      }
+    }
+    if (classIndex >= acts[0]!.channels) throw new Error(`layer "${req.layers[0]}" has no unit for class ${classIndex}`);
+
+    const rule = quadratureRule(params.igMethod, params.igSteps);
+    const settings = { rule, ...(options.igRowElements ? { igRowElements: options.igRowElements } : {}) };
+    const workers = options.workers ?? defaultWorkerCount(backend.name);
+    const attribution: AttributionRunner =
+      workers > 1
+        ? await workerPoolRunner(
+            workers,
+            { manifestPath: req.manifestPath, backend: backend.name, pixels: images.dataSync() as Float32Array, shape: images.shape, patches },
+            settings,
+          )
+        : inProcessRunner(model, images, patches, settings);
+    runner = attribution;
+    const layers: CircuitLayer[] = options.resume ? structuredClone(options.resume.layers) : [];
+    const pairs = req.layers.length - 1;
+    for (let li = layers.length; li < pairs; li++) {
+      const upper = req.layers[li]!;
+      const lower = req.layers[li + 1]!;
+      const label = `${upper}←${lower}`;
+      const layerStart = performance.now();
+      const stage: Record<string, number> = {};
+      const targets =
+        li === 0 ? [classIndex] : [...new Set(layers[li - 1]!.targets.flatMap((t) => t.coreNeurons))].sort((a, b) => a - b);
+      const base = 0.1 + (0.88 * li) / pairs;
+      const span = 0.88 / pairs;
+      const upperActs = acts[li]!;
+      const lowerActs = acts[li + 1]!;
+      const topOf = new Map<number, number[]>();
+      for (const t of targets) topOf.set(t, topIndices(activationColumn(upperActs, t), params.k));
+      stage.ig = 0;
+      stage.clustering = 0;
+      const out: CircuitTarget[] = [];
+      // all targets of the pair go to the runner at once; results are taken in target order
+      t0 = performance.now();
+      const jobs = targets.map((target) =>
+        attribution.run({ lowerTensor: tensors[li + 1]!, upperTensor: tensors[li]!, target, topPatches: topOf.get(target)! }),
+      );
+      jobs.forEach((j) => j.catch(() => undefined));
+      for (const [ti, target] of targets.entries()) {
+        stopIfCancelled();
+        const top = topOf.get(target)!;
+        const ig = await jobs[ti]!;
+        stage.ig += (performance.now() - t0) / 1000;
+        t0 = performance.now();
+        const column = activationColumn(upperActs, target);
+        let completeness = 0;
+        top.forEach((p, i) => {
+          const fx = column[p]!;
+          const delta = fx - ig.f0;
+          const err = Math.abs(ig.totals[i]! - delta) / Math.max(Math.abs(delta), 0.05 * Math.abs(fx), 1e-12);
+          completeness = Math.max(completeness, err);
+        });
+        const importance = channelImportance(ig.perPatch, top.length, ig.channels, params.importance);
+        const core = selectCoreNeurons(importance, params.tau);
+        const lowerVectors = activationRows(lowerActs, top);
+        const groups = semanticGroups(lowerVectors, params.maxSemanticGroups);
+        out.push({
+          neuron: target,
+          topPatches: top,
+          topActivations: top.map((p) => column[p]!),
+          semanticGroups: groups,
+          importance: Array.from(importance),
+          coreNeurons: core,
+          edges: edgeWeights(ig.perPatch, ig.channels, groups, core, params.edgeNormalization),
+          igCompleteness: completeness,
+        });
+        stage.clustering += (performance.now() - t0) / 1000;
+        report(
+          { stage: "layer", layer: label, done: ti + 1, total: targets.length, message: `${label}: target ${ti + 1}/${targets.length}` },
+          base + span * 0.95 * ((ti + 1) / targets.length),
+        );
+        t0 = performance.now();
+      }
+      t0 = performance.now();
+      report({ stage: "neuronGroups", layer: label, done: 0, total: 1, message: `${label}: neuron groups` }, base + span * 0.96);
+      const items: SemanticGroupVector[] = [];
+      for (const t of out) {
+        const vectors = activationRows(lowerActs, t.topPatches);
+        for (const g of [...new Set(t.semanticGroups)].sort((a, b) => a - b)) {
+          items.push({ neuron: t.neuron, semanticGroup: g, vector: conceptVector(vectors, t.semanticGroups, g) });
+        }
+      }
+      const groups = neuronGroups(items, params.maxNeuronGroups);
+      stage.neuronGroups = (performance.now() - t0) / 1000;
+      stage.total = (performance.now() - layerStart) / 1000;
+      layers.push({ upper, lower, targets: out, neuronGroups: groups, groupEdges: [], timings: stage });
+      const checkpoint: CircuitCheckpoint = { requestKey: key, layers: structuredClone(layers) };
+      await options.onCheckpoint?.(checkpoint);
+    }
+    for (let li = 0; li < layers.length; li++) {
+      const child = layers[li + 1];
+      layers[li]!.groupEdges = child ? groupEdges(layers[li]!.targets, layers[li]!.neuronGroups, child.neuronGroups) : [];
+    }
+    timings.total = (performance.now() - started) / 1000;
+    report({ stage: "done", done: 1, total: 1, message: "done" }, 1);
+    return {
+      format: CIRCUIT_FORMAT,
+      model: { name: model.manifest.name, classes: [...model.manifest.classes], inputSize: S, ...(model.checksum ? { checksum: model.checksum } : {}) },
+      class: { index: classIndex, name: req.className },
+      params: { ...params, layers: [...req.layers], backend: backend.name },
+      images: imageNames,
+      patches,
+      layers,
+      createdAt: new Date().toISOString(),
+      timings,
+    };
+  } finally {
+    await runner?.close();
+    imagesTensor?.dispose();
+    model.dispose();
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Class images: listed from a folder (sorted by file name), decoded with sharp, checked against the
+ * model's input size. Pixels stay raw (0..255); the model's manifest says how to normalise them.
+ */
+import { readdir, stat } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
+import sharp from "sharp";
+
+export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg"] as const;
+
+export interface ClassImages {
+  /** File names (no folder), in the order used. */
+  names: string[];
+  /** Raw RGB pixels, [n, size, size, 3] row-major, values 0..255. */
+  pixels: Float32Array;
+  size: number;
+}
+
+/** Lists the PNG/JPEG files of a folder, sorted by name (byte order, as Python's sorted()). */
+export async function listImages(dir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error("not a folder");
+    entries = await readdir(dir);
+  } catch (e) {
+    throw new Error(`cannot read image folder ${dir}: ${(e as Error).message}`);
+  }
+  const files = entries
+    .filter((f) => (IMAGE_EXTENSIONS as readonly string[]).includes(extname(f).toLowerCase()) && !f.startsWith("."))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((f) => join(dir, f));
+  if (files.length === 0) throw new Error(`no PNG or JPEG images in ${dir}`);
+  return files;
+}
+
+/** Decodes one image to raw RGB and checks its size; a clear error names the file. */
+export async function decodeImage(path: string, size: number): Promise<Uint8Array> {
+  let out: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    out = await sharp(path, { failOn: "error" }).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new Error(`${basename(path)} is not a readable PNG or JPEG image: ${(e as Error).message}`);
+  }
+  const { width, height, channels } = out.info;
+  if (width !== size || height !== size) {
+    throw new Error(`${basename(path)} is ${width}×${height}; the model takes ${size}×${size} images`);
+  }
+  if (channels !== 3) throw new Error(`${basename(path)} has ${channels} channels after conversion; expected RGB`);
+  return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
+}
+
+export async function loadClassImages(source: string | string[], size: number): Promise<ClassImages> {
+  const files = typeof source === "string" ? await listImages(source) : [...source];
+  if (files.length === 0) throw new Error("no images given");
+  const pixels = new Float32Array(files.length * size * size * 3);
+  for (let i = 0; i < files.length; i++) {
+    const data = await decodeImage(files[i]!, size);
+    pixels.set(data, i * size * size * 3);
+  }
+  return { names: files.map((f) => basename(f)), pixels, size };
+}

@@ -1,0 +1,41 @@
+/** An attribution worker: its own backend and model; computes IG for the targets it is sent. */
+import { parentPort } from "node:worker_threads";
+import { initBackend } from "../backend";
+import { loadModel, type ClassifierModel } from "../model/loadModel";
+import type { Patch } from "../patches";
+import { attributeTarget, type AttributionSettings } from "../targetAttribution";
+import { tf } from "../tf";
+import type { WorkerReply, WorkerRequest } from "./protocol";
+
+const port = parentPort!;
+let model: ClassifierModel | null = null;
+let images: tf.Tensor4D | null = null;
+let patches: Patch[] = [];
+let settings: AttributionSettings | null = null;
+
+const reply = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+port.on("message", async (m: WorkerRequest) => {
+  if (m.type === "init") {
+    try {
+      await initBackend(m.backend);
+      model = await loadModel(m.manifestPath);
+      images = tf.tensor4d(m.pixels, m.shape);
+      patches = m.patches;
+      settings = { rule: { alphas: m.alphas, weights: m.weights }, ...(m.igRowElements ? { igRowElements: m.igRowElements } : {}) };
+      reply({ type: "ready" });
+    } catch (e) {
+      reply({ type: "error", message: `attribution worker failed to start: ${(e as Error).message}` });
+    }
+    return;
+  }
+  try {
+    const r = attributeTarget(model!.graph, images!, patches, m.task, settings!);
+    reply({ type: "result", id: m.id, perPatch: r.perPatch, channels: r.channels, totals: r.totals, f0: r.f0 }, [
+      r.perPatch.buffer as ArrayBuffer,
+      r.totals.buffer as ArrayBuffer,
+    ]);
+  } catch (e) {
+    reply({ type: "error", id: m.id, message: (e as Error).message });
+  }
+});

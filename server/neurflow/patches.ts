@@ -1,0 +1,62 @@
+/**
+ * Multi-granularity patches. A patch is (image, x, y, size): a square crop of the (normalised)
+ * image, resized back to the model's input size with bilinear interpolation (half-pixel centres,
+ * no antialiasing). The order is granularity-major, then image, then window row-major (y outer,
+ * x inner) — the reference implementation's order. A whole image (size = input size) is used as is.
+ */
+import { tf } from "./tf";
+
+/** [imageIndex, x, y, size] */
+export type Patch = [number, number, number, number];
+
+/** Crop side and stride for one granularity, as the reference computes them. */
+export function cropGeometry(granularity: number, imageSize: number, strideRatio: number): { size: number; stride: number; perSide: number } {
+  const size = Math.trunc(granularity * imageSize);
+  if (size < 1 || size > imageSize) throw new Error(`granularity ${granularity} gives a crop of ${size} px for ${imageSize} px images`);
+  const stride = Math.max(Math.min(Math.trunc(size * strideRatio), imageSize - size), 1);
+  const perSide = Math.floor((imageSize - size) / stride) + 1;
+  return { size, stride, perSide };
+}
+
+export function patchGrid(imageCount: number, imageSize: number, granularities: readonly number[], strideRatio: number): Patch[] {
+  const patches: Patch[] = [];
+  for (const g of granularities) {
+    const { size, stride, perSide } = cropGeometry(g, imageSize, strideRatio);
+    for (let i = 0; i < imageCount; i++) {
+      for (let yy = 0; yy < perSide; yy++) {
+        for (let xx = 0; xx < perSide; xx++) patches.push([i, xx * stride, yy * stride, size]);
+      }
+    }
+  }
+  return patches;
+}
+
+/**
+ * Materialises the given patches as one NHWC batch [n, S, S, 3] from normalised images
+ * [N, S, S, 3]. Crops of equal size are resized together.
+ */
+export function materializePatches(images: tf.Tensor4D, patches: readonly Patch[], indices: readonly number[]): tf.Tensor4D {
+  const S = images.shape[1];
+  return tf.tidy(() => {
+    const out: tf.Tensor4D[] = new Array(indices.length);
+    const bySize = new Map<number, number[]>();
+    indices.forEach((pi, pos) => {
+      const p = patches[pi];
+      if (!p) throw new Error(`patch ${pi} does not exist`);
+      const list = bySize.get(p[3]) ?? [];
+      list.push(pos);
+      bySize.set(p[3], list);
+    });
+    for (const [size, positions] of bySize) {
+      const crops = positions.map((pos) => {
+        const [img, x, y] = patches[indices[pos]!]!;
+        return tf.slice(images, [img, y, x, 0], [1, size, size, 3]);
+      });
+      const batch = tf.concat(crops, 0) as tf.Tensor4D;
+      const resized = size === S ? batch : tf.image.resizeBilinear(batch, [S, S], false, true);
+      const parts = tf.split(resized, positions.length, 0) as tf.Tensor4D[];
+      positions.forEach((pos, j) => (out[pos] = parts[j]!));
+    }
+    return tf.concat(out, 0) as tf.Tensor4D;
+  });
+}
