@@ -1,0 +1,216 @@
+/**
+ * 2-D convolution in NHWC with ONNX's semantics (explicit, possibly asymmetric pads; strides;
+ * dilations; groups), built once from an ONNX OIHW weight.
+ *
+ * Gradients with respect to the input: tfjs's own kernels are used where every backend has them
+ * (dense conv, dilation 1). Elsewhere — dilation > 1 (tfjs has no gradient) and depthwise conv
+ * (no DepthwiseConv2dNativeBackpropInput on wasm) — a tf.customGrad expresses the input gradient
+ * with forward ops: the output gradient is dilated by the stride (zeros inserted), then correlated
+ * with the spatially flipped kernel (channels transposed) at the same dilation, padded so the
+ * result has the input's size. Weight gradients are not computed there.
+ */
+import { tf } from "../../tf";
+import type { HostTensor } from "./hostTensor";
+import { dilate, subsample } from "./strided";
+
+export type Pair = [number, number];
+/** [top, left, bottom, right] */
+export type Pads4 = [number, number, number, number];
+
+export type AutoPad = "NOTSET" | "VALID" | "SAME_UPPER" | "SAME_LOWER";
+
+export interface ConvGeometry {
+  kernel: Pair;
+  strides: Pair;
+  dilations: Pair;
+  pads: Pads4;
+  autoPad: AutoPad;
+}
+
+/** The explicit pads [top, left, bottom, right] for an input of size h × w. */
+export function resolvePads(g: ConvGeometry, h: number, w: number): Pads4 {
+  if (g.autoPad === "NOTSET") return g.pads;
+  if (g.autoPad === "VALID") return [0, 0, 0, 0];
+  const one = (size: number, k: number, s: number, d: number): Pair => {
+    const out = Math.ceil(size / s);
+    const total = Math.max(0, (out - 1) * s + (k - 1) * d + 1 - size);
+    const small = Math.floor(total / 2);
+    return g.autoPad === "SAME_UPPER" ? [small, total - small] : [total - small, small];
+  };
+  const [t, b] = one(h, g.kernel[0], g.strides[0], g.dilations[0]);
+  const [l, r] = one(w, g.kernel[1], g.strides[1], g.dilations[1]);
+  return [t, l, b, r];
+}
+
+type Explicit = [[number, number], [number, number], [number, number], [number, number]];
+
+function explicit(p: Pads4): Explicit {
+  return [
+    [0, 0],
+    [p[0], p[2]],
+    [p[1], p[3]],
+    [0, 0],
+  ];
+}
+
+function outSize(size: number, k: number, s: number, d: number, p0: number, p1: number): number {
+  return Math.floor((size + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+}
+
+type Kind = "dense" | "depthwise";
+
+function forwardRaw(kind: Kind, x: tf.Tensor4D, f: tf.Tensor4D, g: ConvGeometry, pads: Pads4): tf.Tensor4D {
+  const { strides: s, dilations: d } = g;
+  const stride1 = s[0] === 1 && s[1] === 1;
+  const dil1 = d[0] === 1 && d[1] === 1;
+  const conv = (st: Pair) =>
+    kind === "dense"
+      ? tf.conv2d(x, f, st, explicit(pads), "NHWC", d)
+      : tf.depthwiseConv2d(x, f, st, explicit(pads), "NHWC", d);
+  if (stride1 || dil1) return conv(s);
+  // tfjs takes either strides or dilations > 1, not both: convolve densely, then subsample.
+  const full = conv([1, 1]);
+  const [, h, w] = x.shape;
+  const oh = outSize(h, g.kernel[0], s[0], d[0], pads[0], pads[2]);
+  const ow = outSize(w, g.kernel[1], s[1], d[1], pads[1], pads[3]);
+  return subsample(full, s, oh, ow);
+}
+
+/**
+ * The input gradient: dx = correlate(dilate(dy, stride), flip(kernel)ᵀ, dilation) with pads that
+ * give the input's size (cropping where a pad would be negative).
+ */
+function inputGradient(
+  kind: Kind,
+  dy: tf.Tensor4D,
+  gradKernel: tf.Tensor4D,
+  multiplier: number,
+  g: ConvGeometry,
+  pads: Pads4,
+  xShape: [number, number, number, number],
+): tf.Tensor4D {
+  const { strides: s, dilations: d, kernel: k } = g;
+  const [, h, w, cin] = xShape;
+  const dd = dilate(dy, s);
+  const L: Pair = [dd.shape[1], dd.shape[2]];
+  const axis = (i: 0 | 1, size: number, pBegin: number) => {
+    const ext = d[i] * (k[i] - 1);
+    const front = ext - pBegin;
+    const end = size - L[i] - front + ext;
+    return { front, end };
+  };
+  const A = axis(0, h, pads[0]);
+  const B = axis(1, w, pads[1]);
+  const p: Explicit = [
+    [0, 0],
+    [Math.max(0, A.front), Math.max(0, A.end)],
+    [Math.max(0, B.front), Math.max(0, B.end)],
+    [0, 0],
+  ];
+  let r: tf.Tensor4D =
+    kind === "dense"
+      ? tf.conv2d(dd, gradKernel, 1, p, "NHWC", d)
+      : tf.depthwiseConv2d(dd, gradKernel, 1, p, "NHWC", d);
+  if (A.front < 0 || B.front < 0 || r.shape[1] !== h || r.shape[2] !== w) {
+    r = tf.slice(r, [0, Math.max(0, -A.front), Math.max(0, -B.front), 0], [-1, h, w, -1]);
+  }
+  if (kind === "depthwise" && multiplier > 1) {
+    const [n] = r.shape;
+    r = tf.sum(tf.reshape(r, [n, h, w, cin, multiplier]), 4);
+  }
+  return r;
+}
+
+export interface Conv2d {
+  apply(x: tf.Tensor4D): tf.Tensor4D;
+  /** The tensors it owns (to dispose with the model). */
+  weights: tf.Tensor[];
+}
+
+/** One group-free convolution (dense or depthwise) with its gradient strategy. */
+function makeCore(kind: Kind, filter: tf.Tensor4D, g: ConvGeometry): Conv2d {
+  const dil1 = g.dilations[0] === 1 && g.dilations[1] === 1;
+  const weights: tf.Tensor[] = [filter];
+  if (kind === "dense" && dil1) {
+    return { weights, apply: (x) => forwardRaw(kind, x, filter, g, resolvePads(g, x.shape[1], x.shape[2])) };
+  }
+  const multiplier = kind === "depthwise" ? filter.shape[3] : 1;
+  const gradKernel = tf.tidy(() => {
+    const flipped = tf.reverse(filter, [0, 1]);
+    if (kind === "dense") return tf.transpose(flipped, [0, 1, 3, 2]);
+    const [kh, kw, c, m] = filter.shape;
+    return tf.reshape(flipped, [kh, kw, c * m, 1]);
+  }) as tf.Tensor4D;
+  tf.keep(gradKernel);
+  weights.push(gradKernel);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor4D;
+    const pads = resolvePads(g, x.shape[1], x.shape[2]);
+    const shape = x.shape;
+    return {
+      value: forwardRaw(kind, x, filter, g, pads),
+      gradFunc: (dy: tf.Tensor) => inputGradient(kind, dy as tf.Tensor4D, gradKernel, multiplier, g, pads, shape),
+    };
+  });
+  return { weights, apply: (x) => op(x) as tf.Tensor4D };
+}
+
+/**
+ * A dense (filter HWIO) or depthwise (filter [kh, kw, C, multiplier]) NHWC convolution whose input
+ * gradient works on every backend and never computes a filter gradient. `weights` holds the
+ * filter and any derived tensor this function created.
+ */
+export function convolution(kind: "dense" | "depthwise", filter: tf.Tensor4D, g: ConvGeometry): Conv2d {
+  return makeCore(kind, filter, g);
+}
+
+/**
+ * Builds an ONNX Conv: `weight` is OIHW [Cout, Cin/group, kh, kw]; `bias` [Cout] or undefined.
+ */
+export function makeConv2d(weight: HostTensor, bias: HostTensor | undefined, group: number, g: ConvGeometry): Conv2d {
+  const [cout, cinPerGroup, kh, kw] = weight.dims as [number, number, number, number];
+  if (cout % group !== 0) throw new Error(`output channels ${cout} are not divisible by group ${group}`);
+  const w = weight.data as Float32Array;
+  const cores: Conv2d[] = [];
+  let depthwise = false;
+  if (group > 1 && cinPerGroup === 1) {
+    // depthwise: filter [kh, kw, Cin, multiplier]; output channel c·m + q ← W[c·m + q]
+    depthwise = true;
+    const m = cout / group;
+    const f = new Float32Array(kh * kw * cout);
+    for (let o = 0; o < cout; o++)
+      for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) f[(i * kw + j) * cout + o] = w[(o * kh + i) * kw + j]!;
+    cores.push(makeCore("depthwise", tf.keep(tf.tensor4d(f, [kh, kw, group, m])), g));
+  } else {
+    const coutG = cout / group;
+    for (let gi = 0; gi < group; gi++) {
+      // HWIO
+      const f = new Float32Array(kh * kw * cinPerGroup * coutG);
+      for (let o = 0; o < coutG; o++)
+        for (let c = 0; c < cinPerGroup; c++)
+          for (let i = 0; i < kh; i++)
+            for (let j = 0; j < kw; j++)
+              f[((i * kw + j) * cinPerGroup + c) * coutG + o] = w[(((gi * coutG + o) * cinPerGroup + c) * kh + i) * kw + j]!;
+      cores.push(makeCore("dense", tf.keep(tf.tensor4d(f, [kh, kw, cinPerGroup, coutG])), g));
+    }
+  }
+  const b = bias ? tf.keep(tf.tensor1d(bias.data as Float32Array, "float32")) : undefined;
+  const weights = [...cores.flatMap((c) => c.weights), ...(b ? [b] : [])];
+  const apply = (x: tf.Tensor4D): tf.Tensor4D => {
+    const cin = x.shape[3];
+    if (cin !== cinPerGroup * group) {
+      throw new Error(`expects ${cinPerGroup * group} input channels, got ${cin} (input shape [${x.shape.join(",")}] NHWC)`);
+    }
+    let y: tf.Tensor4D;
+    if (depthwise || group === 1) y = cores[0]!.apply(x);
+    else {
+      const parts = tf.split(x, group, 3);
+      y = tf.concat(
+        parts.map((p, i) => cores[i]!.apply(p as tf.Tensor4D)),
+        3,
+      );
+    }
+    return b ? tf.add(y, b) : y;
+  };
+  return { weights, apply };
+}
