@@ -4,7 +4,7 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
-import sharp from "sharp";
+import type { DecodedImages } from "./runTypes";
 
 export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg"] as const;
 
@@ -35,7 +35,9 @@ export async function listImages(dir: string): Promise<string[]> {
 
 /** Decodes one image to raw RGB and checks its size; a clear error names the file. */
 export async function decodeImage(path: string, size: number): Promise<Uint8Array> {
-  let out: { data: Buffer; info: sharp.OutputInfo };
+  // loaded on first use, so bundles that only take decoded images need no native image library
+  const { default: sharp } = await import("sharp");
+  let out: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
     out = await sharp(path, { failOn: "error" }).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
@@ -49,7 +51,16 @@ export async function decodeImage(path: string, size: number): Promise<Uint8Arra
   return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
 }
 
-export async function loadClassImages(source: string | string[], size: number): Promise<ClassImages> {
+export async function loadClassImages(source: string | string[] | DecodedImages, size: number): Promise<ClassImages> {
+  if (typeof source === "object" && !Array.isArray(source)) {
+    const n = source.names.length;
+    if (n === 0) throw new Error("no images given");
+    if (source.size !== size) throw new Error(`the images are ${source.size}×${source.size}; the model takes ${size}×${size} images`);
+    if (source.pixels.length !== n * size * size * 3) {
+      throw new Error(`decoded images: expected ${n}×${size}×${size}×3 values, got ${source.pixels.length}`);
+    }
+    return { names: [...source.names], pixels: Float32Array.from(source.pixels), size };
+  }
   const files = typeof source === "string" ? await listImages(source) : [...source];
   if (files.length === 0) throw new Error("no images given");
   const pixels = new Float32Array(files.length * size * size * 3);

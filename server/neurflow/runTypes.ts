@@ -4,11 +4,20 @@
  */
 import type { CircuitLayer, CircuitParams } from "./circuitFormat";
 
+export interface DecodedImages {
+  names: string[];
+  pixels: Float32Array | Uint8Array;
+  size: number;
+}
+
 export interface CircuitRequest {
   /** Path of the model manifest (manifest.json). */
   manifestPath: string;
-  /** Folder with the class's images (PNG or JPEG), or an explicit list of image files. */
-  images: string | string[];
+  /**
+   * Folder with the class's images (PNG or JPEG), an explicit list of image files, or images
+   * already decoded (raw RGB, [n, size, size, 3], values 0..255).
+   */
+  images: string | string[] | DecodedImages;
   /** Class name from the manifest. */
   className: string;
   /** Layer names from the manifest, top-down (e.g. ["fc", "layer4.1", ...]). */

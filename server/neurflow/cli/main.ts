@@ -8,7 +8,8 @@
  *   npm run neurflow -- backend
  * Progress goes to stderr, the result to --out (or stdout).
  */
-import { writeFile, readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend";
@@ -16,12 +17,14 @@ import { buildCircuit } from "../circuit";
 import { parseCircuit } from "../circuitFormat";
 import { compareWithReference, formatParity, parityFailures, type ReferenceRun } from "../parity";
 import type { MethodParams } from "../presets";
+import type { CircuitCheckpoint } from "../runTypes";
 import { createProgressBar } from "./progressBar";
 
 const USAGE = `usage:
   neurflow circuit --manifest M.json --images DIR --class NAME --layers top,...,bottom [--tau 16] [--k 50]
                    [--ig-steps 50] [--ig-method gausslegendre|riemann] [--preset default|reference]
                    [--importance absMean|meanAbs] [--edge-normalization sequential|sum] [--out circuit.json]
+                   [--checkpoint FILE]   (saved after each layer pair; an existing one is resumed)
   neurflow compare --circuit C.json --reference R.json[.gz]
   neurflow backend`;
 
@@ -61,6 +64,7 @@ async function circuitCommand(argv: string[]): Promise<void> {
       importance: { type: "string" },
       "edge-normalization": { type: "string" },
       out: { type: "string" },
+      checkpoint: { type: "string" },
     },
     strict: true,
   });
@@ -77,10 +81,25 @@ async function circuitCommand(argv: string[]): Promise<void> {
     edgeNormalization: oneOf("edge-normalization", values["edge-normalization"], ["sequential", "sum"] as const),
   };
   const layers = values.layers!.split(",").map((s) => s.trim()).filter(Boolean);
+  const checkpointPath = values.checkpoint;
+  let resume: CircuitCheckpoint | undefined;
+  if (checkpointPath && existsSync(checkpointPath)) {
+    resume = (await readJson(checkpointPath)) as CircuitCheckpoint;
+    process.stderr.write(`resuming after ${resume.layers?.length ?? 0} finished layer pairs from ${checkpointPath}\n`);
+  }
   const bar = createProgressBar("circuit", 1000);
   const circuit = await buildCircuit(
     { manifestPath: values.manifest!, images: values.images!, className: values.class!, layers, params },
-    { onProgress: (p) => bar.update(Math.round(p.fraction * 1000), p.message) },
+    {
+      onProgress: (p) => bar.update(Math.round(p.fraction * 1000), p.message),
+      ...(resume ? { resume } : {}),
+      ...(checkpointPath
+        ? { onCheckpoint: async (c: CircuitCheckpoint) => {
+              await writeFile(`${checkpointPath}.tmp`, JSON.stringify(c));
+              await rename(`${checkpointPath}.tmp`, checkpointPath);
+            } }
+        : {}),
+    },
   );
   bar.done(`done in ${circuit.timings?.total?.toFixed(1)} s on ${circuit.params.backend}`);
   const text = JSON.stringify(circuit);
