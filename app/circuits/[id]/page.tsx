@@ -1,0 +1,63 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { Card, tableClass, when } from "~/components/ui";
+import { api, requireUser } from "~/trpc/server";
+
+export const dynamic = "force-dynamic";
+
+/** A plain summary of a stored circuit (the interactive viewer is its own page). */
+export default async function CircuitPage({ params }: { params: Promise<{ id: string }> }) {
+  await requireUser();
+  const id = Number((await params).id);
+  if (!Number.isInteger(id) || id <= 0) notFound();
+  const c = await (await api()).circuits.get({ id }).catch(() => null);
+  if (!c) notFound();
+  const p = c.params;
+  return (
+    <div className="flex flex-col gap-6">
+      <div>
+        <h1 className="text-2xl font-semibold">
+          Circuit of “{c.className}”
+        </h1>
+        <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
+          {c.model ? <Link className="hover:underline" href={`/models/${c.model.id}`}>{c.model.name}</Link> : c.modelName} · class index {c.classIndex}
+          {c.runId != null && <> · <Link className="hover:underline" href={`/runs/${c.runId}`}>run #{c.runId}</Link></>} · computed {c.createdAt} · stored{" "}
+          {when(c.storedAt)}
+        </p>
+      </div>
+      <div className="grid gap-6 lg:grid-cols-3">
+        <Card title="Parameters">
+          <dl className="grid grid-cols-2 gap-x-3 gap-y-1 text-sm">
+            <dt className="text-zinc-500">preset</dt><dd>{p.preset}</dd>
+            <dt className="text-zinc-500">τ</dt><dd>{p.tau}</dd>
+            <dt className="text-zinc-500">k</dt><dd>{p.k}</dd>
+            <dt className="text-zinc-500">N (IG)</dt><dd>{p.igSteps} ({p.igMethod})</dd>
+            <dt className="text-zinc-500">importance</dt><dd>{p.importance}</dd>
+            <dt className="text-zinc-500">granularities</dt><dd>{p.granularities.join(", ")}</dd>
+            <dt className="text-zinc-500">backend</dt><dd>{p.backend}</dd>
+            <dt className="text-zinc-500">seed</dt><dd>{p.seed}</dd>
+            <dt className="text-zinc-500">patches</dt><dd>{c.patchCount}</dd>
+          </dl>
+        </Card>
+        <div className="lg:col-span-2">
+          <Card title="Layers" actions={<a className="text-sm text-blue-700 hover:underline dark:text-blue-400" href={`/api/circuits/${c.id}/export`}>Download JSON</a>}>
+            <table className={tableClass}>
+              <thead><tr><th>Upper ← lower</th><th>Targets</th><th>Neuron groups</th><th>Group edges</th><th>Seconds</th></tr></thead>
+              <tbody>
+                {c.layers.map((l) => (
+                  <tr key={`${l.upper}-${l.lower}`}>
+                    <td>{l.upper} ← {l.lower}</td>
+                    <td>{l.targets}</td>
+                    <td>{l.neuronGroups}</td>
+                    <td>{l.groupEdges}</td>
+                    <td>{l.timings ? (l.timings.total ?? Object.values(l.timings).reduce((a, b) => a + b, 0)).toFixed(1) : "—"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </Card>
+        </div>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,82 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { StartRunForm } from "~/components/StartRunForm";
+import { Card, StatusBadge, tableClass, when } from "~/components/ui";
+import { hasRole } from "~/server/api/trpc";
+import { api, requireUser } from "~/trpc/server";
+
+export const dynamic = "force-dynamic";
+
+export default async function ModelPage({ params }: { params: Promise<{ id: string }> }) {
+  const user = await requireUser();
+  const id = Number((await params).id);
+  if (!Number.isInteger(id) || id <= 0) notFound();
+  const m = await (await api()).models.get({ id }).catch(() => null);
+  if (!m) notFound();
+  const withCircuit = new Set(m.circuits.map((c) => c.className));
+  return (
+    <div className="flex flex-col gap-6">
+      <div>
+        <h1 className="text-2xl font-semibold">{m.name}</h1>
+        <p className="mt-1 flex items-center gap-2 text-sm text-zinc-500 dark:text-zinc-400">
+          {m.format} · input {m.inputSize}×{m.inputSize} · {(m.sizeBytes / 1e6).toFixed(1)} MB · <StatusBadge status={m.status} />
+          {m.statusMessage && <span>{m.statusMessage}</span>}
+        </p>
+      </div>
+      <div className="grid gap-6 lg:grid-cols-2">
+        <Card title={`Classes (${m.classes.length})`}>
+          <ul className="flex flex-wrap gap-2 text-sm">
+            {m.classes.map((c) => (
+              <li key={c} className={`rounded px-2 py-0.5 ${withCircuit.has(c) ? "bg-green-100 dark:bg-green-900" : "bg-zinc-100 dark:bg-zinc-800"}`}>
+                {c}
+              </li>
+            ))}
+          </ul>
+          <p className="mt-2 text-xs text-zinc-500">Green: classes with a stored circuit.</p>
+        </Card>
+        <Card title="Circuits">
+          {m.circuits.length === 0 ? (
+            <p className="text-sm text-zinc-500">None yet.</p>
+          ) : (
+            <table className={tableClass}>
+              <thead><tr><th>Class</th><th>τ</th><th>Stored</th></tr></thead>
+              <tbody>
+                {m.circuits.map((c) => (
+                  <tr key={c.id}>
+                    <td><Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}`}>{c.className}</Link></td>
+                    <td>{c.tau}</td><td>{when(c.storedAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Card>
+        <Card title="Runs">
+          {m.runs.length === 0 ? (
+            <p className="text-sm text-zinc-500">None yet.</p>
+          ) : (
+            <table className={tableClass}>
+              <thead><tr><th>Run</th><th>Class</th><th>τ / k / N</th><th>Status</th><th>Started</th></tr></thead>
+              <tbody>
+                {m.runs.map((r) => (
+                  <tr key={r.id}>
+                    <td><Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/runs/${r.id}`}>#{r.id}</Link></td>
+                    <td>{r.className}</td>
+                    <td>{r.params.tau} / {r.params.k} / {r.params.igSteps}</td>
+                    <td><StatusBadge status={r.status} /></td>
+                    <td>{when(r.createdAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Card>
+        {hasRole(user.role, "annotator") && (
+          <Card title="Start a run">
+            <StartRunForm modelId={m.id} classes={m.classes} layers={m.layers} datasets={m.datasets.map((d) => ({ id: d.id, name: d.name }))} />
+          </Card>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,97 @@
+"use client";
+import { useMutation } from "@tanstack/react-query";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { useTRPC } from "~/trpc/react";
+import { buttonClass, ErrorBox, inputClass } from "./ui";
+
+interface Props {
+  modelId: number;
+  classes: string[];
+  /** Top-down. */
+  layers: string[];
+  datasets: { id: number; name: string }[];
+}
+
+/** Start a circuit run: class, dataset, τ, k, N and the layers (from the manifest). */
+export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const [picked, setPicked] = useState<string[]>(layers.slice(0, Math.min(4, layers.length)));
+  const start = useMutation(trpc.runs.start.mutationOptions({ onSuccess: (r) => router.push(`/runs/${r.id}`) }));
+  if (datasets.length === 0) return <p className="text-sm text-zinc-500">Add a dataset with images of this model&apos;s classes first.</p>;
+  return (
+    <form
+      className="flex flex-col gap-3 text-sm"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const f = new FormData(e.currentTarget);
+        start.mutate({
+          modelId,
+          datasetId: Number(f.get("datasetId")),
+          className: String(f.get("className")),
+          layers: picked,
+          tau: Number(f.get("tau")),
+          k: Number(f.get("k")),
+          igSteps: Number(f.get("igSteps")),
+          preset: f.get("preset") === "reference" ? "reference" : "default",
+        });
+      }}
+    >
+      <div className="grid grid-cols-2 gap-3">
+        <label className="flex flex-col gap-1">
+          Class
+          <select name="className" className={inputClass}>
+            {classes.map((c) => <option key={c}>{c}</option>)}
+          </select>
+        </label>
+        <label className="flex flex-col gap-1">
+          Dataset
+          <select name="datasetId" className={inputClass}>
+            {datasets.map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}
+          </select>
+        </label>
+        <label className="flex flex-col gap-1" title="core concept neurons kept per target">
+          τ (core neurons per target)
+          <input name="tau" type="number" min={1} max={64} defaultValue={4} className={inputClass} />
+        </label>
+        <label className="flex flex-col gap-1" title="top patches per neuron">
+          k (top patches per neuron)
+          <input name="k" type="number" min={2} max={1000} defaultValue={50} className={inputClass} />
+        </label>
+        <label className="flex flex-col gap-1" title="integrated-gradients quadrature nodes">
+          N (integrated-gradients steps)
+          <input name="igSteps" type="number" min={1} max={300} defaultValue={50} className={inputClass} />
+        </label>
+        <label className="flex flex-col gap-1">
+          Preset
+          <select name="preset" className={inputClass} defaultValue="default">
+            <option value="default">default</option>
+            <option value="reference">reference (authors&apos; code)</option>
+          </select>
+        </label>
+      </div>
+      <fieldset className="flex flex-col gap-1">
+        <legend className="mb-1">Layers (top-down; pick at least two)</legend>
+        <div className="flex flex-wrap gap-3">
+          {layers.map((l) => (
+            <label key={l} className="flex items-center gap-1">
+              <input
+                type="checkbox"
+                name="layer"
+                value={l}
+                checked={picked.includes(l)}
+                onChange={(e) => setPicked((p) => (e.target.checked ? layers.filter((x) => x === l || p.includes(x)) : p.filter((x) => x !== l)))}
+              />
+              {l}
+            </label>
+          ))}
+        </div>
+      </fieldset>
+      {start.error && <ErrorBox>{start.error.message}</ErrorBox>}
+      <button className={buttonClass} disabled={start.isPending || picked.length < 2} type="submit">
+        Start run
+      </button>
+    </form>
+  );
+}

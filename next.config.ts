@@ -1,0 +1,12 @@
+import type { NextConfig } from "next";
+
+const config: NextConfig = {
+  // native modules stay outside the server bundle
+  serverExternalPackages: ["better-sqlite3", "sharp"],
+  poweredByHeader: false,
+  // `npm run typecheck` (tsc over the whole repository) is the type check; the build skips its own
+  // pass so a 2-core machine builds in reasonable time.
+  typescript: { ignoreBuildErrors: true },
+};
+
+export default config;

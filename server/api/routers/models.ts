@@ -1,0 +1,111 @@
+/** Models: list, detail (classes, layers, runs), upload, delete. */
+import { TRPCError } from "@trpc/server";
+import { desc, eq } from "drizzle-orm";
+import { rm } from "node:fs/promises";
+import { z } from "zod";
+import { circuits, datasets, models, runs } from "~/db/schema";
+import { storeModelUpload } from "~/server/storage/models";
+import { isInside } from "~/server/storage/paths";
+import { fileField, fileFields, textFields } from "../formData";
+import { adminProcedure, annotatorProcedure, router, viewerProcedure } from "../trpc";
+
+const id = z.number().int().positive();
+const uploadFields = z.object({ name: z.string().trim().max(200).optional() });
+
+export const modelsRouter = router({
+  list: viewerProcedure.query(({ ctx }) =>
+    ctx.db
+      .select({
+        id: models.id,
+        name: models.name,
+        format: models.format,
+        status: models.status,
+        statusMessage: models.statusMessage,
+        sizeBytes: models.sizeBytes,
+        createdAt: models.createdAt,
+        classCount: models.manifest,
+      })
+      .from(models)
+      .orderBy(desc(models.createdAt))
+      .all()
+      .map((m) => ({ ...m, classCount: m.classCount.classes.length })),
+  ),
+
+  get: viewerProcedure.input(z.object({ id })).query(({ ctx, input }) => {
+    const m = ctx.db.select().from(models).where(eq(models.id, input.id)).get();
+    if (!m) throw new TRPCError({ code: "NOT_FOUND", message: `no model ${input.id}` });
+    const modelRuns = ctx.db.select().from(runs).where(eq(runs.modelId, m.id)).orderBy(desc(runs.createdAt)).limit(100).all();
+    const modelCircuits = ctx.db
+      .select({ id: circuits.id, className: circuits.className, tau: circuits.params, runId: circuits.runId, storedAt: circuits.storedAt })
+      .from(circuits)
+      .where(eq(circuits.modelId, m.id))
+      .orderBy(desc(circuits.storedAt))
+      .all()
+      .map((c) => ({ ...c, tau: c.tau.tau }));
+    const ds = ctx.db.select({ id: datasets.id, name: datasets.name, modelId: datasets.modelId }).from(datasets).orderBy(desc(datasets.createdAt)).all();
+    return {
+      id: m.id,
+      name: m.name,
+      format: m.format,
+      status: m.status,
+      statusMessage: m.statusMessage,
+      checksum: m.checksum,
+      sizeBytes: m.sizeBytes,
+      createdAt: m.createdAt,
+      inputSize: m.manifest.input.size,
+      classes: m.manifest.classes,
+      /** Top-down, as a run takes them. */
+      layers: [...m.manifest.layers].reverse().map((l) => l.name),
+      runs: modelRuns,
+      circuits: modelCircuits,
+      datasets: ds,
+    };
+  }),
+
+  /**
+   * FormData: `manifest` (JSON file) and either `onnx`, or `modelJson` + `weights` (repeated);
+   * optional `name`. Checked here, load-checked by the worker (status "validating" until then).
+   */
+  upload: annotatorProcedure.input(z.instanceof(FormData)).mutation(async ({ ctx, input }) => {
+    const fields = uploadFields.safeParse(textFields(input));
+    if (!fields.success) throw new TRPCError({ code: "BAD_REQUEST", message: `name: ${fields.error.issues[0]?.message}` });
+    const stored = await storeModelUpload(ctx.storageRoot, {
+      manifest: await fileField(input, "manifest", true),
+      onnx: await fileField(input, "onnx"),
+      modelJson: await fileField(input, "modelJson"),
+      weights: await fileFields(input, "weights"),
+    });
+    try {
+      const row = ctx.db
+        .insert(models)
+        .values({
+          name: fields.data.name || stored.manifest.name,
+          format: stored.manifest.format,
+          dir: stored.dir,
+          manifestPath: stored.manifestPath,
+          filePath: stored.filePath,
+          manifest: stored.manifest,
+          checksum: stored.checksum,
+          sizeBytes: stored.sizeBytes,
+          status: "validating",
+          createdBy: ctx.user.id,
+          createdAt: Date.now(),
+        })
+        .returning({ id: models.id, name: models.name, status: models.status })
+        .get();
+      const job = await ctx.queue.enqueue("validateModel", { modelId: row.id }, { maxAttempts: 2 });
+      return { ...row, jobId: job.id };
+    } catch (e) {
+      await rm(stored.dir, { recursive: true, force: true });
+      throw e;
+    }
+  }),
+
+  delete: adminProcedure.input(z.object({ id })).mutation(async ({ ctx, input }) => {
+    const m = ctx.db.select().from(models).where(eq(models.id, input.id)).get();
+    if (!m) throw new TRPCError({ code: "NOT_FOUND", message: `no model ${input.id}` });
+    ctx.db.delete(models).where(eq(models.id, input.id)).run();
+    if (isInside(ctx.storageRoot, m.dir)) await rm(m.dir, { recursive: true, force: true });
+    return { ok: true };
+  }),
+});

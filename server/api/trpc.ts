@@ -1,0 +1,62 @@
+/**
+ * tRPC init and the procedure builders. Every procedure is built from exactly one of them, and
+ * the role check runs before input parsing, so a caller without the role learns nothing:
+ *   publicProcedure    — sign-in, setup, who-am-I
+ *   viewerProcedure    — any signed-in user; reads
+ *   annotatorProcedure — uploads, runs, imports, labels
+ *   adminProcedure     — users, deletions, server folders
+ */
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { ZodError, z } from "zod";
+import type { Role } from "~/db/schema";
+import { UploadError } from "~/server/storage/limits";
+import type { Context } from "./context";
+
+export interface Meta {
+  /** Least role the procedure needs; "public" for none. Read by the auth-rule test. */
+  auth: Role | "public";
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    transformer: superjson,
+    errorFormatter({ shape, error }) {
+      const zod = error.cause instanceof ZodError ? z.flattenError(error.cause) : null;
+      return { ...shape, data: { ...shape.data, zodError: zod } };
+    },
+  });
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+const RANK: Record<Role, number> = { viewer: 0, annotator: 1, admin: 2 };
+
+export function hasRole(role: Role, needed: Role): boolean {
+  return RANK[role] >= RANK[needed];
+}
+
+/** Turns storage's UploadError into a BAD_REQUEST with the same message. */
+const errors = t.middleware(async ({ next }) => {
+  const r = await next();
+  if (!r.ok && r.error.cause instanceof UploadError) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: r.error.cause.message, cause: r.error.cause });
+  }
+  return r;
+});
+
+function requireRole(needed: Role) {
+  return t.middleware(({ ctx, next }) => {
+    if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
+    if (!hasRole(ctx.user.role, needed))
+      throw new TRPCError({ code: "FORBIDDEN", message: `this needs the ${needed} role; you are ${ctx.user.role}` });
+    return next({ ctx: { ...ctx, user: ctx.user } });
+  });
+}
+
+export const publicProcedure = t.procedure.meta({ auth: "public" }).use(errors);
+export const viewerProcedure = t.procedure.meta({ auth: "viewer" }).use(errors).use(requireRole("viewer"));
+export const annotatorProcedure = t.procedure.meta({ auth: "annotator" }).use(errors).use(requireRole("annotator"));
+export const adminProcedure = t.procedure.meta({ auth: "admin" }).use(errors).use(requireRole("admin"));

@@ -1,0 +1,36 @@
+/**
+ * The worker process (`npm run worker`): opens the database, runs circuit and model-check jobs
+ * until SIGINT/SIGTERM. Several workers may run at once (one per GPU); each claims its own jobs.
+ * On a signal the current job is abandoned without writing: its lease expires and a worker
+ * resumes it from the last checkpoint.
+ */
+import { openDb } from "~/db/client";
+import { loadEngine, loadModelChecker } from "./engine";
+import { circuitJobHandler } from "./handlers/circuitJob";
+import { validateModelHandler } from "./handlers/validateModelJob";
+import { SqliteJobQueue } from "./sqliteQueue";
+import { Worker } from "./worker";
+
+const db = openDb();
+const queue = new SqliteJobQueue(db);
+const leaseMs = Number(process.env.NEURFLOW_LEASE_MS ?? 30_000);
+const worker = new Worker({
+  queue,
+  leaseMs,
+  handlers: {
+    circuit: circuitJobHandler(db, loadEngine),
+    validateModel: validateModelHandler(db, loadModelChecker),
+  },
+  log: (line) => console.log(`[worker ${new Date().toISOString()}] ${line}`),
+});
+
+console.log(`[worker] ${worker.workerId} started (lease ${leaseMs} ms)`);
+let signals = 0;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    if (++signals > 1) process.exit(1);
+    console.log(`[worker] ${sig}: stopping`);
+    void worker.stop({ abort: true }).then(() => process.exit(0));
+  });
+}
+void worker.start();

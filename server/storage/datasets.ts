@@ -1,0 +1,111 @@
+/**
+ * Dataset import: a zip upload or a folder already on the server, one sub-folder per class.
+ * Everything is checked before anything becomes visible: a zip is unpacked into a temp folder and
+ * renamed into place only when every entry passed; a server folder is read in place.
+ */
+import { lstat, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { limits, UploadError } from "./limits";
+import { checkImage, hasImageExtension, type ImageInfo } from "./images";
+import { datasetsDir, isInside, writeAtomically } from "./paths";
+import { listZip, readZipEntry, safeEntryPath } from "./zip";
+
+export interface DatasetImage extends ImageInfo {
+  className: string;
+  fileName: string;
+  sizeBytes: number;
+}
+
+export interface DatasetCheckRules {
+  /** Class names allowed (the model's), when a model is named. */
+  classes?: readonly string[];
+  /** Smallest image side allowed (the model's input size), when a model is named. */
+  minSide?: number;
+}
+
+export interface ImportedDataset {
+  dir: string;
+  images: DatasetImage[];
+  classes: string[];
+}
+
+const IGNORED = (segment: string) => segment.startsWith(".") || segment === "__MACOSX" || segment === "Thumbs.db";
+const SAFE_NAME = /^[^/\\\0]{1,200}$/;
+
+function checkCounts(images: DatasetImage[], rules: DatasetCheckRules): string[] {
+  if (images.length === 0) throw new UploadError("no images found: expected one folder per class with PNG/JPEG/WebP images inside");
+  if (images.length > limits.images) throw new UploadError(`${images.length} images; at most ${limits.images} are allowed`);
+  const perClass = new Map<string, number>();
+  for (const i of images) perClass.set(i.className, (perClass.get(i.className) ?? 0) + 1);
+  if (perClass.size > limits.classes) throw new UploadError(`${perClass.size} classes; at most ${limits.classes} are allowed`);
+  for (const [c, n] of perClass) {
+    if (n > limits.imagesPerClass) throw new UploadError(`class "${c}" has ${n} images; at most ${limits.imagesPerClass} are allowed`);
+    if (rules.classes && !rules.classes.includes(c))
+      throw new UploadError(`folder "${c}" is not a class of the model (its classes: ${rules.classes.slice(0, 20).join(", ")}${rules.classes.length > 20 ? ", …" : ""})`);
+  }
+  return [...perClass.keys()].sort();
+}
+
+/** Unpacks and checks a zip; returns the final folder (under the storage root). */
+export async function importDatasetZip(root: string, zip: Buffer, rules: DatasetCheckRules = {}): Promise<ImportedDataset> {
+  if (zip.length > limits.zipBytes) throw new UploadError(`the zip has ${zip.length} bytes; at most ${limits.zipBytes} are allowed`);
+  const entries = listZip(zip, { maxEntries: limits.zipEntries, maxTotalBytes: limits.unzippedBytes, maxRatio: limits.zipRatio });
+  const files = entries
+    .filter((e) => !e.isDirectory)
+    .map((e) => ({ e, parts: safeEntryPath(e.name) }))
+    .filter(({ parts }) => parts.length > 0 && !parts.some(IGNORED));
+  // Accept "class/image.png" and "wrapper/class/image.png" (a zipped folder).
+  const tops = new Set(files.map((f) => f.parts[0]));
+  const strip = tops.size === 1 && files.every((f) => f.parts.length === 3) ? 1 : 0;
+  const images: DatasetImage[] = [];
+  const dir = await writeAtomically(root, datasetsDir(root), async (tmp) => {
+    for (const { e, parts } of files) {
+      const rel = parts.slice(strip);
+      if (rel.length !== 2) throw new UploadError(`"${e.name}": expected <class>/<image>, one folder per class`);
+      const [className, fileName] = rel as [string, string];
+      if (!hasImageExtension(fileName)) throw new UploadError(`"${e.name}": not an image file (PNG, JPEG or WebP expected)`);
+      if (e.size > limits.imageBytes) throw new UploadError(`"${e.name}": ${e.size} bytes, more than the ${limits.imageBytes}-byte limit per image`);
+      const dest = join(tmp, className, fileName);
+      if (!isInside(tmp, dest)) throw new UploadError(`path escapes the dataset folder: "${e.name}"`);
+      const data = readZipEntry(zip, e);
+      const info = await checkImage(`"${e.name}"`, data, { minSide: rules.minSide });
+      await mkdir(join(tmp, className), { recursive: true });
+      await writeFile(dest, data, { flag: "wx" }).catch(() => {
+        throw new UploadError(`"${e.name}" appears twice in the zip`);
+      });
+      images.push({ className, fileName, sizeBytes: data.length, ...info });
+    }
+    checkCounts(images, rules);
+  });
+  return { dir, images, classes: [...new Set(images.map((i) => i.className))].sort() };
+}
+
+/** Checks a folder on the server (read in place, never copied). */
+export async function scanDatasetFolder(path: string, rules: DatasetCheckRules = {}): Promise<ImportedDataset> {
+  const st = await lstat(path).catch(() => null);
+  if (!st) throw new UploadError(`${path} does not exist`);
+  if (!st.isDirectory()) throw new UploadError(`${path} is not a folder`);
+  const images: DatasetImage[] = [];
+  const classDirs = (await readdir(path, { withFileTypes: true })).filter((d) => !IGNORED(d.name));
+  for (const d of classDirs) {
+    if (d.isSymbolicLink()) throw new UploadError(`${join(path, d.name)}: symbolic links are not followed`);
+    if (!d.isDirectory()) {
+      if (hasImageExtension(d.name)) throw new UploadError(`${join(path, d.name)}: images must sit in one folder per class, not at the top`);
+      continue;
+    }
+    if (!SAFE_NAME.test(d.name)) throw new UploadError(`${d.name}: not a usable class folder name`);
+    const entries = (await readdir(join(path, d.name), { withFileTypes: true })).filter((f) => !IGNORED(f.name));
+    for (const f of entries) {
+      const full = join(path, d.name, f.name);
+      if (f.isSymbolicLink()) throw new UploadError(`${full}: symbolic links are not followed`);
+      if (f.isDirectory()) throw new UploadError(`${full}: nested folders are not supported (one folder per class)`);
+      if (!hasImageExtension(f.name)) throw new UploadError(`${full}: not an image file (PNG, JPEG or WebP expected)`);
+      if (images.length >= limits.images) throw new UploadError(`more than ${limits.images} images`);
+      const data = await readFile(full);
+      const info = await checkImage(full, data, { minSide: rules.minSide });
+      images.push({ className: d.name, fileName: basename(full), sizeBytes: data.length, ...info });
+    }
+  }
+  const classes = checkCounts(images, rules);
+  return { dir: path, images, classes };
+}

@@ -1,0 +1,30 @@
+/** Upload limits (overridable through the environment, in bytes / counts). */
+function num(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+export const limits = {
+  /** One model file (ONNX, or all TF.js weight files together). */
+  modelBytes: num("NEURFLOW_MAX_MODEL_BYTES", 512 * 1024 * 1024),
+  manifestBytes: 1024 * 1024,
+  /** A dataset zip as uploaded. */
+  zipBytes: num("NEURFLOW_MAX_ZIP_BYTES", 512 * 1024 * 1024),
+  /** Sum of the declared uncompressed sizes of a zip's entries. */
+  unzippedBytes: num("NEURFLOW_MAX_UNZIPPED_BYTES", 1024 * 1024 * 1024),
+  /** Largest allowed uncompressed / compressed ratio of one entry (zip bombs reach 1000+). */
+  zipRatio: 100,
+  zipEntries: 50_000,
+  imageBytes: 20 * 1024 * 1024,
+  imagesPerClass: 10_000,
+  images: 50_000,
+  classes: 1000,
+  imageMinSide: 8,
+  imageMaxSide: 4096,
+  /** A whole request body (checked on Content-Length before reading it). */
+  requestBytes: num("NEURFLOW_MAX_REQUEST_BYTES", 1024 * 1024 * 1024),
+};
+
+export class UploadError extends Error {
+  override name = "UploadError";
+}

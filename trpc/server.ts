@@ -1,0 +1,21 @@
+/** The tRPC caller for server components: same routers, same auth, no HTTP. */
+import { headers } from "next/headers";
+import { redirect } from "next/navigation";
+import { cache } from "react";
+import { getDb } from "~/db/client";
+import { getQueue } from "~/server/api/appContext";
+import { createContext } from "~/server/api/context";
+import { createCaller } from "~/server/api/root";
+import { storageRoot } from "~/server/storage/paths";
+import type { SessionUser } from "~/server/auth/sessions";
+
+export const api = cache(async () =>
+  createCaller(createContext({ db: getDb(), queue: getQueue(), storageRoot: storageRoot(), headers: await headers(), resHeaders: null })),
+);
+
+/** The signed-in user, or a redirect to the sign-in page. */
+export async function requireUser(): Promise<SessionUser> {
+  const me = await (await api()).auth.me();
+  if (!me.user) redirect("/signin");
+  return me.user;
+}
