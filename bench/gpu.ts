@@ -76,7 +76,7 @@ try {
     times[key] = [];
     for (let rep = 0; rep < 3; rep++) {
       const t0 = performance.now();
-      const r = integratedGradients({ graph: model.graph, lowerTensor: "layer4.1", upperTensor: "layer4.2" }, 5, x, rule, rows);
+      const r = await integratedGradients({ graph: model.graph, lowerTensor: "layer4.1", upperTensor: "layer4.2" }, 5, x, rule, rows);
       void r.perPatch[0];
       times[key]!.push((performance.now() - t0) / 1000);
     }
@@ -100,7 +100,7 @@ try {
   const model = await loadModel(manifestPath);
   const pred = tf.tidy(() => model.graph.run({ [model.inputTensor]: model.preprocess(tf.tensor4d(Float32Array.from(pixels), [n, 224, 224, 3])) }, [model.logitsTensor])[0]!.argMax(1));
   const counts = new Map<number, number>();
-  for (const c of pred.dataSync()) counts.set(c, (counts.get(c) ?? 0) + 1);
+  for (const c of await pred.data()) counts.set(c, (counts.get(c) ?? 0) + 1);
   model.dispose();
   const cls = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
   const layers = ["fc", "layer4.2", "layer4.1", "layer4.0", "layer3.5"];

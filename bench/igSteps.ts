@@ -28,7 +28,7 @@ const images = tf.tidy(() => model.preprocess(tf.tensor4d(imgs.pixels, [imgs.nam
 const patches = patchGrid(imgs.names.length, 64, [1, 0.5, 0.25], 0.5);
 const names = ["fc", "layer4.1", "layer4.0", "layer3.1", "layer3.0", "layer2.1", "layer2.0", "layer1.1"];
 const tensors = names.map((n) => model.layerTensor(n));
-const acts = computeActivations(model.graph, images, patches, tensors, 64);
+const acts = await computeActivations(model.graph, images, patches, tensors, 64);
 const rows: Record<number, { completeness: number[]; jaccard: number[]; rho: number[]; seconds: number[] }> = {};
 for (const n of [...NODES, 50]) rows[n] = { completeness: [], jaccard: [], rho: [], seconds: [] };
 for (let li = 0; li < names.length - 1; li++) {
@@ -39,7 +39,7 @@ for (let li = 0; li < names.length - 1; li++) {
     const results = new Map<number, { imp: Float64Array; core: number[] }>();
     for (const n of [50, ...NODES]) {
       const t0 = performance.now();
-      const r = attributeTarget(model.graph, images, patches, { lowerTensor: tensors[li + 1]!, upperTensor: tensors[li]!, target: t, topPatches: top }, { rule: quadratureRule("gausslegendre", n) });
+      const r = await attributeTarget(model.graph, images, patches, { lowerTensor: tensors[li + 1]!, upperTensor: tensors[li]!, target: t, topPatches: top }, { rule: quadratureRule("gausslegendre", n) });
       rows[n]!.seconds.push((performance.now() - t0) / 1000);
       let worst = 0;
       top.forEach((p, i) => {

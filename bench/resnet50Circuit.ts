@@ -51,7 +51,7 @@ const { loadClassImages } = await import("../server/neurflow/images");
 const imgs = await loadClassImages(imagesDir, 224);
 const pred = tf.tidy(() => model.graph.run({ [model.inputTensor]: model.preprocess(tf.tensor4d(imgs.pixels, [n, 224, 224, 3])) }, [model.logitsTensor])[0]!.argMax(1));
 const counts = new Map<number, number>();
-for (const c of pred.dataSync()) counts.set(c, (counts.get(c) ?? 0) + 1);
+for (const c of await pred.data()) counts.set(c, (counts.get(c) ?? 0) + 1);
 pred.dispose();
 model.dispose();
 const cls = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];

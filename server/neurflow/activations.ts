@@ -20,7 +20,7 @@ export function spatialMean(t: tf.Tensor): tf.Tensor2D {
   throw new Error(`a layer output of rank ${t.rank} cannot be a circuit layer (need [N,H,W,C] or [N,units])`);
 }
 
-export function computeActivations(
+export async function computeActivations(
   graph: TensorGraph,
   images: tf.Tensor4D,
   patches: readonly Patch[],
@@ -28,7 +28,7 @@ export function computeActivations(
   batchSize: number,
   onBatch?: (done: number, total: number) => void,
   shouldStop?: () => void,
-): LayerActivations[] {
+): Promise<LayerActivations[]> {
   const P = patches.length;
   const result: (LayerActivations | null)[] = layerTensors.map(() => null);
   const batches = Math.ceil(P / batchSize);
@@ -39,10 +39,11 @@ export function computeActivations(
       const x = materializePatches(images, patches, idx);
       return graph.run({ [graph.inputName]: x }, layerTensors).map(spatialMean);
     });
+    const values = await Promise.all(means.map((m) => m.data()));
     means.forEach((m, li) => {
       const C = m.shape[1];
       const r = (result[li] ??= { means: new Float32Array(P * C), channels: C });
-      r.means.set(m.dataSync() as Float32Array, idx[0]! * C);
+      r.means.set(values[li] as Float32Array, idx[0]! * C);
       m.dispose();
     });
     onBatch?.(b + 1, batches);

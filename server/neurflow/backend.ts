@@ -4,7 +4,7 @@
  * `NEURFLOW_BACKEND` (one of the names below, or "cpu" for tfjs's plain JS kernels) overrides.
  * Every run records the backend that ran (`BackendInfo`).
  */
-import { createRequire } from "node:module";
+import * as nodeModule from "node:module";
 import { tf } from "./tf";
 
 export const BACKEND_NAMES = ["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"] as const;
@@ -21,7 +21,8 @@ export interface BackendInfo {
   skipped: { name: BackendName; reason: string }[];
 }
 
-const require = createRequire(import.meta.url);
+// (a namespace import: bundles that add their own `createRequire` banner must not clash)
+const require = nodeModule.createRequire(import.meta.url);
 let current: BackendInfo | null = null;
 let pending: Promise<BackendInfo> | null = null;
 

@@ -76,7 +76,7 @@ export function requestKey(model: ClassifierModel, req: CircuitRequest, params: 
 }
 
 /** Indices of the images the model assigns to `classIndex` (argmax of the logits). */
-function imagesOfClass(model: ClassifierModel, images: tf.Tensor4D, classIndex: number, batchSize: number): number[] {
+async function imagesOfClass(model: ClassifierModel, images: tf.Tensor4D, classIndex: number, batchSize: number): Promise<number[]> {
   const keep: number[] = [];
   const n = images.shape[0];
   for (let i = 0; i < n; i += batchSize) {
@@ -84,7 +84,7 @@ function imagesOfClass(model: ClassifierModel, images: tf.Tensor4D, classIndex: 
       const x = tf.slice(images, i, Math.min(batchSize, n - i));
       return model.graph.run({ [model.graph.inputName]: x }, [model.logitsTensor])[0]!.argMax(1);
     });
-    (pred.dataSync() as Int32Array).forEach((c, j) => c === classIndex && keep.push(i + j));
+    (await pred.data()).forEach((c, j) => c === classIndex && keep.push(i + j));
     pred.dispose();
   }
   return keep;
@@ -111,7 +111,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     const S = model.manifest.input.size;
     const loaded = await loadClassImages(req.images, S);
     const all = tf.tidy(() => model.preprocess(tf.tensor4d(loaded.pixels, [loaded.names.length, S, S, 3])));
-    const keep = imagesOfClass(model, all, classIndex, batchSize);
+    const keep = await imagesOfClass(model, all, classIndex, batchSize);
     if (keep.length === 0) {
       all.dispose();
       throw new Error(`none of the ${loaded.names.length} images is classified as "${req.className}" by the model`);
@@ -132,7 +132,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     const tensors = req.layers.map((l) => model.layerTensor(l));
     let t0 = performance.now();
     report({ stage: "activations", done: 0, total: 1, message: `activations of ${patches.length} patches` }, 0.02);
-    const acts: LayerActivations[] = computeActivations(model.graph, images, patches, tensors, batchSize, (done, total) =>
+    const acts: LayerActivations[] = await computeActivations(model.graph, images, patches, tensors, batchSize, (done, total) =>
       report({ stage: "activations", done, total, message: `activations: batch ${done}/${total}` }, 0.02 + 0.08 * (done / total)),
       stopIfCancelled,
     );
@@ -151,7 +151,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
       workers > 1
         ? await workerPoolRunner(
             workers,
-            { manifestPath: req.manifestPath, backend: backend.name, pixels: images.dataSync() as Float32Array, shape: images.shape, patches },
+            { manifestPath: req.manifestPath, backend: backend.name, pixels: (await images.data()) as Float32Array, shape: images.shape, patches },
             settings,
           )
         : inProcessRunner(model, images, patches, settings);

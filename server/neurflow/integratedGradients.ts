@@ -38,13 +38,13 @@ export function targetActivation(out: tf.Tensor, target: number): tf.Tensor1D {
 /**
  * IG for `target` over the lower-layer maps `x` ([P, H, W, C] or [P, C]). Does not dispose `x`.
  */
-export function integratedGradients(
+export async function integratedGradients(
   slice: IgSlice,
   target: number,
   x: tf.Tensor,
   rule: QuadratureRule,
   maxRowElements = 1 << 24,
-): IgResult {
+): Promise<IgResult> {
   const P = x.shape[0]!;
   const rowShape = x.shape.slice(1);
   const rowSize = rowShape.reduce((a, b) => a * b, 1);
@@ -70,19 +70,21 @@ export function integratedGradients(
       for (let s0 = 0; s0 < N; s0 += stepsPerPass) {
         const sc = Math.min(stepsPerPass, N - s0);
         const alphas = tf.tensor1d(Array.from(rule.alphas.subarray(s0, s0 + sc)), "float32");
-        const weights = tf.tensor2d(Array.from(rule.weights.subarray(s0, s0 + sc)), [1, sc], "float32");
+        const weights = tf.tensor2d(Array.from(rule.weights.subarray(s0, s0 + sc)), [sc, 1], "float32");
         // rows ordered step-major: row = s * pc + p
-        const scaled = tf.mul(alphas.reshape([sc, 1, ...rowShape.map(() => 1)]), xs.expandDims(0)).reshape([sc * pc, ...rowShape]);
+        const scaled = tf.mul(alphas.reshape([sc, 1]), xs.reshape([1, pc * rowSize])).reshape([sc * pc, ...rowShape]);
         const g = grad(scaled);
-        const weighted = tf.matMul(weights, g.reshape([sc, pc * rowSize])).reshape([pc, ...rowShape]);
+        // Σ_s w_s·g_s as an elementwise product and a sum (a [1, sc]×[sc, M] matMul exceeds WebGPU's dispatch limits for large M)
+        const weighted = tf.sum(tf.mul(g.reshape([sc, pc * rowSize]), weights), 0).reshape([pc, ...rowShape]);
         acc = acc ? tf.add(acc, weighted) : weighted;
       }
       const attribution = tf.mul(acc!, xs);
       const flat = attribution.reshape([pc, positions, channels]);
       return { mean: flat.mean(1), total: flat.sum([1, 2]) };
     });
-    perPatch.set(result.mean.dataSync() as Float32Array, p0 * channels);
-    const t = result.total.dataSync();
+    // asynchronous reads: WebGPU in Node has no synchronous readback
+    const [mean, t] = await Promise.all([result.mean.data(), result.total.data()]);
+    perPatch.set(mean as Float32Array, p0 * channels);
     for (let i = 0; i < pc; i++) totals[p0 + i] = t[i]!;
     result.mean.dispose();
     result.total.dispose();

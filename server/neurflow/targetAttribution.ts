@@ -33,27 +33,29 @@ export interface AttributionSettings {
   igRowElements?: number;
 }
 
-export function attributeTarget(
+export async function attributeTarget(
   graph: TensorGraph,
   images: tf.Tensor4D,
   patches: readonly Patch[],
   task: AttributionTask,
   settings: AttributionSettings,
-): AttributionResult {
+): Promise<AttributionResult> {
   const x = computeLayerMaps(graph, images, patches, task.topPatches, task.lowerTensor, task.topPatches.length);
   try {
-    const ig = integratedGradients(
+    const ig = await integratedGradients(
       { graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor },
       task.target,
       x,
       settings.rule,
       settings.igRowElements,
     );
-    const f0 = tf.tidy(() => {
+    const f0Tensor = tf.tidy(() => {
       const zeros = tf.zeros([1, ...x.shape.slice(1)]);
       const out = graph.run({ [task.lowerTensor]: zeros }, [task.upperTensor])[0]!;
-      return targetActivation(out, task.target).dataSync()[0]!;
+      return targetActivation(out, task.target);
     });
+    const f0 = (await f0Tensor.data())[0]!;
+    f0Tensor.dispose();
     return { ...ig, f0 };
   } finally {
     x.dispose();

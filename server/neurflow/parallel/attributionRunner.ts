@@ -30,7 +30,7 @@ export function inProcessRunner(model: ClassifierModel, images: tf.Tensor4D, pat
             setImmediate(() => {
               if (closed) return reject(new Error("the attribution runner is closed"));
               try {
-                resolve(attributeTarget(model.graph, images, patches, task, settings));
+                attributeTarget(model.graph, images, patches, task, settings).then(resolve, reject);
               } catch (e) {
                 reject(e as Error);
               }

@@ -30,7 +30,7 @@ port.on("message", async (m: WorkerRequest) => {
     return;
   }
   try {
-    const r = attributeTarget(model!.graph, images!, patches, m.task, settings!);
+    const r = await attributeTarget(model!.graph, images!, patches, m.task, settings!);
     reply({ type: "result", id: m.id, perPatch: r.perPatch, channels: r.channels, totals: r.totals, f0: r.f0 }, [
       r.perPatch.buffer as ArrayBuffer,
       r.totals.buffer as ArrayBuffer,
