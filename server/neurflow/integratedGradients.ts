@@ -51,9 +51,10 @@ export async function integratedGradients(
   const channels = rowShape[rowShape.length - 1]!;
   const positions = rowSize / channels;
   const N = rule.alphas.length;
+  // only the target channel of the upper layer is computed (and what it needs)
   const f = (inp: tf.Tensor): tf.Scalar => {
-    const [out] = slice.graph.run({ [slice.lowerTensor]: inp }, [slice.upperTensor]);
-    return targetActivation(out!, target).sum();
+    const out = slice.graph.runChannel({ [slice.lowerTensor]: inp }, slice.upperTensor, target);
+    return targetActivation(out, 0).sum();
   };
   const grad = tf.grad(f);
   const perPatch = new Float32Array(P * channels);

@@ -33,6 +33,11 @@ export interface TensorGraph {
    * Differentiable: usable inside tf.grad / tf.valueAndGrad. Does not dispose the feeds.
    */
   run(feeds: Record<string, tf.Tensor>, outputs: readonly string[]): tf.Tensor[];
+  /**
+   * One channel of `output` ([N,H,W,1] or [N,1]), computing only what that channel needs where the
+   * graph knows how (see channelSlice.ts); otherwise the full output, sliced. Differentiable.
+   */
+  runChannel(feeds: Record<string, tf.Tensor>, output: string, channel: number): tf.Tensor;
   /** Frees the weights. */
   dispose(): void;
 }

@@ -6,11 +6,14 @@
  * has run (tfjs keeps its own copies of whatever a gradient needs), and everything else at the end.
  */
 import { tf } from "../tf";
+import { channelOf, planChannels, type ChannelPlan, type ChannelRule } from "./channelSlice";
 import type { GraphNode, TensorGraph } from "./graph";
 
 export interface ExecNode<V> extends GraphNode {
   /** Computes the outputs from the inputs (undefined for an omitted optional input ""). */
   run(inputs: (V | undefined)[]): V[];
+  /** How its output channels depend on its inputs; absent: it needs all of them. */
+  channelRule?: ChannelRule<V>;
 }
 
 export interface SlicedGraphOptions<V> {
@@ -29,6 +32,13 @@ export interface SlicedGraphOptions<V> {
   disposeWeights(): void;
   /** What the graph is called in error messages, e.g. `ONNX model "resnet"`. */
   label: string;
+  /**
+   * For a constant read by a channel-wise node whose output has rank `outRank`: the size of its
+   * channel axis after broadcasting alignment (undefined when it cannot broadcast that way), and
+   * the constant reduced to one channel as a value the node accepts.
+   */
+  constantChannels?(v: V, outRank: number): number | undefined;
+  constantChannel?(v: V, outRank: number, channel: number): V;
 }
 
 interface Plan<V> {
@@ -44,6 +54,7 @@ export class SlicedGraph<V> implements TensorGraph {
   private readonly producer = new Map<string, number>();
   private readonly constants: ReadonlyMap<string, V>;
   private readonly plans = new Map<string, Plan<V>>();
+  private readonly channelPlans = new Map<string, ChannelPlan | null>();
   private disposed = false;
 
   constructor(private readonly o: SlicedGraphOptions<V>) {
@@ -179,6 +190,72 @@ export class SlicedGraph<V> implements TensorGraph {
         return fedTensors.has(t) ? t.clone() : t;
       });
     });
+  }
+
+  runChannel(feeds: Record<string, tf.Tensor>, output: string, channel: number): tf.Tensor {
+    if (this.disposed) throw new Error(`${this.o.label} has been disposed`);
+    const names = Object.keys(feeds);
+    const plan = this.getPlan(names, [output]);
+    const key = `${names.map((n) => `${n}:${feeds[n]!.shape.slice(1).join("x")}`).sort().join("\u0000")}\u0001${output}`;
+    let cp = this.channelPlans.get(key);
+    if (cp === undefined) {
+      cp = this.makeChannelPlan(feeds, output, plan);
+      this.channelPlans.set(key, cp);
+    }
+    const slice = (t: tf.Tensor, b: number[], s: number[]) => tf.slice(t, b, s);
+    if (cp === null) return tf.tidy(() => channelOf(this.run(feeds, [output])[0]!, channel, slice));
+    const channelPlan = cp;
+    return tf.tidy(() => {
+      const env = new Map<string, V>();
+      for (const name of names) env.set(name, this.o.fromFeed(name, feeds[name]!));
+      plan.steps.forEach((node, i) => {
+        const mode = channelPlan.modes[i]!;
+        const inputs = node.inputs.map((n, k) => {
+          if (n === "") return undefined;
+          const v = env.get(n) ?? this.constants.get(n);
+          if (v === undefined || !channelPlan.sliceInput[i]![k]) return v;
+          if (!env.has(n)) return this.o.constantChannel!(v, channelPlan.ranks[i]!, channel);
+          return this.o.fromFeed("", channelOf(this.o.toTensor(v, n), channel, slice)) as V;
+        });
+        const outs =
+          mode === "restricted" && node.channelRule?.kind === "producer" ? node.channelRule.restrict(channel)(inputs) : node.run(inputs);
+        node.outputs.forEach((o, k) => {
+          if (o !== "" && outs[k] !== undefined) env.set(o, outs[k]!);
+        });
+      });
+      const v = env.get(output);
+      if (v === undefined) throw new Error(`${this.o.label}: output "${output}" was not computed`);
+      const t = this.o.toTensor(v, output);
+      const last = plan.steps.length - 1;
+      const computedOne = last >= 0 && channelPlan.modes[last] !== "full";
+      return computedOne ? t : channelOf(t, channel, slice);
+    });
+  }
+
+  /** The needed-channels plan of a slice, from a probe run for the shapes; null when nothing is gained. */
+  private makeChannelPlan(feeds: Record<string, tf.Tensor>, output: string, plan: Plan<V>): ChannelPlan | null {
+    if (!this.o.constantChannels || !this.o.constantChannel || plan.steps.length === 0) return null;
+    if (!plan.steps.some((s) => s.channelRule?.kind === "producer")) return null;
+    const shapes = new Map<string, readonly number[]>();
+    const names = plan.steps.flatMap((s) => s.outputs.filter((o) => o !== ""));
+    tf.tidy(() => {
+      const probe: Record<string, tf.Tensor> = {};
+      for (const [n, t] of Object.entries(feeds)) {
+        probe[n] = tf.zeros([1, ...t.shape.slice(1)], t.dtype);
+        shapes.set(n, t.shape);
+      }
+      const outs = this.run(probe, names);
+      names.forEach((n, i) => shapes.set(n, outs[i]!.shape));
+    });
+    const constantChannels = (name: string, outRank: number) => this.o.constantChannels!(this.constants.get(name)!, outRank);
+    const cp = planChannels(
+      plan.steps.map((s) => ({ inputs: s.inputs, outputs: s.outputs, ...(s.channelRule ? { rule: s.channelRule as ChannelRule<unknown> } : {}) })),
+      output,
+      shapes,
+      (n) => this.constants.has(n) && !(n in feeds),
+      constantChannels,
+    );
+    return cp.modes.some((m) => m === "restricted") ? cp : null;
   }
 
   dispose(): void {

@@ -10,11 +10,19 @@
  */
 import { tf } from "../../tf";
 import type { TensorGraph } from "../graph";
+import type { ChannelRule } from "../channelSlice";
 import { SlicedGraph, type ExecNode } from "../slicedGraph";
 import { decodeModel, type OnnxModel, type OnnxNode } from "./onnxProto";
 import { isHost, type HostTensor } from "./hostTensor";
-import { OPS } from "./ops";
-import { asTensor, NCHW_TO_NHWC, type Value } from "./value";
+import { OPS, type RestrictableRun } from "./ops";
+import { alignTo4, asTensor, NCHW_TO_NHWC, onnxShape, type Value } from "./value";
+
+/** Ops whose output channel c depends only on channel c of each input (see channelSlice.ts). */
+const CHANNELWISE_OPS = new Set([
+  "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Erf", "Softplus",
+  "Clip", "HardSigmoid", "HardSwish", "Add", "Sub", "Mul", "Div", "Pow", "Identity",
+  "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+]);
 
 export interface ImportOnnxOptions {
   /** The graph input that receives images (default: the first input that is not an initializer). */
@@ -150,6 +158,12 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Ten
         throw new Error(`${label}: ${m.startsWith(`${node.opType} node`) ? m : `${node.opType} node "${node.name}": ${m}`}`);
       }
       const host = def.host;
+      const restrict = (run as RestrictableRun).restrict;
+      const channelRule: ChannelRule<Value> | undefined = CHANNELWISE_OPS.has(node.opType)
+        ? { kind: "elementwise" }
+        : restrict
+          ? { kind: "producer", restrict }
+          : undefined;
       exec.push({
         name: node.name,
         op: node.opType,
@@ -159,6 +173,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Ten
           if (host && values.every((v) => v === undefined || isHost(v))) return host(values as (HostTensor | undefined)[], node, opset);
           return run(values);
         },
+        ...(channelRule ? { channelRule } : {}),
       });
     }
   } catch (e) {
@@ -176,6 +191,17 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Ten
     fromFeed: (name, t) => (layout === "NHWC" && name === inputName && t.rank === 4 ? tf.transpose(t, NCHW_TO_NHWC) : t),
     toTensor: (v) => asTensor(v),
     tensorOf: (v) => (isHost(v) ? undefined : v),
+    constantChannels: (v, outRank) => {
+      const dims = onnxShape(v);
+      if (dims.length > outRank) return undefined;
+      const aligned = [...Array(outRank - dims.length).fill(1), ...dims];
+      // the channel axis in ONNX order: 1 (NCHW or [N, C])
+      return aligned[1];
+    },
+    constantChannel: (v, outRank, channel) => {
+      const t = outRank === 4 ? alignTo4(v) : tf.reshape(asTensor(v), [1, -1]);
+      return tf.slice(t, t.shape.map((_, i) => (i === t.rank - 1 ? channel : 0)), t.shape.map((_, i) => (i === t.rank - 1 ? 1 : -1)));
+    },
     disposeWeights: () => owned.forEach((t) => t.dispose()),
   });
 }

@@ -37,6 +37,10 @@ export interface CompileContext {
 }
 
 export type OpRun = (inputs: (Value | undefined)[]) => Value[];
+/** An op run that can also compute a single output channel (a convolution without groups). */
+export interface RestrictableRun extends OpRun {
+  restrict?: (channel: number) => OpRun;
+}
 export type HostRun = (inputs: (HostTensor | undefined)[], node: OnnxNode, opset: number) => HostTensor[];
 
 export interface OpDef {
@@ -225,14 +229,35 @@ const Conv: OpDef = {
     const group = attrInt(node, "group", 1);
     const conv = makeConv2d(w, bias, group, g);
     conv.weights.forEach((t) => ctx.own(t));
-    return (inputs) => {
+    const runWith = (c: ReturnType<typeof makeConv2d>): OpRun => (inputs) => {
       const x = tensor4(node, inputs, 0);
       try {
-        return [conv.apply(x)];
+        return [c.apply(x)];
       } catch (e) {
         return fail(node, (e as Error).message);
       }
     };
+    const run: RestrictableRun = runWith(conv);
+    if (group === 1) {
+      // one output channel: that row of the weight (and bias), built on first use and kept
+      const cache = new Map<number, OpRun>();
+      const [cout, cin, kh, kw] = w.dims as [number, number, number, number];
+      run.restrict = (channel) => {
+        let r = cache.get(channel);
+        if (!r) {
+          if (channel < 0 || channel >= cout) fail(node, `channel ${channel} out of range (${cout} outputs)`);
+          const per = cin * kh * kw;
+          const wc = hostTensor("float32", [1, cin, kh, kw], (w.data as Float32Array).subarray(channel * per, (channel + 1) * per));
+          const bc = bias ? hostTensor("float32", [1], [(bias.data as Float32Array)[channel]!]) : undefined;
+          const c = makeConv2d(wc, bc, 1, g);
+          c.weights.forEach((t) => ctx.own(t));
+          r = runWith(c);
+          cache.set(channel, r);
+        }
+        return r;
+      };
+    }
+    return run;
   },
 };
 
