@@ -11,12 +11,13 @@
  * only for the patches some target of the pair needs.
  */
 import { createHash } from "node:crypto";
-import { activationColumn, activationRows, computeActivations, type LayerActivations } from "./activations";
+import { activationColumn, activationRows, computeActivations, computeLayerMaps, type LayerActivations } from "./activations";
 import { initBackend } from "./backend";
 import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } from "./circuitFormat";
 import { channelImportance, selectCoreNeurons, topIndices } from "./coreNeurons";
 import { edgeWeights } from "./edgeWeights";
 import { loadClassImages } from "./images";
+import type { AttributionSettings, LayerMaps } from "./targetAttribution";
 import { defaultWorkerCount, inProcessRunner, workerPoolRunner, type AttributionRunner } from "./parallel/attributionRunner";
 import { loadModel, type ClassifierModel } from "./model/loadModel";
 import { conceptVector, groupEdges, neuronGroups, type SemanticGroupVector } from "./neuronGroups";
@@ -34,6 +35,8 @@ export interface ExecutionOptions {
   igRowElements?: number;
   /** Worker threads for attribution (0 or 1: in this thread); default from the backend and NEURFLOW_WORKERS. */
   workers?: number;
+  /** Largest shared lower-layer map cache per layer pair, in bytes (beyond it, each target computes its own). */
+  mapsBudgetBytes?: number;
 }
 
 function abortError(): Error {
@@ -90,6 +93,36 @@ async function imagesOfClass(model: ClassifierModel, images: tf.Tensor4D, classI
   return keep;
 }
 
+/**
+ * The lower-layer maps of the given patches, computed once in batches into shared memory (so worker
+ * threads read them without copies); null when they would exceed the budget.
+ */
+async function sharedLayerMaps(
+  model: ClassifierModel,
+  images: tf.Tensor4D,
+  patches: readonly Patch[],
+  needed: number[],
+  lowerTensor: string,
+  batchSize: number,
+  budgetBytes: number,
+): Promise<LayerMaps | null> {
+  needed.sort((a, b) => a - b);
+  const first = computeLayerMaps(model.graph, images, patches, needed.slice(0, 1), lowerTensor, 1);
+  const rowShape = first.shape.slice(1);
+  first.dispose();
+  const rowSize = rowShape.reduce((a, b) => a * b, 1);
+  if (needed.length * rowSize * 4 > budgetBytes) return null;
+  const data = new Float32Array(new SharedArrayBuffer(needed.length * rowSize * 4));
+  for (let i = 0; i < needed.length; i += batchSize) {
+    const t = computeLayerMaps(model.graph, images, patches, needed.slice(i, i + batchSize), lowerTensor, batchSize);
+    data.set((await t.data()) as Float32Array, i * rowSize);
+    t.dispose();
+  }
+  const rowOf = new Int32Array(patches.length).fill(-1);
+  needed.forEach((p, i) => (rowOf[p] = i));
+  return { lowerTensor, rowShape, rowOf, data };
+}
+
 export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptions & ExecutionOptions = {}): Promise<Circuit> {
   const backend = await initBackend();
   const params = resolveParams(req.params);
@@ -144,8 +177,13 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     }
     if (classIndex >= acts[0]!.channels) throw new Error(`layer "${req.layers[0]}" has no unit for class ${classIndex}`);
 
-    const rule = quadratureRule(params.igMethod, params.igSteps);
-    const settings = { rule, ...(options.igRowElements ? { igRowElements: options.igRowElements } : {}) };
+    const rules = [quadratureRule(params.igMethod, params.igSteps)];
+    if (params.igFallbackSteps > params.igSteps) rules.push(quadratureRule(params.igMethod, params.igFallbackSteps));
+    const settings: AttributionSettings = {
+      rules,
+      tolerance: params.igTolerance,
+      ...(options.igRowElements ? { igRowElements: options.igRowElements } : {}),
+    };
     const workers = options.workers ?? defaultWorkerCount(backend.name);
     const attribution: AttributionRunner =
       workers > 1
@@ -175,11 +213,18 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
       stage.ig = 0;
       stage.clustering = 0;
       const out: CircuitTarget[] = [];
+      // the lower maps of every patch some target needs, once for the pair (within the budget)
+      t0 = performance.now();
+      const maps = await sharedLayerMaps(model, images, patches, [...new Set([...topOf.values()].flat())], tensors[li + 1]!, batchSize, options.mapsBudgetBytes ?? 512 * 2 ** 20);
+      attribution.setMaps(maps);
+      stage.maps = (performance.now() - t0) / 1000;
       // all targets of the pair go to the runner at once; results are taken in target order
       t0 = performance.now();
-      const jobs = targets.map((target) =>
-        attribution.run({ lowerTensor: tensors[li + 1]!, upperTensor: tensors[li]!, target, topPatches: topOf.get(target)! }),
-      );
+      const jobs = targets.map((target) => {
+        const column = activationColumn(upperActs, target);
+        const topPatches = topOf.get(target)!;
+        return attribution.run({ lowerTensor: tensors[li + 1]!, upperTensor: tensors[li]!, target, topPatches, topActivations: topPatches.map((p) => column[p]!) });
+      });
       jobs.forEach((j) => j.catch(() => undefined));
       for (const [ti, target] of targets.entries()) {
         stopIfCancelled();
@@ -188,13 +233,6 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
         stage.ig += (performance.now() - t0) / 1000;
         t0 = performance.now();
         const column = activationColumn(upperActs, target);
-        let completeness = 0;
-        top.forEach((p, i) => {
-          const fx = column[p]!;
-          const delta = fx - ig.f0;
-          const err = Math.abs(ig.totals[i]! - delta) / Math.max(Math.abs(delta), 0.05 * Math.abs(fx), 1e-12);
-          completeness = Math.max(completeness, err);
-        });
         const importance = channelImportance(ig.perPatch, top.length, ig.channels, params.importance);
         const core = selectCoreNeurons(importance, params.tau);
         const lowerVectors = activationRows(lowerActs, top);
@@ -207,7 +245,8 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
           importance: Array.from(importance),
           coreNeurons: core,
           edges: edgeWeights(ig.perPatch, ig.channels, groups, core, params.edgeNormalization),
-          igCompleteness: completeness,
+          igCompleteness: ig.completeness,
+          igSteps: ig.nodes,
         });
         stage.clustering += (performance.now() - t0) / 1000;
         report(

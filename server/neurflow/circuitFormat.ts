@@ -34,6 +34,8 @@ export const circuitTargetSchema = z.object({
   edges: z.array(circuitEdgeSchema),
   /** Completeness error of the integrated gradients over the top patches (relative, see docs). */
   igCompleteness: z.number().optional(),
+  /** Quadrature nodes used for this target (igSteps, or igFallbackSteps after a retry). */
+  igSteps: int.positive().optional(),
 });
 
 export const neuronGroupSchema = z.object({
@@ -64,6 +66,9 @@ export const circuitParamsSchema = z.object({
   tau: int.positive(),
   k: int.positive(),
   igSteps: int.positive(),
+  /** Nodes to retry a target with when its completeness error exceeds igTolerance (0: never). */
+  igFallbackSteps: int.nonnegative(),
+  igTolerance: z.number().positive(),
   igMethod: z.enum(["gausslegendre", "riemann"]),
   importance: z.enum(["absMean", "meanAbs"]),
   edgeNormalization: z.enum(["sequential", "sum"]),

@@ -13,6 +13,8 @@ const shared = {
   tau: 16,
   k: 50,
   igSteps: 50,
+  igFallbackSteps: 0,
+  igTolerance: 0.01,
   igMethod: "gausslegendre",
   importance: "absMean",
   edgeNormalization: "sequential",
@@ -25,7 +27,9 @@ const shared = {
 
 export const PRESETS: Record<PresetName, MethodParams> = {
   reference: { preset: "reference", ...shared, granularities: [...shared.granularities] },
-  default: { preset: "default", ...shared, granularities: [...shared.granularities] },
+  // 16 Gauss–Legendre nodes, and 50 for any target whose completeness error exceeds 1 %
+  // (evidence in docs/engine.md: same core sets as N = 50 on the toy-world models)
+  default: { preset: "default", ...shared, igSteps: 16, igFallbackSteps: 50, granularities: [...shared.granularities] },
 };
 
 export function resolveParams(overrides: Partial<MethodParams> = {}): MethodParams {

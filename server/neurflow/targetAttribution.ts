@@ -1,7 +1,8 @@
 /**
- * The integrated-gradients work for one target neuron: the lower layer's maps at the target's top
- * patches, IG over them, and the target's value at the zero baseline (for completeness).
- * The same function runs in-process and in worker threads, so results do not depend on where.
+ * The integrated-gradients work for one target neuron: IG over its top patches w.r.t. the lower
+ * layer's maps, its completeness, and — when completeness misses the tolerance — the same again
+ * with the next, finer quadrature rule. The same function runs in-process and in worker threads,
+ * so results do not depend on where.
  */
 import { computeLayerMaps } from "./activations";
 import { integratedGradients, targetActivation } from "./integratedGradients";
@@ -15,6 +16,8 @@ export interface AttributionTask {
   upperTensor: string;
   target: number;
   topPatches: number[];
+  /** The target's activation on each top patch (for completeness). */
+  topActivations: number[];
 }
 
 export interface AttributionResult {
@@ -25,12 +28,55 @@ export interface AttributionResult {
   totals: Float64Array;
   /** The target's activation at the zero baseline. */
   f0: number;
+  /** Worst relative completeness error over the top patches. */
+  completeness: number;
+  /** Quadrature nodes of the rule that was kept. */
+  nodes: number;
 }
 
 export interface AttributionSettings {
-  rule: QuadratureRule;
+  /** Quadrature rules to try in order; the next is used while completeness exceeds the tolerance. */
+  rules: QuadratureRule[];
+  /** Relative completeness tolerance (e.g. 0.01). */
+  tolerance: number;
   /** Input elements per IG pass. */
   igRowElements?: number;
+}
+
+/** Lower-layer maps of many patches, computed once per layer pair and shared by its targets. */
+export interface LayerMaps {
+  lowerTensor: string;
+  /** Shape of one row (one patch's map), e.g. [H, W, C]. */
+  rowShape: number[];
+  /** Row of each patch index, -1 where absent. */
+  rowOf: Int32Array;
+  /** Rows back to back (may live in a SharedArrayBuffer). */
+  data: Float32Array;
+}
+
+/** |Σ attributions − (f(x) − f(0))| / max(|f(x) − f(0)|, 0.05·|f(x)|), worst over the patches. */
+export function completenessError(totals: ArrayLike<number>, fx: ArrayLike<number>, f0: number): number {
+  let worst = 0;
+  for (let i = 0; i < fx.length; i++) {
+    const delta = fx[i]! - f0;
+    const err = Math.abs(totals[i]! - delta) / Math.max(Math.abs(delta), 0.05 * Math.abs(fx[i]!), 1e-12);
+    worst = Math.max(worst, err);
+  }
+  return worst;
+}
+
+function mapsOf(graph: TensorGraph, images: tf.Tensor4D, patches: readonly Patch[], task: AttributionTask, shared: LayerMaps | null): tf.Tensor {
+  if (!shared || shared.lowerTensor !== task.lowerTensor) {
+    return computeLayerMaps(graph, images, patches, task.topPatches, task.lowerTensor, task.topPatches.length);
+  }
+  const rowSize = shared.rowShape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(task.topPatches.length * rowSize);
+  task.topPatches.forEach((p, i) => {
+    const r = shared.rowOf[p] ?? -1;
+    if (r < 0) throw new Error(`patch ${p} is missing from the shared maps of ${task.lowerTensor}`);
+    out.set(shared.data.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize);
+  });
+  return tf.tensor(out, [task.topPatches.length, ...shared.rowShape]);
 }
 
 export async function attributeTarget(
@@ -39,24 +85,31 @@ export async function attributeTarget(
   patches: readonly Patch[],
   task: AttributionTask,
   settings: AttributionSettings,
+  shared: LayerMaps | null = null,
 ): Promise<AttributionResult> {
-  const x = computeLayerMaps(graph, images, patches, task.topPatches, task.lowerTensor, task.topPatches.length);
+  const x = mapsOf(graph, images, patches, task, shared);
   try {
-    const ig = await integratedGradients(
-      { graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor },
-      task.target,
-      x,
-      settings.rule,
-      settings.igRowElements,
-    );
     const f0Tensor = tf.tidy(() => {
       const zeros = tf.zeros([1, ...x.shape.slice(1)]);
-      const out = graph.run({ [task.lowerTensor]: zeros }, [task.upperTensor])[0]!;
-      return targetActivation(out, task.target);
+      return targetActivation(graph.runChannel({ [task.lowerTensor]: zeros }, task.upperTensor, task.target), 0);
     });
     const f0 = (await f0Tensor.data())[0]!;
     f0Tensor.dispose();
-    return { ...ig, f0 };
+    let result: AttributionResult | null = null;
+    for (const rule of settings.rules) {
+      const ig = await integratedGradients(
+        { graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor },
+        task.target,
+        x,
+        rule,
+        settings.igRowElements,
+      );
+      const completeness = completenessError(ig.totals, task.topActivations, f0);
+      result = { ...ig, f0, completeness, nodes: rule.alphas.length };
+      if (completeness <= settings.tolerance) break;
+    }
+    if (!result) throw new Error("no quadrature rule given");
+    return result;
   } finally {
     x.dispose();
   }

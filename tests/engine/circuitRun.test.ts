@@ -10,7 +10,7 @@ const req: CircuitRequest = {
   images: Array.from({ length: 4 }, (_, i) => `${dir}/images/ladybug/00${i}.png`),
   className: "ladybug",
   layers: ["fc", "layer4.1", "layer4.0", "layer3.1"],
-  params: { tau: 3, k: 12, igSteps: 4 },
+  params: { tau: 3, k: 12, igSteps: 4, igFallbackSteps: 0 },
 };
 
 const stable = (c: Circuit) => ({ ...c, createdAt: "", timings: {}, layers: c.layers.map((l) => ({ ...l, timings: {} })) });

@@ -119,6 +119,8 @@ export function syntheticCircuit(opts: SyntheticOptions = {}): Circuit {
       preset: "default",
       tau: o.tau,
       k: o.k,
+      igFallbackSteps: 0,
+      igTolerance: 0.01,
       igSteps: 50,
       igMethod: "gausslegendre",
       importance: "meanAbs",

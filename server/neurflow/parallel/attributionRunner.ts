@@ -7,13 +7,15 @@ import { Worker } from "node:worker_threads";
 import type { BackendName } from "../backend";
 import type { ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
-import { attributeTarget, type AttributionResult, type AttributionSettings, type AttributionTask } from "../targetAttribution";
+import { attributeTarget, type AttributionResult, type AttributionSettings, type AttributionTask, type LayerMaps } from "../targetAttribution";
 import type { tf } from "../tf";
 import type { WorkerReply, WorkerRequest } from "./protocol";
 
 export interface AttributionRunner {
   readonly workers: number;
   run(task: AttributionTask): Promise<AttributionResult>;
+  /** Lower-layer maps the next tasks read their patches from (null: each task computes its own). */
+  setMaps(maps: LayerMaps | null): void;
   close(): Promise<void>;
 }
 
@@ -21,8 +23,12 @@ export interface AttributionRunner {
 export function inProcessRunner(model: ClassifierModel, images: tf.Tensor4D, patches: readonly Patch[], settings: AttributionSettings): AttributionRunner {
   let chain: Promise<unknown> = Promise.resolve();
   let closed = false;
+  let maps: LayerMaps | null = null;
   return {
     workers: 0,
+    setMaps(m) {
+      maps = m;
+    },
     run(task) {
       const next = chain.then(
         () =>
@@ -30,7 +36,7 @@ export function inProcessRunner(model: ClassifierModel, images: tf.Tensor4D, pat
             setImmediate(() => {
               if (closed) return reject(new Error("the attribution runner is closed"));
               try {
-                attributeTarget(model.graph, images, patches, task, settings).then(resolve, reject);
+                attributeTarget(model.graph, images, patches, task, settings, maps).then(resolve, reject);
               } catch (e) {
                 reject(e as Error);
               }
@@ -109,7 +115,7 @@ export async function workerPoolRunner(
             pending.delete(m.id);
             idle.push(w);
             dispatch();
-            p?.resolve({ perPatch: m.perPatch, channels: m.channels, totals: m.totals, f0: m.f0 });
+            p?.resolve(m.result);
           } else if (m.type === "error") {
             const e = new Error(m.message);
             if (m.id === undefined) {
@@ -139,8 +145,8 @@ export async function workerPoolRunner(
           pixels: init.pixels,
           shape: init.shape,
           patches: init.patches as Patch[],
-          alphas: settings.rule.alphas,
-          weights: settings.rule.weights,
+          rules: settings.rules.map((r) => ({ alphas: r.alphas, weights: r.weights })),
+          tolerance: settings.tolerance,
           ...(settings.igRowElements ? { igRowElements: settings.igRowElements } : {}),
         };
         w.postMessage(init0);
@@ -161,6 +167,10 @@ export async function workerPoolRunner(
         queue.push({ id, task });
         dispatch();
       });
+    },
+    setMaps(maps) {
+      const msg: WorkerRequest = { type: "maps", maps };
+      for (const w of workers) w.postMessage(msg);
     },
     async close() {
       await Promise.all(workers.map((w) => w.terminate()));

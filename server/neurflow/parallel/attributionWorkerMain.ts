@@ -3,7 +3,7 @@ import { parentPort } from "node:worker_threads";
 import { initBackend } from "../backend";
 import { loadModel, type ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
-import { attributeTarget, type AttributionSettings } from "../targetAttribution";
+import { attributeTarget, type AttributionSettings, type LayerMaps } from "../targetAttribution";
 import { tf } from "../tf";
 import type { WorkerReply, WorkerRequest } from "./protocol";
 
@@ -12,6 +12,7 @@ let model: ClassifierModel | null = null;
 let images: tf.Tensor4D | null = null;
 let patches: Patch[] = [];
 let settings: AttributionSettings | null = null;
+let maps: LayerMaps | null = null;
 
 const reply = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -22,16 +23,20 @@ port.on("message", async (m: WorkerRequest) => {
       model = await loadModel(m.manifestPath);
       images = tf.tensor4d(m.pixels, m.shape);
       patches = m.patches;
-      settings = { rule: { alphas: m.alphas, weights: m.weights }, ...(m.igRowElements ? { igRowElements: m.igRowElements } : {}) };
+      settings = { rules: m.rules, tolerance: m.tolerance, ...(m.igRowElements ? { igRowElements: m.igRowElements } : {}) };
       reply({ type: "ready" });
     } catch (e) {
       reply({ type: "error", message: `attribution worker failed to start: ${(e as Error).message}` });
     }
     return;
   }
+  if (m.type === "maps") {
+    maps = m.maps;
+    return;
+  }
   try {
-    const r = await attributeTarget(model!.graph, images!, patches, m.task, settings!);
-    reply({ type: "result", id: m.id, perPatch: r.perPatch, channels: r.channels, totals: r.totals, f0: r.f0 }, [
+    const r = await attributeTarget(model!.graph, images!, patches, m.task, settings!, maps);
+    reply({ type: "result", id: m.id, result: r }, [
       r.perPatch.buffer as ArrayBuffer,
       r.totals.buffer as ArrayBuffer,
     ]);

@@ -1,7 +1,8 @@
 /** Messages between the circuit run and its attribution workers. */
 import type { BackendName } from "../backend";
+import type { AttributionResult } from "../targetAttribution";
 import type { Patch } from "../patches";
-import type { AttributionTask } from "../targetAttribution";
+import type { AttributionTask, LayerMaps } from "../targetAttribution";
 
 export type WorkerRequest =
   | {
@@ -12,13 +13,14 @@ export type WorkerRequest =
       pixels: Float32Array;
       shape: [number, number, number, number];
       patches: Patch[];
-      alphas: Float64Array;
-      weights: Float64Array;
+      rules: { alphas: Float64Array; weights: Float64Array }[];
+      tolerance: number;
       igRowElements?: number;
     }
+  | { type: "maps"; maps: LayerMaps | null }
   | { type: "task"; id: number; task: AttributionTask };
 
 export type WorkerReply =
   | { type: "ready" }
-  | { type: "result"; id: number; perPatch: Float32Array; channels: number; totals: Float64Array; f0: number }
+  | { type: "result"; id: number; result: AttributionResult }
   | { type: "error"; id?: number; message: string };

@@ -1,0 +1,76 @@
+/** Integrated gradients: quadrature rules, completeness, and the fallback to finer rules. */
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "~/server/neurflow/backend";
+import { loadModel, type ClassifierModel } from "~/server/neurflow/model/loadModel";
+import { gaussLegendre, quadratureRule } from "~/server/neurflow/quadrature";
+import { attributeTarget, completenessError } from "~/server/neurflow/targetAttribution";
+import { activationColumn, computeActivations } from "~/server/neurflow/activations";
+import { patchGrid } from "~/server/neurflow/patches";
+import { loadClassImages } from "~/server/neurflow/images";
+import { topIndices } from "~/server/neurflow/coreNeurons";
+import { tf } from "~/server/neurflow/tf";
+
+describe("quadrature", () => {
+  it("integrates polynomials of degree 2n−1 exactly with n Gauss–Legendre nodes", () => {
+    for (const n of [1, 2, 5, 16, 50]) {
+      const { alphas, weights } = quadratureRule("gausslegendre", n);
+      for (const deg of [0, 1, 2 * n - 1]) {
+        let s = 0;
+        alphas.forEach((a, i) => (s += weights[i]! * a ** deg));
+        expect(s).toBeCloseTo(1 / (deg + 1), 12);
+      }
+    }
+    // known 3-node rule on [−1, 1]: nodes ±√(3/5), 0; weights 5/9, 8/9
+    const g = gaussLegendre(3);
+    expect(g.nodes[2]).toBeCloseTo(Math.sqrt(3 / 5), 14);
+    expect(g.weights[1]).toBeCloseTo(8 / 9, 14);
+  });
+
+  it("has Riemann weights that sum to 1 (right endpoints)", () => {
+    const r = quadratureRule("riemann", 4);
+    expect(Array.from(r.alphas)).toEqual([0.25, 0.5, 0.75, 1]);
+    expect(r.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 15);
+  });
+
+  it("measures completeness relative to the change of the target", () => {
+    expect(completenessError([1.0], [2.0], 1.0)).toBe(0);
+    expect(completenessError([0.9], [2.0], 1.0)).toBeCloseTo(0.1, 12);
+    // a tiny change is judged against 5 % of the activation instead
+    expect(completenessError([0.0], [10.0], 10.0)).toBeCloseTo(0, 12);
+    expect(completenessError([0.05], [10.0], 10.0)).toBeCloseTo(0.1, 12);
+  });
+});
+
+describe("attribution of one target", () => {
+  let model: ClassifierModel;
+  let images: tf.Tensor4D;
+  const patches = patchGrid(2, 64, [1, 0.5, 0.25], 0.5);
+  let task: Parameters<typeof attributeTarget>[3];
+  beforeAll(async () => {
+    await initBackend();
+    model = await loadModel("tests/fixtures/toyworld-a/manifest.json");
+    const imgs = await loadClassImages(["tests/fixtures/toyworld-a/images/bee/000.png", "tests/fixtures/toyworld-a/images/bee/001.png"], 64);
+    images = model.preprocess(tf.tensor4d(imgs.pixels, [2, 64, 64, 3]));
+    const [upper] = await computeActivations(model.graph, images, patches, [model.layerTensor("layer3.1")], 32);
+    const col = activationColumn(upper!, 7);
+    const top = topIndices(col, 10);
+    task = { lowerTensor: model.layerTensor("layer3.0"), upperTensor: model.layerTensor("layer3.1"), target: 7, topPatches: top, topActivations: top.map((p) => col[p]!) };
+  });
+
+  it("satisfies completeness with 50 nodes", async () => {
+    const r = await attributeTarget(model.graph, images, patches, task, { rules: [quadratureRule("gausslegendre", 50)], tolerance: 0.01 });
+    expect(r.completeness).toBeLessThan(0.01);
+    expect(r.nodes).toBe(50);
+    expect(r.perPatch).toHaveLength(10 * 64);
+  });
+
+  it("retries with the finer rule only when completeness misses the tolerance", async () => {
+    const coarse = quadratureRule("gausslegendre", 1);
+    const fine = quadratureRule("gausslegendre", 50);
+    const strict = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: 1e-9 });
+    expect(strict.nodes).toBe(50);
+    const lax = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: 1e9 });
+    expect(lax.nodes).toBe(1);
+    expect(lax.completeness).toBeGreaterThan(strict.completeness);
+  });
+});
