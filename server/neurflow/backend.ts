@@ -4,6 +4,7 @@
  * `NEURFLOW_BACKEND` (one of the names below, or "cpu" for tfjs's plain JS kernels) overrides.
  * Every run records the backend that ran (`BackendInfo`).
  */
+import { existsSync, readdirSync } from "node:fs";
 import * as nodeModule from "node:module";
 import { tf } from "./tf";
 
@@ -39,7 +40,19 @@ async function tryNode(pkg: "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-node
   return pkg === "@tensorflow/tfjs-node-gpu" ? "libtensorflow with CUDA" : "libtensorflow (CPU)";
 }
 
-async function tryWebgpu(): Promise<string> {
+/** Whether the machine shows a GPU device node (NVIDIA, or a DRM render node). */
+function hasGpuDevice(): boolean {
+  try {
+    if (existsSync("/dev/nvidia0") || existsSync("/dev/nvidiactl")) return true;
+    return existsSync("/dev/dri") && readdirSync("/dev/dri").some((f) => f.startsWith("renderD"));
+  } catch {
+    return false;
+  }
+}
+
+async function tryWebgpu(forced: boolean): Promise<string> {
+  // without a GPU device node, only a software Vulkan driver could answer: not worth starting Dawn
+  if (!forced && process.platform === "linux" && !hasGpuDevice()) throw new Error("no GPU device (/dev/nvidia*, /dev/dri/renderD*)");
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
   if (!g.navigator?.gpu) {
     const webgpu = require("webgpu") as { create: (flags: string[]) => unknown; globals: object };
@@ -71,9 +84,11 @@ async function tryCpu(): Promise<string> {
   return "plain JavaScript kernels";
 }
 
+let forcedBackend = false;
+
 const attempts: Record<BackendName, () => Promise<string>> = {
   "tfjs-node-gpu": () => tryNode("@tensorflow/tfjs-node-gpu"),
-  webgpu: tryWebgpu,
+  webgpu: () => tryWebgpu(forcedBackend),
   "tfjs-node": () => tryNode("@tensorflow/tfjs-node"),
   wasm: tryWasm,
   cpu: tryCpu,
@@ -94,6 +109,7 @@ export function initBackend(override: string | undefined = process.env.NEURFLOW_
   if (current) return Promise.resolve(current);
   pending ??= (async () => {
     const forced = parseOverride(override);
+    forcedBackend = forced !== null;
     const order: BackendName[] = forced ? [forced] : ["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm"];
     const skipped: BackendInfo["skipped"] = [];
     for (const name of order) {
