@@ -128,9 +128,67 @@ export interface Conv2d {
   weights: tf.Tensor[];
 }
 
+/**
+ * The phase kernels of a strided dense convolution's input gradient. With stride s (dilation 1),
+ * input row p = s·P + r − padTop receives exactly the kernel taps u ≡ r (mod s): for each phase
+ * (ry, rx) the gradient is a stride-1 correlation of dy with the sub-kernel w[ry::s, rx::s],
+ * flipped and transposed. The s² results interleave (depthToSpace) into the gradient — the same
+ * FLOPs as the forward convolution, where dilating dy with zeros would cost s² times more.
+ * Null entries: phases no tap falls in (kernel smaller than the stride).
+ */
+function phaseKernels(filter: tf.Tensor4D, s: Pair): (tf.Tensor4D | null)[] {
+  const [kh, kw] = filter.shape;
+  const out: (tf.Tensor4D | null)[] = [];
+  for (let ry = 0; ry < s[0]; ry++) {
+    for (let rx = 0; rx < s[1]; rx++) {
+      const rows = Array.from({ length: Math.max(0, Math.ceil((kh - ry) / s[0])) }, (_, m) => ry + s[0] * m);
+      const cols = Array.from({ length: Math.max(0, Math.ceil((kw - rx) / s[1])) }, (_, n) => rx + s[1] * n);
+      if (!rows.length || !cols.length) {
+        out.push(null);
+        continue;
+      }
+      out.push(
+        tf.tidy(() => {
+          const sub = tf.gather(tf.gather(filter, rows, 0), cols, 1);
+          return tf.keep(tf.transpose(tf.reverse(sub, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D);
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+function phaseInputGradient(
+  dy: tf.Tensor4D,
+  kernels: readonly (tf.Tensor4D | null)[],
+  s: Pair,
+  pads: Pads4,
+  xShape: [number, number, number, number],
+): tf.Tensor4D {
+  const [n, h, w, cin] = xShape;
+  const [, hy, wy] = dy.shape;
+  const hz = Math.floor((h - 1 + pads[0]) / s[0]) + 1;
+  const wz = Math.floor((w - 1 + pads[1]) / s[1]) + 1;
+  const parts = kernels.map((k) => {
+    if (!k) return tf.zeros([n, hz, wz, cin]) as tf.Tensor4D;
+    const [mh, mw] = k.shape;
+    // Z[P] = Σ_m dy[P − m] · w[r + s·m]: pad mh−1 in front, enough behind for hz outputs
+    let z = tf.conv2d(dy, k, 1, [[0, 0], [mh - 1, Math.max(0, hz - hy)], [mw - 1, Math.max(0, wz - wy)], [0, 0]], "NHWC");
+    if (z.shape[1] !== hz || z.shape[2] !== wz) z = tf.slice(z, [0, 0, 0, 0], [-1, hz, wz, -1]);
+    return z;
+  });
+  const interleaved = tf.depthToSpace(tf.concat(parts, 3) as tf.Tensor4D, s[0], "NHWC");
+  return tf.slice(interleaved, [0, pads[0], pads[1], 0], [-1, h, w, -1]);
+}
+
 /** One group-free convolution (dense or depthwise) with its gradient strategy. */
 function makeCore(kind: Kind, filter: tf.Tensor4D, g: ConvGeometry): Conv2d {
   const weights: tf.Tensor[] = [filter];
+  const strided = g.strides[0] > 1 || g.strides[1] > 1;
+  const usePhases =
+    kind === "dense" && strided && g.strides[0] === g.strides[1] && g.dilations[0] === 1 && g.dilations[1] === 1;
+  const phases = usePhases ? phaseKernels(filter, g.strides) : [];
+  for (const k of phases) if (k) weights.push(k);
   const multiplier = kind === "depthwise" ? filter.shape[3] : 1;
   const gradKernel = tf.tidy(() => {
     const flipped = tf.reverse(filter, [0, 1]);
@@ -146,7 +204,10 @@ function makeCore(kind: Kind, filter: tf.Tensor4D, g: ConvGeometry): Conv2d {
     const shape = x.shape;
     return {
       value: forwardRaw(kind, x, filter, g, pads),
-      gradFunc: (dy: tf.Tensor) => inputGradient(kind, dy as tf.Tensor4D, gradKernel, multiplier, g, pads, shape),
+      gradFunc: (dy: tf.Tensor) =>
+        usePhases
+          ? phaseInputGradient(dy as tf.Tensor4D, phases, g.strides, pads, shape)
+          : inputGradient(kind, dy as tf.Tensor4D, gradKernel, multiplier, g, pads, shape),
     };
   });
   return { weights, apply: (x) => op(x) as tf.Tensor4D };
