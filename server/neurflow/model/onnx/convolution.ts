@@ -132,7 +132,7 @@ export interface Conv2d {
  * The phase kernels of a strided dense convolution's input gradient. With stride s (dilation 1),
  * input row p = s·P + r − padTop receives exactly the kernel taps u ≡ r (mod s): for each phase
  * (ry, rx) the gradient is a stride-1 correlation of dy with the sub-kernel w[ry::s, rx::s],
- * flipped and transposed. The s² results interleave (depthToSpace) into the gradient — the same
+ * flipped and transposed. The s² results interleave into the gradient — the same
  * FLOPs as the forward convolution, where dilating dy with zeros would cost s² times more.
  * Null entries: phases no tap falls in (kernel smaller than the stride).
  */
@@ -169,16 +169,23 @@ function phaseInputGradient(
   const [, hy, wy] = dy.shape;
   const hz = Math.floor((h - 1 + pads[0]) / s[0]) + 1;
   const wz = Math.floor((w - 1 + pads[1]) / s[1]) + 1;
-  const parts = kernels.map((k) => {
-    if (!k) return tf.zeros([n, hz, wz, cin]) as tf.Tensor4D;
+  const placed: tf.Tensor4D[] = [];
+  kernels.forEach((k, phase) => {
+    if (!k) return;
+    const ry = Math.floor(phase / s[1]);
+    const rx = phase % s[1];
     const [mh, mw] = k.shape;
     // Z[P] = Σ_m dy[P − m] · w[r + s·m]: pad mh−1 in front, enough behind for hz outputs
     let z = tf.conv2d(dy, k, 1, [[0, 0], [mh - 1, Math.max(0, hz - hy)], [mw - 1, Math.max(0, wz - wy)], [0, 0]], "NHWC");
     if (z.shape[1] !== hz || z.shape[2] !== wz) z = tf.slice(z, [0, 0, 0, 0], [-1, hz, wz, -1]);
-    return z;
+    // place Z at rows s·P + ry, columns s·Q + rx: zeros around each element, by pads on rank-4
+    // views (cheap native pads; depthToSpace and concat are slow on wasm)
+    const rows = tf.pad(tf.reshape(z, [n, hz, 1, wz * cin]), [[0, 0], [0, 0], [ry, s[0] - 1 - ry], [0, 0]]);
+    const cols = tf.pad(tf.reshape(rows, [n * hz * s[0], wz, 1, cin]), [[0, 0], [0, 0], [rx, s[1] - 1 - rx], [0, 0]]);
+    placed.push(tf.reshape(cols, [n, hz * s[0], wz * s[1], cin]));
   });
-  const interleaved = tf.depthToSpace(tf.concat(parts, 3) as tf.Tensor4D, s[0], "NHWC");
-  return tf.slice(interleaved, [0, pads[0], pads[1], 0], [-1, h, w, -1]);
+  const full = placed.length === 1 ? placed[0]! : (tf.addN(placed) as tf.Tensor4D);
+  return tf.slice(full, [0, pads[0], pads[1], 0], [-1, h, w, -1]);
 }
 
 /** One group-free convolution (dense or depthwise) with its gradient strategy. */
