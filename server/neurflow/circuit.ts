@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { activationColumn, activationRows, computeActivations, computeLayerMaps, type LayerActivations } from "./activations";
-import { initBackend } from "./backend";
+import { initBackend, type BackendName } from "./backend";
 import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } from "./circuitFormat";
 import { channelImportance, selectCoreNeurons, topIndices } from "./coreNeurons";
 import { edgeWeights } from "./edgeWeights";
@@ -37,6 +37,15 @@ export interface ExecutionOptions {
   workers?: number;
   /** Largest shared lower-layer map cache per layer pair, in bytes (beyond it, each target computes its own). */
   mapsBudgetBytes?: number;
+}
+
+/**
+ * Input elements per integrated-gradients pass: GPUs want big batches (on an H200, 2^25 elements
+ * ran a ResNet50 layer4 target in 0.21 s against 0.40 s at 2^23); on CPUs speed is flat from 2^22
+ * up while memory grows with the batch, and every worker thread holds its own.
+ */
+export function defaultIgRowElements(backend: BackendName): number {
+  return backend === "webgpu" || backend === "tfjs-node-gpu" ? 2 ** 25 : 2 ** 23;
 }
 
 function abortError(): Error {
@@ -182,7 +191,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     const settings: AttributionSettings = {
       rules,
       tolerance: params.igTolerance,
-      ...(options.igRowElements ? { igRowElements: options.igRowElements } : {}),
+      igRowElements: options.igRowElements ?? defaultIgRowElements(backend.name),
     };
     const workers = options.workers ?? defaultWorkerCount(backend.name);
     const attribution: AttributionRunner =
