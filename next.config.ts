@@ -1,6 +1,8 @@
 import type { NextConfig } from "next";
 
 const config: NextConfig = {
+  // the end-to-end tests build into their own folder (tests/e2e/helpers.ts), leaving `.next` alone
+  distDir: process.env.NEURFLOW_NEXT_DIST_DIR || ".next",
   // native modules stay outside the server bundle
   serverExternalPackages: ["better-sqlite3", "sharp"],
   poweredByHeader: false,

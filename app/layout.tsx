@@ -19,6 +19,11 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               <Link href="/" className="font-semibold tracking-tight">
                 NeurFlow Studio
               </Link>
+              {user && (
+                <Link href="/circuits" className="text-zinc-600 hover:underline dark:text-zinc-300">
+                  Circuits
+                </Link>
+              )}
               <span className="flex-1" />
               {user ? (
                 <>

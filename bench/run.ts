@@ -2,13 +2,16 @@
  * `npm run bench`: the engine's benchmarks. Each run is a separate process so peak memory is its own.
  *   toyworld-a circuit (class bee, τ 8, 16 images, 8 layers) with the default settings and with
  *   the reference preset: wall time, peak RSS, per-stage breakdown, parity with the reference run.
- * Pass names to run a subset: npm run bench -- default reference
+ *   the circuit viewer (bench/viewer.ts): server render time of the circuit page and the browser's
+ *   time to interactive for a generated 500-group circuit.
+ * Pass names to run a subset: npm run bench -- default reference viewer
  */
 import { spawnSync } from "node:child_process";
 
 const all = ["default", "reference"];
 const chosen = process.argv.slice(2).filter((a) => all.includes(a));
-const runs = chosen.length ? chosen : all;
+const wantViewer = process.argv.slice(2).includes("viewer");
+const runs = chosen.length ? chosen : wantViewer ? [] : all;
 const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "nan");
 
 for (const preset of runs) {
@@ -36,4 +39,14 @@ for (const preset of runs) {
       `semantic ARI ${fmt(p.semanticAri, 3)}, group ARI ${fmt(p.neuronGroupAri, 3)} → ${res.parityFailures.length ? `SHORT (${res.parityFailures.join(", ")})` : "OK"}`,
   );
   console.log(`  worst IG completeness error ${(res.worstCompleteness * 100).toFixed(2)}%`);
+}
+
+// the circuit viewer on a generated 500-group circuit (bench/viewer.ts): with no names, or "viewer"
+if (wantViewer || chosen.length === 0) {
+  process.stderr.write("bench: circuit viewer, 500 groups …\n");
+  const r = spawnSync(process.execPath, ["--import", "tsx", "bench/viewer.ts"], { stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) {
+    console.log(`viewer: failed (exit ${r.status})`);
+    process.exitCode = 1;
+  }
 }

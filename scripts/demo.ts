@@ -2,6 +2,12 @@
  * `npm run demo`: builds the app if needed, creates the database, registers the toy-world model
  * and its images, queues a small demo circuit, starts the web server and a worker, and prints the
  * URL and a login. Nothing to configure (PORT, NEURFLOW_DB, NEURFLOW_DATA are honoured).
+ *
+ * The model: the trained toy-world demo model `models/toyworld/` (TF.js layers; see
+ * docs/toyworld.md) when the checkout has it, otherwise the engine's parity fixture
+ * `tests/fixtures/toyworld-a/` (ONNX). Both classify the same six toy-world classes at 64×64 and
+ * name their layers alike, so the images (the fixture's 16 scenes per class) and the demo run are
+ * the same for either.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -21,17 +27,65 @@ const root = resolve(import.meta.dirname, "..");
 process.chdir(root);
 const port = Number(process.env.PORT ?? 3000);
 const fixture = join(root, "tests", "fixtures", "toyworld-a");
+const trained = join(root, "models", "toyworld");
 const DEMO_USER = "demo";
-const DEMO_MODEL = "toyworld-a (demo)";
+const DEMO_DATASET = "toy-world images (demo)";
+const nextBin = join(root, "node_modules", "next", "dist", "bin", "next");
 
 function step(s: string) {
   console.log(`\n▸ ${s}`);
 }
 
+function file(path: string, name = path.split("/").pop()!): File {
+  return new File([new Uint8Array(readFileSync(path))], name);
+}
+
+/** The demo model's name and upload form: models/toyworld when present, else the fixture. */
+function demoModel(): { name: string; source: string; form: () => FormData } {
+  if (existsSync(join(trained, "manifest.json"))) {
+    return {
+      name: "toyworld (demo)",
+      source: "models/toyworld (TF.js layers)",
+      form: () => {
+        const f = new FormData();
+        f.set("manifest", file(join(trained, "manifest.json")));
+        const modelJson = JSON.parse(readFileSync(join(trained, "model.json"), "utf8")) as { weightsManifest: { paths: string[] }[] };
+        f.set("modelJson", file(join(trained, "model.json")));
+        const weights = new Set(modelJson.weightsManifest.flatMap((g) => g.paths).map((p) => p.replace(/^\.\//, "")));
+        for (const w of weights) f.append("weights", file(join(trained, w)));
+        return f;
+      },
+    };
+  }
+  return {
+    name: "toyworld-a (demo)",
+    source: "tests/fixtures/toyworld-a (ONNX)",
+    form: () => {
+      const f = new FormData();
+      f.set("manifest", file(join(fixture, "manifest.json")));
+      f.set("onnx", file(join(fixture, "toynet.onnx")));
+      return f;
+    },
+  };
+}
+
+async function waitForServer(url: string, children: ChildProcess[]): Promise<boolean> {
+  for (const end = Date.now() + 120_000; Date.now() < end; ) {
+    if (children.some((c) => c.exitCode !== null)) return false;
+    try {
+      await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(5000) });
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  return false;
+}
+
 async function main() {
   if (!existsSync(join(root, ".next", "BUILD_ID"))) {
     step("building the web app (next build)…");
-    const r = spawnSync("npx", ["next", "build"], { stdio: "inherit", cwd: root });
+    const r = spawnSync(process.execPath, [nextBin, "build"], { stdio: "inherit", cwd: root, env: { ...process.env, NEURFLOW_NEXT_DIST_DIR: "" } });
     if (r.status !== 0) throw new Error("next build failed");
   }
 
@@ -50,28 +104,28 @@ async function main() {
     createContext({ db, queue, storageRoot: storageRoot(), headers: new Headers({ cookie: `${SESSION_COOKIE}=${token}` }), resHeaders: null }),
   );
 
-  let model = (await api.models.list()).find((m) => m.name === DEMO_MODEL);
+  const demo = demoModel();
+  let model = (await api.models.list()).find((m) => m.name === demo.name);
   if (!model) {
-    step("registering the toy-world model");
-    const form = new FormData();
-    form.set("name", DEMO_MODEL);
-    form.set("manifest", new File([readFileSync(join(fixture, "manifest.json"))], "manifest.json"));
-    form.set("onnx", new File([readFileSync(join(fixture, "toynet.onnx"))], "toynet.onnx"));
+    step(`registering the demo model from ${demo.source}`);
+    const form = demo.form();
+    form.set("name", demo.name);
     const m = await api.models.upload(form);
     model = (await api.models.list()).find((x) => x.id === m.id)!;
   }
 
-  let dataset = (await api.datasets.list()).find((d) => d.name === "toy-world images (demo)");
+  let dataset = (await api.datasets.list()).find((d) => d.name === DEMO_DATASET);
   if (!dataset) {
-    step("registering the toy-world images");
-    const d = await api.datasets.registerFolder({ name: "toy-world images (demo)", path: join(fixture, "images"), modelId: model.id });
+    step("registering the toy-world images (tests/fixtures/toyworld-a/images, read in place)");
+    const d = await api.datasets.registerFolder({ name: DEMO_DATASET, path: join(fixture, "images"), modelId: model.id });
     dataset = (await api.datasets.list()).find((x) => x.id === d.id)!;
   }
 
+  // a run that failed or was canceled earlier is queued again; one that is queued, running or done is reused
   const runs = await api.runs.list({ modelId: model.id });
-  let runId = runs[0]?.id;
+  let runId = runs.find((r) => r.status !== "failed" && r.status !== "canceled")?.id;
   if (runId == null) {
-    step("queueing the demo circuit (class bee, τ = 3, four layers)");
+    step("queueing the demo circuit (class bee, τ = 3, k = 20, N = 8, layers fc → layer3.1)");
     runId = (
       await api.runs.start({
         modelId: model.id,
@@ -88,30 +142,43 @@ async function main() {
   db.$client.close();
 
   step("starting the web server and a worker");
+  const env = { ...process.env, NEURFLOW_NEXT_DIST_DIR: "" };
   const children: ChildProcess[] = [
-    spawn("npx", ["next", "start", "-p", String(port)], { stdio: "inherit", cwd: root }),
-    spawn("npx", ["tsx", "server/jobs/workerMain.ts"], { stdio: "inherit", cwd: root }),
+    spawn(process.execPath, [nextBin, "start", "-p", String(port)], { stdio: "inherit", cwd: root, env }),
+    spawn(process.execPath, ["--import", "tsx", join(root, "server", "jobs", "workerMain.ts")], { stdio: "inherit", cwd: root, env }),
   ];
+  let stopping = false;
   const stop = () => {
-    for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+    if (stopping) return;
+    stopping = true;
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  for (const c of children) c.on("exit", (code) => code && code !== 0 && stop());
+  let exits = 0;
+  for (const c of children)
+    c.on("exit", (code) => {
+      if (!stopping) {
+        console.error(`demo: ${c === children[0] ? "the web server" : "the worker"} exited (${code ?? "signal"}); stopping`);
+        process.exitCode = 1;
+      }
+      stop();
+      if (++exits === children.length) process.exit();
+    });
 
-  setTimeout(() => {
-    console.log(
-      [
-        "",
-        "──────────────────────────────────────────────",
-        ` NeurFlow Studio:  http://localhost:${port}/`,
-        ` sign in as:       ${DEMO_USER} / ${password}`,
-        ` the demo run:     http://localhost:${port}/runs/${runId}`,
-        " stop with Ctrl-C",
-        "──────────────────────────────────────────────",
-      ].join("\n"),
-    );
-  }, 3000);
+  if (!(await waitForServer(`http://localhost:${port}/signin`, children))) return;
+  console.log(
+    [
+      "",
+      "──────────────────────────────────────────────",
+      ` NeurFlow Studio:  http://localhost:${port}/`,
+      ` sign in as:       ${DEMO_USER} / ${password}`,
+      ` the demo run:     http://localhost:${port}/runs/${runId}`,
+      ` model:            ${demo.name} (${demo.source})`,
+      " stop with Ctrl-C",
+      "──────────────────────────────────────────────",
+    ].join("\n"),
+  );
 }
 
 main().catch((e) => {

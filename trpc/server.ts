@@ -8,6 +8,7 @@ import { createContext } from "~/server/api/context";
 import { createCaller } from "~/server/api/root";
 import { storageRoot } from "~/server/storage/paths";
 import type { SessionUser } from "~/server/auth/sessions";
+import { SHARE_HEADER } from "~/server/circuits/viewTypes";
 
 export const api = cache(async () =>
   createCaller(createContext({ db: getDb(), queue: getQueue(), storageRoot: storageRoot(), headers: await headers(), resHeaders: null })),
@@ -18,4 +19,11 @@ export async function requireUser(): Promise<SessionUser> {
   const me = await (await api()).auth.me();
   if (!me.user) redirect("/signin");
   return me.user;
+}
+
+/** A caller that reads as the holder of a share link (no session): only `sharedReadProcedure`s of that circuit answer. */
+export function shareApi(token: string) {
+  return createCaller(
+    createContext({ db: getDb(), queue: getQueue(), storageRoot: storageRoot(), headers: new Headers({ [SHARE_HEADER]: token }), resHeaders: null }),
+  );
 }

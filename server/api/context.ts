@@ -5,6 +5,7 @@
 import type { Db } from "~/db/client";
 import { readCookie, SESSION_COOKIE, userForToken, type SessionUser } from "~/server/auth/sessions";
 import type { JobQueue } from "~/server/jobs/queue";
+import { readShareHeader } from "~/server/share/links";
 
 export interface Context {
   db: Db;
@@ -13,6 +14,8 @@ export interface Context {
   storageRoot: string;
   user: SessionUser | null;
   sessionToken: string | null;
+  /** A share-link token (header `x-neurflow-share`); only `sharedReadProcedure`s look at it. */
+  shareToken: string | null;
   /** Response headers (Set-Cookie); null where responses cannot set cookies (server components). */
   resHeaders: Headers | null;
   /** Poll period of subscriptions (ms). */
@@ -36,6 +39,7 @@ export function createContext(input: ContextInput): Context {
     storageRoot: input.storageRoot,
     user: userForToken(input.db, token),
     sessionToken: token,
+    shareToken: readShareHeader(input.headers),
     resHeaders: input.resHeaders,
     pollMs: input.pollMs ?? 500,
   };

@@ -1,9 +1,15 @@
 /** The app router: one thin router per concept. */
 import { authRouter } from "./routers/auth";
+import { circuitBrowseRouter } from "./routers/circuitBrowse";
+import { circuitCompareRouter } from "./routers/circuitCompare";
+import { circuitGraphRouter } from "./routers/circuitGraph";
 import { circuitsRouter } from "./routers/circuits";
 import { datasetsRouter } from "./routers/datasets";
+import { labelsRouter } from "./routers/labels";
 import { modelsRouter } from "./routers/models";
+import { heatmapsRouter } from "./routers/heatmaps";
 import { runsRouter } from "./routers/runs";
+import { shareLinksRouter } from "./routers/shareLinks";
 import { usersRouter } from "./routers/users";
 import { createCallerFactory, router } from "./trpc";
 
@@ -14,6 +20,12 @@ export const appRouter = router({
   datasets: datasetsRouter,
   runs: runsRouter,
   circuits: circuitsRouter,
+  circuitGraph: circuitGraphRouter,
+  circuitBrowse: circuitBrowseRouter,
+  circuitCompare: circuitCompareRouter,
+  shareLinks: shareLinksRouter,
+  heatmaps: heatmapsRouter,
+  labels: labelsRouter,
 });
 
 export type AppRouter = typeof appRouter;

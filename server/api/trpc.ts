@@ -5,17 +5,21 @@
  *   viewerProcedure    — any signed-in user; reads
  *   annotatorProcedure — uploads, runs, imports, labels
  *   adminProcedure     — users, deletions, server folders
+ *   sharedReadProcedure — a viewer's read of one circuit that a share-link holder may also make
  */
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError, z } from "zod";
 import type { Role } from "~/db/schema";
+import { resolveShareToken, shareMessage } from "~/server/share/links";
 import { UploadError } from "~/server/storage/limits";
 import type { Context } from "./context";
 
 export interface Meta {
   /** Least role the procedure needs; "public" for none. Read by the auth-rule test. */
   auth: Role | "public";
+  /** Also open to the holder of a valid share link, for that link's circuit only (reads). */
+  share?: true;
 }
 
 const t = initTRPC
@@ -60,3 +64,25 @@ export const publicProcedure = t.procedure.meta({ auth: "public" }).use(errors);
 export const viewerProcedure = t.procedure.meta({ auth: "viewer" }).use(errors).use(requireRole("viewer"));
 export const annotatorProcedure = t.procedure.meta({ auth: "annotator" }).use(errors).use(requireRole("annotator"));
 export const adminProcedure = t.procedure.meta({ auth: "admin" }).use(errors).use(requireRole("admin"));
+
+/**
+ * Reads of one circuit that a share-link holder may also make: a signed-in user passes as for
+ * `viewerProcedure`; without a session, the `x-neurflow-share` token must resolve to a live link,
+ * and the procedure must call `assertCircuitAllowed` with the circuit it reads. Every other
+ * procedure needs a session, so a share-link holder can read nothing else and write nothing.
+ */
+const viewerOrShare = t.middleware(({ ctx, next }) => {
+  if (ctx.user) return next({ ctx: { ...ctx, share: null as { circuitId: number; linkId: number } | null } });
+  if (ctx.shareToken) {
+    const r = resolveShareToken(ctx.db, ctx.shareToken);
+    if (r.status !== "ok") throw new TRPCError({ code: "UNAUTHORIZED", message: shareMessage(r) });
+    return next({ ctx: { ...ctx, share: { circuitId: r.link.circuitId, linkId: r.link.id } as { circuitId: number; linkId: number } | null } });
+  }
+  throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
+});
+
+export const sharedReadProcedure = t.procedure.meta({ auth: "viewer", share: true }).use(errors).use(viewerOrShare);
+
+export function assertCircuitAllowed(ctx: { share: { circuitId: number } | null }, circuitId: number): void {
+  if (ctx.share && ctx.share.circuitId !== circuitId) throw new TRPCError({ code: "FORBIDDEN", message: "this share link opens another circuit" });
+}

@@ -1,13 +1,18 @@
 /**
- * The worker process (`npm run worker`): opens the database, runs circuit and model-check jobs
+ * The worker process (`npm run worker`): opens the database, runs circuit, model-check and label jobs
  * until SIGINT/SIGTERM. Several workers may run at once (one per GPU); each claims its own jobs.
  * On a signal the current job is abandoned without writing: its lease expires and a worker
  * resumes it from the last checkpoint.
  */
 import { openDb } from "~/db/client";
+import { storageRoot } from "~/server/storage/paths";
 import { loadEngine, loadModelChecker } from "./engine";
 import { circuitJobHandler } from "./handlers/circuitJob";
+import { heatmapJobHandler } from "./handlers/heatmapJob";
+import { labelJobHandler } from "./handlers/labelJob";
 import { validateModelHandler } from "./handlers/validateModelJob";
+import { LabelClient } from "~/server/labeling/client";
+import { labelConfig } from "~/server/labeling/config";
 import { SqliteJobQueue } from "./sqliteQueue";
 import { Worker } from "./worker";
 
@@ -20,6 +25,9 @@ const worker = new Worker({
   handlers: {
     circuit: circuitJobHandler(db, loadEngine),
     validateModel: validateModelHandler(db, loadModelChecker),
+    // read per job from this process's environment (OPENAI_API_KEY, OPENAI_BASE_URL, NEURFLOW_LABEL_MODEL, …)
+    label: labelJobHandler(db, () => new LabelClient(labelConfig())),
+    heatmaps: heatmapJobHandler(db, storageRoot()),
   },
   log: (line) => console.log(`[worker ${new Date().toISOString()}] ${line}`),
 });

@@ -92,7 +92,8 @@ export async function storeModelUpload(root: string, up: ModelUpload): Promise<S
     const parsed = tfjsModelJson.safeParse(parseJson("model.json", up.modelJson.data));
     if (!parsed.success) throw new UploadError(`model.json is not a TF.js layers model: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
     const weights = new Map((up.weights ?? []).map((w) => [w.name, w]));
-    const needed = parsed.data.weightsManifest.flatMap((g) => g.paths);
+    // "./weights.bin" (what tfjs-node's file saver writes) names the same file as "weights.bin"
+    const needed = [...new Set(parsed.data.weightsManifest.flatMap((g) => g.paths).map((p) => (p.startsWith("./") ? p.slice(2) : p)))];
     let total = 0;
     for (const p of needed) {
       if (!FILE_NAME.test(p)) throw new UploadError(`model.json names the weight file "${p}": only plain file names are accepted`);

@@ -37,6 +37,26 @@ const RULES: Record<string, Meta["auth"]> = {
   "circuits.export": "viewer",
   "circuits.import": "annotator",
   "circuits.delete": "admin",
+  "labels.config": "viewer",
+  "labels.forCircuit": "viewer",
+  "labels.overview": "viewer",
+  "labels.get": "viewer",
+  "labels.job": "viewer",
+  "labels.save": "annotator",
+  "labels.revert": "annotator",
+  "labels.review": "annotator",
+  "labels.start": "annotator",
+  "labels.cancel": "annotator",
+  // "viewer" + share: also open to a live share link of that circuit (tests/integration/viewerShare.test.ts)
+  "circuitGraph.get": "viewer",
+  "circuitGraph.hypertree": "viewer",
+  "circuitBrowse.search": "viewer",
+  "circuitCompare.get": "viewer",
+  "shareLinks.create": "viewer",
+  "shareLinks.list": "viewer",
+  "shareLinks.revoke": "viewer",
+  "heatmaps.status": "viewer",
+  "heatmaps.request": "viewer",
 };
 
 const BELOW: Record<Meta["auth"], (Role | "anonymous")[]> = {

@@ -149,6 +149,18 @@ describe("model upload", () => {
     expect(existsSync(m.dir)).toBe(false);
     assertClean();
   });
+
+  it("accepts weight paths written as ./name (tfjs-node's file saver)", async () => {
+    const f = new FormData();
+    f.set("manifest", file(JSON.stringify({ ...manifest(), format: "tfjs-layers", file: "model.json" }), "manifest.json"));
+    f.set("modelJson", file(JSON.stringify({ modelTopology: { config: {} }, weightsManifest: [{ paths: ["./weights.bin"], weights: [{ name: "w", shape: [2, 3], dtype: "float32" }] }] }), "model.json"));
+    f.append("weights", file(Buffer.alloc(24), "weights.bin"));
+    const r = await env.as.annotator.models.upload(f);
+    const m = env.db.select().from(models).where(eq(models.id, r.id)).get()!;
+    expect(readdirSync(m.dir).sort()).toStrictEqual(["manifest.json", "model.json", "weights.bin"]);
+    await env.as.admin.models.delete({ id: r.id });
+    assertClean();
+  });
 });
 
 describe("dataset upload", () => {

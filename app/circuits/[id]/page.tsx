@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { CircuitLabels } from "~/components/labels/CircuitLabels";
 import { Card, tableClass, when } from "~/components/ui";
 import { api, requireUser } from "~/trpc/server";
 
@@ -23,6 +24,11 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
           {c.model ? <Link className="hover:underline" href={`/models/${c.model.id}`}>{c.model.name}</Link> : c.modelName} · class index {c.classIndex}
           {c.runId != null && <> · <Link className="hover:underline" href={`/runs/${c.runId}`}>run #{c.runId}</Link></>} · computed {c.createdAt} · stored{" "}
           {when(c.storedAt)}
+        </p>
+        <p className="mt-2">
+          <Link className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700" href={`/circuits/${c.id}/view`} data-testid="open-viewer">
+            Open the circuit viewer
+          </Link>
         </p>
       </div>
       <div className="grid gap-6 lg:grid-cols-3">
@@ -58,6 +64,9 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
           </Card>
         </div>
       </div>
+      <Card title="Labels and explanations">
+        <CircuitLabels circuitId={c.id} />
+      </Card>
     </div>
   );
 }

@@ -14,6 +14,9 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
   const m = await (await api()).models.get({ id }).catch(() => null);
   if (!m) notFound();
   const withCircuit = new Set(m.circuits.map((c) => c.className));
+  // newest circuit per class (m.circuits is newest first)
+  const firstCircuit = new Map<string, number>();
+  for (const c of m.circuits) if (!firstCircuit.has(c.className)) firstCircuit.set(c.className, c.id);
   return (
     <div className="flex flex-col gap-6">
       <div>
@@ -28,11 +31,16 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
           <ul className="flex flex-wrap gap-2 text-sm">
             {m.classes.map((c) => (
               <li key={c} className={`rounded px-2 py-0.5 ${withCircuit.has(c) ? "bg-green-100 dark:bg-green-900" : "bg-zinc-100 dark:bg-zinc-800"}`}>
-                {c}
+                {firstCircuit.has(c) ? <Link href={`/circuits/${firstCircuit.get(c)}/view`}>{c}</Link> : c}
               </li>
             ))}
           </ul>
-          <p className="mt-2 text-xs text-zinc-500">Green: classes with a stored circuit.</p>
+          <p className="mt-2 text-xs text-zinc-500">
+            Green: classes with a stored circuit ·{" "}
+            <Link className="hover:underline" href={`/circuits?model=${m.id}`}>
+              browse them
+            </Link>
+          </p>
         </Card>
         <Card title="Circuits">
           {m.circuits.length === 0 ? (
@@ -43,7 +51,7 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
               <tbody>
                 {m.circuits.map((c) => (
                   <tr key={c.id}>
-                    <td><Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}`}>{c.className}</Link></td>
+                    <td><Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}/view`}>{c.className}</Link></td>
                     <td>{c.tau}</td><td>{when(c.storedAt)}</td>
                   </tr>
                 ))}

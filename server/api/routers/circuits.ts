@@ -2,8 +2,10 @@
 import { TRPCError } from "@trpc/server";
 import { and, asc, count, desc, eq, inArray, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { rm } from "node:fs/promises";
 import { z } from "zod";
 import { circuitLayers, circuits, circuitTargets, groupEdges, models, neuronGroups } from "~/db/schema";
+import { rendersDir } from "~/server/circuits/renders";
 import { exportCircuit, importCircuit } from "~/server/circuits/store";
 import { parseCircuit } from "~/server/neurflow/circuitFormat";
 import { adminProcedure, annotatorProcedure, router, viewerProcedure } from "../trpc";
@@ -97,9 +99,11 @@ export const circuitsRouter = router({
     }
   }),
 
-  delete: adminProcedure.input(z.object({ id })).mutation(({ ctx, input }) => {
+  delete: adminProcedure.input(z.object({ id })).mutation(async ({ ctx, input }) => {
     const r = ctx.db.delete(circuits).where(eq(circuits.id, input.id)).returning({ id: circuits.id }).get();
     if (!r) throw new TRPCError({ code: "NOT_FOUND", message: `no circuit ${input.id}` });
+    // its rendered patches, mosaics and heatmaps (share links went with the rows)
+    await rm(rendersDir(ctx.storageRoot, input.id), { recursive: true, force: true });
     return { ok: true };
   }),
 });

@@ -1,0 +1,38 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { z } from "zod";
+import { CircuitViewer } from "~/components/viewer/CircuitViewer";
+import { nodeIdSchema, viewStateSchema } from "~/server/circuits/viewTypes";
+import { api, requireUser } from "~/trpc/server";
+
+export const dynamic = "force-dynamic";
+
+/** `?node=g12&t=0.3`: optional initial selection and threshold (bad values are ignored). */
+const query = z.object({
+  node: nodeIdSchema.optional().catch(undefined),
+  t: z.coerce.number().min(0).max(1).optional().catch(undefined),
+});
+
+export default async function CircuitViewPage({ params, searchParams }: { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  await requireUser();
+  const id = Number((await params).id);
+  if (!Number.isInteger(id) || id <= 0) notFound();
+  const graph = await (await api()).circuitGraph.get({ id }).catch(() => null);
+  if (!graph) notFound();
+  const q = query.parse(await searchParams);
+  const initialView = viewStateSchema.parse({ selected: q.node ?? null, threshold: q.t ?? 0 });
+  const c = graph.circuit;
+  return (
+    <div className="flex flex-col gap-3">
+      <div>
+        <h1 className="text-2xl font-semibold">Concept circuit of “{c.className}”</h1>
+        <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
+          {c.modelId ? <Link className="hover:underline" href={`/models/${c.modelId}`}>{c.modelName}</Link> : c.modelName} · τ {c.tau} · k {c.k} · {c.layers.join(" → ")} ·{" "}
+          {graph.groups.length} groups · {graph.edges.length} edges · <Link className="hover:underline" href={`/circuits/${c.id}`}>summary</Link> ·{" "}
+          <Link className="hover:underline" href={`/circuits/compare?a=${c.id}`}>compare…</Link>
+        </p>
+      </div>
+      <CircuitViewer graph={graph} initialView={initialView} shareToken={null} canShare documentHref={`/api/circuits/${c.id}/export`} />
+    </div>
+  );
+}

@@ -1,0 +1,70 @@
+/**
+ * A share link: the circuit read-only, with the view state the link was created with, for someone
+ * without an account. A revoked, expired or unknown link shows a clear page and nothing else.
+ */
+import type { Metadata } from "next";
+import { headers } from "next/headers";
+import { getDb } from "~/db/client";
+import { CircuitViewer } from "~/components/viewer/CircuitViewer";
+import { imageUrls } from "~/server/circuits/viewTypes";
+import { resolveShareToken, shareMessage } from "~/server/share/links";
+import { shareApi } from "~/trpc/server";
+
+export const dynamic = "force-dynamic";
+
+async function origin(): Promise<string> {
+  const h = await headers();
+  const host = h.get("x-forwarded-host") ?? h.get("host") ?? "localhost";
+  const proto = h.get("x-forwarded-proto") ?? "http";
+  return `${proto}://${host}`;
+}
+
+export async function generateMetadata({ params }: { params: Promise<{ token: string }> }): Promise<Metadata> {
+  const { token } = await params;
+  const r = resolveShareToken(getDb(), token);
+  // the token is in the URL: keep it out of Referer headers
+  if (r.status !== "ok") return { title: "Share link unavailable · NeurFlow Studio", robots: { index: false }, referrer: "no-referrer" };
+  const graph = await shareApi(token).circuitGraph.get({ id: r.link.circuitId }).catch(() => null);
+  if (!graph) return { title: "NeurFlow Studio" };
+  const title = `Concept circuit of “${graph.circuit.className}” · ${graph.circuit.modelName}`;
+  const description = `${graph.groups.length} neuron groups over ${graph.circuit.layers.join(" → ")} (τ ${graph.circuit.tau}), shared read-only from NeurFlow Studio.`;
+  const image = `${await origin()}${imageUrls(graph.circuit.id, token).og}`;
+  return {
+    title,
+    description,
+    robots: { index: false },
+    referrer: "no-referrer",
+    openGraph: { title, description, type: "website", images: [{ url: image, width: 1200, height: 630 }] },
+    twitter: { card: "summary_large_image", title, description, images: [image] },
+  };
+}
+
+export default async function SharePage({ params }: { params: Promise<{ token: string }> }) {
+  const { token } = await params;
+  const r = resolveShareToken(getDb(), token);
+  if (r.status !== "ok") {
+    return (
+      <div className="mx-auto mt-16 max-w-lg text-center" data-testid="share-unavailable">
+        <h1 className="text-2xl font-semibold">This link no longer opens a circuit</h1>
+        <p className="mt-3 text-zinc-600 dark:text-zinc-300" data-testid="share-reason">
+          {shareMessage(r).replace(/^./, (c) => c.toUpperCase())}.
+        </p>
+        <p className="mt-2 text-sm text-zinc-500">Ask the person who shared it for a new link.</p>
+      </div>
+    );
+  }
+  const graph = await shareApi(token).circuitGraph.get({ id: r.link.circuitId });
+  const c = graph.circuit;
+  return (
+    <div className="flex flex-col gap-3">
+      <div>
+        <h1 className="text-2xl font-semibold">Concept circuit of “{c.className}”</h1>
+        <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
+          {c.modelName} · τ {c.tau} · k {c.k} · {c.layers.join(" → ")} · {graph.groups.length} groups · shared read-only
+          {r.link.expiresAt != null && ` · link expires ${new Date(r.link.expiresAt).toISOString().slice(0, 10)}`}
+        </p>
+      </div>
+      <CircuitViewer graph={graph} initialView={r.link.viewState} shareToken={token} canShare={false} documentHref={null} />
+    </div>
+  );
+}

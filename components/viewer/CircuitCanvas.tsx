@@ -1,0 +1,222 @@
+"use client";
+/**
+ * The concept graph drawn with Cytoscape (used directly): stored positions with the preset layout,
+ * one rank per layer with the class logit on top, a node per neuron group showing its mosaic,
+ * edges by |W| (width) and sign (colour). The weight threshold hides weak edges and the nodes left
+ * without a visible edge; hovering a node highlights every path through it. Labels are drawn by
+ * Cytoscape on the canvas (text, never markup).
+ */
+import cytoscape, { type Core, type ElementDefinition, type NodeSingular, type StylesheetJson } from "cytoscape";
+import { useEffect, useRef } from "react";
+import { edgeWidth, groupTitle, LOGIT_SIZE, maxAbsWeight, NODE_SIZE, THEME } from "~/server/circuits/svg";
+import { imageUrls, type CircuitGraph } from "~/server/circuits/viewTypes";
+
+export interface Viewport {
+  zoom: number;
+  pan: { x: number; y: number };
+}
+
+export interface CircuitCanvasProps {
+  graph: CircuitGraph;
+  shareToken: string | null;
+  threshold: number;
+  selected: string | null;
+  onSelect: (id: string | null) => void;
+  initialViewport?: Viewport | null;
+  onViewport?: (v: Viewport) => void;
+  /** Extra classes per node id (the compare page marks shared / specific groups). */
+  nodeClasses?: Map<string, string>;
+  dark: boolean;
+  onReady?: (cy: Core) => void;
+  className?: string;
+  testId?: string;
+}
+
+function stylesheet(dark: boolean): StylesheetJson {
+  const t = dark ? THEME.dark : THEME.light;
+  return [
+    {
+      selector: "node",
+      style: {
+        shape: "round-rectangle",
+        width: NODE_SIZE,
+        height: NODE_SIZE,
+        "background-color": t.node,
+        "background-image": "data(img)",
+        "background-fit": "cover",
+        "background-clip": "node",
+        "border-width": 2,
+        "border-color": t.border,
+        label: "data(label)",
+        "font-size": 10,
+        color: t.muted,
+        "text-valign": "bottom",
+        "text-margin-y": 4,
+        "text-max-width": "120px",
+        "text-wrap": "ellipsis",
+        "min-zoomed-font-size": 7,
+      },
+    },
+    { selector: "node[!img]", style: { "background-image": "none" } },
+    {
+      selector: "node.logit",
+      style: { shape: "ellipse", width: LOGIT_SIZE, height: LOGIT_SIZE, "background-color": t.logit, color: t.text, "font-weight": "bold", "font-size": 12 },
+    },
+    // haystack: straight lines without endpoint geometry, Cytoscape's cheapest edges (large circuits)
+    { selector: "edge", style: { width: "data(w)", "curve-style": "haystack", "haystack-radius": 0, opacity: 0.7, "line-color": t.pos } },
+    { selector: "edge.neg", style: { "line-color": t.neg } },
+    { selector: "edge.logitEdge", style: { "line-color": t.logit, "line-style": "dashed" } },
+    { selector: "node.sel", style: { "border-width": 5, "border-color": t.selected } },
+    { selector: "node.shared", style: { "border-color": "#16a34a", "border-width": 4 } },
+    { selector: "node.specific", style: { "border-color": "#f59e0b", "border-width": 4 } },
+    { selector: ".faded", style: { opacity: 0.12 } },
+    { selector: "edge.hl", style: { opacity: 1, "z-index": 10 } },
+    { selector: ".hidden", style: { display: "none" } },
+  ];
+}
+
+export function graphElements(graph: CircuitGraph): ElementDefinition[] {
+  const maxW = maxAbsWeight(graph);
+  const els: ElementDefinition[] = [
+    { group: "nodes", data: { id: "logit", label: graph.circuit.className }, position: { ...graph.logit }, classes: "logit" },
+  ];
+  for (const g of graph.groups)
+    els.push({
+      group: "nodes",
+      data: { id: `g${g.id}`, label: groupTitle(g, graph.circuit.layers), rank: g.layer },
+      position: { x: g.x, y: g.y },
+    });
+  for (const e of graph.logitEdges)
+    els.push({ group: "edges", data: { id: `l${e.group}`, source: `g${e.group}`, target: "logit", w: 1 + 4 * e.weight, weight: e.weight }, classes: "logitEdge" });
+  for (const e of graph.edges)
+    els.push({
+      group: "edges",
+      data: { id: `e${e.id}`, source: `g${e.source}`, target: `g${e.target}`, w: edgeWidth(e.weight, maxW), weight: e.weight },
+      classes: e.weight < 0 ? "neg" : "",
+    });
+  return els;
+}
+
+/** Applies the threshold: hides group edges with |W| below it, then the nodes left without a visible edge. */
+export function applyThreshold(cy: Core, graph: CircuitGraph, threshold: number): void {
+  const cut = threshold * maxAbsWeight(graph);
+  cy.batch(() => {
+    cy.edges().forEach((e) => {
+      const hide = !e.hasClass("logitEdge") && Math.abs(e.data("weight") as number) < cut;
+      e.toggleClass("hidden", hide);
+    });
+    cy.nodes().forEach((n) => {
+      if (n.id() === "logit") return;
+      n.toggleClass("hidden", n.connectedEdges().filter((e) => !e.hasClass("hidden")).length === 0);
+    });
+  });
+}
+
+/**
+ * Fits the stored positions into the view without asking Cytoscape for bounding boxes (which
+ * measures every label: a noticeable part of the first draw of a 500-node circuit).
+ */
+export function fitPositions(cy: Core, graph: CircuitGraph, pad = 24): void {
+  const xs = [graph.logit.x, ...graph.groups.map((g) => g.x)];
+  const ys = [graph.logit.y, ...graph.groups.map((g) => g.y)];
+  const half = NODE_SIZE / 2;
+  const x1 = Math.min(...xs) - half;
+  const x2 = Math.max(...xs) + half;
+  const y1 = Math.min(...ys) - half;
+  const y2 = Math.max(...ys) + half + 16;
+  const w = Math.max(1, cy.width() - 2 * pad);
+  const h = Math.max(1, cy.height() - 2 * pad);
+  const zoom = Math.min(cy.maxZoom(), Math.max(cy.minZoom(), Math.min(w / (x2 - x1), h / (y2 - y1))));
+  cy.viewport({ zoom, pan: { x: cy.width() / 2 - zoom * ((x1 + x2) / 2), y: cy.height() / 2 - zoom * ((y1 + y2) / 2) } });
+}
+
+function highlightPaths(cy: Core, n: NodeSingular): void {
+  const visible = (x: cytoscape.Collection) => x.filter((e) => !e.hasClass("hidden"));
+  // edges point child → parent: successors run up to the logit, predecessors down to the lowest rank
+  const up = n.successors().filter((e) => !e.hasClass("hidden"));
+  const down = n.predecessors().filter((e) => !e.hasClass("hidden"));
+  const keep = visible(up.union(down)).union(n);
+  cy.batch(() => {
+    cy.elements().addClass("faded");
+    keep.removeClass("faded");
+    keep.edges().addClass("hl");
+  });
+}
+
+function clearHighlight(cy: Core): void {
+  cy.batch(() => cy.elements().removeClass("faded hl"));
+}
+
+export function CircuitCanvas(props: CircuitCanvasProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const cyRef = useRef<Core | null>(null);
+  const latest = useRef(props);
+  latest.current = props;
+
+  useEffect(() => {
+    const p = latest.current;
+    performance.mark("viewer-init-start");
+    const cy = cytoscape({
+      container: box.current,
+      elements: graphElements(p.graph),
+      layout: { name: "preset" },
+      style: stylesheet(p.dark),
+      minZoom: 0.05,
+      maxZoom: 6,
+      autoungrabify: true,
+      boxSelectionEnabled: false,
+      selectionType: "single",
+      // large circuits: pan and zoom move a cached texture and hide edges while moving
+      textureOnViewport: p.graph.groups.length > 200,
+      hideEdgesOnViewport: p.graph.groups.length > 200,
+    });
+    cyRef.current = cy;
+    performance.mark("viewer-init-end");
+    if (p.initialViewport) cy.viewport({ zoom: p.initialViewport.zoom, pan: p.initialViewport.pan });
+    else fitPositions(cy, p.graph);
+    cy.on("tap", "node", (ev) => latest.current.onSelect(ev.target.id() as string));
+    cy.on("mouseover", "node", (ev) => highlightPaths(cy, ev.target as NodeSingular));
+    cy.on("mouseout", "node", () => clearHighlight(cy));
+    cy.on("viewport", () => latest.current.onViewport?.({ zoom: cy.zoom(), pan: cy.pan() }));
+    // mosaics after the first draw, so the graph is interactive before hundreds of images load
+    if (p.graph.circuit.hasImages) {
+      const urls = imageUrls(p.graph.circuit.id, p.shareToken);
+      cy.one("render", () => {
+        requestAnimationFrame(() => {
+          if (cy.destroyed()) return;
+          cy.batch(() => p.graph.groups.forEach((g) => cy.getElementById(`g${g.id}`).data("img", urls.mosaic(g.id))));
+        });
+      });
+    }
+    p.onReady?.(cy);
+    return () => {
+      cy.destroy();
+      cyRef.current = null;
+    };
+  }, [props.graph, props.shareToken]);
+
+  useEffect(() => {
+    cyRef.current?.style(stylesheet(props.dark));
+  }, [props.dark]);
+
+  useEffect(() => {
+    if (cyRef.current) applyThreshold(cyRef.current, props.graph, props.threshold);
+  }, [props.graph, props.threshold]);
+
+  useEffect(() => {
+    const cy = cyRef.current;
+    if (!cy) return;
+    cy.batch(() => {
+      cy.nodes().removeClass("sel");
+      if (props.selected) cy.getElementById(props.selected).addClass("sel");
+    });
+  }, [props.selected, props.graph]);
+
+  useEffect(() => {
+    const cy = cyRef.current;
+    if (!cy || !props.nodeClasses) return;
+    cy.batch(() => props.nodeClasses!.forEach((cls, id) => cy.getElementById(id).addClass(cls)));
+  }, [props.nodeClasses, props.graph]);
+
+  return <div ref={box} className={props.className ?? "h-[70vh] w-full"} data-testid={props.testId ?? "circuit-canvas"} />;
+}

@@ -1,0 +1,320 @@
+"use client";
+/**
+ * The circuit viewer: the Cytoscape concept graph, the weight-threshold slider, the detail panel,
+ * the hypertree drill-down, export (JSON, PNG, SVG of the current view), share links, keyboard
+ * (arrows move between connected nodes, Esc closes) and dark mode following the system.
+ * Used by the signed-in page and, read-only, by the share page (`shareToken` set: the tRPC reads
+ * carry the token in a header and the image URLs in a query parameter).
+ */
+import { createTRPCClient, httpBatchLink } from "@trpc/client";
+import type { Core, NodeSingular } from "cytoscape";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import superjson from "superjson";
+import type { AppRouter } from "~/server/api/root";
+import { circuitSvg, maxAbsWeight } from "~/server/circuits/svg";
+import { imageUrls, SHARE_HEADER, type CircuitGraph, type Hypertree, type ViewState } from "~/server/circuits/viewTypes";
+import { CircuitCanvas, fitPositions, type Viewport } from "./CircuitCanvas";
+import { DetailPanel } from "./DetailPanel";
+import { HypertreeView } from "./HypertreeView";
+import { ShareDialog } from "./ShareDialog";
+import { useHeatmaps } from "./useHeatmaps";
+import { useSystemDark } from "./useSystemDark";
+
+export interface CircuitViewerProps {
+  graph: CircuitGraph;
+  initialView: ViewState;
+  /** Set on the share page. */
+  shareToken: string | null;
+  /** Signed-in users can create and revoke share links. */
+  canShare: boolean;
+  /** Where "Export JSON" downloads the circuit document (signed-in users); null: the view's graph JSON. */
+  documentHref: string | null;
+}
+
+declare global {
+  interface Window {
+    /** performance.now() when the graph was first drawn (read by the e2e tests and the bench). */
+    __viewerReady?: number;
+    __viewerCy?: Core;
+  }
+}
+
+function download(name: string, blob: Blob): void {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+async function asDataUri(url: string): Promise<string | null> {
+  try {
+    const r = await fetch(url);
+    if (!r.ok) return null;
+    const b = await r.blob();
+    return await new Promise<string>((res, rej) => {
+      const fr = new FileReader();
+      fr.onload = () => res(fr.result as string);
+      fr.onerror = () => rej(fr.error);
+      fr.readAsDataURL(b);
+    });
+  } catch {
+    return null;
+  }
+}
+
+export function CircuitViewer({ graph, initialView, shareToken, canShare, documentHref }: CircuitViewerProps) {
+  const dark = useSystemDark();
+  const [selected, setSelected] = useState<string | null>(initialView.selected);
+  const [threshold, setThreshold] = useState(initialView.threshold);
+  const [drill, setDrill] = useState<{ layer: number; neuron: number } | null>(null);
+  const [tree, setTree] = useState<Hypertree | null>(null);
+  const [treeError, setTreeError] = useState<string | null>(null);
+  const [shareOpen, setShareOpen] = useState(false);
+  const [heatmapsOn, setHeatmapsOn] = useState(initialView.heatmaps);
+  const viewport = useRef<Viewport | null>(initialView.zoom != null && initialView.pan ? { zoom: initialView.zoom, pan: initialView.pan } : null);
+  const cyRef = useRef<Core | null>(null);
+  const [ready, setReady] = useState(false);
+  const [, force] = useState(0);
+
+  const client = useMemo(
+    () =>
+      createTRPCClient<AppRouter>({
+        links: [httpBatchLink({ url: "/api/trpc", transformer: superjson, headers: () => (shareToken ? { [SHARE_HEADER]: shareToken } : {}) })],
+      }),
+    [shareToken],
+  );
+
+  const selectedGroup = selected?.startsWith("g") ? Number(selected.slice(1)) : null;
+  const heat = useHeatmaps(client, graph.circuit.id, selectedGroup, heatmapsOn && graph.circuit.hasImages, shareToken == null);
+
+  useEffect(() => {
+    if (!drill) return setTree(null);
+    let live = true;
+    setTreeError(null);
+    client.circuitGraph.hypertree
+      .query({ id: graph.circuit.id, layer: drill.layer, neuron: drill.neuron })
+      .then((t) => live && setTree(t))
+      .catch((e: Error) => live && setTreeError(e.message));
+    return () => {
+      live = false;
+    };
+  }, [drill, client, graph.circuit.id]);
+
+  const onReady = useCallback((cy: Core) => {
+    cyRef.current = cy;
+    window.__viewerCy = cy;
+    cy.one("render", () => {
+      window.__viewerReady ??= performance.now();
+      setReady(true);
+    });
+  }, []);
+
+  const onViewport = useCallback((v: Viewport) => {
+    viewport.current = v;
+  }, []);
+
+  const select = useCallback((id: string | null) => {
+    setSelected(id);
+    if (id == null) setDrill(null);
+  }, []);
+
+  // signed-in page: keep `?node=&t=` in the address so a copied URL reopens the same node and threshold
+  useEffect(() => {
+    if (shareToken) return;
+    const u = new URL(window.location.href);
+    if (selected) u.searchParams.set("node", selected);
+    else u.searchParams.delete("node");
+    if (threshold > 0) u.searchParams.set("t", String(threshold));
+    else u.searchParams.delete("t");
+    if (u.href !== window.location.href) window.history.replaceState(window.history.state, "", u.href);
+  }, [selected, threshold, shareToken]);
+
+  // keyboard: arrows between connected nodes, Esc closes the hypertree, then the panel
+  useEffect(() => {
+    const onKey = (ev: KeyboardEvent) => {
+      const tag = (ev.target as HTMLElement | null)?.tagName;
+      if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+      if (ev.key === "Escape") {
+        if (drill) setDrill(null);
+        else setSelected(null);
+        return;
+      }
+      const cy = cyRef.current;
+      if (!cy || !["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"].includes(ev.key)) return;
+      ev.preventDefault();
+      const visible = (cy.nodes().toArray() as NodeSingular[]).filter((n) => !n.hasClass("hidden"));
+      const cur = selected ? cy.getElementById(selected) : null;
+      if (!cur || cur.empty() || cur.hasClass("hidden")) {
+        setSelected("logit");
+        return;
+      }
+      const strongest = (edges: cytoscape.EdgeCollection, end: "source" | "target"): NodeSingular | null => {
+        const es = edges.filter((e) => !e.hasClass("hidden")).sort((a, b) => Math.abs(b.data("weight") as number) - Math.abs(a.data("weight") as number));
+        const e = es[0];
+        return e ? (end === "source" ? e.source() : e.target()) : null;
+      };
+      let next: NodeSingular | null = null;
+      if (ev.key === "ArrowUp") next = strongest((cur as NodeSingular).outgoers("edge"), "target");
+      else if (ev.key === "ArrowDown") next = strongest((cur as NodeSingular).incomers("edge"), "source");
+      else {
+        const y = (cur as NodeSingular).position("y");
+        const rank = visible.filter((n) => n.position("y") === y).sort((a, b) => a.position("x") - b.position("x"));
+        const i = rank.findIndex((n) => n.id() === cur.id());
+        next = (rank[ev.key === "ArrowLeft" ? i - 1 : i + 1] as NodeSingular | undefined) ?? null;
+      }
+      if (next) setSelected(next.id());
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [selected, drill]);
+
+  const viewState = (): ViewState => {
+    const cy = cyRef.current;
+    return {
+      selected,
+      threshold,
+      zoom: cy ? cy.zoom() : (viewport.current?.zoom ?? null),
+      pan: cy ? cy.pan() : (viewport.current?.pan ?? null),
+      heatmaps: heatmapsOn,
+    };
+  };
+
+  const cut = threshold * maxAbsWeight(graph);
+  const visibleEdges = graph.edges.filter((e) => Math.abs(e.weight) >= cut).length;
+  const base = `circuit-${graph.circuit.id}-${graph.circuit.className.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
+
+  const exportPng = () => {
+    const cy = cyRef.current;
+    if (!cy) return;
+    const blob = cy.png({ output: "blob", scale: 2, full: false, bg: dark ? "#09090b" : "#ffffff" }) as unknown as Blob;
+    download(`${base}.png`, blob);
+  };
+  const exportSvg = async () => {
+    const cy = cyRef.current;
+    if (!cy) return;
+    const visible = new Set<string>(cy.elements().filter((e) => !e.hasClass("hidden")).map((e) => e.id()));
+    const images = new Map<number, string>();
+    if (graph.circuit.hasImages) {
+      const urls = imageUrls(graph.circuit.id, shareToken);
+      await Promise.all(
+        graph.groups
+          .filter((g) => visible.has(`g${g.id}`))
+          .map(async (g) => {
+            const d = await asDataUri(urls.mosaic(g.id));
+            if (d) images.set(g.id, d);
+          }),
+      );
+    }
+    const ext = cy.extent();
+    const svg = circuitSvg(graph, { width: cy.width(), height: cy.height(), extent: { x1: ext.x1, y1: ext.y1, x2: ext.x2, y2: ext.y2 }, visible, selected, dark, images });
+    download(`${base}.svg`, new Blob([svg], { type: "image/svg+xml" }));
+  };
+  const exportJson = () => {
+    if (documentHref) {
+      window.location.href = documentHref;
+      return;
+    }
+    download(`${base}-view.json`, new Blob([JSON.stringify({ format: "neurflow-view/1", view: viewState(), graph }, null, 1)], { type: "application/json" }));
+  };
+
+  const btn = "rounded border border-zinc-300 px-2 py-1 text-sm hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800";
+  return (
+    <div className="flex flex-col gap-3" data-testid="viewer" data-ready={ready ? "1" : "0"}>
+      <div className="flex flex-wrap items-center gap-3 text-sm">
+        <label className="flex items-center gap-2">
+          <span>Weight threshold</span>
+          <input
+            type="range"
+            min={0}
+            max={1}
+            step={0.01}
+            value={threshold}
+            data-testid="threshold"
+            aria-label="Weight threshold (fraction of the largest |W|)"
+            onChange={(e) => setThreshold(Number(e.target.value))}
+          />
+          <span className="w-52 tabular-nums" data-testid="edge-count">
+            |W| ≥ {cut.toFixed(3)} · {visibleEdges}/{graph.edges.length} edges
+          </span>
+        </label>
+        <span className="flex-1" />
+        <button className={btn} onClick={exportJson} data-testid="export-json">
+          JSON
+        </button>
+        <button className={btn} onClick={exportPng} data-testid="export-png">
+          PNG
+        </button>
+        <button className={btn} onClick={() => void exportSvg()} data-testid="export-svg">
+          SVG
+        </button>
+        <button className={btn} onClick={() => cyRef.current && fitPositions(cyRef.current, graph)}>
+          Fit
+        </button>
+        {canShare && (
+          <button className={btn} onClick={() => setShareOpen((o) => !o)} data-testid="share-open">
+            Share…
+          </button>
+        )}
+      </div>
+      {shareOpen && canShare && <ShareDialog circuitId={graph.circuit.id} viewState={viewState} onChange={() => force((x) => x + 1)} />}
+      <div className="grid gap-4 lg:grid-cols-[minmax(0,1fr)_26rem]">
+        <div className="relative rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-950">
+          <CircuitCanvas
+            graph={graph}
+            shareToken={shareToken}
+            threshold={threshold}
+            selected={selected}
+            onSelect={select}
+            initialViewport={viewport.current}
+            onViewport={onViewport}
+            dark={dark}
+            onReady={onReady}
+          />
+          <p className="pointer-events-none absolute bottom-2 left-3 text-xs text-zinc-500">
+            Hover: paths through a node · click: details · ← ↑ → ↓ move · Esc closes · blue W &gt; 0, red W &lt; 0
+          </p>
+        </div>
+        <div className="max-h-[75vh] overflow-y-auto rounded-lg border border-zinc-200 bg-white p-3 dark:border-zinc-800 dark:bg-zinc-900">
+          {selected ? (
+            <DetailPanel
+              graph={graph}
+              selected={selected}
+              shareToken={shareToken}
+              readOnly={shareToken != null}
+              onSelect={select}
+              onDrill={(layer, neuron) => setDrill({ layer, neuron })}
+              heatmaps={{ on: heatmapsOn, toggle: setHeatmapsOn, ...heat }}
+            />
+          ) : (
+            <p className="text-sm text-zinc-500">Click a node to see its neurons, concept patches and strongest connections.</p>
+          )}
+          {drill && (
+            <section className="mt-4 border-t border-zinc-200 pt-3 dark:border-zinc-800" data-testid="hypertree">
+              <div className="flex items-center gap-2">
+                <h3 className="flex-1 text-sm font-semibold">
+                  Hypertree of {graph.circuit.layers[drill.layer]}:{drill.neuron}
+                </h3>
+                <button className="text-sm text-zinc-500 hover:underline" onClick={() => setDrill(null)}>
+                  Close ✕
+                </button>
+              </div>
+              {treeError && <p className="text-sm text-red-600">{treeError}</p>}
+              {tree && (
+                <>
+                  <p className="text-xs text-zinc-500">
+                    ↑ targets in {graph.circuit.layers[drill.layer - 1] ?? "—"} that chose it · its semantic groups · ↓ its {tree.coreNeurons.length} core neurons in {tree.lower}
+                    {tree.igCompleteness != null && ` · IG completeness error ${tree.igCompleteness.toExponential(1)}`}
+                  </p>
+                  <HypertreeView circuitId={graph.circuit.id} tree={tree} shareToken={shareToken} dark={dark} onDrill={(layer, neuron) => setDrill({ layer, neuron })} />
+                </>
+              )}
+            </section>
+          )}
+        </div>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,214 @@
+/**
+ * Reads a stored circuit as the viewer's concept graph (groups with stored positions, members,
+ * concept patches and labels; group edges; the logit), and the neuron-level hypertree around one
+ * target. Plain queries over the normalised tables; no document is rebuilt.
+ */
+import { and, asc, eq, inArray } from "drizzle-orm";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Db } from "~/db/client";
+import {
+  circuitLayers,
+  circuits,
+  circuitTargets,
+  coreNeuronEdges,
+  coreNeurons,
+  datasets,
+  groupEdges,
+  labels,
+  neuronGroupMembers,
+  neuronGroups,
+  runs,
+  semanticGroups,
+  targetTopPatches,
+} from "~/db/schema";
+import { RANK_GAP } from "./layout";
+import { MAX_GROUP_PATCHES, type CircuitGraph, type GraphGroup, type Hypertree } from "./viewTypes";
+
+function byKey<T, K>(rows: T[], key: (r: T) => K): Map<K, T[]> {
+  const m = new Map<K, T[]>();
+  for (const r of rows) {
+    const l = m.get(key(r));
+    if (l) l.push(r);
+    else m.set(key(r), [r]);
+  }
+  return m;
+}
+
+/** Folder holding the circuit's class images (dataset folder / class), or null (imported circuit, deleted dataset). */
+export function circuitImageDir(db: Db, circuitId: number): string | null {
+  const row = db
+    .select({ dir: datasets.dir, className: runs.className })
+    .from(circuits)
+    .innerJoin(runs, eq(runs.id, circuits.runId))
+    .innerJoin(datasets, eq(datasets.id, runs.datasetId))
+    .where(eq(circuits.id, circuitId))
+    .get();
+  if (!row) return null;
+  const dir = join(row.dir, row.className);
+  return existsSync(dir) ? dir : null;
+}
+
+export function loadGraph(db: Db, circuitId: number): CircuitGraph | null {
+  const c = db.select().from(circuits).where(eq(circuits.id, circuitId)).get();
+  if (!c) return null;
+  const layers = db.select().from(circuitLayers).where(eq(circuitLayers.circuitId, circuitId)).orderBy(asc(circuitLayers.idx)).all();
+  const layerIds = layers.map((l) => l.id);
+  const layerIdx = new Map(layers.map((l) => [l.id, l.idx]));
+  const groups = layerIds.length
+    ? db.select().from(neuronGroups).where(inArray(neuronGroups.layerId, layerIds)).orderBy(asc(neuronGroups.layerId), asc(neuronGroups.idx)).all()
+    : [];
+  const groupIds = groups.map((g) => g.id);
+  const members = byKey(
+    groupIds.length
+      ? db.select().from(neuronGroupMembers).where(inArray(neuronGroupMembers.neuronGroupId, groupIds)).orderBy(asc(neuronGroupMembers.idx)).all()
+      : [],
+    (m) => m.neuronGroupId,
+  );
+  const targets = layerIds.length
+    ? db.select({ id: circuitTargets.id, layerId: circuitTargets.layerId, neuron: circuitTargets.neuron }).from(circuitTargets).where(inArray(circuitTargets.layerId, layerIds)).all()
+    : [];
+  const targetByKey = new Map(targets.map((t) => [`${t.layerId}:${t.neuron}`, t.id]));
+  const targetIds = targets.map((t) => t.id);
+  const top = byKey(
+    targetIds.length
+      ? db.select().from(targetTopPatches).where(inArray(targetTopPatches.targetId, targetIds)).orderBy(asc(targetTopPatches.rank)).all()
+      : [],
+    (r) => `${r.targetId}:${r.semanticGroup}`,
+  );
+  const groupLabels = new Map(
+    groupIds.length
+      ? db.select({ g: labels.neuronGroupId, text: labels.text }).from(labels).where(eq(labels.circuitId, circuitId)).all().map((l) => [l.g, l.text] as const)
+      : [],
+  );
+
+  const graphGroups: GraphGroup[] = groups.map((g) => {
+    const ms = members.get(g.id) ?? [];
+    // concept patches: the union of the members' semantic-group patches, strongest activation first
+    const best = new Map<number, number>();
+    const out = ms.map((m) => {
+      const tid = targetByKey.get(`${g.layerId}:${m.neuron}`);
+      const rows = tid == null ? [] : (top.get(`${tid}:${m.semanticGroup}`) ?? []);
+      for (const r of rows) best.set(r.patchIdx, Math.max(best.get(r.patchIdx) ?? -Infinity, r.activation));
+      return { neuron: m.neuron, semanticGroup: m.semanticGroup, patchCount: rows.length };
+    });
+    const patches = [...best.entries()]
+      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+      .slice(0, MAX_GROUP_PATCHES)
+      .map(([p]) => p);
+    return {
+      id: g.id,
+      layer: layerIdx.get(g.layerId)!,
+      groupId: g.groupId,
+      x: g.layoutX,
+      y: g.layoutY,
+      patchCount: g.patchCount,
+      members: out,
+      patches,
+      label: groupLabels.get(g.id) ?? null,
+    };
+  });
+
+  // group edges: parent in layer i, child in layer i + 1, both by document group id
+  const rowOf = new Map(groups.map((g) => [`${layerIdx.get(g.layerId)}:${g.groupId}`, g.id]));
+  const gEdges = layerIds.length ? db.select().from(groupEdges).where(inArray(groupEdges.layerId, layerIds)).orderBy(asc(groupEdges.layerId), asc(groupEdges.idx)).all() : [];
+  const edges = gEdges.flatMap((e) => {
+    const li = layerIdx.get(e.layerId)!;
+    const target = rowOf.get(`${li}:${e.parent}`);
+    const source = rowOf.get(`${li + 1}:${e.child}`);
+    return target == null || source == null ? [] : [{ id: e.id, source, target, weight: e.weight }];
+  });
+
+  // logit → top groups: the share of the logit's top patches in each group
+  const topGroups = graphGroups.filter((g) => g.layer === 0);
+  const totalTop = topGroups.reduce((a, g) => a + g.members.reduce((b, m) => b + m.patchCount, 0), 0) || 1;
+  const logitEdges = topGroups.map((g) => ({ group: g.id, weight: g.members.reduce((b, m) => b + m.patchCount, 0) / totalTop }));
+
+  return {
+    circuit: {
+      id: c.id,
+      modelId: c.modelId,
+      modelName: c.modelName,
+      className: c.className,
+      classIndex: c.classIndex,
+      tau: c.params.tau,
+      k: c.params.k,
+      inputSize: c.modelInputSize,
+      layers: layers.map((l) => l.upper),
+      patchCount: c.patchCount,
+      createdAt: c.createdAt,
+      hasImages: circuitImageDir(db, c.id) != null,
+    },
+    groups: graphGroups,
+    edges,
+    logitEdges,
+    logit: { x: 0, y: -RANK_GAP },
+  };
+}
+
+export function loadHypertree(db: Db, circuitId: number, layer: number, neuron: number): Hypertree | null {
+  const l = db.select().from(circuitLayers).where(and(eq(circuitLayers.circuitId, circuitId), eq(circuitLayers.idx, layer))).get();
+  if (!l) return null;
+  const t = db.select().from(circuitTargets).where(and(eq(circuitTargets.layerId, l.id), eq(circuitTargets.neuron, neuron))).get();
+  if (!t) return null;
+  const top = db.select().from(targetTopPatches).where(eq(targetTopPatches.targetId, t.id)).orderBy(asc(targetTopPatches.rank)).all();
+  const sgs = db.select().from(semanticGroups).where(eq(semanticGroups.targetId, t.id)).orderBy(asc(semanticGroups.semanticGroup)).all();
+  const core = db.select().from(coreNeurons).where(eq(coreNeurons.targetId, t.id)).orderBy(asc(coreNeurons.rank)).all();
+  const edges = byKey(db.select().from(coreNeuronEdges).where(eq(coreNeuronEdges.targetId, t.id)).orderBy(asc(coreNeuronEdges.idx)).all(), (e) => e.neuron);
+  const below = db.select().from(circuitLayers).where(and(eq(circuitLayers.circuitId, circuitId), eq(circuitLayers.idx, layer + 1))).get();
+  const belowTargets = new Set(
+    below ? db.select({ n: circuitTargets.neuron }).from(circuitTargets).where(eq(circuitTargets.layerId, below.id)).all().map((r) => r.n) : [],
+  );
+  const above = layer > 0 ? db.select().from(circuitLayers).where(and(eq(circuitLayers.circuitId, circuitId), eq(circuitLayers.idx, layer - 1))).get() : undefined;
+  const parents: Hypertree["parents"] = [];
+  if (above) {
+    const aboveTargets = db.select({ id: circuitTargets.id, neuron: circuitTargets.neuron }).from(circuitTargets).where(eq(circuitTargets.layerId, above.id)).orderBy(asc(circuitTargets.idx)).all();
+    const pe = aboveTargets.length
+      ? byKey(
+          db
+            .select()
+            .from(coreNeuronEdges)
+            .where(and(inArray(coreNeuronEdges.targetId, aboveTargets.map((a) => a.id)), eq(coreNeuronEdges.neuron, neuron)))
+            .orderBy(asc(coreNeuronEdges.idx))
+            .all(),
+          (e) => e.targetId,
+        )
+      : new Map<number, never[]>();
+    for (const a of aboveTargets) {
+      const es = pe.get(a.id);
+      if (es?.length) parents.push({ neuron: a.neuron, edges: es.map((e) => ({ semanticGroup: e.semanticGroup, weight: e.weight })) });
+    }
+  }
+  return {
+    layer,
+    upper: l.upper,
+    lower: l.lower,
+    neuron,
+    semanticGroups: sgs.map((s) => ({
+      semanticGroup: s.semanticGroup,
+      patches: top.filter((r) => r.semanticGroup === s.semanticGroup).map((r) => r.patchIdx).slice(0, MAX_GROUP_PATCHES),
+      neuronGroup: s.neuronGroupId,
+    })),
+    coreNeurons: core.map((c) => ({
+      neuron: c.neuron,
+      rank: c.rank,
+      importance: t.importance[c.neuron] ?? 0,
+      edges: (edges.get(c.neuron) ?? []).map((e) => ({ semanticGroup: e.semanticGroup, weight: e.weight })),
+      isTarget: belowTargets.has(c.neuron),
+    })),
+    parents,
+    igCompleteness: t.igCompleteness,
+  };
+}
+
+/** Patch `idx` of a circuit with its image's file name. */
+export function patchWithImage(db: Db, circuitId: number, idx: number): { imageName: string; x: number; y: number; size: number; inputSize: number } | null {
+  const row = db.$client
+    .prepare(
+      `select i.name as imageName, p.x as x, p.y as y, p.size as size, c.model_input_size as inputSize
+       from circuit_patches p join circuit_images i on i.circuit_id = p.circuit_id and i.idx = p.image_idx
+       join circuits c on c.id = p.circuit_id where p.circuit_id = ? and p.idx = ?`,
+    )
+    .get(circuitId, idx) as { imageName: string; x: number; y: number; size: number; inputSize: number } | undefined;
+  return row ?? null;
+}

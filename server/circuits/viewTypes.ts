@@ -1,0 +1,119 @@
+/**
+ * What the circuit viewer receives and keeps (isomorphic: imported by the server routers and by
+ * the client components; no Node imports here).
+ */
+import { z } from "zod";
+
+/** Request header carrying a share-link token to the tRPC endpoint. */
+export const SHARE_HEADER = "x-neurflow-share";
+
+/** Node ids in the concept graph: `logit` or `g<neuron group row id>`. */
+export const nodeIdSchema = z.string().regex(/^(logit|g[0-9]{1,12})$/, "not a node id");
+
+/**
+ * The view a share link reproduces. `threshold` is a fraction (0..1) of the circuit's largest
+ * |W|: edges below it are hidden, and nodes left without a visible edge with them.
+ */
+export const viewStateSchema = z.object({
+  selected: nodeIdSchema.nullable().default(null),
+  threshold: z.number().min(0).max(1).default(0),
+  zoom: z.number().min(0.01).max(50).nullable().default(null),
+  pan: z.object({ x: z.number().finite().min(-1e7).max(1e7), y: z.number().finite().min(-1e7).max(1e7) }).nullable().default(null),
+  heatmaps: z.boolean().default(false),
+});
+export type ViewState = z.infer<typeof viewStateSchema>;
+
+export interface GraphMember {
+  neuron: number;
+  semanticGroup: number;
+  /** Top patches of the neuron in this semantic group. */
+  patchCount: number;
+}
+
+export interface GraphGroup {
+  /** Row id of the neuron group (stable: circuits are immutable once stored). */
+  id: number;
+  /** Index of the layer pair; the group's neurons are channels of `layers[layer]`. */
+  layer: number;
+  /** The document's group id within its layer. */
+  groupId: number;
+  x: number;
+  y: number;
+  patchCount: number;
+  members: GraphMember[];
+  /** The concept's patches (indices into the circuit's patches), strongest activation first; at most MAX_GROUP_PATCHES. */
+  patches: number[];
+  /** The current label text, when the group has one (plain text; rendered as text). */
+  label: string | null;
+}
+
+export interface GraphEdge {
+  /** Row id of the group edge. */
+  id: number;
+  /** Child group row id (one rank down). */
+  source: number;
+  /** Parent group row id. */
+  target: number;
+  weight: number;
+}
+
+export interface CircuitGraph {
+  circuit: {
+    id: number;
+    modelId: number | null;
+    modelName: string;
+    className: string;
+    classIndex: number;
+    tau: number;
+    k: number;
+    inputSize: number;
+    /** Layer name of each rank, top-down: the uppers of every layer pair. */
+    layers: string[];
+    patchCount: number;
+    createdAt: string;
+    /** Whether the dataset images are reachable, so patches can be drawn. */
+    hasImages: boolean;
+  };
+  groups: GraphGroup[];
+  edges: GraphEdge[];
+  /** Top rank's groups → logit, weighted by the share of the logit's top patches each holds. */
+  logitEdges: { group: number; weight: number }[];
+  /** Position of the logit node. */
+  logit: { x: number; y: number };
+}
+
+export const MAX_GROUP_PATCHES = 24;
+/** Patches shown in a node's mosaic (a 2×2 grid). */
+export const MOSAIC_PATCHES = 4;
+
+/** The neuron-level hypertree around one target neuron. */
+export interface Hypertree {
+  layer: number;
+  upper: string;
+  lower: string;
+  neuron: number;
+  /** The neuron's semantic groups with their top patches (strongest first). */
+  semanticGroups: { semanticGroup: number; patches: number[]; neuronGroup: number | null }[];
+  /** Core neurons (channels of `lower`), with their edge weight to each semantic group. */
+  coreNeurons: { neuron: number; rank: number; importance: number; edges: { semanticGroup: number; weight: number }[]; isTarget: boolean }[];
+  /** Targets one layer up that have this neuron as a core neuron, with their per-semantic-group edges. */
+  parents: { neuron: number; edges: { semanticGroup: number; weight: number }[] }[];
+  igCompleteness: number | null;
+}
+
+export function nodeId(groupRowId: number): string {
+  return `g${groupRowId}`;
+}
+
+/** Same-origin image URLs of a circuit; a share-link holder's carry the token (images cannot send headers). */
+export function imageUrls(circuitId: number, shareToken: string | null) {
+  const q = shareToken ? `?share=${encodeURIComponent(shareToken)}` : "";
+  const base = `/api/circuits/${circuitId}`;
+  return {
+    patch: (idx: number) => `${base}/patches/${idx}${q}`,
+    mosaic: (groupRowId: number) => `${base}/mosaics/${groupRowId}${q}`,
+    heatmap: (groupRowId: number, idx: number) => `${base}/heatmaps/${groupRowId}/${idx}${q}`,
+    og: `${base}/og${q}`,
+    thumb: `${base}/thumb${q}`,
+  };
+}

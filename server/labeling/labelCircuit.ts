@@ -1,0 +1,295 @@
+/**
+ * Labels a stored circuit: every neuron group gets a short label and a one-sentence description
+ * from its concept-patch grid; then, for each parent group, the edges from its strongest child
+ * groups (by |W|) get an explanation reasoned step by step from both grids and both labels.
+ *
+ * Each good reply is stored at once as a model revision (so a crash loses at most the calls in
+ * flight and a re-run continues where it stopped). A malformed or failed item is recorded in the
+ * result, never stored. Items already labeled are skipped unless `force`; a label an annotator
+ * saved while the call was in flight is kept (the model's reply is dropped as stale).
+ */
+import { setMaxListeners } from "node:events";
+import type { Db } from "~/db/client";
+import { CallBudget, type LabelClient } from "./client";
+import { circuitImageFiles, loadCircuitForLabels, strongestEdges, type EdgeInfo, type GroupInfo } from "./circuitData";
+
+export { strongestEdges };
+import { circuitImageDir } from "~/server/circuits/graph";
+import { FilePatchSource, patchGrid, renderedPatchSource, type PatchSource } from "./grid";
+import { EXPLAIN_PROMPT, fill, LABEL_PROMPT, loadPrompt } from "./prompts";
+import { explanationJsonSchema, explanationReplySchema, explanationText, labelJsonSchema, labelReplySchema } from "./schemas";
+import { getHead, saveRevision, StaleVersionError, type LabelTarget, type ResolvedTarget } from "./store";
+
+export class LabelSetupError extends Error {
+  override name = "LabelSetupError";
+}
+
+export interface LabelRunOptions {
+  force?: boolean;
+  /** Cap on calls for this job (at most the configured cap). */
+  maxCalls?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, message: string) => void | Promise<void>;
+  onLog?: (message: string, data?: Record<string, unknown>) => void | Promise<void>;
+}
+
+export interface ItemFailure {
+  kind: "group" | "edge";
+  layer: number;
+  group?: number;
+  child?: number;
+  parent?: number;
+  error: string;
+}
+
+export interface LabelRunResult {
+  labeled: number;
+  explained: number;
+  /** Already labeled (not forced), or an annotator saved meanwhile. */
+  skipped: number;
+  /** Not attempted because the call cap was reached. */
+  notAttempted: number;
+  failed: ItemFailure[];
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+  capReached: boolean;
+  model: string;
+  prompts: { label: string; explain: string };
+}
+
+/** Runs `fn` over `items` with at most `n` in flight. */
+async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(n, items.length)) }, async () => {
+    while (next < items.length) {
+      signal?.throwIfAborted();
+      const item = items[next++]!;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+const describeTarget = (t: LabelTarget) => (t.kind === "group" ? `group ${t.group} of layer entry ${t.layer}` : `edge ${t.child}→${t.parent} of layer entry ${t.layer}`);
+
+export async function labelCircuit(db: Db, circuitId: number, client: LabelClient, opts: LabelRunOptions = {}): Promise<LabelRunResult> {
+  const data = loadCircuitForLabels(db, circuitId);
+  if (!data) throw new LabelSetupError(`circuit ${circuitId} no longer exists`);
+  // the viewer's patch renderer finds a run's images; an imported circuit's are looked up in the datasets
+  let source: PatchSource;
+  if (circuitImageDir(db, circuitId)) source = renderedPatchSource(db, circuitId);
+  else {
+    const files = circuitImageFiles(db, circuitId);
+    if (!files) throw new LabelSetupError(`the images of circuit ${circuitId} (class "${data.className}") are not in any registered dataset`);
+    source = new FilePatchSource(files, data.inputSize, data.patches);
+  }
+  // every call in flight (and every back-off wait) listens on the job's signal
+  if (opts.signal) setMaxListeners(Math.max(50, client.limits.concurrency * 4), opts.signal);
+  const labelPrompt = loadPrompt(LABEL_PROMPT);
+  const explainPrompt = loadPrompt(EXPLAIN_PROMPT);
+  const limits = client.limits;
+  const budget = new CallBudget(Math.min(limits.maxCalls, opts.maxCalls ?? limits.maxCalls));
+  const result: LabelRunResult = {
+    labeled: 0,
+    explained: 0,
+    skipped: 0,
+    notAttempted: 0,
+    failed: [],
+    calls: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    capReached: false,
+    model: client.model,
+    prompts: { label: labelPrompt.version, explain: explainPrompt.version },
+  };
+
+  const groupByKey = new Map(data.groups.map((g) => [`${g.layer}:${g.group}`, g]));
+  const resolvedGroup = (g: GroupInfo): ResolvedTarget => ({ target: { kind: "group", layer: g.layer, group: g.group }, circuitId, rowId: g.rowId, layerId: 0 });
+  const resolvedEdge = (e: EdgeInfo): ResolvedTarget => ({ target: { kind: "edge", layer: e.layer, child: e.child, parent: e.parent }, circuitId, rowId: e.rowId, layerId: 0 });
+  const shown = (g: GroupInfo) => g.patches.slice(0, limits.patchesPerGroup);
+  const grids = new Map<number, Promise<Buffer>>();
+  const grid = (g: GroupInfo) => {
+    let p = grids.get(g.rowId);
+    if (!p) {
+      p = patchGrid(source, shown(g));
+      p.catch(() => {});
+      grids.set(g.rowId, p);
+    }
+    return p;
+  };
+
+  const edgesToDo = strongestEdges(data.edges, limits.edgesPerParent);
+  const total = data.groups.length + edgesToDo.length;
+  let done = 0;
+  const tick = async (what: string) => {
+    done++;
+    await opts.onProgress?.(done, total, what);
+  };
+  const fail = async (t: LabelTarget, error: string) => {
+    const f: ItemFailure = t.kind === "group" ? { kind: "group", layer: t.layer, group: t.group, error } : { kind: "edge", layer: t.layer, child: t.child, parent: t.parent, error };
+    result.failed.push(f);
+    await opts.onLog?.(`${describeTarget(t)}: failed: ${error}`, { failure: f });
+  };
+
+  /** Common path of one item: skip / ask / store. */
+  async function item<T>(rt: ResolvedTarget, ask: () => Promise<{ ok: true; value: T; usage: { promptTokens: number; completionTokens: number }; calls: number } | { ok: false; error: string; usage: { promptTokens: number; completionTokens: number }; calls: number; budgetExhausted?: boolean }>, store: (value: T, expectedVersion: number, usage: { promptTokens: number; completionTokens: number }) => void): Promise<boolean> {
+    const before = getHead(db, rt);
+    if (before && !opts.force) {
+      result.skipped++;
+      return false;
+    }
+    const r = await ask();
+    result.calls += r.calls;
+    result.promptTokens += r.usage.promptTokens;
+    result.completionTokens += r.usage.completionTokens;
+    if (!r.ok) {
+      if ("budgetExhausted" in r && r.budgetExhausted && r.calls === 0) {
+        result.capReached = true;
+        result.notAttempted++;
+        return false;
+      }
+      if ("budgetExhausted" in r && r.budgetExhausted) result.capReached = true;
+      await fail(rt.target, r.error);
+      return false;
+    }
+    try {
+      store(r.value, before?.version ?? 0, r.usage);
+      return true;
+    } catch (e) {
+      if (e instanceof StaleVersionError) {
+        result.skipped++;
+        await opts.onLog?.(`${describeTarget(rt.target)}: kept the annotator's newer text (v${e.current?.version ?? "?"}); the model's reply was not stored`);
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  const retryLog = (t: LabelTarget) => (why: string, waitMs: number) =>
+    void opts.onLog?.(`${describeTarget(t)}: ${why}; retrying${waitMs ? ` in ${Math.round(waitMs)} ms` : ""}`);
+
+  await opts.onProgress?.(0, total, `labeling ${data.groups.length} group(s), then ${edgesToDo.length} edge(s)`);
+
+  // 1. labels of every group
+  await pool(
+    data.groups,
+    limits.concurrency,
+    async (g) => {
+      const rt = resolvedGroup(g);
+      if (g.patches.length === 0) {
+        await fail(rt.target, "the group has no concept patches");
+        await tick(`group ${g.group}`);
+        return;
+      }
+      const ok = await item(
+        rt,
+        async () => {
+          let png: Buffer;
+          try {
+            png = await grid(g);
+          } catch (e) {
+            return { ok: false as const, error: `cannot draw the patches: ${(e as Error).message}`, usage: { promptTokens: 0, completionTokens: 0 }, calls: 0 };
+          }
+          const values = { className: data.className, layer: g.layerName, groupId: g.group, memberCount: g.memberCount, patchCount: g.patches.length, shownCount: shown(g).length };
+          return client.ask(
+            {
+              promptVersion: labelPrompt.version,
+              system: fill(labelPrompt.system, values),
+              user: fill(labelPrompt.user, values),
+              images: [png],
+              schemaName: "neuron_group_label",
+              jsonSchema: labelJsonSchema,
+              parse: labelReplySchema,
+            },
+            budget,
+            opts.signal,
+            retryLog(rt.target),
+          );
+        },
+        (v, expectedVersion, usage) =>
+          saveRevision(db, rt, {
+            expectedVersion,
+            text: v.label,
+            description: v.description,
+            source: "model",
+            modelName: client.model,
+            promptVersion: labelPrompt.version,
+            evidence: shown(g),
+            promptTokens: usage.promptTokens,
+            completionTokens: usage.completionTokens,
+          }),
+      );
+      if (ok) result.labeled++;
+      await tick(`group ${g.group} of ${g.layerName}`);
+    },
+    opts.signal,
+  );
+
+  // 2. explanations of the strongest edges (uses the labels just written)
+  await pool(
+    edgesToDo,
+    limits.concurrency,
+    async (e) => {
+      const rt = resolvedEdge(e);
+      const parent = groupByKey.get(`${e.layer}:${e.parent}`);
+      const child = groupByKey.get(`${e.layer + 1}:${e.child}`);
+      if (!parent || !child || parent.patches.length === 0 || child.patches.length === 0) {
+        await fail(rt.target, "the edge's groups or their patches are missing");
+        await tick(`edge ${e.child}→${e.parent}`);
+        return;
+      }
+      const ok = await item(
+        rt,
+        async () => {
+          let pngs: Buffer[];
+          try {
+            pngs = await Promise.all([grid(parent), grid(child)]);
+          } catch (err) {
+            return { ok: false as const, error: `cannot draw the patches: ${(err as Error).message}`, usage: { promptTokens: 0, completionTokens: 0 }, calls: 0 };
+          }
+          const label = (g: GroupInfo) => getHead(db, resolvedGroup(g))?.text ?? "(no label yet)";
+          const values = {
+            className: data.className,
+            weight: e.weight.toFixed(3),
+            parentId: parent.group,
+            parentLayer: parent.layerName,
+            parentLabel: label(parent),
+            childId: child.group,
+            childLayer: child.layerName,
+            childLabel: label(child),
+          };
+          return client.ask(
+            {
+              promptVersion: explainPrompt.version,
+              system: fill(explainPrompt.system, values),
+              user: fill(explainPrompt.user, values),
+              images: pngs,
+              schemaName: "group_edge_explanation",
+              jsonSchema: explanationJsonSchema,
+              parse: explanationReplySchema,
+            },
+            budget,
+            opts.signal,
+            retryLog(rt.target),
+          );
+        },
+        (v, expectedVersion, usage) =>
+          saveRevision(db, rt, {
+            expectedVersion,
+            text: explanationText(v),
+            source: "model",
+            modelName: client.model,
+            promptVersion: explainPrompt.version,
+            evidence: [...new Set([...shown(parent), ...shown(child)])],
+            promptTokens: usage.promptTokens,
+            completionTokens: usage.completionTokens,
+          }),
+      );
+      if (ok) result.explained++;
+      await tick(`edge ${e.child}→${e.parent} of ${parent.layerName}`);
+    },
+    opts.signal,
+  );
+  return result;
+}
