@@ -1,7 +1,7 @@
 /**
  * The integrated-gradients work for one target neuron: IG over its top patches w.r.t. the lower
- * layer's maps, its completeness, and — when completeness misses the tolerance — the same again
- * with the next, finer quadrature rule. The same function runs in-process and in worker threads,
+ * layer's maps, its completeness per patch, and — for the patches whose completeness misses the
+ * tolerance — the same again with the next, finer quadrature rule. The same function runs in-process and in worker threads,
  * so results do not depend on where.
  */
 import { computeLayerMaps } from "./activations";
@@ -30,7 +30,7 @@ export interface AttributionResult {
   f0: number;
   /** Worst relative completeness error over the top patches. */
   completeness: number;
-  /** Quadrature nodes of the rule that was kept. */
+  /** Quadrature nodes of the finest rule used (for the patches that needed it). */
   nodes: number;
 }
 
@@ -95,21 +95,27 @@ export async function attributeTarget(
     });
     const f0 = (await f0Tensor.data())[0]!;
     f0Tensor.dispose();
-    let result: AttributionResult | null = null;
-    for (const rule of settings.rules) {
-      const ig = await integratedGradients(
-        { graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor },
-        task.target,
-        x,
-        rule,
-        settings.igRowElements,
-      );
-      const completeness = completenessError(ig.totals, task.topActivations, f0);
-      result = { ...ig, f0, completeness, nodes: rule.alphas.length };
-      if (completeness <= settings.tolerance) break;
+    const slice = { graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor };
+    const [first, ...finer] = settings.rules;
+    if (!first) throw new Error("no quadrature rule given");
+    const ig = await integratedGradients(slice, task.target, x, first, settings.igRowElements);
+    const errors = task.topActivations.map((fx, i) => completenessError([ig.totals[i]!], [fx], f0));
+    let nodes = first.alphas.length;
+    // each patch's IG is its own integral: only the patches that miss the tolerance are redone
+    for (const rule of finer) {
+      const redo = errors.flatMap((e, i) => (e > settings.tolerance ? [i] : []));
+      if (redo.length === 0) break;
+      const xs = tf.gather(x, redo);
+      const again = await integratedGradients(slice, task.target, xs, rule, settings.igRowElements);
+      xs.dispose();
+      redo.forEach((p, j) => {
+        ig.perPatch.set(again.perPatch.subarray(j * ig.channels, (j + 1) * ig.channels), p * ig.channels);
+        ig.totals[p] = again.totals[j]!;
+        errors[p] = completenessError([again.totals[j]!], [task.topActivations[p]!], f0);
+      });
+      nodes = rule.alphas.length;
     }
-    if (!result) throw new Error("no quadrature rule given");
-    return result;
+    return { ...ig, f0, completeness: Math.max(0, ...errors), nodes };
   } finally {
     x.dispose();
   }

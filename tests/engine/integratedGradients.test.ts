@@ -73,4 +73,25 @@ describe("attribution of one target", () => {
     expect(lax.nodes).toBe(1);
     expect(lax.completeness).toBeGreaterThan(strict.completeness);
   });
+
+  it("redoes only the patches that miss the tolerance, each as its own integral", async () => {
+    const coarse = quadratureRule("gausslegendre", 4);
+    const fine = quadratureRule("gausslegendre", 50);
+    const onlyCoarse = await attributeTarget(model.graph, images, patches, task, { rules: [coarse], tolerance: 1 });
+    const onlyFine = await attributeTarget(model.graph, images, patches, task, { rules: [fine], tolerance: 1 });
+    // a tolerance between the patches' errors, so that some are redone and some are not
+    const coarseErrors = task.topPatches.map((_, i) => completenessError([onlyCoarse.totals[i]!], [task.topActivations[i]!], onlyCoarse.f0));
+    const tol = [...coarseErrors].sort((a, b) => a - b)[Math.floor(coarseErrors.length / 2)]!;
+    const mixed = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: tol });
+    const C = mixed.channels;
+    let redone = 0;
+    task.topPatches.forEach((_, i) => {
+      const err = completenessError([onlyCoarse.totals[i]!], [task.topActivations[i]!], onlyCoarse.f0);
+      const expected = err > tol ? onlyFine : onlyCoarse;
+      if (err > tol) redone++;
+      for (let c = 0; c < C; c++) expect(mixed.perPatch[i * C + c]).toBeCloseTo(expected.perPatch[i * C + c]!, 5);
+    });
+    expect(redone).toBeGreaterThan(0);
+    expect(redone).toBeLessThan(task.topPatches.length);
+  });
 });
