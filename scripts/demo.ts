@@ -1,5 +1,5 @@
 /**
- * `npm run demo`: builds the app if needed, creates the database, registers the toy-world model
+ * `npm run demo`: builds the app if `.next/` holds no build of the current sources, creates the database, registers the toy-world model
  * and its images, queues a small demo circuit, starts the web server and a worker, and prints the
  * URL and a login. Nothing to configure (PORT, NEURFLOW_DB, NEURFLOW_DATA are honoured).
  *
@@ -22,6 +22,7 @@ import { hashPassword } from "~/server/auth/password";
 import { createSession, SESSION_COOKIE } from "~/server/auth/sessions";
 import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
 import { storageRoot } from "~/server/storage/paths";
+import { builtHash, sourceHash, writeBuildStamp } from "./buildStamp";
 
 const root = resolve(import.meta.dirname, "..");
 process.chdir(root);
@@ -83,10 +84,14 @@ async function waitForServer(url: string, children: ChildProcess[]): Promise<boo
 }
 
 async function main() {
-  if (!existsSync(join(root, ".next", "BUILD_ID"))) {
-    step("building the web app (next build)…");
+  // a build is reused while its stamp matches the sources (after a pull or an edit it is rebuilt)
+  const sources = sourceHash(root);
+  if (builtHash(root, ".next") !== sources) {
+    step(existsSync(join(root, ".next", "BUILD_ID")) ? "rebuilding the web app (the sources changed since .next/ was built)…" : "building the web app (next build)…");
+    const started = Date.now();
     const r = spawnSync(process.execPath, [nextBin, "build"], { stdio: "inherit", cwd: root, env: { ...process.env, NEURFLOW_NEXT_DIST_DIR: "" } });
     if (r.status !== 0) throw new Error("next build failed");
+    writeBuildStamp(root, ".next", sources, (Date.now() - started) / 1000);
   }
 
   step("creating / migrating the database");

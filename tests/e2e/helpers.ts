@@ -24,7 +24,6 @@
  * output; E2E_SKIP_BUILD=1 uses `.next-e2e/` as it is.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -33,6 +32,7 @@ import { eq } from "drizzle-orm";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { openDb, type Db } from "~/db/client";
 import { users, type Role } from "~/db/schema";
+import { builtHash, sourceHash, writeBuildStamp } from "~/scripts/buildStamp";
 import { hashPassword } from "~/server/auth/password";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -85,11 +85,6 @@ export interface PlatformOptions {
 const LOCK_DIR = join(ROOT, "node_modules", ".cache", "neurflow-e2e");
 const MUTEX = join(LOCK_DIR, "mutex");
 const READERS = join(LOCK_DIR, "readers");
-const STAMP = join(ROOT, DIST_DIR, "neurflow-e2e-stamp.json");
-/** What `next build` reads: the app's sources and the configuration (the toy-world generator is not part of the app). */
-const BUILD_INPUT_DIRS = ["app", "components", "trpc", "server", "db", "public"];
-const BUILD_INPUT_FILES = ["next.config.ts", "postcss.config.mjs", "tsconfig.json", "package.json", "package-lock.json"];
-const BUILD_INPUT_SKIP = new Set(["server/toyworld", "db/migrations"]); // migrations are read at run time
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -100,35 +95,6 @@ function alive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
-}
-
-/** A hash of the build's inputs (paths and contents). */
-export function sourceHash(): string {
-  const h = createHash("sha256");
-  const add = (rel: string) => {
-    let data: Buffer;
-    try {
-      data = readFileSync(join(ROOT, rel));
-    } catch {
-      return; // removed since it was listed (an editor's temporary file)
-    }
-    h.update(rel + "\0");
-    h.update(data);
-    h.update("\0");
-  };
-  const walk = (rel: string) => {
-    if (BUILD_INPUT_SKIP.has(rel)) return;
-    const abs = join(ROOT, rel);
-    if (!existsSync(abs)) return;
-    for (const e of readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const child = `${rel}/${e.name}`;
-      if (e.isDirectory()) walk(child);
-      else if (e.isFile()) add(child);
-    }
-  };
-  for (const d of BUILD_INPUT_DIRS) walk(d);
-  for (const f of BUILD_INPUT_FILES) if (existsSync(join(ROOT, f))) add(f);
-  return h.digest("hex");
 }
 
 async function withMutex<T>(f: () => Promise<T>): Promise<T> {
@@ -151,7 +117,7 @@ async function withMutex<T>(f: () => Promise<T>): Promise<T> {
       const stale = owner > 0 ? !alive(owner) : age > 10_000;
       if (stale) rmSync(MUTEX, { recursive: true, force: true });
       else await sleep(250);
-      if (waited > 30 * 60_000) throw new Error(`e2e build lock ${MUTEX} held for 30 minutes by pid ${owner}`);
+      if (waited > 14 * 60_000) throw new Error(`e2e build lock ${MUTEX} held for 14 minutes by pid ${owner}`);
     }
   }
   try {
@@ -205,17 +171,8 @@ async function build(hash: string): Promise<void> {
   // `next build` points next-env.d.ts at the folder it built; the type check keeps seeing `.next`
   if (before !== null && readFileSync(nextEnv, "utf8") !== before) writeFileSync(nextEnv, before);
   if (r.code !== 0) throw new Error(`next build failed (exit ${r.code}):\n${r.out.slice(-6000)}`);
-  writeFileSync(STAMP, JSON.stringify({ hash, builtAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000 }));
+  writeBuildStamp(ROOT, DIST_DIR, hash, (Date.now() - started) / 1000);
   console.log(`[e2e] next build into ${DIST_DIR}/ took ${((Date.now() - started) / 1000).toFixed(0)} s`);
-}
-
-function stampHash(): string | null {
-  try {
-    if (!existsSync(join(ROOT, DIST_DIR, "BUILD_ID"))) return null;
-    return (JSON.parse(readFileSync(STAMP, "utf8")) as { hash?: string }).hash ?? null;
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -228,10 +185,10 @@ export async function ensureBuild(): Promise<() => void> {
     return () => {};
   }
   return withMutex(async () => {
-    const hash = sourceHash();
-    if (stampHash() !== hash) {
+    const hash = sourceHash(ROOT);
+    if (builtHash(ROOT, DIST_DIR) !== hash) {
       // wait until nobody serves the old build any more (new readers wait for the mutex)
-      const end = Date.now() + 20 * 60_000;
+      const end = Date.now() + 12 * 60_000;
       for (let r = liveReaders(); r.length > 0; r = liveReaders()) {
         if (Date.now() > end) throw new Error(`e2e build: other test processes still serve the old build (${r.join(", ")})`);
         await sleep(500);

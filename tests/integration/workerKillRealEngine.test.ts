@@ -13,7 +13,8 @@ import type { Circuit } from "~/server/neurflow/circuitFormat";
 import { FIXTURE_IMAGES, modelForm } from "../helpers/fixtures";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
 
-const LAYERS = ["fc", "layer4.1", "layer4.0", "layer3.1"];
+// five layers: after the first (fastest) pair three more leave seconds to kill the worker in
+const LAYERS = ["fc", "layer4.1", "layer4.0", "layer3.1", "layer3.0"];
 const LEASE_MS = 3000;
 
 let env: TestEnv;
@@ -103,7 +104,7 @@ describe("real worker process killed mid-run", () => {
     const r1 = await env.as.viewer.runs.get({ id: run1.id });
     const r2 = await env.as.viewer.runs.get({ id: run2.id });
     expect(r1.status).toBe("succeeded");
-    expect(r1.layerTimings.map((t) => t.layer)).toStrictEqual(["fc←layer4.1", "layer4.1←layer4.0", "layer4.0←layer3.1"]);
+    expect(r1.layerTimings.map((t) => t.layer)).toStrictEqual(LAYERS.slice(1).map((l, i) => `${LAYERS[i]}←${l}`));
     const resumed = await env.as.viewer.circuits.export({ id: r1.circuitId! });
     const uninterrupted = await env.as.viewer.circuits.export({ id: r2.circuitId! });
     expect(resumed.layers).toHaveLength(LAYERS.length - 1);
