@@ -4,14 +4,17 @@
  *   the reference preset: wall time, peak RSS, per-stage breakdown, parity with the reference run.
  *   the circuit viewer (bench/viewer.ts): server render time of the circuit page and the browser's
  *   time to interactive for a generated 500-group circuit.
- * Pass names to run a subset: npm run bench -- default reference viewer
+ *   resnet50 (only when named; several minutes on a CPU): a ResNet50-shaped model at 224 px, one
+ *   layer pair of a circuit (bench/resnet50Circuit.ts): time per target neuron and peak RSS.
+ * Pass names to run a subset: npm run bench -- default reference viewer resnet50
  */
 import { spawnSync } from "node:child_process";
 
 const all = ["default", "reference"];
 const chosen = process.argv.slice(2).filter((a) => all.includes(a));
 const wantViewer = process.argv.slice(2).includes("viewer");
-const runs = chosen.length ? chosen : wantViewer ? [] : all;
+const wantResnet = process.argv.slice(2).includes("resnet50");
+const runs = chosen.length ? chosen : wantViewer || wantResnet ? [] : all;
 const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "nan");
 
 for (const preset of runs) {
@@ -39,6 +42,25 @@ for (const preset of runs) {
       `semantic ARI ${fmt(p.semanticAri, 3)}, group ARI ${fmt(p.neuronGroupAri, 3)} → ${res.parityFailures.length ? `SHORT (${res.parityFailures.join(", ")})` : "OK"}`,
   );
   console.log(`  worst IG completeness error ${(res.worstCompleteness * 100).toFixed(2)}%`);
+}
+
+if (wantResnet) {
+  process.stderr.write("bench: ResNet50-shaped model at 224 px, fc → layer4.2 → layer4.1, τ 16 …\n");
+  const r = spawnSync(process.execPath, ["--import", "tsx", "bench/resnet50Circuit.ts", "--images", "4"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 1 << 26,
+  });
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  if (r.status !== 0 || !line.startsWith("{")) {
+    console.log(`resnet50: failed (exit ${r.status})`);
+    process.exitCode = 1;
+  } else {
+    const res = JSON.parse(line);
+    console.log(`resnet50-shaped circuit at 224 px on ${res.backend}: ${res.images} images, ${res.patches} patches`);
+    console.log(`  wall ${fmt(res.wallSeconds)} s (activations ${fmt(res.activationSeconds)} s)   peak RSS ${fmt(res.peakRssMB, 0)} MB`);
+    for (const l of res.pairs) console.log(`    ${l.pair.padEnd(20)} ${String(l.targets).padStart(3)} targets ${fmt(l.seconds)} s, ${fmt(l.secondsPerTarget, 2)} s per target`);
+  }
 }
 
 // the circuit viewer on a generated 500-group circuit (bench/viewer.ts): with no names, or "viewer"
