@@ -117,17 +117,24 @@ async function sharedLayerMaps(
   budgetBytes: number,
 ): Promise<LayerMaps | null> {
   needed.sort((a, b) => a - b);
-  const first = computeLayerMaps(model.graph, images, patches, needed.slice(0, 1), lowerTensor, 1);
-  const rowShape = first.shape.slice(1);
-  first.dispose();
-  const rowSize = rowShape.reduce((a, b) => a * b, 1);
-  if (needed.length * rowSize * 4 > budgetBytes) return null;
-  const data = new Float32Array(new SharedArrayBuffer(needed.length * rowSize * 4));
+  let rowShape: number[] = [];
+  let data: Float32Array | null = null;
   for (let i = 0; i < needed.length; i += batchSize) {
     const t = computeLayerMaps(model.graph, images, patches, needed.slice(i, i + batchSize), lowerTensor, batchSize);
-    data.set((await t.data()) as Float32Array, i * rowSize);
+    if (!data) {
+      // the first batch tells the row size, and so whether the whole set fits the budget
+      rowShape = t.shape.slice(1);
+      const bytes = needed.length * rowShape.reduce((a, b) => a * b, 1) * 4;
+      if (bytes > budgetBytes) {
+        t.dispose();
+        return null;
+      }
+      data = new Float32Array(new SharedArrayBuffer(bytes));
+    }
+    data.set((await t.data()) as Float32Array, i * (data.length / needed.length));
     t.dispose();
   }
+  if (!data) return null;
   const rowOf = new Int32Array(patches.length).fill(-1);
   needed.forEach((p, i) => (rowOf[p] = i));
   return { lowerTensor, rowShape, rowOf, data };

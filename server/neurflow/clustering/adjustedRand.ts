@@ -9,19 +9,12 @@
  * Integer parts are exact (BigInt); the final division is done in float64
  * after rounding numerator and denominator, as Python does.
  */
+import { canonicalLabels } from "./cutTree";
+
 function encode(labels: ArrayLike<number>): { codes: Int32Array; count: number } {
-  const map = new Map<number, number>();
-  const codes = new Int32Array(labels.length);
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i]!;
-    let c = map.get(l);
-    if (c === undefined) {
-      c = map.size;
-      map.set(l, c);
-    }
-    codes[i] = c;
-  }
-  return { codes, count: map.size };
+  const codes = canonicalLabels(labels);
+  // canonical codes are 0, 1, … in order of first appearance
+  return { codes, count: codes.reduce((m, c) => Math.max(m, c + 1), 0) };
 }
 
 /** Pair confusion matrix [[tn, fp], [fn, tp]] as exact integers. */

@@ -7,7 +7,7 @@
  * other op needs everything. For a ResNet BasicBlock this halves the work of every IG step, with
  * identical results.
  */
-import type { tf } from "../tf";
+import { tf } from "../tf";
 
 /** How a node's output channels depend on its inputs (absent: opaque, needs everything). */
 export type ChannelRule<V> =
@@ -25,8 +25,6 @@ export interface ChannelPlan {
   modes: NodeMode[];
   /** Per plan step, per input: slice the input to the target channel before the step. */
   sliceInput: boolean[][];
-  /** Channel count of the output tensor (to slice it when it is computed in full). */
-  outputChannels: number;
   /** Per plan step: the rank of its (first) output. */
   ranks: number[];
 }
@@ -106,18 +104,16 @@ export function planChannels(
       }
     });
   });
-  const outShape = shapes.get(output);
   return {
     modes,
     sliceInput,
-    outputChannels: outShape ? outShape[outShape.length - 1]! : 0,
     ranks: steps.map((s) => shapes.get(s.outputs[0] ?? "")?.length ?? 0),
   };
 }
 
 /** One channel of a channel-last tensor ([N,H,W,C] or [N,C]), keeping the rank. */
-export function channelOf(t: tf.Tensor, channel: number, sliceFn: (t: tf.Tensor, begin: number[], size: number[]) => tf.Tensor): tf.Tensor {
+export function channelOf(t: tf.Tensor, channel: number): tf.Tensor {
   const begin = t.shape.map((_, i) => (i === t.rank - 1 ? channel : 0));
   const size = t.shape.map((_, i) => (i === t.rank - 1 ? 1 : -1));
-  return sliceFn(t, begin, size);
+  return tf.slice(t, begin, size);
 }

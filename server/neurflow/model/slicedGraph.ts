@@ -202,8 +202,7 @@ export class SlicedGraph<V> implements TensorGraph {
       cp = this.makeChannelPlan(feeds, output, plan);
       this.channelPlans.set(key, cp);
     }
-    const slice = (t: tf.Tensor, b: number[], s: number[]) => tf.slice(t, b, s);
-    if (cp === null) return tf.tidy(() => channelOf(this.run(feeds, [output])[0]!, channel, slice));
+    if (cp === null) return tf.tidy(() => channelOf(this.run(feeds, [output])[0]!, channel));
     const channelPlan = cp;
     return tf.tidy(() => {
       const env = new Map<string, V>();
@@ -215,7 +214,7 @@ export class SlicedGraph<V> implements TensorGraph {
           const v = env.get(n) ?? this.constants.get(n);
           if (v === undefined || !channelPlan.sliceInput[i]![k]) return v;
           if (!env.has(n)) return this.o.constantChannel!(v, channelPlan.ranks[i]!, channel);
-          return this.o.fromFeed("", channelOf(this.o.toTensor(v, n), channel, slice)) as V;
+          return this.o.fromFeed("", channelOf(this.o.toTensor(v, n), channel)) as V;
         });
         const outs =
           mode === "restricted" && node.channelRule?.kind === "producer" ? node.channelRule.restrict(channel)(inputs) : node.run(inputs);
@@ -228,7 +227,7 @@ export class SlicedGraph<V> implements TensorGraph {
       const t = this.o.toTensor(v, output);
       const last = plan.steps.length - 1;
       const computedOne = last >= 0 && channelPlan.modes[last] !== "full";
-      return computedOne ? t : channelOf(t, channel, slice);
+      return computedOne ? t : channelOf(t, channel);
     });
   }
 

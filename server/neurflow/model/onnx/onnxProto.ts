@@ -383,7 +383,8 @@ function readTensor(r: ProtoReader): { name: string; tensor: HostTensor } {
   return { name: t.name, tensor: toHost(t) };
 }
 
-function hostDType(dataType: number, name: string): HostDType {
+/** The host type that holds ONNX `dataType` (floats as float32, integers as int64), or null. */
+export function hostDTypeFor(dataType: number): HostDType | null {
   switch (dataType) {
     case DataType.FLOAT:
     case DataType.DOUBLE:
@@ -402,8 +403,12 @@ function hostDType(dataType: number, name: string): HostDType {
     case DataType.UINT64:
       return "int64";
     default:
-      return fail(`tensor "${name}" has unsupported ${dataTypeName(dataType)}`);
+      return null;
   }
+}
+
+function hostDType(dataType: number, name: string): HostDType {
+  return hostDTypeFor(dataType) ?? fail(`tensor "${name}" has unsupported ${dataTypeName(dataType)}`);
 }
 
 const ELEMENT_BYTES: Record<number, number> = {

@@ -6,7 +6,7 @@
  * shape arithmetic of exports work.
  */
 import { tf } from "../../tf";
-import { attrFloat, attrInt, attrInts, attrString, constantNodeValue, dataTypeName, DataType, type OnnxNode } from "./onnxProto";
+import { attrFloat, attrInt, attrInts, attrString, constantNodeValue, dataTypeName, DataType, hostDTypeFor, type OnnxNode } from "./onnxProto";
 import { hostTensor, hostValues, isHost, sizeOf, type HostDType, type HostTensor } from "./hostTensor";
 import * as H from "./hostOps";
 import { makeConv2d, type AutoPad, type ConvGeometry, type Pads4, type Pair } from "./convolution";
@@ -84,22 +84,7 @@ function floatDType(a: tf.Tensor, b: tf.Tensor): [tf.Tensor, tf.Tensor] {
 }
 
 function hostDTypeOf(to: number, node: OnnxNode): HostDType {
-  switch (to) {
-    case DataType.FLOAT:
-    case DataType.DOUBLE:
-    case DataType.FLOAT16:
-    case DataType.BFLOAT16:
-      return "float32";
-    case DataType.BOOL:
-      return "bool";
-    case DataType.STRING:
-    case DataType.COMPLEX64:
-    case DataType.COMPLEX128:
-    case DataType.UNDEFINED:
-      return fail(node, `cannot cast to ${dataTypeName(to)}`);
-    default:
-      return "int64";
-  }
+  return hostDTypeFor(to) ?? fail(node, `cannot cast to ${dataTypeName(to)}`);
 }
 
 function tfDType(d: HostDType): "float32" | "int32" | "bool" {
