@@ -1,0 +1,99 @@
+/**
+ * Knockout of lower-layer neurons and its effect on one upper-layer neuron, the measurement behind
+ * the optimality and weight-fidelity evaluations (the authors' `masked_probing` + `accuracy`): the
+ * lower layer's maps of every patch are computed once; zeroing a set of lower channels and running
+ * the slice up to the target gives the target's activation (spatial mean) on every patch; the
+ * knockout *retention* is the share of the target's top-k patches that are still in its top k.
+ * Lower retention = the set matters more for the target. Only the target's channel is computed.
+ */
+import { spatialMean } from "../activations";
+import { computeLayerMaps } from "../activations";
+import { topIndices } from "../coreNeurons";
+import type { ClassifierModel } from "../model/loadModel";
+import type { Patch } from "../patches";
+import { tf } from "../tf";
+import { applyKeep } from "../masking";
+
+export interface KnockoutSlice {
+  model: ClassifierModel;
+  lowerTensor: string;
+  upperTensor: string;
+  /** Lower maps of every patch, in chunks along the batch axis. */
+  chunks: tf.Tensor[];
+  /** Channels of the lower layer. */
+  channels: number;
+  patchCount: number;
+}
+
+export function knockoutSlice(
+  model: ClassifierModel,
+  images: tf.Tensor4D,
+  patches: readonly Patch[],
+  lowerLayer: string,
+  upperLayer: string,
+  batchSize = 64,
+): KnockoutSlice {
+  const lowerTensor = model.layerTensor(lowerLayer);
+  const upperTensor = model.layerTensor(upperLayer);
+  const chunks: tf.Tensor[] = [];
+  for (let i = 0; i < patches.length; i += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, patches.length - i) }, (_, j) => i + j);
+    chunks.push(computeLayerMaps(model.graph, images, patches, idx, lowerTensor, batchSize));
+  }
+  const channels = chunks[0]!.shape[chunks[0]!.rank - 1]!;
+  return { model, lowerTensor, upperTensor, chunks, channels, patchCount: patches.length };
+}
+
+export function disposeSlice(s: KnockoutSlice): void {
+  s.chunks.forEach((c) => c.dispose());
+  s.chunks = [];
+}
+
+/** The target's activation (spatial mean) on every patch with the given lower channels zeroed. */
+export async function knockoutActivations(s: KnockoutSlice, target: number, zeroed: readonly number[]): Promise<Float32Array> {
+  const keep = new Float32Array(s.channels).fill(1);
+  for (const c of zeroed) {
+    if (!Number.isInteger(c) || c < 0 || c >= s.channels) throw new Error(`the lower layer has ${s.channels} channels; cannot zero channel ${c}`);
+    keep[c] = 0;
+  }
+  const out = new Float32Array(s.patchCount);
+  let offset = 0;
+  for (const chunk of s.chunks) {
+    const a = tf.tidy(() => {
+      const x = zeroed.length ? applyKeep(chunk, keep) : chunk;
+      const y = s.model.graph.runChannel({ [s.lowerTensor]: x }, s.upperTensor, target);
+      return spatialMean(y).reshape([-1]);
+    });
+    out.set((await a.data()) as Float32Array, offset);
+    offset += chunk.shape[0]!;
+    a.dispose();
+  }
+  return out;
+}
+
+/** Share of `top` (the unmasked top-k patches) still in the top k of `activations`. */
+export function topKRetention(top: readonly number[], activations: Float32Array): number {
+  if (top.length === 0) return 0;
+  const now = new Set(topIndices(activations, top.length));
+  let kept = 0;
+  for (const p of top) if (now.has(p)) kept++;
+  return kept / top.length;
+}
+
+/** Baseline top-k patches of the target, then the retention of each knockout set. */
+export async function knockoutRetentions(
+  s: KnockoutSlice,
+  target: number,
+  k: number,
+  sets: readonly (readonly number[])[],
+  onSet?: (done: number, total: number) => void,
+): Promise<{ top: number[]; retention: Float64Array }> {
+  const base = await knockoutActivations(s, target, []);
+  const top = topIndices(base, Math.min(k, base.length));
+  const retention = new Float64Array(sets.length);
+  for (let i = 0; i < sets.length; i++) {
+    retention[i] = topKRetention(top, await knockoutActivations(s, target, sets[i]!));
+    onSet?.(i + 1, sets.length);
+  }
+  return { top, retention };
+}
