@@ -6,3 +6,4 @@ export * from "./runs";
 export * from "./circuits";
 export * from "./labels";
 export * from "./shareLinks";
+export * from "./evaluations";
