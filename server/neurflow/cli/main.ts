@@ -6,6 +6,7 @@
  *                     [--edge-normalization sequential|sum] [--out circuit.json]
  *   npm run neurflow -- compare --circuit C.json --reference R.json[.gz]
  *   npm run neurflow -- backend
+ *   npm run neurflow -- optimality | fidelity-neurons | fidelity-weights | debug | mask  (evaluationCommands.ts)
  * Progress goes to stderr, the result to --out (or stdout).
  */
 import { existsSync } from "node:fs";
@@ -18,6 +19,7 @@ import { parseCircuit } from "../circuitFormat";
 import { compareWithReference, formatParity, parityFailures, type ReferenceRun } from "../parity";
 import type { MethodParams } from "../presets";
 import type { CircuitCheckpoint } from "../runTypes";
+import { EVALUATION_COMMANDS, EVALUATION_USAGE, UsageError } from "./evaluationCommands";
 import { createProgressBar } from "./progressBar";
 
 const USAGE = `usage:
@@ -26,9 +28,8 @@ const USAGE = `usage:
                    [--importance absMean|meanAbs] [--edge-normalization sequential|sum] [--out circuit.json]
                    [--checkpoint FILE]   (saved after each layer pair; an existing one is resumed)
   neurflow compare --circuit C.json --reference R.json[.gz]
-  neurflow backend`;
-
-class UsageError extends Error {}
+  neurflow backend
+${EVALUATION_USAGE}`;
 
 function int(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -131,6 +132,8 @@ async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   if (command === "circuit") return circuitCommand(rest);
   if (command === "compare") return compareCommand(rest);
+  const evaluation = command ? EVALUATION_COMMANDS[command] : undefined;
+  if (evaluation) return evaluation(rest);
   if (command === "backend") {
     const info = await initBackend();
     process.stdout.write(`${info.name} (${info.detail})\n`);
