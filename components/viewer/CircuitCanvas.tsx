@@ -4,7 +4,9 @@
  * one rank per layer with the class logit on top, a node per neuron group showing its mosaic,
  * edges by |W| (width) and sign (colour). The weight threshold hides weak edges and the nodes left
  * without a visible edge; hovering a node highlights every path through it. Labels are drawn by
- * Cytoscape on the canvas (text, never markup).
+ * Cytoscape on the canvas (text, never markup). An edge with an explanation (how the child group
+ * builds the parent) is drawn straight with a marker; its explanation's first line appears on it
+ * while a path through it is highlighted or the edge is selected, and clicking it opens it.
  */
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular, type StylesheetJson } from "cytoscape";
 import { useEffect, useRef } from "react";
@@ -67,12 +69,36 @@ function stylesheet(dark: boolean): StylesheetJson {
     { selector: "edge.neg", style: { "line-color": t.neg } },
     { selector: "edge.logitEdge", style: { "line-color": t.logit, "line-style": "dashed" } },
     { selector: "node.sel", style: { "border-width": 5, "border-color": t.selected } },
+    // explained edges: straight (haystack edges carry no labels), a marker always, the text when in focus
+    {
+      selector: "edge.explained",
+      style: {
+        "curve-style": "straight",
+        "line-style": "solid",
+        label: "✎",
+        "font-size": 11,
+        color: t.text,
+        "text-background-color": t.node,
+        "text-background-opacity": 0.9,
+        "text-background-padding": "2px",
+        "text-rotation": "none",
+        "min-zoomed-font-size": 6,
+      },
+    },
+    { selector: "edge.explained.hl, edge.explained.sel", style: { label: "data(expl)", "font-size": 10, "text-max-width": "180px", "text-wrap": "ellipsis" } },
+    { selector: "edge.sel", style: { opacity: 1, "line-color": t.selected, "z-index": 20 } },
     { selector: "node.shared", style: { "border-color": "#16a34a", "border-width": 4 } },
     { selector: "node.specific", style: { "border-color": "#f59e0b", "border-width": 4 } },
     { selector: ".faded", style: { opacity: 0.12 } },
     { selector: "edge.hl", style: { opacity: 1, "z-index": 10 } },
     { selector: ".hidden", style: { display: "none" } },
   ];
+}
+
+/** The first line of an explanation, shortened for drawing on an edge. */
+export function explanationLine(text: string): string {
+  const line = text.split("\n").find((l) => l.trim()) ?? "";
+  return line.length > 60 ? `${line.slice(0, 59)}…` : line;
 }
 
 export function graphElements(graph: CircuitGraph): ElementDefinition[] {
@@ -91,8 +117,15 @@ export function graphElements(graph: CircuitGraph): ElementDefinition[] {
   for (const e of graph.edges)
     els.push({
       group: "edges",
-      data: { id: `e${e.id}`, source: `g${e.source}`, target: `g${e.target}`, w: edgeWidth(e.weight, maxW), weight: e.weight },
-      classes: e.weight < 0 ? "neg" : "",
+      data: {
+        id: `e${e.id}`,
+        source: `g${e.source}`,
+        target: `g${e.target}`,
+        w: edgeWidth(e.weight, maxW),
+        weight: e.weight,
+        ...(e.explanation ? { expl: explanationLine(e.explanation) } : {}),
+      },
+      classes: [e.weight < 0 ? "neg" : "", e.explanation ? "explained" : ""].filter(Boolean).join(" "),
     });
   return els;
 }
@@ -175,6 +208,7 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
     if (p.initialViewport) cy.viewport({ zoom: p.initialViewport.zoom, pan: p.initialViewport.pan });
     else fitPositions(cy, p.graph);
     cy.on("tap", "node", (ev) => latest.current.onSelect(ev.target.id() as string));
+    cy.on("tap", "edge.explained", (ev) => latest.current.onSelect(ev.target.id() as string));
     cy.on("mouseover", "node", (ev) => highlightPaths(cy, ev.target as NodeSingular));
     cy.on("mouseout", "node", () => clearHighlight(cy));
     cy.on("viewport", () => latest.current.onViewport?.({ zoom: cy.zoom(), pan: cy.pan() }));
@@ -207,7 +241,7 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
     const cy = cyRef.current;
     if (!cy) return;
     cy.batch(() => {
-      cy.nodes().removeClass("sel");
+      cy.elements().removeClass("sel");
       if (props.selected) cy.getElementById(props.selected).addClass("sel");
     });
   }, [props.selected, props.graph]);

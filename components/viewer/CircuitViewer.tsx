@@ -157,6 +157,13 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
         return e ? (end === "source" ? e.source() : e.target()) : null;
       };
       let next: NodeSingular | null = null;
+      if (selected?.startsWith("e")) {
+        // from a selected edge: up to its parent, down to its child
+        const edge = cur as unknown as cytoscape.EdgeSingular;
+        if (ev.key === "ArrowUp") setSelected(edge.target().id());
+        else if (ev.key === "ArrowDown") setSelected(edge.source().id());
+        return;
+      }
       if (ev.key === "ArrowUp") next = strongest((cur as NodeSingular).outgoers("edge"), "target");
       else if (ev.key === "ArrowDown") next = strongest((cur as NodeSingular).incomers("edge"), "source");
       else {
@@ -274,7 +281,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
             onReady={onReady}
           />
           <p className="pointer-events-none absolute bottom-2 left-3 text-xs text-zinc-500">
-            Hover: paths through a node · click: details · ← ↑ → ↓ move · Esc closes · blue W &gt; 0, red W &lt; 0
+            Hover: paths through a node · click: details (✎ edges: explanations) · ← ↑ → ↓ move · Esc closes · blue W &gt; 0, red W &lt; 0
           </p>
         </div>
         <div className="max-h-[75vh] overflow-y-auto rounded-lg border border-zinc-200 bg-white p-3 dark:border-zinc-800 dark:bg-zinc-900">

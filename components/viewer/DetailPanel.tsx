@@ -6,6 +6,7 @@
  */
 import { groupTitle } from "~/server/circuits/svg";
 import { imageUrls, type CircuitGraph, type GraphGroup } from "~/server/circuits/viewTypes";
+import { EdgePanel } from "./EdgePanel";
 import { GroupLabelSlot } from "./GroupLabelSlot";
 import type { HeatmapState } from "./useHeatmaps";
 
@@ -58,6 +59,10 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
         </ul>
       </aside>
     );
+  }
+  if (selected.startsWith("e")) {
+    const edge = graph.edges.find((e) => e.id === Number(selected.slice(1)));
+    return edge ? <EdgePanel graph={graph} edge={edge} shareToken={shareToken} onSelect={onSelect} close={close} /> : null;
   }
   const g = byId.get(Number(selected.slice(1)));
   if (!g) return null;

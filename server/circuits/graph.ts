@@ -15,6 +15,7 @@ import {
   coreNeurons,
   datasets,
   groupEdges,
+  explanations,
   labels,
   neuronGroupMembers,
   neuronGroups,
@@ -112,11 +113,16 @@ export function loadGraph(db: Db, circuitId: number): CircuitGraph | null {
   // group edges: parent in layer i, child in layer i + 1, both by document group id
   const rowOf = new Map(groups.map((g) => [`${layerIdx.get(g.layerId)}:${g.groupId}`, g.id]));
   const gEdges = layerIds.length ? db.select().from(groupEdges).where(inArray(groupEdges.layerId, layerIds)).orderBy(asc(groupEdges.layerId), asc(groupEdges.idx)).all() : [];
+  const edgeTexts = new Map(
+    gEdges.length
+      ? db.select({ e: explanations.groupEdgeId, text: explanations.text }).from(explanations).where(eq(explanations.circuitId, circuitId)).all().map((x) => [x.e, x.text] as const)
+      : [],
+  );
   const edges = gEdges.flatMap((e) => {
     const li = layerIdx.get(e.layerId)!;
     const target = rowOf.get(`${li}:${e.parent}`);
     const source = rowOf.get(`${li + 1}:${e.child}`);
-    return target == null || source == null ? [] : [{ id: e.id, source, target, weight: e.weight }];
+    return target == null || source == null ? [] : [{ id: e.id, source, target, weight: e.weight, explanation: edgeTexts.get(e.id) ?? null }];
   });
 
   // logit → top groups: the share of the logit's top patches in each group

@@ -8,7 +8,8 @@ import { z } from "zod";
 export const SHARE_HEADER = "x-neurflow-share";
 
 /** Node ids in the concept graph: `logit` or `g<neuron group row id>`. */
-export const nodeIdSchema = z.string().regex(/^(logit|g[0-9]{1,12})$/, "not a node id");
+/** A selectable element: the logit, a group node `g<id>` or a group edge `e<id>`. */
+export const nodeIdSchema = z.string().regex(/^(logit|[ge][0-9]{1,12})$/, "not a node id");
 
 /**
  * The view a share link reproduces. `threshold` is a fraction (0..1) of the circuit's largest
@@ -55,6 +56,8 @@ export interface GraphEdge {
   /** Parent group row id. */
   target: number;
   weight: number;
+  /** The current explanation of how the child builds the parent, when it has one (plain text). */
+  explanation: string | null;
 }
 
 export interface CircuitGraph {

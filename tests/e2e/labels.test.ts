@@ -98,6 +98,27 @@ describe("labels in the browser", () => {
     }),
   );
 
+  it("explanations appear on the graph's edges and open in the edge panel", { timeout: 120_000 }, () =>
+    withOutput(async () => {
+      await a.goto(`${platform.url}/circuits/${circuitId}`);
+      await a.locator("[data-testid=viewer][data-ready='1']").waitFor();
+      const explained = await a.evaluate(() =>
+        window.__viewerCy!.edges(".explained").map((e) => ({ id: e.id(), label: e.data("expl") as string, drawn: e.style("label") as string })),
+      );
+      expect(explained.length).toBeGreaterThanOrEqual(1);
+      expect(explained[0]!.label).toBe("The stripes of the child make up the parent's abdomen.");
+      expect(explained[0]!.drawn).toBe("✎");
+      // clicking the edge selects it: its label shows the explanation, and the panel opens
+      await a.evaluate((id) => window.__viewerCy!.getElementById(id).emit("tap"), explained[0]!.id);
+      const panel = a.getByTestId("edge-panel");
+      await panel.waitFor();
+      await panel.getByTestId("label-text").filter({ hasText: "The stripes of the child make up the parent's abdomen." }).waitFor();
+      expect(await a.evaluate((id) => window.__viewerCy!.getElementById(id).style("label"), explained[0]!.id)).toBe("The stripes of the child make up the parent's abdomen.");
+      await panel.getByTestId("edge-parent").click();
+      await a.getByTestId("detail-panel").waitFor();
+    }),
+  );
+
   it("a second session's stale edit is refused with the newer text; history shows model and annotator revisions", { timeout: 180_000 }, () =>
     withOutput(async () => {
       const b = await session(ANNOTATOR2);

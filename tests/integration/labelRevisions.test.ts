@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadCircuitForLabels } from "~/server/labeling/circuitData";
 import { resolveTarget, saveRevision } from "~/server/labeling/store";
+import { loadGraph } from "~/server/circuits/graph";
 import { diffWords } from "~/components/labels/diff";
 import { labelledCircuit } from "../helpers/labelsFixture";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
@@ -124,6 +125,13 @@ describe("label revisions", () => {
     expect(v.revisions.map((r) => r.text)).toStrictEqual(["Stripes make up the abdomen.\n\nReasoning:\n1. …", "Stripes and fur make up the abdomen."]);
     const all = await env.as.viewer.labels.forCircuit({ circuitId });
     expect(all.edges).toContainEqual({ layer: edge.layer, child: edge.child, parent: edge.parent, text: "Stripes and fur make up the abdomen.", review: "reviewed", version: 2 });
+    // the graph carries the current explanation on that edge, and on no other
+    const graph = loadGraph(env.db, circuitId)!;
+    const parentRow = graph.groups.find((g) => g.layer === edge.layer && g.groupId === edge.parent)!.id;
+    const childRow = graph.groups.find((g) => g.layer === edge.layer + 1 && g.groupId === edge.child)!.id;
+    const explained = graph.edges.filter((e) => e.explanation != null);
+    expect(explained).toHaveLength(1);
+    expect(explained[0]).toMatchObject({ source: childRow, target: parentRow, explanation: "Stripes and fur make up the abdomen." });
   });
 
   it("validates the text and the target; markup is stored verbatim as text", async () => {
