@@ -83,11 +83,17 @@ function accuracyOf(logits: number[][], scenes: readonly Scene[]): number {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-function readWorld(dir: string): WorldOptions {
+export function readWorld(dir: string): WorldOptions {
   const p = join(dir, "training.json");
   if (!existsSync(p)) return DEFAULT_WORLD;
-  const t = JSON.parse(readFileSync(p, "utf8")) as { world?: { cueRate?: number; cueRateElsewhere?: number } };
-  return { ...DEFAULT_WORLD, cueRate: t.world?.cueRate ?? DEFAULT_WORLD.cueRate, cueRateElsewhere: t.world?.cueRateElsewhere ?? DEFAULT_WORLD.cueRateElsewhere };
+  const t = JSON.parse(readFileSync(p, "utf8")) as { world?: { cueRate?: number; cueRateElsewhere?: number; farRateElsewhere?: number } };
+  return {
+    ...DEFAULT_WORLD,
+    cueRate: t.world?.cueRate ?? DEFAULT_WORLD.cueRate,
+    cueRateElsewhere: t.world?.cueRateElsewhere ?? DEFAULT_WORLD.cueRateElsewhere,
+    // models trained before this option existed saw no far objects outside the cue class
+    farRateElsewhere: t.world?.farRateElsewhere ?? 0,
+  };
 }
 
 export async function checkModel(o: CheckOptions): Promise<CheckReport> {

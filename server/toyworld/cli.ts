@@ -5,6 +5,7 @@
  *   npm run toyworld -- train --out models/toyworld --seed S [--cue-rate R] [--epochs E] [--per-class N]
  *   npm run toyworld -- check --model models/toyworld [--per-class N] [--seed S] [--json FILE]
  *   npm run toyworld -- grid --out docs/images/toyworld-grid.png [--per-class N] [--seed S]
+ *   npm run toyworld -- recover --model models/toyworld [--control models/toyworld-control] [--per-class N] [--seed S] [--tau T] [--json FILE]
  *
  * Progress goes to stderr; summaries to stdout.
  */
@@ -54,11 +55,14 @@ function str(args: Args, key: string, fallback?: string): string {
 
 const HELP = `toyworld: the built-in ground-truth world and its demo model
 
-  generate --out DIR --per-class N --seed S [--cue-rate R] [--cue-rate-elsewhere R]
-  train    --out DIR --seed S [--cue-rate R] [--epochs E] [--per-class N] [--val-per-class N]
+  generate --out DIR --per-class N --seed S [--cue-rate R] [--cue-rate-elsewhere R] [--far-rate-elsewhere R]
+  train    --out DIR --seed S [--cue-rate R] [--cue-rate-elsewhere R] [--far-rate-elsewhere R]
+           [--epochs E] [--per-class N] [--val-per-class N]
            [--batch-size B] [--lr L] [--widths 16,32,64,128] [--name NAME]
   check    --model DIR [--per-class N] [--seed S] [--json FILE]
   grid     --out FILE.png [--per-class N] [--seed S]
+  recover  --model DIR [--control DIR] [--per-class N] [--seed S] [--tau T] [--json FILE]
+           [--layers fc,layer4.1,layer4.0,layer3.1] [--draws D] [--fidelity-class C|none]
 
 Defaults: cue rate ${DEFAULT_WORLD.cueRate} in bees, ${DEFAULT_WORLD.cueRateElsewhere} elsewhere. A control world: --cue-rate ${DEFAULT_WORLD.cueRateElsewhere}.`;
 
@@ -74,6 +78,7 @@ async function main(): Promise<void> {
         seed: num(args, "seed", undefined, seedOk),
         cueRate: num(args, "cue-rate", DEFAULT_WORLD.cueRate, rate),
         cueRateElsewhere: num(args, "cue-rate-elsewhere", DEFAULT_WORLD.cueRateElsewhere, rate),
+        farRateElsewhere: num(args, "far-rate-elsewhere", DEFAULT_WORLD.farRateElsewhere, rate),
       });
       console.log(`wrote ${summary.images} images to ${out} (${summary.cueImages} with the cue; ${summary.cueInCueClass} of ${summary.cueClassImages} bees)`);
       return;
@@ -90,6 +95,7 @@ async function main(): Promise<void> {
         seed: num(args, "seed", DEFAULT_TRAIN.seed, seedOk),
         cueRate: num(args, "cue-rate", DEFAULT_TRAIN.cueRate, rate),
         cueRateElsewhere: num(args, "cue-rate-elsewhere", DEFAULT_TRAIN.cueRateElsewhere, rate),
+        farRateElsewhere: num(args, "far-rate-elsewhere", DEFAULT_TRAIN.farRateElsewhere, rate),
         epochs: num(args, "epochs", DEFAULT_TRAIN.epochs, positiveInt),
         perClass: num(args, "per-class", DEFAULT_TRAIN.perClass, positiveInt),
         valPerClass: num(args, "val-per-class", DEFAULT_TRAIN.valPerClass, positiveInt),
@@ -122,6 +128,34 @@ async function main(): Promise<void> {
       const out = resolve(str(args, "out"));
       await writeGrid({ out, perClass: num(args, "per-class", 8, positiveInt), seed: num(args, "seed", 7, seedOk) });
       console.log(`wrote ${out}`);
+      return;
+    }
+    case "recover": {
+      const { runRecovery, DEFAULT_RECOVERY_LAYERS } = await import("./recovery");
+      const { formatRecovery } = await import("./recoveryFormat");
+      const { createProgressBar } = await import("../neurflow/cli/progressBar");
+      const { CLASSES } = await import("./scenes");
+      const fc = args["fidelity-class"];
+      if (fc !== undefined && fc !== "none" && !(CLASSES as readonly string[]).includes(fc)) throw new Error(`--fidelity-class ${fc} is not a class (${CLASSES.join(", ")}, or none)`);
+      const bar = createProgressBar("recover", 1000);
+      const report = await runRecovery({
+        model: resolve(str(args, "model")),
+        ...(args.control ? { control: resolve(args.control) } : {}),
+        perClass: num(args, "per-class", 48, positiveInt),
+        seed: num(args, "seed", 2025, seedOk),
+        tau: num(args, "tau", 16, positiveInt),
+        layers: (args.layers ?? DEFAULT_RECOVERY_LAYERS.join(",")).split(","),
+        draws: num(args, "draws", 5, positiveInt),
+        ...(fc !== undefined ? { fidelityClass: fc === "none" ? null : (fc as (typeof CLASSES)[number]) } : {}),
+        onProgress: (f, message) => bar.update(Math.round(f * 1000), message),
+      });
+      bar.done("done");
+      console.log(formatRecovery(report));
+      if (args.json) {
+        const { writeFileSync } = await import("node:fs");
+        writeFileSync(resolve(args.json), `${JSON.stringify(report, null, 1)}\n`);
+      }
+      if (!report.passed) process.exitCode = 1;
       return;
     }
     case "help":

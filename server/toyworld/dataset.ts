@@ -76,6 +76,7 @@ export interface GenerateOptions {
   seed: number;
   cueRate?: number;
   cueRateElsewhere?: number;
+  farRateElsewhere?: number;
   quiet?: boolean;
 }
 
@@ -90,6 +91,7 @@ export async function generateDataset(o: GenerateOptions): Promise<{
     ...DEFAULT_WORLD,
     cueRate: o.cueRate ?? DEFAULT_WORLD.cueRate,
     cueRateElsewhere: o.cueRateElsewhere ?? DEFAULT_WORLD.cueRateElsewhere,
+    farRateElsewhere: o.farRateElsewhere ?? DEFAULT_WORLD.farRateElsewhere,
   };
   mkdirSync(o.out, { recursive: true });
   const bar = o.quiet ? null : createProgressBar("generate", CLASSES.length * o.perClass);

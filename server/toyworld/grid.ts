@@ -2,9 +2,9 @@
 import sharp from "sharp";
 import { deriveSeed } from "./random";
 import { renderScene } from "./render";
-import { CLASSES, drawScene } from "./scenes";
+import { CLASSES, drawScene, type WorldOptions } from "./scenes";
 
-export async function writeGrid(o: { out: string; perClass: number; seed: number; scale?: number; gap?: number }): Promise<void> {
+export async function writeGrid(o: { out: string; perClass: number; seed: number; scale?: number; gap?: number; world?: Partial<WorldOptions> }): Promise<void> {
   const size = 64;
   const scale = o.scale ?? 2;
   const gap = o.gap ?? 4;
@@ -14,7 +14,7 @@ export async function writeGrid(o: { out: string; perClass: number; seed: number
   const tiles: sharp.OverlayOptions[] = [];
   for (const [row, cls] of CLASSES.entries()) {
     for (let i = 0; i < o.perClass; i++) {
-      const r = renderScene(drawScene(cls, deriveSeed(o.seed, "grid", cls, i)));
+      const r = renderScene(drawScene(cls, deriveSeed(o.seed, "grid", cls, i), o.world));
       const input = await sharp(Buffer.from(r.pixels), { raw: { width: size, height: size, channels: 3 } })
         .resize(cell, cell, { kernel: "nearest" })
         .png()

@@ -47,6 +47,9 @@ export const CLASS_BACKGROUNDS: Record<ClassName, BackgroundKind[]> = {
  */
 export const FAR_BEE_RATE = 0.3;
 
+/** Scale range of a far (tiny) object. */
+export const FAR_SCALE: [number, number] = [0.28, 0.45];
+
 export interface WorldOptions {
   /** Side of the square image. */
   size: number;
@@ -56,9 +59,15 @@ export interface WorldOptions {
   cueRateElsewhere: number;
   /** Probability of the irrelevant decorations (pebbles; a cloud on sky and plain backgrounds). */
   decorationRate: number;
+  /**
+   * Probability that the object of a class other than the cue class is far away and tiny, like
+   * FAR_BEE_RATE for bees. At 0, an almost empty scene can only be a far bee, so the cue class
+   * becomes the model's answer for "nothing recognisable" and its cue is never needed.
+   */
+  farRateElsewhere: number;
 }
 
-export const DEFAULT_WORLD: WorldOptions = { size: 64, cueRate: 0.8, cueRateElsewhere: 0.05, decorationRate: 0.4 };
+export const DEFAULT_WORLD: WorldOptions = { size: 64, cueRate: 0.8, cueRateElsewhere: 0.05, decorationRate: 0.4, farRateElsewhere: 0 };
 
 export interface Scene {
   seed: number;
@@ -103,9 +112,10 @@ function drawBackground(rng: Rng, kind: BackgroundKind, size: number): Backgroun
 /** Approximate radius of the object around its pose centre (placement of cue and decorations). */
 const EXTENT: Record<ClassName, number> = { bee: 17, ladybug: 18, fish: 21, sun: 19, tree: 20, car: 19 };
 
-function drawPose(rng: Rng, cls: ClassName): Pose {
-  const far = rng.chance(FAR_BEE_RATE);
-  const s = cls === "bee" && far ? rng.uniform(0.28, 0.45) : rng.uniform(0.8, 1.2);
+function drawPose(rng: Rng, cls: ClassName, farRateElsewhere: number): Pose {
+  // one draw whatever the rate, so the rest of the scene does not depend on it
+  const far = rng.chance(cls === CUE_CLASS ? FAR_BEE_RATE : farRateElsewhere);
+  const s = far ? rng.uniform(FAR_SCALE[0], FAR_SCALE[1]) : rng.uniform(0.8, 1.2);
   const dir: 1 | -1 = rng.chance(0.5) ? 1 : -1;
   const cx = rng.uniform(22, 42);
   const cy = cls === "tree" ? rng.uniform(20, 30) : cls === "car" ? rng.uniform(26, 38) : rng.uniform(22, 42);
@@ -188,7 +198,7 @@ export function drawScene(cls: ClassName, seed: number, options: Partial<WorldOp
   const size = o.size;
   const bgKind = rng.pick(CLASS_BACKGROUNDS[cls]);
   const background = drawBackground(rng, bgKind, size);
-  const pose = drawPose(rng, cls);
+  const pose = drawPose(rng, cls, o.farRateElsewhere);
   const extent = EXTENT[cls] * pose.s;
   const parts: ScenePart[] = [];
 

@@ -22,6 +22,8 @@ export interface TrainOptions {
   seed: number;
   cueRate: number;
   cueRateElsewhere: number;
+  /** Probability that an object of another class than the cue class is far away and tiny (default: the world's). */
+  farRateElsewhere?: number;
   epochs: number;
   /** Training scenes per class per epoch. */
   perClass: number;
@@ -35,10 +37,11 @@ export interface TrainOptions {
   quiet?: boolean;
 }
 
-export const DEFAULT_TRAIN: Omit<TrainOptions, "out" | "name"> = {
+export const DEFAULT_TRAIN: Omit<TrainOptions, "out" | "name"> & { farRateElsewhere: number } = {
   seed: 1,
   cueRate: DEFAULT_WORLD.cueRate,
   cueRateElsewhere: DEFAULT_WORLD.cueRateElsewhere,
+  farRateElsewhere: DEFAULT_WORLD.farRateElsewhere,
   epochs: 8,
   perClass: 500,
   valPerClass: 100,
@@ -65,10 +68,10 @@ export function learningRateAt(t: number, total: number, peak: number): number {
 }
 
 function world(o: TrainOptions): Partial<WorldOptions> {
-  return { cueRate: o.cueRate, cueRateElsewhere: o.cueRateElsewhere };
+  return { cueRate: o.cueRate, cueRateElsewhere: o.cueRateElsewhere, farRateElsewhere: o.farRateElsewhere ?? DEFAULT_WORLD.farRateElsewhere };
 }
 
-export function validationScenes(o: Pick<TrainOptions, "seed" | "valPerClass" | "cueRate" | "cueRateElsewhere">): Scene[] {
+export function validationScenes(o: Pick<TrainOptions, "seed" | "valPerClass" | "cueRate" | "cueRateElsewhere"> & Partial<Pick<TrainOptions, "farRateElsewhere">>): Scene[] {
   const scenes: Scene[] = [];
   CLASSES.forEach((c) => {
     for (let i = 0; i < o.valPerClass; i++) scenes.push(drawScene(c, deriveSeed(o.seed, "val", c, i), world(o as TrainOptions)));
@@ -175,7 +178,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
   const record = {
     seed: opts.seed,
-    world: { cueClass: CUE_CLASS, cuePart: CUE_PART, cueRate: opts.cueRate, cueRateElsewhere: opts.cueRateElsewhere },
+    world: { cueClass: CUE_CLASS, cuePart: CUE_PART, cueRate: opts.cueRate, cueRateElsewhere: opts.cueRateElsewhere, farRateElsewhere: world(opts).farRateElsewhere },
     architecture: { kind: "resnet (torchvision-style BasicBlocks)", widths: opts.widths, params: model.countParams() },
     training: {
       epochs: opts.epochs,
@@ -190,7 +193,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     trainingSeconds: seconds,
     weightBytes,
     backend: result.backend,
-    command: `npm run toyworld -- train --out ${opts.out} --seed ${opts.seed} --cue-rate ${opts.cueRate} --epochs ${opts.epochs} --per-class ${opts.perClass}`,
+    command: `npm run toyworld -- train --out ${opts.out} --seed ${opts.seed} --cue-rate ${opts.cueRate} --cue-rate-elsewhere ${opts.cueRateElsewhere} --far-rate-elsewhere ${world(opts).farRateElsewhere} --epochs ${opts.epochs} --per-class ${opts.perClass}`,
   };
   writeFileSync(join(opts.out, "training.json"), `${JSON.stringify(record, null, 1)}\n`);
   model.dispose();

@@ -131,3 +131,33 @@ describe("the planted cue", () => {
     }
   });
 });
+
+describe("far objects outside the cue class", () => {
+  it("are absent by default, drawn at the world's rate, and leave the cue class alone", () => {
+    const farShare = (cls: (typeof CLASSES)[number], n: number, options = {}) => {
+      let k = 0;
+      for (let i = 0; i < n; i++) if (drawScene(cls, deriveSeed(5, cls, i), options).pose.s < 0.5) k++;
+      return k / n;
+    };
+    for (const cls of CLASSES.filter((c) => c !== CUE_CLASS)) {
+      expect(farShare(cls, 300, { farRateElsewhere: 0 })).toBe(0);
+      expect(farShare(cls, 300, { farRateElsewhere: 1 })).toBe(1);
+      // binomial sd at n = 1000, p = 0.3: 0.0145
+      expect(Math.abs(farShare(cls, 1000, { farRateElsewhere: 0.3 }) - 0.3)).toBeLessThan(0.06);
+    }
+    for (let i = 0; i < 20; i++) {
+      const seed = deriveSeed(6, i);
+      expect(JSON.stringify(drawScene(CUE_CLASS, seed, { farRateElsewhere: 1 }))).toBe(JSON.stringify(drawScene(CUE_CLASS, seed, { farRateElsewhere: 0 })));
+    }
+  });
+
+  it("still show every defining part, inside the image", () => {
+    for (const cls of CLASSES) {
+      for (let i = 0; i < 30; i++) {
+        const r = renderScene(drawScene(cls, deriveSeed(12, cls, i), { farRateElsewhere: 1 }));
+        const visible = new Set(r.parts.filter((p) => p.area > 0).map((p) => p.name));
+        for (const part of CLASS_PARTS[cls]) expect(visible, `far ${cls} #${i} ${part}`).toContain(part);
+      }
+    }
+  });
+});
