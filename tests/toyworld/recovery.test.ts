@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import type { Circuit } from "~/server/neurflow/circuitFormat";
+import { conceptPatches, cropShare, groupCompositions, pixelsInCrop, unionMask, type ImageParts } from "~/server/toyworld/conceptParts";
+import { auroc } from "~/server/toyworld/recovery";
+
+const S = 16;
+
+function square(x0: number, y0: number, side: number): Uint8Array {
+  const m = new Uint8Array(S * S);
+  for (let y = y0; y < y0 + side; y++) for (let x = x0; x < x0 + side; x++) m[y * S + x] = 1;
+  return m;
+}
+
+/** One image: flowers fill its top-left 4×4, the bee its bottom-right 8×8. */
+const image: ImageParts = { size: S, parts: [{ name: "flowers", mask: square(0, 0, 4) }, { name: "body", mask: square(8, 8, 8) }] };
+
+/** A circuit with the parts conceptParts reads: patches, targets' top patches and semantic groups, neuron groups. */
+function circuit(): Circuit {
+  const patches: [number, number, number, number][] = [
+    [0, 0, 0, 16], // 0: whole image: flowers 16/256 (6%), body 64/256 (25%)
+    [0, 0, 0, 4], // 1: all flowers
+    [0, 0, 0, 8], // 2: flowers 16/64 (25%)
+    [0, 8, 8, 8], // 3: all body
+    [0, 4, 4, 8], // 4: body 16/64 (25%)
+  ];
+  const target = (neuron: number, topPatches: number[], semanticGroups: number[]) => ({ neuron, topPatches, topActivations: topPatches.map(() => 1), semanticGroups, importance: [], coreNeurons: [], edges: [] });
+  return {
+    images: ["a.png"],
+    patches,
+    layers: [
+      { upper: "fc", lower: "l2", targets: [target(0, [0, 1], [0, 1])], neuronGroups: [{ id: 0, members: [{ neuron: 0, semanticGroup: 0 }] }], groupEdges: [] },
+      {
+        upper: "l2",
+        lower: "l1",
+        targets: [target(3, [1, 2, 3], [0, 0, 1]), target(5, [2, 4, 0], [0, 1, 1])],
+        neuronGroups: [
+          { id: 0, members: [{ neuron: 3, semanticGroup: 0 }, { neuron: 5, semanticGroup: 0 }] },
+          { id: 1, members: [{ neuron: 3, semanticGroup: 1 }, { neuron: 5, semanticGroup: 1 }] },
+        ],
+        groupEdges: [],
+      },
+    ],
+  } as unknown as Circuit;
+}
+
+describe("concept patches and the parts they show", () => {
+  it("counts a part's pixels inside a crop, clipped to the image", () => {
+    expect(pixelsInCrop(image.parts[0]!.mask, S, 0, 0, 16)).toBe(16);
+    expect(pixelsInCrop(image.parts[0]!.mask, S, 2, 2, 8)).toBe(4);
+    expect(pixelsInCrop(image.parts[1]!.mask, S, 12, 12, 8)).toBe(16);
+    expect(cropShare(image.parts[1]!.mask, S, 8, 8, 8)).toBe(1);
+    expect(unionMask(image, ["flowers", "body"]).reduce((a, b) => a + b, 0)).toBe(80);
+    expect(unionMask(image, ["wings"]).reduce((a, b) => a + b, 0)).toBe(0);
+  });
+
+  it("takes a group's concept patches per member semantic group, each patch once", () => {
+    const c = circuit();
+    expect(conceptPatches(c, 1, 0)).toEqual([1, 2]);
+    expect(conceptPatches(c, 1, 1)).toEqual([0, 3, 4]);
+    expect(() => conceptPatches(c, 1, 7)).toThrow(/no neuron group 7/);
+  });
+
+  it("judges a patch by the share of the patch a part covers, not by the share of the part it holds", () => {
+    const [g0, g1] = groupCompositions(circuit(), [image], { cue: ["flowers"], object: ["body", "stripes", "wings"], decoration: ["pebbles"] });
+    // group 0: a flower crop and a crop a quarter flowers — all cue, no bee
+    expect(g0).toMatchObject({ layer: "l2", groupId: 0, neurons: [3, 5], patches: 2, cue: 1, object: 0, decoration: 0 });
+    // group 1: the whole image (6% flowers: not a flower patch, though it holds all of them; 25% bee) and two bee crops
+    expect(g1).toMatchObject({ groupId: 1, patches: 3, cue: 0, object: 1 });
+    expect(g1!.bySize).toEqual({ "16": 1, "8": 2 });
+    // at a 5% threshold the whole image shows the flowers too
+    expect(g1!.sensitivity.find((s) => s.share === 0.05)!.cue).toBeCloseTo(1 / 3);
+  });
+
+  it("skips the class logit's own groups unless asked", () => {
+    const c = circuit();
+    const sets = { cue: ["flowers" as const], object: ["body" as const], decoration: [] };
+    expect(groupCompositions(c, [image], sets).every((g) => g.layerIndex === 1)).toBe(true);
+    expect(groupCompositions(c, [image], sets, { fromLayer: 0 })[0]!.layer).toBe("fc");
+    expect(() => groupCompositions(c, [], sets)).toThrow(/0 part masks for 1 circuit images/);
+  });
+});
+
+describe("AUROC", () => {
+  it("is the probability that a positive outscores a negative, ties half", () => {
+    expect(auroc([3, 4], [1, 2])).toBe(1);
+    expect(auroc([1, 2], [3, 4])).toBe(0);
+    expect(auroc([1, 3], [2, 2])).toBe(0.5);
+    expect(auroc([2], [2])).toBe(0.5);
+    expect(Number.isNaN(auroc([], [1]))).toBe(true);
+  });
+});
