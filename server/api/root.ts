@@ -5,6 +5,7 @@ import { circuitCompareRouter } from "./routers/circuitCompare";
 import { circuitGraphRouter } from "./routers/circuitGraph";
 import { circuitsRouter } from "./routers/circuits";
 import { datasetsRouter } from "./routers/datasets";
+import { evaluationsRouter } from "./routers/evaluations";
 import { labelsRouter } from "./routers/labels";
 import { modelsRouter } from "./routers/models";
 import { heatmapsRouter } from "./routers/heatmaps";
@@ -26,6 +27,7 @@ export const appRouter = router({
   shareLinks: shareLinksRouter,
   heatmaps: heatmapsRouter,
   labels: labelsRouter,
+  evaluations: evaluationsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -103,9 +103,12 @@ export class Worker {
       if (!s.held) controller.abort("lease-lost");
       else if (s.cancelRequested) controller.abort("canceled");
     };
-    const beat = setInterval(() => {
-      queue.renew(job.id, this.workerId, this.leaseMs).then(observe, (e) => this.logLine(`heartbeat failed: ${errorText(e)}`));
-    }, this.heartbeatMs);
+    let lastRenew = Date.now();
+    const renew = () => {
+      lastRenew = Date.now();
+      return queue.renew(job.id, this.workerId, this.leaseMs).then(observe, (e) => this.logLine(`heartbeat failed: ${errorText(e)}`));
+    };
+    const beat = setInterval(() => void renew(), this.heartbeatMs);
     let lastProgress = 0;
     const ctx: JobContext = {
       job,
@@ -116,6 +119,9 @@ export class Worker {
         if (!force && fraction < 1 && now - lastProgress < this.progressIntervalMs) return;
         lastProgress = now;
         observe(await queue.progress(job.id, this.workerId, { fraction, message, data }));
+        // a handler whose work never yields to the event loop (synchronous tensor code between
+        // microtasks) starves the heartbeat timer: its progress calls keep the lease instead
+        if (Date.now() - lastRenew >= this.heartbeatMs) await renew();
       },
       log: async (message, data) => observe(await queue.log(job.id, this.workerId, message, data)),
       checkpoint: async (value, data) => observe(await queue.checkpoint(job.id, this.workerId, value, data)),

@@ -1,5 +1,5 @@
 /**
- * The worker process (`npm run worker`): opens the database, runs circuit, model-check and label jobs
+ * The worker process (`npm run worker`): opens the database, runs circuit, model-check, label, heatmap and evaluation jobs
  * until SIGINT/SIGTERM. Several workers may run at once (one per GPU); each claims its own jobs.
  * On a signal the current job is abandoned without writing: its lease expires and a worker
  * resumes it from the last checkpoint.
@@ -8,6 +8,7 @@ import { openDb } from "~/db/client";
 import { storageRoot } from "~/server/storage/paths";
 import { loadEngine, loadModelChecker } from "./engine";
 import { circuitJobHandler } from "./handlers/circuitJob";
+import { evaluationJobHandler } from "./handlers/evaluationJob";
 import { heatmapJobHandler } from "./handlers/heatmapJob";
 import { labelJobHandler } from "./handlers/labelJob";
 import { validateModelHandler } from "./handlers/validateModelJob";
@@ -28,6 +29,7 @@ const worker = new Worker({
     // read per job from this process's environment (OPENAI_API_KEY, OPENAI_BASE_URL, NEURFLOW_LABEL_MODEL, …)
     label: labelJobHandler(db, () => new LabelClient(labelConfig())),
     heatmaps: heatmapJobHandler(db, storageRoot()),
+    evaluation: evaluationJobHandler(db, storageRoot()),
   },
   log: (line) => console.log(`[worker ${new Date().toISOString()}] ${line}`),
 });

@@ -57,6 +57,14 @@ const RULES: Record<string, Meta["auth"]> = {
   "shareLinks.revoke": "viewer",
   "heatmaps.status": "viewer",
   "heatmaps.request": "viewer",
+  "evaluations.start": "annotator",
+  "evaluations.startImageDebug": "annotator",
+  "evaluations.list": "viewer",
+  "evaluations.jobs": "viewer",
+  "evaluations.get": "viewer",
+  "evaluations.cancel": "annotator",
+  // "viewer" + share: the viewer's faithfulness figure
+  "evaluations.faithfulness": "viewer",
 };
 
 const BELOW: Record<Meta["auth"], (Role | "anonymous")[]> = {

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { circuitLayers, circuits, circuitTargets, groupEdges, models, neuronGroups } from "~/db/schema";
 import { rendersDir } from "~/server/circuits/renders";
 import { exportCircuit, importCircuit } from "~/server/circuits/store";
+import { evaluationsDir } from "~/server/evaluations/store";
 import { parseCircuit } from "~/server/neurflow/circuitFormat";
 import { adminProcedure, annotatorProcedure, router, viewerProcedure } from "../trpc";
 
@@ -104,6 +105,8 @@ export const circuitsRouter = router({
     if (!r) throw new TRPCError({ code: "NOT_FOUND", message: `no circuit ${input.id}` });
     // its rendered patches, mosaics and heatmaps (share links went with the rows)
     await rm(rendersDir(ctx.storageRoot, input.id), { recursive: true, force: true });
+    // images uploaded for its evaluations (the result rows went with the circuit)
+    await rm(evaluationsDir(ctx.storageRoot, input.id), { recursive: true, force: true });
     return { ok: true };
   }),
 });
