@@ -15,6 +15,7 @@ import { circuitSvg, maxAbsWeight } from "~/server/circuits/svg";
 import { imageUrls, SHARE_HEADER, type CircuitGraph, type Hypertree, type ViewState } from "~/server/circuits/viewTypes";
 import { CircuitCanvas, fitPositions, type Viewport } from "./CircuitCanvas";
 import { DetailPanel } from "./DetailPanel";
+import { FaithfulnessBadge } from "./FaithfulnessBadge";
 import { HypertreeView } from "./HypertreeView";
 import { ShareDialog } from "./ShareDialog";
 import { useHeatmaps } from "./useHeatmaps";
@@ -247,6 +248,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
             |W| ≥ {cut.toFixed(3)} · {visibleEdges}/{graph.edges.length} edges
           </span>
         </label>
+        <FaithfulnessBadge client={client} graph={graph} threshold={threshold} shareToken={shareToken} />
         <span className="flex-1" />
         <button className={btn} onClick={exportJson} data-testid="export-json">
           JSON

@@ -28,6 +28,9 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
         <p className="mt-2">
           <Link className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700" href={`/circuits/${c.id}/view`} data-testid="open-viewer">
             Open the circuit viewer
+          </Link>{" "}
+          <Link className="ml-2 rounded border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800" href={`/circuits/${c.id}/evaluations`} data-testid="open-evaluations">
+            Evaluations
           </Link>
         </p>
       </div>

@@ -101,8 +101,9 @@ export const evaluationsRouter = router({
   list: viewerProcedure
     .input(z.object({ circuitId: id, kind: z.enum(EVALUATION_KIND_LIST).optional(), limit: z.number().int().min(1).max(200).default(100) }))
     .query(({ ctx, input }) => {
-      factsOf(ctx, input.circuitId);
+      const facts = factsOf(ctx, input.circuitId);
       return {
+        facts,
         results: listEvaluations(ctx.db, input.circuitId, { kind: input.kind, withResults: true, limit: input.limit }),
         jobs: evaluationJobs(ctx.db, input.circuitId, { kind: input.kind }),
       };

@@ -29,7 +29,8 @@ export default async function CircuitViewPage({ params, searchParams }: { params
         <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
           {c.modelId ? <Link className="hover:underline" href={`/models/${c.modelId}`}>{c.modelName}</Link> : c.modelName} · τ {c.tau} · k {c.k} · {c.layers.join(" → ")} ·{" "}
           {graph.groups.length} groups · {graph.edges.length} edges · <Link className="hover:underline" href={`/circuits/${c.id}`}>summary</Link> ·{" "}
-          <Link className="hover:underline" href={`/circuits/compare?a=${c.id}`}>compare…</Link>
+          <Link className="hover:underline" href={`/circuits/compare?a=${c.id}`}>compare…</Link> ·{" "}
+          <Link className="hover:underline" href={`/circuits/${c.id}/evaluations`} data-testid="open-evaluations">evaluations</Link>
         </p>
       </div>
       <CircuitViewer graph={graph} initialView={initialView} shareToken={null} canShare documentHref={`/api/circuits/${c.id}/export`} />
