@@ -26,6 +26,8 @@ import { maskGroups, maskedNeurons } from "../../server/neurflow/groupMasking";
 import { debugImages } from "../../server/neurflow/imageDebugging";
 import { accuracyOf, keepVector, maskedLogits, orderMasks } from "../../server/neurflow/masking";
 import { groupReferences, metricM } from "../../server/neurflow/metricM";
+import { listImages, loadClassImages } from "../../server/neurflow/images";
+import { loadModel } from "../../server/neurflow/model/loadModel";
 import { patchGrid } from "../../server/neurflow/patches";
 import { tf } from "../../server/neurflow/tf";
 import { saveLayersModel } from "../../server/toyworld/modelFiles";
@@ -320,6 +322,36 @@ describe("evaluations on a linear model", () => {
     await expect(loadEvaluationData({ ...circuit, model: { ...circuit.model, name: "other" } }, join(dir, "manifest.json"), { names: circuit.images, pixels: new Float32Array(N * S * S * 3), size: S })).rejects.toThrow(/not the circuit's: its name is "linear3"/);
     await expect(loadEvaluationData(circuit, join(dir, "manifest.json"), { names: ["x.png"], pixels: new Float32Array(S * S * 3), size: S })).rejects.toThrow(/not the circuit's images/);
   });
+});
+
+describe("knockouts reuse one forward pass of the linear layers", () => {
+  test("on an ONNX ResNet block and a TF.js layers one, equal to running the slice in full", async () => {
+    await initBackend();
+    for (const manifest of ["tests/fixtures/toyworld-a/manifest.json", "models/toyworld/manifest.json"]) {
+      const model = await loadModel(manifest);
+      const dirImages = "tests/fixtures/toyworld-a/images/bee";
+      const loaded = await loadClassImages((await listImages(dirImages)).slice(0, 3), 64);
+      const images = tf.tidy(() => model.preprocess(tf.tensor4d(loaded.pixels, [3, 64, 64, 3])));
+      const patches = patchGrid(3, 64, [1, 0.5], 0.5);
+      for (const [lower, upper] of [["layer4.0", "layer4.1"], ["layer3.1", "layer4.0"]] as const) {
+        const fast = knockoutSlice(model, images, patches, lower, upper, 16);
+        const plain = knockoutSlice(model, images, patches, lower, upper, 16, { reuseLinear: false });
+        expect(fast.linear.length).toBeGreaterThanOrEqual(1); // the block's first convolution (and a downsampling one)
+        expect(plain.linear).toHaveLength(0);
+        for (const set of [[], [3], [0, 7, 9, 30, 31], Array.from({ length: 20 }, (_, i) => i * 3), Array.from({ length: 40 }, (_, i) => i)]) {
+          const a = await knockoutActivations(fast, 5, set);
+          const b = await knockoutActivations(plain, 5, set);
+          let worst = 0;
+          for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+          expect(worst, `${manifest} ${lower}→${upper} |S| = ${set.length}`).toBeLessThan(1e-4);
+        }
+        disposeSlice(fast);
+        disposeSlice(plain);
+      }
+      images.dispose();
+      model.dispose();
+    }
+  }, 120_000);
 });
 
 describe("statistics and sampling", () => {

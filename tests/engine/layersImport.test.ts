@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { initBackend } from "../../server/neurflow/backend";
 import type { TensorGraph } from "../../server/neurflow/model/graph";
 import { fileIOHandler } from "../../server/neurflow/model/layers/fileIO";
-import { importLayers } from "../../server/neurflow/model/layers/importLayers";
+import { importLayers, layersModelToGraph } from "../../server/neurflow/model/layers/importLayers";
 import { loadModel } from "../../server/neurflow/model/loadModel";
 import { tf } from "../../server/neurflow/tf";
 import { maxAbsDiff, randomTensor } from "./onnxTestUtils";
@@ -85,6 +85,50 @@ describe("TF.js layers models", () => {
     const numeric = (f(tf.add(h!, tf.mul(d, eps))).dataSync()[0]! - f(tf.sub(h!, tf.mul(d, eps))).dataSync()[0]!) / (2 * eps);
     expect(Math.abs(numeric - analytic)).toBeLessThan(2e-2 * Math.max(1, Math.abs(analytic)));
     tf.dispose([h!, w, d, g]);
+  });
+
+  test("one channel: runChannel computes only it (dense convolutions, batch norm) and equals the full output, gradients too", () => {
+    // a BasicBlock: conv → BN → ReLU → conv → BN, + the block input, ReLU
+    const input = tf.input({ shape: [8, 8, 6], name: "in" });
+    const c1 = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: "same", useBias: false, name: "b_conv1" }).apply(input) as tf.SymbolicTensor;
+    const bn1 = tf.layers.batchNormalization({ name: "b_bn1", epsilon: 1e-5 }).apply(c1) as tf.SymbolicTensor;
+    const r1 = tf.layers.reLU({ name: "b_relu" }).apply(bn1) as tf.SymbolicTensor;
+    const c2 = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: "same", name: "b_conv2" }).apply(r1) as tf.SymbolicTensor;
+    const bn2 = tf.layers.batchNormalization({ name: "b_bn2" }).apply(c2) as tf.SymbolicTensor;
+    const add = tf.layers.add({ name: "b_add" }).apply([bn2, input]) as tf.SymbolicTensor;
+    const out = tf.layers.activation({ activation: "relu", name: "b_out" }).apply(add) as tf.SymbolicTensor;
+    const m = tf.model({ inputs: input, outputs: out, name: "block" });
+    // non-trivial batch-norm statistics
+    for (const name of ["b_bn1", "b_bn2"]) {
+      const layer = m.getLayer(name);
+      layer.setWeights(layer.getWeights().map((w, i) => tf.add(tf.mul(randomTensor(w.shape, 20 + i), 0.3), i === 3 ? 1 : 0)));
+    }
+    const g = layersModelToGraph(m);
+    const xin = randomTensor([3, 8, 8, 6], 11);
+    const full = g.run({ in: xin }, ["b_out"])[0]!;
+    for (let c = 0; c < 6; c++) {
+      const one = g.runChannel({ in: xin }, "b_out", c);
+      expect(one.shape).toEqual([3, 8, 8, 1]);
+      expect(maxAbsDiff(one.dataSync(), tf.slice(full, [0, 0, 0, c], [-1, -1, -1, 1]).dataSync())).toBeLessThan(1e-5);
+      const ga = tf.grad((t: tf.Tensor) => tf.sum(g.runChannel({ in: t }, "b_out", c)) as tf.Scalar)(xin);
+      const gb = tf.grad((t: tf.Tensor) => tf.sum(tf.slice(g.run({ in: t }, ["b_out"])[0]!, [0, 0, 0, c], [-1, -1, -1, 1])) as tf.Scalar)(xin);
+      expect(maxAbsDiff(ga.dataSync(), gb.dataSync())).toBeLessThan(1e-4);
+      tf.dispose([one, ga, gb]);
+    }
+    // the block's first convolution reads its input linearly: its output with channels S zeroed is
+    // the full output minus the contribution of S alone
+    const [lin] = g.linearConsumers!("in");
+    expect(lin!.output).toBe("b_conv1");
+    const S = [1, 4];
+    const keep = tf.tensor1d([1, 0, 1, 1, 0, 1]);
+    const direct = g.run({ in: tf.mul(xin, keep) }, ["b_conv1"])[0]!;
+    const base = g.run({ in: xin }, ["b_conv1"])[0]!;
+    const viaPartial = tf.sub(base, lin!.partial(tf.gather(xin, S, 3), S));
+    expect(maxAbsDiff(viaPartial.dataSync(), direct.dataSync())).toBeLessThan(1e-5);
+    // the second convolution reads an activation, not the input: not a linear consumer of "in"
+    expect(g.linearConsumers!("b_relu").map((l) => l.output)).toEqual(["b_conv2"]);
+    tf.dispose([xin, full, keep, direct, base, viaPartial]);
+    g.dispose();
   });
 
   test("loadModel reads a tfjs-layers manifest", async () => {

@@ -5,10 +5,17 @@
  * the slice up to the target gives the target's activation (spatial mean) on every patch; the
  * knockout *retention* is the share of the target's top-k patches that are still in its top k.
  * Lower retention = the set matters more for the target. Only the target's channel is computed.
+ *
+ * Knocking out a few channels reuses one forward pass: the layers that read the lower layer
+ * linearly (a block's first convolution, which is most of the work) are run once on the full maps;
+ * for a knocked-out set S their output is that, minus the contribution of S alone (a convolution
+ * over |S| input channels), and only the rest of the slice runs per set. Exact up to float
+ * rounding; sets larger than half the layer take the plain path.
  */
 import { spatialMean } from "../activations";
 import { computeLayerMaps } from "../activations";
 import { topIndices } from "../coreNeurons";
+import type { LinearConsumer } from "../model/graph";
 import type { ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
 import { tf } from "../tf";
@@ -23,6 +30,9 @@ export interface KnockoutSlice {
   /** Channels of the lower layer. */
   channels: number;
   patchCount: number;
+  /** Nodes reading the lower layer linearly, and their outputs on each chunk (unmasked). */
+  linear: LinearConsumer[];
+  bases: tf.Tensor[][];
 }
 
 export function knockoutSlice(
@@ -32,6 +42,7 @@ export function knockoutSlice(
   lowerLayer: string,
   upperLayer: string,
   batchSize = 64,
+  options: { reuseLinear?: boolean } = {},
 ): KnockoutSlice {
   const lowerTensor = model.layerTensor(lowerLayer);
   const upperTensor = model.layerTensor(upperLayer);
@@ -41,12 +52,18 @@ export function knockoutSlice(
     chunks.push(computeLayerMaps(model.graph, images, patches, idx, lowerTensor, batchSize));
   }
   const channels = chunks[0]!.shape[chunks[0]!.rank - 1]!;
-  return { model, lowerTensor, upperTensor, chunks, channels, patchCount: patches.length };
+  const linear = options.reuseLinear === false || chunks[0]!.rank !== 4 ? [] : (model.graph.linearConsumers?.(lowerTensor) ?? []);
+  const bases = linear.length
+    ? chunks.map((c) => model.graph.run({ [lowerTensor]: c }, linear.map((l) => l.output)))
+    : [];
+  return { model, lowerTensor, upperTensor, chunks, channels, patchCount: patches.length, linear, bases };
 }
 
 export function disposeSlice(s: KnockoutSlice): void {
   s.chunks.forEach((c) => c.dispose());
+  s.bases.flat().forEach((t) => t.dispose());
   s.chunks = [];
+  s.bases = [];
 }
 
 /** The target's activation (spatial mean) on every patch with the given lower channels zeroed. */
@@ -58,10 +75,19 @@ export async function knockoutActivations(s: KnockoutSlice, target: number, zero
   }
   const out = new Float32Array(s.patchCount);
   let offset = 0;
-  for (const chunk of s.chunks) {
+  // reuse the linear consumers' outputs unless the set is most of the layer
+  const reuse = s.linear.length > 0 && zeroed.length * 2 <= s.channels;
+  for (const [ci, chunk] of s.chunks.entries()) {
     const a = tf.tidy(() => {
-      const x = zeroed.length ? applyKeep(chunk, keep) : chunk;
-      const y = s.model.graph.runChannel({ [s.lowerTensor]: x }, s.upperTensor, target);
+      const feeds: Record<string, tf.Tensor> = { [s.lowerTensor]: zeroed.length ? applyKeep(chunk, keep) : chunk };
+      if (reuse) {
+        const xS = zeroed.length ? tf.gather(chunk, [...zeroed], chunk.rank - 1) : null;
+        s.linear.forEach((l, j) => {
+          const base = s.bases[ci]![j]!;
+          feeds[l.output] = xS ? tf.sub(base, l.partial(xS, zeroed)) : base;
+        });
+      }
+      const y = s.model.graph.runChannel(feeds, s.upperTensor, target);
       return spatialMean(y).reshape([-1]);
     });
     out.set((await a.data()) as Float32Array, offset);

@@ -11,7 +11,14 @@ import { tf } from "../tf";
 
 /** How a node's output channels depend on its inputs (absent: opaque, needs everything). */
 export type ChannelRule<V> =
-  | { kind: "elementwise" }
+  | {
+      kind: "elementwise";
+      /**
+       * For a channel-wise op with its own per-channel parameters (a batch normalisation layer):
+       * the run on one channel's inputs. Absent: the node's own run works on one channel.
+       */
+      channelRun?: (channel: number) => (inputs: (V | undefined)[]) => V[];
+    }
   | {
       kind: "producer";
       /** A run computing only output channel `channel` (all inputs in full). */

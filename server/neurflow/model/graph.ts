@@ -17,6 +17,18 @@ export interface GraphNode {
   outputs: string[];
 }
 
+/** A node that reads a tensor linearly (see TensorGraph.linearConsumers). */
+export interface LinearConsumer {
+  /** The node's output tensor. */
+  output: string;
+  /**
+   * The part of the output that comes from the given input channels, bias excluded: for the
+   * input with channels S zeroed, output(x ⊙ keep) = output(x) − partial(x[..., S], S).
+   * `xS` holds only the channels S, in that order ([N, H, W, |S|]). Not differentiable.
+   */
+  partial(xS: tf.Tensor, channels: readonly number[]): tf.Tensor;
+}
+
 export interface TensorGraph {
   /** Name of the tensor that receives the image batch, [N, H, W, 3] in internal layout. */
   readonly inputName: string;
@@ -38,6 +50,12 @@ export interface TensorGraph {
    * graph knows how (see channelSlice.ts); otherwise the full output, sliced. Differentiable.
    */
   runChannel(feeds: Record<string, tf.Tensor>, output: string, channel: number): tf.Tensor;
+  /**
+   * The nodes that read `tensor` as their only non-constant input and are linear in it
+   * (convolutions without groups or fused nonlinearity). Knockouts of a few channels use them to
+   * reuse one forward pass. Optional: without it, callers run the graph in full.
+   */
+  linearConsumers?(tensor: string): LinearConsumer[];
   /** Frees the weights. */
   dispose(): void;
 }

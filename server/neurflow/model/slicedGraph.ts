@@ -7,13 +7,15 @@
  */
 import { tf } from "../tf";
 import { channelOf, planChannels, type ChannelPlan, type ChannelRule } from "./channelSlice";
-import type { GraphNode, TensorGraph } from "./graph";
+import type { GraphNode, LinearConsumer, TensorGraph } from "./graph";
 
 export interface ExecNode<V> extends GraphNode {
   /** Computes the outputs from the inputs (undefined for an omitted optional input ""). */
   run(inputs: (V | undefined)[]): V[];
   /** How its output channels depend on its inputs; absent: it needs all of them. */
   channelRule?: ChannelRule<V>;
+  /** For a node linear in input 0 (NHWC): the contribution of some input channels, bias excluded. */
+  linearInput?: LinearConsumer["partial"];
 }
 
 export interface SlicedGraphOptions<V> {
@@ -85,6 +87,15 @@ export class SlicedGraph<V> implements TensorGraph {
     for (const out of o.outputNames) {
       if (!available.has(out)) throw new Error(`${o.label}: graph output "${out}" is not produced by any node`);
     }
+  }
+
+  linearConsumers(tensor: string): LinearConsumer[] {
+    return this.nodes.flatMap((n) => {
+      if (!n.linearInput || n.inputs[0] !== tensor || n.outputs.length !== 1) return [];
+      // every other input must be a constant (the weights), not another activation
+      if (n.inputs.slice(1).some((i) => i !== "" && !this.constants.has(i))) return [];
+      return [{ output: n.outputs[0]!, partial: n.linearInput }];
+    });
   }
 
   hasTensor(name: string): boolean {
@@ -216,8 +227,13 @@ export class SlicedGraph<V> implements TensorGraph {
           if (!env.has(n)) return this.o.constantChannel!(v, channelPlan.ranks[i]!, channel);
           return this.o.fromFeed("", channelOf(this.o.toTensor(v, n), channel)) as V;
         });
+        const rule = node.channelRule;
         const outs =
-          mode === "restricted" && node.channelRule?.kind === "producer" ? node.channelRule.restrict(channel)(inputs) : node.run(inputs);
+          mode === "restricted" && rule?.kind === "producer"
+            ? rule.restrict(channel)(inputs)
+            : mode === "channel" && rule?.kind === "elementwise" && rule.channelRun
+              ? rule.channelRun(channel)(inputs)
+              : node.run(inputs);
         node.outputs.forEach((o, k) => {
           if (o !== "" && outs[k] !== undefined) env.set(o, outs[k]!);
         });

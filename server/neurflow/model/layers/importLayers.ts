@@ -7,8 +7,9 @@
  */
 import { tf } from "../../tf";
 import type { TensorGraph } from "../graph";
+import type { ChannelRule } from "../channelSlice";
 import { SlicedGraph, type ExecNode } from "../slicedGraph";
-import { convolution } from "../onnx/convolution";
+import { convolution, convolveForward, type ConvGeometry } from "../onnx/convolution";
 import { fileIOHandler } from "./fileIO";
 
 type Layer = tf.layers.Layer;
@@ -41,26 +42,116 @@ const pair = (v: number | number[] | undefined, d: number): [number, number] =>
  * filter gradient too (no Conv2DBackpropFilter on wasm), and wasm lacks the depthwise input
  * gradient. Returns null for configurations it does not cover (then the layer runs as is).
  */
-function convReplacement(layer: Layer, derived: tf.Tensor[]): ((x: tf.Tensor) => tf.Tensor) | null {
+interface ConvReplacement {
+  apply(x: tf.Tensor): tf.Tensor;
+  /** Only output channel `channel` (a dense convolution: that column of the kernel, and its bias). */
+  restrict?: (channel: number) => (x: tf.Tensor) => tf.Tensor;
+  /** A dense convolution without nonlinearity is linear in its input (see TensorGraph.linearConsumers). */
+  partial?: (xS: tf.Tensor, channels: readonly number[]) => tf.Tensor;
+}
+
+function convReplacement(layer: Layer, derived: tf.Tensor[]): ConvReplacement | null {
   const cls = layer.getClassName();
   if (cls !== "DepthwiseConv2D" && cls !== "Conv2D") return null;
   const c = layer.getConfig() as unknown as ConvConfig;
   if (c.dataFormat && c.dataFormat !== "channelsLast") return null;
   const [kernel, bias] = layer.getWeights() as [tf.Tensor4D, tf.Tensor1D | undefined];
-  const conv = convolution(cls === "Conv2D" ? "dense" : "depthwise", kernel, {
+  const geometry: ConvGeometry = {
     kernel: pair(c.kernelSize, 1),
     strides: pair(c.strides, 1),
     dilations: pair(c.dilationRate, 1),
     pads: [0, 0, 0, 0],
     autoPad: c.padding === "same" ? "SAME_UPPER" : "VALID",
-  });
+  };
+  const conv = convolution(cls === "Conv2D" ? "dense" : "depthwise", kernel, geometry);
   derived.push(...conv.weights.filter((w) => w !== kernel));
   const activation = c.activation && c.activation !== "linear" ? tf.layers.activation({ activation: c.activation as "relu" }) : null;
-  return (x) => {
-    let y: tf.Tensor = conv.apply(x as tf.Tensor4D);
-    if (c.useBias !== false && bias) y = tf.add(y, bias);
-    return activation ? (activation.apply(y) as tf.Tensor) : y;
+  return {
+    apply: (x) => {
+      let y: tf.Tensor = conv.apply(x as tf.Tensor4D);
+      if (c.useBias !== false && bias) y = tf.add(y, bias);
+      return activation ? (activation.apply(y) as tf.Tensor) : y;
+    },
+    ...(cls === "Conv2D" ? { restrict: restrictConv(kernel, c.useBias !== false ? bias : undefined, geometry, activation, derived) } : {}),
+    ...(cls === "Conv2D" && !activation
+      ? { partial: (xS: tf.Tensor, channels: readonly number[]) => tf.tidy(() => convolveForward(xS as tf.Tensor4D, tf.gather(kernel, [...channels], 2) as tf.Tensor4D, geometry)) }
+      : {}),
   };
+}
+
+/** One output channel of a dense convolution, built on first use per channel and kept with the model. */
+function restrictConv(
+  kernel: tf.Tensor4D,
+  bias: tf.Tensor1D | undefined,
+  geometry: ConvGeometry,
+  activation: ReturnType<typeof tf.layers.activation> | null,
+  derived: tf.Tensor[],
+): (channel: number) => (x: tf.Tensor) => tf.Tensor {
+  const cache = new Map<number, (x: tf.Tensor) => tf.Tensor>();
+  return (channel) => {
+    let r = cache.get(channel);
+    if (!r) {
+      const filter = tf.keep(tf.slice(kernel, [0, 0, 0, channel], [-1, -1, -1, 1])) as tf.Tensor4D;
+      const b = bias ? tf.keep(tf.slice(bias, [channel], [1])) : undefined;
+      const conv = convolution("dense", filter, geometry);
+      derived.push(...conv.weights, ...(b ? [b] : []));
+      r = (x) => {
+        let y: tf.Tensor = conv.apply(x as tf.Tensor4D);
+        if (b) y = tf.add(y, b);
+        return activation ? (activation.apply(y) as tf.Tensor) : y;
+      };
+      cache.set(channel, r);
+    }
+    return r;
+  };
+}
+
+/** Layers whose output channel c depends only on input channel c, with no parameters of their own. */
+const CHANNELWISE_LAYERS = new Set(["ReLU", "Add", "Maximum", "Minimum", "Dropout", "ZeroPadding2D", "MaxPooling2D", "AveragePooling2D", "LeakyReLU"]);
+const ELEMENTWISE_ACTIVATIONS = new Set(["linear", "relu", "relu6", "sigmoid", "hardSigmoid", "tanh", "elu", "selu", "softplus", "softsign", "swish", "mish"]);
+
+/**
+ * How a layer's output channels depend on its inputs (for computing one channel only): parameter-
+ * free channel-wise layers keep the channel; a batch normalisation over the last axis keeps it with
+ * that channel's scale and shift; a dense convolution computes only the needed output.
+ */
+function layerChannelRule(layer: Layer, replacement: ConvReplacement | null, derived: tf.Tensor[]): ChannelRule<tf.Tensor> | undefined {
+  const cls = layer.getClassName();
+  const config = layer.getConfig() as { activation?: string; axis?: number | number[]; epsilon?: number; center?: boolean; scale?: boolean };
+  if (replacement?.restrict) {
+    const restrict = replacement.restrict;
+    return { kind: "producer", restrict: (channel) => (inputs) => [restrict(channel)(inputs[0]!)] };
+  }
+  if (CHANNELWISE_LAYERS.has(cls)) return { kind: "elementwise" };
+  if (cls === "Activation" && ELEMENTWISE_ACTIVATIONS.has(config.activation ?? "")) return { kind: "elementwise" };
+  if (cls === "BatchNormalization") {
+    const axis = Array.isArray(config.axis) ? config.axis : [config.axis ?? -1];
+    if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== 3)) return undefined;
+    let scaleShift: [tf.Tensor1D, tf.Tensor1D] | null = null;
+    return {
+      kind: "elementwise",
+      channelRun: (channel) => (inputs) => {
+        if (!scaleShift) {
+          const w = layer.getWeights() as tf.Tensor1D[];
+          let i = 0;
+          const gamma = config.scale !== false ? w[i++]! : null;
+          const beta = config.center !== false ? w[i++]! : null;
+          const mean = w[i++]!;
+          const variance = w[i++]!;
+          const eps = config.epsilon ?? 1e-3;
+          scaleShift = tf.tidy(() => {
+            const a = tf.div(gamma ?? tf.onesLike(mean), tf.sqrt(tf.add(variance, eps))) as tf.Tensor1D;
+            const b = tf.sub(beta ?? tf.zerosLike(mean), tf.mul(mean, a)) as tf.Tensor1D;
+            return [tf.keep(a), tf.keep(b)] as [tf.Tensor1D, tf.Tensor1D];
+          });
+          derived.push(...scaleShift);
+        }
+        const [a, b] = scaleShift;
+        return [tf.add(tf.mul(inputs[0]!, tf.slice(a, [channel], [1])), tf.slice(b, [channel], [1]))];
+      },
+    };
+  }
+  return undefined;
 }
 
 function isInputNode(node: LayerNode): boolean {
@@ -117,6 +208,7 @@ export function layersModelToGraph(model: tf.LayersModel, label = `TF.js model "
     const outputs = node.outputTensors.map(tensorName);
     const kwargs = { ...(node.callArgs ?? {}), training: false };
     const replacement = convReplacement(layer, derived);
+    const rule = layerChannelRule(layer, replacement, derived);
     nodes.push({
       name: outputs.length === 1 ? outputs[0]! : layer.name,
       op: layer.getClassName(),
@@ -124,10 +216,12 @@ export function layersModelToGraph(model: tf.LayersModel, label = `TF.js model "
       outputs,
       run: (values) => {
         const xs = values.map((v, i) => v ?? fail(`${label}: layer "${layer.name}" is missing input "${inputs[i]}"`));
-        if (replacement && xs.length === 1) return [replacement(xs[0]!)];
+        if (replacement && xs.length === 1) return [replacement.apply(xs[0]!)];
         const y = layer.apply(xs.length === 1 ? xs[0]! : xs, kwargs) as tf.Tensor | tf.Tensor[];
         return Array.isArray(y) ? y : [y];
       },
+      ...(replacement?.partial ? { linearInput: replacement.partial } : {}),
+      ...(rule ? { channelRule: rule } : {}),
     });
   }
   return new SlicedGraph<tf.Tensor>({
@@ -138,6 +232,9 @@ export function layersModelToGraph(model: tf.LayersModel, label = `TF.js model "
     fromFeed: (_n, t) => t,
     toTensor: (t) => t,
     tensorOf: (t) => t,
+    // a layers graph has no graph-level constants: every weight lives inside its layer
+    constantChannels: () => undefined,
+    constantChannel: () => fail(`${label}: no graph-level constants`),
     disposeWeights: () => {
       derived.forEach((t) => t.dispose());
       model.dispose();

@@ -221,6 +221,14 @@ function makeCore(kind: Kind, filter: tf.Tensor4D, g: ConvGeometry): Conv2d {
 }
 
 /**
+ * Forward-only dense convolution of NHWC `x` by an HWIO filter, with the geometry's padding; no
+ * gradient machinery (for computations that are never differentiated, e.g. knockout partials).
+ */
+export function convolveForward(x: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  return forwardRaw("dense", x, filter, g, resolvePads(g, x.shape[1], x.shape[2]));
+}
+
+/**
  * A dense (filter HWIO) or depthwise (filter [kh, kw, C, multiplier]) NHWC convolution whose input
  * gradient works on every backend and never computes a filter gradient. `weights` holds the
  * filter and any derived tensor this function created.

@@ -174,6 +174,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Ten
           return run(values);
         },
         ...(channelRule ? { channelRule } : {}),
+        ...((run as RestrictableRun).partial ? { linearInput: (run as RestrictableRun).partial! } : {}),
       });
     }
   } catch (e) {

@@ -9,7 +9,7 @@ import { tf } from "../../tf";
 import { attrFloat, attrInt, attrInts, attrString, constantNodeValue, dataTypeName, DataType, hostDTypeFor, type OnnxNode } from "./onnxProto";
 import { hostTensor, hostValues, isHost, sizeOf, type HostDType, type HostTensor } from "./hostTensor";
 import * as H from "./hostOps";
-import { makeConv2d, type AutoPad, type ConvGeometry, type Pads4, type Pair } from "./convolution";
+import { convolveForward, makeConv2d, type AutoPad, type ConvGeometry, type Pads4, type Pair } from "./convolution";
 import { averagePool, makeMaxPool, type PoolSpec } from "./pooling";
 import {
   alignForBroadcast,
@@ -40,6 +40,8 @@ export type OpRun = (inputs: (Value | undefined)[]) => Value[];
 /** An op run that can also compute a single output channel (a convolution without groups). */
 export interface RestrictableRun extends OpRun {
   restrict?: (channel: number) => OpRun;
+  /** Linear in input 0 (no groups): the contribution of input channels S (NHWC), bias excluded. */
+  partial?: (xS: tf.Tensor, channels: readonly number[]) => tf.Tensor;
 }
 export type HostRun = (inputs: (HostTensor | undefined)[], node: OnnxNode, opset: number) => HostTensor[];
 
@@ -227,6 +229,20 @@ const Conv: OpDef = {
       // one output channel: that row of the weight (and bias), built on first use and kept
       const cache = new Map<number, OpRun>();
       const [cout, cin, kh, kw] = w.dims as [number, number, number, number];
+      // the contribution of some input channels: the HWIO filter (built on first use) sliced on I
+      let hwio: tf.Tensor4D | null = null;
+      run.partial = (xS, channels) => {
+        if (!hwio) {
+          const f = new Float32Array(kh * kw * cin * cout);
+          const src = w.data as Float32Array;
+          for (let o = 0; o < cout; o++)
+            for (let c = 0; c < cin; c++)
+              for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) f[((i * kw + j) * cin + c) * cout + o] = src[((o * cin + c) * kh + i) * kw + j]!;
+          hwio = ctx.own(tf.keep(tf.tensor4d(f, [kh, kw, cin, cout])));
+        }
+        const filter = hwio;
+        return tf.tidy(() => convolveForward(xS as tf.Tensor4D, tf.gather(filter, [...channels], 2) as tf.Tensor4D, g));
+      };
       run.restrict = (channel) => {
         let r = cache.get(channel);
         if (!r) {
