@@ -21,14 +21,16 @@ export interface Csv {
   rows: unknown[][];
 }
 
-/** About `count` round tick values covering [min, max]. */
+/** About `count` round tick values; the first is ≤ min and the last ≥ max, so the ticks span the data. */
 export function niceTicks(min: number, max: number, count = 5): number[] {
   if (!(max > min)) return [min];
   const raw = (max - min) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const first = Math.floor(min / step + 1e-9);
+  const last = Math.ceil(max / step - 1e-9);
   const out: number[] = [];
-  for (let v = Math.ceil(min / step - 1e-9) * step; v <= max + 1e-9 * step; v += step) out.push(Math.abs(v) < 1e-12 ? 0 : Number(v.toPrecision(12)));
+  for (let i = first; i <= last; i++) out.push(i === 0 ? 0 : Number((i * step).toPrecision(12)));
   return out;
 }
 
@@ -110,9 +112,9 @@ export function optimalityCsv(r: OptimalityResult): Csv {
 export function OptimalityPlot({ result }: { result: OptimalityResult }) {
   const pairs = [...new Set(result.cells.map((c) => c.pairIndex))];
   const taus = result.params.taus;
-  const W = Math.max(420, 90 + pairs.length * (taus.length * 34 + 28));
-  const H = 320;
-  const m = { l: 64, r: 16, t: 34, b: 62 };
+  const W = Math.max(480, 90 + pairs.length * (taus.length * 34 + 28));
+  const H = 330;
+  const m = { l: 64, r: 16, t: 34, b: 76 };
   const lo = Math.min(0, ...result.cells.map((c) => c.difference.low).filter(finite));
   const hi = Math.max(0.05, ...result.cells.map((c) => c.difference.high).filter(finite));
   const ticks = niceTicks(lo, hi, 5);
@@ -163,8 +165,8 @@ export function OptimalityPlot({ result }: { result: OptimalityResult }) {
         );
       })}
       <Legend x={m.l} y={16} items={taus.map((t, i) => ({ label: `τ ${t}`, colour: PALETTE[i % PALETTE.length]! }))} />
-      <text x={W - m.r} y={16} textAnchor="end" fill={MUTED} fontSize={10}>
-        whiskers: 99% CI · numbers: random sets beating the core set
+      <text x={m.l} y={H - 24} fill={MUTED} fontSize={10}>
+        whiskers: 99% CI · numbers: random sets retaining less than the core set
       </text>
       <text x={m.l} y={H - 10} fill={MUTED} fontSize={10}>
         {result.params.targets} strongest targets per pair · {result.params.randomSets} random sets · k {result.params.k}
@@ -198,7 +200,7 @@ export function FidelityOfNeuronsPlot({ result }: { result: FidelityOfNeuronsRes
       {panels.map((pn, pi) => {
         const ox = (pi % cols) * PW;
         const oy = 34 + Math.floor(pi / cols) * PH;
-        const m = { l: 52, r: 12, t: 22, b: 46 };
+        const m = { l: 52, r: 30, t: 22, b: 46 };
         const ticks = [0, 0.25, 0.5, 0.75, 1];
         const y = (v: number) => oy + m.t + (1 - v) * (PH - m.t - m.b);
         const n = result.layers.length;
@@ -258,8 +260,8 @@ export function fidelityOfWeightsCsv(r: FidelityOfWeightsResult): Csv {
 export function FidelityOfWeightsPlot({ result }: { result: FidelityOfWeightsResult }) {
   const sizes = result.params.setSizes;
   const W = Math.max(420, 120 + sizes.length * 70);
-  const H = 300;
-  const m = { l: 56, r: 16, t: 40, b: 44 };
+  const H = 310;
+  const m = { l: 56, r: 16, t: 34, b: 56 };
   const ticks = [0, 0.25, 0.5, 0.75, 1];
   const y = (v: number) => m.t + (1 - v) * (H - m.t - m.b);
   const x = (i: number) => m.l + 10 + (sizes.length === 1 ? 0.5 : i / (sizes.length - 1)) * (W - m.l - m.r - 20);
@@ -272,7 +274,7 @@ export function FidelityOfWeightsPlot({ result }: { result: FidelityOfWeightsRes
           {s}
         </text>
       ))}
-      <text x={(m.l + W - m.r) / 2} y={H - 8} textAnchor="middle" fill={MUTED}>
+      <text x={(m.l + W - m.r) / 2} y={H - 24} textAnchor="middle" fill={MUTED}>
         neurons knocked out per set
       </text>
       {result.pairs.map((p, pi) => {
@@ -289,8 +291,8 @@ export function FidelityOfWeightsPlot({ result }: { result: FidelityOfWeightsRes
           </g>
         );
       })}
-      <text x={W - m.r} y={32} textAnchor="end" fill={MUTED} fontSize={10}>
-        filled: r ≤ 0 (expected) · hollow: r &gt; 0
+      <text x={m.l} y={H - 8} fill={MUTED} fontSize={10}>
+        filled: r ≤ 0 (the expected sign) · hollow: r &gt; 0
       </text>
     </Svg>
   );

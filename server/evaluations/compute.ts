@@ -7,7 +7,6 @@
  * computed here from the engine's maskedLogits / accuracyOf.
  */
 import { eq } from "drizzle-orm";
-import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Db } from "~/db/client";
 import { circuits, datasets, images as imageRows, models, evaluations } from "~/db/schema";
@@ -366,13 +365,4 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
     data.dispose();
   }
   throw new EvaluationInputError(`unknown evaluation kind`);
-}
-
-/** The image sets stored for a circuit (folder names). */
-export async function listImageSets(root: string, circuitId: number): Promise<string[]> {
-  try {
-    return (await readdir(join(root, "evaluations", String(circuitId)))).sort();
-  } catch {
-    return [];
-  }
 }

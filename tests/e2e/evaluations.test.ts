@@ -24,7 +24,7 @@ import type { FidelityOfWeightsResult } from "~/server/neurflow/evaluations/fide
 import type { OptimalityResult } from "~/server/neurflow/evaluations/optimality";
 import type { GroupMaskingResult } from "~/server/neurflow/groupMasking";
 import { FIXTURE_IMAGES } from "../helpers/fixtures";
-import { E2E_SETUP_TIMEOUT_MS, launchBrowser, signIn, startPlatform, type Platform } from "./helpers";
+import { E2E_SETUP_TIMEOUT_MS, launchBrowser, ROOT, signIn, startPlatform, type Platform } from "./helpers";
 import { seedViewer, toyCircuit, VIEWER_ADMIN, visible, waitForGraph } from "./viewerHelpers";
 
 let platform: Platform;
@@ -154,7 +154,7 @@ describe("evaluations page", () => {
     const files = ["bee", "ladybug"].map((c) => join(FIXTURE_IMAGES, c, readdirSync(join(FIXTURE_IMAGES, c)).sort()[0]!));
     const section = page.getByTestId("section-imageDebug");
     await section.getByTestId("debug-files").setInputFiles(files);
-    await section.getByTestId("form-imageDebug").getByRole("button").click();
+    await section.getByTestId("form-imageDebug").getByRole("button", { name: "Upload and debug" }).click();
     await expect.poll(() => section.getByTestId("debug-image").count(), { timeout: 120_000, interval: 500 }).toBe(2);
     const r = resultOf<DebugImagesResult>("imageDebug");
     expect(r.names).toEqual(files.map((f) => f.split("/").pop()));
@@ -208,5 +208,11 @@ describe("the viewer's faithfulness figure", () => {
       expect(c.groups.length).toBe(shown);
     }
     expect(graph.groups.length).toBeGreaterThan(0);
+
+    // and on the evaluations page: one point per threshold, with its exports
+    await page.goto(`${platform.url}/circuits/${circuitId}/evaluations`);
+    expect(await page.getByTestId("plotcard-faithfulness").getByTestId("faith-point").count()).toBe(f.points.length);
+    await exportsOf("plotcard-faithfulness", f.points.length, "faithfulness");
+    await page.screenshot({ path: join(ROOT, "docs", "images", "evaluations.png"), fullPage: true });
   });
 });
