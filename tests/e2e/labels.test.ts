@@ -100,7 +100,7 @@ describe("labels in the browser", () => {
 
   it("explanations appear on the graph's edges and open in the edge panel", { timeout: 120_000 }, () =>
     withOutput(async () => {
-      await a.goto(`${platform.url}/circuits/${circuitId}`);
+      await a.goto(`${platform.url}/circuits/${circuitId}/view`);
       await a.locator("[data-testid=viewer][data-ready='1']").waitFor();
       const explained = await a.evaluate(() =>
         window.__viewerCy!.edges(".explained").map((e) => ({ id: e.id(), label: e.data("expl") as string, drawn: e.style("label") as string })),
