@@ -11,6 +11,7 @@
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular, type StylesheetJson } from "cytoscape";
 import { useEffect, useRef } from "react";
 import { edgeWidth, groupTitle, LOGIT_SIZE, maxAbsWeight, NODE_SIZE, THEME } from "~/server/circuits/svg";
+import { visibleGroupIds } from "~/server/circuits/visibility";
 import { imageUrls, type CircuitGraph } from "~/server/circuits/viewTypes";
 
 export interface Viewport {
@@ -130,18 +131,25 @@ export function graphElements(graph: CircuitGraph): ElementDefinition[] {
   return els;
 }
 
-/** Applies the threshold: hides group edges with |W| below it, then the nodes left without a visible edge. */
+/**
+ * Applies the threshold: hides group edges with |W| below it, then the nodes left without a visible
+ * edge (the rule of `visibleGroupIds`). Computed on the graph's arrays; only elements whose state
+ * changes are touched, so the call on mount (nothing hidden yet at threshold 0) costs nothing.
+ */
 export function applyThreshold(cy: Core, graph: CircuitGraph, threshold: number): void {
   const cut = threshold * maxAbsWeight(graph);
+  const visibleGroups = new Set(visibleGroupIds(graph, threshold));
+  const hide = new Set<string>();
+  for (const e of graph.edges) if (Math.abs(e.weight) < cut) hide.add(`e${e.id}`);
+  for (const g of graph.groups) if (!visibleGroups.has(g.id)) hide.add(`g${g.id}`);
   cy.batch(() => {
-    cy.edges().forEach((e) => {
-      const hide = !e.hasClass("logitEdge") && Math.abs(e.data("weight") as number) < cut;
-      e.toggleClass("hidden", hide);
+    cy.$(".hidden").forEach((el) => {
+      if (!hide.has(el.id())) el.removeClass("hidden");
     });
-    cy.nodes().forEach((n) => {
-      if (n.id() === "logit") return;
-      n.toggleClass("hidden", n.connectedEdges().filter((e) => !e.hasClass("hidden")).length === 0);
-    });
+    for (const id of hide) {
+      const el = cy.getElementById(id);
+      if (!el.hasClass("hidden")) el.addClass("hidden");
+    }
   });
 }
 
@@ -185,14 +193,20 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
   const cyRef = useRef<Core | null>(null);
   const latest = useRef(props);
   latest.current = props;
+  /** The theme the current stylesheet was made for (a restyle recomputes every element's style). */
+  const styledDark = useRef(props.dark);
 
   useEffect(() => {
     const p = latest.current;
     performance.mark("viewer-init-start");
     const cy = cytoscape({
       container: box.current,
-      elements: graphElements(p.graph),
-      layout: { name: "preset" },
+      // the elements are added below, with their stored positions: no layout runs over them (a
+      // preset layout would set every position again, and its fit would compute every element's
+      // style and bounding box, labels measured, right here). Styles are computed once, lazily, at
+      // the first draw, so the effects below that restyle or change classes cost almost nothing.
+      elements: [],
+      layout: { name: "null" },
       style: stylesheet(p.dark),
       minZoom: 0.05,
       maxZoom: 6,
@@ -203,7 +217,9 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
       textureOnViewport: p.graph.groups.length > 200,
       hideEdgesOnViewport: p.graph.groups.length > 200,
     });
+    cy.add(graphElements(p.graph));
     cyRef.current = cy;
+    styledDark.current = p.dark;
     performance.mark("viewer-init-end");
     if (p.initialViewport) cy.viewport({ zoom: p.initialViewport.zoom, pan: p.initialViewport.pan });
     else fitPositions(cy, p.graph);
@@ -230,7 +246,9 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
   }, [props.graph, props.shareToken]);
 
   useEffect(() => {
-    cyRef.current?.style(stylesheet(props.dark));
+    if (!cyRef.current || styledDark.current === props.dark) return;
+    styledDark.current = props.dark;
+    cyRef.current.style(stylesheet(props.dark));
   }, [props.dark]);
 
   useEffect(() => {
@@ -241,7 +259,7 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
     const cy = cyRef.current;
     if (!cy) return;
     cy.batch(() => {
-      cy.elements().removeClass("sel");
+      cy.$(".sel").removeClass("sel");
       if (props.selected) cy.getElementById(props.selected).addClass("sel");
     });
   }, [props.selected, props.graph]);

@@ -2,27 +2,16 @@
  * What the circuit viewer receives and keeps (isomorphic: imported by the server routers and by
  * the client components; no Node imports here).
  */
-import { z } from "zod";
 
 /** Request header carrying a share-link token to the tRPC endpoint. */
 export const SHARE_HEADER = "x-neurflow-share";
 
-/** Node ids in the concept graph: `logit` or `g<neuron group row id>`. */
-/** A selectable element: the logit, a group node `g<id>` or a group edge `e<id>`. */
-export const nodeIdSchema = z.string().regex(/^(logit|[ge][0-9]{1,12})$/, "not a node id");
-
 /**
- * The view a share link reproduces. `threshold` is a fraction (0..1) of the circuit's largest
- * |W|: edges below it are hidden, and nodes left without a visible edge with them.
+ * The view a share link reproduces (validated by `viewStateSchema` in `./viewState`, kept apart so
+ * that zod stays out of the viewer's browser bundle). `threshold` is a fraction (0..1) of the
+ * circuit's largest |W|.
  */
-export const viewStateSchema = z.object({
-  selected: nodeIdSchema.nullable().default(null),
-  threshold: z.number().min(0).max(1).default(0),
-  zoom: z.number().min(0.01).max(50).nullable().default(null),
-  pan: z.object({ x: z.number().finite().min(-1e7).max(1e7), y: z.number().finite().min(-1e7).max(1e7) }).nullable().default(null),
-  heatmaps: z.boolean().default(false),
-});
-export type ViewState = z.infer<typeof viewStateSchema>;
+export type { ViewState } from "./viewState";
 
 export interface GraphMember {
   neuron: number;

@@ -1,8 +1,9 @@
 /**
  * Which neuron groups the viewer shows at a weight threshold (isomorphic: the viewer, the
- * faithfulness job and its tests use the same rule). The rule is `applyThreshold` in
- * components/viewer/CircuitCanvas.tsx: a group edge is visible when |W| ≥ threshold · max|W|, the
- * logit's edges always are, and a group is visible when at least one of its edges is.
+ * faithfulness job and its tests use the same rule; `applyThreshold` in
+ * components/viewer/CircuitCanvas.tsx applies it to the graph): a group edge is visible when
+ * |W| ≥ threshold · max|W|, the logit's edges always are, and a group is visible when at least one
+ * of its edges is.
  */
 import { maxAbsWeight } from "./svg";
 import type { CircuitGraph } from "./viewTypes";

@@ -1,0 +1,21 @@
+/**
+ * Validation of what the viewer receives from the address bar and from share links (server side;
+ * the types are re-exported by `./viewTypes`, which the browser bundle imports without zod).
+ */
+import { z } from "zod";
+
+/** A selectable element: the logit, a group node `g<id>` or a group edge `e<id>`. */
+export const nodeIdSchema = z.string().regex(/^(logit|[ge][0-9]{1,12})$/, "not a node id");
+
+/**
+ * The view a share link reproduces. `threshold` is a fraction (0..1) of the circuit's largest
+ * |W|: edges below it are hidden, and nodes left without a visible edge with them.
+ */
+export const viewStateSchema = z.object({
+  selected: nodeIdSchema.nullable().default(null),
+  threshold: z.number().min(0).max(1).default(0),
+  zoom: z.number().min(0.01).max(50).nullable().default(null),
+  pan: z.object({ x: z.number().finite().min(-1e7).max(1e7), y: z.number().finite().min(-1e7).max(1e7) }).nullable().default(null),
+  heatmaps: z.boolean().default(false),
+});
+export type ViewState = z.infer<typeof viewStateSchema>;
