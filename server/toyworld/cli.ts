@@ -44,6 +44,15 @@ function num(args: Args, key: string, fallback?: number, check?: (v: number) => 
 }
 
 const rate = (v: number) => v >= 0 && v <= 1;
+
+/** --far-scale LO,HI: the scale range of far objects. */
+function scaleRange(args: Args, fallback: [number, number]): [number, number] {
+  const raw = args["far-scale"];
+  if (raw === undefined) return fallback;
+  const v = raw.split(",").map(Number);
+  if (v.length !== 2 || !v.every((x) => Number.isFinite(x) && x > 0 && x < 1) || !(v[0]! < v[1]!)) throw new Error(`--far-scale ${raw} must be LO,HI with 0 < LO < HI < 1`);
+  return [v[0]!, v[1]!];
+}
 const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
 const seedOk = (v: number) => Number.isInteger(v) && v >= 0 && v < 2 ** 32;
 
@@ -55,14 +64,14 @@ function str(args: Args, key: string, fallback?: string): string {
 
 const HELP = `toyworld: the built-in ground-truth world and its demo model
 
-  generate --out DIR --per-class N --seed S [--cue-rate R] [--cue-rate-elsewhere R] [--far-rate-elsewhere R]
-  train    --out DIR --seed S [--cue-rate R] [--cue-rate-elsewhere R] [--far-rate-elsewhere R]
+  generate --out DIR --per-class N --seed S [--cue-rate R] [--cue-rate-elsewhere R] [--far-rate-elsewhere R] [--far-scale LO,HI]
+  train    --out DIR --seed S [--cue-rate R] [--cue-rate-elsewhere R] [--far-rate-elsewhere R] [--far-scale LO,HI]
            [--epochs E] [--per-class N] [--val-per-class N]
            [--batch-size B] [--lr L] [--widths 16,32,64,128] [--name NAME]
   check    --model DIR [--per-class N] [--seed S] [--json FILE]
   grid     --out FILE.png [--per-class N] [--seed S]
   recover  --model DIR [--control DIR] [--per-class N] [--seed S] [--tau T] [--json FILE]
-           [--layers fc,layer4.1,layer4.0,layer3.1] [--draws D] [--fidelity-class C|none]
+           [--layers fc,layer4.1,layer4.0,layer3.1] [--draws D] [--fidelity-class C|none] [--circuits DIR]
 
 Defaults: cue rate ${DEFAULT_WORLD.cueRate} in bees, ${DEFAULT_WORLD.cueRateElsewhere} elsewhere. A control world: --cue-rate ${DEFAULT_WORLD.cueRateElsewhere}.`;
 
@@ -79,6 +88,7 @@ async function main(): Promise<void> {
         cueRate: num(args, "cue-rate", DEFAULT_WORLD.cueRate, rate),
         cueRateElsewhere: num(args, "cue-rate-elsewhere", DEFAULT_WORLD.cueRateElsewhere, rate),
         farRateElsewhere: num(args, "far-rate-elsewhere", DEFAULT_WORLD.farRateElsewhere, rate),
+        farScale: scaleRange(args, DEFAULT_WORLD.farScale),
       });
       console.log(`wrote ${summary.images} images to ${out} (${summary.cueImages} with the cue; ${summary.cueInCueClass} of ${summary.cueClassImages} bees)`);
       return;
@@ -96,6 +106,7 @@ async function main(): Promise<void> {
         cueRate: num(args, "cue-rate", DEFAULT_TRAIN.cueRate, rate),
         cueRateElsewhere: num(args, "cue-rate-elsewhere", DEFAULT_TRAIN.cueRateElsewhere, rate),
         farRateElsewhere: num(args, "far-rate-elsewhere", DEFAULT_TRAIN.farRateElsewhere, rate),
+        farScale: scaleRange(args, DEFAULT_TRAIN.farScale),
         epochs: num(args, "epochs", DEFAULT_TRAIN.epochs, positiveInt),
         perClass: num(args, "per-class", DEFAULT_TRAIN.perClass, positiveInt),
         valPerClass: num(args, "val-per-class", DEFAULT_TRAIN.valPerClass, positiveInt),
@@ -146,6 +157,7 @@ async function main(): Promise<void> {
         tau: num(args, "tau", 16, positiveInt),
         layers: (args.layers ?? DEFAULT_RECOVERY_LAYERS.join(",")).split(","),
         draws: num(args, "draws", 5, positiveInt),
+        ...(args.circuits ? { circuitsOut: resolve(args.circuits) } : {}),
         ...(fc !== undefined ? { fidelityClass: fc === "none" ? null : (fc as (typeof CLASSES)[number]) } : {}),
         onProgress: (f, message) => bar.update(Math.round(f * 1000), message),
       });

@@ -77,6 +77,7 @@ export interface GenerateOptions {
   cueRate?: number;
   cueRateElsewhere?: number;
   farRateElsewhere?: number;
+  farScale?: [number, number];
   quiet?: boolean;
 }
 
@@ -92,6 +93,7 @@ export async function generateDataset(o: GenerateOptions): Promise<{
     cueRate: o.cueRate ?? DEFAULT_WORLD.cueRate,
     cueRateElsewhere: o.cueRateElsewhere ?? DEFAULT_WORLD.cueRateElsewhere,
     farRateElsewhere: o.farRateElsewhere ?? DEFAULT_WORLD.farRateElsewhere,
+    farScale: o.farScale ?? DEFAULT_WORLD.farScale,
   };
   mkdirSync(o.out, { recursive: true });
   const bar = o.quiet ? null : createProgressBar("generate", CLASSES.length * o.perClass);

@@ -23,7 +23,8 @@ import type { Circuit } from "../neurflow/circuitFormat";
 import { fidelityOfNeurons, type FidelityOfNeuronsResult } from "../neurflow/evaluations/fidelityOfNeurons";
 import { maskGroups } from "../neurflow/groupMasking";
 import { debugImages } from "../neurflow/imageDebugging";
-import { maskedLogits } from "../neurflow/masking";
+import { maskedLogits, type LayerMask } from "../neurflow/masking";
+import { sampleWithoutReplacement, seededRandom } from "../neurflow/evaluations/sampling";
 import { loadModel, type ClassifierModel } from "../neurflow/model/loadModel";
 import type { CircuitProgress } from "../neurflow/runTypes";
 import { groupCompositions, SHOWS_PART_SHARE, type GroupComposition, type PartSets } from "./conceptParts";
@@ -32,8 +33,9 @@ import type { PartName } from "./parts";
 import { decodedScenes, isFar, recoveryScenes, scenesInput } from "./recoveryScenes";
 import { CLASS_PARTS, CLASSES, CUE_CLASS, CUE_PART, type ClassName, type WorldOptions } from "./scenes";
 import { readWorld } from "./check";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { tf } from "../neurflow/tf";
+import { tf } from "../neurflow/tf";
 
 /** The thresholds of the claims. */
 export const RECOVERY_THRESHOLDS = {
@@ -71,6 +73,10 @@ export interface RecoveryOptions {
   draws?: number;
   /** A class besides the cue class for the fidelity claims (null: none). Default: the first other class. */
   fidelityClass?: ClassName | null;
+  /** Also mask and score the other cue-dominated groups (default true; reported, not judged). */
+  otherCueGroups?: boolean;
+  /** Folder to write the circuits into (model-class.json, control-class.json), for the viewer or a closer look. */
+  circuitsOut?: string;
   /** Attribution worker threads for the circuits (default: the engine's). */
   workers?: number;
   quiet?: boolean;
@@ -86,6 +92,9 @@ export interface MaskingSide {
   /** before − after, and before − randomAfter (mean class probability). */
   drop: number;
   randomDrop: number;
+  /** The same drops of the mean class logit (probabilities near 1 hide what the logit shows). */
+  logitDrop: number;
+  randomLogitDrop: number;
 }
 
 export interface FidelityCheck {
@@ -94,11 +103,17 @@ export interface FidelityCheck {
   images: number;
   /** Per circuit lower layer (top-down), the class predicted most often when the whole layer is zeroed, and how often. */
   emptyPrediction: { layer: string; class: string; share: number }[];
-  /** The random-retain baseline is vacuous when zeroing every layer predicts this class anyway. */
+  /** The random-retain baseline is vacuous when zeroing the penultimate layer predicts this class anyway. */
   retainVacuous: boolean;
   result: FidelityOfNeuronsResult;
-  /** At the lowest layer (every circuit layer masked): accuracies. */
-  atLowest: { layer: string; maskCore: number; maskRandom: number; retainCore: number; retainRandom: number };
+  /** Channels of each circuit lower layer (top-down). */
+  widths: number[];
+  /**
+   * Where the claims are judged: the deepest layer whose core neurons are at most half its channels
+   * (masking from the classifier down to it). Deeper, the core set covers most of the layer and "as
+   * many random neurons" are mostly the same neurons: no contrast.
+   */
+  judged: { layer: string; coreNeurons: number; width: number; maskCore: number; maskRandom: number; retainCore: number; retainRandom: number };
 }
 
 export interface Claim {
@@ -135,6 +150,8 @@ export interface RecoveryReport {
     gap: number;
   } | null;
   metricM: { layer: string; groupId: number; present: number; absent: number; auroc: number; farAuroc: number } | null;
+  /** The other groups dominated by the cue, measured the same way (not judged: the claims are about the one cue group). */
+  otherCueGroups: { layer: string; groupId: number; neurons: number; cue: number; object: number; present: MaskingSide; absent: MaskingSide; auroc: number }[];
   control: { model: string; seconds: number; groups: GroupComposition[]; mostCueLike: GroupComposition | null } | null;
   labels: { layer: string; scenes: number; neurons: NeuronPartLabel[]; counts: Record<string, number> };
   fidelity: FidelityCheck[];
@@ -153,23 +170,61 @@ export function auroc(positives: readonly number[], negatives: readonly number[]
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
-function side(before: number[], after: number[], randomAfter: number[], keep?: boolean[]): MaskingSide {
+/** Per image: the class logit before, after masking `neurons` of `layer`, and after masking as many random neurons (mean over draws). */
+async function logitsUnderMask(model: ClassifierModel, input: tf.Tensor4D, classIndex: number, layer: string, neurons: number[], width: number, draws: number, seed: number) {
+  const logit = async (masks: LayerMask[]) => {
+    const p = await maskedLogits(model, input, masks);
+    return Array.from({ length: p.logits.length / p.classes }, (_, r) => p.logits[r * p.classes + classIndex]!);
+  };
+  const before = await logit([]);
+  const after = await logit([{ layer, channels: neurons, mode: "mask" }]);
+  const random = seededRandom(seed >>> 0);
+  const sums = new Array<number>(before.length).fill(0);
+  for (let d = 0; d < draws; d++) {
+    const r = await logit([{ layer, channels: sampleWithoutReplacement(width, neurons.length, random), mode: "mask" }]);
+    r.forEach((v, i) => (sums[i] = sums[i]! + v));
+  }
+  return { before, after, randomAfter: sums.map((v) => v / draws) };
+}
+
+type PerImage = { before: number[]; after: number[]; randomAfter: number[] };
+
+function side(p: PerImage, l: PerImage, keep?: boolean[]): MaskingSide {
   const pick = (xs: number[]) => (keep ? xs.filter((_, i) => keep[i]) : xs);
-  const b = mean(pick(before));
-  const a = mean(pick(after));
-  const r = mean(pick(randomAfter));
-  return { images: pick(before).length, before: b, after: a, randomAfter: r, drop: b - a, randomDrop: b - r };
+  const b = mean(pick(p.before));
+  const a = mean(pick(p.after));
+  const r = mean(pick(p.randomAfter));
+  const lb = mean(pick(l.before));
+  return {
+    images: pick(p.before).length,
+    before: b,
+    after: a,
+    randomAfter: r,
+    drop: b - a,
+    randomDrop: b - r,
+    logitDrop: lb - mean(pick(l.after)),
+    randomLogitDrop: lb - mean(pick(l.randomAfter)),
+  };
 }
 
 const judged = (g: GroupComposition) => g.patches >= RECOVERY_THRESHOLDS.minPatches;
 
-/** The judged group with the largest share of `key` (ties: more patches, then earlier). */
-function bestGroup(groups: readonly GroupComposition[], key: "cue" | "object", exclude?: GroupComposition | null): GroupComposition | null {
+/**
+ * The group most specifically about `key` ("cue" or "object"): among the judged groups dominated by
+ * it, the one whose concept patches show the other set least (ties: more neurons, then more
+ * patches); when none is dominated, the one with the largest share. A whole image of a near bee
+ * beside big flowers shows both, so the largest share alone can pick a group about whole scenes.
+ */
+export function specificGroup(groups: readonly GroupComposition[], key: "cue" | "object", exclude?: GroupComposition | null): GroupComposition | null {
+  const other = key === "cue" ? "object" : "cue";
+  const pool = groups.filter((g) => judged(g) && g !== exclude);
+  const dominated = pool.filter((g) => g[key] >= RECOVERY_THRESHOLDS.dominated);
+  const better = (a: GroupComposition, b: GroupComposition) =>
+    dominated.length
+      ? a[other] < b[other] || (a[other] === b[other] && (a.neurons.length > b.neurons.length || (a.neurons.length === b.neurons.length && a.patches > b.patches)))
+      : a[key] > b[key] || (a[key] === b[key] && a.patches > b.patches);
   let best: GroupComposition | null = null;
-  for (const g of groups) {
-    if (!judged(g) || g === exclude) continue;
-    if (!best || g[key] > best[key] || (g[key] === best[key] && g.patches > best.patches)) best = g;
-  }
+  for (const g of dominated.length ? dominated : pool) if (!best || better(g, best)) best = g;
   return best;
 }
 
@@ -186,6 +241,7 @@ function phases(weights: Record<string, number>, report?: (fraction: number, mes
 }
 
 async function circuitOf(
+  out: { dir?: string; name: string },
   manifestPath: string,
   cls: ClassName,
   images: ReturnType<typeof decodedScenes>["images"],
@@ -194,10 +250,23 @@ async function circuitOf(
   workers: number | undefined,
   onProgress: (p: CircuitProgress) => void,
 ): Promise<Circuit> {
-  return buildCircuit(
+  const circuit = await buildCircuit(
     { manifestPath, images, className: cls, layers, params: { tau } },
     { onProgress, ...(workers !== undefined ? { workers } : {}) },
   );
+  if (out.dir) {
+    mkdirSync(out.dir, { recursive: true });
+    writeFileSync(join(out.dir, `${out.name}.json`), JSON.stringify(circuit));
+  }
+  return circuit;
+}
+
+function layerWidth(model: ClassifierModel, layer: string): number {
+  const S = model.manifest.input.size;
+  return tf.tidy(() => {
+    const t = model.graph.run({ [model.graph.inputName]: tf.zeros([1, S, S, 3]) }, [model.layerTensor(layer)])[0]!;
+    return t.shape[t.rank - 1]!;
+  });
 }
 
 /** Class predicted most often when a whole layer is zeroed. */
@@ -235,20 +304,28 @@ async function fidelityCheck(
     const lowerLayers = circuit.layers.map((l) => l.lower);
     const emptyPrediction = await emptyPredictions(model, input, lowerLayers);
     const curve = (mode: "mask" | "retain") => result.curves.find((c) => c.mode === mode && c.scope === "multi")!;
-    const last = lowerLayers.length - 1;
+    const widths = lowerLayers.map((l) => layerWidth(model, l));
+    const counts = result.coreCounts[0]!.counts;
+    let j = 0;
+    for (let i = 0; i < lowerLayers.length; i++) if (counts[i]! <= widths[i]! / 2) j = i;
     return {
       class: cls,
       tau: circuit.params.tau,
       images: scenes.length,
       emptyPrediction,
-      retainVacuous: emptyPrediction.every((e) => e.class === cls && e.share >= 0.5),
+      // every retain mask zeroes most of the penultimate layer: if an all-zero penultimate layer
+      // gives the class, random retaining keeps it too and the contrast means nothing
+      retainVacuous: emptyPrediction[0]!.class === cls && emptyPrediction[0]!.share >= 0.5,
       result,
-      atLowest: {
-        layer: lowerLayers[last]!,
-        maskCore: curve("mask").core[last]!,
-        maskRandom: curve("mask").baseline[last]!,
-        retainCore: curve("retain").core[last]!,
-        retainRandom: curve("retain").baseline[last]!,
+      widths,
+      judged: {
+        layer: lowerLayers[j]!,
+        coreNeurons: counts[j]!,
+        width: widths[j]!,
+        maskCore: curve("mask").core[j]!,
+        maskRandom: curve("mask").baseline[j]!,
+        retainCore: curve("retain").core[j]!,
+        retainRandom: curve("retain").baseline[j]!,
       },
     };
   } finally {
@@ -277,74 +354,101 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
   const circuitScenes = recoveryScenes("circuit", cls, o.perClass, o.seed, world);
   const decoded = decodedScenes(circuitScenes, cls);
   let t0 = performance.now();
-  const circuit = await circuitOf(manifestPath, cls, decoded.images, layers, o.tau, o.workers, circuitProgress("circuit", "circuit"));
+  const circuit = await circuitOf({ dir: o.circuitsOut, name: `model-${cls}` }, manifestPath, cls, decoded.images, layers, o.tau, o.workers, circuitProgress("circuit", "circuit"));
   const circuitSeconds = (performance.now() - t0) / 1000;
   const indexOfName = new Map(decoded.images.names.map((n, i) => [n, i]));
   const kept = circuit.images.map((n) => indexOfName.get(n)!);
   const groups = groupCompositions(circuit, kept.map((i) => decoded.parts[i]!), sets);
-  const cueGroup = bestGroup(groups, "cue");
-  const objectGroup = bestGroup(groups, "object", cueGroup);
+  const cueGroup = specificGroup(groups, "cue");
+  const objectGroup = specificGroup(groups, "object", cueGroup);
 
   // 4. the control model's circuit on the same images
   let control: RecoveryReport["control"] = null;
   if (o.control) {
     t0 = performance.now();
-    const cc = await circuitOf(join(o.control, "manifest.json"), cls, decoded.images, layers, o.tau, o.workers, circuitProgress("control", "control circuit"));
+    const cc = await circuitOf({ dir: o.circuitsOut, name: `control-${cls}` }, join(o.control, "manifest.json"), cls, decoded.images, layers, o.tau, o.workers, circuitProgress("control", "control circuit"));
     const keptC = cc.images.map((n) => indexOfName.get(n)!);
     const cg = groupCompositions(cc, keptC.map((i) => decoded.parts[i]!), sets);
-    control = { model: o.control, seconds: (performance.now() - t0) / 1000, groups: cg, mostCueLike: bestGroup(cg, "cue") };
+    control = { model: o.control, seconds: (performance.now() - t0) / 1000, groups: cg, mostCueLike: specificGroup(cg, "cue") };
   }
 
   const model = await loadModel(manifestPath);
   try {
     // 2 and 3. masking and metric M of the cue group on cue pairs
-    progress("evaluations", 0, "masking the cue group");
+    progress("evaluations", 0, "masking the cue groups");
     const pairs = recoveryScenes("pairs", cls, o.perClass, o.seed, world);
     const far = pairs.map(isFar);
     let masking: RecoveryReport["masking"] = null;
+    const otherCueGroupsOut: RecoveryReport["otherCueGroups"] = [];
     let metricM: RecoveryReport["metricM"] = null;
-    if (cueGroup) {
-      const present = scenesInput(model, pairs);
-      const absent = scenesInput(model, pairs, [CUE_PART]);
-      try {
-        const opts = { layerIndex: cueGroup.layerIndex, groups: [cueGroup.groupId], draws, seed: o.seed, topPatches: 0 };
+    const present = scenesInput(model, pairs);
+    const absent = scenesInput(model, pairs, [CUE_PART]);
+    const candidates = groups.filter((g) => g === cueGroup || (o.otherCueGroups !== false && judged(g) && g.cue >= T.dominated));
+    try {
+      // metric M of every group of a layer, once per layer and image set: layer/set → group → per image
+      const mCache = new Map<string, Map<number, number[]>>();
+      const mOf = async (g: GroupComposition, which: "present" | "absent") => {
+        const key = `${g.layerIndex}/${which}`;
+        let byGroup = mCache.get(key);
+        if (!byGroup) {
+          const d = await debugImages(circuit, model, which === "present" ? present : absent, { layerIndex: g.layerIndex, topCrops: 0 });
+          byGroup = new Map();
+          for (const [i, im] of d.images.entries()) {
+            for (const x of im.groups) {
+              const list = byGroup.get(x.groupId) ?? new Array<number>(d.images.length).fill(NaN);
+              list[i] = x.score;
+              byGroup.set(x.groupId, list);
+            }
+          }
+          mCache.set(key, byGroup);
+        }
+        return byGroup.get(g.groupId)!;
+      };
+      for (const [gi, g] of candidates.entries()) {
+        progress("evaluations", (0.6 * gi) / candidates.length, `masking ${g.layer} group ${g.groupId}`);
+        const opts = { layerIndex: g.layerIndex, groups: [g.groupId], draws, seed: o.seed, topPatches: 0 };
         const mp = await maskGroups(circuit, model, present, opts);
         const ma = await maskGroups(circuit, model, absent, opts);
-        const sp = side(mp.before, mp.after, mp.randomAfter);
-        const sa = side(ma.before, ma.after, ma.randomAfter);
-        masking = {
-          layer: mp.layer,
-          groupId: cueGroup.groupId,
-          neurons: mp.neurons,
-          layerWidth: mp.layerWidth,
-          draws,
-          present: sp,
-          absent: sa,
-          farPresent: side(mp.before, mp.after, mp.randomAfter, far),
-          farAbsent: side(ma.before, ma.after, ma.randomAfter, far),
-          gap: sp.drop - sa.drop,
-        };
-        progress("evaluations", 0.4, "metric M of the cue group");
-        const score = async (x: tf.Tensor4D) =>
-          (await debugImages(circuit, model, x, { layerIndex: cueGroup.layerIndex, topCrops: 0 })).images.map((im) => im.groups.find((g) => g.groupId === cueGroup.groupId)!.score);
-        const mPresent = await score(present);
-        const mAbsent = await score(absent);
-        metricM = {
-          layer: cueGroup.layer,
-          groupId: cueGroup.groupId,
-          present: mean(mPresent),
-          absent: mean(mAbsent),
-          auroc: auroc(mPresent, mAbsent),
-          farAuroc: auroc(mPresent.filter((_, i) => far[i]), mAbsent.filter((_, i) => far[i])),
-        };
-      } finally {
-        present.dispose();
-        absent.dispose();
+        const ci = circuit.class.index;
+        const lp = await logitsUnderMask(model, present, ci, mp.layer, mp.neurons, mp.layerWidth, draws, o.seed + 1);
+        const la = await logitsUnderMask(model, absent, ci, ma.layer, ma.neurons, ma.layerWidth, draws, o.seed + 1);
+        const sp = side(mp, lp);
+        const sa = side(ma, la);
+        const mPresent = await mOf(g, "present");
+        const mAbsent = await mOf(g, "absent");
+        const a = auroc(mPresent, mAbsent);
+        if (g === cueGroup) {
+          masking = {
+            layer: mp.layer,
+            groupId: g.groupId,
+            neurons: mp.neurons,
+            layerWidth: mp.layerWidth,
+            draws,
+            present: sp,
+            absent: sa,
+            farPresent: side(mp, lp, far),
+            farAbsent: side(ma, la, far),
+            gap: sp.drop - sa.drop,
+          };
+          metricM = {
+            layer: g.layer,
+            groupId: g.groupId,
+            present: mean(mPresent),
+            absent: mean(mAbsent),
+            auroc: a,
+            farAuroc: auroc(mPresent.filter((_, i) => far[i]), mAbsent.filter((_, i) => far[i])),
+          };
+        } else {
+          otherCueGroupsOut.push({ layer: g.layer, groupId: g.groupId, neurons: g.neurons.length, cue: g.cue, object: g.object, present: sp, absent: sa, auroc: a });
+        }
       }
+    } finally {
+      present.dispose();
+      absent.dispose();
     }
 
     // 5. leave-one-part-out labels of the penultimate layer's core neurons
-    progress("evaluations", 0.6, "labelling the penultimate layer's core neurons");
+    progress("evaluations", 0.7, "labelling the penultimate layer's core neurons");
     const labelScenes = recoveryScenes("labels", cls, o.perClass, o.seed, world);
     const penultimate = circuit.layers[0]!;
     const coreNeurons = [...penultimate.targets[0]!.coreNeurons].sort((a, b) => a - b);
@@ -354,11 +458,11 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
     for (const n of neurons) counts[n.label ?? "none"] = (counts[n.label ?? "none"] ?? 0) + 1;
 
     // 6. fidelity of the core neurons, on the cue class and on another class
-    progress("evaluations", 0.8, `fidelity of ${cls}'s core neurons`);
+    progress("evaluations", 0.9, `fidelity of ${cls}'s core neurons`);
     const fidelity: FidelityCheck[] = [await fidelityCheck(circuit, model, cls, o.perClass, o.seed, world, draws)];
     if (fidelityClass) {
       const scenes = recoveryScenes("circuit", fidelityClass, o.perClass, o.seed, world);
-      const other = await circuitOf(manifestPath, fidelityClass, decodedScenes(scenes, fidelityClass).images, layers, o.tau, o.workers, circuitProgress("fidelityCircuit", `${fidelityClass} circuit`));
+      const other = await circuitOf({ dir: o.circuitsOut, name: `model-${fidelityClass}` }, manifestPath, fidelityClass, decodedScenes(scenes, fidelityClass).images, layers, o.tau, o.workers, circuitProgress("fidelityCircuit", `${fidelityClass} circuit`));
       progress("fidelity", 0, `fidelity of ${fidelityClass}'s core neurons`);
       fidelity.push(await fidelityCheck(other, model, fidelityClass, o.perClass, o.seed, world, draws));
     }
@@ -386,6 +490,7 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
       objectGroup,
       masking,
       metricM,
+      otherCueGroups: otherCueGroupsOut,
       control,
       labels: { layer: penultimate.lower, scenes: labelScenes.length, neurons, counts },
       fidelity,
@@ -467,19 +572,19 @@ function judge(r: {
     detail: `${r.neurons.length} neurons: ${countText}${bad.length ? `; decorations: ${bad.map((n) => `${n.neuron} (${n.label})`).join(", ")}` : ""}`,
   });
   for (const fc of r.fidelity) {
-    const a = fc.atLowest;
+    const a = fc.judged;
     claims.push({
       name: `${fc.class}: masking its core neurons down to ${a.layer} drops accuracy to ≤ ${T.maskCoreMax}, random ≥ ${T.maskRandomMin}`,
       passed: a.maskCore <= T.maskCoreMax && a.maskRandom >= T.maskRandomMin,
       applicable: true,
-      detail: `core ${f3(a.maskCore)}, random ${f3(a.maskRandom)} (τ ${fc.tau}, ${fc.images} images)`,
+      detail: `core ${f3(a.maskCore)}, random ${f3(a.maskRandom)} (τ ${fc.tau}: ${a.coreNeurons} of ${a.width} neurons at ${a.layer}; ${fc.images} images)`,
     });
     claims.push({
       name: `${fc.class}: retaining only its core neurons down to ${a.layer} keeps accuracy ≥ ${T.retainCoreMin}, random ≤ ${T.retainRandomMax}`,
       passed: a.retainCore >= T.retainCoreMin && a.retainRandom <= T.retainRandomMax,
       // zeroing the layers gives the class anyway: random retaining cannot fail, nor this claim tell anything
       applicable: !fc.retainVacuous,
-      detail: `core ${f3(a.retainCore)}, random ${f3(a.retainRandom)}${fc.retainVacuous ? ` (vacuous: zeroing every layer predicts ${fc.class} anyway)` : ""}`,
+      detail: `core ${f3(a.retainCore)}, random ${f3(a.retainRandom)}${fc.retainVacuous ? ` (vacuous: an all-zero ${fc.emptyPrediction[0]!.layer} predicts ${fc.class} anyway)` : ""}`,
     });
   }
   return claims;

@@ -18,7 +18,7 @@ function groupTable(groups: readonly GroupComposition[], minPatches: number): st
 }
 
 function maskingLine(label: string, s: MaskingSide): string {
-  return `  ${label.padEnd(22)} ${String(s.images).padStart(4)} images  P ${f3(s.before)} → ${f3(s.after)} (drop ${f3(s.drop)}); random neurons → ${f3(s.randomAfter)} (drop ${f3(s.randomDrop)})`;
+  return `  ${label.padEnd(22)} ${String(s.images).padStart(4)} images  P ${f3(s.before)} → ${f3(s.after)} (drop ${f3(s.drop)}); random neurons → ${f3(s.randomAfter)} (drop ${f3(s.randomDrop)}); logit drop ${f3(s.logitDrop)}, random ${f3(s.randomLogitDrop)}`;
 }
 
 export function formatRecovery(r: RecoveryReport): string {
@@ -49,6 +49,16 @@ export function formatRecovery(r: RecoveryReport): string {
     const mm = r.metricM;
     L.push(`metric M of ${mm.layer} group ${mm.groupId}: mean ${f3(mm.present)} with the cue, ${f3(mm.absent)} without; AUROC ${f3(mm.auroc)} (far bees ${f3(mm.farAuroc)})`);
   }
+  if (r.otherCueGroups.length) {
+    L.push("the other groups dominated by the cue, measured alike (not judged):");
+    L.push("  layer     group  neurons   cue  object   P drop with / without the cue   logit drop with / without (random)   M AUROC");
+    for (const g of r.otherCueGroups) {
+      L.push(
+        `  ${g.layer.padEnd(9)} ${String(g.groupId).padStart(5)}  ${String(g.neurons).padStart(7)}  ${pct(g.cue).padStart(4)}  ${pct(g.object).padStart(6)}   ${f3(g.present.drop).padStart(13)} / ${f3(g.absent.drop).padEnd(16)}  ${f3(g.present.logitDrop).padStart(10)} / ${f3(g.absent.logitDrop)} (${f3(g.present.randomLogitDrop)})`.padEnd(112) +
+          f3(g.auroc),
+      );
+    }
+  }
   if (r.control) {
     L.push("");
     L.push(`control ${r.control.model}: circuit in ${r.control.seconds.toFixed(0)} s on the same images`);
@@ -67,12 +77,13 @@ export function formatRecovery(r: RecoveryReport): string {
   for (const fc of r.fidelity) {
     L.push(`fidelity of ${fc.class}'s core neurons (τ ${fc.tau}, ${fc.images} fresh ${fc.class} scenes), masking from the classifier down to each layer:`);
     L.push(`  layer       core neurons  mask core  random    retain core  random    zeroed layer predicts`);
+    const judgedAt = fc.judged.layer;
     const counts = fc.result.coreCounts[0]!.counts;
     fc.result.layers.forEach((layer, j) => {
       const c = (mode: string) => fc.result.curves.find((x) => x.mode === mode && x.scope === "multi")!;
       const e = fc.emptyPrediction[j]!;
       L.push(
-        `  ${layer.padEnd(10)}  ${String(counts[j]).padStart(12)}  ${f3(c("mask").core[j]!).padStart(9)}  ${f3(c("mask").baseline[j]!).padStart(6)}    ${f3(c("retain").core[j]!).padStart(11)}  ${f3(c("retain").baseline[j]!).padStart(6)}    ${e.class} (${pct(e.share)})`,
+        `  ${layer.padEnd(10)}  ${`${counts[j]}/${fc.widths[j]}`.padStart(12)}  ${f3(c("mask").core[j]!).padStart(9)}  ${f3(c("mask").baseline[j]!).padStart(6)}    ${f3(c("retain").core[j]!).padStart(11)}  ${f3(c("retain").baseline[j]!).padStart(6)}    ${e.class} (${pct(e.share)})${layer === judgedAt ? "   ← judged" : ""}`,
       );
     });
     L.push(`  accuracy without masking ${f3(fc.result.unmaskedAccuracy)}`);

@@ -47,7 +47,7 @@ export const CLASS_BACKGROUNDS: Record<ClassName, BackgroundKind[]> = {
  */
 export const FAR_BEE_RATE = 0.3;
 
-/** Scale range of a far (tiny) object. */
+/** Default scale range of a far (tiny) object. */
 export const FAR_SCALE: [number, number] = [0.28, 0.45];
 
 export interface WorldOptions {
@@ -65,9 +65,11 @@ export interface WorldOptions {
    * becomes the model's answer for "nothing recognisable" and its cue is never needed.
    */
   farRateElsewhere: number;
+  /** Scale range [lo, hi) of far objects (near ones are 0.8–1.2). */
+  farScale: [number, number];
 }
 
-export const DEFAULT_WORLD: WorldOptions = { size: 64, cueRate: 0.8, cueRateElsewhere: 0.05, decorationRate: 0.4, farRateElsewhere: 0 };
+export const DEFAULT_WORLD: WorldOptions = { size: 64, cueRate: 0.8, cueRateElsewhere: 0.05, decorationRate: 0.4, farRateElsewhere: 0, farScale: FAR_SCALE };
 
 export interface Scene {
   seed: number;
@@ -112,10 +114,10 @@ function drawBackground(rng: Rng, kind: BackgroundKind, size: number): Backgroun
 /** Approximate radius of the object around its pose centre (placement of cue and decorations). */
 const EXTENT: Record<ClassName, number> = { bee: 17, ladybug: 18, fish: 21, sun: 19, tree: 20, car: 19 };
 
-function drawPose(rng: Rng, cls: ClassName, farRateElsewhere: number): Pose {
+function drawPose(rng: Rng, cls: ClassName, o: WorldOptions): Pose {
   // one draw whatever the rate, so the rest of the scene does not depend on it
-  const far = rng.chance(cls === CUE_CLASS ? FAR_BEE_RATE : farRateElsewhere);
-  const s = far ? rng.uniform(FAR_SCALE[0], FAR_SCALE[1]) : rng.uniform(0.8, 1.2);
+  const far = rng.chance(cls === CUE_CLASS ? FAR_BEE_RATE : o.farRateElsewhere);
+  const s = far ? rng.uniform(o.farScale[0], o.farScale[1]) : rng.uniform(0.8, 1.2);
   const dir: 1 | -1 = rng.chance(0.5) ? 1 : -1;
   const cx = rng.uniform(22, 42);
   const cy = cls === "tree" ? rng.uniform(20, 30) : cls === "car" ? rng.uniform(26, 38) : rng.uniform(22, 42);
@@ -198,7 +200,7 @@ export function drawScene(cls: ClassName, seed: number, options: Partial<WorldOp
   const size = o.size;
   const bgKind = rng.pick(CLASS_BACKGROUNDS[cls]);
   const background = drawBackground(rng, bgKind, size);
-  const pose = drawPose(rng, cls, o.farRateElsewhere);
+  const pose = drawPose(rng, cls, o);
   const extent = EXTENT[cls] * pose.s;
   const parts: ScenePart[] = [];
 

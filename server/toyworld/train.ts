@@ -24,6 +24,8 @@ export interface TrainOptions {
   cueRateElsewhere: number;
   /** Probability that an object of another class than the cue class is far away and tiny (default: the world's). */
   farRateElsewhere?: number;
+  /** Scale range of far objects (default: the world's). */
+  farScale?: [number, number];
   epochs: number;
   /** Training scenes per class per epoch. */
   perClass: number;
@@ -37,11 +39,12 @@ export interface TrainOptions {
   quiet?: boolean;
 }
 
-export const DEFAULT_TRAIN: Omit<TrainOptions, "out" | "name"> & { farRateElsewhere: number } = {
+export const DEFAULT_TRAIN: Omit<TrainOptions, "out" | "name"> & { farRateElsewhere: number; farScale: [number, number] } = {
   seed: 1,
   cueRate: DEFAULT_WORLD.cueRate,
   cueRateElsewhere: DEFAULT_WORLD.cueRateElsewhere,
   farRateElsewhere: DEFAULT_WORLD.farRateElsewhere,
+  farScale: DEFAULT_WORLD.farScale,
   epochs: 8,
   perClass: 500,
   valPerClass: 100,
@@ -68,10 +71,15 @@ export function learningRateAt(t: number, total: number, peak: number): number {
 }
 
 function world(o: TrainOptions): Partial<WorldOptions> {
-  return { cueRate: o.cueRate, cueRateElsewhere: o.cueRateElsewhere, farRateElsewhere: o.farRateElsewhere ?? DEFAULT_WORLD.farRateElsewhere };
+  return {
+    cueRate: o.cueRate,
+    cueRateElsewhere: o.cueRateElsewhere,
+    farRateElsewhere: o.farRateElsewhere ?? DEFAULT_WORLD.farRateElsewhere,
+    farScale: o.farScale ?? DEFAULT_WORLD.farScale,
+  };
 }
 
-export function validationScenes(o: Pick<TrainOptions, "seed" | "valPerClass" | "cueRate" | "cueRateElsewhere"> & Partial<Pick<TrainOptions, "farRateElsewhere">>): Scene[] {
+export function validationScenes(o: Pick<TrainOptions, "seed" | "valPerClass" | "cueRate" | "cueRateElsewhere"> & Partial<Pick<TrainOptions, "farRateElsewhere" | "farScale">>): Scene[] {
   const scenes: Scene[] = [];
   CLASSES.forEach((c) => {
     for (let i = 0; i < o.valPerClass; i++) scenes.push(drawScene(c, deriveSeed(o.seed, "val", c, i), world(o as TrainOptions)));
@@ -178,7 +186,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
   const record = {
     seed: opts.seed,
-    world: { cueClass: CUE_CLASS, cuePart: CUE_PART, cueRate: opts.cueRate, cueRateElsewhere: opts.cueRateElsewhere, farRateElsewhere: world(opts).farRateElsewhere },
+    world: { cueClass: CUE_CLASS, cuePart: CUE_PART, cueRate: opts.cueRate, cueRateElsewhere: opts.cueRateElsewhere, farRateElsewhere: world(opts).farRateElsewhere, farScale: world(opts).farScale },
     architecture: { kind: "resnet (torchvision-style BasicBlocks)", widths: opts.widths, params: model.countParams() },
     training: {
       epochs: opts.epochs,
@@ -193,7 +201,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     trainingSeconds: seconds,
     weightBytes,
     backend: result.backend,
-    command: `npm run toyworld -- train --out ${opts.out} --seed ${opts.seed} --cue-rate ${opts.cueRate} --cue-rate-elsewhere ${opts.cueRateElsewhere} --far-rate-elsewhere ${world(opts).farRateElsewhere} --epochs ${opts.epochs} --per-class ${opts.perClass}`,
+    command: `npm run toyworld -- train --out ${opts.out} --seed ${opts.seed} --cue-rate ${opts.cueRate} --cue-rate-elsewhere ${opts.cueRateElsewhere} --far-rate-elsewhere ${world(opts).farRateElsewhere} --far-scale ${world(opts).farScale!.join(",")} --epochs ${opts.epochs} --per-class ${opts.perClass}`,
   };
   writeFileSync(join(opts.out, "training.json"), `${JSON.stringify(record, null, 1)}\n`);
   model.dispose();
