@@ -4,7 +4,7 @@
  *   npm run toyworld -- generate --out DIR --per-class N --seed S [--cue-rate R] [--cue-rate-elsewhere R]
  *   npm run toyworld -- train --out models/toyworld --seed S [--cue-rate R] [--epochs E] [--per-class N]
  *   npm run toyworld -- check --model models/toyworld [--per-class N] [--seed S] [--json FILE]
- *   npm run toyworld -- grid --out docs/images/toyworld-grid.png [--per-class N] [--seed S]
+ *   npm run toyworld -- grid --out docs/images/toyworld-grid.png [--per-class N] [--seed S] [world options]
  *   npm run toyworld -- recover --model models/toyworld [--control models/toyworld-control] [--per-class N] [--seed S] [--tau T] [--json FILE]
  *
  * Progress goes to stderr; summaries to stdout.
@@ -69,7 +69,7 @@ const HELP = `toyworld: the built-in ground-truth world and its demo model
            [--epochs E] [--per-class N] [--val-per-class N]
            [--batch-size B] [--lr L] [--widths 16,32,64,128] [--name NAME]
   check    --model DIR [--per-class N] [--seed S] [--json FILE]
-  grid     --out FILE.png [--per-class N] [--seed S]
+  grid     --out FILE.png [--per-class N] [--seed S] [world options as for generate]
   recover  --model DIR [--control DIR] [--per-class N] [--seed S] [--tau T] [--json FILE]
            [--layers fc,layer4.1,layer4.0,layer3.1] [--draws D] [--fidelity-class C|none] [--circuits DIR]
 
@@ -137,7 +137,17 @@ async function main(): Promise<void> {
     case "grid": {
       const { writeGrid } = await import("./grid");
       const out = resolve(str(args, "out"));
-      await writeGrid({ out, perClass: num(args, "per-class", 8, positiveInt), seed: num(args, "seed", 7, seedOk) });
+      await writeGrid({
+        out,
+        perClass: num(args, "per-class", 8, positiveInt),
+        seed: num(args, "seed", 7, seedOk),
+        world: {
+          cueRate: num(args, "cue-rate", DEFAULT_WORLD.cueRate, rate),
+          cueRateElsewhere: num(args, "cue-rate-elsewhere", DEFAULT_WORLD.cueRateElsewhere, rate),
+          farRateElsewhere: num(args, "far-rate-elsewhere", DEFAULT_WORLD.farRateElsewhere, rate),
+          farScale: scaleRange(args, DEFAULT_WORLD.farScale),
+        },
+      });
       console.log(`wrote ${out}`);
       return;
     }
