@@ -170,7 +170,10 @@ export function auroc(positives: readonly number[], negatives: readonly number[]
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
-/** Per image: the class logit before, after masking `neurons` of `layer`, and after masking as many random neurons (mean over draws). */
+/**
+ * Per image: the class logit before, after masking `neurons` of `layer`, and after masking as many
+ * random neurons (mean over draws; with the seed of `maskGroups`, the same random sets).
+ */
 async function logitsUnderMask(model: ClassifierModel, input: tf.Tensor4D, classIndex: number, layer: string, neurons: number[], width: number, draws: number, seed: number) {
   const logit = async (masks: LayerMask[]) => {
     const p = await maskedLogits(model, input, masks);
@@ -410,8 +413,8 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
         const mp = await maskGroups(circuit, model, present, opts);
         const ma = await maskGroups(circuit, model, absent, opts);
         const ci = circuit.class.index;
-        const lp = await logitsUnderMask(model, present, ci, mp.layer, mp.neurons, mp.layerWidth, draws, o.seed + 1);
-        const la = await logitsUnderMask(model, absent, ci, ma.layer, ma.neurons, ma.layerWidth, draws, o.seed + 1);
+        const lp = await logitsUnderMask(model, present, ci, mp.layer, mp.neurons, mp.layerWidth, draws, o.seed);
+        const la = await logitsUnderMask(model, absent, ci, ma.layer, ma.neurons, ma.layerWidth, draws, o.seed);
         const sp = side(mp, lp);
         const sa = side(ma, la);
         const mPresent = await mOf(g, "present");
