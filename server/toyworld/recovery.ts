@@ -18,24 +18,24 @@
  *
  * The thresholds are fixed here, before any run, and reported with every number.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { buildCircuit } from "../neurflow/circuit";
 import type { Circuit } from "../neurflow/circuitFormat";
 import { fidelityOfNeurons, type FidelityOfNeuronsResult } from "../neurflow/evaluations/fidelityOfNeurons";
+import { sampleWithoutReplacement, seededRandom } from "../neurflow/evaluations/sampling";
 import { maskGroups } from "../neurflow/groupMasking";
 import { debugImages } from "../neurflow/imageDebugging";
 import { maskedLogits, type LayerMask } from "../neurflow/masking";
-import { sampleWithoutReplacement, seededRandom } from "../neurflow/evaluations/sampling";
 import { loadModel, type ClassifierModel } from "../neurflow/model/loadModel";
 import type { CircuitProgress } from "../neurflow/runTypes";
+import { tf } from "../neurflow/tf";
+import { readWorld } from "./check";
 import { groupCompositions, SHOWS_PART_SHARE, type GroupComposition, type PartSets } from "./conceptParts";
 import { labelNeuronsByParts, type NeuronPartLabel } from "./partLabels";
 import type { PartName } from "./parts";
 import { decodedScenes, isFar, recoveryScenes, scenesInput } from "./recoveryScenes";
 import { CLASS_PARTS, CLASSES, CUE_CLASS, CUE_PART, type ClassName, type WorldOptions } from "./scenes";
-import { readWorld } from "./check";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { tf } from "../neurflow/tf";
 
 /** The thresholds of the claims. */
 export const RECOVERY_THRESHOLDS = {
