@@ -13,6 +13,7 @@ import superjson from "superjson";
 import type { AppRouter } from "~/server/api/root";
 import { circuitSvg, maxAbsWeight } from "~/server/circuits/svg";
 import { imageUrls, SHARE_HEADER, type CircuitGraph, type Hypertree, type ViewState } from "~/server/circuits/viewTypes";
+import { downloadBlob } from "~/components/evaluations/exportPlot";
 import { CircuitCanvas, fitPositions, type Viewport } from "./CircuitCanvas";
 import { DetailPanel } from "./DetailPanel";
 import { FaithfulnessBadge } from "./FaithfulnessBadge";
@@ -38,16 +39,6 @@ declare global {
     __viewerReady?: number;
     __viewerCy?: Core;
   }
-}
-
-function download(name: string, blob: Blob): void {
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
 async function asDataUri(url: string): Promise<string | null> {
@@ -198,7 +189,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
     const cy = cyRef.current;
     if (!cy) return;
     const blob = cy.png({ output: "blob", scale: 2, full: false, bg: dark ? "#09090b" : "#ffffff" }) as unknown as Blob;
-    download(`${base}.png`, blob);
+    downloadBlob(`${base}.png`, blob);
   };
   const exportSvg = async () => {
     const cy = cyRef.current;
@@ -218,14 +209,14 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
     }
     const ext = cy.extent();
     const svg = circuitSvg(graph, { width: cy.width(), height: cy.height(), extent: { x1: ext.x1, y1: ext.y1, x2: ext.x2, y2: ext.y2 }, visible, selected, dark, images });
-    download(`${base}.svg`, new Blob([svg], { type: "image/svg+xml" }));
+    downloadBlob(`${base}.svg`, new Blob([svg], { type: "image/svg+xml" }));
   };
   const exportJson = () => {
     if (documentHref) {
       window.location.href = documentHref;
       return;
     }
-    download(`${base}-view.json`, new Blob([JSON.stringify({ format: "neurflow-view/1", view: viewState(), graph }, null, 1)], { type: "application/json" }));
+    downloadBlob(`${base}-view.json`, new Blob([JSON.stringify({ format: "neurflow-view/1", view: viewState(), graph }, null, 1)], { type: "application/json" }));
   };
 
   const btn = "rounded border border-zinc-300 px-2 py-1 text-sm hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800";

@@ -13,6 +13,7 @@ import { circuits, datasets, images as imageRows, models, evaluations } from "~/
 import { circuitImageDir, loadGraph } from "~/server/circuits/graph";
 import { exportCircuit } from "~/server/circuits/store";
 import { visibleGroupIds, visibilityKey } from "~/server/circuits/visibility";
+import { throwIfAborted as checkAbort } from "~/server/neurflow/abort";
 import type { Circuit } from "~/server/neurflow/circuitFormat";
 import type { ClassifierModel } from "~/server/neurflow/model/loadModel";
 import type { tf as TF } from "~/server/neurflow/tf";
@@ -75,10 +76,6 @@ export interface DebugImagesResult {
   source: "upload" | "falsePositives";
   scanned?: number;
   seconds: number;
-}
-
-function checkAbort(signal?: AbortSignal): void {
-  if (signal?.aborted) throw Object.assign(new Error("canceled"), { name: "AbortError" });
 }
 
 function manifestPathOf(db: Db, circuitId: number): string {

@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { activationColumn, activationRows, computeActivations, computeLayerMaps, type LayerActivations } from "./activations";
+import { abortError } from "./abort";
 import { initBackend, type BackendName } from "./backend";
 import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } from "./circuitFormat";
 import { channelImportance, selectCoreNeurons, topIndices } from "./coreNeurons";
@@ -47,12 +48,6 @@ export interface ExecutionOptions {
  */
 export function defaultIgRowElements(backend: BackendName): number {
   return backend === "webgpu" || backend === "tfjs-node-gpu" ? 2 ** 25 : 2 ** 22;
-}
-
-function abortError(): Error {
-  const e = new Error("the circuit run was cancelled");
-  e.name = "AbortError";
-  return e;
 }
 
 export function validateRequest(model: ClassifierModel, req: CircuitRequest, params: MethodParams): { classIndex: number } {
@@ -147,7 +142,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
   const started = performance.now();
   const timings: Record<string, number> = {};
   const stopIfCancelled = () => {
-    if (options.signal?.aborted) throw abortError();
+    if (options.signal?.aborted) throw abortError("the circuit run was cancelled");
   };
   const report = (p: Omit<CircuitProgress, "fraction">, fraction: number) =>
     options.onProgress?.({ ...p, fraction: Math.min(1, Math.max(0, fraction)) });

@@ -36,6 +36,14 @@ export function applyKeep(x: tf.Tensor, keep: Float32Array): tf.Tensor {
   return tf.tidy(() => tf.mul(x, tf.tensor1d(keep)));
 }
 
+/** Channels (last axis) of a layer's output, from one input of the batch. */
+export function layerWidth(model: ClassifierModel, inputs: tf.Tensor4D, layer: string): number {
+  const t = tf.tidy(() => model.graph.run({ [model.graph.inputName]: inputs.slice(0, 1) }, [model.layerTensor(layer)])[0]!);
+  const width = t.shape[t.rank - 1]!;
+  t.dispose();
+  return width;
+}
+
 /** Orders masks from the input up by the manifest's layer order; one mask per layer. */
 export function orderMasks(model: ClassifierModel, masks: readonly LayerMask[]): LayerMask[] {
   const order = new Map(model.manifest.layers.map((l, i) => [l.name, i]));

@@ -9,9 +9,10 @@
  *     the images (NeuronMCT's ranking), as many as the core neurons.
  * Core neurons at τ' ≤ the circuit's τ come from coreNeuronsAtTau (exact).
  */
+import { throwIfAborted as checkAbort } from "../abort";
 import { channelImportance, topIndices } from "../coreNeurons";
 import type { Circuit } from "../circuitFormat";
-import { accuracyOf, maskedLogits, type LayerMask, type MaskMode } from "../masking";
+import { accuracyOf, layerWidth, maskedLogits, type LayerMask, type MaskMode } from "../masking";
 import type { ClassifierModel } from "../model/loadModel";
 import { patchGrid } from "../patches";
 import { quadratureRule } from "../quadrature";
@@ -64,14 +65,6 @@ export interface FidelityOfNeuronsResult {
   seconds: number;
 }
 
-function checkAbort(signal?: AbortSignal): void {
-  if (signal?.aborted) {
-    const e = new Error("canceled");
-    e.name = "AbortError";
-    throw e;
-  }
-}
-
 /** Channels of `layer` ranked by mean |IG| of the class logit over the images (whole images). */
 export async function neuronMctRanking(model: ClassifierModel, images: tf.Tensor4D, classIndex: number, layer: string, steps = 16): Promise<number[]> {
   const n = images.shape[0];
@@ -108,12 +101,7 @@ export async function fidelityOfNeurons(
   if (!(draws >= 1)) throw new Error("draws must be at least 1");
   const perTau = taus.map((tau) => ({ tau, layers: coreNeuronsAtTau(circuit, tau) }));
   const layers = circuit.layers.map((l) => l.lower);
-  const widths = new Map<string, number>();
-  for (const l of layers) {
-    const t = tf.tidy(() => model.graph.run({ [model.graph.inputName]: images.slice(0, 1) }, [model.layerTensor(l)])[0]!);
-    widths.set(l, t.shape[t.rank - 1]!);
-    t.dispose();
-  }
+  const widths = new Map(layers.map((l) => [l, layerWidth(model, images, l)]));
   const mct = new Map<string, number[]>();
   const total = taus.length * modes.length * scopes.length * layers.length * (1 + draws) + (baseline === "neuronmct" ? layers.length : 0) + 1;
   let done = 0;

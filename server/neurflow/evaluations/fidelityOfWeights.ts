@@ -6,6 +6,7 @@
  * when the weights mean something. Reported as r and |r| per set size, per layer pair (mean over
  * its strongest targets).
  */
+import { throwIfAborted as checkAbort } from "../abort";
 import type { Circuit } from "../circuitFormat";
 import type { ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
@@ -52,14 +53,6 @@ export interface FidelityOfWeightsResult {
   pairs: FidelityOfWeightsPair[];
   skipped: { pairIndex: number; size: number; reason: string }[];
   seconds: number;
-}
-
-function checkAbort(signal?: AbortSignal): void {
-  if (signal?.aborted) {
-    const e = new Error("canceled");
-    e.name = "AbortError";
-    throw e;
-  }
 }
 
 export async function fidelityOfWeights(

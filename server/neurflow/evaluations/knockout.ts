@@ -12,8 +12,7 @@
  * over |S| input channels), and only the rest of the slice runs per set. Exact up to float
  * rounding; sets larger than half the layer take the plain path.
  */
-import { spatialMean } from "../activations";
-import { computeLayerMaps } from "../activations";
+import { computeLayerMaps, spatialMean } from "../activations";
 import { topIndices } from "../coreNeurons";
 import type { LinearConsumer } from "../model/graph";
 import type { ClassifierModel } from "../model/loadModel";

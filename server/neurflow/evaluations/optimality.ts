@@ -8,6 +8,7 @@
  * (retains less). A target's τ core neurons are the τ lower channels of largest stored importance
  * (what the engine selects at that τ), so one circuit serves every τ up to the lower layer's width.
  */
+import { throwIfAborted as checkAbort } from "../abort";
 import { topIndices } from "../coreNeurons";
 import type { Circuit } from "../circuitFormat";
 import type { ClassifierModel } from "../model/loadModel";
@@ -65,14 +66,6 @@ export interface OptimalityResult {
   /** τ values skipped per pair because the lower layer is not wider than τ. */
   skipped: { pairIndex: number; tau: number; reason: string }[];
   seconds: number;
-}
-
-function checkAbort(signal?: AbortSignal): void {
-  if (signal?.aborted) {
-    const e = new Error("canceled");
-    e.name = "AbortError";
-    throw e;
-  }
 }
 
 export async function optimality(
