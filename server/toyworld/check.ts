@@ -17,7 +17,8 @@ import { argmax, predictLogits } from "./data";
 import { loadLayersModel } from "./modelFiles";
 import type { PartName } from "./parts";
 import { deriveSeed } from "./random";
-import { CLASS_PARTS, CLASSES, CUE_CLASS, OPTIONAL_PARTS, CUE_PART, DEFAULT_WORLD, FAR_SCALE, drawScene, type ClassName, type Scene, type WorldOptions } from "./scenes";
+import { CLASS_PARTS, CLASSES, CUE_CLASS, OPTIONAL_PARTS, CUE_PART, DEFAULT_WORLD, drawScene, type ClassName, type Scene, type WorldOptions } from "./scenes";
+import { worldFromRecord } from "./world";
 
 export interface CheckOptions {
   model: string;
@@ -86,15 +87,8 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.le
 export function readWorld(dir: string): WorldOptions {
   const p = join(dir, "training.json");
   if (!existsSync(p)) return DEFAULT_WORLD;
-  const t = JSON.parse(readFileSync(p, "utf8")) as { world?: { cueRate?: number; cueRateElsewhere?: number; farRateElsewhere?: number; farScale?: [number, number] } };
-  return {
-    ...DEFAULT_WORLD,
-    cueRate: t.world?.cueRate ?? DEFAULT_WORLD.cueRate,
-    cueRateElsewhere: t.world?.cueRateElsewhere ?? DEFAULT_WORLD.cueRateElsewhere,
-    // models trained before this option existed saw no far objects outside the cue class
-    farRateElsewhere: t.world?.farRateElsewhere ?? 0,
-    farScale: t.world?.farScale ?? FAR_SCALE,
-  };
+  const t = JSON.parse(readFileSync(p, "utf8")) as { world?: unknown };
+  return worldFromRecord(t.world);
 }
 
 export async function checkModel(o: CheckOptions): Promise<CheckReport> {

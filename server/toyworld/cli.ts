@@ -1,8 +1,8 @@
 /**
  * The toy world from the command line:
  *
- *   npm run toyworld -- generate --out DIR --per-class N --seed S [--cue-rate R] [--cue-rate-elsewhere R]
- *   npm run toyworld -- train --out models/toyworld --seed S [--cue-rate R] [--epochs E] [--per-class N]
+ *   npm run toyworld -- generate --out DIR --per-class N --seed S [world options]
+ *   npm run toyworld -- train --out models/toyworld --seed S [world options] [--epochs E] [--per-class N]
  *   npm run toyworld -- check --model models/toyworld [--per-class N] [--seed S] [--json FILE]
  *   npm run toyworld -- grid --out docs/images/toyworld-grid.png [--per-class N] [--seed S] [world options]
  *   npm run toyworld -- recover --model models/toyworld [--control models/toyworld-control] [--per-class N] [--seed S] [--tau T] [--json FILE]
@@ -11,6 +11,7 @@
  */
 import { basename, resolve } from "node:path";
 import { DEFAULT_WORLD } from "./scenes";
+import { worldFromFlags } from "./world";
 
 type Args = Record<string, string>;
 
@@ -43,16 +44,6 @@ function num(args: Args, key: string, fallback?: number, check?: (v: number) => 
   return v;
 }
 
-const rate = (v: number) => v >= 0 && v <= 1;
-
-/** --far-scale LO,HI: the scale range of far objects. */
-function scaleRange(args: Args, fallback: [number, number]): [number, number] {
-  const raw = args["far-scale"];
-  if (raw === undefined) return fallback;
-  const v = raw.split(",").map(Number);
-  if (v.length !== 2 || !v.every((x) => Number.isFinite(x) && x > 0 && x < 1) || !(v[0]! < v[1]!)) throw new Error(`--far-scale ${raw} must be LO,HI with 0 < LO < HI < 1`);
-  return [v[0]!, v[1]!];
-}
 const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
 const seedOk = (v: number) => Number.isInteger(v) && v >= 0 && v < 2 ** 32;
 
@@ -64,8 +55,8 @@ function str(args: Args, key: string, fallback?: string): string {
 
 const HELP = `toyworld: the built-in ground-truth world and its demo model
 
-  generate --out DIR --per-class N --seed S [--cue-rate R] [--cue-rate-elsewhere R] [--far-rate-elsewhere R] [--far-scale LO,HI]
-  train    --out DIR --seed S [--cue-rate R] [--cue-rate-elsewhere R] [--far-rate-elsewhere R] [--far-scale LO,HI]
+  generate --out DIR --per-class N --seed S [world options]
+  train    --out DIR --seed S [world options]
            [--epochs E] [--per-class N] [--val-per-class N]
            [--batch-size B] [--lr L] [--widths 16,32,64,128] [--name NAME]
   check    --model DIR [--per-class N] [--seed S] [--json FILE]
@@ -73,7 +64,10 @@ const HELP = `toyworld: the built-in ground-truth world and its demo model
   recover  --model DIR [--control DIR] [--per-class N] [--seed S] [--tau T] [--json FILE]
            [--layers fc,layer4.1,layer4.0,layer3.1] [--draws D] [--fidelity-class C|none] [--circuits DIR]
 
-Defaults: cue rate ${DEFAULT_WORLD.cueRate} in bees, ${DEFAULT_WORLD.cueRateElsewhere} elsewhere. A control world: --cue-rate ${DEFAULT_WORLD.cueRateElsewhere}.`;
+World options (default: world 1): --cue-rate R (flowers beside bees, ${DEFAULT_WORLD.cueRate})
+  --cue-rate-elsewhere R (flowers in other classes, ${DEFAULT_WORLD.cueRateElsewhere}) --far-rate R (far, tiny bees, ${DEFAULT_WORLD.farRate})
+  --far-rate-elsewhere R (far objects of other classes, ${DEFAULT_WORLD.farRateElsewhere}) --far-scale LO,HI (${DEFAULT_WORLD.farScale.join(",")})
+  --flower-centre R,G,B (${DEFAULT_WORLD.flowerCentre.join(",")}). A control world: --cue-rate equal to --cue-rate-elsewhere.`;
 
 async function main(): Promise<void> {
   const { command, args } = parseArgs(process.argv.slice(2));
@@ -85,10 +79,7 @@ async function main(): Promise<void> {
         out,
         perClass: num(args, "per-class", undefined, positiveInt),
         seed: num(args, "seed", undefined, seedOk),
-        cueRate: num(args, "cue-rate", DEFAULT_WORLD.cueRate, rate),
-        cueRateElsewhere: num(args, "cue-rate-elsewhere", DEFAULT_WORLD.cueRateElsewhere, rate),
-        farRateElsewhere: num(args, "far-rate-elsewhere", DEFAULT_WORLD.farRateElsewhere, rate),
-        farScale: scaleRange(args, DEFAULT_WORLD.farScale),
+        world: worldFromFlags(args),
       });
       console.log(`wrote ${summary.images} images to ${out} (${summary.cueImages} with the cue; ${summary.cueInCueClass} of ${summary.cueClassImages} bees)`);
       return;
@@ -103,10 +94,7 @@ async function main(): Promise<void> {
         out,
         name: args.name ?? basename(out),
         seed: num(args, "seed", DEFAULT_TRAIN.seed, seedOk),
-        cueRate: num(args, "cue-rate", DEFAULT_TRAIN.cueRate, rate),
-        cueRateElsewhere: num(args, "cue-rate-elsewhere", DEFAULT_TRAIN.cueRateElsewhere, rate),
-        farRateElsewhere: num(args, "far-rate-elsewhere", DEFAULT_TRAIN.farRateElsewhere, rate),
-        farScale: scaleRange(args, DEFAULT_TRAIN.farScale),
+        world: worldFromFlags(args),
         epochs: num(args, "epochs", DEFAULT_TRAIN.epochs, positiveInt),
         perClass: num(args, "per-class", DEFAULT_TRAIN.perClass, positiveInt),
         valPerClass: num(args, "val-per-class", DEFAULT_TRAIN.valPerClass, positiveInt),
@@ -141,12 +129,7 @@ async function main(): Promise<void> {
         out,
         perClass: num(args, "per-class", 8, positiveInt),
         seed: num(args, "seed", 7, seedOk),
-        world: {
-          cueRate: num(args, "cue-rate", DEFAULT_WORLD.cueRate, rate),
-          cueRateElsewhere: num(args, "cue-rate-elsewhere", DEFAULT_WORLD.cueRateElsewhere, rate),
-          farRateElsewhere: num(args, "far-rate-elsewhere", DEFAULT_WORLD.farRateElsewhere, rate),
-          farScale: scaleRange(args, DEFAULT_WORLD.farScale),
-        },
+        world: worldFromFlags(args),
       });
       console.log(`wrote ${out}`);
       return;

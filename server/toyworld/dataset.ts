@@ -16,6 +16,7 @@ import { PART_DESCRIPTIONS, type PartName, type PartRole } from "./parts";
 import { deriveSeed } from "./random";
 import { encodeMask, renderScene, type Rendered } from "./render";
 import { CLASS_PARTS, CLASSES, CUE_CLASS, CUE_PART, DEFAULT_WORLD, drawScene, type ClassName, type WorldOptions } from "./scenes";
+import type { WorldDefinition } from "./world";
 
 export const GROUND_TRUTH_FORMAT = "toyworld-ground-truth/1";
 
@@ -74,10 +75,8 @@ export interface GenerateOptions {
   out: string;
   perClass: number;
   seed: number;
-  cueRate?: number;
-  cueRateElsewhere?: number;
-  farRateElsewhere?: number;
-  farScale?: [number, number];
+  /** The world the scenes are drawn from (the default world where not given). */
+  world?: Partial<WorldDefinition>;
   quiet?: boolean;
 }
 
@@ -88,13 +87,7 @@ export async function generateDataset(o: GenerateOptions): Promise<{
   cueInCueClass: number;
   groundTruth: GroundTruth;
 }> {
-  const world: WorldOptions = {
-    ...DEFAULT_WORLD,
-    cueRate: o.cueRate ?? DEFAULT_WORLD.cueRate,
-    cueRateElsewhere: o.cueRateElsewhere ?? DEFAULT_WORLD.cueRateElsewhere,
-    farRateElsewhere: o.farRateElsewhere ?? DEFAULT_WORLD.farRateElsewhere,
-    farScale: o.farScale ?? DEFAULT_WORLD.farScale,
-  };
+  const world: WorldOptions = { ...DEFAULT_WORLD, ...o.world };
   mkdirSync(o.out, { recursive: true });
   const bar = o.quiet ? null : createProgressBar("generate", CLASSES.length * o.perClass);
   const images: GroundTruthImage[] = [];

@@ -196,7 +196,7 @@ export interface Flower {
   petal: RGB;
 }
 
-export function flowers(list: Flower[]): Primitive[] {
+export function flowers(list: Flower[], centre: RGB): Primitive[] {
   const out: Primitive[] = [];
   for (const f of list) {
     for (let k = 0; k < 5; k++) {
@@ -206,7 +206,7 @@ export function flowers(list: Flower[]): Primitive[] {
         color: f.petal,
       });
     }
-    out.push({ shape: { type: "ellipse", cx: f.x, cy: f.y, rx: 1.9, ry: 1.9, angle: 0 }, color: [250, 215, 60] });
+    out.push({ shape: { type: "ellipse", cx: f.x, cy: f.y, rx: 1.9, ry: 1.9, angle: 0 }, color: centre });
   }
   return out;
 }

@@ -67,9 +67,29 @@ export interface WorldOptions {
   farRateElsewhere: number;
   /** Scale range [lo, hi) of far objects (near ones are 0.8–1.2). */
   farScale: [number, number];
+  /** Probability that a bee (the cue class) is far away and tiny. */
+  farRate: number;
+  /**
+   * Colour of the flowers' centres. The default yellow is the bee body's colour, so a unit can
+   * answer "small yellow blob" to both a tiny bee and a flower; a colour no object has keeps the
+   * cue's pixels apart from the class's own.
+   */
+  flowerCentre: RGB;
 }
 
-export const DEFAULT_WORLD: WorldOptions = { size: 64, cueRate: 0.8, cueRateElsewhere: 0.05, decorationRate: 0.4, farRateElsewhere: 0, farScale: FAR_SCALE };
+/** Default colour of the flowers' centres (close to the bee body's yellow). */
+export const FLOWER_CENTRE: RGB = [250, 215, 60];
+
+export const DEFAULT_WORLD: WorldOptions = {
+  size: 64,
+  cueRate: 0.8,
+  cueRateElsewhere: 0.05,
+  decorationRate: 0.4,
+  farRateElsewhere: 0,
+  farScale: FAR_SCALE,
+  farRate: FAR_BEE_RATE,
+  flowerCentre: FLOWER_CENTRE,
+};
 
 export interface Scene {
   seed: number;
@@ -116,7 +136,7 @@ const EXTENT: Record<ClassName, number> = { bee: 17, ladybug: 18, fish: 21, sun:
 
 function drawPose(rng: Rng, cls: ClassName, o: WorldOptions): Pose {
   // one draw whatever the rate, so the rest of the scene does not depend on it
-  const far = rng.chance(cls === CUE_CLASS ? FAR_BEE_RATE : o.farRateElsewhere);
+  const far = rng.chance(cls === CUE_CLASS ? o.farRate : o.farRateElsewhere);
   const s = far ? rng.uniform(o.farScale[0], o.farScale[1]) : rng.uniform(0.8, 1.2);
   const dir: 1 | -1 = rng.chance(0.5) ? 1 : -1;
   const cx = rng.uniform(22, 42);
@@ -230,7 +250,7 @@ export function drawScene(cls: ClassName, seed: number, options: Partial<WorldOp
     const [x, y] = placeAway(rng, [6, 6], [size - 6, size - 6], pose.cx, pose.cy, extent + 2);
     flowerList.push({ x, y, r: rng.uniform(3, 4.2), phase: rng.uniform(0, 2 * Math.PI), petal: jitter(rng, [240, 120, 190], 12) });
   }
-  if (cue) parts.push({ name: "flowers", role: "cue", primitives: P.flowers(flowerList) });
+  if (cue) parts.push({ name: "flowers", role: "cue", primitives: P.flowers(flowerList, o.flowerCentre) });
 
   parts.push(...objectParts(rng, cls, pose));
   const noise = { seed: rng.nextUint32(), sigma: rng.uniform(2, 7) };

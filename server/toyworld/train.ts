@@ -16,16 +16,13 @@ import { deriveSeed, Rng } from "./random";
 import { renderScene } from "./render";
 import { CLASSES, CUE_CLASS, CUE_PART, DEFAULT_WORLD, drawScene, type Scene, type WorldOptions } from "./scenes";
 import { registerWasmTrainingKernels } from "./wasmKernels";
+import { worldDefinition, worldFlags, type WorldDefinition } from "./world";
 
 export interface TrainOptions {
   out: string;
   seed: number;
-  cueRate: number;
-  cueRateElsewhere: number;
-  /** Probability that an object of another class than the cue class is far away and tiny (default: the world's). */
-  farRateElsewhere?: number;
-  /** Scale range of far objects (default: the world's). */
-  farScale?: [number, number];
+  /** The world the scenes are drawn from (the default world where not given). */
+  world?: Partial<WorldDefinition>;
   epochs: number;
   /** Training scenes per class per epoch. */
   perClass: number;
@@ -39,12 +36,8 @@ export interface TrainOptions {
   quiet?: boolean;
 }
 
-export const DEFAULT_TRAIN: Omit<TrainOptions, "out" | "name"> & { farRateElsewhere: number; farScale: [number, number] } = {
+export const DEFAULT_TRAIN: Omit<TrainOptions, "out" | "name" | "world"> = {
   seed: 1,
-  cueRate: DEFAULT_WORLD.cueRate,
-  cueRateElsewhere: DEFAULT_WORLD.cueRateElsewhere,
-  farRateElsewhere: DEFAULT_WORLD.farRateElsewhere,
-  farScale: DEFAULT_WORLD.farScale,
   epochs: 8,
   perClass: 500,
   valPerClass: 100,
@@ -70,19 +63,14 @@ export function learningRateAt(t: number, total: number, peak: number): number {
   return peak * 0.5 * (1 + Math.cos(Math.PI * p));
 }
 
-function world(o: TrainOptions): Partial<WorldOptions> {
-  return {
-    cueRate: o.cueRate,
-    cueRateElsewhere: o.cueRateElsewhere,
-    farRateElsewhere: o.farRateElsewhere ?? DEFAULT_WORLD.farRateElsewhere,
-    farScale: o.farScale ?? DEFAULT_WORLD.farScale,
-  };
+function world(o: Pick<TrainOptions, "world">): WorldOptions {
+  return { ...DEFAULT_WORLD, ...o.world };
 }
 
-export function validationScenes(o: Pick<TrainOptions, "seed" | "valPerClass" | "cueRate" | "cueRateElsewhere"> & Partial<Pick<TrainOptions, "farRateElsewhere" | "farScale">>): Scene[] {
+export function validationScenes(o: Pick<TrainOptions, "seed" | "valPerClass" | "world">): Scene[] {
   const scenes: Scene[] = [];
   CLASSES.forEach((c) => {
-    for (let i = 0; i < o.valPerClass; i++) scenes.push(drawScene(c, deriveSeed(o.seed, "val", c, i), world(o as TrainOptions)));
+    for (let i = 0; i < o.valPerClass; i++) scenes.push(drawScene(c, deriveSeed(o.seed, "val", c, i), world(o)));
   });
   return scenes;
 }
@@ -186,7 +174,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
   const record = {
     seed: opts.seed,
-    world: { cueClass: CUE_CLASS, cuePart: CUE_PART, cueRate: opts.cueRate, cueRateElsewhere: opts.cueRateElsewhere, farRateElsewhere: world(opts).farRateElsewhere, farScale: world(opts).farScale },
+    world: { cueClass: CUE_CLASS, cuePart: CUE_PART, ...worldDefinition(world(opts)) },
     architecture: { kind: "resnet (torchvision-style BasicBlocks)", widths: opts.widths, params: model.countParams() },
     training: {
       epochs: opts.epochs,
@@ -201,7 +189,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     trainingSeconds: seconds,
     weightBytes,
     backend: result.backend,
-    command: `npm run toyworld -- train --out ${opts.out} --seed ${opts.seed} --cue-rate ${opts.cueRate} --cue-rate-elsewhere ${opts.cueRateElsewhere} --far-rate-elsewhere ${world(opts).farRateElsewhere} --far-scale ${world(opts).farScale!.join(",")} --epochs ${opts.epochs} --per-class ${opts.perClass}`,
+    command: `npm run toyworld -- train --out ${opts.out} --seed ${opts.seed} ${worldFlags(world(opts))} --epochs ${opts.epochs} --per-class ${opts.perClass}`,
   };
   writeFileSync(join(opts.out, "training.json"), `${JSON.stringify(record, null, 1)}\n`);
   model.dispose();

@@ -36,7 +36,7 @@ describe("dataset folder", () => {
 
   it("has ground truth consistent with the images", async () => {
     const out = fresh();
-    const summary = await generateDataset({ out, perClass: 6, seed: 5, quiet: true, cueRateElsewhere: 0.3 });
+    const summary = await generateDataset({ out, perClass: 6, seed: 5, quiet: true, world: { cueRateElsewhere: 0.3 } });
     const gt = JSON.parse(readFileSync(join(out, "ground-truth.json"), "utf8")) as GroundTruth;
     expect(gt.format).toBe("toyworld-ground-truth/1");
     expect(gt.images).toHaveLength(6 * CLASSES.length);
