@@ -6,6 +6,7 @@
  *   npm run toyworld -- check --model models/toyworld [--per-class N] [--seed S] [--json FILE]
  *   npm run toyworld -- grid --out docs/images/toyworld-grid.png [--per-class N] [--seed S] [world options]
  *   npm run toyworld -- recover --model models/toyworld [--control models/toyworld-control] [--per-class N] [--seed S] [--tau T] [--json FILE]
+ *   npm run toyworld -- cue-channels --model models/toyworld3 [--layers …] [--per-class N] [--seed S]
  *
  * Progress goes to stderr; summaries to stdout.
  */
@@ -63,6 +64,7 @@ const HELP = `toyworld: the built-in ground-truth world and its demo model
   grid     --out FILE.png [--per-class N] [--seed S] [world options as for generate]
   recover  --model DIR [--control DIR] [--per-class N] [--seed S] [--tau T] [--json FILE]
            [--layers fc,layer4.1,layer4.0,layer3.1] [--draws D] [--fidelity-class C|none] [--circuits DIR]
+  cue-channels --model DIR [--layers layer2.1,…,layer4.1] [--per-class N] [--seed S]
 
 World options (default: world 1): --cue-rate R (flowers beside bees, ${DEFAULT_WORLD.cueRate})
   --cue-rate-elsewhere R (flowers in other classes, ${DEFAULT_WORLD.cueRateElsewhere}) --far-rate R (far, tiny bees, ${DEFAULT_WORLD.farRate})
@@ -149,7 +151,7 @@ async function main(): Promise<void> {
         seed: num(args, "seed", 2025, seedOk),
         tau: num(args, "tau", 16, positiveInt),
         layers: (args.layers ?? DEFAULT_RECOVERY_LAYERS.join(",")).split(","),
-        draws: num(args, "draws", 5, positiveInt),
+        draws: num(args, "draws", 20, positiveInt),
         ...(args.circuits ? { circuitsOut: resolve(args.circuits) } : {}),
         ...(fc !== undefined ? { fidelityClass: fc === "none" ? null : (fc as (typeof CLASSES)[number]) } : {}),
         onProgress: (f, message) => bar.update(Math.round(f * 1000), message),
@@ -161,6 +163,32 @@ async function main(): Promise<void> {
         writeFileSync(resolve(args.json), `${JSON.stringify(report, null, 1)}\n`);
       }
       if (!report.passed) process.exitCode = 1;
+      return;
+    }
+    case "cue-channels": {
+      const { cueChannels, formatCueChannels } = await import("./cueChannels");
+      const { readWorld } = await import("./check");
+      const { loadModel } = await import("../neurflow/model/loadModel");
+      const { initBackend } = await import("../neurflow/backend");
+      const { createProgressBar } = await import("../neurflow/cli/progressBar");
+      const dir = resolve(str(args, "model"));
+      const perClass = num(args, "per-class", 32, positiveInt);
+      await initBackend();
+      const model = await loadModel(resolve(dir, "manifest.json"));
+      const bar = createProgressBar("cue-channels", 1000);
+      try {
+        const rows = await cueChannels(model, {
+          layers: (args.layers ?? "layer2.1,layer3.0,layer3.1,layer4.0,layer4.1").split(","),
+          perClass,
+          seed: num(args, "seed", 2025, seedOk),
+          world: readWorld(dir),
+          onProgress: (f, message) => bar.update(Math.round(f * 1000), message),
+        });
+        bar.done("done");
+        console.log(formatCueChannels(rows, perClass));
+      } finally {
+        model.dispose();
+      }
       return;
     }
     case "help":

@@ -26,7 +26,7 @@ import { fidelityOfNeurons, type FidelityOfNeuronsResult } from "../neurflow/eva
 import { sampleWithoutReplacement, seededRandom } from "../neurflow/evaluations/sampling";
 import { maskGroups } from "../neurflow/groupMasking";
 import { debugImages } from "../neurflow/imageDebugging";
-import { maskedLogits, type LayerMask } from "../neurflow/masking";
+import { layerWidth, maskedLogits, type LayerMask } from "../neurflow/masking";
 import { loadModel, type ClassifierModel } from "../neurflow/model/loadModel";
 import type { CircuitProgress } from "../neurflow/runTypes";
 import { tf } from "../neurflow/tf";
@@ -69,7 +69,7 @@ export interface RecoveryOptions {
   seed: number;
   tau: number;
   layers?: string[];
-  /** Random draws for the random-neuron baselines. */
+  /** Random draws for the random-neuron baselines (default 20: a random set either holds a few decisive channels or not, so few draws give a noisy mean). */
   draws?: number;
   /** A class besides the cue class for the fidelity claims (null: none). Default: the first other class. */
   fidelityClass?: ClassName | null;
@@ -114,6 +114,11 @@ export interface FidelityCheck {
    * many random neurons" are mostly the same neurons: no contrast.
    */
   judged: { layer: string; coreNeurons: number; width: number; maskCore: number; maskRandom: number; retainCore: number; retainRandom: number };
+  /**
+   * The same four numbers at the judged layer for smaller τ' (derived exactly from the circuit, as
+   * in the paper's Figure 5, which plots them against τ): shown, not judged.
+   */
+  overTau: { tau: number; coreNeurons: number; maskCore: number; maskRandom: number; retainCore: number; retainRandom: number }[];
 }
 
 export interface Claim {
@@ -264,12 +269,9 @@ async function circuitOf(
   return circuit;
 }
 
-function layerWidth(model: ClassifierModel, layer: string): number {
-  const S = model.manifest.input.size;
-  return tf.tidy(() => {
-    const t = model.graph.run({ [model.graph.inputName]: tf.zeros([1, S, S, 3]) }, [model.layerTensor(layer)])[0]!;
-    return t.shape[t.rank - 1]!;
-  });
+/** The τ' of the fidelity sweep: a quarter, half, three quarters and all of the circuit's τ. */
+export function fidelityTaus(tau: number): number[] {
+  return [...new Set([0.25, 0.5, 0.75, 1].map((f) => Math.max(1, Math.round(tau * f))))];
 }
 
 /** Class predicted most often when a whole layer is zeroed. */
@@ -303,12 +305,14 @@ async function fidelityCheck(
   const input = scenesInput(model, scenes);
   try {
     const classIndex = model.manifest.classes.indexOf(cls);
-    const result = await fidelityOfNeurons(circuit, model, input, classIndex, { taus: [circuit.params.tau], modes: ["mask", "retain"], scopes: ["multi"], draws, seed });
+    const tau = circuit.params.tau;
+    const result = await fidelityOfNeurons(circuit, model, input, classIndex, { taus: fidelityTaus(tau), modes: ["mask", "retain"], scopes: ["multi"], draws, seed });
     const lowerLayers = circuit.layers.map((l) => l.lower);
     const emptyPrediction = await emptyPredictions(model, input, lowerLayers);
-    const curve = (mode: "mask" | "retain") => result.curves.find((c) => c.mode === mode && c.scope === "multi")!;
-    const widths = lowerLayers.map((l) => layerWidth(model, l));
-    const counts = result.coreCounts[0]!.counts;
+    const curve = (mode: "mask" | "retain", t = tau) => result.curves.find((c) => c.mode === mode && c.scope === "multi" && c.tau === t)!;
+    const countsAt = (t: number) => result.coreCounts.find((c) => c.tau === t)!.counts;
+    const widths = lowerLayers.map((l) => layerWidth(model, input, l));
+    const counts = countsAt(tau);
     let j = 0;
     for (let i = 0; i < lowerLayers.length; i++) if (counts[i]! <= widths[i]! / 2) j = i;
     return {
@@ -330,6 +334,14 @@ async function fidelityCheck(
         retainCore: curve("retain").core[j]!,
         retainRandom: curve("retain").baseline[j]!,
       },
+      overTau: result.coreCounts.map(({ tau: t }) => ({
+        tau: t,
+        coreNeurons: countsAt(t)[j]!,
+        maskCore: curve("mask", t).core[j]!,
+        maskRandom: curve("mask", t).baseline[j]!,
+        retainCore: curve("retain", t).core[j]!,
+        retainRandom: curve("retain", t).baseline[j]!,
+      })),
     };
   } finally {
     input.dispose();
@@ -340,7 +352,7 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
   const started = performance.now();
   const T = RECOVERY_THRESHOLDS;
   const layers = o.layers ?? DEFAULT_RECOVERY_LAYERS;
-  const draws = o.draws ?? 5;
+  const draws = o.draws ?? 20;
   if (layers.length < 3) throw new Error("the recovery checks need at least three layers (the logit, the penultimate layer and one below it)");
   const world = readWorld(o.model);
   const manifestPath = join(o.model, "manifest.json");

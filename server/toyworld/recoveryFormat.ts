@@ -78,15 +78,22 @@ export function formatRecovery(r: RecoveryReport): string {
     L.push(`fidelity of ${fc.class}'s core neurons (τ ${fc.tau}, ${fc.images} fresh ${fc.class} scenes), masking from the classifier down to each layer:`);
     L.push(`  layer       core neurons  mask core  random    retain core  random    zeroed layer predicts`);
     const judgedAt = fc.judged.layer;
-    const counts = fc.result.coreCounts[0]!.counts;
+    const counts = fc.result.coreCounts.find((x) => x.tau === fc.tau)!.counts;
     fc.result.layers.forEach((layer, j) => {
-      const c = (mode: string) => fc.result.curves.find((x) => x.mode === mode && x.scope === "multi")!;
+      const c = (mode: string) => fc.result.curves.find((x) => x.mode === mode && x.scope === "multi" && x.tau === fc.tau)!;
       const e = fc.emptyPrediction[j]!;
       L.push(
         `  ${layer.padEnd(10)}  ${`${counts[j]}/${fc.widths[j]}`.padStart(12)}  ${f3(c("mask").core[j]!).padStart(9)}  ${f3(c("mask").baseline[j]!).padStart(6)}    ${f3(c("retain").core[j]!).padStart(11)}  ${f3(c("retain").baseline[j]!).padStart(6)}    ${e.class} (${pct(e.share)})${layer === judgedAt ? "   ← judged" : ""}`,
       );
     });
     L.push(`  accuracy without masking ${f3(fc.result.unmaskedAccuracy)}`);
+    L.push(`  ${judgedAt} at τ' ≤ τ (derived from the circuit; shown, not judged):`);
+    L.push(`      τ  core neurons  mask core  random    retain core  random`);
+    for (const t of fc.overTau) {
+      L.push(
+        `    ${String(t.tau).padStart(3)}  ${`${t.coreNeurons}/${fc.judged.width}`.padStart(12)}  ${f3(t.maskCore).padStart(9)}  ${f3(t.maskRandom).padStart(6)}    ${f3(t.retainCore).padStart(11)}  ${f3(t.retainRandom).padStart(6)}`,
+      );
+    }
   }
   L.push("");
   for (const c of r.claims) L.push(`${!c.applicable ? "N/A " : c.passed ? "PASS" : "FAIL"}  ${c.name}: ${c.detail}`);

@@ -57,6 +57,12 @@ export interface WorldOptions {
   cueRate: number;
   /** Probability that a scene of any other class has flowers. */
   cueRateElsewhere: number;
+  /**
+   * Per-class exceptions to `cueRateElsewhere` (not the cue class). With flowers beside many trees
+   * too, flowers stop being bee evidence alone: the classifier must read them apart from the bee's
+   * own parts, so its late layers keep them in channels of their own.
+   */
+  cueRateIn: Partial<Record<ClassName, number>>;
   /** Probability of the irrelevant decorations (pebbles; a cloud on sky and plain backgrounds). */
   decorationRate: number;
   /**
@@ -84,6 +90,7 @@ export const DEFAULT_WORLD: WorldOptions = {
   size: 64,
   cueRate: 0.8,
   cueRateElsewhere: 0.05,
+  cueRateIn: {},
   decorationRate: 0.4,
   farRateElsewhere: 0,
   farScale: FAR_SCALE,
@@ -243,7 +250,7 @@ export function drawScene(cls: ClassName, seed: number, options: Partial<WorldOp
   if (cloudAllowed && hasCloud) parts.push({ name: "cloud", role: "decoration", primitives: P.cloud(cloudX, cloudY, cloudScale, cloudBlobs) });
 
   // the planted cue
-  const cue = rng.chance(cls === CUE_CLASS ? o.cueRate : o.cueRateElsewhere);
+  const cue = rng.chance(cls === CUE_CLASS ? o.cueRate : (o.cueRateIn[cls] ?? o.cueRateElsewhere));
   const flowerList: P.Flower[] = [];
   const nFlowers = rng.int(2, 5);
   for (let i = 0; i < nFlowers; i++) {

@@ -4,10 +4,10 @@
  * `WorldOptions` (scenes.ts), so every command reads and writes a world the same way.
  */
 import type { RGB } from "./shapes";
-import { DEFAULT_WORLD, FAR_SCALE, type WorldOptions } from "./scenes";
+import { CLASSES, CUE_CLASS, DEFAULT_WORLD, FAR_SCALE, type ClassName, type WorldOptions } from "./scenes";
 
 /** The options that define a world (recorded with a model, taken as flags by generate, train and grid). */
-export type WorldDefinition = Pick<WorldOptions, "cueRate" | "cueRateElsewhere" | "farRate" | "farRateElsewhere" | "farScale" | "flowerCentre">;
+export type WorldDefinition = Pick<WorldOptions, "cueRate" | "cueRateElsewhere" | "cueRateIn" | "farRate" | "farRateElsewhere" | "farScale" | "flowerCentre">;
 
 const isRate = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 1;
 
@@ -17,6 +17,11 @@ function isScaleRange(v: unknown): v is [number, number] {
 
 function isColour(v: unknown): v is RGB {
   return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 255);
+}
+
+function isCueRateIn(v: unknown): v is Partial<Record<ClassName, number>> {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return false;
+  return Object.entries(v).every(([c, r]) => c !== CUE_CLASS && (CLASSES as readonly string[]).includes(c) && isRate(r));
 }
 
 const RATE_FLAGS = [
@@ -42,6 +47,14 @@ export function worldFromFlags(args: Readonly<Record<string, string>>, base: Wor
     if (!isScaleRange(v)) throw new Error(`--far-scale ${scale} must be LO,HI with 0 < LO < HI < 1`);
     w.farScale = v;
   }
+  const rateIn = args["cue-rate-in"];
+  if (rateIn !== undefined) {
+    const entries = rateIn.split(",").map((e) => e.split(":"));
+    const v = Object.fromEntries(entries.map(([c, r]) => [c, Number(r)]));
+    if (!entries.every((e) => e.length === 2) || !isCueRateIn(v))
+      throw new Error(`--cue-rate-in ${rateIn} must be CLASS:RATE[,CLASS:RATE…] with classes other than ${CUE_CLASS} (${CLASSES.filter((c) => c !== CUE_CLASS).join(", ")}) and rates between 0 and 1`);
+    w.cueRateIn = v;
+  }
   const centre = args["flower-centre"];
   if (centre !== undefined) {
     const v = centre.split(",").map(Number);
@@ -54,13 +67,15 @@ export function worldFromFlags(args: Readonly<Record<string, string>>, base: Wor
 /** The flags that recreate `w` (for the command recorded with a model). */
 export function worldFlags(w: WorldDefinition): string {
   const parts = RATE_FLAGS.map(([flag, key]) => `--${flag} ${w[key]}`);
+  const rateIn = Object.entries(w.cueRateIn);
+  if (rateIn.length) parts.push(`--cue-rate-in ${rateIn.map(([c, r]) => `${c}:${r}`).join(",")}`);
   parts.push(`--far-scale ${w.farScale.join(",")}`, `--flower-centre ${w.flowerCentre.join(",")}`);
   return parts.join(" ");
 }
 
 /** The definition of `w` to record with a model or a dataset. */
 export function worldDefinition(w: WorldOptions): WorldDefinition {
-  return { cueRate: w.cueRate, cueRateElsewhere: w.cueRateElsewhere, farRate: w.farRate, farRateElsewhere: w.farRateElsewhere, farScale: w.farScale, flowerCentre: w.flowerCentre };
+  return { cueRate: w.cueRate, cueRateElsewhere: w.cueRateElsewhere, cueRateIn: w.cueRateIn, farRate: w.farRate, farRateElsewhere: w.farRateElsewhere, farScale: w.farScale, flowerCentre: w.flowerCentre };
 }
 
 /**
@@ -79,6 +94,7 @@ export function worldFromRecord(record: unknown): WorldOptions {
   };
   take("cueRate", isRate);
   take("cueRateElsewhere", isRate);
+  take("cueRateIn", isCueRateIn);
   take("farRate", isRate);
   take("farRateElsewhere", isRate);
   take("farScale", isScaleRange);

@@ -20,6 +20,9 @@ describe("world options from flags and records", () => {
     expect(w).toEqual({ ...DEFAULT_WORLD, ...WORLD3 });
     expect(worldFromFlags(flagsToArgs(worldFlags(w)))).toEqual(w);
     expect(worldFromFlags({})).toEqual(DEFAULT_WORLD);
+    const w4 = worldFromFlags({ "cue-rate-in": "tree:0.5,car:0.1" });
+    expect(w4.cueRateIn).toEqual({ tree: 0.5, car: 0.1 });
+    expect(worldFromFlags(flagsToArgs(worldFlags(w4)))).toEqual(w4);
   });
 
   it("rejects bad flags with the flag's name", () => {
@@ -28,6 +31,10 @@ describe("world options from flags and records", () => {
     expect(() => worldFromFlags({ "far-scale": "0.3,0.2" })).toThrow(/--far-scale/);
     expect(() => worldFromFlags({ "flower-centre": "300,0,0" })).toThrow(/--flower-centre/);
     expect(() => worldFromFlags({ "flower-centre": "1,2" })).toThrow(/--flower-centre/);
+    expect(() => worldFromFlags({ "cue-rate-in": "bee:0.5" })).toThrow(/--cue-rate-in bee:0\.5/);
+    expect(() => worldFromFlags({ "cue-rate-in": "dragon:0.5" })).toThrow(/--cue-rate-in/);
+    expect(() => worldFromFlags({ "cue-rate-in": "tree:2" })).toThrow(/--cue-rate-in/);
+    expect(() => worldFromFlags({ "cue-rate-in": "tree" })).toThrow(/--cue-rate-in/);
   });
 
   it("reads a model's record, giving missing options the values older models were trained with", () => {
@@ -39,6 +46,8 @@ describe("world options from flags and records", () => {
     expect(worldFromRecord({ cueClass: "bee", ...WORLD3 })).toEqual({ ...DEFAULT_WORLD, ...WORLD3 });
     expect(() => worldFromRecord({ farRate: 2 })).toThrow(/world\.farRate/);
     expect(() => worldFromRecord({ flowerCentre: "purple" })).toThrow(/world\.flowerCentre/);
+    expect(() => worldFromRecord({ cueRateIn: { bee: 0.5 } })).toThrow(/world\.cueRateIn/);
+    expect(worldFromRecord({ cueRateIn: { tree: 0.5 } }).cueRateIn).toEqual({ tree: 0.5 });
   });
 });
 
@@ -60,6 +69,18 @@ describe("world options in scenes", () => {
       expect(changed).toBeGreaterThan(4);
       expect(changed).toBeLessThan(flowers.area / 2);
     }
+  });
+
+  it("a per-class cue rate applies to that class only", () => {
+    const share = (cls: (typeof CLASSES)[number], options: Partial<WorldOptions>, n = 400) => {
+      let k = 0;
+      for (let i = 0; i < n; i++) if (drawScene(cls, deriveSeed(10, cls, i), options).cue) k++;
+      return k / n;
+    };
+    const w = { cueRateElsewhere: 0, cueRateIn: { tree: 0.5 } };
+    expect(Math.abs(share("tree", w) - 0.5)).toBeLessThan(0.1);
+    expect(share("tree", { ...w, cueRateIn: { tree: 1 } })).toBe(1);
+    for (const cls of CLASSES.filter((c) => c !== "tree" && c !== CUE_CLASS)) expect(share(cls, w, 100)).toBe(0);
   });
 
   it("the far rate sets how many bees are far, and nothing else", () => {
