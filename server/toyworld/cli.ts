@@ -6,7 +6,7 @@
  *   npm run toyworld -- check --model models/toyworld [--per-class N] [--seed S] [--json FILE]
  *   npm run toyworld -- grid --out docs/images/toyworld-grid.png [--per-class N] [--seed S] [world options]
  *   npm run toyworld -- recover --model models/toyworld [--control models/toyworld-control] [--per-class N] [--seed S] [--tau T] [--json FILE]
- *   npm run toyworld -- cue-channels --model models/toyworld3 [--layers …] [--per-class N] [--seed S]
+ *   npm run toyworld -- cue-channels --model models/toyworld5 [--layers …] [--per-class N] [--seed S]
  *
  * Progress goes to stderr; summaries to stdout.
  */

@@ -85,6 +85,8 @@ export interface GroupComposition {
   decoration: number;
   /** The same shares at other thresholds, to show how much the verdict depends on the 10%. */
   sensitivity: { share: number; cue: number; object: number; decoration: number }[];
+  /** The largest weight of the group's edges to the groups of the layer above (−∞ without edges). */
+  parentWeight: number;
 }
 
 /**
@@ -124,6 +126,7 @@ export function groupCompositions(
         const k = String(circuit.patches[p]![3]);
         bySize[k] = (bySize[k] ?? 0) + 1;
       }
+      const parentEdges = circuit.layers[li - 1]?.groupEdges.filter((e) => e.child === g.id) ?? [];
       const frac = (t: number, key: "cue" | "object" | "decoration") => patches.filter((p) => shareOf(p)[key] >= t).length / Math.max(1, patches.length);
       out.push({
         layerIndex: li,
@@ -136,6 +139,7 @@ export function groupCompositions(
         object: frac(share, "object"),
         decoration: frac(share, "decoration"),
         sensitivity: thresholds.map((t) => ({ share: t, cue: frac(t, "cue"), object: frac(t, "object"), decoration: frac(t, "decoration") })),
+        parentWeight: Math.max(...parentEdges.map((e) => e.weight)),
       });
     }
   }

@@ -5,9 +5,11 @@
  *
  *   1. some neuron group at a late layer has concept patches dominated by the cue (≥ 70% show it)
  *      and another by the object's own parts (conceptParts.ts says when a patch shows a part);
- *   2. masking the cue group's neurons lowers the class probability on cue-present images far more
- *      than on the same images with the cue left out, and far more than masking as many random
- *      neurons of the same layer;
+ *   2. masking the cue group's neurons lowers the class logit on cue-present images far more than
+ *      on the same images with the cue left out, and far more than masking as many random neurons
+ *      of the same layer (judged on the logit, the quantity NeurFlow attributes: with the cue the
+ *      class probability is saturated near 1, so a probability drop measures the softmax's
+ *      curvature more than the group; the probabilities are reported beside it);
  *   3. metric M of the cue group separates cue-present from cue-absent images (AUROC);
  *   4. on the control model (trained where the cue is as rare in the class as elsewhere), no group
  *      is dominated by the cue, on the same images;
@@ -43,10 +45,13 @@ export const RECOVERY_THRESHOLDS = {
   dominated: 0.7,
   /** Groups with fewer concept patches are listed but not judged (a handful of patches is no concept). */
   minPatches: 10,
-  /** Masking: the drop on cue-present images must be at least this many times the drop on cue-absent images and under random masking… */
+  /**
+   * Masking, judged on the class logit: the drop on cue-present images must be at least this many
+   * times the drop on the same images without the cue and the drop under random masking…
+   */
   maskingRatio: 2,
-  /** …and exceed the drop on cue-absent images by at least this much probability. */
-  maskingGap: 0.05,
+  /** …and at least this many logits (the odds divided by e). */
+  maskingMinLogitDrop: 1,
   /** Metric M: AUROC of cue-present against cue-absent images. */
   auroc: 0.9,
   /** Fidelity (paper Fig. 5): core masked ≤, random masked ≥, core retained ≥, random retained ≤. */
@@ -218,18 +223,18 @@ function side(p: PerImage, l: PerImage, keep?: boolean[]): MaskingSide {
 const judged = (g: GroupComposition) => g.patches >= RECOVERY_THRESHOLDS.minPatches;
 
 /**
- * The group most specifically about `key` ("cue" or "object"): among the judged groups dominated by
- * it, the one whose concept patches show the other set least (ties: more neurons, then more
- * patches); when none is dominated, the one with the largest share. A whole image of a near bee
- * beside big flowers shows both, so the largest share alone can pick a group about whole scenes.
+ * The group a user tracing the circuit down from the logit meets as the concept `key` ("cue" or
+ * "object"): among the judged groups dominated by it, the one with the strongest edge to the layer
+ * above (ties: more neurons, then more patches); when none is dominated, the one with the largest
+ * share. (Two earlier rules were tried and dropped: the largest share, then the group showing the
+ * other set least, both picked one-neuron groups whenever the clustering split the concept finely.)
  */
 export function specificGroup(groups: readonly GroupComposition[], key: "cue" | "object", exclude?: GroupComposition | null): GroupComposition | null {
-  const other = key === "cue" ? "object" : "cue";
   const pool = groups.filter((g) => judged(g) && g !== exclude);
   const dominated = pool.filter((g) => g[key] >= RECOVERY_THRESHOLDS.dominated);
   const better = (a: GroupComposition, b: GroupComposition) =>
     dominated.length
-      ? a[other] < b[other] || (a[other] === b[other] && (a.neurons.length > b.neurons.length || (a.neurons.length === b.neurons.length && a.patches > b.patches)))
+      ? a.parentWeight > b.parentWeight || (a.parentWeight === b.parentWeight && (a.neurons.length > b.neurons.length || (a.neurons.length === b.neurons.length && a.patches > b.patches)))
       : a[key] > b[key] || (a[key] === b[key] && a.patches > b.patches);
   let best: GroupComposition | null = null;
   for (const g of dominated.length ? dominated : pool) if (!best || better(g, best)) best = g;
@@ -300,13 +305,21 @@ async function fidelityCheck(
   seed: number,
   world: WorldOptions,
   draws: number,
+  onProgress: (fraction: number, message: string) => void,
 ): Promise<FidelityCheck> {
   const scenes = recoveryScenes("fidelity", cls, perClass, seed, world);
   const input = scenesInput(model, scenes);
   try {
     const classIndex = model.manifest.classes.indexOf(cls);
     const tau = circuit.params.tau;
-    const result = await fidelityOfNeurons(circuit, model, input, classIndex, { taus: fidelityTaus(tau), modes: ["mask", "retain"], scopes: ["multi"], draws, seed });
+    const result = await fidelityOfNeurons(circuit, model, input, classIndex, {
+      taus: fidelityTaus(tau),
+      modes: ["mask", "retain"],
+      scopes: ["multi"],
+      draws,
+      seed,
+      onProgress: (p) => onProgress(p.done / p.total, `fidelity of ${cls}'s core neurons: ${p.message}`),
+    });
     const lowerLayers = circuit.layers.map((l) => l.lower);
     const emptyPrediction = await emptyPredictions(model, input, lowerLayers);
     const curve = (mode: "mask" | "retain", t = tau) => result.curves.find((c) => c.mode === mode && c.scope === "multi" && c.tau === t)!;
@@ -360,7 +373,7 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
   const fidelityClass = o.fidelityClass === undefined ? CLASSES.find((c) => c !== cls)! : o.fidelityClass;
   const sets: PartSets = { cue: [CUE_PART], object: CLASS_PARTS[cls], decoration: DECORATIONS };
   const progress = phases(
-    { circuit: 40, control: o.control ? 35 : 0, evaluations: 10, fidelityCircuit: fidelityClass ? 30 : 0, fidelity: 5 },
+    { circuit: 40, control: o.control ? 35 : 0, evaluations: 10, fidelity: 10, fidelityCircuit: fidelityClass ? 30 : 0, fidelityOther: fidelityClass ? 10 : 0 },
     o.onProgress,
   );
   const circuitProgress = (phase: string, label: string) => (p: CircuitProgress) => progress(phase, p.fraction, `${label}: ${p.message}`);
@@ -473,15 +486,13 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
     for (const n of neurons) counts[n.label ?? "none"] = (counts[n.label ?? "none"] ?? 0) + 1;
 
     // 6. fidelity of the core neurons, on the cue class and on another class
-    progress("evaluations", 0.9, `fidelity of ${cls}'s core neurons`);
-    const fidelity: FidelityCheck[] = [await fidelityCheck(circuit, model, cls, o.perClass, o.seed, world, draws)];
+    const fidelity: FidelityCheck[] = [await fidelityCheck(circuit, model, cls, o.perClass, o.seed, world, draws, (f, m) => progress("fidelity", f, m))];
     if (fidelityClass) {
       const scenes = recoveryScenes("circuit", fidelityClass, o.perClass, o.seed, world);
       const other = await circuitOf({ dir: o.circuitsOut, name: `model-${fidelityClass}` }, manifestPath, fidelityClass, decodedScenes(scenes, fidelityClass).images, layers, o.tau, o.workers, circuitProgress("fidelityCircuit", `${fidelityClass} circuit`));
-      progress("fidelity", 0, `fidelity of ${fidelityClass}'s core neurons`);
-      fidelity.push(await fidelityCheck(other, model, fidelityClass, o.perClass, o.seed, world, draws));
+      fidelity.push(await fidelityCheck(other, model, fidelityClass, o.perClass, o.seed, world, draws, (f, m) => progress("fidelityOther", f, m)));
     }
-    progress("fidelity", 1, "done");
+    progress("fidelityOther", 1, "done");
 
     const claims = judge({ groups, cueGroup, objectGroup, masking, metricM, control, neurons, fidelity, sets });
     return {
@@ -520,6 +531,7 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
 
 const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
 const f3 = (v: number) => v.toFixed(3);
+const f2 = (v: number) => v.toFixed(2);
 const groupName = (g: GroupComposition) => `group ${g.groupId} of ${g.layer} (${g.neurons.length} neurons, ${g.patches} concept patches)`;
 
 function judge(r: {
@@ -551,11 +563,15 @@ function judge(r: {
   });
   const m = r.masking;
   claims.push({
-    name: `masking the cue group lowers P(${CUE_CLASS}) on cue-present images far more than on cue-absent ones and than random neurons`,
-    passed: !!m && m.present.drop >= T.maskingRatio * Math.max(m.absent.drop, 0) && m.present.drop >= T.maskingRatio * Math.max(m.present.randomDrop, 0) && m.gap >= T.maskingGap,
+    name: `masking the cue group lowers the ${CUE_CLASS} logit on cue-present images far more than on cue-absent ones and than random neurons`,
+    passed:
+      !!m &&
+      m.present.logitDrop >= T.maskingMinLogitDrop &&
+      m.present.logitDrop >= T.maskingRatio * Math.max(m.absent.logitDrop, 0) &&
+      m.present.logitDrop >= T.maskingRatio * Math.max(m.present.randomLogitDrop, 0),
     applicable: true,
     detail: m
-      ? `mean drop ${f3(m.present.drop)} with the cue, ${f3(m.absent.drop)} without (gap ${f3(m.gap)}); ${m.neurons.length} random neurons of ${m.layer}: ${f3(m.present.randomDrop)} (needs ≥ ${T.maskingRatio}× both and a gap ≥ ${T.maskingGap})`
+      ? `mean logit drop ${f2(m.present.logitDrop)} with the cue, ${f2(m.absent.logitDrop)} without; ${m.neurons.length} random neurons of ${m.layer}: ${f2(m.present.randomLogitDrop)} (needs ≥ ${T.maskingRatio}× both and ≥ ${T.maskingMinLogitDrop}); P(${CUE_CLASS}) drop ${f3(m.present.drop)} with the cue (from ${f3(m.present.before)}), ${f3(m.absent.drop)} without (from ${f3(m.absent.before)})`
       : "no cue group to mask",
   });
   const mm = r.metricM;

@@ -6,12 +6,12 @@ const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
 const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "—");
 
 function groupTable(groups: readonly GroupComposition[], minPatches: number): string[] {
-  const lines = ["  layer     group  neurons  patches (64/32/16 px)   cue  object  decoration"];
+  const lines = ["  layer     group  neurons  patches (64/32/16 px)   cue  object  decoration  edge up"];
   for (const g of groups) {
     const sizes = ["64", "32", "16"].map((k) => g.bySize[k] ?? 0).join("/");
     lines.push(
       `  ${g.layer.padEnd(9)} ${String(g.groupId).padStart(5)}  ${String(g.neurons.length).padStart(7)}  ${String(g.patches).padStart(7)} (${sizes})`.padEnd(48) +
-        `${pct(g.cue).padStart(4)}  ${pct(g.object).padStart(6)}  ${pct(g.decoration).padStart(10)}${g.patches < minPatches ? "  (too few patches to judge)" : ""}`,
+        `${pct(g.cue).padStart(4)}  ${pct(g.object).padStart(6)}  ${pct(g.decoration).padStart(10)}  ${(Number.isFinite(g.parentWeight) ? g.parentWeight.toFixed(3) : "–").padStart(7)}${g.patches < minPatches ? "  (too few patches to judge)" : ""}`,
     );
   }
   return lines;
@@ -43,7 +43,9 @@ export function formatRecovery(r: RecoveryReport): string {
     L.push(maskingLine("cue absent (same bees)", m.absent));
     L.push(maskingLine("far bees, present", m.farPresent));
     L.push(maskingLine("far bees, absent", m.farAbsent));
-    L.push(`  gap (drop with − drop without the cue): ${f3(m.gap)}`);
+    L.push(
+      `  logit drop with / without the cue: ${m.present.logitDrop.toFixed(2)} / ${m.absent.logitDrop.toFixed(2)} (${(m.present.logitDrop / m.absent.logitDrop).toFixed(1)}×; random ${m.present.randomLogitDrop.toFixed(2)}); P drop with − without: ${f3(m.gap)}`,
+    );
   }
   if (r.metricM) {
     const mm = r.metricM;

@@ -5,7 +5,7 @@
  * accuracy is measured on scenes no epoch saw.
  */
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { createProgressBar } from "../neurflow/cli/progressBar";
 import { initBackend } from "../neurflow/backend";
 import { tf } from "../neurflow/tf";
@@ -189,7 +189,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     trainingSeconds: seconds,
     weightBytes,
     backend: result.backend,
-    command: `npm run toyworld -- train --out ${opts.out} --seed ${opts.seed} ${worldFlags(world(opts))} --epochs ${opts.epochs} --per-class ${opts.perClass}`,
+    command: `npm run toyworld -- train --out ${relative(process.cwd(), opts.out) || "."} --seed ${opts.seed} ${worldFlags(world(opts))} --epochs ${opts.epochs} --per-class ${opts.perClass}`,
   };
   writeFileSync(join(opts.out, "training.json"), `${JSON.stringify(record, null, 1)}\n`);
   model.dispose();

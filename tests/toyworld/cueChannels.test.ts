@@ -6,9 +6,9 @@ import { CUE_ONLY, cueChannels, type CueChannelsOfLayer } from "~/server/toyworl
 import { labelNeuronsByParts } from "~/server/toyworld/partLabels";
 import { recoveryScenes } from "~/server/toyworld/recoveryScenes";
 
-const DIR = "models/toyworld3";
+const DIR = "models/toyworld5";
 
-describe("cue channels of models/toyworld3", () => {
+describe("cue channels of models/toyworld5", () => {
   let model: ClassifierModel;
   let rows: CueChannelsOfLayer[];
   const world = readWorld(DIR);

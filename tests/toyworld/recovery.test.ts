@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Circuit } from "~/server/neurflow/circuitFormat";
 import { conceptPatches, cropShare, groupCompositions, pixelsInCrop, unionMask, type ImageParts } from "~/server/toyworld/conceptParts";
-import { auroc, runRecovery, type RecoveryReport } from "~/server/toyworld/recovery";
+import { auroc, fidelityTaus, runRecovery, specificGroup, type RecoveryReport } from "~/server/toyworld/recovery";
+import type { GroupComposition } from "~/server/toyworld/conceptParts";
 
 const S = 16;
 
@@ -80,6 +81,58 @@ describe("concept patches and the parts they show", () => {
   });
 });
 
+describe("choosing the cue group", () => {
+  const group = (groupId: number, o: Partial<GroupComposition>): GroupComposition => ({
+    layerIndex: 1,
+    layer: "l2",
+    groupId,
+    neurons: [1, 2],
+    patches: 20,
+    bySize: {},
+    cue: 0,
+    object: 0,
+    decoration: 0,
+    sensitivity: [],
+    parentWeight: 0,
+    ...o,
+  });
+
+  it("takes each group's strongest edge to the layer above", () => {
+    const c = circuit();
+    c.layers[0]!.groupEdges = [
+      { child: 0, parent: 0, weight: 0.2 },
+      { child: 1, parent: 0, weight: 0.7 },
+      { child: 1, parent: 1, weight: -0.9 },
+    ];
+    const [g0, g1] = groupCompositions(c, [image], { cue: ["flowers"], object: ["body"], decoration: [] });
+    expect(g0!.parentWeight).toBe(0.2);
+    expect(g1!.parentWeight).toBe(0.7);
+  });
+
+  it("picks, among the judged cue-dominated groups, the one with the strongest edge up", () => {
+    const strong = group(1, { cue: 0.75, parentWeight: 0.5, neurons: [3] });
+    const groups = [
+      group(0, { cue: 0.95, parentWeight: 0.2, neurons: [1, 2, 3, 4] }),
+      strong,
+      group(2, { cue: 0.6, parentWeight: 0.9 }), // not dominated
+      group(3, { cue: 1, parentWeight: 2, patches: 9 }), // too few patches to judge
+    ];
+    expect(specificGroup(groups, "cue")).toBe(strong);
+    expect(specificGroup(groups, "cue", strong)!.groupId).toBe(0);
+    // ties on the edge: more neurons
+    expect(specificGroup([group(0, { cue: 0.8, parentWeight: 0.5, neurons: [1] }), group(1, { cue: 0.8, parentWeight: 0.5, neurons: [1, 2] })], "cue")!.groupId).toBe(1);
+    // none dominated: the largest share
+    expect(specificGroup([group(0, { cue: 0.5, parentWeight: 3 }), group(1, { cue: 0.6 })], "cue")!.groupId).toBe(1);
+  });
+
+  it("sweeps fidelity over a quarter, half, three quarters and all of τ", () => {
+    expect(fidelityTaus(16)).toEqual([4, 8, 12, 16]);
+    expect(fidelityTaus(8)).toEqual([2, 4, 6, 8]);
+    expect(fidelityTaus(2)).toEqual([1, 2]);
+    expect(fidelityTaus(1)).toEqual([1]);
+  });
+});
+
 describe("AUROC", () => {
   it("is the probability that a positive outscores a negative, ties half", () => {
     expect(auroc([3, 4], [1, 2])).toBe(1);
@@ -92,11 +145,12 @@ describe("AUROC", () => {
 
 /**
  * The recovery checks end to end on the shipped cue model and its control, at a small setting
- * (16 scenes per set, τ 8, no second class for fidelity): the claims that hold at full size hold
- * here too; for the two that do not (docs/toyworld.md, "Recovery"), the numbers must still point
- * the way the mechanism says.
+ * (16 scenes per set, τ 8, no second class for fidelity). Every claim holds here but one: masking
+ * the bee's core neurons down to layer4.0 at τ 8 leaves most bees recognised (21 of 128 channels;
+ * at τ 16 it holds, while retaining fails there instead — docs/toyworld.md, "Recovery checks");
+ * for it, the core neurons must still matter more than random ones.
  */
-describe("recovery checks on models/toyworld2", () => {
+describe("recovery checks on models/toyworld5", () => {
   let report: RecoveryReport;
   const claim = (start: string) => {
     const c = report.claims.find((x) => x.name.startsWith(start));
@@ -106,8 +160,8 @@ describe("recovery checks on models/toyworld2", () => {
 
   beforeAll(async () => {
     report = await runRecovery({
-      model: "models/toyworld2",
-      control: "models/toyworld2-control",
+      model: "models/toyworld5",
+      control: "models/toyworld5-control",
       perClass: 16,
       seed: 2025,
       tau: 8,
@@ -121,25 +175,28 @@ describe("recovery checks on models/toyworld2", () => {
     expect(report.circuit.images).toBeGreaterThanOrEqual(12);
     expect(claim("a late-layer group is dominated by the cue").passed).toBe(true);
     expect(report.cueGroup!.cue).toBeGreaterThanOrEqual(0.7);
+    // the cue group is the one with the strongest edge up among the cue-dominated groups
+    const rivals = report.groups.filter((g) => g.patches >= 10 && g.cue >= 0.7);
+    expect(Math.max(...rivals.map((g) => g.parentWeight))).toBe(report.cueGroup!.parentWeight);
     expect(claim("another group is dominated by the bee").passed).toBe(true);
     expect(report.objectGroup!.object).toBeGreaterThanOrEqual(0.7);
     expect(claim("on the control model no group").passed).toBe(true);
     expect(report.control!.groups.every((g) => g.patches < 10 || g.cue < 0.7)).toBe(true);
   });
 
+  it("masking the cue group lowers the bee logit far more with the flowers than without, and than random neurons", () => {
+    expect(claim("masking the cue group").passed).toBe(true);
+    const m = report.masking!;
+    expect(m.present.logitDrop).toBeGreaterThanOrEqual(2 * m.absent.logitDrop);
+    expect(m.present.logitDrop).toBeGreaterThanOrEqual(2 * m.present.randomLogitDrop);
+    // in probability the order is reversed: with the flowers P(bee) is saturated near 1
+    expect(m.present.before).toBeGreaterThan(0.99);
+    expect(m.absent.before).toBeLessThan(m.present.before);
+  });
+
   it("metric M of the cue group separates cue-present from cue-absent images", () => {
     expect(claim("metric M of the cue group").passed).toBe(true);
     expect(report.metricM!.present).toBeGreaterThan(report.metricM!.absent);
-  });
-
-  it("masking the cue group: the logit falls more with the flowers than without, and more than under random masking", () => {
-    const m = report.masking!;
-    // the probability claim does not hold: with the flowers P(bee) is ≈ 1, and the group's neurons
-    // also carry the bee's own parts; the logit shows the direction
-    expect(m.present.before).toBeGreaterThan(0.99);
-    expect(m.present.logitDrop).toBeGreaterThan(1.5 * m.absent.logitDrop);
-    expect(m.present.logitDrop).toBeGreaterThan(3 * m.present.randomLogitDrop);
-    expect(m.absent.drop).toBeGreaterThan(m.absent.randomDrop);
   });
 
   it("labels every penultimate core neuron by the bee's parts or the flowers, never a decoration", () => {
@@ -155,5 +212,9 @@ describe("recovery checks on models/toyworld2", () => {
     expect(claim("bee: retaining only its core neurons").passed).toBe(true);
     expect(bee!.judged.maskCore).toBeLessThan(bee!.judged.maskRandom);
     expect(bee!.judged.retainCore).toBeGreaterThan(bee!.judged.retainRandom);
+    // the τ' ≤ τ sweep: core sets grow with τ', and the last one is the judged one
+    const counts = bee!.overTau.map((t) => t.coreNeurons);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    expect(bee!.overTau.at(-1)).toMatchObject({ tau: 8, coreNeurons: bee!.judged.coreNeurons, retainRandom: bee!.judged.retainRandom });
   });
 });
