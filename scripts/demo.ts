@@ -8,6 +8,10 @@
  * `tests/fixtures/toyworld-a/` (ONNX). Both classify the same six toy-world classes at 64×64 and
  * name their layers alike, so the images (the fixture's 16 scenes per class) and the demo run are
  * the same for either.
+ *
+ * When the checkout also has `models/toyworld5/` (world 5: flowers beside 95% of the bees, most bees
+ * far and tiny), the demo registers it too, with 16 world-5 scenes per class generated into the
+ * data folder, and queues its bee circuit: the one where NeurFlow finds the planted flowers.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -29,8 +33,11 @@ process.chdir(root);
 const port = Number(process.env.PORT ?? 3000);
 const fixture = join(root, "tests", "fixtures", "toyworld-a");
 const trained = join(root, "models", "toyworld");
+const biased = join(root, "models", "toyworld5");
 const DEMO_USER = "demo";
 const DEMO_DATASET = "toy-world images (demo)";
+const BIASED_MODEL = "toyworld5: flowers beside the bees (demo)";
+const BIASED_DATASET = "world-5 images (demo)";
 const nextBin = join(root, "node_modules", "next", "dist", "bin", "next");
 
 function step(s: string) {
@@ -41,22 +48,21 @@ function file(path: string, name = path.split("/").pop()!): File {
   return new File([new Uint8Array(readFileSync(path))], name);
 }
 
+/** The upload form of a TF.js layers model folder (manifest.json, model.json, weight files). */
+function layersModelForm(dir: string): FormData {
+  const f = new FormData();
+  f.set("manifest", file(join(dir, "manifest.json")));
+  const modelJson = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")) as { weightsManifest: { paths: string[] }[] };
+  f.set("modelJson", file(join(dir, "model.json")));
+  const weights = new Set(modelJson.weightsManifest.flatMap((g) => g.paths).map((p) => p.replace(/^\.\//, "")));
+  for (const w of weights) f.append("weights", file(join(dir, w)));
+  return f;
+}
+
 /** The demo model's name and upload form: models/toyworld when present, else the fixture. */
 function demoModel(): { name: string; source: string; form: () => FormData } {
   if (existsSync(join(trained, "manifest.json"))) {
-    return {
-      name: "toyworld (demo)",
-      source: "models/toyworld (TF.js layers)",
-      form: () => {
-        const f = new FormData();
-        f.set("manifest", file(join(trained, "manifest.json")));
-        const modelJson = JSON.parse(readFileSync(join(trained, "model.json"), "utf8")) as { weightsManifest: { paths: string[] }[] };
-        f.set("modelJson", file(join(trained, "model.json")));
-        const weights = new Set(modelJson.weightsManifest.flatMap((g) => g.paths).map((p) => p.replace(/^\.\//, "")));
-        for (const w of weights) f.append("weights", file(join(trained, w)));
-        return f;
-      },
-    };
+    return { name: "toyworld (demo)", source: "models/toyworld (TF.js layers)", form: () => layersModelForm(trained) };
   }
   return {
     name: "toyworld-a (demo)",
@@ -127,22 +133,43 @@ async function main() {
   }
 
   // a run that failed or was canceled earlier is queued again; one that is queued, running or done is reused
-  const runs = await api.runs.list({ modelId: model.id });
-  let runId = runs.find((r) => r.status !== "failed" && r.status !== "canceled")?.id;
-  if (runId == null) {
-    step("queueing the demo circuit (class bee, τ = 3, k = 20, N = 8, layers fc → layer3.1)");
-    runId = (
-      await api.runs.start({
-        modelId: model.id,
-        datasetId: dataset.id,
-        className: "bee",
-        layers: ["fc", "layer4.1", "layer4.0", "layer3.1"],
-        tau: 3,
-        k: 20,
-        igSteps: 8,
-        preset: "default",
-      })
-    ).id;
+  const demoRun = async (modelId: number, datasetId: number, what: string) => {
+    const runs = await api.runs.list({ modelId });
+    const reused = runs.find((r) => r.status !== "failed" && r.status !== "canceled")?.id;
+    if (reused != null) return reused;
+    step(`queueing ${what} (class bee, τ = 3, k = 20, N = 8, layers fc → layer3.1)`);
+    const params = { className: "bee", layers: ["fc", "layer4.1", "layer4.0", "layer3.1"], tau: 3, k: 20, igSteps: 8, preset: "default" as const };
+    return (await api.runs.start({ modelId, datasetId, ...params })).id;
+  };
+  const runId = await demoRun(model.id, dataset.id, "the demo circuit");
+
+  // world 5: the model with a planted bias, and scenes of its own world
+  let biasedRunId: number | null = null;
+  if (existsSync(join(biased, "manifest.json"))) {
+    let m = (await api.models.list()).find((x) => x.name === BIASED_MODEL);
+    if (!m) {
+      step("registering models/toyworld5 (flowers beside the bees)");
+      const form = layersModelForm(biased);
+      form.set("name", BIASED_MODEL);
+      const up = await api.models.upload(form);
+      m = (await api.models.list()).find((x) => x.id === up.id)!;
+    }
+    let d = (await api.datasets.list()).find((x) => x.name === BIASED_DATASET);
+    if (!d) {
+      const dir = join(storageRoot(), "demo", "toyworld5-images");
+      step(`generating 16 world-5 scenes per class into ${dir}`);
+      const { generateDataset } = await import("~/server/toyworld/dataset");
+      const { readWorld } = await import("~/server/toyworld/check");
+      await generateDataset({ out: dir, perClass: 16, seed: 7, world: readWorld(biased), quiet: true });
+      try {
+        const r = await api.datasets.registerFolder({ name: BIASED_DATASET, path: dir, modelId: m.id });
+        d = (await api.datasets.list()).find((x) => x.id === r.id)!;
+      } catch (e) {
+        // e.g. NEURFLOW_DATASET_ROOTS leaves the data folder out: the main demo goes on without it
+        console.log(`  skipped: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (d) biasedRunId = await demoRun(m.id, d.id, "the world-5 circuit");
   }
   db.$client.close();
 
@@ -179,6 +206,7 @@ async function main() {
       ` NeurFlow Studio:  http://localhost:${port}/`,
       ` sign in as:       ${DEMO_USER} / ${password}`,
       ` the demo run:     http://localhost:${port}/runs/${runId}`,
+      ...(biasedRunId != null ? [` a planted bias:   http://localhost:${port}/runs/${biasedRunId}  (models/toyworld5: look for the flower group)`] : []),
       ` model:            ${demo.name} (${demo.source})`,
       " stop with Ctrl-C",
       "──────────────────────────────────────────────",
