@@ -223,18 +223,22 @@ function side(p: PerImage, l: PerImage, keep?: boolean[]): MaskingSide {
 const judged = (g: GroupComposition) => g.patches >= RECOVERY_THRESHOLDS.minPatches;
 
 /**
- * The group a user tracing the circuit down from the logit meets as the concept `key` ("cue" or
- * "object"): among the judged groups dominated by it, the one with the strongest edge to the layer
- * above (ties: more neurons, then more patches); when none is dominated, the one with the largest
- * share. (Two earlier rules were tried and dropped: the largest share, then the group showing the
- * other set least, both picked one-neuron groups whenever the clustering split the concept finely.)
+ * The group a user tracing the circuit down from the logit meets first as the concept `key`
+ * ("cue" or "object"): among the judged groups dominated by it, those of the highest layer, and
+ * of these the one with the strongest edge to the layer above (ties: more neurons, then more
+ * patches; edge weights are compared within a layer only, their scale differs between layers);
+ * when none is dominated, the one with the largest share. (Two earlier rules were tried and
+ * dropped: the largest share, then the group showing the other set least; both picked one-neuron
+ * groups whenever the clustering split the concept finely.)
  */
 export function specificGroup(groups: readonly GroupComposition[], key: "cue" | "object", exclude?: GroupComposition | null): GroupComposition | null {
   const pool = groups.filter((g) => judged(g) && g !== exclude);
   const dominated = pool.filter((g) => g[key] >= RECOVERY_THRESHOLDS.dominated);
   const better = (a: GroupComposition, b: GroupComposition) =>
     dominated.length
-      ? a.parentWeight > b.parentWeight || (a.parentWeight === b.parentWeight && (a.neurons.length > b.neurons.length || (a.neurons.length === b.neurons.length && a.patches > b.patches)))
+      ? a.layerIndex < b.layerIndex ||
+        (a.layerIndex === b.layerIndex &&
+          (a.parentWeight > b.parentWeight || (a.parentWeight === b.parentWeight && (a.neurons.length > b.neurons.length || (a.neurons.length === b.neurons.length && a.patches > b.patches)))))
       : a[key] > b[key] || (a[key] === b[key] && a.patches > b.patches);
   let best: GroupComposition | null = null;
   for (const g of dominated.length ? dominated : pool) if (!best || better(g, best)) best = g;

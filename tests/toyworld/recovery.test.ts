@@ -109,7 +109,7 @@ describe("choosing the cue group", () => {
     expect(g1!.parentWeight).toBe(0.7);
   });
 
-  it("picks, among the judged cue-dominated groups, the one with the strongest edge up", () => {
+  it("picks, among the judged cue-dominated groups of the highest layer, the one with the strongest edge up", () => {
     const strong = group(1, { cue: 0.75, parentWeight: 0.5, neurons: [3] });
     const groups = [
       group(0, { cue: 0.95, parentWeight: 0.2, neurons: [1, 2, 3, 4] }),
@@ -119,6 +119,9 @@ describe("choosing the cue group", () => {
     ];
     expect(specificGroup(groups, "cue")).toBe(strong);
     expect(specificGroup(groups, "cue", strong)!.groupId).toBe(0);
+    // a lower layer's group loses whatever its edge (edge weights differ in scale between layers)
+    expect(specificGroup([...groups, group(4, { layerIndex: 2, cue: 1, parentWeight: 26 })], "cue")).toBe(strong);
+    expect(specificGroup([group(4, { layerIndex: 2, cue: 1, parentWeight: 26 }), group(2, { cue: 0.6, parentWeight: 0.9 })], "cue")!.groupId).toBe(4);
     // ties on the edge: more neurons
     expect(specificGroup([group(0, { cue: 0.8, parentWeight: 0.5, neurons: [1] }), group(1, { cue: 0.8, parentWeight: 0.5, neurons: [1, 2] })], "cue")!.groupId).toBe(1);
     // none dominated: the largest share
@@ -175,8 +178,11 @@ describe("recovery checks on models/toyworld5", () => {
     expect(report.circuit.images).toBeGreaterThanOrEqual(12);
     expect(claim("a late-layer group is dominated by the cue").passed).toBe(true);
     expect(report.cueGroup!.cue).toBeGreaterThanOrEqual(0.7);
-    // the cue group is the one with the strongest edge up among the cue-dominated groups
-    const rivals = report.groups.filter((g) => g.patches >= 10 && g.cue >= 0.7);
+    // the cue group is the one with the strongest edge up among the cue-dominated groups of the highest layer
+    const dominated = report.groups.filter((g) => g.patches >= 10 && g.cue >= 0.7);
+    const top = Math.min(...dominated.map((g) => g.layerIndex));
+    const rivals = dominated.filter((g) => g.layerIndex === top);
+    expect(report.cueGroup!.layerIndex).toBe(top);
     expect(Math.max(...rivals.map((g) => g.parentWeight))).toBe(report.cueGroup!.parentWeight);
     expect(claim("another group is dominated by the bee").passed).toBe(true);
     expect(report.objectGroup!.object).toBeGreaterThanOrEqual(0.7);
