@@ -140,13 +140,19 @@ describe("evaluations page", () => {
   });
 
   it("exports each plot as SVG, PNG and CSV", async () => {
+    // each plot from a fresh page load, as a person exports one plot at a time: Chromium throttles
+    // a page that starts many downloads in a row (the tenth and later may never arrive)
+    const fresh = () => page.reload();
     const opt = resultOf<OptimalityResult>("optimality");
     await exportsOf("plotcard-optimality", opt.cells.length, "optimality");
     const fon = resultOf<FidelityOfNeuronsResult>("fidelityOfNeurons");
+    await fresh();
     await exportsOf("plotcard-fidelityOfNeurons", fon.curves.length * fon.layers.length, "fidelity-of-neurons");
     const fow = resultOf<FidelityOfWeightsResult>("fidelityOfWeights");
+    await fresh();
     await exportsOf("plotcard-fidelityOfWeights", fow.pairs.reduce((a, p) => a + p.summary.length, 0), "fidelity-of-weights");
     const mask = resultOf<GroupMaskingResult>("groupMasking");
+    await fresh();
     await exportsOf("plotcard-groupMasking", mask.before.length + 1, "masking");
   });
 
