@@ -13,6 +13,7 @@
  * images than on cue-present ones, no group of whole channels can make the masking claim hold:
  * zeroing a block output removes its resting activation too, not only what the cue adds.
  */
+import { mean } from "../neurflow/evaluations/statistics";
 import { classProbabilities, layerWidth, maskedLogits, type LayerMask } from "../neurflow/masking";
 import type { ClassifierModel } from "../neurflow/model/loadModel";
 import type { tf } from "../neurflow/tf";
@@ -48,12 +49,6 @@ export interface CueChannelsOptions {
   world: WorldOptions;
   onProgress?: (fraction: number, message: string) => void;
 }
-
-const mean = (xs: ArrayLike<number>) => {
-  let s = 0;
-  for (let i = 0; i < xs.length; i++) s += xs[i]!;
-  return xs.length ? s / xs.length : NaN;
-};
 
 async function classOutputs(model: ClassifierModel, input: tf.Tensor4D, classIndex: number, masks: LayerMask[]): Promise<{ p: number; logit: number }> {
   const pred = await maskedLogits(model, input, masks);

@@ -26,6 +26,7 @@ import { buildCircuit } from "../neurflow/circuit";
 import type { Circuit } from "../neurflow/circuitFormat";
 import { fidelityOfNeurons, type FidelityOfNeuronsResult } from "../neurflow/evaluations/fidelityOfNeurons";
 import { sampleWithoutReplacement, seededRandom } from "../neurflow/evaluations/sampling";
+import { mean } from "../neurflow/evaluations/statistics";
 import { maskGroups } from "../neurflow/groupMasking";
 import { debugImages } from "../neurflow/imageDebugging";
 import { layerWidth, maskedLogits, type LayerMask } from "../neurflow/masking";
@@ -178,7 +179,6 @@ export function auroc(positives: readonly number[], negatives: readonly number[]
   return s / (positives.length * negatives.length);
 }
 
-const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 /**
  * Per image: the class logit before, after masking `neurons` of `layer`, and after masking as many
@@ -234,12 +234,14 @@ const judged = (g: GroupComposition) => g.patches >= RECOVERY_THRESHOLDS.minPatc
 export function specificGroup(groups: readonly GroupComposition[], key: "cue" | "object", exclude?: GroupComposition | null): GroupComposition | null {
   const pool = groups.filter((g) => judged(g) && g !== exclude);
   const dominated = pool.filter((g) => g[key] >= RECOVERY_THRESHOLDS.dominated);
-  const better = (a: GroupComposition, b: GroupComposition) =>
-    dominated.length
-      ? a.layerIndex < b.layerIndex ||
-        (a.layerIndex === b.layerIndex &&
-          (a.parentWeight > b.parentWeight || (a.parentWeight === b.parentWeight && (a.neurons.length > b.neurons.length || (a.neurons.length === b.neurons.length && a.patches > b.patches)))))
-      : a[key] > b[key] || (a[key] === b[key] && a.patches > b.patches);
+  // ranking keys, compared in order (larger wins)
+  const rank = (g: GroupComposition) => (dominated.length ? [-g.layerIndex, g.parentWeight, g.neurons.length, g.patches] : [g[key], g.patches]);
+  const better = (a: GroupComposition, b: GroupComposition) => {
+    const ra = rank(a);
+    const rb = rank(b);
+    const i = ra.findIndex((v, j) => v !== rb[j]);
+    return i >= 0 && ra[i]! > rb[i]!;
+  };
   let best: GroupComposition | null = null;
   for (const g of dominated.length ? dominated : pool) if (!best || better(g, best)) best = g;
   return best;

@@ -4,7 +4,7 @@
  * `WorldOptions` (scenes.ts), so every command reads and writes a world the same way.
  */
 import type { RGB } from "./shapes";
-import { CLASSES, CUE_CLASS, DEFAULT_WORLD, FAR_SCALE, type ClassName, type WorldOptions } from "./scenes";
+import { CLASSES, CUE_CLASS, DEFAULT_WORLD, type ClassName, type WorldOptions } from "./scenes";
 
 /** The options that define a world (recorded with a model, taken as flags by generate, train and grid). */
 export type WorldDefinition = Pick<WorldOptions, "cueRate" | "cueRateElsewhere" | "cueRateIn" | "farRate" | "farRateElsewhere" | "farScale" | "flowerCentre">;
@@ -79,13 +79,13 @@ export function worldDefinition(w: WorldOptions): WorldDefinition {
 }
 
 /**
- * The world of a `training.json` record. A missing option takes the value models had before it
- * existed (no far objects outside the cue class, world 1's far scale and far rate, yellow flower
- * centres); a present one must be valid.
+ * The world of a `training.json` record. A missing option takes world 1's value, which is what
+ * models had before the option existed (no far objects outside the cue class, world 1's far scale
+ * and far rate, yellow flower centres); a present one must be valid.
  */
 export function worldFromRecord(record: unknown): WorldOptions {
   const r = (record && typeof record === "object" ? record : {}) as Record<string, unknown>;
-  const w: WorldOptions = { ...DEFAULT_WORLD, farRateElsewhere: 0, farScale: FAR_SCALE };
+  const w: WorldOptions = { ...DEFAULT_WORLD };
   const take = <K extends keyof WorldDefinition>(key: K, ok: (v: unknown) => v is WorldOptions[K]) => {
     const v = r[key];
     if (v === undefined) return;
