@@ -37,6 +37,9 @@ export function targetActivation(out: tf.Tensor, target: number): tf.Tensor1D {
 
 /**
  * IG for `target` over the lower-layer maps `x` ([P, H, W, C] or [P, C]). Does not dispose `x`.
+ * Where the slice begins with an affine part (see model/affinePrefix.ts), that part runs once per
+ * patch: the steps start from its frontier, z(αx) = z(0) + α(z(x) − z(0)), and the weighted sum of
+ * the frontier gradients goes back through it once. Equal to running the whole slice at every step.
  */
 export async function integratedGradients(
   slice: IgSlice,
@@ -51,44 +54,69 @@ export async function integratedGradients(
   const channels = rowShape[rowShape.length - 1]!;
   const positions = rowSize / channels;
   const N = rule.alphas.length;
+  const { graph, lowerTensor, upperTensor } = slice;
+  const frontier = graph.affineFrontier?.(lowerTensor, upperTensor) ?? null;
+  const starts = frontier ?? [lowerTensor];
+  // the frontier at the zero baseline: z(0), one row each
+  const z0 = frontier ? tf.tidy(() => graph.run({ [lowerTensor]: tf.zeros([1, ...rowShape]) }, frontier)) : null;
+  const startShapes = z0 ? z0.map((t) => t.shape.slice(1)) : [rowShape];
+  const startSizes = startShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
   // only the target channel of the upper layer is computed (and what it needs)
-  const f = (inp: tf.Tensor): tf.Scalar => {
-    const out = slice.graph.runChannel({ [slice.lowerTensor]: inp }, slice.upperTensor, target);
+  const f = (...zs: tf.Tensor[]): tf.Scalar => {
+    const feeds = Object.fromEntries(starts.map((n, i) => [n, zs[i]!]));
+    const out = graph.runChannel(feeds, upperTensor, target);
     return targetActivation(out, 0).sum();
   };
-  const grad = tf.grad(f);
+  const grads = tf.grads(f);
   const perPatch = new Float32Array(P * channels);
   const totals = new Float64Array(P);
-  const rowsPerPass = Math.max(1, Math.floor(maxRowElements / rowSize));
+  const elementsPerRow = Math.max(rowSize, startSizes.reduce((a, b) => a + b, 0));
+  const rowsPerPass = Math.max(1, Math.floor(maxRowElements / elementsPerRow));
   // steps per pass and patches per pass: keep all steps of a patch together when they fit
   const stepsPerPass = Math.min(N, rowsPerPass);
   const patchesPerPass = Math.max(1, Math.floor(rowsPerPass / stepsPerPass));
-  for (let p0 = 0; p0 < P; p0 += patchesPerPass) {
-    const pc = Math.min(patchesPerPass, P - p0);
-    const result = tf.tidy(() => {
-      const xs = tf.slice(x, p0, pc);
-      let acc: tf.Tensor | null = null;
-      for (let s0 = 0; s0 < N; s0 += stepsPerPass) {
-        const sc = Math.min(stepsPerPass, N - s0);
-        const alphas = tf.tensor1d(Array.from(rule.alphas.subarray(s0, s0 + sc)), "float32");
-        const weights = tf.tensor2d(Array.from(rule.weights.subarray(s0, s0 + sc)), [sc, 1], "float32");
-        // rows ordered step-major: row = s * pc + p
-        const scaled = tf.mul(alphas.reshape([sc, 1]), xs.reshape([1, pc * rowSize])).reshape([sc * pc, ...rowShape]);
-        const g = grad(scaled);
-        // Σ_s w_s·g_s as an elementwise product and a sum (a [1, sc]×[sc, M] matMul exceeds WebGPU's dispatch limits for large M)
-        const weighted = tf.sum(tf.mul(g.reshape([sc, pc * rowSize]), weights), 0).reshape([pc, ...rowShape]);
-        acc = acc ? tf.add(acc, weighted) : weighted;
-      }
-      const attribution = tf.mul(acc!, xs);
-      const flat = attribution.reshape([pc, positions, channels]);
-      return { mean: flat.mean(1), total: flat.sum([1, 2]) };
-    });
-    // asynchronous reads: WebGPU in Node has no synchronous readback
-    const [mean, t] = await Promise.all([result.mean.data(), result.total.data()]);
-    perPatch.set(mean as Float32Array, p0 * channels);
-    for (let i = 0; i < pc; i++) totals[p0 + i] = t[i]!;
-    result.mean.dispose();
-    result.total.dispose();
+  try {
+    for (let p0 = 0; p0 < P; p0 += patchesPerPass) {
+      const pc = Math.min(patchesPerPass, P - p0);
+      const result = tf.tidy(() => {
+        const xs = tf.slice(x, p0, pc);
+        // z(x) − z(0) per start tensor (x itself when the slice has no affine prefix)
+        const deltas = z0 ? graph.run({ [lowerTensor]: xs }, frontier!).map((z, i) => tf.sub(z, z0[i]!)) : [xs];
+        const acc: (tf.Tensor | null)[] = starts.map(() => null);
+        for (let s0 = 0; s0 < N; s0 += stepsPerPass) {
+          const sc = Math.min(stepsPerPass, N - s0);
+          const alphas = tf.tensor3d(Array.from(rule.alphas.subarray(s0, s0 + sc)), [sc, 1, 1], "float32");
+          const weights = tf.tensor2d(Array.from(rule.weights.subarray(s0, s0 + sc)), [sc, 1], "float32");
+          // rows ordered step-major: row = s * pc + p
+          const feeds = deltas.map((d, i) => {
+            const scaled = tf.mul(alphas, d.reshape([1, pc, startSizes[i]!]));
+            const shifted = z0 ? tf.add(scaled, z0[i]!.reshape([1, 1, startSizes[i]!])) : scaled;
+            return shifted.reshape([sc * pc, ...startShapes[i]!]);
+          });
+          const g = grads(feeds);
+          g.forEach((gi, i) => {
+            // Σ_s w_s·g_s as an elementwise product and a sum (a [1, sc]×[sc, M] matMul exceeds WebGPU's dispatch limits for large M)
+            const weighted = tf.sum(tf.mul(gi.reshape([sc, pc * startSizes[i]!]), weights), 0).reshape([pc, ...startShapes[i]!]);
+            acc[i] = acc[i] ? tf.add(acc[i]!, weighted) : weighted;
+          });
+        }
+        // back through the affine prefix, once: its backward is the same linear map at every α
+        const gradient = z0
+          ? tf.grad((xx: tf.Tensor) => tf.addN(graph.run({ [lowerTensor]: xx }, frontier!).map((z, i) => tf.sum(tf.mul(z, acc[i]!)))))(xs)
+          : acc[0]!;
+        const attribution = tf.mul(gradient, xs);
+        const flat = attribution.reshape([pc, positions, channels]);
+        return { mean: flat.mean(1), total: flat.sum([1, 2]) };
+      });
+      // asynchronous reads: WebGPU in Node has no synchronous readback
+      const [mean, t] = await Promise.all([result.mean.data(), result.total.data()]);
+      perPatch.set(mean as Float32Array, p0 * channels);
+      for (let i = 0; i < pc; i++) totals[p0 + i] = t[i]!;
+      result.mean.dispose();
+      result.total.dispose();
+    }
+  } finally {
+    z0?.forEach((t) => t.dispose());
   }
   return { perPatch, channels, totals };
 }

@@ -72,6 +72,19 @@ describe("runChannel on imported models", () => {
     }
   });
 
+  it("refuses a channel the output does not have, with a clear error, on both kinds of slice", () => {
+    const lower = toynet.layerTensor("layer4.1");
+    const x = tf.zeros([1, 4, 4, 128]);
+    // the head has no convolution to restrict (a plain slice); a block has one (a restricted slice)
+    expect(() => toynet.graph.runChannel({ [lower]: x }, toynet.layerTensor("fc"), 6)).toThrow(/has 6 channels; there is no channel 6/);
+    const block = toynet.graph.run({ [toynet.layerTensor("layer4.0")]: x }, [lower])[0]!;
+    expect(() => toynet.graph.runChannel({ [toynet.layerTensor("layer4.0")]: x }, lower, 128)).toThrow(/has 128 channels; there is no channel 128/);
+    expect(() => toynet.graph.runChannel({ [toynet.layerTensor("layer4.0")]: x }, lower, -1)).toThrow(/no channel -1/);
+    // and the graph still works afterwards
+    expect(toynet.graph.runChannel({ [toynet.layerTensor("layer4.0")]: x }, lower, 127).shape).toEqual([1, 4, 4, 1]);
+    tf.dispose([x, block]);
+  });
+
   it("equals the full output on the torchvision-style test models", async () => {
     const files = readdirSync("tests/fixtures/models").filter((f) => f.endsWith(".onnx"));
     expect(files.length).toBeGreaterThan(5);

@@ -56,6 +56,13 @@ export interface TensorGraph {
    * reuse one forward pass. Optional: without it, callers run the graph in full.
    */
   linearConsumers?(tensor: string): LinearConsumer[];
+  /**
+   * The frontier of the part of the slice from `fed` to `output` that is affine in `fed` (see
+   * affinePrefix.ts): the slice evaluated from these tensors equals the slice from `fed`. Null
+   * when nothing past `fed` is affine. Optional: without it, integrated gradients runs the whole
+   * slice at every step.
+   */
+  affineFrontier?(fed: string, output: string): string[] | null;
   /** Frees the weights. */
   dispose(): void;
 }

@@ -6,6 +6,7 @@
  * has run (tfjs keeps its own copies of whatever a gradient needs), and everything else at the end.
  */
 import { tf } from "../tf";
+import { affineFrontier, type AffineKind } from "./affinePrefix";
 import { channelOf, planChannels, type ChannelPlan, type ChannelRule } from "./channelSlice";
 import type { GraphNode, LinearConsumer, TensorGraph } from "./graph";
 
@@ -16,6 +17,8 @@ export interface ExecNode<V> extends GraphNode {
   channelRule?: ChannelRule<V>;
   /** For a node linear in input 0 (NHWC): the contribution of some input channels, bias excluded. */
   linearInput?: LinearConsumer["partial"];
+  /** How the node is affine in its inputs, if it is (see affinePrefix.ts). */
+  affine?: AffineKind;
 }
 
 export interface SlicedGraphOptions<V> {
@@ -56,7 +59,8 @@ export class SlicedGraph<V> implements TensorGraph {
   private readonly producer = new Map<string, number>();
   private readonly constants: ReadonlyMap<string, V>;
   private readonly plans = new Map<string, Plan<V>>();
-  private readonly channelPlans = new Map<string, ChannelPlan | null>();
+  private readonly channelPlans = new Map<string, { plan: ChannelPlan | null; channels: number }>();
+  private readonly frontiers = new Map<string, string[] | null>();
   private disposed = false;
 
   constructor(private readonly o: SlicedGraphOptions<V>) {
@@ -96,6 +100,16 @@ export class SlicedGraph<V> implements TensorGraph {
       if (n.inputs.slice(1).some((i) => i !== "" && !this.constants.has(i))) return [];
       return [{ output: n.outputs[0]!, partial: n.linearInput }];
     });
+  }
+
+  affineFrontier(fed: string, output: string): string[] | null {
+    const key = `${fed}\u0001${output}`;
+    let f = this.frontiers.get(key);
+    if (f === undefined) {
+      f = affineFrontier(this.getPlan([fed], [output]).steps, fed, output, (n) => this.constants.has(n));
+      this.frontiers.set(key, f);
+    }
+    return f && [...f];
   }
 
   hasTensor(name: string): boolean {
@@ -208,11 +222,15 @@ export class SlicedGraph<V> implements TensorGraph {
     const names = Object.keys(feeds);
     const plan = this.getPlan(names, [output]);
     const key = `${names.map((n) => `${n}:${feeds[n]!.shape.slice(1).join("x")}`).sort().join("\u0000")}\u0001${output}`;
-    let cp = this.channelPlans.get(key);
-    if (cp === undefined) {
-      cp = this.makeChannelPlan(feeds, output, plan);
-      this.channelPlans.set(key, cp);
+    let planned = this.channelPlans.get(key);
+    if (planned === undefined) {
+      planned = this.makeChannelPlan(feeds, output, plan);
+      this.channelPlans.set(key, planned);
     }
+    if (!Number.isInteger(channel) || channel < 0 || channel >= planned.channels) {
+      throw new Error(`${this.o.label}: "${output}" has ${planned.channels} channels; there is no channel ${channel}`);
+    }
+    const cp = planned.plan;
     if (cp === null) return tf.tidy(() => channelOf(this.run(feeds, [output])[0]!, channel));
     const channelPlan = cp;
     return tf.tidy(() => {
@@ -247,10 +265,11 @@ export class SlicedGraph<V> implements TensorGraph {
     });
   }
 
-  /** The needed-channels plan of a slice, from a probe run for the shapes; null when nothing is gained. */
-  private makeChannelPlan(feeds: Record<string, tf.Tensor>, output: string, plan: Plan<V>): ChannelPlan | null {
-    if (!this.o.constantChannels || !this.o.constantChannel || plan.steps.length === 0) return null;
-    if (!plan.steps.some((s) => s.channelRule?.kind === "producer")) return null;
+  /**
+   * The needed-channels plan of a slice, from a probe run for the shapes (null when nothing is
+   * gained), and the number of channels of its output.
+   */
+  private makeChannelPlan(feeds: Record<string, tf.Tensor>, output: string, plan: Plan<V>): { plan: ChannelPlan | null; channels: number } {
     const shapes = new Map<string, readonly number[]>();
     const names = plan.steps.flatMap((s) => s.outputs.filter((o) => o !== ""));
     tf.tidy(() => {
@@ -259,9 +278,14 @@ export class SlicedGraph<V> implements TensorGraph {
         probe[n] = tf.zeros([1, ...t.shape.slice(1)], t.dtype);
         shapes.set(n, t.shape);
       }
-      const outs = this.run(probe, names);
+      const outs = this.run(probe, names.length ? names : [output]);
       names.forEach((n, i) => shapes.set(n, outs[i]!.shape));
+      if (!shapes.has(output)) shapes.set(output, outs[0]!.shape);
     });
+    const outShape = shapes.get(output)!;
+    const channels = outShape[outShape.length - 1] ?? 1;
+    if (!this.o.constantChannels || !this.o.constantChannel || plan.steps.length === 0) return { plan: null, channels };
+    if (!plan.steps.some((s) => s.channelRule?.kind === "producer")) return { plan: null, channels };
     const constantChannels = (name: string, outRank: number) => this.o.constantChannels!(this.constants.get(name)!, outRank);
     const cp = planChannels(
       plan.steps.map((s) => ({ inputs: s.inputs, outputs: s.outputs, ...(s.channelRule ? { rule: s.channelRule as ChannelRule<unknown> } : {}) })),
@@ -270,7 +294,7 @@ export class SlicedGraph<V> implements TensorGraph {
       (n) => this.constants.has(n) && !(n in feeds),
       constantChannels,
     );
-    return cp.modes.some((m) => m === "restricted") ? cp : null;
+    return { plan: cp.modes.some((m) => m === "restricted") ? cp : null, channels };
   }
 
   dispose(): void {

@@ -7,6 +7,7 @@
  */
 import { tf } from "../../tf";
 import type { TensorGraph } from "../graph";
+import type { AffineKind } from "../affinePrefix";
 import type { ChannelRule } from "../channelSlice";
 import { SlicedGraph, type ExecNode } from "../slicedGraph";
 import { convolution, convolveForward, type ConvGeometry } from "../onnx/convolution";
@@ -154,6 +155,26 @@ function layerChannelRule(layer: Layer, replacement: ConvReplacement | null, der
   return undefined;
 }
 
+/** Layers affine in their input(s) at inference (see affinePrefix.ts). */
+const JOINTLY_AFFINE_LAYERS = new Set(["Add", "Subtract", "Average", "Concatenate"]);
+const AFFINE_LAYERS = new Set([
+  "BatchNormalization", "ZeroPadding2D", "Cropping2D", "Flatten", "Reshape", "Permute", "Dropout", "SpatialDropout1D",
+  "AveragePooling2D", "GlobalAveragePooling2D", "AveragePooling1D", "GlobalAveragePooling1D", "UpSampling2D",
+]);
+const LINEAR_WHEN_NO_ACTIVATION = new Set(["Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv1D", "Dense"]);
+
+function layerAffineKind(layer: Layer): AffineKind | undefined {
+  const cls = layer.getClassName();
+  const config = layer.getConfig() as { activation?: string; interpolation?: string };
+  if (JOINTLY_AFFINE_LAYERS.has(cls)) return "joint";
+  if (cls === "UpSampling2D" && config.interpolation && config.interpolation !== "nearest" && config.interpolation !== "bilinear") return undefined;
+  if (AFFINE_LAYERS.has(cls)) return "first";
+  const linear = config.activation === undefined || config.activation === "linear";
+  if (LINEAR_WHEN_NO_ACTIVATION.has(cls) && linear) return "first";
+  if (cls === "Activation" && config.activation === "linear") return "first";
+  return undefined;
+}
+
 function isInputNode(node: LayerNode): boolean {
   return node.inboundLayers.length === 0;
 }
@@ -209,6 +230,7 @@ export function layersModelToGraph(model: tf.LayersModel, label = `TF.js model "
     const kwargs = { ...(node.callArgs ?? {}), training: false };
     const replacement = convReplacement(layer, derived);
     const rule = layerChannelRule(layer, replacement, derived);
+    const affine = layerAffineKind(layer);
     nodes.push({
       name: outputs.length === 1 ? outputs[0]! : layer.name,
       op: layer.getClassName(),
@@ -222,6 +244,7 @@ export function layersModelToGraph(model: tf.LayersModel, label = `TF.js model "
       },
       ...(replacement?.partial ? { linearInput: replacement.partial } : {}),
       ...(rule ? { channelRule: rule } : {}),
+      ...(affine ? { affine } : {}),
     });
   }
   return new SlicedGraph<tf.Tensor>({

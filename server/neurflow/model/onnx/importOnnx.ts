@@ -10,6 +10,7 @@
  */
 import { tf } from "../../tf";
 import type { TensorGraph } from "../graph";
+import type { AffineKind } from "../affinePrefix";
 import type { ChannelRule } from "../channelSlice";
 import { SlicedGraph, type ExecNode } from "../slicedGraph";
 import { decodeModel, type OnnxModel, type OnnxNode } from "./onnxProto";
@@ -23,6 +24,16 @@ const CHANNELWISE_OPS = new Set([
   "Clip", "HardSigmoid", "HardSwish", "Add", "Sub", "Mul", "Div", "Pow", "Identity",
   "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
 ]);
+
+/** Ops affine in their inputs at inference (see affinePrefix.ts); Pad's modes all copy values. */
+const AFFINE_OPS: Readonly<Record<string, AffineKind>> = {
+  Add: "joint", Sub: "joint", Concat: "joint",
+  Conv: "first", BatchNormalization: "first", Identity: "first", Dropout: "first", Neg: "first",
+  AveragePool: "first", GlobalAveragePool: "first", Reshape: "first", Flatten: "first",
+  Unsqueeze: "first", Squeeze: "first", Transpose: "first", Gather: "first", Slice: "first",
+  Pad: "first", ReduceMean: "first", ReduceSum: "first", Div: "first",
+  Mul: "one", MatMul: "one", Gemm: "one",
+};
 
 export interface ImportOnnxOptions {
   /** The graph input that receives images (default: the first input that is not an initializer). */
@@ -174,6 +185,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Ten
           return run(values);
         },
         ...(channelRule ? { channelRule } : {}),
+        ...(AFFINE_OPS[node.opType] ? { affine: AFFINE_OPS[node.opType] } : {}),
         ...((run as RestrictableRun).partial ? { linearInput: (run as RestrictableRun).partial! } : {}),
       });
     }
