@@ -7,6 +7,7 @@
  * Rows (patch × step) are batched up to `maxRowsElements` input elements per pass; the quadrature
  * weights are applied on the backend, so only [patches, channels] comes back.
  */
+import { channelOf } from "./model/channelSlice";
 import type { TensorGraph } from "./model/graph";
 import type { QuadratureRule } from "./quadrature";
 import { tf } from "./tf";
@@ -57,8 +58,19 @@ export async function integratedGradients(
   const { graph, lowerTensor, upperTensor } = slice;
   const frontier = graph.affineFrontier?.(lowerTensor, upperTensor) ?? null;
   const starts = frontier ?? [lowerTensor];
-  // the frontier at the zero baseline: z(0), one row each
-  const z0 = frontier ? tf.tidy(() => graph.run({ [lowerTensor]: tf.zeros([1, ...rowShape]) }, frontier)) : null;
+  // the frontier at the zero baseline: z(0), one row each; where the rest of the slice reads only
+  // the target channel of a frontier tensor (a residual input), only that channel goes on
+  let z0: tf.Tensor[] | null = null;
+  let narrow: boolean[] = [];
+  if (frontier) {
+    const full = tf.tidy(() => graph.run({ [lowerTensor]: tf.zeros([1, ...rowShape]) }, frontier));
+    const one = new Set(graph.oneChannelFeeds?.(Object.fromEntries(frontier.map((n, i) => [n, full[i]!])), upperTensor) ?? []);
+    narrow = frontier.map((n) => one.has(n));
+    z0 = full.map((z, i) => (narrow[i] ? channelOf(z, target) : z));
+    full.forEach((z, i) => narrow[i] && z.dispose());
+  }
+  /** The frontier tensors as the steps start from them (narrowed to the target channel where read so). */
+  const startsOf = (zs: tf.Tensor[]) => zs.map((z, i) => (narrow[i] ? channelOf(z, target) : z));
   const startShapes = z0 ? z0.map((t) => t.shape.slice(1)) : [rowShape];
   const startSizes = startShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
   // only the target channel of the upper layer is computed (and what it needs)
@@ -81,7 +93,7 @@ export async function integratedGradients(
       const result = tf.tidy(() => {
         const xs = tf.slice(x, p0, pc);
         // z(x) − z(0) per start tensor (x itself when the slice has no affine prefix)
-        const deltas = z0 ? graph.run({ [lowerTensor]: xs }, frontier!).map((z, i) => tf.sub(z, z0[i]!)) : [xs];
+        const deltas = z0 ? startsOf(graph.run({ [lowerTensor]: xs }, frontier!)).map((z, i) => tf.sub(z, z0![i]!)) : [xs];
         const acc: (tf.Tensor | null)[] = starts.map(() => null);
         for (let s0 = 0; s0 < N; s0 += stepsPerPass) {
           const sc = Math.min(stepsPerPass, N - s0);
@@ -102,7 +114,7 @@ export async function integratedGradients(
         }
         // back through the affine prefix, once: its backward is the same linear map at every α
         const gradient = z0
-          ? tf.grad((xx: tf.Tensor) => tf.addN(graph.run({ [lowerTensor]: xx }, frontier!).map((z, i) => tf.sum(tf.mul(z, acc[i]!)))))(xs)
+          ? tf.grad((xx: tf.Tensor) => tf.addN(startsOf(graph.run({ [lowerTensor]: xx }, frontier!)).map((z, i) => tf.sum(tf.mul(z, acc[i]!)))))(xs)
           : acc[0]!;
         const attribution = tf.mul(gradient, xs);
         const flat = attribution.reshape([pc, positions, channels]);

@@ -183,6 +183,10 @@ describe("integrated gradients from the affine frontier", () => {
     expect(frontier).toHaveLength(2);
     expect(frontier).toContain(inputName);
     expect(g.affineFrontier!("block", "logits")).toEqual(["logits"]);
+    // the residual input is read only at the target channel (by the Add): one channel is fed
+    const feeds = Object.fromEntries(frontier!.map((n) => [n, tf.zeros([1, ...g.run({ [inputName]: x }, [n])[0]!.shape.slice(1)])]));
+    expect(g.oneChannelFeeds!(feeds, "block")).toEqual([inputName]);
+    expect(g.oneChannelFeeds!({ block: tf.zeros([1, 6, 6, 16]) }, "logits")).toEqual([]);
     for (const target of [0, 7, 15]) {
       const r = await compare(g, inputName, "block", x, target);
       expect(r.den).toBeGreaterThan(0);

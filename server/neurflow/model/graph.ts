@@ -63,6 +63,11 @@ export interface TensorGraph {
    * slice at every step.
    */
   affineFrontier?(fed: string, output: string): string[] | null;
+  /**
+   * The fed tensors of which `runChannel(feeds, output, c)` reads only channel c: feeding just
+   * that channel ([..., 1]) under the same name gives the same result. Optional.
+   */
+  oneChannelFeeds?(feeds: Record<string, tf.Tensor>, output: string): string[];
   /** Frees the weights. */
   dispose(): void;
 }

@@ -217,8 +217,24 @@ export class SlicedGraph<V> implements TensorGraph {
     });
   }
 
-  runChannel(feeds: Record<string, tf.Tensor>, output: string, channel: number): tf.Tensor {
-    if (this.disposed) throw new Error(`${this.o.label} has been disposed`);
+  oneChannelFeeds(feeds: Record<string, tf.Tensor>, output: string): string[] {
+    const { plan, planned } = this.channelPlanOf(feeds, output);
+    const cp = planned.plan;
+    if (!cp) return [];
+    return Object.keys(feeds).filter((name) => {
+      let read = false;
+      const ok = plan.steps.every((s, i) =>
+        s.inputs.every((n, k) => {
+          if (n !== name) return true;
+          read = true;
+          return cp.modes[i] === "channel" && cp.sliceInput[i]![k]!;
+        }),
+      );
+      return read && ok && feeds[name]!.shape[feeds[name]!.rank - 1]! > 1;
+    });
+  }
+
+  private channelPlanOf(feeds: Record<string, tf.Tensor>, output: string) {
     const names = Object.keys(feeds);
     const plan = this.getPlan(names, [output]);
     const key = `${names.map((n) => `${n}:${feeds[n]!.shape.slice(1).join("x")}`).sort().join("\u0000")}\u0001${output}`;
@@ -227,6 +243,12 @@ export class SlicedGraph<V> implements TensorGraph {
       planned = this.makeChannelPlan(feeds, output, plan);
       this.channelPlans.set(key, planned);
     }
+    return { names, plan, planned };
+  }
+
+  runChannel(feeds: Record<string, tf.Tensor>, output: string, channel: number): tf.Tensor {
+    if (this.disposed) throw new Error(`${this.o.label} has been disposed`);
+    const { names, plan, planned } = this.channelPlanOf(feeds, output);
     if (!Number.isInteger(channel) || channel < 0 || channel >= planned.channels) {
       throw new Error(`${this.o.label}: "${output}" has ${planned.channels} channels; there is no channel ${channel}`);
     }
