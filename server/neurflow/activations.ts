@@ -4,6 +4,7 @@
  * again per layer). Dense layers give their units directly.
  */
 import type { TensorGraph } from "./model/graph";
+import type { LayerMaps } from "./targetAttribution";
 import { materializePatches, type Patch } from "./patches";
 import { tf } from "./tf";
 
@@ -29,26 +30,59 @@ export async function computeActivations(
   onBatch?: (done: number, total: number) => void,
   shouldStop?: () => void,
 ): Promise<LayerActivations[]> {
+  return (await computeActivationsKeepingMaps(graph, images, patches, layerTensors, [], batchSize, onBatch, shouldStop)).activations;
+}
+
+/**
+ * The activations, and — from the same forward passes — the full maps of the layers in `keep`
+ * (every patch, in patch order, in shared memory for the attribution workers), so that no later
+ * step runs the network up to those layers again.
+ */
+export async function computeActivationsKeepingMaps(
+  graph: TensorGraph,
+  images: tf.Tensor4D,
+  patches: readonly Patch[],
+  layerTensors: readonly string[],
+  keep: readonly string[],
+  batchSize: number,
+  onBatch?: (done: number, total: number) => void,
+  shouldStop?: () => void,
+): Promise<{ activations: LayerActivations[]; maps: Map<string, LayerMaps> }> {
   const P = patches.length;
   const result: (LayerActivations | null)[] = layerTensors.map(() => null);
+  const maps = new Map<string, LayerMaps>();
+  const outputs = [...layerTensors, ...keep.filter((t) => !layerTensors.includes(t))];
   const batches = Math.ceil(P / batchSize);
   for (let b = 0; b < batches; b++) {
     shouldStop?.();
     const idx = Array.from({ length: Math.min(batchSize, P - b * batchSize) }, (_, i) => b * batchSize + i);
-    const means = tf.tidy(() => {
+    const { means, full } = tf.tidy(() => {
       const x = materializePatches(images, patches, idx);
-      return graph.run({ [graph.inputName]: x }, layerTensors).map(spatialMean);
+      const outs = graph.run({ [graph.inputName]: x }, outputs);
+      return { means: outs.slice(0, layerTensors.length).map(spatialMean), full: keep.map((t) => outs[outputs.indexOf(t)]!) };
     });
-    const values = await Promise.all(means.map((m) => m.data()));
+    const [values, fullValues] = await Promise.all([Promise.all(means.map((m) => m.data())), Promise.all(full.map((m) => m.data()))]);
     means.forEach((m, li) => {
       const C = m.shape[1];
       const r = (result[li] ??= { means: new Float32Array(P * C), channels: C });
       r.means.set(values[li] as Float32Array, idx[0]! * C);
       m.dispose();
     });
+    full.forEach((m, ki) => {
+      const rowShape = m.shape.slice(1);
+      const rowSize = rowShape.reduce((a, c) => a * c, 1);
+      let entry = maps.get(keep[ki]!);
+      if (!entry) {
+        const rowOf = Int32Array.from({ length: P }, (_, i) => i);
+        entry = { lowerTensor: keep[ki]!, rowShape, rowOf, data: new Float32Array(new SharedArrayBuffer(P * rowSize * 4)) };
+        maps.set(keep[ki]!, entry);
+      }
+      entry.data.set(fullValues[ki] as Float32Array, idx[0]! * rowSize);
+      m.dispose();
+    });
     onBatch?.(b + 1, batches);
   }
-  return result.map((r) => r!);
+  return { activations: result.map((r) => r!), maps };
 }
 
 /** Full maps of one layer for the given patches, as one tensor [n, ...]. */

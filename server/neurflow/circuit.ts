@@ -7,11 +7,12 @@
  *   for each target: its top-k patches by activation, integrated gradients over them w.r.t. the
  *   lower layer, importance, the τ core neurons, semantic groups, edge weights;
  *   then the neuron groups of the layer's targets.
- * Activations of every chosen layer are computed once for all patches; the lower layer's full maps
- * only for the patches some target of the pair needs.
+ * Activations of every chosen layer are computed once for all patches, keeping the full maps of the
+ * lower layers that fit the maps budget; the others' maps only for the patches some target of the
+ * pair needs.
  */
 import { createHash } from "node:crypto";
-import { activationColumn, activationRows, computeActivations, computeLayerMaps, type LayerActivations } from "./activations";
+import { activationColumn, activationRows, computeActivationsKeepingMaps, computeLayerMaps } from "./activations";
 import { abortError } from "./abort";
 import { initBackend, type BackendName } from "./backend";
 import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } from "./circuitFormat";
@@ -22,7 +23,7 @@ import type { AttributionSettings, LayerMaps } from "./targetAttribution";
 import { defaultWorkerCount, inProcessRunner, workerPoolRunner, type AttributionRunner } from "./parallel/attributionRunner";
 import { loadModel, type ClassifierModel } from "./model/loadModel";
 import { conceptVector, groupEdges, neuronGroups, type SemanticGroupVector } from "./neuronGroups";
-import { patchGrid, type Patch } from "./patches";
+import { materializePatches, patchGrid, type Patch } from "./patches";
 import { resolveParams, type MethodParams } from "./presets";
 import { quadratureRule } from "./quadrature";
 import type { CircuitCheckpoint, CircuitProgress, CircuitRequest, CircuitRunOptions } from "./runTypes";
@@ -94,6 +95,27 @@ async function imagesOfClass(model: ClassifierModel, images: tf.Tensor4D, classI
     });
     (await pred.data()).forEach((c, j) => c === classIndex && keep.push(i + j));
     pred.dispose();
+  }
+  return keep;
+}
+
+/**
+ * The lower layers whose full maps the activation pass keeps for every patch: the pairs' lower
+ * layers in pair order (from the top, where maps are small and the network up to them is long),
+ * while all of them fit the budget together. The others are computed per pair, for the patches
+ * their targets need.
+ */
+function mapsToKeep(model: ClassifierModel, images: tf.Tensor4D, patches: readonly Patch[], lowerTensors: readonly string[], budgetBytes: number): string[] {
+  if (lowerTensors.length === 0 || patches.length === 0) return [];
+  const rowSizes = tf.tidy(() =>
+    model.graph.run({ [model.graph.inputName]: materializePatches(images, patches, [0]) }, lowerTensors).map((t) => t.size),
+  );
+  const keep: string[] = [];
+  let bytes = 0;
+  for (const [i, t] of lowerTensors.entries()) {
+    bytes += rowSizes[i]! * patches.length * 4;
+    if (bytes > budgetBytes) break;
+    keep.push(t);
   }
   return keep;
 }
@@ -177,7 +199,9 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     const tensors = req.layers.map((l) => model.layerTensor(l));
     let t0 = performance.now();
     report({ stage: "activations", done: 0, total: 1, message: `activations of ${patches.length} patches` }, 0.02);
-    const acts: LayerActivations[] = await computeActivations(model.graph, images, patches, tensors, batchSize, (done, total) =>
+    const mapsBudget = options.mapsBudgetBytes ?? 512 * 2 ** 20;
+    const kept = mapsToKeep(model, images, patches, tensors.slice((options.resume?.layers.length ?? 0) + 1), mapsBudget);
+    const { activations: acts, maps: keptMaps } = await computeActivationsKeepingMaps(model.graph, images, patches, tensors, kept, batchSize, (done, total) =>
       report({ stage: "activations", done, total, message: `activations: batch ${done}/${total}` }, 0.02 + 0.08 * (done / total)),
       stopIfCancelled,
     );
@@ -227,7 +251,10 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
       const out: CircuitTarget[] = [];
       // the lower maps of every patch some target needs, once for the pair (within the budget)
       t0 = performance.now();
-      const maps = await sharedLayerMaps(model, images, patches, [...new Set([...topOf.values()].flat())], tensors[li + 1]!, batchSize, options.mapsBudgetBytes ?? 512 * 2 ** 20);
+      const maps =
+        keptMaps.get(tensors[li + 1]!) ??
+        (await sharedLayerMaps(model, images, patches, [...new Set([...topOf.values()].flat())], tensors[li + 1]!, batchSize, mapsBudget));
+      keptMaps.delete(tensors[li + 1]!);
       attribution.setMaps(maps);
       stage.maps = (performance.now() - t0) / 1000;
       // all targets of the pair go to the runner at once; results are taken in target order

@@ -98,3 +98,14 @@ describe("attribution in worker threads", () => {
     expect(stable(threaded)).toEqual(stable(inProcess));
   });
 });
+
+describe("lower-layer maps", () => {
+  it("give the same circuit whether kept from the activation pass, computed once per pair, or per target", async () => {
+    // 4 images: 236 patches; layer4.1 and layer4.0 maps are 8 KB a patch, layer3.1 16 KB
+    const kept = await buildCircuit(req, { workers: 0 });
+    const mixed = await buildCircuit(req, { workers: 0, mapsBudgetBytes: 2.5 * 2 ** 20 });
+    const perTarget = await buildCircuit(req, { workers: 2, mapsBudgetBytes: 0 });
+    expect(stable(mixed)).toEqual(stable(kept));
+    expect(stable(perTarget)).toEqual(stable(kept));
+  });
+});
