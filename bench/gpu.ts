@@ -3,7 +3,8 @@
  * there with `bash .gpu/run.sh`. Writes results to $OUT/gpu.json after every step, so a run cut
  * short still reports what it finished.
  *   1. the toyworld-a circuit (bee, τ 8, 8 layers), default settings, with parity figures;
- *   2. one integrated-gradients target of a ResNet50 layer4 block (50 patches × 50 nodes);
+ *   2. one integrated-gradients target of a ResNet50 layer4 block (50 patches × 50 nodes; with the
+ *      affine prefix and over the whole slice; and with 16 nodes);
  *   3. a ResNet50-shaped circuit at 224 px (τ 16), as many layer pairs as the time allows.
  * Inputs: tmp/gpu-data/bee.u8 + names.json (the fixture's bee images, decoded beforehand).
  */
@@ -64,32 +65,41 @@ try {
   await save();
 }
 
-// 2. one IG target of a ResNet50 layer4 block
+// 2. one IG target of a ResNet50 layer4 block: with the affine prefix (the engine's way) and over
+// the whole slice at every step (as before it), 50 Gauss–Legendre nodes, and the default 16
 const manifestPath = await saveResnet50("/tmp/neurflow-resnet50/model");
 try {
   const model = await loadModel(manifestPath);
+  const plain = Object.create(model.graph) as typeof model.graph & { affineFrontier?: unknown };
+  plain.affineFrontier = undefined;
   const x = tf.tidy(() => tf.randomUniform([50, 7, 7, 2048], 0, 1, "float32", 1).relu());
-  const rule = quadratureRule("gausslegendre", 50);
   const times: Record<string, number[]> = {};
-  for (const rows of [1 << 23, 1 << 24, 1 << 25]) {
-    const key = `rowElements_${rows}`;
-    times[key] = [];
-    try {
-      for (let rep = 0; rep < 4; rep++) {
-        const t0 = performance.now();
-        const r = await integratedGradients({ graph: model.graph, lowerTensor: "layer4.1", upperTensor: "layer4.2" }, 5 + rep, x, rule, rows);
-        void r.perPatch[0];
-        times[key]!.push((performance.now() - t0) / 1000);
+  const cases = [
+    ["prefix", model.graph, 50],
+    ["wholeSlice", plain, 50],
+    ["prefix", model.graph, 16],
+  ] as const;
+  for (const rows of [1 << 24, 1 << 25]) {
+    for (const [how, graph, nodes] of cases) {
+      const key = `${how}_N${nodes}_rowElements_${rows}`;
+      times[key] = [];
+      try {
+        for (let rep = 0; rep < 4; rep++) {
+          const t0 = performance.now();
+          const r = await integratedGradients({ graph, lowerTensor: "layer4.1", upperTensor: "layer4.2" }, 5 + rep, x, quadratureRule("gausslegendre", nodes), rows);
+          void r.perPatch[0];
+          times[key]!.push((performance.now() - t0) / 1000);
+        }
+      } catch (e) {
+        results[`igError_${key}`] = String((e as Error).message);
       }
-    } catch (e) {
-      results[`igError_${rows}`] = String((e as Error).message);
+      log(`IG target ${key}: ${times[key]!.map((t) => t.toFixed(3)).join(" ")} s`);
+      results.resnet50IgTarget = times;
+      await save();
     }
-    log(`IG target ${key}: ${times[key]!.map((t) => t.toFixed(3)).join(" ")} s`);
   }
-  results.resnet50IgTarget = times;
   x.dispose();
   model.dispose();
-  await save();
 } catch (e) {
   results.igError = String((e as Error).stack ?? e);
   await save();

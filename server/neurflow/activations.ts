@@ -30,59 +30,87 @@ export async function computeActivations(
   onBatch?: (done: number, total: number) => void,
   shouldStop?: () => void,
 ): Promise<LayerActivations[]> {
-  return (await computeActivationsKeepingMaps(graph, images, patches, layerTensors, [], batchSize, onBatch, shouldStop)).activations;
+  const buffers = allocateActivations(graph, images, patches, layerTensors, []);
+  await fillActivations(graph, images, patches, buffers, 0, patches.length, batchSize, onBatch, shouldStop);
+  return buffers.activations;
 }
 
 /**
- * The activations, and — from the same forward passes — the full maps of the layers in `keep`
- * (every patch, in patch order, in shared memory for the attribution workers), so that no later
- * step runs the network up to those layers again.
+ * Where an activation pass writes: the activations of every chosen layer, and the full maps of the
+ * layers in `keep` (every patch, in patch order), all in shared memory, so that worker threads can
+ * fill parts of them and the attribution workers read the maps without copies.
  */
-export async function computeActivationsKeepingMaps(
+export interface ActivationBuffers {
+  layerTensors: string[];
+  activations: LayerActivations[];
+  keep: string[];
+  maps: LayerMaps[];
+}
+
+/** The per-patch output shape of each tensor (from one patch through the network). */
+export function outputShapes(graph: TensorGraph, images: tf.Tensor4D, patches: readonly Patch[], tensors: readonly string[]): number[][] {
+  if (tensors.length === 0) return [];
+  return tf.tidy(() => graph.run({ [graph.inputName]: materializePatches(images, patches, [0]) }, tensors).map((t) => t.shape.slice(1)));
+}
+
+export function allocateActivations(
   graph: TensorGraph,
   images: tf.Tensor4D,
   patches: readonly Patch[],
   layerTensors: readonly string[],
   keep: readonly string[],
+): ActivationBuffers {
+  const P = patches.length;
+  const shapes = outputShapes(graph, images, patches, [...layerTensors, ...keep]);
+  const shared = (n: number) => new Float32Array(new SharedArrayBuffer(n * 4));
+  const activations = layerTensors.map((_, i) => {
+    const shape = shapes[i]!;
+    if (shape.length !== 3 && shape.length !== 1) {
+      throw new Error(`a layer output of rank ${shape.length + 1} cannot be a circuit layer (need [N,H,W,C] or [N,units])`);
+    }
+    const channels = shape[shape.length - 1]!;
+    return { means: shared(P * channels), channels };
+  });
+  const identity = Int32Array.from({ length: P }, (_, i) => i);
+  const maps = keep.map((t, k) => {
+    const rowShape = shapes[layerTensors.length + k]!;
+    return { lowerTensor: t, rowShape, rowOf: identity, data: shared(P * rowShape.reduce((a, b) => a * b, 1)) };
+  });
+  return { layerTensors: [...layerTensors], activations, keep: [...keep], maps };
+}
+
+/**
+ * Runs patches [from, to) through the network in batches and writes their activations (and kept
+ * maps) into `buffers`: one pass per batch for every layer.
+ */
+export async function fillActivations(
+  graph: TensorGraph,
+  images: tf.Tensor4D,
+  patches: readonly Patch[],
+  buffers: ActivationBuffers,
+  from: number,
+  to: number,
   batchSize: number,
   onBatch?: (done: number, total: number) => void,
   shouldStop?: () => void,
-): Promise<{ activations: LayerActivations[]; maps: Map<string, LayerMaps> }> {
-  const P = patches.length;
-  const result: (LayerActivations | null)[] = layerTensors.map(() => null);
-  const maps = new Map<string, LayerMaps>();
+): Promise<void> {
+  const { layerTensors, keep } = buffers;
   const outputs = [...layerTensors, ...keep.filter((t) => !layerTensors.includes(t))];
-  const batches = Math.ceil(P / batchSize);
+  const batches = Math.ceil((to - from) / batchSize);
   for (let b = 0; b < batches; b++) {
     shouldStop?.();
-    const idx = Array.from({ length: Math.min(batchSize, P - b * batchSize) }, (_, i) => b * batchSize + i);
+    const first = from + b * batchSize;
+    const idx = Array.from({ length: Math.min(batchSize, to - first) }, (_, i) => first + i);
     const { means, full } = tf.tidy(() => {
-      const x = materializePatches(images, patches, idx);
-      const outs = graph.run({ [graph.inputName]: x }, outputs);
+      const outs = graph.run({ [graph.inputName]: materializePatches(images, patches, idx) }, outputs);
       return { means: outs.slice(0, layerTensors.length).map(spatialMean), full: keep.map((t) => outs[outputs.indexOf(t)]!) };
     });
     const [values, fullValues] = await Promise.all([Promise.all(means.map((m) => m.data())), Promise.all(full.map((m) => m.data()))]);
-    means.forEach((m, li) => {
-      const C = m.shape[1];
-      const r = (result[li] ??= { means: new Float32Array(P * C), channels: C });
-      r.means.set(values[li] as Float32Array, idx[0]! * C);
-      m.dispose();
-    });
-    full.forEach((m, ki) => {
-      const rowShape = m.shape.slice(1);
-      const rowSize = rowShape.reduce((a, c) => a * c, 1);
-      let entry = maps.get(keep[ki]!);
-      if (!entry) {
-        const rowOf = Int32Array.from({ length: P }, (_, i) => i);
-        entry = { lowerTensor: keep[ki]!, rowShape, rowOf, data: new Float32Array(new SharedArrayBuffer(P * rowSize * 4)) };
-        maps.set(keep[ki]!, entry);
-      }
-      entry.data.set(fullValues[ki] as Float32Array, idx[0]! * rowSize);
-      m.dispose();
-    });
+    buffers.activations.forEach((a, li) => a.means.set(values[li] as Float32Array, first * a.channels));
+    buffers.maps.forEach((m, k) => m.data.set(fullValues[k] as Float32Array, (first * m.data.length) / patches.length));
+    tf.dispose([...means, ...full]);
     onBatch?.(b + 1, batches);
   }
-  return { activations: result.map((r) => r!), maps };
 }
 
 /** Full maps of one layer for the given patches, as one tensor [n, ...]. */

@@ -12,7 +12,7 @@
  * pair needs.
  */
 import { createHash } from "node:crypto";
-import { activationColumn, activationRows, computeActivationsKeepingMaps, computeLayerMaps } from "./activations";
+import { activationColumn, activationRows, allocateActivations, computeLayerMaps, outputShapes } from "./activations";
 import { abortError } from "./abort";
 import { initBackend, type BackendName } from "./backend";
 import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } from "./circuitFormat";
@@ -23,7 +23,7 @@ import type { AttributionSettings, LayerMaps } from "./targetAttribution";
 import { defaultWorkerCount, inProcessRunner, workerPoolRunner, type AttributionRunner } from "./parallel/attributionRunner";
 import { loadModel, type ClassifierModel } from "./model/loadModel";
 import { conceptVector, groupEdges, neuronGroups, type SemanticGroupVector } from "./neuronGroups";
-import { materializePatches, patchGrid, type Patch } from "./patches";
+import { patchGrid, type Patch } from "./patches";
 import { resolveParams, type MethodParams } from "./presets";
 import { quadratureRule } from "./quadrature";
 import type { CircuitCheckpoint, CircuitProgress, CircuitRequest, CircuitRunOptions } from "./runTypes";
@@ -105,15 +105,11 @@ async function imagesOfClass(model: ClassifierModel, images: tf.Tensor4D, classI
  * while all of them fit the budget together. The others are computed per pair, for the patches
  * their targets need.
  */
-function mapsToKeep(model: ClassifierModel, images: tf.Tensor4D, patches: readonly Patch[], lowerTensors: readonly string[], budgetBytes: number): string[] {
-  if (lowerTensors.length === 0 || patches.length === 0) return [];
-  const rowSizes = tf.tidy(() =>
-    model.graph.run({ [model.graph.inputName]: materializePatches(images, patches, [0]) }, lowerTensors).map((t) => t.size),
-  );
+function mapsToKeep(lowerTensors: readonly string[], shapes: readonly number[][], patches: number, budgetBytes: number): string[] {
   const keep: string[] = [];
   let bytes = 0;
   for (const [i, t] of lowerTensors.entries()) {
-    bytes += rowSizes[i]! * patches.length * 4;
+    bytes += shapes[i]!.reduce((a, b) => a * b, 1) * patches * 4;
     if (bytes > budgetBytes) break;
     keep.push(t);
   }
@@ -197,22 +193,6 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     const patches: Patch[] = patchGrid(keep.length, S, params.granularities, params.strideRatio);
     if (params.k > patches.length) throw new Error(`k = ${params.k} is more than the ${patches.length} patches of ${keep.length} images`);
     const tensors = req.layers.map((l) => model.layerTensor(l));
-    let t0 = performance.now();
-    report({ stage: "activations", done: 0, total: 1, message: `activations of ${patches.length} patches` }, 0.02);
-    const mapsBudget = options.mapsBudgetBytes ?? 512 * 2 ** 20;
-    const kept = mapsToKeep(model, images, patches, tensors.slice((options.resume?.layers.length ?? 0) + 1), mapsBudget);
-    const { activations: acts, maps: keptMaps } = await computeActivationsKeepingMaps(model.graph, images, patches, tensors, kept, batchSize, (done, total) =>
-      report({ stage: "activations", done, total, message: `activations: batch ${done}/${total}` }, 0.02 + 0.08 * (done / total)),
-      stopIfCancelled,
-    );
-    timings.activations = (performance.now() - t0) / 1000;
-    for (let i = 1; i < req.layers.length; i++) {
-      if (params.tau > acts[i]!.channels) {
-        throw new Error(`τ = ${params.tau} is larger than layer "${req.layers[i]}", which has ${acts[i]!.channels} channels`);
-      }
-    }
-    if (classIndex >= acts[0]!.channels) throw new Error(`layer "${req.layers[0]}" has no unit for class ${classIndex}`);
-
     const rules = [quadratureRule(params.igMethod, params.igSteps)];
     if (params.igFallbackSteps > params.igSteps) rules.push(quadratureRule(params.igMethod, params.igFallbackSteps));
     const settings: AttributionSettings = {
@@ -220,6 +200,20 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
       tolerance: params.igTolerance,
       igRowElements: options.igRowElements ?? defaultIgRowElements(backend.name),
     };
+    let t0 = performance.now();
+    report({ stage: "activations", done: 0, total: 1, message: `activations of ${patches.length} patches` }, 0.02);
+    const mapsBudget = options.mapsBudgetBytes ?? 512 * 2 ** 20;
+    const lowerTensors = tensors.slice((options.resume?.layers.length ?? 0) + 1);
+    const kept = mapsToKeep(lowerTensors, outputShapes(model.graph, images, patches, lowerTensors), patches.length, mapsBudget);
+    const buffers = allocateActivations(model.graph, images, patches, tensors, kept);
+    const acts = buffers.activations;
+    for (let i = 1; i < req.layers.length; i++) {
+      if (params.tau > acts[i]!.channels) {
+        throw new Error(`τ = ${params.tau} is larger than layer "${req.layers[i]}", which has ${acts[i]!.channels} channels`);
+      }
+    }
+    if (classIndex >= acts[0]!.channels) throw new Error(`layer "${req.layers[0]}" has no unit for class ${classIndex}`);
+
     const workers = options.workers ?? defaultWorkerCount(backend.name);
     const attribution: AttributionRunner =
       workers > 1
@@ -230,6 +224,25 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
           )
         : inProcessRunner(model, images, patches, settings);
     runner = attribution;
+    timings.workers = (performance.now() - t0) / 1000;
+    // the activation pass, one batch per job, spread over the workers
+    t0 = performance.now();
+    const batches: [number, number][] = [];
+    for (let from = 0; from < patches.length; from += batchSize) batches.push([from, Math.min(patches.length, from + batchSize)]);
+    let filled = 0;
+    const fills = batches.map(([from, to]) =>
+      attribution.fillActivations(buffers, from, to, batchSize).then(() => {
+        filled++;
+        report({ stage: "activations", done: filled, total: batches.length, message: `activations: batch ${filled}/${batches.length}` }, 0.02 + 0.08 * (filled / batches.length));
+      }),
+    );
+    fills.forEach((f) => f.catch(() => undefined));
+    for (const f of fills) {
+      stopIfCancelled();
+      await f;
+    }
+    const keptMaps = new Map(buffers.maps.map((m) => [m.lowerTensor, m]));
+    timings.activations = (performance.now() - t0) / 1000;
     const layers: CircuitLayer[] = options.resume ? structuredClone(options.resume.layers) : [];
     const pairs = req.layers.length - 1;
     for (let li = layers.length; li < pairs; li++) {

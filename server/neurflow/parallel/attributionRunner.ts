@@ -1,9 +1,11 @@
 /**
- * Where per-target attribution runs: in this thread, or spread over worker threads, each with its
- * own model and backend (wasm has no threads in Node, so this is how a CPU run uses every core).
+ * Where a circuit's heavy work runs — the activation pass, one batch per job, and per-target
+ * attribution: in this thread, or spread over worker threads, each with its own model and backend
+ * (wasm has no threads in Node, so this is how a CPU run uses every core).
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { fillActivations, type ActivationBuffers } from "../activations";
 import type { BackendName } from "../backend";
 import type { ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
@@ -14,6 +16,8 @@ import type { WorkerReply, WorkerRequest } from "./protocol";
 export interface AttributionRunner {
   readonly workers: number;
   run(task: AttributionTask): Promise<AttributionResult>;
+  /** Writes the activations (and kept maps) of patches [from, to) into the shared buffers. */
+  fillActivations(buffers: ActivationBuffers, from: number, to: number, batchSize: number): Promise<void>;
   /** Lower-layer maps the next tasks read their patches from (null: each task computes its own). */
   setMaps(maps: LayerMaps | null): void;
   close(): Promise<void>;
@@ -24,28 +28,30 @@ export function inProcessRunner(model: ClassifierModel, images: tf.Tensor4D, pat
   let chain: Promise<unknown> = Promise.resolve();
   let closed = false;
   let maps: LayerMaps | null = null;
+  const enqueue = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = chain.then(
+      () =>
+        new Promise<T>((resolve, reject) =>
+          setImmediate(() => {
+            if (closed) return reject(new Error("the attribution runner is closed"));
+            try {
+              work().then(resolve, reject);
+            } catch (e) {
+              reject(e as Error);
+            }
+          }),
+        ),
+    );
+    chain = next.catch(() => undefined);
+    return next;
+  };
   return {
     workers: 0,
     setMaps(m) {
       maps = m;
     },
-    run(task) {
-      const next = chain.then(
-        () =>
-          new Promise<AttributionResult>((resolve, reject) =>
-            setImmediate(() => {
-              if (closed) return reject(new Error("the attribution runner is closed"));
-              try {
-                attributeTarget(model.graph, images, patches, task, settings, maps).then(resolve, reject);
-              } catch (e) {
-                reject(e as Error);
-              }
-            }),
-          ),
-      );
-      chain = next.catch(() => undefined);
-      return next;
-    },
+    run: (task) => enqueue(() => attributeTarget(model.graph, images, patches, task, settings, maps)),
+    fillActivations: (buffers, from, to, batchSize) => enqueue(() => fillActivations(model.graph, images, patches, buffers, from, to, batchSize)),
     async close() {
       closed = true;
       await chain;
@@ -69,7 +75,7 @@ export function defaultWorkerCount(backend: BackendName, env = process.env.NEURF
 }
 
 interface Pending {
-  resolve: (r: AttributionResult) => void;
+  resolve: (r: AttributionResult | undefined) => void;
   reject: (e: Error) => void;
 }
 
@@ -82,15 +88,16 @@ export async function workerPoolRunner(
   const workers: Worker[] = [];
   const pending = new Map<number, Pending>();
   const idle: Worker[] = [];
-  const queue: { id: number; task: AttributionTask }[] = [];
+  type Job = { type: "task"; task: AttributionTask } | { type: "activations"; buffers: ActivationBuffers; from: number; to: number; batchSize: number };
+  const queue: { id: number; job: Job }[] = [];
   let nextId = 0;
   let failure: Error | null = null;
 
   const dispatch = () => {
     while (idle.length && queue.length) {
       const w = idle.pop()!;
-      const job = queue.shift()!;
-      const msg: WorkerRequest = { type: "task", id: job.id, task: job.task };
+      const { id, job } = queue.shift()!;
+      const msg: WorkerRequest = { ...job, id };
       w.postMessage(msg);
     }
   };
@@ -110,12 +117,12 @@ export async function workerPoolRunner(
             idle.push(w);
             resolve();
             dispatch();
-          } else if (m.type === "result") {
+          } else if (m.type === "result" || m.type === "filled") {
             const p = pending.get(m.id);
             pending.delete(m.id);
             idle.push(w);
             dispatch();
-            p?.resolve(m.result);
+            p?.resolve(m.type === "result" ? m.result : undefined);
           } else if (m.type === "error") {
             const e = new Error(m.message);
             if (m.id === undefined) {
@@ -157,16 +164,23 @@ export async function workerPoolRunner(
     throw e;
   });
 
+  const submit = (job: Job): Promise<AttributionResult | undefined> => {
+    if (failure) return Promise.reject(failure);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      queue.push({ id, job });
+      dispatch();
+    });
+  };
+
   return {
     workers: count,
     run(task) {
-      if (failure) return Promise.reject(failure);
-      const id = nextId++;
-      return new Promise<AttributionResult>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        queue.push({ id, task });
-        dispatch();
-      });
+      return submit({ type: "task", task }) as Promise<AttributionResult>;
+    },
+    async fillActivations(buffers, from, to, batchSize) {
+      await submit({ type: "activations", buffers, from, to, batchSize });
     },
     setMaps(maps) {
       const msg: WorkerRequest = { type: "maps", maps };

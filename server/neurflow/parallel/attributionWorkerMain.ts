@@ -1,4 +1,8 @@
-/** An attribution worker: its own backend and model; computes IG for the targets it is sent. */
+/**
+ * A circuit worker: its own backend and model; fills the activation batches and computes IG for
+ * the targets it is sent.
+ */
+import { fillActivations } from "../activations";
 import { parentPort } from "node:worker_threads";
 import { initBackend } from "../backend";
 import { loadModel, type ClassifierModel } from "../model/loadModel";
@@ -32,6 +36,15 @@ port.on("message", async (m: WorkerRequest) => {
   }
   if (m.type === "maps") {
     maps = m.maps;
+    return;
+  }
+  if (m.type === "activations") {
+    try {
+      await fillActivations(model!.graph, images!, patches, m.buffers, m.from, m.to, m.batchSize);
+      reply({ type: "filled", id: m.id });
+    } catch (e) {
+      reply({ type: "error", id: m.id, message: (e as Error).message });
+    }
     return;
   }
   try {

@@ -1,4 +1,5 @@
-/** Messages between the circuit run and its attribution workers. */
+/** Messages between the circuit run and its workers: activation batches and attribution targets. */
+import type { ActivationBuffers } from "../activations";
 import type { BackendName } from "../backend";
 import type { AttributionResult } from "../targetAttribution";
 import type { Patch } from "../patches";
@@ -18,9 +19,11 @@ export type WorkerRequest =
       igRowElements?: number;
     }
   | { type: "maps"; maps: LayerMaps | null }
-  | { type: "task"; id: number; task: AttributionTask };
+  | { type: "task"; id: number; task: AttributionTask }
+  | { type: "activations"; id: number; buffers: ActivationBuffers; from: number; to: number; batchSize: number };
 
 export type WorkerReply =
   | { type: "ready" }
   | { type: "result"; id: number; result: AttributionResult }
+  | { type: "filled"; id: number }
   | { type: "error"; id?: number; message: string };
