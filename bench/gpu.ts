@@ -6,7 +6,8 @@
  *   2. one integrated-gradients target of a ResNet50 layer4 block (50 patches × 50 nodes; with the
  *      affine prefix and over the whole slice; and with 16 nodes);
  *   3. a ResNet50-shaped circuit at 224 px (τ 16), as many layer pairs as the time allows.
- * Inputs: tmp/gpu-data/bee.u8 + names.json (the fixture's bee images, decoded beforehand).
+ * Inputs: tmp/gpu-data/bee.u8 + names.json (the fixture's bee images, decoded beforehand by
+ * `npx tsx bench/gpuData.ts`; bring tmp/gpu-data along with the bundle).
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
