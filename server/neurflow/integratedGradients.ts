@@ -82,7 +82,8 @@ export async function integratedGradients(
   const grads = tf.grads(f);
   const perPatch = new Float32Array(P * channels);
   const totals = new Float64Array(P);
-  const elementsPerRow = Math.max(rowSize, startSizes.reduce((a, b) => a + b, 0));
+  // a pass holds, per row, the start tensors and the slice's tensors from there on (of their size)
+  const elementsPerRow = Math.max(1, startSizes.reduce((a, b) => a + b, 0));
   const rowsPerPass = Math.max(1, Math.floor(maxRowElements / elementsPerRow));
   // steps per pass and patches per pass: keep all steps of a patch together when they fit
   const stepsPerPass = Math.min(N, rowsPerPass);
