@@ -52,11 +52,12 @@ export function defaultIgRowElements(backend: BackendName): number {
 }
 
 /**
- * Patches per activation batch: 64, fewer for large inputs, since every worker runs batches and a
- * wasm heap keeps its largest size (ResNet50 at 224 px, two workers: 64 patches a batch → 3.8 GB
- * peak RSS; 13 → 2.3 GB, as fast).
+ * Patches per activation batch: 64; on the CPU backends fewer for large inputs, since every worker
+ * runs batches and a wasm heap keeps its largest size (ResNet50 at 224 px, two workers: 64 patches
+ * a batch → 3.8 GB peak RSS; 13 → 2.3 GB, as fast). GPUs keep 64.
  */
-export function activationBatchSize(inputSize: number): number {
+export function activationBatchSize(inputSize: number, backend: BackendName): number {
+  if (backend === "webgpu" || backend === "tfjs-node-gpu") return 64;
   return Math.max(1, Math.min(64, Math.floor(2 ** 21 / (inputSize * inputSize * 3))));
 }
 
@@ -237,7 +238,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     // the activation pass, one batch per job, spread over the workers
     t0 = performance.now();
     const batches: [number, number][] = [];
-    const activationBatch = options.batchSize ?? activationBatchSize(S);
+    const activationBatch = options.batchSize ?? activationBatchSize(S, backend.name);
     for (let from = 0; from < patches.length; from += activationBatch) batches.push([from, Math.min(patches.length, from + activationBatch)]);
     let filled = 0;
     const fills = batches.map(([from, to]) =>
