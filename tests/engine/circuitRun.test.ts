@@ -90,6 +90,27 @@ describe("a circuit run", () => {
   });
 });
 
+describe("cancelling during the activation pass", () => {
+  it("stops a run whose activation batches are spread over workers", async () => {
+    const ac = new AbortController();
+    let seen = 0;
+    const run = buildCircuit(req, {
+      workers: 2,
+      batchSize: 16,
+      signal: ac.signal,
+      onProgress: (p) => {
+        if (p.stage === "activations" && p.done >= 1 && p.total > 1) {
+          seen++;
+          ac.abort();
+        }
+        if (p.stage === "layer") throw new Error("the run went on past the activation pass");
+      },
+    });
+    await expect(run).rejects.toMatchObject({ name: "AbortError" });
+    expect(seen).toBeGreaterThan(0);
+  });
+});
+
 describe("attribution in worker threads", () => {
   it("gives the same circuit as in-process attribution", async () => {
     const small: CircuitRequest = { ...req, layers: ["fc", "layer4.1", "layer4.0"] };
