@@ -338,12 +338,16 @@ describe("knockouts reuse one forward pass of the linear layers", () => {
         const plain = knockoutSlice(model, images, patches, lower, upper, 16, { reuseLinear: false });
         expect(fast.linear.length).toBeGreaterThanOrEqual(1); // the block's first convolution (and a downsampling one)
         expect(plain.linear).toHaveLength(0);
-        for (const set of [[], [3], [0, 7, 9, 30, 31], Array.from({ length: 20 }, (_, i) => i * 3), Array.from({ length: 40 }, (_, i) => i)]) {
-          const a = await knockoutActivations(fast, 5, set);
-          const b = await knockoutActivations(plain, 5, set);
-          let worst = 0;
-          for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-          expect(worst, `${manifest} ${lower}→${upper} |S| = ${set.length}`).toBeLessThan(1e-4);
+        // targets in turn (the fast slice keeps the current target's channel of a residual input),
+        // sets with and without the target's own channel
+        for (const target of [5, 2, 5]) {
+          for (const set of [[], [3], [target], [0, 7, 9, 30, 31], Array.from({ length: 20 }, (_, i) => i * 3), Array.from({ length: 40 }, (_, i) => i)]) {
+            const a = await knockoutActivations(fast, target, set);
+            const b = await knockoutActivations(plain, target, set);
+            let worst = 0;
+            for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+            expect(worst, `${manifest} ${lower}→${upper} target ${target} |S| = ${set.length}`).toBeLessThan(1e-4);
+          }
         }
         disposeSlice(fast);
         disposeSlice(plain);

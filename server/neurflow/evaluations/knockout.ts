@@ -19,6 +19,7 @@ import type { ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
 import { tf } from "../tf";
 import { applyKeep } from "../masking";
+import { channelOf } from "../model/channelSlice";
 
 export interface KnockoutSlice {
   model: ClassifierModel;
@@ -32,6 +33,13 @@ export interface KnockoutSlice {
   /** Nodes reading the lower layer linearly, and their outputs on each chunk (unmasked). */
   linear: LinearConsumer[];
   bases: tf.Tensor[][];
+  /**
+   * With the linear consumers fed, whether the rest of the slice reads the lower layer only at the
+   * target's channel (a residual input); then each chunk's target channel is kept for the current
+   * target, and fed alone.
+   */
+  narrowLower: boolean | null;
+  targetChannel: { target: number; chunks: tf.Tensor[] } | null;
 }
 
 export function knockoutSlice(
@@ -55,14 +63,16 @@ export function knockoutSlice(
   const bases = linear.length
     ? chunks.map((c) => model.graph.run({ [lowerTensor]: c }, linear.map((l) => l.output)))
     : [];
-  return { model, lowerTensor, upperTensor, chunks, channels, patchCount: patches.length, linear, bases };
+  return { model, lowerTensor, upperTensor, chunks, channels, patchCount: patches.length, linear, bases, narrowLower: null, targetChannel: null };
 }
 
 export function disposeSlice(s: KnockoutSlice): void {
   s.chunks.forEach((c) => c.dispose());
   s.bases.flat().forEach((t) => t.dispose());
+  s.targetChannel?.chunks.forEach((t) => t.dispose());
   s.chunks = [];
   s.bases = [];
+  s.targetChannel = null;
 }
 
 /** The target's activation (spatial mean) on every patch with the given lower channels zeroed. */
@@ -76,9 +86,15 @@ export async function knockoutActivations(s: KnockoutSlice, target: number, zero
   let offset = 0;
   // reuse the linear consumers' outputs unless the set is most of the layer
   const reuse = s.linear.length > 0 && zeroed.length * 2 <= s.channels;
+  const narrow = reuse && lowerReadAtTargetOnly(s);
+  if (narrow && s.targetChannel?.target !== target) {
+    s.targetChannel?.chunks.forEach((t) => t.dispose());
+    s.targetChannel = { target, chunks: s.chunks.map((c) => channelOf(c, target)) };
+  }
   for (const [ci, chunk] of s.chunks.entries()) {
     const a = tf.tidy(() => {
-      const feeds: Record<string, tf.Tensor> = { [s.lowerTensor]: zeroed.length ? applyKeep(chunk, keep) : chunk };
+      const lower = narrow ? (keep[target] ? s.targetChannel!.chunks[ci]! : tf.zerosLike(s.targetChannel!.chunks[ci]!)) : zeroed.length ? applyKeep(chunk, keep) : chunk;
+      const feeds: Record<string, tf.Tensor> = { [s.lowerTensor]: lower };
       if (reuse) {
         const xS = zeroed.length ? tf.gather(chunk, [...zeroed], chunk.rank - 1) : null;
         s.linear.forEach((l, j) => {
@@ -94,6 +110,15 @@ export async function knockoutActivations(s: KnockoutSlice, target: number, zero
     a.dispose();
   }
   return out;
+}
+
+function lowerReadAtTargetOnly(s: KnockoutSlice): boolean {
+  if (s.narrowLower === null) {
+    const feeds: Record<string, tf.Tensor> = { [s.lowerTensor]: s.chunks[0]! };
+    s.linear.forEach((l, j) => (feeds[l.output] = s.bases[0]![j]!));
+    s.narrowLower = s.model.graph.oneChannelFeeds?.(feeds, s.upperTensor).includes(s.lowerTensor) ?? false;
+  }
+  return s.narrowLower;
 }
 
 /** Share of `top` (the unmasked top-k patches) still in the top k of `activations`. */

@@ -10,7 +10,7 @@ import type { TensorGraph } from "../graph";
 import type { AffineKind } from "../affinePrefix";
 import type { ChannelRule } from "../channelSlice";
 import { SlicedGraph, type ExecNode } from "../slicedGraph";
-import { convolution, convolveForward, type ConvGeometry } from "../onnx/convolution";
+import { channelContribution, convolution, type ConvGeometry } from "../onnx/convolution";
 import { fileIOHandler } from "./fileIO";
 
 type Layer = tf.layers.Layer;
@@ -75,7 +75,7 @@ function convReplacement(layer: Layer, derived: tf.Tensor[]): ConvReplacement | 
     },
     ...(cls === "Conv2D" ? { restrict: restrictConv(kernel, c.useBias !== false ? bias : undefined, geometry, activation, derived) } : {}),
     ...(cls === "Conv2D" && !activation
-      ? { partial: (xS: tf.Tensor, channels: readonly number[]) => tf.tidy(() => convolveForward(xS as tf.Tensor4D, tf.gather(kernel, [...channels], 2) as tf.Tensor4D, geometry)) }
+      ? { partial: channelContribution(() => kernel, geometry, (t) => derived.push(t)) }
       : {}),
   };
 }

@@ -233,6 +233,26 @@ export function convolveForward(x: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeom
  * gradient works on every backend and never computes a filter gradient. `weights` holds the
  * filter and any derived tensor this function created.
  */
+/**
+ * The contribution of some input channels to a dense convolution (bias excluded), for knockouts:
+ * the filter sliced to those channels is kept for the last set asked, because a knockout asks for
+ * the same set once per chunk of patches (slicing the filter again each time cost more than the
+ * convolution on wasm). `keep` receives each sliced filter so that the graph frees it on dispose.
+ */
+export function channelContribution(filter: () => tf.Tensor4D, g: ConvGeometry, keep: (t: tf.Tensor4D) => void) {
+  let last: { key: string; filter: tf.Tensor4D } | null = null;
+  return (xS: tf.Tensor, channels: readonly number[]): tf.Tensor => {
+    const key = channels.join(",");
+    if (!last || last.key !== key) {
+      last?.filter.dispose();
+      const picked = tf.keep(tf.gather(filter(), [...channels], 2) as tf.Tensor4D);
+      keep(picked);
+      last = { key, filter: picked };
+    }
+    return convolveForward(xS as tf.Tensor4D, last.filter, g);
+  };
+}
+
 export function convolution(kind: "dense" | "depthwise", filter: tf.Tensor4D, g: ConvGeometry): Conv2d {
   return makeCore(kind, filter, g);
 }

@@ -9,7 +9,7 @@ import { tf } from "../../tf";
 import { attrFloat, attrInt, attrInts, attrString, constantNodeValue, dataTypeName, DataType, hostDTypeFor, type OnnxNode } from "./onnxProto";
 import { hostTensor, hostValues, isHost, sizeOf, type HostDType, type HostTensor } from "./hostTensor";
 import * as H from "./hostOps";
-import { convolveForward, makeConv2d, type AutoPad, type ConvGeometry, type Pads4, type Pair } from "./convolution";
+import { channelContribution, makeConv2d, type AutoPad, type ConvGeometry, type Pads4, type Pair } from "./convolution";
 import { averagePool, makeMaxPool, type PoolSpec } from "./pooling";
 import {
   alignForBroadcast,
@@ -231,7 +231,7 @@ const Conv: OpDef = {
       const [cout, cin, kh, kw] = w.dims as [number, number, number, number];
       // the contribution of some input channels: the HWIO filter (built on first use) sliced on I
       let hwio: tf.Tensor4D | null = null;
-      run.partial = (xS, channels) => {
+      const hwioFilter = () => {
         if (!hwio) {
           const f = new Float32Array(kh * kw * cin * cout);
           const src = w.data as Float32Array;
@@ -240,9 +240,9 @@ const Conv: OpDef = {
               for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) f[((i * kw + j) * cin + c) * cout + o] = src[((o * cin + c) * kh + i) * kw + j]!;
           hwio = ctx.own(tf.keep(tf.tensor4d(f, [kh, kw, cin, cout])));
         }
-        const filter = hwio;
-        return tf.tidy(() => convolveForward(xS as tf.Tensor4D, tf.gather(filter, [...channels], 2) as tf.Tensor4D, g));
+        return hwio;
       };
+      run.partial = channelContribution(hwioFilter, g, (t) => void ctx.own(t));
       run.restrict = (channel) => {
         let r = cache.get(channel);
         if (!r) {
