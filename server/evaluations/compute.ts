@@ -334,7 +334,8 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
     switch (payload.kind) {
       case "optimality": {
         const { optimality } = await import("~/server/neurflow/evaluations/optimality");
-        const r = await optimality(data.circuit, data.model, data.images, data.patches, { ...payload.params, onProgress: progress, signal: opts.signal });
+        const { withKnockouts } = await import("~/server/neurflow/evaluations/knockoutRunner");
+        const r = await withKnockouts(data, (runner) => optimality(data.circuit, data.model, data.images, data.patches, { ...payload.params, runner, onProgress: progress, signal: opts.signal }));
         return finish(r.params, r);
       }
       case "fidelityOfNeurons": {
@@ -344,7 +345,8 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
       }
       case "fidelityOfWeights": {
         const { fidelityOfWeights } = await import("~/server/neurflow/evaluations/fidelityOfWeights");
-        const r = await fidelityOfWeights(data.circuit, data.model, data.images, data.patches, { ...payload.params, onProgress: progress, signal: opts.signal });
+        const { withKnockouts } = await import("~/server/neurflow/evaluations/knockoutRunner");
+        const r = await withKnockouts(data, (runner) => fidelityOfWeights(data.circuit, data.model, data.images, data.patches, { ...payload.params, runner, onProgress: progress, signal: opts.signal }));
         return finish(r.params, r);
       }
       case "groupMasking": {

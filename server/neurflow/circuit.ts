@@ -279,7 +279,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
         keptMaps.get(tensors[li + 1]!) ??
         (await sharedLayerMaps(model, images, patches, [...new Set([...topOf.values()].flat())], tensors[li + 1]!, batchSize, mapsBudget));
       keptMaps.delete(tensors[li + 1]!);
-      attribution.setMaps(maps);
+      await attribution.setMaps(maps);
       stage.maps = (performance.now() - t0) / 1000;
       // all targets of the pair go to the runner at once; results are taken in target order
       t0 = performance.now();

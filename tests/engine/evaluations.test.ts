@@ -19,6 +19,7 @@ import { loadEvaluationData, type EvaluationData } from "../../server/neurflow/e
 import { fidelityOfNeurons } from "../../server/neurflow/evaluations/fidelityOfNeurons";
 import { fidelityOfWeights } from "../../server/neurflow/evaluations/fidelityOfWeights";
 import { knockoutActivations, knockoutSlice, disposeSlice, topKRetention } from "../../server/neurflow/evaluations/knockout";
+import { withKnockouts } from "../../server/neurflow/evaluations/knockoutRunner";
 import { optimality } from "../../server/neurflow/evaluations/optimality";
 import { sampleWithoutReplacement, seededRandom } from "../../server/neurflow/evaluations/sampling";
 import { meanInterval, pearson, studentTQuantile } from "../../server/neurflow/evaluations/statistics";
@@ -246,6 +247,29 @@ describe("evaluations on a linear model", () => {
     expect(t.correlations.find((c) => c.size === 2)!.sets).toBe(8);
     expect(pair.summary.find((s) => s.size === 1)!.absR).toBeCloseTo(Math.abs(single.r), 12);
   });
+
+  test("optimality and fidelity of weights on two worker threads equal the in-process results", async () => {
+    const opts = { taus: [1, 2], targets: 2, randomSets: 9, k: 10, seed: 7 };
+    const local = await optimality(circuit, data.model, data.images, data.patches, opts);
+    const progress: number[] = [];
+    const pooled = await withKnockouts(
+      data,
+      async (runner) => {
+        expect(runner.workers).toBe(2);
+        return optimality(circuit, data.model, data.images, data.patches, { ...opts, runner, onProgress: (p) => progress.push(p.done) });
+      },
+      2,
+    );
+    expect(pooled.cells).toEqual(local.cells);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    const wOpts = { pairs: [1], targets: 2, setSizes: [1, 2], randomSets: 8, k: 10, seed: 5 };
+    const wLocal = await fidelityOfWeights(circuit, data.model, data.images, data.patches, wOpts);
+    const wPooled = await withKnockouts(data, (runner) => fidelityOfWeights(circuit, data.model, data.images, data.patches, { ...wOpts, runner }), 2);
+    expect(wPooled.pairs).toEqual(wLocal.pairs);
+    // without a model source (a loaded model was passed) the knockouts stay in this thread
+    const { source: _source, ...noSource } = data;
+    await withKnockouts(noSource, async (runner) => expect(runner.workers).toBe(0), 2);
+  }, 60_000);
 
   test("metric M: the geometric mean of activation over reference, by hand", () => {
     const ref = { neurons: [0, 2], references: [2, 4] };

@@ -12,6 +12,7 @@ import { parseCircuit, type Circuit } from "../circuitFormat";
 import { loadEvaluationData, type EvaluationData } from "../evaluations/evaluationData";
 import { fidelityOfNeurons, type FidelityBaseline, type FidelityScope } from "../evaluations/fidelityOfNeurons";
 import { fidelityOfWeights } from "../evaluations/fidelityOfWeights";
+import { withKnockouts } from "../evaluations/knockoutRunner";
 import { optimality } from "../evaluations/optimality";
 import type { EvaluationProgress } from "../evaluations/progress";
 import { formatFidelityOfNeurons, formatFidelityOfWeights, formatOptimality } from "../evaluations/report";
@@ -109,7 +110,8 @@ async function optimalityCommand(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { ...common, taus: { type: "string" }, targets: { type: "string" }, "random-sets": { type: "string" }, k: { type: "string" }, pairs: { type: "string" } }, strict: true });
   await withData(values, async (d) => {
     const p = bar("optimality");
-    const r = await optimality(d.circuit, d.model, d.images, d.patches, {
+    const r = await withKnockouts(d, (runner) => optimality(d.circuit, d.model, d.images, d.patches, {
+      runner,
       taus: ints("taus", values.taus, 1),
       targets: int("targets", values.targets),
       randomSets: int("random-sets", values["random-sets"]),
@@ -117,7 +119,7 @@ async function optimalityCommand(argv: string[]) {
       pairs: ints("pairs", values.pairs),
       seed: int("seed", values.seed, 0),
       onProgress: p.onProgress,
-    });
+    }));
     p.done(`done in ${r.seconds.toFixed(1)} s`);
     await emit(r, formatOptimality(r), values.out);
   });
@@ -145,7 +147,8 @@ async function fidelityWeightsCommand(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { ...common, sizes: { type: "string" }, "random-sets": { type: "string" }, targets: { type: "string" }, k: { type: "string" }, pairs: { type: "string" } }, strict: true });
   await withData(values, async (d) => {
     const p = bar("weights");
-    const r = await fidelityOfWeights(d.circuit, d.model, d.images, d.patches, {
+    const r = await withKnockouts(d, (runner) => fidelityOfWeights(d.circuit, d.model, d.images, d.patches, {
+      runner,
       setSizes: ints("sizes", values.sizes, 1),
       randomSets: int("random-sets", values["random-sets"], 2),
       targets: int("targets", values.targets),
@@ -153,7 +156,7 @@ async function fidelityWeightsCommand(argv: string[]) {
       pairs: ints("pairs", values.pairs),
       seed: int("seed", values.seed, 0),
       onProgress: p.onProgress,
-    });
+    }));
     p.done(`done in ${r.seconds.toFixed(1)} s`);
     await emit(r, formatFidelityOfWeights(r), values.out);
   });

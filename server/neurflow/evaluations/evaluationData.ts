@@ -19,6 +19,8 @@ export interface EvaluationData {
   /** Normalised images [N, S, S, 3], the circuit's images in its order. */
   images: tf.Tensor4D;
   patches: Patch[];
+  /** Where the model was loaded from (absent when the caller passed a loaded model). */
+  source?: ModelSource;
   dispose(): void;
 }
 
@@ -64,6 +66,7 @@ export async function loadEvaluationData(circuit: Circuit, modelSource: ModelSou
       classIndex: circuit.class.index,
       images: tensor,
       patches,
+      ...(owned ? { source: modelSource as ModelSource } : {}),
       dispose() {
         tensor.dispose();
         if (owned) model.dispose();

@@ -11,7 +11,7 @@ import type { Circuit } from "../circuitFormat";
 import type { ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
 import type { tf } from "../tf";
-import { disposeSlice, knockoutRetentions, knockoutSlice } from "./knockout";
+import { inProcessKnockouts, type KnockoutRunner } from "./knockoutRunner";
 import type { EvaluationProgress } from "./progress";
 import { sampleWithoutReplacement, seededRandom } from "./sampling";
 import { mean, pearson } from "./statistics";
@@ -25,6 +25,8 @@ export interface FidelityOfWeightsOptions {
   k?: number;
   seed?: number;
   batchSize?: number;
+  /** Where the knockouts run (default: in this thread); the caller closes it. */
+  runner?: KnockoutRunner;
   onProgress?: (p: EvaluationProgress) => void;
   signal?: AbortSignal;
 }
@@ -63,6 +65,7 @@ export async function fidelityOfWeights(
   options: FidelityOfWeightsOptions = {},
 ): Promise<FidelityOfWeightsResult> {
   const started = performance.now();
+  const runner = options.runner ?? inProcessKnockouts({ model, images, patches });
   const targetCount = options.targets ?? FIDELITY_OF_WEIGHTS_DEFAULTS.targets;
   const sizes = options.setSizes ?? [...FIDELITY_OF_WEIGHTS_DEFAULTS.setSizes];
   const R = options.randomSets ?? FIDELITY_OF_WEIGHTS_DEFAULTS.randomSets;
@@ -79,13 +82,13 @@ export async function fidelityOfWeights(
   let done = 0;
   const out: FidelityOfWeightsPair[] = [];
   const skipped: FidelityOfWeightsResult["skipped"] = [];
-  for (const { p, targets, channels } of plan) {
-    checkAbort(options.signal);
-    const layer = circuit.layers[p]!;
-    options.onProgress?.({ done, total, message: `${layer.upper}←${layer.lower}: lower maps of ${patches.length} patches` });
-    const slice = knockoutSlice(model, images, patches, layer.lower, layer.upper, options.batchSize);
-    try {
-      if (slice.channels !== channels) throw new Error(`layer "${layer.lower}" has ${slice.channels} channels, the circuit's importance ${channels}`);
+  try {
+    for (const { p, targets, channels } of plan) {
+      checkAbort(options.signal);
+      const layer = circuit.layers[p]!;
+      options.onProgress?.({ done, total, message: `${layer.upper}←${layer.lower}: lower maps of ${patches.length} patches` });
+      const lowerChannels = await runner.open(layer.lower, layer.upper, options.batchSize);
+      if (lowerChannels !== channels) throw new Error(`layer "${layer.lower}" has ${lowerChannels} channels, the circuit's importance ${channels}`);
       const byNeuron = new Map(layer.targets.map((t) => [t.neuron, t]));
       const rows: FidelityOfWeightsPair["targets"] = [];
       for (const neuron of targets) {
@@ -101,7 +104,7 @@ export async function fidelityOfWeights(
           const random = seededRandom((seed * 1000003 + p * 7919 + size * 104729 + neuron) >>> 0);
           const sets = size === 1 ? Array.from({ length: channels }, (_, c) => [c]) : Array.from({ length: R }, () => sampleWithoutReplacement(channels, size, random));
           const base = done;
-          const { retention } = await knockoutRetentions(slice, neuron, k, sets, (d) => {
+          const { retention } = await runner.retentions(neuron, k, sets, (d) => {
             checkAbort(options.signal);
             options.onProgress?.({ done: base + d, total, message: `${layer.upper}←${layer.lower}: target ${neuron}, sets of ${size}` });
           });
@@ -116,9 +119,9 @@ export async function fidelityOfWeights(
         return rs.length ? [{ size, r: mean(rs), absR: mean(rs.map(Math.abs)) }] : [];
       });
       out.push({ pairIndex: p, upper: layer.upper, lower: layer.lower, targets: rows, summary });
-    } finally {
-      disposeSlice(slice);
     }
+  } finally {
+    if (!options.runner) await runner.close();
   }
   options.onProgress?.({ done: total, total, message: "done" });
   return { kind: "fidelityOfWeights", params: { pairs, targets: targetCount, setSizes: sizes, randomSets: R, k, seed }, pairs: out, skipped, seconds: (performance.now() - started) / 1000 };

@@ -14,7 +14,7 @@ import type { Circuit } from "../circuitFormat";
 import type { ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
 import type { tf } from "../tf";
-import { disposeSlice, knockoutRetentions, knockoutSlice } from "./knockout";
+import { inProcessKnockouts, type KnockoutRunner } from "./knockoutRunner";
 import { sampleWithoutReplacement, seededRandom } from "./sampling";
 import { meanInterval, type MeanInterval } from "./statistics";
 import { strongestTargets } from "./targetStrength";
@@ -29,6 +29,8 @@ export interface OptimalityOptions {
   k?: number;
   seed?: number;
   batchSize?: number;
+  /** Where the knockouts run (default: in this thread); the caller closes it. */
+  runner?: KnockoutRunner;
   onProgress?: (p: EvaluationProgress) => void;
   signal?: AbortSignal;
 }
@@ -76,6 +78,7 @@ export async function optimality(
   options: OptimalityOptions = {},
 ): Promise<OptimalityResult> {
   const started = performance.now();
+  const runner = options.runner ?? inProcessKnockouts({ model, images, patches });
   const taus = options.taus ?? [...OPTIMALITY_DEFAULTS.taus];
   const targetCount = options.targets ?? OPTIMALITY_DEFAULTS.targets;
   const R = options.randomSets ?? OPTIMALITY_DEFAULTS.randomSets;
@@ -92,16 +95,16 @@ export async function optimality(
   let done = 0;
   const cells: OptimalityCell[] = [];
   const skipped: OptimalityResult["skipped"] = [];
-  for (const { p, targets } of plan) {
-    checkAbort(options.signal);
-    const layer = circuit.layers[p]!;
-    options.onProgress?.({ done, total, message: `${layer.upper}←${layer.lower}: lower maps of ${patches.length} patches` });
-    const slice = knockoutSlice(model, images, patches, layer.lower, layer.upper, options.batchSize);
-    try {
+  try {
+    for (const { p, targets } of plan) {
+      checkAbort(options.signal);
+      const layer = circuit.layers[p]!;
+      options.onProgress?.({ done, total, message: `${layer.upper}←${layer.lower}: lower maps of ${patches.length} patches` });
+      const lowerChannels = await runner.open(layer.lower, layer.upper, options.batchSize);
       const byNeuron = new Map(layer.targets.map((t) => [t.neuron, t]));
       for (const tau of taus) {
-        if (tau >= slice.channels) {
-          skipped.push({ pairIndex: p, tau, reason: `layer "${layer.lower}" has ${slice.channels} channels, not more than τ = ${tau}` });
+        if (tau >= lowerChannels) {
+          skipped.push({ pairIndex: p, tau, reason: `layer "${layer.lower}" has ${lowerChannels} channels, not more than τ = ${tau}` });
           done += targets.length * (R + 1);
           continue;
         }
@@ -114,9 +117,9 @@ export async function optimality(
           checkAbort(options.signal);
           const core = topIndices(byNeuron.get(neuron)!.importance, tau);
           const random = seededRandom((seed * 1000003 + p * 7919 + tau * 104729 + neuron) >>> 0);
-          const sets = [core, ...Array.from({ length: R }, () => sampleWithoutReplacement(slice.channels, tau, random))];
+          const sets = [core, ...Array.from({ length: R }, () => sampleWithoutReplacement(lowerChannels, tau, random))];
           const base = done;
-          const { retention } = await knockoutRetentions(slice, neuron, k, sets, (d) => {
+          const { retention } = await runner.retentions(neuron, k, sets, (d) => {
             checkAbort(options.signal);
             options.onProgress?.({ done: base + d, total, message: `${layer.upper}←${layer.lower}, τ ${tau}: target ${neuron}` });
           });
@@ -145,9 +148,9 @@ export async function optimality(
           coreBeatsRandom,
         });
       }
-    } finally {
-      disposeSlice(slice);
     }
+  } finally {
+    if (!options.runner) await runner.close();
   }
   options.onProgress?.({ done: total, total, message: "done" });
   return { kind: "optimality", params: { taus, targets: targetCount, randomSets: R, k, seed, pairs }, cells, skipped, seconds: (performance.now() - started) / 1000 };

@@ -1,15 +1,17 @@
 /**
- * A circuit worker: its own backend and model; fills the activation batches and computes IG for
- * the targets it is sent.
+ * An engine worker: its own backend, model, images and patches. For a circuit run it fills
+ * activation batches and computes IG for the targets it is sent; for the evaluations it holds the
+ * knockout slice of a layer pair and measures the retention of the sets it is sent.
  */
-import { fillActivations } from "../activations";
 import { parentPort } from "node:worker_threads";
+import { fillActivations } from "../activations";
 import { initBackend } from "../backend";
+import { disposeSlice, knockoutSlice, knockoutTop, retentionsOf, type KnockoutSlice } from "../evaluations/knockout";
 import { loadModel, type ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
 import { attributeTarget, type AttributionSettings, type LayerMaps } from "../targetAttribution";
 import { tf } from "../tf";
-import type { WorkerReply, WorkerRequest } from "./protocol";
+import type { WorkerReply, WorkerRequest, WorkerValue } from "./protocol";
 
 const port = parentPort!;
 let model: ClassifierModel | null = null;
@@ -17,42 +19,54 @@ let images: tf.Tensor4D | null = null;
 let patches: Patch[] = [];
 let settings: AttributionSettings | null = null;
 let maps: LayerMaps | null = null;
+let slice: KnockoutSlice | null = null;
 
 const reply = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+async function handle(m: Exclude<WorkerRequest, { type: "init" }>): Promise<[WorkerValue, ArrayBuffer[]]> {
+  switch (m.type) {
+    case "maps":
+      maps = m.maps;
+      return [null, []];
+    case "knockoutSlice":
+      if (slice) disposeSlice(slice);
+      slice = null;
+      slice = knockoutSlice(model!, images!, patches, m.lower, m.upper, m.batchSize);
+      return [null, []];
+    case "activations":
+      await fillActivations(model!.graph, images!, patches, m.buffers, m.from, m.to, m.batchSize);
+      return [null, []];
+    case "knockoutTop":
+      return [await knockoutTop(slice!, m.target, m.k), []];
+    case "knockouts": {
+      const r = await retentionsOf(slice!, m.target, m.top, m.sets);
+      return [r, [r.buffer as ArrayBuffer]];
+    }
+    case "task": {
+      if (!settings) throw new Error("this worker was started without integrated-gradients settings");
+      const r = await attributeTarget(model!.graph, images!, patches, m.task, settings, maps);
+      return [r, [r.perPatch.buffer as ArrayBuffer, r.totals.buffer as ArrayBuffer]];
+    }
+  }
+}
 
 port.on("message", async (m: WorkerRequest) => {
   if (m.type === "init") {
     try {
       await initBackend(m.backend);
-      model = await loadModel(m.manifestPath);
+      model = await loadModel(m.model);
       images = tf.tensor4d(m.pixels, m.shape);
       patches = m.patches;
-      settings = { rules: m.rules, tolerance: m.tolerance, ...(m.igRowElements ? { igRowElements: m.igRowElements } : {}) };
+      settings = m.rules && m.tolerance !== undefined ? { rules: m.rules, tolerance: m.tolerance, ...(m.igRowElements ? { igRowElements: m.igRowElements } : {}) } : null;
       reply({ type: "ready" });
     } catch (e) {
-      reply({ type: "error", message: `attribution worker failed to start: ${(e as Error).message}` });
-    }
-    return;
-  }
-  if (m.type === "maps") {
-    maps = m.maps;
-    return;
-  }
-  if (m.type === "activations") {
-    try {
-      await fillActivations(model!.graph, images!, patches, m.buffers, m.from, m.to, m.batchSize);
-      reply({ type: "filled", id: m.id });
-    } catch (e) {
-      reply({ type: "error", id: m.id, message: (e as Error).message });
+      reply({ type: "error", message: `engine worker failed to start: ${(e as Error).message}` });
     }
     return;
   }
   try {
-    const r = await attributeTarget(model!.graph, images!, patches, m.task, settings!, maps);
-    reply({ type: "result", id: m.id, result: r }, [
-      r.perPatch.buffer as ArrayBuffer,
-      r.totals.buffer as ArrayBuffer,
-    ]);
+    const [value, transfer] = await handle(m);
+    reply({ type: "done", id: m.id, value }, transfer);
   } catch (e) {
     reply({ type: "error", id: m.id, message: (e as Error).message });
   }

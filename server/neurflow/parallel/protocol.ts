@@ -1,29 +1,43 @@
-/** Messages between the circuit run and its workers: activation batches and attribution targets. */
+/**
+ * Messages between the engine and its worker threads: activation batches and attribution targets
+ * of a circuit run, knockouts of the evaluations.
+ */
 import type { ActivationBuffers } from "../activations";
 import type { BackendName } from "../backend";
-import type { AttributionResult } from "../targetAttribution";
+import type { ModelSource } from "../model/loadModel";
 import type { Patch } from "../patches";
-import type { AttributionTask, LayerMaps } from "../targetAttribution";
+import type { AttributionResult, AttributionTask, LayerMaps } from "../targetAttribution";
 
-export type WorkerRequest =
-  | {
-      type: "init";
-      manifestPath: string;
-      backend: BackendName;
-      /** Normalised images, NHWC. */
-      pixels: Float32Array;
-      shape: [number, number, number, number];
-      patches: Patch[];
-      rules: { alphas: Float64Array; weights: Float64Array }[];
-      tolerance: number;
-      igRowElements?: number;
-    }
+export interface WorkerInit {
+  model: ModelSource;
+  backend: BackendName;
+  /** Normalised images, NHWC. */
+  pixels: Float32Array;
+  shape: [number, number, number, number];
+  patches: Patch[];
+  /** Integrated-gradients settings (circuit runs only). */
+  rules?: { alphas: Float64Array; weights: Float64Array }[];
+  tolerance?: number;
+  igRowElements?: number;
+}
+
+/** Work a pool hands to whichever worker is idle; each kind has its reply value. */
+export type WorkerJob =
+  | { type: "task"; task: AttributionTask }
+  | { type: "activations"; buffers: ActivationBuffers; from: number; to: number; batchSize: number }
+  | { type: "knockouts"; target: number; top: number[]; sets: number[][] }
+  | { type: "knockoutTop"; target: number; k: number };
+
+/** State every worker must hold alike: sent to all of them. */
+export type WorkerBroadcast =
   | { type: "maps"; maps: LayerMaps | null }
-  | { type: "task"; id: number; task: AttributionTask }
-  | { type: "activations"; id: number; buffers: ActivationBuffers; from: number; to: number; batchSize: number };
+  | { type: "knockoutSlice"; lower: string; upper: string; batchSize?: number };
+
+export type WorkerRequest = ({ type: "init" } & WorkerInit) | ((WorkerJob | WorkerBroadcast) & { id: number });
+
+export type WorkerValue = AttributionResult | Float64Array | number[] | null;
 
 export type WorkerReply =
   | { type: "ready" }
-  | { type: "result"; id: number; result: AttributionResult }
-  | { type: "filled"; id: number }
+  | { type: "done"; id: number; value: WorkerValue }
   | { type: "error"; id?: number; message: string };
