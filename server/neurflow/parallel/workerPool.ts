@@ -36,7 +36,7 @@ interface Pending {
 }
 
 export async function startWorkerPool(count: number, init: WorkerInit): Promise<WorkerPool> {
-  const entry = new URL("./attributionWorker.mjs", import.meta.url);
+  const entry = new URL("./engineWorker.mjs", import.meta.url);
   const workers: Worker[] = [];
   const pending = new Map<number, Pending>();
   const idle: Worker[] = [];

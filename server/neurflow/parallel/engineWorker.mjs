@@ -3,4 +3,4 @@
 import { register } from "tsx/esm/api";
 
 register();
-await import("./attributionWorkerMain.ts");
+await import("./engineWorkerMain.ts");
