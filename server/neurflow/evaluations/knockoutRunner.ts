@@ -1,7 +1,6 @@
 /**
  * Where the evaluations' knockouts run: in this thread, or spread over worker threads that each
- * hold the same knockout slice and measure blocks of sets (results in the order asked, equal to
- * in-process ones). The optimality and weight-fidelity evaluations spend nearly all their time
+ * hold the knockout slice of a share of the patches (results equal to in-process ones). The optimality and weight-fidelity evaluations spend nearly all their time
  * here, so on a CPU this is what makes them use every core.
  */
 import { initBackend } from "../backend";
@@ -10,7 +9,8 @@ import type { ClassifierModel, ModelSource } from "../model/loadModel";
 import { startWorkerPool, defaultWorkerCount, type WorkerPool } from "../parallel/workerPool";
 import type { Patch } from "../patches";
 import type { tf } from "../tf";
-import { disposeSlice, knockoutRetentions, knockoutSlice, type KnockoutSlice } from "./knockout";
+import { topIndices } from "../coreNeurons";
+import { disposeSlice, knockoutRetentions, knockoutSlice, topKRetention, type KnockoutSlice } from "./knockout";
 
 export interface KnockoutRunner {
   readonly workers: number;
@@ -34,11 +34,15 @@ export interface KnockoutData {
   source?: ModelSource;
 }
 
-/** Worker threads when the backend wants them (NEURFLOW_WORKERS overrides) and the model can be loaded again. */
+/**
+ * Worker threads when the backend wants them (NEURFLOW_WORKERS overrides), the model can be loaded
+ * again and there are patches enough to share out.
+ */
 export async function knockoutRunner(data: KnockoutData, workers?: number): Promise<KnockoutRunner> {
   const backend = await initBackend();
   const count = workers ?? defaultWorkerCount(backend.name);
-  if (count <= 1 || !data.source) return inProcessKnockouts(data);
+  // every worker holds a share of the patches: a few each at least
+  if (count <= 1 || !data.source || data.patches.length < count * 4) return inProcessKnockouts(data);
   const pool = await startWorkerPool(count, {
     model: data.source,
     backend: backend.name,
@@ -82,38 +86,50 @@ export function inProcessKnockouts(data: KnockoutData): KnockoutRunner {
   };
 }
 
+/**
+ * Each worker holds the knockout slice of its share of the patches (so the pool holds the lower maps
+ * once, as one thread would); every set goes to all of them, and the shares of the target's
+ * activation are put back together here.
+ */
 function poolKnockouts(data: KnockoutData, pool: WorkerPool): KnockoutRunner {
+  const P = data.patches.length;
+  const shares = Array.from({ length: pool.size }, (_, i) => [Math.floor((i * P) / pool.size), Math.floor(((i + 1) * P) / pool.size)] as [number, number]);
   let open = false;
+  /** The target's activation on every patch, for each set. */
+  const activations = async (target: number, sets: readonly (readonly number[])[]): Promise<Float32Array[]> => {
+    const parts = await Promise.all(shares.map((_, i) => pool.submitTo(i, { type: "knockouts", target, sets: sets.map((x) => [...x]) }) as Promise<Float32Array>));
+    return sets.map((_, j) => {
+      const full = new Float32Array(P);
+      shares.forEach(([from, to], i) => full.set(parts[i]!.subarray(j * (to - from), (j + 1) * (to - from)), from));
+      return full;
+    });
+  };
   return {
     workers: pool.size,
     async open(lower, upper, batchSize) {
       open = false;
-      await pool.broadcast({ type: "knockoutSlice", lower, upper, ...(batchSize ? { batchSize } : {}) });
+      await pool.broadcast({ type: "knockoutSlice", lower, upper, shares, ...(batchSize ? { batchSize } : {}) });
       open = true;
       const shape = outputShapes(data.model.graph, data.images, data.patches, [data.model.layerTensor(lower)])[0]!;
       return shape[shape.length - 1]!;
     },
     async retentions(target, k, sets, onSet) {
       if (!open) throw new Error("no knockout slice is open");
-      const top = (await pool.submit({ type: "knockoutTop", target, k })) as number[];
-      // blocks small enough to share the sets out evenly and report progress, large enough to
-      // keep the messages few
-      const block = Math.max(1, Math.min(16, Math.ceil(sets.length / (pool.size * 4))));
+      const base = (await activations(target, [[]]))[0]!;
+      const top = topIndices(base, Math.min(k, base.length));
+      // a few sets per message: few messages, and progress as they come
+      const block = Math.max(1, Math.min(8, Math.ceil(sets.length / 16)));
       const retention = new Float64Array(sets.length);
-      let done = 0;
+      // all blocks queued at once (each worker takes its own in order), collected in order
       const jobs: Promise<void>[] = [];
       for (let from = 0; from < sets.length; from += block) {
-        const part = sets.slice(from, from + block).map((s) => [...s]);
-        jobs.push(
-          pool.submit({ type: "knockouts", target, top, sets: part }).then((r) => {
-            retention.set(r as Float64Array, from);
-            done += part.length;
-            onSet?.(done, sets.length);
-          }),
-        );
+        jobs.push(activations(target, sets.slice(from, from + block)).then((acts) => acts.forEach((a, j) => (retention[from + j] = topKRetention(top, a)))));
       }
       jobs.forEach((j) => j.catch(() => undefined));
-      for (const j of jobs) await j;
+      for (const [b, j] of jobs.entries()) {
+        await j;
+        onSet?.(Math.min(sets.length, (b + 1) * block), sets.length);
+      }
       return { top, retention };
     },
     close: () => pool.close(),

@@ -1,12 +1,13 @@
 /**
  * An engine worker: its own backend, model, images and patches. For a circuit run it fills
  * activation batches and computes IG for the targets it is sent; for the evaluations it holds the
- * knockout slice of a layer pair and measures the retention of the sets it is sent.
+ * knockout slice of a layer pair for its share of the patches and measures the target's activation
+ * there with each set it is sent knocked out.
  */
 import { parentPort } from "node:worker_threads";
 import { fillActivations } from "../activations";
 import { initBackend } from "../backend";
-import { disposeSlice, knockoutSlice, knockoutTop, retentionsOf, type KnockoutSlice } from "../evaluations/knockout";
+import { disposeSlice, knockoutActivations, knockoutSlice, type KnockoutSlice } from "../evaluations/knockout";
 import { loadModel, type ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
 import { attributeTarget, type AttributionSettings, type LayerMaps } from "../targetAttribution";
@@ -20,6 +21,7 @@ let patches: Patch[] = [];
 let settings: AttributionSettings | null = null;
 let maps: LayerMaps | null = null;
 let slice: KnockoutSlice | null = null;
+let index = 0;
 
 const reply = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -31,16 +33,20 @@ async function handle(m: Exclude<WorkerRequest, { type: "init" }>): Promise<[Wor
     case "knockoutSlice":
       if (slice) disposeSlice(slice);
       slice = null;
-      slice = knockoutSlice(model!, images!, patches, m.lower, m.upper, m.batchSize);
+      {
+        const [from, to] = m.shares[index] ?? [0, 0];
+        slice = knockoutSlice(model!, images!, patches.slice(from, to), m.lower, m.upper, m.batchSize);
+      }
       return [null, []];
     case "activations":
       await fillActivations(model!.graph, images!, patches, m.buffers, m.from, m.to, m.batchSize);
       return [null, []];
-    case "knockoutTop":
-      return [await knockoutTop(slice!, m.target, m.k), []];
     case "knockouts": {
-      const r = await retentionsOf(slice!, m.target, m.top, m.sets);
-      return [r, [r.buffer as ArrayBuffer]];
+      // the target's activation on this worker's patches, set after set
+      const n = slice!.patchCount;
+      const out = new Float32Array(m.sets.length * n);
+      for (const [i, set] of m.sets.entries()) out.set(await knockoutActivations(slice!, m.target, set), i * n);
+      return [out, [out.buffer as ArrayBuffer]];
     }
     case "task": {
       if (!settings) throw new Error("this worker was started without integrated-gradients settings");
@@ -57,6 +63,7 @@ port.on("message", async (m: WorkerRequest) => {
       model = await loadModel(m.model);
       images = tf.tensor4d(m.pixels, m.shape);
       patches = m.patches;
+      index = m.index ?? 0;
       settings = m.rules && m.tolerance !== undefined ? { rules: m.rules, tolerance: m.tolerance, ...(m.igRowElements ? { igRowElements: m.igRowElements } : {}) } : null;
       reply({ type: "ready" });
     } catch (e) {

@@ -15,6 +15,8 @@ export interface WorkerInit {
   pixels: Float32Array;
   shape: [number, number, number, number];
   patches: Patch[];
+  /** This worker's place in its pool (0 … size − 1); set by the pool. */
+  index?: number;
   /** Integrated-gradients settings (circuit runs only). */
   rules?: { alphas: Float64Array; weights: Float64Array }[];
   tolerance?: number;
@@ -25,17 +27,17 @@ export interface WorkerInit {
 export type WorkerJob =
   | { type: "task"; task: AttributionTask }
   | { type: "activations"; buffers: ActivationBuffers; from: number; to: number; batchSize: number }
-  | { type: "knockouts"; target: number; top: number[]; sets: number[][] }
-  | { type: "knockoutTop"; target: number; k: number };
+  | { type: "knockouts"; target: number; sets: number[][] };
 
 /** State every worker must hold alike: sent to all of them. */
 export type WorkerBroadcast =
   | { type: "maps"; maps: LayerMaps | null }
-  | { type: "knockoutSlice"; lower: string; upper: string; batchSize?: number };
+  /** Each worker holds the slice of its share of the patches: `shares[index]` = [from, to). */
+  | { type: "knockoutSlice"; lower: string; upper: string; batchSize?: number; shares: [number, number][] };
 
 export type WorkerRequest = ({ type: "init" } & WorkerInit) | ((WorkerJob | WorkerBroadcast) & { id: number });
 
-export type WorkerValue = AttributionResult | Float64Array | number[] | null;
+export type WorkerValue = AttributionResult | Float32Array | null;
 
 export type WorkerReply =
   | { type: "ready" }

@@ -10,7 +10,10 @@ import type { WorkerBroadcast, WorkerInit, WorkerJob, WorkerReply, WorkerRequest
 
 export interface WorkerPool {
   readonly size: number;
+  /** To whichever worker is idle first. */
   submit(job: WorkerJob): Promise<WorkerValue>;
+  /** To worker `index` (0 … size − 1), which received `index` at start. */
+  submitTo(index: number, job: WorkerJob): Promise<WorkerValue>;
   broadcast(message: WorkerBroadcast): Promise<void>;
   close(): Promise<void>;
 }
@@ -41,16 +44,20 @@ export async function startWorkerPool(count: number, init: WorkerInit): Promise<
   const pending = new Map<number, Pending>();
   const idle: Worker[] = [];
   const queue: { id: number; job: WorkerJob }[] = [];
+  /** Jobs for one worker, by worker. */
+  const own = new Map<Worker, { id: number; job: WorkerJob }[]>();
   /** Broadcast id → workers yet to answer. */
   const broadcasts = new Map<number, { left: number; resolve: () => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let failure: Error | null = null;
 
   const dispatch = () => {
-    while (idle.length && queue.length) {
-      const w = idle.pop()!;
-      const { id, job } = queue.shift()!;
-      const msg: WorkerRequest = { ...job, id };
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const w = idle[i]!;
+      const next = own.get(w)?.shift() ?? queue.shift();
+      if (!next) continue;
+      idle.splice(i, 1);
+      const msg: WorkerRequest = { ...next.job, id: next.id };
       w.postMessage(msg);
     }
   };
@@ -82,9 +89,10 @@ export async function startWorkerPool(count: number, init: WorkerInit): Promise<
   };
 
   await Promise.all(
-    Array.from({ length: count }, () => {
+    Array.from({ length: count }, (_, index) => {
       const w = new Worker(entry, { workerData: null });
       workers.push(w);
+      own.set(w, []);
       return new Promise<void>((resolve, reject) => {
         w.on("message", (m: WorkerReply) => {
           if (m.type === "ready") {
@@ -108,7 +116,7 @@ export async function startWorkerPool(count: number, init: WorkerInit): Promise<
         w.on("exit", (code) => {
           if (code !== 0) failAll(new Error(`an engine worker stopped (exit code ${code})`));
         });
-        const msg: WorkerRequest = { type: "init", ...init };
+        const msg: WorkerRequest = { type: "init", ...init, index };
         w.postMessage(msg);
       });
     }),
@@ -125,6 +133,17 @@ export async function startWorkerPool(count: number, init: WorkerInit): Promise<
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
         queue.push({ id, job });
+        dispatch();
+      });
+    },
+    submitTo(index, job) {
+      if (failure) return Promise.reject(failure);
+      const w = workers[index];
+      if (!w) return Promise.reject(new Error(`the pool has no worker ${index}`));
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        own.get(w)!.push({ id, job });
         dispatch();
       });
     },
