@@ -22,6 +22,9 @@ import { saveResnet50 } from "./resnet50";
 
 const OUT = process.env.OUT ?? "tmp/gpu-out";
 const budget = Number(process.env.BENCH_SECONDS ?? 400);
+// smaller settings for a smoke run on a CPU: BENCH_IG_PATCHES=2 BENCH_REPS=1 BENCH_SECONDS=30
+const igPatches = Number(process.env.BENCH_IG_PATCHES ?? 50);
+const reps = Number(process.env.BENCH_REPS ?? 4);
 const started = performance.now();
 const elapsed = () => (performance.now() - started) / 1000;
 const results: Record<string, unknown> = {};
@@ -73,7 +76,7 @@ try {
   const model = await loadModel(manifestPath);
   const plain = Object.create(model.graph) as typeof model.graph & { affineFrontier?: unknown };
   plain.affineFrontier = undefined;
-  const x = tf.tidy(() => tf.randomUniform([50, 7, 7, 2048], 0, 1, "float32", 1).relu());
+  const x = tf.tidy(() => tf.randomUniform([igPatches, 7, 7, 2048], 0, 1, "float32", 1).relu());
   const times: Record<string, number[]> = {};
   // [how, graph, nodes, input elements per pass]; session-1 baseline: whole slice, 50 nodes, 2^25 → 0.21 s
   const cases = [
@@ -87,7 +90,7 @@ try {
     const key = `${how}_N${nodes}_rowElements_${rows}`;
     times[key] = [];
     try {
-      for (let rep = 0; rep < 4; rep++) {
+      for (let rep = 0; rep < reps; rep++) {
         const t0 = performance.now();
         const r = await integratedGradients({ graph, lowerTensor: "layer4.1", upperTensor: "layer4.2" }, 5 + rep, x, quadratureRule("gausslegendre", nodes), rows);
         void r.perPatch[0];
