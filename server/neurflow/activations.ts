@@ -30,7 +30,8 @@ export async function computeActivations(
   onBatch?: (done: number, total: number) => void,
   shouldStop?: () => void,
 ): Promise<LayerActivations[]> {
-  const buffers = allocateActivations(graph, images, patches, layerTensors, []);
+  const shapes = outputShapes(graph, images, patches, layerTensors);
+  const buffers = allocateActivations(patches.length, layerTensors, [], (t) => shapes[layerTensors.indexOf(t)]!);
   await fillActivations(graph, images, patches, buffers, 0, patches.length, batchSize, onBatch, shouldStop);
   return buffers.activations;
 }
@@ -53,28 +54,26 @@ export function outputShapes(graph: TensorGraph, images: tf.Tensor4D, patches: r
   return tf.tidy(() => graph.run({ [graph.inputName]: materializePatches(images, patches, [0]) }, tensors).map((t) => t.shape.slice(1)));
 }
 
+/** Shared buffers for `patches` patches, given each tensor's per-patch shape (see outputShapes). */
 export function allocateActivations(
-  graph: TensorGraph,
-  images: tf.Tensor4D,
-  patches: readonly Patch[],
+  patches: number,
   layerTensors: readonly string[],
   keep: readonly string[],
+  shapeOf: (tensor: string) => readonly number[],
 ): ActivationBuffers {
-  const P = patches.length;
-  const shapes = outputShapes(graph, images, patches, [...layerTensors, ...keep]);
   const shared = (n: number) => new Float32Array(new SharedArrayBuffer(n * 4));
-  const activations = layerTensors.map((_, i) => {
-    const shape = shapes[i]!;
+  const activations = layerTensors.map((t) => {
+    const shape = shapeOf(t);
     if (shape.length !== 3 && shape.length !== 1) {
       throw new Error(`a layer output of rank ${shape.length + 1} cannot be a circuit layer (need [N,H,W,C] or [N,units])`);
     }
     const channels = shape[shape.length - 1]!;
-    return { means: shared(P * channels), channels };
+    return { means: shared(patches * channels), channels };
   });
-  const identity = Int32Array.from({ length: P }, (_, i) => i);
-  const maps = keep.map((t, k) => {
-    const rowShape = shapes[layerTensors.length + k]!;
-    return { lowerTensor: t, rowShape, rowOf: identity, data: shared(P * rowShape.reduce((a, b) => a * b, 1)) };
+  const identity = Int32Array.from({ length: patches }, (_, i) => i);
+  const maps = keep.map((t) => {
+    const rowShape = [...shapeOf(t)];
+    return { lowerTensor: t, rowShape, rowOf: identity, data: shared(patches * rowShape.reduce((a, b) => a * b, 1)) };
   });
   return { layerTensors: [...layerTensors], activations, keep: [...keep], maps };
 }
@@ -107,7 +106,7 @@ export async function fillActivations(
     });
     const [values, fullValues] = await Promise.all([Promise.all(means.map((m) => m.data())), Promise.all(full.map((m) => m.data()))]);
     buffers.activations.forEach((a, li) => a.means.set(values[li] as Float32Array, first * a.channels));
-    buffers.maps.forEach((m, k) => m.data.set(fullValues[k] as Float32Array, (first * m.data.length) / patches.length));
+    buffers.maps.forEach((m, k) => m.data.set(fullValues[k] as Float32Array, first * (m.data.length / patches.length)));
     tf.dispose([...means, ...full]);
     onBatch?.(b + 1, batches);
   }

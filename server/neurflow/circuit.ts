@@ -115,11 +115,11 @@ async function imagesOfClass(model: ClassifierModel, images: tf.Tensor4D, classI
  * while all of them fit the budget together. The others are computed per pair, for the patches
  * their targets need.
  */
-function mapsToKeep(lowerTensors: readonly string[], shapes: readonly number[][], patches: number, budgetBytes: number): string[] {
+function mapsToKeep(lowerTensors: readonly string[], shapeOf: (t: string) => readonly number[], patches: number, budgetBytes: number): string[] {
   const keep: string[] = [];
   let bytes = 0;
-  for (const [i, t] of lowerTensors.entries()) {
-    bytes += shapes[i]!.reduce((a, b) => a * b, 1) * patches * 4;
+  for (const t of lowerTensors) {
+    bytes += shapeOf(t).reduce((a, b) => a * b, 1) * patches * 4;
     if (bytes > budgetBytes) break;
     keep.push(t);
   }
@@ -213,9 +213,11 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     let t0 = performance.now();
     report({ stage: "activations", done: 0, total: 1, message: `activations of ${patches.length} patches` }, 0.02);
     const mapsBudget = options.mapsBudgetBytes ?? 512 * 2 ** 20;
-    const lowerTensors = tensors.slice((options.resume?.layers.length ?? 0) + 1);
-    const kept = mapsToKeep(lowerTensors, outputShapes(model.graph, images, patches, lowerTensors), patches.length, mapsBudget);
-    const buffers = allocateActivations(model.graph, images, patches, tensors, kept);
+    // every chosen layer's per-patch shape, from one patch: the buffers' sizes and the maps budget
+    const shapes = outputShapes(model.graph, images, patches, tensors);
+    const shapeOf = (t: string) => shapes[tensors.indexOf(t)]!;
+    const kept = mapsToKeep(tensors.slice((options.resume?.layers.length ?? 0) + 1), shapeOf, patches.length, mapsBudget);
+    const buffers = allocateActivations(patches.length, tensors, kept, shapeOf);
     const acts = buffers.activations;
     for (let i = 1; i < req.layers.length; i++) {
       if (params.tau > acts[i]!.channels) {

@@ -130,28 +130,6 @@ export function topKRetention(top: readonly number[], activations: Float32Array)
   return kept / top.length;
 }
 
-/** The target's top-k patches with nothing knocked out. */
-export async function knockoutTop(s: KnockoutSlice, target: number, k: number): Promise<number[]> {
-  const base = await knockoutActivations(s, target, []);
-  return topIndices(base, Math.min(k, base.length));
-}
-
-/** The retention of each knockout set, given the target's unmasked top patches. */
-export async function retentionsOf(
-  s: KnockoutSlice,
-  target: number,
-  top: readonly number[],
-  sets: readonly (readonly number[])[],
-  onSet?: (done: number, total: number) => void,
-): Promise<Float64Array> {
-  const retention = new Float64Array(sets.length);
-  for (let i = 0; i < sets.length; i++) {
-    retention[i] = topKRetention(top, await knockoutActivations(s, target, sets[i]!));
-    onSet?.(i + 1, sets.length);
-  }
-  return retention;
-}
-
 /** Baseline top-k patches of the target, then the retention of each knockout set. */
 export async function knockoutRetentions(
   s: KnockoutSlice,
@@ -160,6 +138,12 @@ export async function knockoutRetentions(
   sets: readonly (readonly number[])[],
   onSet?: (done: number, total: number) => void,
 ): Promise<{ top: number[]; retention: Float64Array }> {
-  const top = await knockoutTop(s, target, k);
-  return { top, retention: await retentionsOf(s, target, top, sets, onSet) };
+  const base = await knockoutActivations(s, target, []);
+  const top = topIndices(base, Math.min(k, base.length));
+  const retention = new Float64Array(sets.length);
+  for (let i = 0; i < sets.length; i++) {
+    retention[i] = topKRetention(top, await knockoutActivations(s, target, sets[i]!));
+    onSet?.(i + 1, sets.length);
+  }
+  return { top, retention };
 }

@@ -30,14 +30,13 @@ async function handle(m: Exclude<WorkerRequest, { type: "init" }>): Promise<[Wor
     case "maps":
       maps = m.maps;
       return [null, []];
-    case "knockoutSlice":
+    case "knockoutSlice": {
       if (slice) disposeSlice(slice);
       slice = null;
-      {
-        const [from, to] = m.shares[index] ?? [0, 0];
-        slice = knockoutSlice(model!, images!, patches.slice(from, to), m.lower, m.upper, m.batchSize);
-      }
+      const [from, to] = m.shares[index] ?? [0, 0];
+      slice = knockoutSlice(model!, images!, patches.slice(from, to), m.lower, m.upper, m.batchSize);
       return [null, []];
+    }
     case "activations":
       await fillActivations(model!.graph, images!, patches, m.buffers, m.from, m.to, m.batchSize);
       return [null, []];

@@ -125,27 +125,22 @@ export async function startWorkerPool(count: number, init: WorkerInit): Promise<
     throw e;
   });
 
+  const enqueue = (into: { id: number; job: WorkerJob }[], job: WorkerJob): Promise<WorkerValue> => {
+    if (failure) return Promise.reject(failure);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      into.push({ id, job });
+      dispatch();
+    });
+  };
+
   return {
     size: count,
-    submit(job) {
-      if (failure) return Promise.reject(failure);
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        queue.push({ id, job });
-        dispatch();
-      });
-    },
+    submit: (job) => enqueue(queue, job),
     submitTo(index, job) {
-      if (failure) return Promise.reject(failure);
       const w = workers[index];
-      if (!w) return Promise.reject(new Error(`the pool has no worker ${index}`));
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        own.get(w)!.push({ id, job });
-        dispatch();
-      });
+      return w ? enqueue(own.get(w)!, job) : Promise.reject(new Error(`the pool has no worker ${index}`));
     },
     broadcast(message) {
       if (failure) return Promise.reject(failure);
