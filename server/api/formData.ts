@@ -1,5 +1,6 @@
 /** Reading uploads out of FormData at the boundary, with clear errors. */
 import { TRPCError } from "@trpc/server";
+import { z } from "zod";
 import type { UploadedFile } from "~/server/storage/models";
 
 function bad(message: string): never {
@@ -33,4 +34,13 @@ export function textFields(form: FormData): Record<string, string> {
     if (typeof v === "string") out[k] = v;
   });
   return out;
+}
+
+/**
+ * A number typed into a form field: an empty field is no value (the schema decides whether that is
+ * allowed: `.optional()` takes the default), anything else must read as a number. Unlike
+ * `z.coerce.number()`, "" never turns into 0.
+ */
+export function formNumber<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (typeof v !== "string" ? v : v.trim() === "" ? undefined : Number(v)), schema);
 }

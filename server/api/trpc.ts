@@ -22,6 +22,9 @@ export interface Meta {
   share?: true;
 }
 
+/** What a client learns of an unexpected server error (the full error goes to the server log). */
+export const INTERNAL_MESSAGE = "the server failed unexpectedly; the details are in its log";
+
 const t = initTRPC
   .context<Context>()
   .meta<Meta>()
@@ -29,7 +32,9 @@ const t = initTRPC
     transformer: superjson,
     errorFormatter({ shape, error }) {
       const zod = error.cause instanceof ZodError ? z.flattenError(error.cause) : null;
-      return { ...shape, data: { ...shape.data, zodError: zod } };
+      // an unexpected failure's message may name server paths or internals: the server log has it
+      const message = error.code === "INTERNAL_SERVER_ERROR" ? INTERNAL_MESSAGE : shape.message;
+      return { ...shape, message, data: { ...shape.data, zodError: zod, stack: undefined } };
     },
   });
 

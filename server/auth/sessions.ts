@@ -52,13 +52,18 @@ export function clearedSessionCookie(): string {
   return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`;
 }
 
-/** Reads one cookie from a Cookie header. */
+/** Reads one cookie from a Cookie header; null when it is absent or not validly escaped. */
 export function readCookie(header: string | null | undefined, name: string): string | null {
   if (!header) return null;
   for (const part of header.split(";")) {
     const eqAt = part.indexOf("=");
     if (eqAt < 0) continue;
-    if (part.slice(0, eqAt).trim() === name) return decodeURIComponent(part.slice(eqAt + 1).trim());
+    if (part.slice(0, eqAt).trim() !== name) continue;
+    try {
+      return decodeURIComponent(part.slice(eqAt + 1).trim());
+    } catch {
+      return null; // a malformed escape is no cookie at all, not a failed request
+    }
   }
   return null;
 }

@@ -41,6 +41,13 @@ type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 /** Checks what the schema cannot: in-range references. Throws a clear error. */
 export function checkCircuitReferences(c: Circuit): void {
   if (c.class.index >= c.model.classes.length) throw new Error(`class.index ${c.class.index} is outside model.classes`);
+  if (c.model.classes[c.class.index] !== c.class.name)
+    throw new Error(`class.name "${c.class.name}" is not model.classes[${c.class.index}] ("${c.model.classes[c.class.index]}")`);
+  const seen = new Set<string>();
+  c.images.forEach((name, i) => {
+    if (seen.has(name)) throw new Error(`images.${i}: "${name}" appears twice`);
+    seen.add(name);
+  });
   c.patches.forEach((p, i) => {
     if (p[0] >= c.images.length) throw new Error(`patches.${i}: image index ${p[0]} is outside images`);
   });
@@ -56,6 +63,15 @@ export function checkCircuitReferences(c: Circuit): void {
       if (ids.has(g.id)) throw new Error(`layers.${li}: neuron group id ${g.id} appears twice`);
       ids.add(g.id);
     }
+  });
+  // a group edge joins a neuron group of its layer (parent) to one of the layer below (child)
+  c.layers.forEach((l, li) => {
+    const below = new Set(c.layers[li + 1]?.neuronGroups.map((g) => g.id) ?? []);
+    const here = new Set(l.neuronGroups.map((g) => g.id));
+    l.groupEdges.forEach((e, ei) => {
+      if (!here.has(e.parent)) throw new Error(`layers.${li}.groupEdges.${ei}: parent ${e.parent} is not a neuron group of this layer`);
+      if (!below.has(e.child)) throw new Error(`layers.${li}.groupEdges.${ei}: child ${e.child} is not a neuron group of the layer below`);
+    });
   });
 }
 

@@ -9,6 +9,13 @@ export const CIRCUIT_FORMAT = "neurflow-circuit/1";
 const int = z.number().int();
 const nonNeg = int.nonnegative();
 
+/** An image's name as the engine lists it: a plain file name of the class folder, never a path. */
+const imageFileName = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((n) => !/[/\\\u0000-\u001f\u007f]/.test(n) && n !== "." && n !== "..", "an image name must be a plain file name, without folders or control characters");
+
 export const circuitEdgeSchema = z.object({
   /** Semantic group (of the parent target) the edge belongs to. */
   semanticGroup: nonNeg,
@@ -92,7 +99,7 @@ export const circuitSchema = z.object({
   class: z.object({ index: nonNeg, name: z.string() }),
   params: circuitParamsSchema,
   /** Image file names in the order used (sorted by name); only images the model assigns to the class. */
-  images: z.array(z.string()),
+  images: z.array(imageFileName),
   /** [imageIndex, x, y, size] per patch, in pixels of the model-size image. */
   patches: z.array(z.tuple([nonNeg, nonNeg, nonNeg, int.positive()])),
   layers: z.array(circuitLayerSchema),

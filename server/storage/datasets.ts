@@ -3,7 +3,7 @@
  * Everything is checked before anything becomes visible: a zip is unpacked into a temp folder and
  * renamed into place only when every entry passed; a server folder is read in place.
  */
-import { lstat, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { limits, UploadError } from "./limits";
 import { checkImage, hasImageExtension, type ImageInfo } from "./images";
@@ -30,7 +30,15 @@ export interface ImportedDataset {
 }
 
 const IGNORED = (segment: string) => segment.startsWith(".") || segment === "__MACOSX" || segment === "Thumbs.db";
-const SAFE_NAME = /^[^/\\\0]{1,200}$/;
+/** Longest class folder or image file name, in UTF-8 bytes (file systems allow 255). */
+const MAX_NAME_BYTES = 200;
+
+/** A class folder or image file name the store can hold: no separators or control characters, not too long. */
+function checkName(kind: "class folder" | "image file", name: string, where: string): void {
+  if (/[/\\\u0000-\u001f\u007f]/.test(name)) throw new UploadError(`${where}: the ${kind} name "${name.replace(/[\u0000-\u001f\u007f]/g, "?")}" has a control character or a path separator`);
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes === 0 || bytes > MAX_NAME_BYTES) throw new UploadError(`${where}: the ${kind} name has ${bytes} bytes; names of 1 to ${MAX_NAME_BYTES} bytes are accepted`);
+}
 
 function checkCounts(images: DatasetImage[], rules: DatasetCheckRules): string[] {
   if (images.length === 0) throw new UploadError("no images found: expected one folder per class with PNG/JPEG/WebP images inside");
@@ -63,6 +71,8 @@ export async function importDatasetZip(root: string, zip: Buffer, rules: Dataset
       const rel = parts.slice(strip);
       if (rel.length !== 2) throw new UploadError(`"${e.name}": expected <class>/<image>, one folder per class`);
       const [className, fileName] = rel as [string, string];
+      checkName("class folder", className, `"${e.name}"`);
+      checkName("image file", fileName, `"${e.name}"`);
       if (!hasImageExtension(fileName)) throw new UploadError(`"${e.name}": not an image file (PNG, JPEG or WebP expected)`);
       if (e.size > limits.imageBytes) throw new UploadError(`"${e.name}": ${e.size} bytes, more than the ${limits.imageBytes}-byte limit per image`);
       const dest = join(tmp, className, fileName);
@@ -70,14 +80,28 @@ export async function importDatasetZip(root: string, zip: Buffer, rules: Dataset
       const data = readZipEntry(zip, e);
       const info = await checkImage(`"${e.name}"`, data, { minSide: rules.minSide });
       await mkdir(join(tmp, className), { recursive: true });
-      await writeFile(dest, data, { flag: "wx" }).catch(() => {
-        throw new UploadError(`"${e.name}" appears twice in the zip`);
+      await writeFile(dest, data, { flag: "wx" }).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === "EEXIST" ? new UploadError(`"${e.name}" appears twice in the zip`) : err;
       });
       images.push({ className, fileName, sizeBytes: data.length, ...info });
     }
     checkCounts(images, rules);
   });
   return { dir, images, classes: [...new Set(images.map((i) => i.className))].sort() };
+}
+
+/**
+ * The real path of a server folder to register, checked against the allowed roots by real paths:
+ * a symbolic link above the folder cannot lead out of them. `roots` null allows any folder.
+ */
+export async function resolveDatasetFolder(path: string, roots: readonly string[] | null): Promise<string> {
+  const real = await realpath(path).catch(() => null);
+  if (!real) throw new UploadError(`${path} does not exist`);
+  if (!roots) return real;
+  const realRoots = await Promise.all(roots.map((r) => realpath(r).catch(() => null)));
+  if (!realRoots.some((r) => r != null && isInside(r, real)))
+    throw new UploadError(`${path}${real !== path ? ` (really ${real})` : ""} is outside the allowed dataset folders (NEURFLOW_DATASET_ROOTS)`);
+  return real;
 }
 
 /** Checks a folder on the server (read in place, never copied). */
@@ -93,13 +117,14 @@ export async function scanDatasetFolder(path: string, rules: DatasetCheckRules =
       if (hasImageExtension(d.name)) throw new UploadError(`${join(path, d.name)}: images must sit in one folder per class, not at the top`);
       continue;
     }
-    if (!SAFE_NAME.test(d.name)) throw new UploadError(`${d.name}: not a usable class folder name`);
+    checkName("class folder", d.name, join(path, d.name));
     const entries = (await readdir(join(path, d.name), { withFileTypes: true })).filter((f) => !IGNORED(f.name));
     for (const f of entries) {
       const full = join(path, d.name, f.name);
       if (f.isSymbolicLink()) throw new UploadError(`${full}: symbolic links are not followed`);
       if (f.isDirectory()) throw new UploadError(`${full}: nested folders are not supported (one folder per class)`);
       if (!hasImageExtension(f.name)) throw new UploadError(`${full}: not an image file (PNG, JPEG or WebP expected)`);
+      checkName("image file", f.name, full);
       if (images.length >= limits.images) throw new UploadError(`more than ${limits.images} images`);
       const data = await readFile(full);
       const info = await checkImage(full, data, { minSide: rules.minSide });

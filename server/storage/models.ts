@@ -37,6 +37,8 @@ export interface StoredModel {
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2 };
 const FILE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
+/** Names the stored model folder uses itself: a weight file may not take them. */
+const RESERVED_NAMES = new Set(["manifest.json", "model.json", "model.onnx"]);
 
 const tfjsModelJson = z.object({
   modelTopology: z.record(z.string(), z.unknown()),
@@ -91,12 +93,17 @@ export async function storeModelUpload(root: string, up: ModelUpload): Promise<S
     if (manifest.format !== "tfjs-layers") throw new UploadError(`the manifest says format "${manifest.format}" but a TF.js model was uploaded`);
     const parsed = tfjsModelJson.safeParse(parseJson("model.json", up.modelJson.data));
     if (!parsed.success) throw new UploadError(`model.json is not a TF.js layers model: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
-    const weights = new Map((up.weights ?? []).map((w) => [w.name, w]));
+    const weights = new Map<string, UploadedFile>();
+    for (const w of up.weights ?? []) {
+      if (weights.has(w.name)) throw new UploadError(`the weight file "${w.name}" was uploaded twice`);
+      weights.set(w.name, w);
+    }
     // "./weights.bin" (what tfjs-node's file saver writes) names the same file as "weights.bin"
     const needed = [...new Set(parsed.data.weightsManifest.flatMap((g) => g.paths).map((p) => (p.startsWith("./") ? p.slice(2) : p)))];
     let total = 0;
     for (const p of needed) {
       if (!FILE_NAME.test(p)) throw new UploadError(`model.json names the weight file "${p}": only plain file names are accepted`);
+      if (RESERVED_NAMES.has(p.toLowerCase())) throw new UploadError(`model.json names the weight file "${p}": that name is reserved for the model's own files (${[...RESERVED_NAMES].join(", ")})`);
       const w = weights.get(p);
       if (!w) throw new UploadError(`model.json needs the weight file "${p}", which was not uploaded`);
       total += w.data.length;
@@ -126,7 +133,7 @@ export async function storeModelUpload(root: string, up: ModelUpload): Promise<S
   const checksum = hash.digest("hex");
   const dir = await writeAtomically(root, modelsDir(root), async (tmp) => {
     for (const f of files) await writeFile(join(tmp, f.name), f.data, { flag: "wx" });
-    await writeFile(join(tmp, "manifest.json"), manifestData);
+    await writeFile(join(tmp, "manifest.json"), manifestData, { flag: "wx" });
   });
   return {
     dir,

@@ -75,6 +75,18 @@ describe("accounts", () => {
     await expect(env.as.admin.users.create({ username: "viewer", password: "password123", role: "viewer" })).rejects.toMatchObject({ code: "CONFLICT" });
   });
 
+  it("two creates of one username at once: one account, and a CONFLICT for the other", async () => {
+    const both = await Promise.allSettled([0, 1].map(() => env.as.admin.users.create({ username: "twin", password: "password123", role: "viewer" })));
+    expect(both.map((r) => r.status).sort()).toStrictEqual(["fulfilled", "rejected"]);
+    expect((both.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT" });
+    expect(env.db.select().from(users).where(eq(users.username, "twin")).all()).toHaveLength(1);
+  });
+
+  it("a malformed escape in the session cookie is anonymous, not an error", async () => {
+    const { call } = env.caller("%E0%A4%A");
+    expect((await call.auth.me()).user).toBeNull();
+  });
+
   it("roles change at once; the last admin cannot be demoted", async () => {
     const list = await env.as.admin.users.list();
     const admin = list.find((u) => u.username === "admin")!;

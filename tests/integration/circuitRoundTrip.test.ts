@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { count } from "drizzle-orm";
 import { circuits, neuronGroups, semanticGroups } from "~/db/schema";
-import { circuitSchema } from "~/server/neurflow/circuitFormat";
+import { type Circuit, circuitSchema } from "~/server/neurflow/circuitFormat";
+import { modelForm } from "../helpers/fixtures";
 import { syntheticCircuit } from "../helpers/syntheticCircuit";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
 
@@ -74,6 +75,39 @@ describe("circuit import/export", () => {
     const dup = syntheticCircuit({ seed: 8 });
     dup.layers[0]!.neuronGroups.push({ ...dup.layers[0]!.neuronGroups[0]! });
     await expect(env.as.annotator.circuits.import({ document: dup })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    expect(circuitCount()).toBe(n);
+  });
+
+  const broken: [string, (doc: Circuit) => void, string][] = [
+    ["an image name with a folder", (d) => (d.images[3] = "../../private/bee/000.png"), "plain file name"],
+    ["an absolute image name", (d) => (d.images[0] = "/etc/passwd"), "plain file name"],
+    ["an image name '..'", (d) => (d.images[1] = ".."), "plain file name"],
+    ["an image name twice", (d) => (d.images[1] = d.images[0]!), "appears twice"],
+    ["a class name that is not model.classes[class.index]", (d) => (d.class.name = "wasp"), 'class.name "wasp"'],
+    ["a group edge from a group that does not exist", (d) => (d.layers[0]!.groupEdges[0]!.parent = 9999), "parent 9999 is not a neuron group"],
+    ["a group edge to a group that does not exist", (d) => (d.layers[1]!.groupEdges[0]!.child = 9999), "child 9999 is not a neuron group"],
+    ["a group edge on the lowest layer", (d) => d.layers.at(-1)!.groupEdges.push({ parent: d.layers.at(-1)!.neuronGroups[0]!.id, child: 0, weight: 1 }), "not a neuron group of the layer below"],
+  ];
+  for (const [what, breakIt, message] of broken)
+    it(`rejects ${what}, storing nothing`, async () => {
+      const doc = syntheticCircuit({ seed: 11 });
+      expect(doc.layers[0]!.groupEdges.length && doc.layers[1]!.groupEdges.length).toBeGreaterThan(0);
+      breakIt(doc);
+      const n = circuitCount();
+      await expect(env.as.annotator.circuits.import({ document: doc })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining(message) });
+      expect(circuitCount()).toBe(n);
+    });
+
+  it("with a model named: refuses a circuit of another input size or with layers the model lacks", async () => {
+    const { id: modelId } = await env.as.annotator.models.upload(modelForm({ name: "toy" }));
+    const ok = syntheticCircuit({ seed: 12 });
+    await expect(env.as.annotator.circuits.import({ document: ok, modelId })).resolves.toMatchObject({ id: expect.any(Number) });
+    const n = circuitCount();
+    const size = syntheticCircuit({ seed: 12 });
+    size.model.inputSize = 224;
+    await expect(env.as.annotator.circuits.import({ document: size, modelId })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("224 px") });
+    const layers = syntheticCircuit({ seed: 12, layers: ["fc", "layer4.1", "block9"] });
+    await expect(env.as.annotator.circuits.import({ document: layers, modelId })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining('no layer "block9"') });
     expect(circuitCount()).toBe(n);
   });
 

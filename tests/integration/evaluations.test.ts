@@ -297,9 +297,24 @@ describe("validation", () => {
     await expect(bad(Array.from({ length: 33 }, (_, i) => [png, `${i}.png`] as [Buffer, string]))).rejects.toMatchObject({ message: expect.stringContaining("at most 32") });
     await expect(bad([[png, "ok.png"]], { layerIndex: "9" })).rejects.toMatchObject({ message: expect.stringContaining("no layer pair 9") });
     await expect(bad([[png, "ok.png"]], { topCrops: "50" })).rejects.toMatchObject({ message: expect.stringContaining("topCrops") });
+    await expect(bad([[png, "ok.png"]], { layerIndex: "" })).rejects.toMatchObject({ message: expect.stringContaining("a layer is required") });
+    await expect(bad([[png, "ok.png"]], { threshold: "high" })).rejects.toMatchObject({ message: expect.stringContaining("threshold") });
     expect(counts()).toEqual(before);
     const tmp = join(env.storageRoot, "tmp");
     expect(existsSync(tmp) ? readdirSync(tmp) : []).toEqual([]);
+  });
+
+  it("an empty threshold or crop-count field takes the default, never 0", async () => {
+    const form = new FormData();
+    form.set("circuitId", String(bee.circuitId));
+    form.set("layerIndex", "1");
+    form.set("threshold", "");
+    form.set("topCrops", " ");
+    form.append("images", new File([new Uint8Array(readFileSync(join(FIXTURE_IMAGES, "bee", doc.images[0]!)))], "bee.png"));
+    const { jobId } = await env.as.annotator.evaluations.startImageDebug(form);
+    const job = env.db.select().from(jobs).where(eq(jobs.id, jobId)).get()!;
+    env.db.delete(jobs).where(eq(jobs.id, jobId)).run(); // checked, not run
+    expect((job.payload as { params: unknown }).params).toEqual({ layerIndex: 1, ...EVALUATION_DEFAULTS.imageDebug });
   });
 
   it("a bad job payload fails the job at once and stores nothing", async () => {

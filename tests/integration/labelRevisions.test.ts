@@ -4,6 +4,8 @@
  * state, revert to any revision, roles (viewers read, cannot write), input validation.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { circuits } from "~/db/schema";
 import { loadCircuitForLabels } from "~/server/labeling/circuitData";
 import { resolveTarget, saveRevision } from "~/server/labeling/store";
 import { loadGraph } from "~/server/circuits/graph";
@@ -142,6 +144,11 @@ describe("label revisions", () => {
     await expect(env.as.annotator.labels.save({ circuitId, target: { kind: "group", layer: 0, group: 999 }, expectedVersion: 0, text: "x" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(env.as.annotator.labels.save({ circuitId: 999, target: group, expectedVersion: 0, text: "x" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(env.as.annotator.labels.save({ circuitId, target: { kind: "nope" } as never, expectedVersion: 0, text: "x" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    const patches = env.db.select({ n: circuits.patchCount }).from(circuits).where(eq(circuits.id, circuitId)).get()!.n;
+    await expect(env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "x", evidence: [0, patches] })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining(`no patch ${patches}`),
+    });
     expect(tableDump()).toBe(before);
     const r = await env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "<script>window.__x=1</script>", description: "<img src=x onerror=alert(1)>" });
     expect(r.head).toMatchObject({ text: "<script>window.__x=1</script>", description: "<img src=x onerror=alert(1)>" });

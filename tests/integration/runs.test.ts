@@ -6,7 +6,8 @@ import { circuitJobHandler } from "~/server/jobs/handlers/circuitJob";
 import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
 import { Worker } from "~/server/jobs/worker";
 import { fakeEngine } from "../helpers/fakeEngine";
-import { FIXTURE_IMAGES, modelForm } from "../helpers/fixtures";
+import sharp from "sharp";
+import { datasetForm, FIXTURE_IMAGES, makeZip, modelForm } from "../helpers/fixtures";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
 
 let env: TestEnv;
@@ -48,6 +49,15 @@ describe("runs.start validation", () => {
       await expect(start(over)).rejects.toMatchObject({ message: expect.stringContaining(message) });
       expect(env.db.select().from(runs).all().length).toBe(before);
     });
+
+  it("rejects a dataset whose images of the class are smaller than the model's input", async () => {
+    const small = await sharp({ create: { width: 40, height: 16, channels: 3, background: "#fc0" } }).png().toBuffer();
+    // uploaded without naming a model, so the upload's size rule did not apply
+    const { id: smallId } = await env.as.annotator.datasets.uploadZip(datasetForm(makeZip([{ name: "bee/a.png", data: small }]), "small bees"));
+    const before = env.db.select().from(runs).all().length;
+    await expect(start({ datasetId: smallId })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("with a side of 16 px") });
+    expect(env.db.select().from(runs).all().length).toBe(before);
+  });
 
   it("orders layers top-down from the manifest whatever the input order", async () => {
     const r = await start({ layers: ["layer3.1", "fc", "layer4.0"] });

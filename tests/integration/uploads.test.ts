@@ -1,7 +1,7 @@
 /** Model and dataset uploads: what is accepted, every rejection, and nothing half-written left behind. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { count, eq } from "drizzle-orm";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { datasets, images, jobs, models } from "~/db/schema";
@@ -69,6 +69,14 @@ describe("model upload", () => {
   });
 
   const manifest = () => JSON.parse(readFileSync(join(FIXTURE, "manifest.json"), "utf8"));
+  /** A TF.js upload whose model.json names `paths` (one [2, 3] float32 weight) and the given weight files. */
+  const tfjsForm = (paths: string[], weights: [string, number][]) => {
+    const f = new FormData();
+    f.set("manifest", file(JSON.stringify({ ...manifest(), format: "tfjs-layers", file: "model.json" }), "manifest.json"));
+    f.set("modelJson", file(JSON.stringify({ modelTopology: { config: {} }, weightsManifest: [{ paths, weights: [{ name: "w", shape: [2, 3], dtype: "float32" }] }] }), "model.json"));
+    for (const [name, bytes] of weights) f.append("weights", file(Buffer.alloc(bytes), name));
+    return f;
+  };
   const rejects: [string, () => FormData, string][] = [
     ["manifest not JSON", () => modelForm({ manifest: "{nope" }), "not valid JSON"],
     ["manifest missing classes", () => modelForm({ manifest: { ...manifest(), classes: undefined } }), "classes"],
@@ -127,6 +135,12 @@ describe("model upload", () => {
       },
       "plain file names",
     ],
+    ...(["manifest.json", "model.json"] as const).map((name): [string, () => FormData, string] => [
+      `TF.js weight file named ${name}`,
+      () => tfjsForm([name], [[name, 24]]),
+      "reserved",
+    ]),
+    ["TF.js weight file uploaded twice", () => tfjsForm(["w.bin"], [["w.bin", 24], ["w.bin", 24]]), "uploaded twice"],
   ];
   for (const [what, form, message] of rejects)
     it(`rejects: ${what}`, async () => {
@@ -200,6 +214,9 @@ describe("dataset upload", () => {
     ["images at the top level", async () => datasetForm(makeZip([{ name: "a.png", data: bee }])), "expected <class>/<image>"],
     ["nested folders", async () => datasetForm(makeZip([{ name: "a/b/c/d.png", data: bee }, { name: "x/y.png", data: bee }])), "expected <class>/<image>"],
     ["empty zip", async () => datasetForm(makeZip([])), "no images"],
+    ["image file name longer than file systems allow", async () => datasetForm(makeZip([{ name: `bee/${"a".repeat(300)}.png`, data: bee }])), "names of 1 to 200 bytes"],
+    ["class folder name longer than file systems allow", async () => datasetForm(makeZip([{ name: `${"c".repeat(300)}/a.png`, data: bee }])), "the class folder name has 300 bytes"],
+    ["class folder name with a control character", async () => datasetForm(makeZip([{ name: "be\u0007e/a.png", data: bee }])), "control character"],
     [
       "missing name",
       async () => {
@@ -232,5 +249,25 @@ describe("dataset upload", () => {
     // deleting a registered folder never deletes the folder itself
     await env.as.admin.datasets.delete({ id: r.id });
     expect(existsSync(join(FIXTURE_IMAGES, "bee", "000.png"))).toBe(true);
+  });
+
+  it("keeps server folders inside NEURFLOW_DATASET_ROOTS by their real paths", async () => {
+    const allowed = join(env.dir, "allowed");
+    mkdirSync(join(allowed, "ds", "bee"), { recursive: true });
+    for (const f of ["000.png", "001.png"]) copyFileSync(join(FIXTURE_IMAGES, "bee", f), join(allowed, "ds", "bee", f));
+    symlinkSync(join(FIXTURE_IMAGES, ".."), join(allowed, "link")); // leads out of the root
+    symlinkSync(join(allowed, "ds"), join(allowed, "alias")); // stays inside it
+    process.env.NEURFLOW_DATASET_ROOTS = allowed;
+    try {
+      const n = datasetCount();
+      for (const path of [FIXTURE_IMAGES, join(allowed, "link", "images"), join(allowed, "ds", "..", "..")])
+        await expect(env.as.admin.datasets.registerFolder({ name: "out", path })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("outside the allowed dataset folders") });
+      expect(datasetCount()).toBe(n);
+      const inside = await env.as.admin.datasets.registerFolder({ name: "inside", path: join(allowed, "alias") });
+      expect(inside).toMatchObject({ classes: ["bee"], imageCount: 2 });
+      expect(env.db.select().from(datasets).where(eq(datasets.id, inside.id)).get()!.dir).toBe(realpathSync(join(allowed, "ds")));
+    } finally {
+      delete process.env.NEURFLOW_DATASET_ROOTS;
+    }
   });
 });

@@ -92,6 +92,11 @@ export const circuitsRouter = router({
       if (!m) throw new TRPCError({ code: "NOT_FOUND", message: `no model ${input.modelId}` });
       if (m.manifest.classes.join("\n") !== doc.model.classes.join("\n"))
         throw new TRPCError({ code: "BAD_REQUEST", message: "the circuit's class list differs from the model's: it was computed on another model" });
+      if (m.manifest.input.size !== doc.model.inputSize)
+        throw new TRPCError({ code: "BAD_REQUEST", message: `the circuit was computed at ${doc.model.inputSize} px; the model takes ${m.manifest.input.size} px` });
+      const known = new Set(m.manifest.layers.map((l) => l.name));
+      const unknown = [...new Set(doc.layers.flatMap((l) => [l.upper, l.lower]))].filter((n) => !known.has(n));
+      if (unknown.length) throw new TRPCError({ code: "BAD_REQUEST", message: `the model has no layer ${unknown.map((n) => `"${n}"`).join(", ")}: the circuit was computed on another model` });
     }
     try {
       return { id: importCircuit(ctx.db, doc, { modelId: input.modelId ?? null, storedBy: ctx.user.id }) };

@@ -7,10 +7,10 @@ import { z } from "zod";
 import type { Db } from "~/db/client";
 import { datasets, images, models } from "~/db/schema";
 import type { ImportedDataset, DatasetCheckRules } from "~/server/storage/datasets";
-import { importDatasetZip, scanDatasetFolder } from "~/server/storage/datasets";
+import { importDatasetZip, resolveDatasetFolder, scanDatasetFolder } from "~/server/storage/datasets";
 import { UploadError } from "~/server/storage/limits";
 import { isInside } from "~/server/storage/paths";
-import { fileField, textFields } from "../formData";
+import { fileField, formNumber, textFields } from "../formData";
 import { adminProcedure, annotatorProcedure, router, viewerProcedure } from "../trpc";
 
 const id = z.number().int().positive();
@@ -100,7 +100,7 @@ export const datasetsRouter = router({
   /** FormData: `file` (zip), `name`, optional `modelId` (checks class names and image sizes against it). */
   uploadZip: annotatorProcedure.input(z.instanceof(FormData)).mutation(async ({ ctx, input }) => {
     const fields = z
-      .object({ name, modelId: z.coerce.number().int().positive().optional() })
+      .object({ name, modelId: formNumber(z.number().int().positive().optional()) })
       .safeParse(textFields(input));
     if (!fields.success)
       throw new TRPCError({ code: "BAD_REQUEST", message: fields.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
@@ -125,13 +125,10 @@ export const datasetsRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const roots = allowedRoots();
-      if (roots && !roots.some((r) => isInside(r, input.path)))
-        throw new TRPCError({ code: "BAD_REQUEST", message: `${input.path} is outside the allowed dataset folders (NEURFLOW_DATASET_ROOTS)` });
       const rules = rulesFor(ctx.db, input.modelId);
       let d: ImportedDataset;
       try {
-        d = await scanDatasetFolder(resolve(input.path), rules);
+        d = await scanDatasetFolder(await resolveDatasetFolder(resolve(input.path), allowedRoots()), rules);
       } catch (e) {
         if (e instanceof UploadError) throw new TRPCError({ code: "BAD_REQUEST", message: e.message });
         throw e;

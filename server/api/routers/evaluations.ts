@@ -16,7 +16,7 @@ import { circuitFacts, evaluationJobs, getEvaluation, listEvaluations } from "~/
 import { storeDebugUploads } from "~/server/evaluations/uploads";
 import { coreNeuronsAtTau } from "~/server/neurflow/evaluations/coreNeuronsAtTau";
 import type { Context } from "../context";
-import { fileFields, textFields } from "../formData";
+import { fileFields, formNumber, textFields } from "../formData";
 import { annotatorProcedure, assertCircuitAllowed, hasRole, router, sharedReadProcedure, viewerProcedure } from "../trpc";
 
 const id = z.number().int().positive();
@@ -48,10 +48,10 @@ function checked<R extends EvaluationRequest>(ctx: Pick<Context, "db">, facts: C
 }
 
 const debugFields = z.object({
-  circuitId: z.coerce.number().int().positive(),
-  layerIndex: z.coerce.number().int().min(0).max(1000),
-  topCrops: z.coerce.number().int().optional(),
-  threshold: z.coerce.number().optional(),
+  circuitId: formNumber(z.number("a circuit is required").int().positive()),
+  layerIndex: formNumber(z.number("a layer is required").int().min(0).max(1000)),
+  topCrops: formNumber(z.number().int().optional()),
+  threshold: formNumber(z.number().optional()),
 });
 
 export const evaluationsRouter = router({

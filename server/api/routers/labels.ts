@@ -180,6 +180,10 @@ export const labelsRouter = router({
       if (!text.success) throw new TRPCError({ code: "BAD_REQUEST", message: `${isGroup ? "label" : "explanation"}: ${text.error.issues[0]?.message}` });
       const description = annotatorDescription.safeParse(input.description ?? null);
       if (!description.success) throw new TRPCError({ code: "BAD_REQUEST", message: `description: ${description.error.issues[0]?.message}` });
+      // evidence names patches of this circuit
+      const patchCount = ctx.db.select({ n: circuits.patchCount }).from(circuits).where(eq(circuits.id, input.circuitId)).get()?.n ?? 0;
+      const outside = input.evidence?.find((p) => p >= patchCount);
+      if (outside != null) throw new TRPCError({ code: "BAD_REQUEST", message: `evidence: the circuit has ${patchCount} patches; there is no patch ${outside}` });
       const r = writeErrors(() =>
         saveRevision(ctx.db, t, {
           expectedVersion: input.expectedVersion,

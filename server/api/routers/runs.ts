@@ -1,6 +1,6 @@
 /** Circuit runs: start, list, detail, cancel, and the live progress subscription (SSE). */
 import { tracked, TRPCError } from "@trpc/server";
-import { and, count, desc, eq } from "drizzle-orm";
+import { and, count, desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { circuits, datasets, images, jobs, models, runs } from "~/db/schema";
 import { isTerminal, type JobEvent } from "~/server/jobs/queue";
@@ -88,8 +88,16 @@ export const runsRouter = router({
     if (!dataset) throw new TRPCError({ code: "NOT_FOUND", message: `no dataset ${input.datasetId}` });
     const classIndex = model.manifest.classes.indexOf(input.className);
     if (classIndex < 0) throw new TRPCError({ code: "BAD_REQUEST", message: `"${input.className}" is not a class of model "${model.name}"` });
-    const n = ctx.db.select({ n: count() }).from(images).where(and(eq(images.datasetId, dataset.id), eq(images.className, input.className))).get()?.n ?? 0;
+    const { n, smallest } = ctx.db
+      .select({ n: count(), smallest: sql<number | null>`min(min(${images.width}, ${images.height}))` })
+      .from(images)
+      .where(and(eq(images.datasetId, dataset.id), eq(images.className, input.className)))
+      .get() ?? { n: 0, smallest: null };
     if (n === 0) throw new TRPCError({ code: "BAD_REQUEST", message: `dataset "${dataset.name}" has no images of class "${input.className}"` });
+    // the upload rule for a dataset named with a model, checked here for any dataset: no upsampled images
+    const size = model.manifest.input.size;
+    if (smallest != null && smallest < size)
+      throw new TRPCError({ code: "BAD_REQUEST", message: `dataset "${dataset.name}" has images of class "${input.className}" with a side of ${smallest} px; model "${model.name}" takes ${size}×${size}, so every image needs sides of at least ${size} px` });
     const order = model.manifest.layers.map((l) => l.name);
     const unknown = input.layers.filter((l) => !order.includes(l));
     if (unknown.length) throw new TRPCError({ code: "BAD_REQUEST", message: `not layers of the model: ${unknown.join(", ")}` });

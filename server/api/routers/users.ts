@@ -21,14 +21,19 @@ export const usersRouter = router({
   create: adminProcedure
     .input(z.object({ username: usernameSchema, password: passwordSchema, role: z.enum(ROLES) }))
     .mutation(async ({ ctx, input }) => {
-      if (ctx.db.select({ id: users.id }).from(users).where(eq(users.username, input.username)).get())
-        throw new TRPCError({ code: "CONFLICT", message: `the username "${input.username}" is taken` });
+      const taken = () => new TRPCError({ code: "CONFLICT", message: `the username "${input.username}" is taken` });
+      const exists = (db: Pick<typeof ctx.db, "select">) => db.select({ id: users.id }).from(users).where(eq(users.username, input.username)).get();
+      if (exists(ctx.db)) throw taken();
       const passwordHash = await hashPassword(input.password);
-      return ctx.db
-        .insert(users)
-        .values({ username: input.username, passwordHash, role: input.role, createdAt: Date.now() })
-        .returning({ id: users.id, username: users.username, role: users.role })
-        .get();
+      // checked again with the insert: another request may have taken the name while this one hashed
+      return ctx.db.transaction((tx) => {
+        if (exists(tx)) throw taken();
+        return tx
+          .insert(users)
+          .values({ username: input.username, passwordHash, role: input.role, createdAt: Date.now() })
+          .returning({ id: users.id, username: users.username, role: users.role })
+          .get();
+      });
     }),
 
   setRole: adminProcedure.input(z.object({ userId: id, role: z.enum(ROLES) })).mutation(({ ctx, input }) =>

@@ -3,6 +3,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getDb } from "~/db/client";
 import { getQueue } from "~/server/api/appContext";
 import { createContext } from "~/server/api/context";
+import { limitRequest } from "~/server/api/requestLimit";
 import { appRouter } from "~/server/api/root";
 import { limits } from "~/server/storage/limits";
 import { storageRoot } from "~/server/storage/paths";
@@ -10,10 +11,9 @@ import { storageRoot } from "~/server/storage/paths";
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-function handler(req: Request): Promise<Response> | Response {
-  const length = Number(req.headers.get("content-length") ?? 0);
-  if (length > limits.requestBytes)
-    return Response.json({ error: `the request has ${length} bytes; at most ${limits.requestBytes} are accepted` }, { status: 413 });
+async function handler(request: Request): Promise<Response> {
+  const req = await limitRequest(request, limits.requestBytes);
+  if (req instanceof Response) return req;
   return fetchRequestHandler({
     endpoint: "/api/trpc",
     req,
