@@ -10,14 +10,21 @@ interface Props {
   classes: string[];
   /** Top-down. */
   layers: string[];
-  datasets: { id: number; name: string }[];
+  /** In the order to offer them (the first is the default); `forModel`: registered for this model. */
+  datasets: { id: number; name: string; forModel: boolean }[];
 }
+
+/** Quadrature nodes per preset (server/neurflow/presets.ts): 16 Gauss–Legendre nodes, or the authors' 50. */
+const PRESET_STEPS = { default: 16, reference: 50 } as const;
 
 /** Start a circuit run: class, dataset, τ, k, N and the layers (from the manifest). */
 export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
   const trpc = useTRPC();
   const router = useRouter();
   const [picked, setPicked] = useState<string[]>(layers.slice(0, Math.min(4, layers.length)));
+  const [preset, setPreset] = useState<keyof typeof PRESET_STEPS>("default");
+  // N follows the preset until the user types a value of their own
+  const [steps, setSteps] = useState<string | null>(null);
   const start = useMutation(trpc.runs.start.mutationOptions({ onSuccess: (r) => router.push(`/runs/${r.id}`) }));
   if (datasets.length === 0) return <p className="text-sm text-zinc-500">Add a dataset with images of this model&apos;s classes first.</p>;
   return (
@@ -34,7 +41,7 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
           tau: Number(f.get("tau")),
           k: Number(f.get("k")),
           igSteps: Number(f.get("igSteps")),
-          preset: f.get("preset") === "reference" ? "reference" : "default",
+          preset,
         });
       }}
     >
@@ -48,12 +55,17 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
         <label className="flex flex-col gap-1">
           Dataset
           <select name="datasetId" className={inputClass}>
-            {datasets.map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}
+            {datasets.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name}
+                {d.forModel ? " (for this model)" : ""}
+              </option>
+            ))}
           </select>
         </label>
         <label className="flex flex-col gap-1" title="core concept neurons kept per target">
           τ (core neurons per target)
-          <input name="tau" type="number" min={1} max={64} defaultValue={4} className={inputClass} />
+          <input name="tau" type="number" min={1} max={64} defaultValue={16} className={inputClass} />
         </label>
         <label className="flex flex-col gap-1" title="top patches per neuron">
           k (top patches per neuron)
@@ -61,11 +73,11 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
         </label>
         <label className="flex flex-col gap-1" title="integrated-gradients quadrature nodes">
           N (integrated-gradients steps)
-          <input name="igSteps" type="number" min={1} max={300} defaultValue={50} className={inputClass} />
+          <input name="igSteps" type="number" min={1} max={300} value={steps ?? PRESET_STEPS[preset]} onChange={(e) => setSteps(e.target.value)} className={inputClass} />
         </label>
         <label className="flex flex-col gap-1">
           Preset
-          <select name="preset" className={inputClass} defaultValue="default">
+          <select name="preset" className={inputClass} value={preset} onChange={(e) => setPreset(e.target.value === "reference" ? "reference" : "default")}>
             <option value="default">default</option>
             <option value="reference">reference (authors&apos; code)</option>
           </select>

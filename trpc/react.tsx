@@ -13,12 +13,15 @@ import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
 import type { AppRouter } from "~/server/api/root";
+import { SHARE_HEADER } from "~/server/circuits/viewTypes";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
 const url = "/api/trpc";
 
-function makeClient() {
+function makeClient(shareToken: string | null) {
+  // a share-link visitor's reads carry the link's token (the server opens that circuit to it)
+  const headers = () => (shareToken ? { [SHARE_HEADER]: shareToken } : {});
   return createTRPCClient<AppRouter>({
     links: [
       splitLink({
@@ -26,17 +29,18 @@ function makeClient() {
         true: httpSubscriptionLink({ url, transformer: superjson }),
         false: splitLink({
           condition: (op) => isNonJsonSerializable(op.input),
-          true: httpLink({ url, transformer: superjson }),
-          false: httpBatchLink({ url, transformer: superjson }),
+          true: httpLink({ url, transformer: superjson, headers }),
+          false: httpBatchLink({ url, transformer: superjson, headers }),
         }),
       }),
     ],
   });
 }
 
-export function TRPCReactProvider({ children }: { children: ReactNode }) {
+/** The app's provider; a share page nests its own with the link's token. */
+export function TRPCReactProvider({ children, shareToken = null }: { children: ReactNode; shareToken?: string | null }) {
   const [queryClient] = useState(() => new QueryClient({ defaultOptions: { queries: { staleTime: 5_000 } } }));
-  const [client] = useState(makeClient);
+  const [client] = useState(() => makeClient(shareToken));
   return (
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={client} queryClient={queryClient}>

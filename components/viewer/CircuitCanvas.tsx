@@ -238,8 +238,24 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
         });
       });
     }
+    // Cytoscape caches where its container sits on the page; when content above it changes height
+    // (the toolbar wrapping once the faithfulness figure arrives, a dialog opening) the canvas
+    // moves without a window resize or scroll, and clicks would land on the old position
+    let frame = 0;
+    const remeasure = () => {
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => !cy.destroyed() && cy.resize());
+    };
+    const observer = new ResizeObserver(remeasure);
+    observer.observe(document.body);
+    if (box.current) observer.observe(box.current);
+    box.current?.addEventListener("pointerenter", remeasure);
     p.onReady?.(cy);
+    const el = box.current;
     return () => {
+      observer.disconnect();
+      el?.removeEventListener("pointerenter", remeasure);
+      cancelAnimationFrame(frame);
       cy.destroy();
       cyRef.current = null;
     };

@@ -235,7 +235,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
             aria-label="Weight threshold (fraction of the largest |W|)"
             onChange={(e) => setThreshold(Number(e.target.value))}
           />
-          <span className="w-52 tabular-nums" data-testid="edge-count">
+          <span className="tabular-nums sm:w-52" data-testid="edge-count">
             |W| ≥ {cut.toFixed(3)} · {visibleEdges}/{graph.edges.length} edges
           </span>
         </label>

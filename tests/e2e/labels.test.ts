@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { goodExplanation, goodLabel, type FakeOpenAI } from "../helpers/fakeOpenAI";
 import type { CircuitForLabels } from "~/server/labeling/circuitData";
+import { createShareLink } from "~/server/share/links";
 import { E2E_SETUP_TIMEOUT_MS, launchBrowser, signIn, startPlatform, type Platform } from "./helpers";
 import { ANNOTATOR, ANNOTATOR2, createLabelUsers, LABEL_MODEL, labelEnv, seedCircuit, startLabelServer, VIEWER } from "./labelsHelpers";
 
@@ -215,6 +216,27 @@ describe("labels in the browser", () => {
       await slot.getByTestId("label-review").filter({ hasText: "reviewed" }).waitFor();
       expect(await slot.getByTestId("label-edit").count()).toBe(1);
       await shot(a, "labels-viewer-slot");
+    }),
+  );
+
+  it("a share-link visitor reads the label with its review state and history, without edit controls", { timeout: 120_000 }, () =>
+    withOutput(async () => {
+      const rowId = data.groups[1]!.rowId;
+      const { token } = createShareLink(platform.db(), { circuitId, viewState: { selected: `g${rowId}`, threshold: 0, zoom: null, pan: null, heatmaps: false }, createdBy: null, expiresAt: null });
+      const ctx = await browser.newContext(); // no session
+      contexts.push(ctx);
+      const s = await ctx.newPage();
+      const refused: string[] = [];
+      s.on("response", (r) => r.url().includes("/api/trpc/") && r.status() >= 400 && refused.push(`${r.status()} ${r.url()}`));
+      await s.goto(`${platform.url}/s/${token}`);
+      const slot = s.getByTestId("label-slot");
+      await slot.getByTestId("label-text").filter({ hasText: "yellow stripes" }).waitFor();
+      await slot.getByTestId("label-review").filter({ hasText: "reviewed" }).waitFor();
+      await slot.getByTestId("label-readonly").waitFor();
+      expect(await slot.getByTestId("label-edit").count()).toBe(0);
+      await slot.getByTestId("label-history-toggle").click();
+      await slot.getByTestId("revision-1").waitFor();
+      expect(refused).toStrictEqual([]);
     }),
   );
 });

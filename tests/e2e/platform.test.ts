@@ -94,10 +94,18 @@ describe("the platform in a browser", () => {
       await page.goto(modelUrl);
       const runForm = page.locator("form").filter({ hasText: "Start run" });
       await runForm.locator('select[name="className"]').selectOption("bee");
-      await runForm.locator('select[name="datasetId"]').selectOption({ label: "toy-world images" });
+      // the dataset added for this model is offered first; N follows the preset (16 nodes, the authors' 50)
+      const datasetChoice = runForm.locator('select[name="datasetId"]');
+      expect(await datasetChoice.evaluate((s) => (s as HTMLSelectElement).selectedOptions[0]!.textContent)).toBe("toy-world images (for this model)");
+      const steps = runForm.locator('input[name="igSteps"]');
+      expect(await steps.inputValue()).toBe("16");
+      await runForm.locator('select[name="preset"]').selectOption("reference");
+      expect(await steps.inputValue()).toBe("50");
+      await runForm.locator('select[name="preset"]').selectOption("default");
+      expect(await steps.inputValue()).toBe("16");
       await runForm.locator('input[name="tau"]').fill("3");
       await runForm.locator('input[name="k"]').fill("12");
-      await runForm.locator('input[name="igSteps"]').fill("4");
+      await steps.fill("4");
       for (const box of await runForm.locator('input[name="layer"]').all()) {
         const want = LAYERS.includes((await box.getAttribute("value")) ?? "");
         if ((await box.isChecked()) !== want) await box.setChecked(want);

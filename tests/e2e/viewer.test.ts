@@ -113,6 +113,26 @@ describe("circuit viewer", () => {
     expect(await selectedNode(page)).toBeNull();
   });
 
+  it("a click reaches the node under the pointer after the content above the canvas grows", async () => {
+    // what the toolbar does when it wraps (the faithfulness figure arriving on a narrow screen)
+    await page.evaluate(() => {
+      const spacer = document.createElement("div");
+      spacer.id = "spacer";
+      spacer.style.height = "60px";
+      document.querySelector("[data-testid=viewer]")!.prepend(spacer);
+    });
+    try {
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      for (const g of graph.groups.slice(0, 2)) {
+        await clickNode(page, `g${g.id}`);
+        expect(await selectedNode(page)).toBe(`g${g.id}`);
+      }
+    } finally {
+      await page.evaluate(() => document.getElementById("spacer")!.remove());
+      await page.keyboard.press("Escape");
+    }
+  });
+
   it("IG heatmaps: computed on request by the worker, overlaid on the patches", async () => {
     const g = graph.groups.find((x) => x.layer === 0)!;
     await clickNode(page, `g${g.id}`);

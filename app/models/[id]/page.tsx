@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { orderDatasets } from "~/components/datasetChoice";
 import { StartRunForm } from "~/components/StartRunForm";
 import { Card, StatusBadge, tableClass, when } from "~/components/ui";
 import { hasRole } from "~/server/api/trpc";
@@ -81,7 +82,7 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
         </Card>
         {hasRole(user.role, "annotator") && (
           <Card title="Start a run">
-            <StartRunForm modelId={m.id} classes={m.classes} layers={m.layers} datasets={m.datasets.map((d) => ({ id: d.id, name: d.name }))} />
+            <StartRunForm modelId={m.id} classes={m.classes} layers={m.layers} datasets={orderDatasets(m.datasets, { modelId: m.id }).map((d) => ({ id: d.id, name: d.name, forModel: d.modelId === m.id }))} />
           </Card>
         )}
       </div>

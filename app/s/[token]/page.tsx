@@ -8,6 +8,7 @@ import { getDb } from "~/db/client";
 import { CircuitViewer } from "~/components/viewer/CircuitViewer";
 import { imageUrls } from "~/server/circuits/viewTypes";
 import { resolveShareToken, shareMessage } from "~/server/share/links";
+import { TRPCReactProvider } from "~/trpc/react";
 import { shareApi } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
@@ -64,7 +65,9 @@ export default async function SharePage({ params }: { params: Promise<{ token: s
           {r.link.expiresAt != null && ` · link expires ${new Date(r.link.expiresAt).toISOString().slice(0, 10)}`}
         </p>
       </div>
-      <CircuitViewer graph={graph} initialView={r.link.viewState} shareToken={token} canShare={false} documentHref={null} />
+      <TRPCReactProvider shareToken={token}>
+        <CircuitViewer graph={graph} initialView={r.link.viewState} shareToken={token} canShare={false} documentHref={null} />
+      </TRPCReactProvider>
     </div>
   );
 }

@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { orderDatasets } from "~/components/datasetChoice";
 import { EvaluationsView, type EvaluationsPageData } from "~/components/evaluations/EvaluationsView";
 import { hasRole } from "~/server/api/trpc";
 import { api, requireUser } from "~/trpc/server";
@@ -14,11 +15,13 @@ export default async function CircuitEvaluationsPage({ params }: { params: Promi
   const caller = await api();
   const graph = await caller.circuitGraph.get({ id }).catch(() => null);
   if (!graph) notFound();
-  const [list, datasets, model] = await Promise.all([
+  const [list, datasets, model, summary] = await Promise.all([
     caller.evaluations.list({ circuitId: id }),
     caller.datasets.list(),
     graph.circuit.modelId ? caller.models.get({ id: graph.circuit.modelId }).catch(() => null) : Promise.resolve(null),
+    caller.circuits.get({ id }),
   ]);
+  const run = summary.runId != null ? await caller.runs.get({ id: summary.runId }).catch(() => null) : null;
   const c = graph.circuit;
   const data: EvaluationsPageData = {
     circuit: {
@@ -40,7 +43,8 @@ export default async function CircuitEvaluationsPage({ params }: { params: Promi
         .filter((g) => g.layer === index)
         .map((g) => ({ rowId: g.id, groupId: g.groupId, label: g.label, neurons: new Set(g.members.map((m) => m.neuron)).size })),
     })),
-    datasets: datasets.map((d) => ({ id: d.id, name: d.name })),
+    // the run's own dataset first: false positives of another model's images mean nothing here
+    datasets: orderDatasets(datasets, { datasetId: run?.datasetId, modelId: graph.circuit.modelId }).map((d) => ({ id: d.id, name: d.name })),
     canStart: hasRole(user.role, "annotator"),
   };
   return (
