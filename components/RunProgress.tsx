@@ -6,7 +6,7 @@ import { useState } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
-import { buttonClass, ErrorBox, StatusBadge, tableClass } from "./ui";
+import { buttonClass, ErrorBox, StatusBadge, tableClass, when } from "./ui";
 
 type Run = inferRouterOutputs<AppRouter>["runs"]["get"];
 interface LogLine {
@@ -25,6 +25,19 @@ function describe(type: string, d: Record<string, unknown>): string | null {
   if (type === "log") return String(d.message);
   if (type === "checkpoint") return `layer ${String(d.layer)} done${d.seconds != null ? ` in ${Number(d.seconds).toFixed(1)} s` : ""} (checkpoint)`;
   return null;
+}
+
+/** The run page's header line; it reads the same live query as the progress card, so both move together. */
+export function RunFacts({ initial }: { initial: Run }) {
+  const trpc = useTRPC();
+  const run = useQuery(trpc.runs.get.queryOptions({ id: initial.id }, { initialData: initial })).data ?? initial;
+  return (
+    <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400" data-testid="run-facts">
+      <Link className="hover:underline" href={`/models/${run.modelId}`}>{run.modelName}</Link> · dataset {run.datasetName} · τ {run.params.tau} · k {run.params.k} · N{" "}
+      {run.params.igSteps} · layers {run.layers.join(" → ")} · backend {run.backend ?? "—"} · queued {when(run.createdAt)}
+      {run.job && ` · attempt ${run.job.attempts}/${run.job.maxAttempts}`}
+    </p>
+  );
 }
 
 /** Live progress over the SSE subscription; the browser resumes after the last event id on reconnect. */

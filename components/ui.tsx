@@ -44,5 +44,6 @@ export const buttonClass =
 export const tableClass = "w-full text-left text-sm [&_td]:py-1 [&_td]:pr-3 [&_th]:pb-1 [&_th]:pr-3 [&_th]:font-medium [&_th]:text-zinc-500";
 
 export function when(ms: number | null | undefined): string {
-  return ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "—";
+  // the same text on the server and in every browser (no hydration mismatch), so it says its zone
+  return ms ? `${new Date(ms).toISOString().replace("T", " ").slice(0, 19)} UTC` : "—";
 }

@@ -133,6 +133,8 @@ describe("the platform in a browser", () => {
       // the log came over the subscription: both layer pairs checkpointed, the circuit stored
       const log = page.getByTestId("run-log");
       await log.getByText(/circuit \d+ stored/).waitFor();
+      // the header line follows the run without a reload: the backend that ran it, the attempt
+      await page.getByTestId("run-facts").filter({ hasText: /backend (?!—)\S+ .* attempt 1\/3/ }).waitFor();
       expect(await log.getByText(/done in .* \(checkpoint\)/).count()).toBe(LAYERS.length - 1);
       const timingRows = page.locator("tr").filter({ hasText: "←" });
       expect(await timingRows.count()).toBe(LAYERS.length - 1);

@@ -22,7 +22,7 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
         </h1>
         <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
           {c.model ? <Link className="hover:underline" href={`/models/${c.model.id}`}>{c.model.name}</Link> : c.modelName} · class index {c.classIndex}
-          {c.runId != null && <> · <Link className="hover:underline" href={`/runs/${c.runId}`}>run #{c.runId}</Link></>} · computed {c.createdAt} · stored{" "}
+          {c.runId != null && <> · <Link className="hover:underline" href={`/runs/${c.runId}`}>run #{c.runId}</Link></>} · computed {Number.isNaN(Date.parse(c.createdAt)) ? c.createdAt : when(Date.parse(c.createdAt))} · stored{" "}
           {when(c.storedAt)}
         </p>
         <p className="mt-2">

@@ -1,7 +1,6 @@
-import Link from "next/link";
 import { notFound } from "next/navigation";
-import { RunProgress } from "~/components/RunProgress";
-import { Card, when } from "~/components/ui";
+import { RunFacts, RunProgress } from "~/components/RunProgress";
+import { Card } from "~/components/ui";
 import { hasRole } from "~/server/api/trpc";
 import { api, requireUser } from "~/trpc/server";
 
@@ -19,11 +18,7 @@ export default async function RunPage({ params }: { params: Promise<{ id: string
         <h1 className="text-2xl font-semibold">
           Run #{run.id}: {run.className}
         </h1>
-        <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
-          <Link className="hover:underline" href={`/models/${run.modelId}`}>{run.modelName}</Link> · dataset {run.datasetName} · τ {run.params.tau} · k{" "}
-          {run.params.k} · N {run.params.igSteps} · layers {run.layers.join(" → ")} · backend {run.backend ?? "—"} · queued {when(run.createdAt)}
-          {run.job && ` · attempt ${run.job.attempts}/${run.job.maxAttempts}`}
-        </p>
+        <RunFacts initial={run} />
       </div>
       <Card title="Progress">
         <RunProgress initial={run} canCancel={hasRole(user.role, "annotator")} />
