@@ -26,8 +26,29 @@ export function parseNumbers(text: string): number[] | null {
   return out.every((v) => Number.isFinite(v)) ? out : null;
 }
 
+/** How a result's parameters read in its header (the forms' words, not the request's keys). */
+const PARAM_NAMES: Record<string, string> = {
+  pairs: "layer pairs",
+  taus: "τ",
+  targets: "targets",
+  randomSets: "random sets",
+  k: "k",
+  seed: "seed",
+  modes: "modes",
+  scopes: "scopes",
+  baseline: "baseline",
+  draws: "draws",
+  setSizes: "set sizes",
+  layerIndex: "layer pair",
+  topCrops: "top crops",
+  threshold: "threshold",
+  groups: "groups",
+  topPatches: "top patches",
+};
+
 export function paramsSummary(kind: string, p: Record<string, unknown>): string {
-  const show = (k: string) => (p[k] == null ? null : `${k} ${Array.isArray(p[k]) ? (p[k] as unknown[]).join("/") : typeof p[k] === "object" ? JSON.stringify(p[k]) : String(p[k])}`);
+  const value = (v: unknown) => (Array.isArray(v) ? v.join("/") : typeof v === "object" ? JSON.stringify(v) : String(v));
+  const show = (k: string) => (p[k] == null ? null : `${PARAM_NAMES[k] ?? k} ${value(p[k])}`);
   const keys: Record<string, string[]> = {
     optimality: ["pairs", "taus", "targets", "randomSets", "k", "seed"],
     fidelityOfNeurons: ["taus", "modes", "scopes", "baseline", "draws", "seed"],
