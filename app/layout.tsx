@@ -24,6 +24,11 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
                   Circuits
                 </Link>
               )}
+              {user?.role === "admin" && (
+                <Link href="/users" className="text-zinc-600 hover:underline dark:text-zinc-300">
+                  Users
+                </Link>
+              )}
               <span className="flex-1" />
               {user ? (
                 <>

@@ -5,13 +5,16 @@ import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { buttonClass, ErrorBox, inputClass } from "./ui";
 
-/** Sign-in, or (on a fresh installation) creating the first account, which becomes admin. */
-export function SignInForm({ setup }: { setup: boolean }) {
+/**
+ * Sign-in, or (on a fresh installation) creating the first account, which becomes admin; then on
+ * to `next`, a same-site path the sign-in page has already checked.
+ */
+export function SignInForm({ setup, next = "/" }: { setup: boolean; next?: string }) {
   const trpc = useTRPC();
   const router = useRouter();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const done = { onSuccess: () => { router.push("/"); router.refresh(); } };
+  const done = { onSuccess: () => { router.push(next); router.refresh(); } };
   const signIn = useMutation(trpc.auth.signIn.mutationOptions(done));
   const create = useMutation(trpc.auth.setup.mutationOptions(done));
   const m = setup ? create : signIn;

@@ -7,6 +7,7 @@ import { getQueue } from "~/server/api/appContext";
 import { createContext } from "~/server/api/context";
 import { createCaller } from "~/server/api/root";
 import { storageRoot } from "~/server/storage/paths";
+import { REQUEST_PATH_HEADER, signInHref } from "~/server/auth/nextPath";
 import type { SessionUser } from "~/server/auth/sessions";
 import { SHARE_HEADER } from "~/server/circuits/viewTypes";
 
@@ -14,10 +15,10 @@ export const api = cache(async () =>
   createCaller(createContext({ db: getDb(), queue: getQueue(), storageRoot: storageRoot(), headers: await headers(), resHeaders: null })),
 );
 
-/** The signed-in user, or a redirect to the sign-in page. */
+/** The signed-in user, or a redirect to the sign-in page, which returns to this page afterwards. */
 export async function requireUser(): Promise<SessionUser> {
   const me = await (await api()).auth.me();
-  if (!me.user) redirect("/signin");
+  if (!me.user) redirect(signInHref((await headers()).get(REQUEST_PATH_HEADER)));
   return me.user;
 }
 

@@ -1,17 +1,20 @@
 import { redirect } from "next/navigation";
 import { SignInForm } from "~/components/SignInForm";
 import { Card } from "~/components/ui";
+import { safeNextPath } from "~/server/auth/nextPath";
 import { api } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
 
-export default async function SignInPage() {
+/** `?next=/path?query`: where to go after signing in (a path of this site only; anything else means "/"). */
+export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const next = safeNextPath((await searchParams).next) ?? "/";
   const me = await (await api()).auth.me();
-  if (me.user) redirect("/");
+  if (me.user) redirect(next);
   return (
     <div className="mx-auto mt-16 max-w-sm">
       <Card title={me.needsSetup ? "Set up NeurFlow Studio" : "Sign in"}>
-        <SignInForm setup={me.needsSetup} />
+        <SignInForm setup={me.needsSetup} next={next} />
       </Card>
     </div>
   );

@@ -1,0 +1,26 @@
+import { UsersAdmin } from "~/components/UsersAdmin";
+import { Card, ErrorBox } from "~/components/ui";
+import { ROLES } from "~/db/schema";
+import { api, requireUser } from "~/trpc/server";
+
+export const dynamic = "force-dynamic";
+
+/** Account administration (admins): the accounts, creating one, changing roles. */
+export default async function UsersPage() {
+  const user = await requireUser();
+  if (user.role !== "admin")
+    return (
+      <div className="mx-auto mt-8 max-w-xl" data-testid="admins-only">
+        <Card title="Users">
+          <ErrorBox>Only admins manage accounts; you are signed in as {user.role}. Ask an admin to add an account or change a role.</ErrorBox>
+        </Card>
+      </div>
+    );
+  const accounts = await (await api()).users.list();
+  return (
+    <div className="flex flex-col gap-6">
+      <h1 className="text-2xl font-semibold">Users</h1>
+      <UsersAdmin accounts={accounts} roles={ROLES} myId={user.id} />
+    </div>
+  );
+}
