@@ -1,10 +1,11 @@
 /** Bad inputs to a circuit run: each a clear error, raised before any long work. */
-import { mkdtempSync, writeFileSync, copyFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildCircuit } from "~/server/neurflow/circuit";
+import { parseManifest } from "~/server/neurflow/model/manifest";
 import type { CircuitRequest } from "~/server/neurflow/runTypes";
 
 const dir = "tests/fixtures/toyworld-a";
@@ -66,5 +67,18 @@ describe("circuit run input validation", () => {
 
   it("rejects a checkpoint from another run", async () => {
     await expect(buildCircuit(base, { resume: { requestKey: "other", layers: [] } })).rejects.toThrow(/checkpoint belongs to another run/);
+  });
+});
+
+describe("manifest validation messages", () => {
+  const good = () => JSON.parse(readFileSync(`${dir}/manifest.json`, "utf8")) as Record<string, unknown>;
+  it("name what is wrong in the manifest's terms", () => {
+    expect(() => parseManifest({ ...good(), name: undefined, format: "keras" })).toThrow(/name is missing; format must be one of "onnx", "tfjs-layers"/);
+    expect(() => parseManifest({ ...good(), classes: ["bee"] })).toThrow(/classes must list at least 2 items/);
+    expect(() => parseManifest({ ...good(), input: { ...(good().input as object), size: 4 } })).toThrow(/input\.size must be at least 8/);
+    expect(() => parseManifest([])).toThrow(/the manifest must be an object/);
+  });
+  it("show the first five problems and count the rest", () => {
+    expect(() => parseManifest({})).toThrow(/; and 1 more \(see docs\/manifest\.md\)$/);
   });
 });

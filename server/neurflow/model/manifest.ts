@@ -31,13 +31,30 @@ export const manifestSchema = z.object({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
+const TYPE_WORDS: Record<string, string> = { array: "a list", object: "an object", int: "an integer" };
+
+/** Messages in the manifest's terms: "is missing", "must be one of …", not a schema dump. */
+const manifestMessages: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === "invalid_type") return issue.input === undefined ? "is missing" : `must be ${TYPE_WORDS[issue.expected] ?? `a ${issue.expected}`}`;
+  if (issue.code === "invalid_value") return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  if (issue.code === "too_small" || issue.code === "too_big") {
+    const bound = `${issue.code === "too_small" ? "at least" : "at most"} ${String(issue.code === "too_small" ? issue.minimum : issue.maximum)}`;
+    if (issue.origin === "array") return `must list ${bound} items`;
+    if (issue.origin === "string") return `must have ${bound} characters`;
+    return `must be ${bound}`;
+  }
+  return undefined;
+};
+
 function describe(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+  const shown = error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "the manifest"} ${i.message}`);
+  const more = error.issues.length - shown.length;
+  return `${shown.join("; ")}${more > 0 ? `; and ${more} more` : ""} (see docs/manifest.md)`;
 }
 
 /** Validates an already-parsed manifest object; throws a clear error. */
 export function parseManifest(value: unknown, source = "manifest"): Manifest {
-  const r = manifestSchema.safeParse(value);
+  const r = manifestSchema.safeParse(value, { error: manifestMessages });
   if (!r.success) throw new Error(`${source} is not a valid model manifest: ${describe(r.error)}`);
   const m = r.data;
   const seen = new Set<string>();
