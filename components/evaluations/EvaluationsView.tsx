@@ -283,6 +283,7 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
     trpc.evaluations.list.queryOptions(input, {
       initialData: initial,
       refetchInterval: (q) => (q.state.data?.jobs.some(live) ? 1500 : false),
+      refetchIntervalInBackground: true,
     }),
   );
   const current = list.data ?? initial;

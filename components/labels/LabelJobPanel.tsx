@@ -18,10 +18,20 @@ export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: numbe
   const qc = useQueryClient();
   const [force, setForce] = useState(false);
   const [cap, setCap] = useState("");
+  /** The job this page started, until the server reports it (a fetch may answer before the job is visible, or fail). */
+  const [awaited, setAwaited] = useState<number | null>(null);
   const job = useQuery(
     trpc.labels.job.queryOptions(
       { circuitId },
-      { refetchInterval: (q) => (q.state.data && (q.state.data.status === "queued" || q.state.data.status === "running") ? 1000 : false) },
+      {
+        // poll while a job runs, also in a background tab, and until the one just started shows up settled
+        refetchInterval: (q) => {
+          const d = q.state.data;
+          const running = d != null && (d.status === "queued" || d.status === "running");
+          return running || (awaited != null && (d == null || d.id < awaited)) ? 1000 : false;
+        },
+        refetchIntervalInBackground: true,
+      },
     ),
   );
   const j = job.data;
@@ -32,7 +42,14 @@ export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: numbe
     if (wasActive.current && !active) void qc.invalidateQueries({ queryKey: trpc.labels.pathKey() });
     wasActive.current = active;
   }, [active, qc, trpc]);
-  const start = useMutation(trpc.labels.start.mutationOptions({ onSuccess: () => void job.refetch() }));
+  const start = useMutation(
+    trpc.labels.start.mutationOptions({
+      onSuccess: (r) => {
+        setAwaited(r.jobId);
+        void job.refetch();
+      },
+    }),
+  );
   const cancel = useMutation(trpc.labels.cancel.mutationOptions({ onSuccess: () => void job.refetch() }));
   const r = j?.result;
 
