@@ -62,7 +62,7 @@ export default async function Home() {
         ) : (
           <table className={tableClass}>
             <thead>
-              <tr><th>Class</th><th>Model</th><th>τ</th><th>Layers</th><th>Groups</th><th>Stored</th></tr>
+              <tr><th>Class</th><th>Model</th><th>τ</th><th>Layer pairs</th><th>Groups</th><th>Stored</th></tr>
             </thead>
             <tbody>
               {circuits.map((c) => (

@@ -1,4 +1,5 @@
 /** Browse circuits: by model and class, search over class names and labels, sorting, thumbnails. */
+import type { Metadata } from "next";
 import Link from "next/link";
 import { z } from "zod";
 import { Card, inputClass, buttonClass, when } from "~/components/ui";
@@ -7,6 +8,7 @@ import { imageUrls } from "~/server/circuits/viewTypes";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
+export const metadata: Metadata = { title: "Circuits" };
 
 const query = z.object({
   q: z.string().max(200).catch(""),

@@ -1,3 +1,4 @@
+import type { Metadata } from "next";
 import { redirect } from "next/navigation";
 import { SignInForm } from "~/components/SignInForm";
 import { Card } from "~/components/ui";
@@ -5,6 +6,7 @@ import { safeNextPath } from "~/server/auth/nextPath";
 import { api } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
+export const metadata: Metadata = { title: "Sign in" };
 
 /** `?next=/path?query`: where to go after signing in (a path of this site only; anything else means "/"). */
 export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {

@@ -1,9 +1,11 @@
+import type { Metadata } from "next";
 import { UsersAdmin } from "~/components/UsersAdmin";
 import { Card, ErrorBox } from "~/components/ui";
 import { ROLES } from "~/db/schema";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
+export const metadata: Metadata = { title: "Users" };
 
 /** Account administration (admins): the accounts, creating one, changing roles. */
 export default async function UsersPage() {

@@ -305,7 +305,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
               {tree && (
                 <>
                   <p className="text-xs text-zinc-500">
-                    ↑ targets in {graph.circuit.layers[drill.layer - 1] ?? "—"} that chose it · its semantic groups · ↓ its {tree.coreNeurons.length} core neurons in {tree.lower}
+                    {drill.layer === 0 ? "↑ the class logit (the root)" : `↑ targets in ${graph.circuit.layers[drill.layer - 1]} that chose it`} · its semantic groups · ↓ its {tree.coreNeurons.length} core neurons in {tree.lower}
                     {tree.igCompleteness != null && ` · IG completeness error ${tree.igCompleteness.toExponential(1)}`}
                   </p>
                   <HypertreeView circuitId={graph.circuit.id} tree={tree} shareToken={shareToken} dark={dark} onDrill={(layer, neuron) => setDrill({ layer, neuron })} />

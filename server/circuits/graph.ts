@@ -141,6 +141,7 @@ export function loadGraph(db: Db, circuitId: number): CircuitGraph | null {
       k: c.params.k,
       inputSize: c.modelInputSize,
       layers: layers.map((l) => l.upper),
+      chain: [...layers.map((l) => l.upper), ...(layers.length ? [layers.at(-1)!.lower] : [])],
       patchCount: c.patchCount,
       createdAt: c.createdAt,
       hasImages: circuitImageDir(db, c.id) != null,

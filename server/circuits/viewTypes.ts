@@ -61,6 +61,8 @@ export interface CircuitGraph {
     inputSize: number;
     /** Layer name of each rank, top-down: the uppers of every layer pair. */
     layers: string[];
+    /** Every layer of the run, top-down: `layers` and the lowest pair's lower layer (whose core neurons have no groups). */
+    chain: string[];
     patchCount: number;
     createdAt: string;
     /** Whether the dataset images are reachable, so patches can be drawn. */

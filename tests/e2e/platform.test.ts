@@ -144,6 +144,11 @@ describe("the platform in a browser", () => {
       await page.getByRole("link", { name: /Open the circuit/ }).click();
       await page.waitForURL(/\/circuits\/\d+$/);
       await expect(page.locator("h1").textContent()).resolves.toBe("Circuit of “bee”");
+      // a tab names its page, and the site has an icon
+      expect(await page.title()).toBe("Circuit of “bee” · NeurFlow Studio");
+      const icon = await page.locator('link[rel="icon"]').first().getAttribute("href");
+      const iconRes = await page.request.get(new URL(icon!, page.url()).href);
+      expect([iconRes.status(), iconRes.headers()["content-type"]]).toStrictEqual([200, "image/svg+xml"]);
       const summary = await page.locator("main").innerText();
       expect(summary).toContain("fc ← layer4.1");
       expect(summary).toContain("layer4.1 ← layer4.0");

@@ -75,6 +75,10 @@ describe("share links", () => {
     const s = shareCaller(token);
     const g = await s.circuitGraph.get({ id: one.circuitId });
     expect(g.circuit.id).toBe(one.circuitId);
+    // the graph's ranks are the pairs' upper layers; the chain adds the lowest pair's lower layer
+    const doc = syntheticCircuit({ seed: 3 });
+    expect(g.circuit.layers).toStrictEqual(doc.layers.map((l) => l.upper));
+    expect(g.circuit.chain).toStrictEqual([...doc.layers.map((l) => l.upper), doc.layers.at(-1)!.lower]);
     expect(g.groups.length).toBeGreaterThan(0);
     const top = g.groups.find((x) => x.layer === 0)!;
     const h = await s.circuitGraph.hypertree({ id: one.circuitId, layer: 0, neuron: top.members[0]!.neuron });

@@ -1,3 +1,4 @@
+import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { CircuitLabels } from "~/components/labels/CircuitLabels";
@@ -5,6 +6,11 @@ import { Card, tableClass, when } from "~/components/ui";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
+
+export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
+  const c = await (await api()).circuits.get({ id: Number((await params).id) }).catch(() => null);
+  return { title: c ? `Circuit of “${c.className}”` : "Circuit" };
+}
 
 /** A plain summary of a stored circuit (the interactive viewer is its own page). */
 export default async function CircuitPage({ params }: { params: Promise<{ id: string }> }) {

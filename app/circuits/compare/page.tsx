@@ -1,4 +1,5 @@
 /** Two circuits side by side, neuron groups matched by their member neurons. */
+import type { Metadata } from "next";
 import Link from "next/link";
 import { z } from "zod";
 import { buttonClass, Card, inputClass } from "~/components/ui";
@@ -6,6 +7,7 @@ import { CompareView } from "~/components/viewer/CompareView";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
+export const metadata: Metadata = { title: "Compare circuits" };
 
 const query = z.object({ a: z.coerce.number().int().positive().optional().catch(undefined), b: z.coerce.number().int().positive().optional().catch(undefined) });
 

@@ -1,3 +1,4 @@
+import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { orderDatasets } from "~/components/datasetChoice";
@@ -7,6 +8,11 @@ import { hasRole } from "~/server/api/trpc";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
+
+export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
+  const m = await (await api()).models.get({ id: Number((await params).id) }).catch(() => null);
+  return { title: m ? `Model ${m.name}` : "Model" };
+}
 
 export default async function ModelPage({ params }: { params: Promise<{ id: string }> }) {
   const user = await requireUser();

@@ -1,3 +1,4 @@
+import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { RunFacts, RunProgress } from "~/components/RunProgress";
 import { Card } from "~/components/ui";
@@ -5,6 +6,11 @@ import { hasRole } from "~/server/api/trpc";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
+
+export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
+  const r = await (await api()).runs.get({ id: Number((await params).id) }).catch(() => null);
+  return { title: r ? `Run #${r.id}: ${r.className}` : "Run" };
+}
 
 export default async function RunPage({ params }: { params: Promise<{ id: string }> }) {
   const user = await requireUser();

@@ -24,14 +24,14 @@ export async function generateMetadata({ params }: { params: Promise<{ token: st
   const { token } = await params;
   const r = resolveShareToken(getDb(), token);
   // the token is in the URL: keep it out of Referer headers
-  if (r.status !== "ok") return { title: "Share link unavailable · NeurFlow Studio", robots: { index: false }, referrer: "no-referrer" };
+  if (r.status !== "ok") return { title: { absolute: "Share link unavailable · NeurFlow Studio" }, robots: { index: false }, referrer: "no-referrer" };
   const graph = await shareApi(token).circuitGraph.get({ id: r.link.circuitId }).catch(() => null);
-  if (!graph) return { title: "NeurFlow Studio" };
+  if (!graph) return { title: { absolute: "NeurFlow Studio" } };
   const title = `Concept circuit of “${graph.circuit.className}” · ${graph.circuit.modelName}`;
-  const description = `${graph.groups.length} neuron groups over ${graph.circuit.layers.join(" → ")} (τ ${graph.circuit.tau}), shared read-only from NeurFlow Studio.`;
+  const description = `${graph.groups.length} neuron groups over ${graph.circuit.chain.join(" → ")} (τ ${graph.circuit.tau}), shared read-only from NeurFlow Studio.`;
   const image = `${await origin()}${imageUrls(graph.circuit.id, token).og}`;
   return {
-    title,
+    title: { absolute: title },
     description,
     robots: { index: false },
     referrer: "no-referrer",
@@ -61,7 +61,7 @@ export default async function SharePage({ params }: { params: Promise<{ token: s
       <div>
         <h1 className="text-2xl font-semibold">Concept circuit of “{c.className}”</h1>
         <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
-          {c.modelName} · τ {c.tau} · k {c.k} · {c.layers.join(" → ")} · {graph.groups.length} groups · shared read-only
+          {c.modelName} · τ {c.tau} · k {c.k} · {c.chain.join(" → ")} · {graph.groups.length} groups · shared read-only
           {r.link.expiresAt != null && ` · link expires ${new Date(r.link.expiresAt).toISOString().slice(0, 10)}`}
         </p>
       </div>

@@ -1,3 +1,4 @@
+import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { orderDatasets } from "~/components/datasetChoice";
@@ -6,6 +7,11 @@ import { hasRole } from "~/server/api/trpc";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
+
+export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
+  const c = await (await api()).circuits.get({ id: Number((await params).id) }).catch(() => null);
+  return { title: c ? `Evaluations · “${c.className}”` : "Evaluations" };
+}
 
 /** A circuit's evaluations and applications: start forms, live jobs, results as plots with exports. */
 export default async function CircuitEvaluationsPage({ params }: { params: Promise<{ id: string }> }) {
@@ -52,7 +58,7 @@ export default async function CircuitEvaluationsPage({ params }: { params: Promi
       <div>
         <h1 className="text-2xl font-semibold">Evaluations of the circuit of “{c.className}”</h1>
         <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
-          {c.modelName} · τ {c.tau} · k {c.k} · {c.layers.join(" → ")} · {list.facts.imageCount} images · {c.patchCount} patches ·{" "}
+          {c.modelName} · τ {c.tau} · k {c.k} · {c.chain.join(" → ")} · {list.facts.imageCount} images · {c.patchCount} patches ·{" "}
           <Link className="hover:underline" href={`/circuits/${c.id}/view`}>viewer</Link> · <Link className="hover:underline" href={`/circuits/${c.id}`}>summary</Link>
         </p>
         {!c.modelId && <p className="mt-2 text-sm text-amber-700">This circuit has no registered model (an imported document): evaluations cannot run on it.</p>}

@@ -1,3 +1,4 @@
+import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { z } from "zod";
@@ -6,6 +7,11 @@ import { nodeIdSchema, viewStateSchema } from "~/server/circuits/viewState";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
+
+export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
+  const c = await (await api()).circuits.get({ id: Number((await params).id) }).catch(() => null);
+  return { title: c ? `Viewer · “${c.className}”` : "Circuit viewer" };
+}
 
 /** `?node=g12&t=0.3`: optional initial selection and threshold (bad values are ignored). */
 const query = z.object({
@@ -27,7 +33,7 @@ export default async function CircuitViewPage({ params, searchParams }: { params
       <div>
         <h1 className="text-2xl font-semibold">Concept circuit of “{c.className}”</h1>
         <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
-          {c.modelId ? <Link className="hover:underline" href={`/models/${c.modelId}`}>{c.modelName}</Link> : c.modelName} · τ {c.tau} · k {c.k} · {c.layers.join(" → ")} ·{" "}
+          {c.modelId ? <Link className="hover:underline" href={`/models/${c.modelId}`}>{c.modelName}</Link> : c.modelName} · τ {c.tau} · k {c.k} · {c.chain.join(" → ")} ·{" "}
           {graph.groups.length} groups · {graph.edges.length} edges · <Link className="hover:underline" href={`/circuits/${c.id}`}>summary</Link> ·{" "}
           <Link className="hover:underline" href={`/circuits/compare?a=${c.id}`}>compare…</Link> ·{" "}
           <Link className="hover:underline" href={`/circuits/${c.id}/evaluations`} data-testid="open-evaluations">evaluations</Link>
