@@ -6,7 +6,7 @@ import { useState } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
-import { buttonClass, ErrorBox, StatusBadge, tableClass, when } from "./ui";
+import { ErrorBox, secondaryButtonClass, StatusBadge, tableClass, when } from "./ui";
 
 type Run = inferRouterOutputs<AppRouter>["runs"]["get"];
 interface LogLine {
@@ -79,7 +79,11 @@ export function RunProgress({ initial, canCancel }: { initial: Run; canCancel: b
         <span className="flex-1" />
         {sub.status === "connecting" && active && <span className="text-xs text-zinc-500">connecting…</span>}
         {canCancel && active && (
-          <button className={buttonClass} onClick={() => cancel.mutate({ id: run.id })} disabled={cancel.isPending || run.job?.cancelRequested}>
+          <button
+            className={secondaryButtonClass}
+            onClick={() => window.confirm(`Cancel run #${run.id}? It stops after the current step and cannot be resumed.`) && cancel.mutate({ id: run.id })}
+            disabled={cancel.isPending || run.job?.cancelRequested}
+          >
             {run.job?.cancelRequested ? "Canceling…" : "Cancel"}
           </button>
         )}
@@ -94,6 +98,13 @@ export function RunProgress({ initial, canCancel }: { initial: Run; canCancel: b
         <div className="h-full bg-blue-600 transition-all dark:bg-blue-500" style={{ width: `${pct}%` }} />
       </div>
       {run.status === "failed" && run.error && <ErrorBox>The run failed: {run.error}</ErrorBox>}
+      {(run.status === "failed" || run.status === "canceled") && (
+        <p data-testid="run-again">
+          <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/models/${run.modelId}#start-run`}>
+            Start a new run on {run.modelName} →
+          </Link>
+        </p>
+      )}
       {cancel.error && <ErrorBox>{cancel.error.message}</ErrorBox>}
       {run.circuitId != null && (
         <p>

@@ -1,9 +1,9 @@
 /** Small shared building blocks (server- and client-safe: no hooks). */
 import type { ReactNode } from "react";
 
-export function Card({ title, children, actions }: { title: ReactNode; children: ReactNode; actions?: ReactNode }) {
+export function Card({ title, children, actions, id }: { title: ReactNode; children: ReactNode; actions?: ReactNode; id?: string }) {
   return (
-    <section className="rounded-lg border border-zinc-200 bg-white p-4 shadow-sm dark:border-zinc-800 dark:bg-zinc-900">
+    <section id={id} className="rounded-lg border border-zinc-200 bg-white p-4 shadow-sm dark:border-zinc-800 dark:bg-zinc-900">
       <div className="mb-3 flex items-center gap-3">
         <h2 className="text-base font-semibold">{title}</h2>
         <span className="flex-1" />
@@ -41,6 +41,9 @@ export const inputClass =
   "rounded border border-zinc-300 bg-white px-2 py-1 text-sm dark:border-zinc-700 dark:bg-zinc-800 focus:outline-none focus:ring-2 focus:ring-blue-500";
 export const buttonClass =
   "rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700 disabled:opacity-50 dark:bg-blue-500 dark:hover:bg-blue-600";
+/** A button for a secondary or destructive action (not the page's main one). */
+export const secondaryButtonClass =
+  "rounded border border-zinc-300 px-3 py-1.5 text-sm hover:bg-zinc-100 disabled:opacity-50 dark:border-zinc-700 dark:hover:bg-zinc-800";
 export const tableClass = "w-full text-left text-sm [&_td]:py-1 [&_td]:pr-3 [&_th]:pb-1 [&_th]:pr-3 [&_th]:font-medium [&_th]:text-zinc-500";
 
 export function when(ms: number | null | undefined): string {

@@ -42,7 +42,10 @@ export function CompareView({ a, b, comparison }: { a: CircuitGraph; b: CircuitG
     <div className="flex flex-col gap-3">
       <label className="flex items-center gap-2 text-sm">
         Weight threshold
-        <input type="range" min={0} max={1} step={0.01} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} />
+        <input type="range" min={0} max={1} step={0.01} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} aria-label="Weight threshold (fraction of each circuit's largest |W|)" />
+        <span className="tabular-nums text-zinc-500" data-testid="compare-threshold">
+          {Math.round(threshold * 100)}% of each circuit&apos;s largest |W|
+        </span>
       </label>
       <div className="grid gap-4 lg:grid-cols-2">
         {side(a, "a")}

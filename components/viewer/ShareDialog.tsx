@@ -1,7 +1,7 @@
 "use client";
 /** Create a share link with the current view state; list and revoke the circuit's links. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import type { ViewState } from "~/server/circuits/viewTypes";
 import { useTRPC } from "~/trpc/react";
 import { buttonClass, ErrorBox, inputClass, when } from "../ui";
@@ -11,12 +11,25 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
   const qc = useQueryClient();
   const [days, setDays] = useState<string>("30");
   const [url, setUrl] = useState<string | null>(null);
+  const [copied, setCopied] = useState<"yes" | "select" | null>(null);
+  const urlInput = useRef<HTMLInputElement>(null);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(url!);
+      setCopied("yes");
+    } catch {
+      // no clipboard here (plain http off localhost, or refused): select the link for the user to copy
+      urlInput.current?.select();
+      setCopied("select");
+    }
+  };
   const list = useQuery(trpc.shareLinks.list.queryOptions({ circuitId }));
   const invalidate = () => qc.invalidateQueries({ queryKey: trpc.shareLinks.list.queryKey({ circuitId }) });
   const create = useMutation(
     trpc.shareLinks.create.mutationOptions({
       onSuccess: (r) => {
         setUrl(`${window.location.origin}${r.path}`);
+        setCopied(null);
         void invalidate();
         onChange?.();
       },
@@ -44,12 +57,18 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
         </button>
       </div>
       {create.error && <ErrorBox>{create.error.message}</ErrorBox>}
+      {revoke.error && <ErrorBox>{revoke.error.message}</ErrorBox>}
       {url && (
         <p className="mt-2 flex items-center gap-2">
-          <input className={`${inputClass} flex-1`} readOnly value={url} data-testid="share-url" onFocus={(e) => e.target.select()} />
-          <button className="hover:underline" onClick={() => void navigator.clipboard?.writeText(url)}>
+          <input ref={urlInput} className={`${inputClass} flex-1`} readOnly value={url} data-testid="share-url" onFocus={(e) => e.target.select()} />
+          <button className="hover:underline" onClick={() => void copy()} data-testid="share-copy">
             Copy
           </button>
+          {copied && (
+            <span className="text-xs text-zinc-500" role="status" data-testid="share-copied">
+              {copied === "yes" ? "Copied." : "Selected: press Ctrl+C (⌘C) to copy."}
+            </span>
+          )}
         </p>
       )}
       <p className="mt-1 text-xs text-zinc-500">The link is shown once; anyone holding it sees this circuit only, and can change nothing.</p>
@@ -63,7 +82,7 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
                 by {l.creator ?? "—"} · {when(l.createdAt)} · expires {l.expiresAt ? when(l.expiresAt) : "never"}
               </span>
               {l.canRevoke && (
-                <button className="text-red-700 hover:underline dark:text-red-400" data-testid="share-revoke" onClick={() => revoke.mutate({ id: l.id })}>
+                <button className="text-red-700 hover:underline dark:text-red-400" data-testid="share-revoke" onClick={() => window.confirm(`Revoke share link #${l.id}? Whoever holds it loses access at once; this cannot be undone.`) && revoke.mutate({ id: l.id })}>
                   Revoke
                 </button>
               )}

@@ -158,6 +158,22 @@ describe("the platform in a browser", () => {
       expect(doc.format).toBe("neurflow-circuit/1");
       expect(doc.class.name).toBe("bee");
       expect(doc.params).toMatchObject({ tau: 3, k: 12, igSteps: 4, layers: LAYERS });
+
+      // a second run, canceled after a confirmation: its page leads back to the run form
+      await page.goto(modelUrl);
+      await runForm.locator('input[name="tau"]').fill("3");
+      await runForm.getByRole("button", { name: "Start run" }).click();
+      await page.waitForURL(/\/runs\/\d+$/);
+      const asked: string[] = [];
+      page.once("dialog", (d) => {
+        asked.push(d.message());
+        void d.accept();
+      });
+      await page.getByRole("button", { name: "Cancel" }).click();
+      expect(asked[0]).toMatch(/^Cancel run #\d+\?/);
+      await page.getByTestId("run-again").waitFor({ timeout: 60_000 });
+      await page.getByTestId("run-again").getByRole("link").click();
+      await page.waitForURL(new RegExp(`${modelUrl.replace(/[/.]/g, "\\$&")}#start-run$`));
     }),
   );
 });

@@ -166,6 +166,9 @@ describe("circuit viewer", () => {
     await page.getByTestId("share-create").click();
     shareUrl = await page.getByTestId("share-url").inputValue();
     expect(shareUrl).toMatch(/\/s\/[A-Za-z0-9_-]{43}$/);
+    // copying says what happened (copied, or selected for the user where there is no clipboard)
+    await page.getByTestId("share-copy").click();
+    expect(await page.getByTestId("share-copied").textContent()).toMatch(/^(Copied\.|Selected: press Ctrl\+C)/);
     const zoom = await page.evaluate(() => window.__viewerCy!.zoom());
 
     const anon = await browser.newContext({ viewport: { width: 1400, height: 900 } });
@@ -210,7 +213,13 @@ describe("circuit viewer", () => {
   });
 
   it("a revoked link shows a clear page", async () => {
+    const asked: string[] = [];
+    page.once("dialog", (d) => {
+      asked.push(d.message());
+      void d.accept();
+    });
     await page.getByTestId("share-revoke").first().click();
+    expect(asked[0]).toMatch(/^Revoke share link #\d+\?/);
     await expect.poll(() => page.getByTestId("share-revoke").count()).toBe(0);
     const anon = await browser.newContext();
     const p2 = await anon.newPage();
@@ -254,7 +263,17 @@ describe("circuit viewer", () => {
     await page.getByTestId("compare-b").waitFor();
     const shared = Number((await page.getByTestId("compare-summary").textContent())!.match(/(\d+) shared groups/)![1]);
     expect(shared).toBeGreaterThan(0);
+    expect(await page.getByTestId("compare-threshold").textContent()).toContain("0% of each circuit");
     await page.waitForTimeout(800);
     await page.screenshot({ path: join(SHOTS, "viewer-compare.png") });
+    // addresses that name no pair of circuits say so
+    for (const [q, says] of [
+      [`a=x&b=${bee}`, "not a circuit id"],
+      [`a=${bee}&b=99999`, "does not exist"],
+      [`a=${bee}`, "Pick a circuit on each side"],
+    ] as const) {
+      await page.goto(`${platform.url}/circuits/compare?${q}`);
+      expect(await page.getByTestId("compare-problem").textContent()).toContain(says);
+    }
   });
 });

@@ -87,7 +87,7 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
           )}
         </Card>
         {hasRole(user.role, "annotator") && (
-          <Card title="Start a run">
+          <Card title="Start a run" id="start-run">
             <StartRunForm modelId={m.id} classes={m.classes} layers={m.layers} datasets={orderDatasets(m.datasets, { modelId: m.id }).map((d) => ({ id: d.id, name: d.name, forModel: d.modelId === m.id }))} />
           </Card>
         )}
