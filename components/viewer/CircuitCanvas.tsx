@@ -27,6 +27,8 @@ export interface CircuitCanvasProps {
   onSelect: (id: string | null) => void;
   initialViewport?: Viewport | null;
   onViewport?: (v: Viewport) => void;
+  /** The same graph with the labels and explanations as they are now (see liveLabels.ts); drawn without rebuilding the canvas. */
+  live?: CircuitGraph;
   /** Extra classes per node id (the compare page marks shared / specific groups). */
   nodeClasses?: Map<string, string>;
   dark: boolean;
@@ -224,7 +226,8 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
     if (p.initialViewport) cy.viewport({ zoom: p.initialViewport.zoom, pan: p.initialViewport.pan });
     else fitPositions(cy, p.graph);
     cy.on("tap", "node", (ev) => latest.current.onSelect(ev.target.id() as string));
-    cy.on("tap", "edge.explained", (ev) => latest.current.onSelect(ev.target.id() as string));
+    // any group edge opens its panel (weight, both ends, its explanation or a first one to write)
+    cy.on("tap", "edge[id ^= 'e']", (ev) => latest.current.onSelect(ev.target.id() as string));
     cy.on("mouseover", "node", (ev) => highlightPaths(cy, ev.target as NodeSingular));
     cy.on("mouseout", "node", () => clearHighlight(cy));
     cy.on("viewport", () => latest.current.onViewport?.({ zoom: cy.zoom(), pan: cy.pan() }));
@@ -279,6 +282,27 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
       if (props.selected) cy.getElementById(props.selected).addClass("sel");
     });
   }, [props.selected, props.graph]);
+
+  useEffect(() => {
+    const cy = cyRef.current;
+    const live = props.live;
+    if (!cy || !live) return;
+    cy.batch(() => {
+      for (const g of live.groups) {
+        const node = cy.getElementById(`g${g.id}`);
+        const label = groupTitle(g, live.circuit.layers);
+        if (node.nonempty() && node.data("label") !== label) node.data("label", label);
+      }
+      for (const e of live.edges) {
+        const edge = cy.getElementById(`e${e.id}`);
+        if (edge.empty()) continue;
+        const line = e.explanation ? explanationLine(e.explanation) : undefined;
+        if (edge.data("expl") === line) continue;
+        if (line) edge.data("expl", line).addClass("explained");
+        else edge.removeData("expl").removeClass("explained");
+      }
+    });
+  }, [props.live, props.graph]);
 
   useEffect(() => {
     const cy = cyRef.current;

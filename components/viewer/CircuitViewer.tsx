@@ -8,16 +8,19 @@
  */
 import { createTRPCClient, httpBatchLink } from "@trpc/client";
 import type { Core, NodeSingular } from "cytoscape";
+import { useQuery } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import superjson from "superjson";
 import type { AppRouter } from "~/server/api/root";
 import { circuitSvg, maxAbsWeight } from "~/server/circuits/svg";
 import { imageUrls, SHARE_HEADER, type CircuitGraph, type Hypertree, type ViewState } from "~/server/circuits/viewTypes";
 import { downloadBlob } from "~/components/evaluations/exportPlot";
+import { useTRPC } from "~/trpc/react";
 import { CircuitCanvas, fitPositions, type Viewport } from "./CircuitCanvas";
 import { DetailPanel } from "./DetailPanel";
 import { FaithfulnessBadge } from "./FaithfulnessBadge";
 import { HypertreeView } from "./HypertreeView";
+import { withCurrentLabels } from "./liveLabels";
 import { ShareDialog } from "./ShareDialog";
 import { useHeatmaps } from "./useHeatmaps";
 import { useSystemDark } from "./useSystemDark";
@@ -79,6 +82,11 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
     [shareToken],
   );
 
+  // labels and explanations as they are now: edits made while the page is open show on the graph
+  const trpc = useTRPC();
+  const current = useQuery(trpc.labels.forCircuit.queryOptions({ circuitId: graph.circuit.id }, { retry: false })).data;
+  const live = useMemo(() => withCurrentLabels(graph, current), [graph, current]);
+
   const selectedGroup = selected?.startsWith("g") ? Number(selected.slice(1)) : null;
   const heat = useHeatmaps(client, graph.circuit.id, selectedGroup, heatmapsOn && graph.circuit.hasImages, shareToken == null);
 
@@ -108,9 +116,13 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
     viewport.current = v;
   }, []);
 
+  const panelRef = useRef<HTMLDivElement>(null);
   const select = useCallback((id: string | null) => {
     setSelected(id);
     if (id == null) setDrill(null);
+    // one column (phones, narrow windows): the panel sits below the graph, so bring it into view
+    const panel = panelRef.current;
+    if (id && panel && panel.getBoundingClientRect().top >= window.innerHeight) requestAnimationFrame(() => panel.scrollIntoView({ behavior: "smooth", block: "start" }));
   }, []);
 
   // signed-in page: keep `?node=&t=` in the address so a copied URL reopens the same node and threshold
@@ -208,7 +220,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
       );
     }
     const ext = cy.extent();
-    const svg = circuitSvg(graph, { width: cy.width(), height: cy.height(), extent: { x1: ext.x1, y1: ext.y1, x2: ext.x2, y2: ext.y2 }, visible, selected, dark, images });
+    const svg = circuitSvg(live, { width: cy.width(), height: cy.height(), extent: { x1: ext.x1, y1: ext.y1, x2: ext.x2, y2: ext.y2 }, visible, selected, dark, images });
     downloadBlob(`${base}.svg`, new Blob([svg], { type: "image/svg+xml" }));
   };
   const exportJson = () => {
@@ -264,6 +276,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
         <div className="relative rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-950">
           <CircuitCanvas
             graph={graph}
+            live={live}
             shareToken={shareToken}
             threshold={threshold}
             selected={selected}
@@ -273,14 +286,14 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
             dark={dark}
             onReady={onReady}
           />
-          <p className="pointer-events-none absolute bottom-2 left-3 text-xs text-zinc-500">
-            Hover: paths through a node · click: details (✎ edges: explanations) · ← ↑ → ↓ move · Esc closes · blue W &gt; 0, red W &lt; 0
+          <p className="pointer-events-none absolute bottom-2 left-3 hidden text-xs text-zinc-500 sm:block">
+            Hover: paths through a node · click a node or an edge: details and explanations (✎ marks explained edges) · ← ↑ → ↓ move · Esc closes · blue W &gt; 0, red W &lt; 0
           </p>
         </div>
-        <div className="max-h-[75vh] overflow-y-auto rounded-lg border border-zinc-200 bg-white p-3 dark:border-zinc-800 dark:bg-zinc-900">
+        <div ref={panelRef} className="max-h-[75vh] overflow-y-auto rounded-lg border border-zinc-200 bg-white p-3 dark:border-zinc-800 dark:bg-zinc-900">
           {selected ? (
             <DetailPanel
-              graph={graph}
+              graph={live}
               selected={selected}
               shareToken={shareToken}
               readOnly={shareToken != null}

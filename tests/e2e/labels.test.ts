@@ -239,4 +239,29 @@ describe("labels in the browser", () => {
       expect(refused).toStrictEqual([]);
     }),
   );
+
+  it("edits in the viewer show on the graph at once; any edge opens its panel, where a first explanation can be written", { timeout: 120_000 }, () =>
+    withOutput(async () => {
+      const g3 = data.groups[2]!;
+      await a.goto(`${platform.url}/circuits/${circuitId}/view?node=g${g3.rowId}`);
+      await a.locator("[data-testid=viewer][data-ready='1']").waitFor();
+      const slot = a.getByTestId("label-slot");
+      await slot.getByTestId("label-edit").click();
+      await slot.getByTestId("label-input").fill("live on the canvas");
+      await slot.getByTestId("label-save").click();
+      await slot.getByTestId("label-text").filter({ hasText: "live on the canvas" }).waitFor();
+      await expect.poll(() => a.evaluate((id) => window.__viewerCy!.getElementById(id).data("label") as string, `g${g3.rowId}`)).toBe("live on the canvas");
+
+      const plain = await a.evaluate(() => window.__viewerCy!.edges("[id ^= 'e']").filter((e) => !e.hasClass("explained")).map((e) => e.id())[0]!);
+      await a.evaluate((id) => window.__viewerCy!.getElementById(id).emit("tap"), plain);
+      const panel = a.getByTestId("edge-panel");
+      await panel.waitFor();
+      await panel.getByTestId("label-edit").click();
+      await panel.getByTestId("label-input").fill("The child's stripes are part of the parent.");
+      await panel.getByTestId("label-save").click();
+      await expect
+        .poll(() => a.evaluate((id) => [window.__viewerCy!.getElementById(id).hasClass("explained"), window.__viewerCy!.getElementById(id).data("expl")], plain))
+        .toStrictEqual([true, "The child's stripes are part of the parent."]);
+    }),
+  );
 });
