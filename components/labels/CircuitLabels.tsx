@@ -7,6 +7,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { Fragment, useState } from "react";
 import { ErrorBox, tableClass } from "~/components/ui";
+import { imageUrls } from "~/server/circuits/viewTypes";
 import { useTRPC } from "~/trpc/react";
 import { EdgeExplanation } from "./EdgeExplanation";
 import { GroupLabelPanel } from "./GroupLabelPanel";
@@ -22,6 +23,7 @@ export function CircuitLabels({ circuitId }: { circuitId: number }) {
   if (q.isPending) return <p className="text-sm text-zinc-500">Loading labels…</p>;
   if (q.error) return <ErrorBox>{q.error.message}</ErrorBox>;
   const o = q.data;
+  const urls = imageUrls(circuitId, null);
   const toggle = (k: string) => setOpen((cur) => (cur === k ? null : k));
   const openButton = (k: string, testid: string) => (
     <button type="button" className="text-blue-700 hover:underline dark:text-blue-400" onClick={() => toggle(k)} data-testid={testid} aria-expanded={open === k}>
@@ -52,7 +54,13 @@ export function CircuitLabels({ circuitId }: { circuitId: number }) {
                 return (
                   <Fragment key={k}>
                     <tr data-testid={`group-row-${l.layer}-${g.group}`}>
-                      <td>{g.group}</td>
+                      <td>
+                        <span className="flex items-center gap-2">
+                          {/* the group's concept at a glance: its mosaic of top patches (a grey placeholder when the images are out of reach) */}
+                          <img src={urls.mosaic(g.rowId)} alt={`concept patches of group ${g.group}`} width={40} height={40} className="rounded" loading="lazy" data-testid="row-mosaic" />
+                          {g.group}
+                        </span>
+                      </td>
                       <td>{g.patchCount}</td>
                       <td className="max-w-md">
                         {g.label ? (
@@ -72,7 +80,17 @@ export function CircuitLabels({ circuitId }: { circuitId: number }) {
                     {open === k && (
                       <tr>
                         <td colSpan={5} className="bg-zinc-50 p-3 dark:bg-zinc-950">
-                          <GroupLabelPanel circuitId={circuitId} groupRef={{ layer: l.layer, group: g.group }} />
+                          <GroupLabelPanel
+                            circuitId={circuitId}
+                            groupRef={{ layer: l.layer, group: g.group }}
+                            renderEvidence={(patches) => (
+                              <span className="flex flex-wrap gap-1" data-testid="evidence">
+                                {patches.slice(0, 12).map((p) => (
+                                  <img key={p} src={urls.patch(p)} alt={`patch ${p}`} width={48} height={48} className="rounded" />
+                                ))}
+                              </span>
+                            )}
+                          />
                         </td>
                       </tr>
                     )}

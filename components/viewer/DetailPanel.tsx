@@ -128,7 +128,7 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
                       ? `computing… ${(heatmaps.job.progress * 100).toFixed(0)} %`
                       : heatmaps.job?.status === "failed"
                         ? `failed: ${heatmaps.job.error ?? ""}`
-                        : `${heatmaps.ready.size}/${g.patches.length} computed`}
+                        : `${heatmaps.ready.size}/${g.patches.length} computed${heatmaps.request ? "" : "; the rest can be computed by a signed-in member of the team"}`}
                 </span>
               )}
               {heatmaps.on && heatmaps.request && heatmaps.ready.size < g.patches.length && !(heatmaps.job && (heatmaps.job.status === "queued" || heatmaps.job.status === "running")) && (

@@ -186,6 +186,12 @@ describe("labels in the browser", () => {
       await panel.getByTestId("label-readonly").waitFor();
       expect(await panel.getByTestId("label-edit").count()).toBe(0);
       expect(await v.getByTestId("label-start").count()).toBe(0);
+      // the summary shows what each group sees: its mosaic in the row, the evidence patches in the panel
+      const drawn = (imgs: import("playwright-core").Locator) =>
+        imgs.evaluateAll((els) => els.length > 0 && els.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+      await v.getByTestId(`group-row-${g2.layer}-${g2.group}`).getByTestId("row-mosaic").scrollIntoViewIfNeeded();
+      await expect.poll(() => drawn(v.getByTestId(`group-row-${g2.layer}-${g2.group}`).getByTestId("row-mosaic")), { timeout: 15_000 }).toBe(true);
+      await expect.poll(() => drawn(panel.getByTestId("evidence").locator("img")), { timeout: 15_000 }).toBe(true);
       await panel.getByTestId("label-history-toggle").click();
       await panel.getByTestId("revision-4").waitFor();
       expect(await panel.locator("[data-testid^='revert-']").count()).toBe(0);

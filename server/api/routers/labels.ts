@@ -136,7 +136,7 @@ export const labelsRouter = router({
           .filter((g) => g.layer === l.idx)
           .map((g) => {
             const lb = labelOf.get(`${g.layer}:${g.group}`);
-            return { group: g.group, patchCount: g.patches.length, members: g.memberCount, label: lb ? { text: lb.text, description: lb.description, review: lb.review, version: lb.version } : null };
+            return { group: g.group, rowId: g.rowId, patchCount: g.patches.length, members: g.memberCount, label: lb ? { text: lb.text, description: lb.description, review: lb.review, version: lb.version } : null };
           }),
         edges: data.edges
           .filter((e) => e.layer === l.idx && (strongest.has(`${e.layer}:${e.child}:${e.parent}`) || explOf.has(`${e.layer}:${e.child}:${e.parent}`)))
