@@ -1,7 +1,6 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
-import { TRPCClientError } from "@trpc/client";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 import type { Role } from "~/db/schema";
@@ -10,19 +9,6 @@ import { useTRPC } from "~/trpc/react";
 import { buttonClass, Card, ErrorBox, inputClass, tableClass, when } from "./ui";
 
 type Account = inferRouterOutputs<AppRouter>["users"]["list"][number];
-
-/** A mutation's error for people: the field messages of a failed input check, else the server's message. */
-export function errorText(e: unknown): string {
-  if (e instanceof TRPCClientError) {
-    const zod = (e.data as { zodError?: { formErrors: string[]; fieldErrors: Record<string, string[] | undefined> } | null } | undefined)?.zodError;
-    if (zod) {
-      const parts = [...zod.formErrors, ...Object.entries(zod.fieldErrors).flatMap(([field, msgs]) => (msgs ?? []).map((m) => `${field}: ${m}`))];
-      if (parts.length > 0) return parts.join("; ");
-    }
-    return e.message;
-  }
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** The accounts with a role selector each, and a form to create one; the page re-renders after each change. */
 export function UsersAdmin({ accounts, roles, myId }: { accounts: Account[]; roles: readonly Role[]; myId: number }) {
@@ -64,7 +50,7 @@ function AccountTable({ accounts, roles, myId }: { accounts: Account[]; roles: r
         },
         onError: (e) => {
           setPicked(({ [a.id]: _, ...rest }) => rest);
-          setFailure({ username: a.username, message: errorText(e) });
+          setFailure({ username: a.username, message: (e instanceof Error ? e.message : String(e)) });
         },
       },
     );
@@ -148,7 +134,7 @@ function CreateUserForm({ roles }: { roles: readonly Role[] }) {
           {roles.map((r) => <option key={r} value={r}>{r}</option>)}
         </select>
       </label>
-      {create.error && <ErrorBox>{errorText(create.error)}</ErrorBox>}
+      {create.error && <ErrorBox>{create.error.message}</ErrorBox>}
       {created && <p className="text-green-700 dark:text-green-400" role="status">{created}</p>}
       <button className={buttonClass} disabled={create.isPending} type="submit">
         Create account

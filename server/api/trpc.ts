@@ -33,7 +33,16 @@ const t = initTRPC
     errorFormatter({ shape, error }) {
       const zod = error.cause instanceof ZodError ? z.flattenError(error.cause) : null;
       // an unexpected failure's message may name server paths or internals: the server log has it
-      const message = error.code === "INTERNAL_SERVER_ERROR" ? INTERNAL_MESSAGE : shape.message;
+      // a bad input reads "field: rule; …" (zod's own message is a JSON dump of its issues)
+      const message =
+        error.code === "INTERNAL_SERVER_ERROR"
+          ? INTERNAL_MESSAGE
+          : error.cause instanceof ZodError
+            ? error.cause.issues
+                .slice(0, 5)
+                .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
+                .join("; ")
+            : shape.message;
       return { ...shape, message, data: { ...shape.data, zodError: zod, stack: undefined } };
     },
   });

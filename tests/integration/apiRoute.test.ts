@@ -131,4 +131,14 @@ describe("unexpected errors", () => {
     expect(broken).not.toContain("EEXIST");
     expect(await (await call("refused")).text()).toContain("the name is taken");
   });
+
+  it("a bad input's message names the field and the rule, not a JSON dump", async () => {
+    const r = await handler(
+      new Request("http://app/api/trpc/auth.setup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ json: { username: "x", password: "short" } }) }),
+    );
+    expect(r.status).toBe(400);
+    const message = (await r.json()).error.json.message as string;
+    expect(message).toMatch(/^username: .+; password: .+$/);
+    expect(message).not.toContain("{");
+  });
 });
