@@ -55,9 +55,9 @@ function DebugResult({ data, result }: { data: EvaluationsPageData; result: Debu
               <figure className="flex w-32 flex-col gap-1 text-xs">
                 {/* eslint-disable-next-line @next/next/no-img-element */}
                 <img src={src} alt={result.names[i]} width={128} height={128} className="rounded border border-zinc-300 dark:border-zinc-600" style={{ imageRendering: "auto" }} />
-                <figcaption className="break-all">
+                <figcaption className="break-words">
                   {result.names[i]}
-                  {result.classes?.[i] && <span className="text-zinc-500"> (filed as {result.classes[i]})</span>}
+                  {result.classes?.[i] && <span className="whitespace-nowrap text-zinc-500"> (filed as {result.classes[i]})</span>}
                 </figcaption>
                 <span>
                   predicted <b>{data.circuit.classes[img.predicted] ?? img.predicted}</b> · p({data.circuit.className}) = {img.classProbability.toFixed(3)}
@@ -67,18 +67,18 @@ function DebugResult({ data, result }: { data: EvaluationsPageData; result: Debu
                 {img.groups.slice(0, 3).map((g) => {
                   const name = groupName(data, result.layerIndex, g.groupId);
                   return (
-                    <div key={g.groupId} className="flex items-center gap-2 text-xs" data-testid="debug-group">
+                    <div key={g.groupId} className="flex flex-wrap items-center gap-2 text-xs" data-testid="debug-group">
                       {name.rowId != null && (
                         // eslint-disable-next-line @next/next/no-img-element
                         <img src={`${base}/mosaics/${name.rowId}`} alt="" width={56} height={56} className="rounded" />
                       )}
-                      <div className="w-40 shrink-0">
+                      <div className="w-40 min-w-0 shrink">
                         <div className="font-medium">{name.label}</div>
                         <div className="text-zinc-500">
                           M = {g.score.toFixed(3)} · {g.cropsAbove} crops ≥ {result.threshold}
                         </div>
                       </div>
-                      <div className="flex gap-1 overflow-x-auto">
+                      <div className="flex max-w-full gap-1 overflow-x-auto">
                         {g.topCrops.map((c, ci) => (
                           <Crop key={ci} src={src} size={S} crop={c.crop} box={48} />
                         ))}
