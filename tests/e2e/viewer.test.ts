@@ -133,6 +133,24 @@ describe("circuit viewer", () => {
     }
   });
 
+  it("on a phone: no sideways scrolling, and a tapped node's panel comes into view", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    try {
+      const p = await phone.newPage();
+      await signIn(p, platform, VIEWER_ADMIN);
+      await p.goto(`${platform.url}/circuits/${bee}/view`);
+      await waitForGraph(p);
+      await p.getByTestId("faithfulness").waitFor({ state: "attached" }).catch(() => {});
+      expect(await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+      const g = graph.groups[0]!;
+      await p.evaluate((id) => window.__viewerCy!.getElementById(id).emit("tap"), `g${g.id}`);
+      await p.getByTestId("detail-panel").waitFor();
+      await expect.poll(() => p.getByTestId("detail-panel").evaluate((el) => el.getBoundingClientRect().top < window.innerHeight), { timeout: 5_000 }).toBe(true);
+    } finally {
+      await phone.close();
+    }
+  });
+
   it("IG heatmaps: computed on request by the worker, overlaid on the patches", async () => {
     const g = graph.groups.find((x) => x.layer === 0)!;
     await clickNode(page, `g${g.id}`);
