@@ -130,6 +130,11 @@ async function compareCommand(argv: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
+  if (command === undefined || ["help", "--help", "-h"].includes(command) || rest.includes("--help") || rest.includes("-h")) {
+    if (command === undefined) throw new UsageError("no command given");
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   if (command === "circuit") return circuitCommand(rest);
   if (command === "compare") return compareCommand(rest);
   const evaluation = command ? EVALUATION_COMMANDS[command] : undefined;
@@ -144,6 +149,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
+  // node:util parseArgs refuses unknown or malformed options: that is a usage error too
+  if (typeof (e as { code?: unknown })?.code === "string" && (e as { code: string }).code.startsWith("ERR_PARSE_ARGS")) e = new UsageError((e as Error).message);
   if (e instanceof UsageError) process.stderr.write(`neurflow: ${e.message}\n${USAGE}\n`);
   else process.stderr.write(`neurflow: error: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(e instanceof UsageError ? 2 : 1);
