@@ -11,6 +11,7 @@
  * lower layers that fit the maps budget; the others' maps only for the patches some target of the
  * pair needs.
  */
+import { CircuitInputError } from "./circuitInputError";
 import { createHash } from "node:crypto";
 import { activationColumn, activationRows, allocateActivations, computeLayerMaps, outputShapes } from "./activations";
 import { abortError } from "./abort";
@@ -66,26 +67,26 @@ export function validateRequest(model: ClassifierModel, req: CircuitRequest, par
   const classIndex = m.classes.indexOf(req.className);
   if (classIndex < 0) {
     const some = m.classes.slice(0, 10).join(", ");
-    throw new Error(`class "${req.className}" is not in the model's classes (${some}${m.classes.length > 10 ? ", …" : ""})`);
+    throw new CircuitInputError(`class "${req.className}" is not in the model's classes (${some}${m.classes.length > 10 ? ", …" : ""})`);
   }
-  if (req.layers.length < 2) throw new Error("a circuit needs at least two layers (top-down, e.g. fc,layer4.1)");
+  if (req.layers.length < 2) throw new CircuitInputError("a circuit needs at least two layers (top-down, e.g. fc,layer4.1)");
   const order = req.layers.map((name) => {
     const i = m.layers.findIndex((l) => l.name === name);
-    if (i < 0) throw new Error(`layer "${name}" is not in the manifest (layers: ${m.layers.map((l) => l.name).join(", ")})`);
+    if (i < 0) throw new CircuitInputError(`layer "${name}" is not in the manifest (layers: ${m.layers.map((l) => l.name).join(", ")})`);
     return i;
   });
   for (let i = 1; i < order.length; i++) {
     if (order[i]! >= order[i - 1]!) {
-      throw new Error(`layers must be listed top-down, each below the previous: "${req.layers[i]}" is not below "${req.layers[i - 1]}"`);
+      throw new CircuitInputError(`layers must be listed top-down, each below the previous: "${req.layers[i]}" is not below "${req.layers[i - 1]}"`);
     }
   }
-  if (!Number.isInteger(params.tau) || params.tau < 1) throw new Error(`τ must be a positive integer, got ${params.tau}`);
-  if (!Number.isInteger(params.k) || params.k < 2) throw new Error(`k must be an integer ≥ 2, got ${params.k}`);
-  if (!Number.isInteger(params.igSteps) || params.igSteps < 1) throw new Error(`ig steps must be ≥ 1, got ${params.igSteps}`);
+  if (!Number.isInteger(params.tau) || params.tau < 1) throw new CircuitInputError(`τ must be a positive integer, got ${params.tau}`);
+  if (!Number.isInteger(params.k) || params.k < 2) throw new CircuitInputError(`k must be an integer ≥ 2, got ${params.k}`);
+  if (!Number.isInteger(params.igSteps) || params.igSteps < 1) throw new CircuitInputError(`ig steps must be ≥ 1, got ${params.igSteps}`);
   if (params.granularities.length === 0 || params.granularities.some((g) => !(g > 0 && g <= 1))) {
-    throw new Error("granularities must be numbers in (0, 1]");
+    throw new CircuitInputError("granularities must be numbers in (0, 1]");
   }
-  if (!(params.strideRatio > 0 && params.strideRatio <= 1)) throw new Error("stride ratio must be in (0, 1]");
+  if (!(params.strideRatio > 0 && params.strideRatio <= 1)) throw new CircuitInputError("stride ratio must be in (0, 1]");
   return { classIndex };
 }
 
@@ -187,7 +188,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     const keep = await imagesOfClass(model, all, classIndex, batchSize);
     if (keep.length === 0) {
       all.dispose();
-      throw new Error(`none of the ${loaded.names.length} images is classified as "${req.className}" by the model`);
+      throw new CircuitInputError(`none of the ${loaded.names.length} images is classified as "${req.className}" by the model`);
     }
     const images = keep.length === loaded.names.length ? all : tf.tidy(() => tf.gather(all, keep) as tf.Tensor4D);
     imagesTensor = images;
@@ -201,7 +202,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
 
     // patches and activations of every chosen layer, once
     const patches: Patch[] = patchGrid(keep.length, S, params.granularities, params.strideRatio);
-    if (params.k > patches.length) throw new Error(`k = ${params.k} is more than the ${patches.length} patches of ${keep.length} images`);
+    if (params.k > patches.length) throw new CircuitInputError(`k = ${params.k} is more than the ${patches.length} patches of ${keep.length} images`);
     const tensors = req.layers.map((l) => model.layerTensor(l));
     const rules = [quadratureRule(params.igMethod, params.igSteps)];
     if (params.igFallbackSteps > params.igSteps) rules.push(quadratureRule(params.igMethod, params.igFallbackSteps));
@@ -221,10 +222,10 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     const acts = buffers.activations;
     for (let i = 1; i < req.layers.length; i++) {
       if (params.tau > acts[i]!.channels) {
-        throw new Error(`τ = ${params.tau} is larger than layer "${req.layers[i]}", which has ${acts[i]!.channels} channels`);
+        throw new CircuitInputError(`τ = ${params.tau} is larger than layer "${req.layers[i]}", which has ${acts[i]!.channels} channels`);
       }
     }
-    if (classIndex >= acts[0]!.channels) throw new Error(`layer "${req.layers[0]}" has no unit for class ${classIndex}`);
+    if (classIndex >= acts[0]!.channels) throw new CircuitInputError(`layer "${req.layers[0]}" has no unit for class ${classIndex}`);
 
     const workers = options.workers ?? defaultWorkerCount(backend.name);
     const attribution: AttributionRunner =

@@ -1,6 +1,7 @@
 /** The NeurFlow engine's public API. Plain TypeScript on TensorFlow.js; no web concerns. */
 export { initBackend, backendInfo, BACKEND_NAMES, type BackendInfo, type BackendName } from "./backend";
 export { buildCircuit, validateRequest, type ExecutionOptions } from "./circuit";
+export { CircuitInputError } from "./circuitInputError";
 export * from "./circuitFormat";
 export * from "./runTypes";
 export { PRESETS, resolveParams, type MethodParams, type PresetName } from "./presets";

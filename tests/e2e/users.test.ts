@@ -192,6 +192,23 @@ describe("sign-in returns to where you were going", () => {
     }),
   );
 
+  it("after signing out, Back shows no signed-in page", { timeout: 60_000 }, () =>
+    withOutput(async () => {
+      const page = await freshPage();
+      await page.goto(`${platform.url}/signin`);
+      await submitSignIn(page, ADMIN);
+      await page.goto(`${platform.url}/users`); // a client-side history of signed-in pages
+      await page.getByRole("link", { name: "Circuits" }).click();
+      await page.waitForURL((u) => u.pathname === "/circuits");
+      await page.getByRole("button", { name: /sign out/i }).click();
+      await page.waitForURL((u) => u.pathname === "/signin");
+      await page.goBack();
+      await page.waitForLoadState();
+      await expect.poll(() => new URL(page.url()).pathname, { timeout: 15_000 }).toBe("/signin");
+      expect(await page.getByTestId("whoami").count()).toBe(0);
+    }),
+  );
+
   for (const next of ["//evil.example", "https://evil.example", "/\\evil.example", "/.//evil.example"]) {
     it(`a next of ${next} lands on / instead`, { timeout: 60_000 }, () =>
       withOutput(async () => {

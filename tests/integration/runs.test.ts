@@ -5,6 +5,7 @@ import { circuits, jobs, runs } from "~/db/schema";
 import { circuitJobHandler } from "~/server/jobs/handlers/circuitJob";
 import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
 import { Worker } from "~/server/jobs/worker";
+import { CircuitInputError } from "~/server/neurflow/circuitInputError";
 import { fakeEngine } from "../helpers/fakeEngine";
 import sharp from "sharp";
 import { datasetForm, FIXTURE_IMAGES, makeZip, modelForm } from "../helpers/fixtures";
@@ -40,6 +41,7 @@ describe("runs.start validation", () => {
     ["τ = 0", { tau: 0 }, "τ is at least 1"],
     ["k too large", { k: 5000 }, "k is at most 1000"],
     ["N not an integer", { igSteps: 2.5 }, "expected int"],
+    ["k more than the class's 16 images give (16 × 59 patches)", { k: 945 }, "k = 945 is more than the 944 patches"],
     ["unknown model", { modelId: 999 }, "no model 999"],
     ["unknown dataset", { datasetId: 999 }, "no dataset 999"],
   ];
@@ -64,6 +66,20 @@ describe("runs.start validation", () => {
     expect(r.layers).toStrictEqual(["fc", "layer4.0", "layer3.1"]);
     await env.as.annotator.runs.cancel({ id: r.id });
     expect((await env.as.viewer.runs.get({ id: r.id })).status).toBe("canceled");
+  });
+});
+
+describe("a run the engine refuses", () => {
+  it("fails at once, without retries, with the engine's message", async () => {
+    const r = await start();
+    const refusing = async () => async () => {
+      throw new CircuitInputError("none of the 16 images is classified as \"bee\" by the model");
+    };
+    const worker = new Worker({ queue: env.queue, handlers: { circuit: circuitJobHandler(env.db, refusing) } });
+    expect(await worker.runOnce()).toMatchObject({ status: "failed" });
+    const job = env.db.select().from(jobs).where(eq(jobs.id, r.jobId)).get()!;
+    expect(job).toMatchObject({ status: "failed", attempts: 1 });
+    expect((await env.as.viewer.runs.get({ id: r.id })).error).toContain("none of the 16 images");
   });
 });
 

@@ -2,6 +2,8 @@
 import { tracked, TRPCError } from "@trpc/server";
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
+import { patchesPerImage } from "~/server/neurflow/patchGrid";
+import { resolveParams } from "~/server/neurflow/presets";
 import { circuits, datasets, images, jobs, models, runs } from "~/db/schema";
 import { isTerminal, type JobEvent } from "~/server/jobs/queue";
 import { annotatorProcedure, router, viewerProcedure } from "../trpc";
@@ -98,6 +100,12 @@ export const runsRouter = router({
     const size = model.manifest.input.size;
     if (smallest != null && smallest < size)
       throw new TRPCError({ code: "BAD_REQUEST", message: `dataset "${dataset.name}" has images of class "${input.className}" with a side of ${smallest} px; model "${model.name}" takes ${size}×${size}, so every image needs sides of at least ${size} px` });
+    // k top patches per neuron: more than the class's images give can never run (the engine keeps
+    // only the images the model assigns to the class, so it may find fewer still)
+    const method = resolveParams({ preset: input.preset });
+    const most = n * patchesPerImage(size, method.granularities, method.strideRatio);
+    if (input.k > most)
+      throw new TRPCError({ code: "BAD_REQUEST", message: `k = ${input.k} is more than the ${most} patches that the ${n} images of class "${input.className}" give; choose k ≤ ${most}` });
     const order = model.manifest.layers.map((l) => l.name);
     const unknown = input.layers.filter((l) => !order.includes(l));
     if (unknown.length) throw new TRPCError({ code: "BAD_REQUEST", message: `not layers of the model: ${unknown.join(", ")}` });

@@ -72,6 +72,9 @@ export function circuitJobHandler(db: Db, engine: () => Promise<CircuitEngine>):
           const last = added[added.length - 1];
           await ctx.checkpoint(c, { layers: c.layers.length, layer: last ? `${last.upper}←${last.lower}` : null, seconds: timings.at(-1)?.seconds ?? null });
         },
+      }).catch((e: unknown) => {
+        // the engine refused the request itself: a retry would be refused again
+        throw e instanceof Error && e.name === "CircuitInputError" ? new PermanentJobError(e.message) : e;
       });
       const checked = circuitSchema.safeParse(circuit);
       if (!checked.success) throw new PermanentJobError(`the engine returned an invalid circuit: ${checked.error.issues[0]?.message}`);
