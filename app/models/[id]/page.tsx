@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { orderDatasets } from "~/components/datasetChoice";
+import { RefreshWhile } from "~/components/RefreshWhile";
 import { StartRunForm } from "~/components/StartRunForm";
 import { Card, StatusBadge, tableClass, when } from "~/components/ui";
 import { hasRole } from "~/server/api/trpc";
@@ -30,8 +31,10 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
         <h1 className="text-2xl font-semibold">{m.name}</h1>
         <p className="mt-1 flex items-center gap-2 text-sm text-zinc-500 dark:text-zinc-400">
           {m.format} · input {m.inputSize}×{m.inputSize} · {(m.sizeBytes / 1e6).toFixed(1)} MB · <StatusBadge status={m.status} />
-          {m.statusMessage && <span>{m.statusMessage}</span>}
+          {m.statusMessage && <span data-testid="model-status-message">{m.statusMessage}</span>}
         </p>
+        {/* the load check runs in the worker: follow it until it settles */}
+        <RefreshWhile active={m.status === "validating"} />
       </div>
       <div className="grid gap-6 lg:grid-cols-2">
         <Card title={`Classes (${m.classes.length})`}>
@@ -88,7 +91,15 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
         </Card>
         {hasRole(user.role, "annotator") && (
           <Card title="Start a run" id="start-run">
+            {m.status !== "ready" ? (
+              <p className="text-sm text-zinc-500" data-testid="run-form-waiting">
+                {m.status === "validating"
+                  ? "The run form appears once the worker has loaded the model and run one batch (its load check)."
+                  : "This model failed its load check (above): upload a corrected model to compute circuits."}
+              </p>
+            ) : (
             <StartRunForm modelId={m.id} classes={m.classes} layers={m.layers} datasets={orderDatasets(m.datasets, { modelId: m.id }).map((d) => ({ id: d.id, name: d.name, forModel: d.modelId === m.id }))} />
+            )}
           </Card>
         )}
       </div>
