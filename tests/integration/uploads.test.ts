@@ -66,6 +66,21 @@ describe("model upload", () => {
     await expect(
       env.as.annotator.runs.start({ modelId: second.id, datasetId: 1, className: "bee", layers: ["fc", "layer4.1"], tau: 2, k: 5, igSteps: 4 }),
     ).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("failed its load check") });
+    // the loader's message names stored paths; the user sees the model's own file names
+    const third = await env.as.annotator.models.upload(modelForm({ name: "broken too" }));
+    const dir = env.db.select().from(models).where(eq(models.id, third.id)).get()!.dir;
+    const pathy = new Worker({
+      queue: env.queue,
+      handlers: {
+        validateModel: validateModelHandler(env.db, async () => async () => {
+          throw new Error(`${dir}/manifest.json: layer "fc" names no tensor of ${dir}/model.onnx`);
+        }),
+      },
+    });
+    expect(await pathy.runOnce()).toMatchObject({ status: "failed" });
+    const message = env.db.select().from(models).where(eq(models.id, third.id)).get()!.statusMessage!;
+    expect(message).toContain('manifest.json: layer "fc" names no tensor of model.onnx');
+    expect(message).not.toContain(env.storageRoot);
   });
 
   const manifest = () => JSON.parse(readFileSync(join(FIXTURE, "manifest.json"), "utf8"));
