@@ -253,7 +253,7 @@ export function JobList({ jobs, canCancel, onCancel }: { jobs: EvaluationJob[]; 
               {live(j) && <span className="truncate text-xs text-zinc-600 dark:text-zinc-300">{j.message}</span>}
               <span className="flex-1" />
               {j.evaluationId != null && (
-                <a className="text-xs text-blue-700 hover:underline dark:text-blue-400" href={`#${j.kind === "groupMasking" ? "imageDebug" : j.kind}`}>
+                <a className="text-xs text-blue-700 hover:underline dark:text-blue-400" href={`#${j.kind}`}>
                   result #{j.evaluationId}
                 </a>
               )}

@@ -143,6 +143,7 @@ export function ImageDebugPanel({
   const trpc = useTRPC();
   const upload = useMutation(trpc.evaluations.startImageDebug.mutationOptions({ onSuccess: onStarted }));
   const start = useMutation(trpc.evaluations.start.mutationOptions({ onSuccess: onStarted }));
+  const mask = useMutation(trpc.evaluations.start.mutationOptions({ onSuccess: onStarted }));
   const withGroups = data.layers.filter((l) => l.groups.length > 0);
   const [layer, setLayer] = useState(String(withGroups.find((l) => l.index > 0)?.index ?? withGroups[0]?.index ?? 0));
   const [topCrops, setTopCrops] = useState(String(EVALUATION_DEFAULTS.imageDebug.topCrops));
@@ -150,6 +151,8 @@ export function ImageDebugPanel({
   const [datasetId, setDatasetId] = useState(String(data.datasets[0]?.id ?? ""));
   const [limit, setLimit] = useState("16");
   const debugResults = results.get("imageDebug") ?? [];
+  // the image-debugging forms start open while there are no results, and stay as the user leaves them
+  const [debugOpen, setDebugOpen] = useState(debugResults.length === 0);
   // masking
   const [mLayer, setMLayer] = useState(layer);
   const [groups, setGroups] = useState<number[] | "core">([]);
@@ -164,10 +167,10 @@ export function ImageDebugPanel({
       <Section
         id="imageDebug"
         title={EVALUATION_TITLES.imageDebug}
-        description="Which concepts of a layer does an image show? Every neuron group of the layer is scored by metric M (geometric mean over its neurons of activation / their largest activation on the circuit's patches) on multi-granularity crops of the image; the image's score is its best crop. Images are resized to the model's input size."
+        description="Which concepts of a layer does an image show? Every neuron group of the layer is scored by metric M (geometric mean over its neurons of activation / their largest activation on the circuit's patches; above 1 when a crop activates the group more than any of those patches) on multi-granularity crops of the image; the image's score is its best crop. Images are resized to the model's input size."
       >
         {data.canStart && (
-          <details className="rounded border border-zinc-200 p-2 dark:border-zinc-700" open={debugResults.length === 0}>
+          <details className="rounded border border-zinc-200 p-2 dark:border-zinc-700" open={debugOpen} onToggle={(e) => setDebugOpen(e.currentTarget.open)}>
             <summary className="cursor-pointer text-sm font-medium">Debug images…</summary>
             <div className="mt-3 flex flex-col gap-3">
               <Row>
@@ -262,7 +265,7 @@ export function ImageDebugPanel({
               data-testid="form-groupMasking"
               onSubmit={(e) => {
                 e.preventDefault();
-                start.mutate({
+                mask.mutate({
                   circuitId: data.circuit.id,
                   request: {
                     kind: "groupMasking",
@@ -334,13 +337,14 @@ export function ImageDebugPanel({
                 ))}
               </fieldset>
               <div>
-                <button className={buttonClass} type="submit" disabled={start.isPending || (groups !== "core" && groups.length === 0)}>
+                <button className={buttonClass} type="submit" disabled={mask.isPending || (groups !== "core" && groups.length === 0)}>
                   Mask
                 </button>
               </div>
             </form>
           </details>
         )}
+        {mask.error && <ErrorBox>{mask.error.message}</ErrorBox>}
         <ResultPicker
           kind="groupMasking"
           results={results.get("groupMasking") ?? []}

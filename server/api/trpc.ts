@@ -40,7 +40,11 @@ const t = initTRPC
           : error.cause instanceof ZodError
             ? error.cause.issues
                 .slice(0, 5)
-                .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
+                .map((i) => {
+                  // the field's own name, not the request's nesting ("request.params.taus" → "taus")
+                  const path = i.path.filter((p, at) => !(at < 2 && (p === "request" || p === "params")));
+                  return path.length ? `${path.join(".")}: ${i.message}` : i.message;
+                })
                 .join("; ")
             : shape.message;
       return { ...shape, message, data: { ...shape.data, zodError: zod, stack: undefined } };

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 
 const LIMIT = 4000;
 const dir = mkdtempSync(join(tmpdir(), "neurflow-route-"));
@@ -122,6 +123,7 @@ describe("unexpected errors", () => {
       refused: publicProcedure.query(() => {
         throw new TRPCError({ code: "BAD_REQUEST", message: "the name is taken" });
       }),
+      nested: publicProcedure.input(z.object({ request: z.object({ params: z.object({ taus: z.array(z.number()).min(1, "give at least one τ") }) }) })).query(() => 1),
     });
     const call = (path: string) =>
       fetchRequestHandler({ endpoint: "/api/trpc", req: new Request(`http://app/api/trpc/${path}`), router: probe, createContext: () => ({}) as never, onError: () => {} });
@@ -130,6 +132,14 @@ describe("unexpected errors", () => {
     expect(broken).not.toContain("/srv/files");
     expect(broken).not.toContain("EEXIST");
     expect(await (await call("refused")).text()).toContain("the name is taken");
+    const nested = await fetchRequestHandler({
+      endpoint: "/api/trpc",
+      req: new Request(`http://app/api/trpc/nested?input=${encodeURIComponent(JSON.stringify({ json: { request: { params: { taus: [] } } } }))}`),
+      router: probe,
+      createContext: () => ({}) as never,
+      onError: () => {},
+    });
+    expect((await nested.json()).error.json.message).toBe("taus: give at least one τ");
   });
 
   it("a bad input's message names the field and the rule, not a JSON dump", async () => {
