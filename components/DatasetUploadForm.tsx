@@ -1,7 +1,7 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { buttonClass, ErrorBox, inputClass } from "./ui";
 
@@ -10,12 +10,20 @@ export function DatasetUploadForm({ models, isAdmin }: { models: { id: number; n
   const trpc = useTRPC();
   const router = useRouter();
   const [mode, setMode] = useState<"zip" | "folder">("zip");
-  const done = { onSuccess: () => router.refresh() };
+  const formRef = useRef<HTMLFormElement>(null);
+  // an added dataset clears the form, so a second click cannot add it again
+  const done = {
+    onSuccess: () => {
+      formRef.current?.reset();
+      router.refresh();
+    },
+  };
   const zip = useMutation(trpc.datasets.uploadZip.mutationOptions(done));
   const folder = useMutation(trpc.datasets.registerFolder.mutationOptions(done));
   const m = mode === "zip" ? zip : folder;
   return (
     <form
+      ref={formRef}
       className="flex flex-col gap-2 text-sm"
       onSubmit={(e) => {
         e.preventDefault();

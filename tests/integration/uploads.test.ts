@@ -253,6 +253,16 @@ describe("dataset upload", () => {
       assertClean();
     });
 
+  it("refuses a second dataset of the same name, keeping the first and leaving no files", async () => {
+    const n = datasetCount();
+    await expect(env.as.annotator.datasets.uploadZip(datasetForm(makeZip(fixtureZipEntries(["bee"], 1)), "bees and cars"))).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining('a dataset named "bees and cars" exists already'),
+    });
+    expect(datasetCount()).toBe(n);
+    assertClean();
+  });
+
   it("registers a server folder (admin), read in place, and validates the path", async () => {
     const r = await env.as.admin.datasets.registerFolder({ name: "fixture", path: FIXTURE_IMAGES, modelId });
     expect(r.classes).toStrictEqual(["bee", "car", "fish", "ladybug", "sun", "tree"]);

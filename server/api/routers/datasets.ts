@@ -29,6 +29,9 @@ function insertDataset(
   meta: { name: string; source: "zip" | "folder"; modelId: number | undefined; userId: number },
 ) {
   return db.transaction((tx) => {
+    // names tell datasets apart in every form: one name, one dataset
+    if (tx.select({ id: datasets.id }).from(datasets).where(eq(datasets.name, meta.name)).get())
+      throw new TRPCError({ code: "CONFLICT", message: `a dataset named "${meta.name}" exists already; choose another name` });
     const row = tx
       .insert(datasets)
       .values({
