@@ -34,7 +34,8 @@ export function RunFacts({ initial }: { initial: Run }) {
   return (
     <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400" data-testid="run-facts">
       <Link className="hover:underline" href={`/models/${run.modelId}`}>{run.modelName}</Link> · dataset {run.datasetName} · τ {run.params.tau} · k {run.params.k} · N{" "}
-      {run.params.igSteps} · layers {run.layers.join(" → ")} · backend {run.backend ?? "—"} · queued {when(run.createdAt)}
+      {run.params.igSteps} · layers {run.layers.join(" → ")}
+      {run.backend ? ` · backend ${run.backend}` : ""} · queued {when(run.createdAt)}
       {run.job && ` · attempt ${run.job.attempts}/${run.job.maxAttempts}`}
     </p>
   );
@@ -98,7 +99,7 @@ export function RunProgress({ initial, canCancel }: { initial: Run; canCancel: b
         <div className="h-full bg-blue-600 transition-all dark:bg-blue-500" style={{ width: `${pct}%` }} />
       </div>
       {run.status === "failed" && run.error && <ErrorBox>The run failed: {run.error}</ErrorBox>}
-      {(run.status === "failed" || run.status === "canceled") && (
+      {canCancel && (run.status === "failed" || run.status === "canceled") && (
         <p data-testid="run-again">
           <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/models/${run.modelId}#start-run`}>
             Start a new run on {run.modelName} →

@@ -71,13 +71,16 @@ function YAxis({ x, x2, ticks, scale, label }: { x: number; x2: number; ticks: n
   );
 }
 
+/** Width of one legend entry (swatch, label at about 6.2 px per character, gap). */
+const legendItemWidth = (label: string) => 22 + label.length * 6.2 + 12;
+
 function Legend({ x, y, items, dashed }: { x: number; y: number; items: { label: string; colour: string }[]; dashed?: string }) {
   let cx = x;
   return (
     <g>
       {items.map((it) => {
         const at = cx;
-        cx += 22 + it.label.length * 6.2 + 12;
+        cx += legendItemWidth(it.label);
         return (
           <g key={it.label}>
             <rect x={at} y={y - 8} width={16} height={10} fill={it.colour} />
@@ -259,7 +262,9 @@ export function fidelityOfWeightsCsv(r: FidelityOfWeightsResult): Csv {
 /** |r| between a set's summed importance and its knockout retention, per set size, one line per layer pair. */
 export function FidelityOfWeightsPlot({ result }: { result: FidelityOfWeightsResult }) {
   const sizes = result.params.setSizes;
-  const W = Math.max(420, 120 + sizes.length * 70);
+  const legend = result.pairs.map((p, i) => ({ label: `${p.upper} ← ${p.lower}`, colour: PALETTE[i % PALETTE.length]! }));
+  // wide enough for the legend of every layer pair (it is one line, in the exports too)
+  const W = Math.max(420, 120 + sizes.length * 70, 56 + 16 + legend.reduce((a, it) => a + legendItemWidth(it.label), 0));
   const H = 310;
   const m = { l: 56, r: 16, t: 34, b: 56 };
   const ticks = [0, 0.25, 0.5, 0.75, 1];
@@ -267,7 +272,7 @@ export function FidelityOfWeightsPlot({ result }: { result: FidelityOfWeightsRes
   const x = (i: number) => m.l + 10 + (sizes.length === 1 ? 0.5 : i / (sizes.length - 1)) * (W - m.l - m.r - 20);
   return (
     <Svg width={W} height={H} title="Fidelity of weights: |r| per set size" testId="plot-fidelityOfWeights">
-      <Legend x={m.l} y={16} items={result.pairs.map((p, i) => ({ label: `${p.upper} ← ${p.lower}`, colour: PALETTE[i % PALETTE.length]! }))} />
+      <Legend x={m.l} y={16} items={legend} />
       <YAxis x={m.l} x2={W - m.r} ticks={ticks} scale={y} label="|r|" />
       {sizes.map((s, i) => (
         <text key={s} x={x(i)} y={H - m.b + 16} textAnchor="middle" fill={INK}>

@@ -81,7 +81,7 @@ export function ResultPicker({ kind, results, render }: { kind: EvaluationKindNa
     <div className="flex flex-col gap-2" data-testid={`result-${kind}`} data-result-id={current.id}>
       <div className="flex flex-wrap items-center gap-2 text-xs text-zinc-500">
         {results.length > 1 ? (
-          <select className={inputClass} value={current.id} onChange={(e) => setPicked(Number(e.target.value))} aria-label="result">
+          <select className={`${inputClass} max-w-full`} value={current.id} onChange={(e) => setPicked(Number(e.target.value))} aria-label="result">
             {results.map((r) => (
               <option key={r.id} value={r.id}>
                 #{r.id} · {when(r.createdAt)} · {paramsSummary(kind, r.params)}

@@ -38,7 +38,7 @@ export function CircuitLabels({ circuitId }: { circuitId: number }) {
           <h3 className="mb-1 text-sm font-semibold">
             {l.name} <span className="font-normal text-zinc-500">(layer entry {l.layer}: {l.name} ← {l.lower})</span>
           </h3>
-          <table className={tableClass}>
+          <div className="overflow-x-auto"><table className={tableClass}>
             <thead>
               <tr>
                 <th>Group</th>
@@ -98,11 +98,11 @@ export function CircuitLabels({ circuitId }: { circuitId: number }) {
                 );
               })}
             </tbody>
-          </table>
+          </table></div>
           {l.edges.length > 0 && (
             <details className="mt-2" open={l.edges.some((e) => e.explanation) || undefined}>
               <summary className="cursor-pointer text-sm text-zinc-600 dark:text-zinc-400">Strongest edges from {l.lower} ({l.edges.length})</summary>
-              <table className={tableClass}>
+              <div className="overflow-x-auto"><table className={tableClass}>
                 <thead>
                   <tr>
                     <th>Child → parent</th>
@@ -137,7 +137,7 @@ export function CircuitLabels({ circuitId }: { circuitId: number }) {
                     );
                   })}
                 </tbody>
-              </table>
+              </table></div>
             </details>
           )}
         </div>

@@ -33,6 +33,8 @@ export function ReviewBadge({ review }: { review: string }) {
 interface Conflict {
   message: string;
   newer: LabelView["head"];
+  /** What the refused request was: an edit keeps its draft; a review or revert was a click on an old version. */
+  action: "edit" | "review" | "revert";
 }
 
 export function LabelEditor({
@@ -67,11 +69,11 @@ export function LabelEditor({
     await qc.invalidateQueries({ queryKey: trpc.labels.forCircuit.queryKey({ circuitId }) });
     await qc.invalidateQueries({ queryKey: trpc.labels.overview.queryKey({ circuitId }) });
   };
-  const onConflict = async (e: unknown) => {
+  const onConflict = async (e: unknown, action: Conflict["action"] = "edit") => {
     if (e instanceof TRPCClientError && (e.data as { code?: string } | undefined)?.code === "CONFLICT") {
       await refresh();
       const fresh = await qc.fetchQuery(trpc.labels.get.queryOptions(input, { staleTime: 0 }));
-      setConflict({ message: e.message, newer: fresh.head });
+      setConflict({ message: e.message, newer: fresh.head, action });
       return true;
     }
     return false;
@@ -86,8 +88,8 @@ export function LabelEditor({
       onError: (e) => void onConflict(e),
     }),
   );
-  const revert = useMutation(trpc.labels.revert.mutationOptions({ onSuccess: () => void refresh(), onError: (e) => void onConflict(e) }));
-  const review = useMutation(trpc.labels.review.mutationOptions({ onSuccess: () => void refresh(), onError: (e) => void onConflict(e) }));
+  const revert = useMutation(trpc.labels.revert.mutationOptions({ onSuccess: () => void refresh(), onError: (e) => void onConflict(e, "revert") }));
+  const review = useMutation(trpc.labels.review.mutationOptions({ onSuccess: () => void refresh(), onError: (e) => void onConflict(e, "review") }));
 
   if (q.isPending) return <p className="text-sm text-zinc-500">Loading…</p>;
   if (q.error) {
@@ -148,7 +150,10 @@ export function LabelEditor({
 
       {conflict && (
         <div role="alert" className="rounded border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100" data-testid="label-conflict">
-          <p className="font-medium">Not saved: someone saved a newer version{conflict.newer ? ` (v${conflict.newer.version})` : ""} while you were editing.</p>
+          <p className="font-medium">
+            {conflict.action === "edit" ? "Not saved" : conflict.action === "review" ? "Review not recorded" : "Not reverted"}: someone saved a newer version
+            {conflict.newer ? ` (v${conflict.newer.version})` : ""} {conflict.action === "edit" ? "while you were editing" : "since this page loaded it; look at it first"}.
+          </p>
           {conflict.newer && (
             <p className="mt-1">
               Their text: <q className="whitespace-pre-wrap" data-testid="label-conflict-text">{conflict.newer.text}</q>

@@ -52,6 +52,8 @@ export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: numbe
   );
   const cancel = useMutation(trpc.labels.cancel.mutationOptions({ onSuccess: () => void job.refetch() }));
   const r = j?.result;
+  // an empty cap is the server's default; anything else must be a whole number of calls
+  const capInvalid = cap.trim() !== "" && !(Number.isInteger(Number(cap)) && Number(cap) >= 1);
 
   return (
     <div className="flex flex-col gap-2 text-sm" data-testid="label-job-panel">
@@ -89,8 +91,8 @@ export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: numbe
               </label>
               <button
                 className={buttonClass}
-                disabled={start.isPending}
-                onClick={() => start.mutate({ circuitId, force, ...(cap.trim() && Number(cap) >= 1 ? { maxCalls: Math.floor(Number(cap)) } : {}) })}
+                disabled={start.isPending || capInvalid}
+                onClick={() => start.mutate({ circuitId, force, ...(cap.trim() ? { maxCalls: Number(cap) } : {}) })}
                 data-testid="label-start"
               >
                 Label with the MLLM
@@ -138,6 +140,7 @@ export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: numbe
           )}
         </div>
       )}
+      {capInvalid && <ErrorBox>The call cap must be a whole number of at least 1 (or empty for the default).</ErrorBox>}
       {start.error && <ErrorBox>{start.error.message}</ErrorBox>}
       {cancel.error && <ErrorBox>{cancel.error.message}</ErrorBox>}
     </div>

@@ -17,6 +17,7 @@ import {
   groupEdges,
   explanations,
   labels,
+  models,
   neuronGroupMembers,
   neuronGroups,
   runs,
@@ -134,7 +135,8 @@ export function loadGraph(db: Db, circuitId: number): CircuitGraph | null {
     circuit: {
       id: c.id,
       modelId: c.modelId,
-      modelName: c.modelName,
+      // the name the model is registered under; the document's own name when the model is gone
+      modelName: (c.modelId != null ? db.select({ name: models.name }).from(models).where(eq(models.id, c.modelId)).get()?.name : undefined) ?? c.modelName,
       className: c.className,
       classIndex: c.classIndex,
       tau: c.params.tau,

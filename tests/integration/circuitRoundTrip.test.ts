@@ -101,7 +101,11 @@ describe("circuit import/export", () => {
   it("with a model named: refuses a circuit of another input size or with layers the model lacks", async () => {
     const { id: modelId } = await env.as.annotator.models.upload(modelForm({ name: "toy" }));
     const ok = syntheticCircuit({ seed: 12 });
-    await expect(env.as.annotator.circuits.import({ document: ok, modelId })).resolves.toMatchObject({ id: expect.any(Number) });
+    const { id: okId } = await env.as.annotator.circuits.import({ document: ok, modelId });
+    // lists and the viewer name the model as it is registered, not by its manifest's name
+    expect((await env.as.viewer.circuits.list({})).find((c) => c.id === okId)?.modelName).toBe("toy");
+    expect((await env.as.viewer.circuitBrowse.search({ sort: "newest", limit: 50 })).find((c) => c.id === okId)?.modelName).toBe("toy");
+    expect((await env.as.viewer.circuitGraph.get({ id: okId })).circuit.modelName).toBe("toy");
     const n = circuitCount();
     const size = syntheticCircuit({ seed: 12 });
     size.model.inputSize = 224;

@@ -1,7 +1,7 @@
 /** Browsing circuits: by model and class, search over class names and labels, sorting. */
 import { and, asc, desc, eq, exists, or, sql } from "drizzle-orm";
 import { z } from "zod";
-import { circuits, labels } from "~/db/schema";
+import { circuits, labels, models } from "~/db/schema";
 import { router, viewerProcedure } from "../trpc";
 
 export const BROWSE_SORTS = ["newest", "oldest", "class", "groups"] as const;
@@ -37,7 +37,8 @@ export const circuitBrowseRouter = router({
         .select({
           id: circuits.id,
           modelId: circuits.modelId,
-          modelName: circuits.modelName,
+          // the name the model is registered under; the document's own name when the model is gone
+          modelName: sql<string>`coalesce(${models.name}, ${circuits.modelName})`,
           className: circuits.className,
           params: circuits.params,
           layerCount: circuits.layerCount,
@@ -45,6 +46,7 @@ export const circuitBrowseRouter = router({
           storedAt: circuits.storedAt,
         })
         .from(circuits)
+        .leftJoin(models, eq(models.id, circuits.modelId))
         .where(
           and(
             input.modelId ? eq(circuits.modelId, input.modelId) : undefined,

@@ -21,7 +21,8 @@ export const circuitsRouter = router({
         .select({
           id: circuits.id,
           modelId: circuits.modelId,
-          modelName: circuits.modelName,
+          // the name the model is registered under; the document's own name when the model is gone
+          modelName: sql<string>`coalesce(${models.name}, ${circuits.modelName})`,
           className: circuits.className,
           params: circuits.params,
           runId: circuits.runId,
@@ -31,6 +32,7 @@ export const circuitsRouter = router({
           storedAt: circuits.storedAt,
         })
         .from(circuits)
+        .leftJoin(models, eq(models.id, circuits.modelId))
         .where(and(input.modelId ? eq(circuits.modelId, input.modelId) : undefined, input.className ? eq(circuits.className, input.className) : undefined))
         .orderBy(desc(circuits.storedAt), desc(circuits.id))
         .limit(input.limit)
