@@ -11,7 +11,7 @@ interface Props {
   /** Top-down. */
   layers: string[];
   /** In the order to offer them (the first is the default); `forModel`: registered for this model. */
-  datasets: { id: number; name: string; forModel: boolean }[];
+  datasets: { id: number; name: string; forModel: boolean; classes: string[] }[];
 }
 
 /** Quadrature nodes per preset (server/neurflow/presets.ts): 16 Gauss–Legendre nodes, or the authors' 50. */
@@ -23,6 +23,10 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
   const router = useRouter();
   const [picked, setPicked] = useState<string[]>(layers.slice(0, Math.min(4, layers.length)));
   const [preset, setPreset] = useState<keyof typeof PRESET_STEPS>("default");
+  // the class list follows the dataset: a class without images there cannot be run
+  const [datasetId, setDatasetId] = useState(datasets[0]?.id ?? 0);
+  const has = new Set(datasets.find((d) => d.id === datasetId)?.classes ?? []);
+  const [className, setClassName] = useState(classes.find((c) => has.has(c)) ?? classes[0] ?? "");
   // N follows the preset until the user types a value of their own
   const [steps, setSteps] = useState<string | null>(null);
   const start = useMutation(trpc.runs.start.mutationOptions({ onSuccess: (r) => router.push(`/runs/${r.id}`) }));
@@ -35,8 +39,8 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
         const f = new FormData(e.currentTarget);
         start.mutate({
           modelId,
-          datasetId: Number(f.get("datasetId")),
-          className: String(f.get("className")),
+          datasetId,
+          className,
           layers: picked,
           tau: Number(f.get("tau")),
           k: Number(f.get("k")),
@@ -48,13 +52,28 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
       <div className="grid grid-cols-2 gap-3">
         <label className="flex flex-col gap-1">
           Class
-          <select name="className" className={inputClass}>
-            {classes.map((c) => <option key={c}>{c}</option>)}
+          <select name="className" className={inputClass} value={className} onChange={(e) => setClassName(e.target.value)}>
+            {classes.map((c) => (
+              <option key={c} value={c} disabled={!has.has(c)}>
+                {c}
+                {has.has(c) ? "" : " (no images in this dataset)"}
+              </option>
+            ))}
           </select>
         </label>
         <label className="flex flex-col gap-1">
           Dataset
-          <select name="datasetId" className={inputClass}>
+          <select
+            name="datasetId"
+            className={`${inputClass} max-w-full`}
+            value={datasetId}
+            onChange={(e) => {
+              const id = Number(e.target.value);
+              setDatasetId(id);
+              const now = new Set(datasets.find((d) => d.id === id)?.classes ?? []);
+              if (!now.has(className)) setClassName(classes.find((c) => now.has(c)) ?? className);
+            }}
+          >
             {datasets.map((d) => (
               <option key={d.id} value={d.id}>
                 {d.name}

@@ -59,6 +59,10 @@ describe("runs.start validation", () => {
     const before = env.db.select().from(runs).all().length;
     await expect(start({ datasetId: smallId })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("with a side of 16 px") });
     expect(env.db.select().from(runs).all().length).toBe(before);
+    // the model page lists each dataset with its classes (the run form offers only those)
+    const listed = (await env.as.viewer.models.get({ id: modelId })).datasets;
+    expect(listed.find((d) => d.id === smallId)?.classes).toStrictEqual(["bee"]);
+    expect(listed.find((d) => d.id === datasetId)?.classes).toStrictEqual(["bee", "car", "fish", "ladybug", "sun", "tree"]);
   });
 
   it("orders layers top-down from the manifest whatever the input order", async () => {

@@ -98,7 +98,7 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
                   : "This model failed its load check (above): upload a corrected model to compute circuits."}
               </p>
             ) : (
-            <StartRunForm modelId={m.id} classes={m.classes} layers={m.layers} datasets={orderDatasets(m.datasets, { modelId: m.id }).map((d) => ({ id: d.id, name: d.name, forModel: d.modelId === m.id }))} />
+            <StartRunForm modelId={m.id} classes={m.classes} layers={m.layers} datasets={orderDatasets(m.datasets, { modelId: m.id }).map((d) => ({ id: d.id, name: d.name, forModel: d.modelId === m.id, classes: d.classes }))} />
             )}
           </Card>
         )}

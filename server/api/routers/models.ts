@@ -1,6 +1,6 @@
 /** Models: list, detail (classes, layers, runs), upload, delete. */
 import { TRPCError } from "@trpc/server";
-import { desc, eq } from "drizzle-orm";
+import { desc, eq, sql } from "drizzle-orm";
 import { rm } from "node:fs/promises";
 import { z } from "zod";
 import { circuits, datasets, models, runs } from "~/db/schema";
@@ -42,7 +42,13 @@ export const modelsRouter = router({
       .orderBy(desc(circuits.storedAt))
       .all()
       .map((c) => ({ ...c, tau: c.tau.tau }));
-    const ds = ctx.db.select({ id: datasets.id, name: datasets.name, modelId: datasets.modelId }).from(datasets).orderBy(desc(datasets.createdAt)).all();
+    // each dataset with the classes it has images of, so the run form offers only classes it can run
+    const ds = ctx.db
+      .select({ id: datasets.id, name: datasets.name, modelId: datasets.modelId, classList: sql<string | null>`(select group_concat(c, char(10)) from (select distinct i.class_name as c from images i where i.dataset_id = "datasets"."id" order by c))` })
+      .from(datasets)
+      .orderBy(desc(datasets.createdAt))
+      .all()
+      .map(({ classList, ...d }) => ({ ...d, classes: classList ? classList.split("\n") : [] }));
     return {
       id: m.id,
       name: m.name,
