@@ -295,13 +295,23 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
     for (const r of current.results) m.set(r.kind, [...(m.get(r.kind) ?? []), r]);
     return m;
   }, [current.results]);
-  const doStart: Start = (request) => start.mutate({ circuitId: data.circuit.id, request } as never);
+  // which form the last start came from: its error shows under that form
+  const [startedKind, setStartedKind] = useState<string | null>(null);
+  const doStart: Start = (request) => {
+    setStartedKind((request as { kind: string }).kind);
+    start.mutate({ circuitId: data.circuit.id, request } as never);
+  };
   const file = (kind: string, r: StoredResult) => `circuit-${data.circuit.id}-${data.circuit.className.replace(/[^A-Za-z0-9_.-]/g, "_")}-${kind}-${r.id}`;
-  const form = (node: ReactNode) =>
+  const form = (kind: string, node: ReactNode) =>
     data.canStart ? (
       <details className="rounded border border-zinc-200 p-2 dark:border-zinc-700">
         <summary className="cursor-pointer text-sm font-medium">New run…</summary>
         <div className="mt-3">{node}</div>
+        {start.error && startedKind === kind && (
+          <div className="mt-2" data-testid={`start-error-${kind}`}>
+            <ErrorBox>{start.error.message}</ErrorBox>
+          </div>
+        )}
       </details>
     ) : null;
 
@@ -309,7 +319,6 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
     <div className="flex flex-col gap-6">
       <section className="rounded-lg border border-zinc-200 bg-white p-4 shadow-sm dark:border-zinc-800 dark:bg-zinc-900">
         <h2 className="mb-2 text-base font-semibold">Jobs</h2>
-        {start.error && <ErrorBox>{start.error.message}</ErrorBox>}
         {cancel.error && <ErrorBox>{cancel.error.message}</ErrorBox>}
         {!data.canStart && <p className="mb-2 text-sm text-zinc-500">Starting evaluations needs the annotator role; you can read the results.</p>}
         <JobList jobs={current.jobs} canCancel={data.canStart} onCancel={(jobId) => cancel.mutate({ jobId })} />
@@ -320,7 +329,7 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
         title={EVALUATION_TITLES.optimality}
         description="For the strongest targets of each layer pair, knock out the target's τ core neurons and many random τ-sets of the same layer; retention = share of the target's top-k patches still in its top k. Bars: mean retention(random) − retention(core) with 99% confidence whiskers (above 0: the core set disrupts more). Numbers: random sets that beat the core set."
       >
-        {form(<OptimalityForm data={data} start={doStart} pending={start.isPending} />)}
+        {form("optimality", <OptimalityForm data={data} start={doStart} pending={start.isPending} />)}
         <ResultPicker
           kind="optimality"
           results={byKind.get("optimality") ?? []}
@@ -340,7 +349,7 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
         title={EVALUATION_TITLES.fidelityOfNeurons}
         description="Class accuracy on the circuit's images when the core neurons are masked (zeroed) or retained (everything else zeroed), at one layer or from the classifier down to it, against as many baseline neurons (paper, Figure 5). Solid: core neurons; dashed: baseline ± std; dotted: unmasked accuracy."
       >
-        {form(<FidelityOfNeuronsForm data={data} start={doStart} pending={start.isPending} />)}
+        {form("fidelityOfNeurons", <FidelityOfNeuronsForm data={data} start={doStart} pending={start.isPending} />)}
         <ResultPicker
           kind="fidelityOfNeurons"
           results={byKind.get("fidelityOfNeurons") ?? []}
@@ -360,7 +369,7 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
         title={EVALUATION_TITLES.fidelityOfWeights}
         description="Knock out every neuron alone and many random sets of larger sizes; the Pearson correlation between a set's summed importance and its knockout retention should be negative (more important sets disrupt more). Drawn: |r| per set size, one line per layer pair."
       >
-        {form(<FidelityOfWeightsForm data={data} start={doStart} pending={start.isPending} />)}
+        {form("fidelityOfWeights", <FidelityOfWeightsForm data={data} start={doStart} pending={start.isPending} />)}
         <ResultPicker
           kind="fidelityOfWeights"
           results={byKind.get("fidelityOfWeights") ?? []}
@@ -380,7 +389,7 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
         title={EVALUATION_TITLES.faithfulness}
         description="Class accuracy on the circuit's images when, at every layer the viewer shows below the logit, every neuron outside the groups visible at a threshold is zeroed (all layers at once), against as many random neurons. The viewer shows the value at its slider."
       >
-        {form(<FaithfulnessForm data={data} start={doStart} pending={start.isPending} />)}
+        {form("faithfulness", <FaithfulnessForm data={data} start={doStart} pending={start.isPending} />)}
         <ResultPicker
           kind="faithfulness"
           results={byKind.get("faithfulness") ?? []}

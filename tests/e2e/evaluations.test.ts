@@ -183,6 +183,13 @@ describe("evaluations page", () => {
     const section = page.getByTestId("section-optimality");
     await section.locator("summary").click();
     const form = section.getByTestId("form-optimality");
+    // a bad value: the server's rule shows under this form, naming the field
+    const taus = form.locator('input[name="taus"]');
+    const defaults = await taus.inputValue();
+    await taus.fill("abc");
+    await form.getByRole("button", { name: "Start" }).click();
+    expect(await section.getByTestId("start-error-optimality").textContent()).toMatch(/^taus: /);
+    await taus.fill(defaults);
     await form.locator("label", { hasText: "Random sets" }).locator("input").fill("1000");
     await form.locator("label", { hasText: "k (top patches)" }).locator("input").fill("12");
     await form.getByRole("button", { name: "Start" }).click();
