@@ -331,6 +331,7 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
       >
         {form("optimality", <OptimalityForm data={data} start={doStart} pending={start.isPending} />)}
         <ResultPicker
+          layers={data.layers}
           kind="optimality"
           results={byKind.get("optimality") ?? []}
           render={(r) => {
@@ -351,6 +352,7 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
       >
         {form("fidelityOfNeurons", <FidelityOfNeuronsForm data={data} start={doStart} pending={start.isPending} />)}
         <ResultPicker
+          layers={data.layers}
           kind="fidelityOfNeurons"
           results={byKind.get("fidelityOfNeurons") ?? []}
           render={(r) => {
@@ -371,6 +373,7 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
       >
         {form("fidelityOfWeights", <FidelityOfWeightsForm data={data} start={doStart} pending={start.isPending} />)}
         <ResultPicker
+          layers={data.layers}
           kind="fidelityOfWeights"
           results={byKind.get("fidelityOfWeights") ?? []}
           render={(r) => {
@@ -391,6 +394,7 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
       >
         {form("faithfulness", <FaithfulnessForm data={data} start={doStart} pending={start.isPending} />)}
         <ResultPicker
+          layers={data.layers}
           kind="faithfulness"
           results={byKind.get("faithfulness") ?? []}
           render={(r) => {

@@ -249,7 +249,7 @@ export function ImageDebugPanel({
           </details>
         )}
         {error && <ErrorBox>{error.message}</ErrorBox>}
-        <ResultPicker kind="imageDebug" results={debugResults} render={(r) => <DebugResult data={data} result={r.result as DebugImagesResult} />} />
+        <ResultPicker layers={data.layers} kind="imageDebug" results={debugResults} render={(r) => <DebugResult data={data} result={r.result as DebugImagesResult} />} />
       </Section>
 
       <Section
@@ -346,6 +346,7 @@ export function ImageDebugPanel({
         )}
         {mask.error && <ErrorBox>{mask.error.message}</ErrorBox>}
         <ResultPicker
+          layers={data.layers}
           kind="groupMasking"
           results={results.get("groupMasking") ?? []}
           render={(r) => <MaskingResult data={data} stored={r} result={r.result as MaskingStored} file={file} />}

@@ -46,9 +46,19 @@ const PARAM_NAMES: Record<string, string> = {
   topPatches: "top patches",
 };
 
-export function paramsSummary(kind: string, p: Record<string, unknown>): string {
-  const value = (v: unknown) => (Array.isArray(v) ? v.join("/") : typeof v === "object" ? JSON.stringify(v) : String(v));
-  const show = (k: string) => (p[k] == null ? null : `${PARAM_NAMES[k] ?? k} ${value(p[k])}`);
+/**
+ * A stored result's parameters in one line. With the circuit's layer pairs, pair indices read as
+ * their layers ("layer4.1 ← layer4.0") and groups as "all core neurons" or "groups 0, 3".
+ */
+export function paramsSummary(kind: string, p: Record<string, unknown>, layers?: readonly { upper: string; lower: string }[]): string {
+  const pair = (i: unknown) => (layers && typeof i === "number" && layers[i] ? `${layers[i]!.upper} ← ${layers[i]!.lower}` : String(i));
+  const value = (k: string, v: unknown) => {
+    if (k === "layerIndex") return pair(v);
+    if (k === "pairs" && Array.isArray(v)) return v.map(pair).join(", ");
+    if (k === "groups") return v === "core" ? "all core neurons" : Array.isArray(v) ? v.join(", ") : String(v);
+    return Array.isArray(v) ? v.join("/") : typeof v === "object" ? JSON.stringify(v) : String(v);
+  };
+  const show = (k: string) => (p[k] == null ? null : `${PARAM_NAMES[k] ?? k} ${value(k, p[k])}`);
   const keys: Record<string, string[]> = {
     optimality: ["pairs", "taus", "targets", "randomSets", "k", "seed"],
     fidelityOfNeurons: ["taus", "modes", "scopes", "baseline", "draws", "seed"],
@@ -73,7 +83,18 @@ export function Section({ id, title, children, description }: { id: string; titl
 }
 
 /** Picks one of a kind's stored results (newest first) and renders it. */
-export function ResultPicker({ kind, results, render }: { kind: EvaluationKindName; results: StoredResult[]; render: (r: StoredResult) => ReactNode }) {
+export function ResultPicker({
+  kind,
+  results,
+  render,
+  layers,
+}: {
+  kind: EvaluationKindName;
+  results: StoredResult[];
+  render: (r: StoredResult) => ReactNode;
+  /** The circuit's layer pairs, so the header names them. */
+  layers?: readonly { upper: string; lower: string }[];
+}) {
   const [picked, setPicked] = useState<number | null>(null);
   const current = results.find((r) => r.id === picked) ?? results[0];
   if (!current) return <p className="text-sm text-zinc-500" data-testid={`no-results-${kind}`}>No results yet.</p>;
@@ -84,13 +105,13 @@ export function ResultPicker({ kind, results, render }: { kind: EvaluationKindNa
           <select className={`${inputClass} max-w-full`} value={current.id} onChange={(e) => setPicked(Number(e.target.value))} aria-label="result">
             {results.map((r) => (
               <option key={r.id} value={r.id}>
-                #{r.id} · {when(r.createdAt)} · {paramsSummary(kind, r.params)}
+                #{r.id} · {when(r.createdAt)} · {paramsSummary(kind, r.params, layers)}
               </option>
             ))}
           </select>
         ) : (
           <span>
-            #{current.id} · {paramsSummary(kind, current.params)}
+            #{current.id} · {paramsSummary(kind, current.params, layers)}
           </span>
         )}
         <span>
