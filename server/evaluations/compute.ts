@@ -264,7 +264,12 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
       } else {
         const { EVALUATION_LIMITS } = await import("./params");
         const fp = await falsePositives(db, model, circuit, payload.source.datasetId, payload.source.limit, EVALUATION_LIMITS.falsePositiveScan, opts);
-        if (fp.raws.length === 0) throw new EvaluationInputError(`the model assigns none of the ${fp.scanned} images of other classes in dataset ${payload.source.datasetId} to "${circuit.class.name}": no false positives`);
+        if (fp.raws.length === 0) {
+          const name = db.select({ name: datasets.name }).from(datasets).where(eq(datasets.id, payload.source.datasetId)).get()?.name;
+          throw new EvaluationInputError(
+            `the model assigns none of the ${fp.scanned} images of other classes in dataset ${name ? `"${name}"` : payload.source.datasetId} to "${circuit.class.name}": no false positives`,
+          );
+        }
         set = await writeImageSet(root, payload.circuitId, fp.raws, S);
         names = fp.names;
         classes = fp.classes;

@@ -238,6 +238,15 @@ describe("each kind through the worker equals the engine", () => {
     expect(await drain()).toMatchObject({ status: "failed", error: expect.stringContaining('has no images of classes other than "bee"') });
     expect(env.db.select().from(evaluations).where(eq(evaluations.jobId, second.jobId)).get()).toBeUndefined();
     expect(counts().evaluations).toBe(before.evaluations);
+
+    // other classes that the model gets right: no false positives, said with the dataset's name
+    const suns = mkdtempSync(join(env.dir, "fp-"));
+    mkdirSync(join(suns, "sun"));
+    for (const f of readdirSync(join(FIXTURE_IMAGES, "sun")).sort().slice(0, 2)) copyFileSync(join(FIXTURE_IMAGES, "sun", f), join(suns, "sun", f));
+    const ds3 = await env.as.admin.datasets.registerFolder({ name: "two suns", path: suns });
+    await env.as.annotator.evaluations.start({ circuitId: bee.circuitId, request: { kind: "imageDebug", params: { layerIndex: 1 }, falsePositives: { datasetId: ds3.id, limit: 4 } } });
+    expect(await drain()).toMatchObject({ status: "failed", error: expect.stringContaining('in dataset "two suns" to "bee": no false positives') });
+    expect(counts().evaluations).toBe(before.evaluations);
   });
 });
 
