@@ -57,12 +57,16 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
             <p className="text-sm text-zinc-500">None yet.</p>
           ) : (
             <table className={tableClass}>
-              <thead><tr><th>Class</th><th>τ</th><th>Stored</th></tr></thead>
+              <thead><tr><th>Class</th><th>τ</th><th>Stored</th><th /></tr></thead>
               <tbody>
                 {m.circuits.map((c) => (
                   <tr key={c.id}>
                     <td><Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}/view`}>{c.className}</Link></td>
                     <td>{c.tau}</td><td>{when(c.storedAt)}</td>
+                    <td className="text-xs">
+                      <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}`}>labels</Link> ·{" "}
+                      <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}/evaluations`}>evaluations</Link>
+                    </td>
                   </tr>
                 ))}
               </tbody>
