@@ -84,15 +84,15 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
         </label>
         <label className="flex flex-col gap-1" title="core concept neurons kept per target">
           τ (core neurons per target)
-          <input name="tau" type="number" min={1} max={64} defaultValue={16} className={inputClass} />
+          <input name="tau" type="number" required min={1} max={64} defaultValue={16} className={inputClass} />
         </label>
         <label className="flex flex-col gap-1" title="top patches per neuron">
           k (top patches per neuron)
-          <input name="k" type="number" min={2} max={1000} defaultValue={50} className={inputClass} />
+          <input name="k" type="number" required min={2} max={1000} defaultValue={50} className={inputClass} />
         </label>
         <label className="flex flex-col gap-1" title="integrated-gradients quadrature nodes">
           N (integrated-gradients steps)
-          <input name="igSteps" type="number" min={1} max={300} value={steps ?? PRESET_STEPS[preset]} onChange={(e) => setSteps(e.target.value)} className={inputClass} />
+          <input name="igSteps" type="number" required min={1} max={300} value={steps ?? PRESET_STEPS[preset]} onChange={(e) => setSteps(e.target.value)} className={inputClass} />
         </label>
         <label className="flex flex-col gap-1">
           Preset

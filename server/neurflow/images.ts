@@ -1,12 +1,14 @@
 /**
- * Class images: listed from a folder (sorted by file name), decoded with sharp, checked against the
+ * Class images: listed from a folder (sorted by file name), decoded with sharp, brought to the
  * model's input size. Pixels stay raw (0..255); the model's manifest says how to normalise them.
+ * An image larger than the input is resized to it (bilinear, the whole image, aspect not kept — as
+ * the platform draws patches and resizes uploaded images); a smaller one is refused, never upsampled.
  */
 import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import type { DecodedImages } from "./runTypes";
 
-export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg"] as const;
+export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".webp"] as const;
 
 export interface ClassImages {
   /** File names (no folder), in the order used. */
@@ -16,7 +18,7 @@ export interface ClassImages {
   size: number;
 }
 
-/** Lists the PNG/JPEG files of a folder, sorted by name (byte order, as Python's sorted()). */
+/** Lists the PNG/JPEG/WebP files of a folder, sorted by name (byte order, as Python's sorted()). */
 export async function listImages(dir: string): Promise<string[]> {
   let entries: string[];
   try {
@@ -29,24 +31,34 @@ export async function listImages(dir: string): Promise<string[]> {
     .filter((f) => (IMAGE_EXTENSIONS as readonly string[]).includes(extname(f).toLowerCase()) && !f.startsWith("."))
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     .map((f) => join(dir, f));
-  if (files.length === 0) throw new Error(`no PNG or JPEG images in ${dir}`);
+  if (files.length === 0) throw new Error(`no PNG, JPEG or WebP images in ${dir}`);
   return files;
 }
 
-/** Decodes one image to raw RGB and checks its size; a clear error names the file. */
+/** Decodes one image to raw RGB at the model's input size; a clear error names the file. */
 export async function decodeImage(path: string, size: number): Promise<Uint8Array> {
   // loaded on first use, so bundles that only take decoded images need no native image library
   const { default: sharp } = await import("sharp");
+  const unreadable = (e: unknown) => new Error(`${basename(path)} is not a readable PNG, JPEG or WebP image: ${(e as Error).message}`);
+  let meta: { width?: number; height?: number };
+  try {
+    meta = await sharp(path, { failOn: "error" }).metadata();
+  } catch (e) {
+    throw unreadable(e);
+  }
+  const { width = 0, height = 0 } = meta;
+  if (width < size || height < size) {
+    throw new Error(`${basename(path)} is ${width}×${height}; the model takes ${size}×${size} images (a smaller image is not upsampled)`);
+  }
   let out: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    out = await sharp(path, { failOn: "error" }).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+    let img = sharp(path, { failOn: "error" }).removeAlpha().toColourspace("srgb");
+    if (width !== size || height !== size) img = img.resize(size, size, { fit: "fill", kernel: "linear" });
+    out = await img.raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw new Error(`${basename(path)} is not a readable PNG or JPEG image: ${(e as Error).message}`);
+    throw unreadable(e);
   }
-  const { width, height, channels } = out.info;
-  if (width !== size || height !== size) {
-    throw new Error(`${basename(path)} is ${width}×${height}; the model takes ${size}×${size} images`);
-  }
+  const { channels } = out.info;
   if (channels !== 3) throw new Error(`${basename(path)} has ${channels} channels after conversion; expected RGB`);
   return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
 }

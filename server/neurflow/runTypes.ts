@@ -14,7 +14,7 @@ export interface CircuitRequest {
   /** Path of the model manifest (manifest.json). */
   manifestPath: string;
   /**
-   * Folder with the class's images (PNG or JPEG), an explicit list of image files, or images
+   * Folder with the class's images (PNG, JPEG or WebP; larger than the input: resized to it), an explicit list of image files, or images
    * already decoded (raw RGB, [n, size, size, 3], values 0..255).
    */
   images: string | string[] | DecodedImages;

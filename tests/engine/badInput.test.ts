@@ -44,11 +44,11 @@ describe("circuit run input validation", () => {
   });
 
   it("rejects files that are not images", async () => {
-    await expect(buildCircuit({ ...base, images: [join(tmp, "notes.png")] })).rejects.toThrow(/notes\.png is not a readable PNG or JPEG/);
+    await expect(buildCircuit({ ...base, images: [join(tmp, "notes.png")] })).rejects.toThrow(/notes\.png is not a readable PNG, JPEG or WebP/);
   });
 
   it("rejects a folder without images", async () => {
-    await expect(buildCircuit({ ...base, images: join(tmp, "empty") })).rejects.toThrow(/no PNG or JPEG images/);
+    await expect(buildCircuit({ ...base, images: join(tmp, "empty") })).rejects.toThrow(/no PNG, JPEG or WebP images/);
   });
 
   it("rejects images none of which the model assigns to the class", async () => {

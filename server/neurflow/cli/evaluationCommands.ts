@@ -28,13 +28,13 @@ export class UsageError extends Error {}
 export const EVALUATION_USAGE = `  neurflow optimality       --circuit C.json --manifest M.json --images DIR [--taus 10,30,50] [--targets 5]
                             [--random-sets 100] [--k 50] [--pairs 0,1,...] [--seed 0] [--out R.json]
   neurflow fidelity-neurons --circuit C.json --manifest M.json --images DIR [--taus 4,8,16] [--draws 5]
-                            [--baseline random|neuronmct] [--modes mask,retain] [--scopes single,multi] [--out R.json]
+                            [--baseline random|neuronmct] [--modes mask,retain] [--scopes single,multi] [--seed 0] [--out R.json]
   neurflow fidelity-weights --circuit C.json --manifest M.json --images DIR [--sizes 1,5,10,20,50]
-                            [--random-sets 500] [--targets 1] [--k 50] [--pairs 0,1,...] [--out R.json]
+                            [--random-sets 500] [--targets 1] [--k 50] [--pairs 0,1,...] [--seed 0] [--out R.json]
   neurflow debug            --circuit C.json --manifest M.json --layer NAME --image FILE [--image FILE ...]
                             [--threshold 0.6] [--out R.json]
   neurflow mask             --circuit C.json --manifest M.json --images DIR --layer NAME --groups 0,1|core
-                            [--draws 5] [--top-patches 10] [--out R.json]`;
+                            [--draws 5] [--top-patches 10] [--seed 0] [--out R.json]`;
 
 const common = { circuit: { type: "string" }, manifest: { type: "string" }, images: { type: "string" }, out: { type: "string" }, seed: { type: "string" } } as const;
 
