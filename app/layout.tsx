@@ -15,7 +15,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
       <body className="min-h-screen bg-zinc-50 text-zinc-900 antialiased dark:bg-zinc-950 dark:text-zinc-100">
         <TRPCReactProvider>
           <header className="border-b border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-            <nav className="mx-auto flex max-w-6xl items-center gap-6 px-4 py-3 text-sm">
+            <nav className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3 text-sm">
               <Link href="/" className="font-semibold tracking-tight">
                 NeurFlow Studio
               </Link>

@@ -19,6 +19,7 @@ export default async function Home() {
   const canWrite = hasRole(user.role, "annotator");
   return (
     <div className="grid gap-6 lg:grid-cols-2">
+      <h1 className="sr-only-live">NeurFlow Studio: models, datasets, circuits and runs</h1>
       <Card title="Models">
         {models.length === 0 ? (
           <p className="text-sm text-zinc-500">No models yet.</p>

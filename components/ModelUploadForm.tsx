@@ -21,14 +21,15 @@ export function ModelUploadForm() {
         upload.mutate(form);
       }}
     >
-      <div className="flex gap-4">
+      <fieldset className="flex flex-wrap items-center gap-4">
+        <legend className="sr-only-live">Model format</legend>
         <label className="flex items-center gap-1">
-          <input type="radio" checked={kind === "onnx"} onChange={() => setKind("onnx")} /> ONNX
+          <input type="radio" name="modelFormat" value="onnx" checked={kind === "onnx"} onChange={() => setKind("onnx")} /> ONNX
         </label>
         <label className="flex items-center gap-1">
-          <input type="radio" checked={kind === "tfjs"} onChange={() => setKind("tfjs")} /> TF.js layers
+          <input type="radio" name="modelFormat" value="tfjs" checked={kind === "tfjs"} onChange={() => setKind("tfjs")} /> TF.js layers
         </label>
-      </div>
+      </fieldset>
       <label className="flex flex-col gap-1">
         Name (optional)
         <input name="name" className={inputClass} />

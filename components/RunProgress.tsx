@@ -92,6 +92,7 @@ export function RunProgress({ initial, canCancel }: { initial: Run; canCancel: b
       <div
         className="h-3 w-full overflow-hidden rounded bg-zinc-200 dark:bg-zinc-800"
         role="progressbar"
+        aria-label="Run progress"
         aria-valuenow={pct}
         aria-valuemin={0}
         aria-valuemax={100}

@@ -15,6 +15,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
   if (me.user) redirect(next);
   return (
     <div className="mx-auto mt-16 max-w-sm">
+      <h1 className="sr-only-live">{me.needsSetup ? "Set up NeurFlow Studio" : "Sign in to NeurFlow Studio"}</h1>
       <Card title={me.needsSetup ? "Set up NeurFlow Studio" : "Sign in"}>
         <SignInForm setup={me.needsSetup} next={next} />
       </Card>

@@ -264,7 +264,7 @@ export function JobList({ jobs, canCancel, onCancel }: { jobs: EvaluationJob[]; 
               )}
             </div>
             {live(j) && (
-              <div className="h-1.5 w-full overflow-hidden rounded bg-zinc-200 dark:bg-zinc-800" role="progressbar" aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100}>
+              <div className="h-1.5 w-full overflow-hidden rounded bg-zinc-200 dark:bg-zinc-800" role="progressbar" aria-label={`Progress of job #${j.id}`} aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100}>
                 <div className="h-full bg-blue-600 transition-all" style={{ width: `${pct}%` }} />
               </div>
             )}

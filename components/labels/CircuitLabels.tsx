@@ -25,8 +25,15 @@ export function CircuitLabels({ circuitId }: { circuitId: number }) {
   const o = q.data;
   const urls = imageUrls(circuitId, null);
   const toggle = (k: string) => setOpen((cur) => (cur === k ? null : k));
-  const openButton = (k: string, testid: string) => (
-    <button type="button" className="text-blue-700 hover:underline dark:text-blue-400" onClick={() => toggle(k)} data-testid={testid} aria-expanded={open === k}>
+  const openButton = (k: string, testid: string, what: string) => (
+    <button
+      type="button"
+      className="text-blue-700 hover:underline dark:text-blue-400"
+      onClick={() => toggle(k)}
+      data-testid={testid}
+      aria-expanded={open === k}
+      aria-label={`${open === k ? "close" : o.canEdit ? "edit or see the history of" : "see the history of"} ${what}`}
+    >
       {open === k ? "close" : o.canEdit ? "edit / history" : "history"}
     </button>
   );
@@ -75,7 +82,7 @@ export function CircuitLabels({ circuitId }: { circuitId: number }) {
                         )}
                       </td>
                       <td>{g.label && <ReviewBadge review={g.label.review} />}</td>
-                      <td>{openButton(k, `group-open-${l.layer}-${g.group}`)}</td>
+                      <td>{openButton(k, `group-open-${l.layer}-${g.group}`, `the label of ${l.name} group ${g.group}`)}</td>
                     </tr>
                     {open === k && (
                       <tr>
@@ -124,7 +131,7 @@ export function CircuitLabels({ circuitId }: { circuitId: number }) {
                           <td className="max-w-md">
                             {e.explanation ? <span className="whitespace-pre-wrap break-words">{firstLine(e.explanation.text)}</span> : <span className="text-zinc-400">—</span>}
                           </td>
-                          <td>{openButton(k, `edge-open-${l.layer}-${e.child}-${e.parent}`)}</td>
+                          <td>{openButton(k, `edge-open-${l.layer}-${e.child}-${e.parent}`, `the explanation of edge ${e.child} → ${e.parent}`)}</td>
                         </tr>
                         {open === k && (
                           <tr>

@@ -115,7 +115,7 @@ export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: numbe
             {active && j.message && <span className="truncate text-zinc-600 dark:text-zinc-300">{j.message}</span>}
           </div>
           {active && (
-            <div className="h-2 w-full overflow-hidden rounded bg-zinc-200 dark:bg-zinc-800" role="progressbar" aria-valuenow={Math.round(j.progress * 100)} aria-valuemin={0} aria-valuemax={100}>
+            <div className="h-2 w-full overflow-hidden rounded bg-zinc-200 dark:bg-zinc-800" role="progressbar" aria-label="Label job progress" aria-valuenow={Math.round(j.progress * 100)} aria-valuemin={0} aria-valuemax={100}>
               <div className="h-full bg-blue-600 transition-all dark:bg-blue-500" style={{ width: `${Math.round(j.progress * 100)}%` }} />
             </div>
           )}

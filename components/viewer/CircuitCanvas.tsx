@@ -310,5 +310,14 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
     cy.batch(() => props.nodeClasses!.forEach((cls, id) => cy.getElementById(id).addClass(cls)));
   }, [props.nodeClasses, props.graph]);
 
-  return <div ref={box} className={props.className ?? "h-[70vh] w-full"} data-testid={props.testId ?? "circuit-canvas"} />;
+  return (
+    <div
+      ref={box}
+      className={props.className ?? "h-[70vh] w-full"}
+      data-testid={props.testId ?? "circuit-canvas"}
+      tabIndex={0}
+      role="application"
+      aria-label={`Concept circuit of ${props.graph.circuit.className}: arrow keys move between connected nodes, Esc closes the panel`}
+    />
+  );
 }

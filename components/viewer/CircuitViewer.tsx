@@ -44,6 +44,19 @@ declare global {
   }
 }
 
+/** One sentence naming the selected node or edge. */
+function announce(graph: CircuitGraph, selected: string | null): string {
+  if (!selected) return "";
+  if (selected === "logit") return `Selected: the class logit of ${graph.circuit.className}.`;
+  const layers = graph.circuit.layers;
+  if (selected.startsWith("g")) {
+    const g = graph.groups.find((x) => x.id === Number(selected.slice(1)));
+    return g ? `Selected: ${layers[g.layer] ?? ""} group ${g.groupId}${g.label ? `, ${g.label}` : ""}, ${new Set(g.members.map((m) => m.neuron)).size} neurons.` : "";
+  }
+  const e = graph.edges.find((x) => `e${x.id}` === selected);
+  return e ? `Selected: an edge of weight ${e.weight.toFixed(3)}.` : "";
+}
+
 async function asDataUri(url: string): Promise<string | null> {
   try {
     const r = await fetch(url);
@@ -139,11 +152,13 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
   // keyboard: arrows between connected nodes, Esc closes the hypertree, then the panel
   useEffect(() => {
     const onKey = (ev: KeyboardEvent) => {
+      // browser shortcuts (Alt+← is Back) and typing in fields are not ours
+      if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
       const tag = (ev.target as HTMLElement | null)?.tagName;
       if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
       if (ev.key === "Escape") {
         if (drill) setDrill(null);
-        else setSelected(null);
+        else select(null);
         return;
       }
       const cy = cyRef.current;
@@ -152,7 +167,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
       const visible = (cy.nodes().toArray() as NodeSingular[]).filter((n) => !n.hasClass("hidden"));
       const cur = selected ? cy.getElementById(selected) : null;
       if (!cur || cur.empty() || cur.hasClass("hidden")) {
-        setSelected("logit");
+        select("logit");
         return;
       }
       const strongest = (edges: cytoscape.EdgeCollection, end: "source" | "target"): NodeSingular | null => {
@@ -164,8 +179,8 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
       if (selected?.startsWith("e")) {
         // from a selected edge: up to its parent, down to its child
         const edge = cur as unknown as cytoscape.EdgeSingular;
-        if (ev.key === "ArrowUp") setSelected(edge.target().id());
-        else if (ev.key === "ArrowDown") setSelected(edge.source().id());
+        if (ev.key === "ArrowUp") select(edge.target().id());
+        else if (ev.key === "ArrowDown") select(edge.source().id());
         return;
       }
       if (ev.key === "ArrowUp") next = strongest((cur as NodeSingular).outgoers("edge"), "target");
@@ -176,11 +191,11 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
         const i = rank.findIndex((n) => n.id() === cur.id());
         next = (rank[ev.key === "ArrowLeft" ? i - 1 : i + 1] as NodeSingular | undefined) ?? null;
       }
-      if (next) setSelected(next.id());
+      if (next) select(next.id());
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [selected, drill]);
+  }, [selected, drill, select]);
 
   const viewState = (): ViewState => {
     const cy = cyRef.current;
@@ -266,11 +281,15 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
           Fit
         </button>
         {canShare && (
-          <button className={btn} onClick={() => setShareOpen((o) => !o)} data-testid="share-open">
+          <button className={btn} onClick={() => setShareOpen((o) => !o)} aria-expanded={shareOpen} aria-controls="share-dialog" data-testid="share-open">
             Share…
           </button>
         )}
       </div>
+      {/* what is selected, for screen readers (the graph itself is a canvas) */}
+      <p className="sr-only-live" aria-live="polite" data-testid="selection-announcement">
+        {announce(live, selected)}
+      </p>
       {shareOpen && canShare && <ShareDialog circuitId={graph.circuit.id} viewState={viewState} onChange={() => force((x) => x + 1)} />}
       <div className="grid gap-4 lg:grid-cols-[minmax(0,1fr)_26rem]">
         <div className="relative rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-950">

@@ -37,7 +37,7 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
   );
   const revoke = useMutation(trpc.shareLinks.revoke.mutationOptions({ onSuccess: () => void invalidate() }));
   return (
-    <section className="rounded-lg border border-zinc-200 bg-white p-3 text-sm dark:border-zinc-800 dark:bg-zinc-900" data-testid="share-dialog">
+    <section className="rounded-lg border border-zinc-200 bg-white p-3 text-sm dark:border-zinc-800 dark:bg-zinc-900" id="share-dialog" aria-label="Share links" data-testid="share-dialog">
       <div className="flex flex-wrap items-center gap-2">
         <span>Read-only link to this view (selected node, threshold, zoom, pan), expires</span>
         <select className={inputClass} value={days} onChange={(e) => setDays(e.target.value)} aria-label="Expiry">
@@ -60,7 +60,7 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
       {revoke.error && <ErrorBox>{revoke.error.message}</ErrorBox>}
       {url && (
         <p className="mt-2 flex items-center gap-2">
-          <input ref={urlInput} className={`${inputClass} flex-1`} readOnly value={url} data-testid="share-url" onFocus={(e) => e.target.select()} />
+          <input ref={urlInput} className={`${inputClass} flex-1`} readOnly value={url} aria-label="Share link" data-testid="share-url" onFocus={(e) => e.target.select()} />
           <button className="hover:underline" onClick={() => void copy()} data-testid="share-copy">
             Copy
           </button>

@@ -133,6 +133,23 @@ describe("circuit viewer", () => {
     }
   });
 
+  it("keyboard: the graph is a named, focusable control; selections are announced; browser shortcuts stay the browser's", async () => {
+    const canvas = page.getByTestId("circuit-canvas");
+    expect(await canvas.getAttribute("role")).toBe("application");
+    expect(await canvas.getAttribute("aria-label")).toContain("arrow keys move between connected nodes");
+    await canvas.focus();
+    await page.keyboard.press("ArrowUp"); // nothing selected: starts at the logit
+    await expect.poll(() => page.getByTestId("selection-announcement").textContent()).toContain("Selected: the class logit");
+    await page.keyboard.press("ArrowDown");
+    const down = await selectedNode(page);
+    expect(down).toMatch(/^g\d+$/);
+    await expect.poll(() => page.getByTestId("selection-announcement").textContent()).toMatch(/^Selected: .* group \d+/);
+    const before = await selectedNode(page);
+    await page.keyboard.press("Control+ArrowRight"); // (Alt+← → are Back and Forward)
+    expect(await selectedNode(page)).toBe(before);
+    await page.keyboard.press("Escape");
+  });
+
   it("on a phone: no sideways scrolling, and a tapped node's panel comes into view", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     try {

@@ -64,7 +64,7 @@ export default async function CircuitEvaluationsPage({ params }: { params: Promi
         {!c.modelId && <p className="mt-2 text-sm text-amber-700">This circuit has no registered model (an imported document): evaluations cannot run on it.</p>}
         {c.modelId && !c.hasImages && <p className="mt-2 text-sm text-amber-700">The circuit&apos;s images are not on this server: only image debugging of uploaded images can run.</p>}
       </div>
-      <nav className="flex flex-wrap gap-3 text-sm text-blue-700 dark:text-blue-400">
+      <nav aria-label="Evaluation sections" className="flex flex-wrap gap-3 text-sm text-blue-700 dark:text-blue-400">
         {[
           ["optimality", "Optimality"],
           ["fidelityOfNeurons", "Fidelity of neurons"],
