@@ -178,6 +178,14 @@ export function LabelEditor({
       {v.canEdit && editing && (
         <form
           className="flex flex-col gap-2"
+          onKeyDown={(e) => {
+            // Esc cancels the edit (and stays here: the viewer's Esc would close the whole panel)
+            if (e.key === "Escape") {
+              e.stopPropagation();
+              e.nativeEvent.stopImmediatePropagation();
+              setEditing(false);
+            }
+          }}
           onSubmit={(e) => {
             e.preventDefault();
             save.mutate({ circuitId, target, expectedVersion: base, text, description: withDescription ? description : null });

@@ -69,7 +69,8 @@ function stylesheet(dark: boolean): StylesheetJson {
     },
     // haystack: straight lines without endpoint geometry, Cytoscape's cheapest edges (large circuits)
     { selector: "edge", style: { width: "data(w)", "curve-style": "haystack", "haystack-radius": 0, opacity: 0.7, "line-color": t.pos } },
-    { selector: "edge.neg", style: { "line-color": t.neg } },
+    // negative W: red and dotted, so the sign does not rest on colour alone
+    { selector: "edge.neg", style: { "line-color": t.neg, "line-style": "dotted" } },
     { selector: "edge.logitEdge", style: { "line-color": t.logit, "line-style": "dashed" } },
     { selector: "node.sel", style: { "border-width": 5, "border-color": t.selected } },
     // explained edges: straight (haystack edges carry no labels), a marker always, the text when in focus
@@ -77,7 +78,6 @@ function stylesheet(dark: boolean): StylesheetJson {
       selector: "edge.explained",
       style: {
         "curve-style": "straight",
-        "line-style": "solid",
         label: "✎",
         "font-size": 11,
         color: t.text,
@@ -91,7 +91,8 @@ function stylesheet(dark: boolean): StylesheetJson {
     { selector: "edge.explained.hl, edge.explained.sel", style: { label: "data(expl)", "font-size": 10, "text-max-width": "180px", "text-wrap": "ellipsis" } },
     { selector: "edge.sel", style: { opacity: 1, "line-color": t.selected, "z-index": 20 } },
     { selector: "node.shared", style: { "border-color": "#16a34a", "border-width": 4 } },
-    { selector: "node.specific", style: { "border-color": "#f59e0b", "border-width": 4 } },
+    // compare: groups of one circuit only get a dashed border as well as amber
+    { selector: "node.specific", style: { "border-color": "#f59e0b", "border-width": 4, "border-style": "dashed" } },
     { selector: ".faded", style: { opacity: 0.12 } },
     { selector: "edge.hl", style: { opacity: 1, "z-index": 10 } },
     { selector: ".hidden", style: { display: "none" } },

@@ -306,7 +306,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
             onReady={onReady}
           />
           <p className="pointer-events-none absolute bottom-2 left-3 hidden text-xs text-zinc-500 sm:block">
-            Hover: paths through a node · click a node or an edge: details and explanations (✎ marks explained edges) · ← ↑ → ↓ move · Esc closes · blue W &gt; 0, red W &lt; 0
+            Hover: paths through a node · click a node or an edge: details and explanations (✎ marks explained edges) · ← ↑ → ↓ move · Esc closes · blue solid W &gt; 0, red dotted W &lt; 0
           </p>
         </div>
         <div ref={panelRef} className="max-h-[75vh] overflow-y-auto rounded-lg border border-zinc-200 bg-white p-3 dark:border-zinc-800 dark:bg-zinc-900">

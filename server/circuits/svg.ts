@@ -85,7 +85,7 @@ export function circuitSvg(graph: CircuitGraph, opts: SvgOptions = {}): string {
     const b = pos.get(e.target);
     if (!a || !b || !show(`e${e.id}`)) continue;
     out.push(
-      `<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}" stroke="${e.weight >= 0 ? t.pos : t.neg}" stroke-width="${edgeWidth(e.weight, maxW).toFixed(2)}" opacity="0.75"/>`,
+      `<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}" stroke="${e.weight >= 0 ? t.pos : t.neg}" stroke-width="${edgeWidth(e.weight, maxW).toFixed(2)}"${e.weight >= 0 ? "" : ' stroke-dasharray="2 3"'} opacity="0.75"/>`,
     );
   }
   const sel = opts.selected ?? null;

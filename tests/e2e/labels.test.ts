@@ -252,6 +252,11 @@ describe("labels in the browser", () => {
       await a.goto(`${platform.url}/circuits/${circuitId}/view?node=g${g3.rowId}`);
       await a.locator("[data-testid=viewer][data-ready='1']").waitFor();
       const slot = a.getByTestId("label-slot");
+      // Esc in the editor cancels the edit and keeps the panel
+      await slot.getByTestId("label-edit").click();
+      await slot.getByTestId("label-input").press("Escape");
+      await slot.getByTestId("label-input").waitFor({ state: "detached" });
+      expect(await a.getByTestId("detail-panel").count()).toBe(1);
       await slot.getByTestId("label-edit").click();
       await slot.getByTestId("label-input").fill("live on the canvas");
       await slot.getByTestId("label-save").click();

@@ -57,7 +57,7 @@ export default async function ComparePage({ searchParams }: { searchParams: Prom
         <>
           <p className="text-sm text-zinc-500" data-testid="compare-summary">
             {data.comparison.matches.length} shared groups (green), {data.comparison.onlyA.length} only left, {data.comparison.onlyB.length} only right
-            (amber) · matched by member neurons (Jaccard ≥ 0.34) within the shared layers {data.comparison.sharedLayers.join(", ") || "—"} ·{" "}
+            (amber, dashed) · matched by member neurons (Jaccard ≥ 0.34) within the shared layers {data.comparison.sharedLayers.join(", ") || "—"} ·{" "}
             <Link className="hover:underline" href={`/circuits/${data.a.circuit.id}/view`}>open left</Link> ·{" "}
             <Link className="hover:underline" href={`/circuits/${data.b.circuit.id}/view`}>open right</Link>
           </p>
