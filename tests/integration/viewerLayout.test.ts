@@ -110,6 +110,10 @@ describe("graph, compare, browse", () => {
     expect(svg).toContain("&lt;script&gt;");
     expect(svg).toContain("a &lt;b&gt;");
     expect(svg.match(/<line /g)!.length).toBe(g.edges.length + g.logitEdges.length);
+    // the sign of W is drawn by pattern as well as colour: negative edges dotted
+    const negative = g.edges.filter((e) => e.weight < 0).length;
+    expect(negative).toBeGreaterThan(0);
+    expect(svg.match(/stroke-dasharray="2 3"/g)?.length ?? 0).toBe(negative);
   });
 
   it("compare matches groups by member neurons", async () => {
