@@ -138,6 +138,27 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
     if (id && panel && panel.getBoundingClientRect().top >= window.innerHeight) requestAnimationFrame(() => panel.scrollIntoView({ behavior: "smooth", block: "start" }));
   }, []);
 
+  // keyboard users: when a selection change removed the focused control (a neighbour button, Close,
+  // Esc), focus goes to the new panel's heading, or back to the graph, instead of the page's start
+  const viewerRef = useRef<HTMLDivElement>(null);
+  const firstSelection = useRef(true);
+  useEffect(() => {
+    if (firstSelection.current) {
+      firstSelection.current = false; // the page's own load keeps the browser's focus order
+      return;
+    }
+    const frame = requestAnimationFrame(() => {
+      const active = document.activeElement;
+      if (active && active !== document.body) return;
+      const heading = panelRef.current?.querySelector<HTMLElement>("h2");
+      const target = selected && heading ? heading : viewerRef.current?.querySelector<HTMLElement>("[role=application]");
+      if (!target) return;
+      if (target === heading) target.setAttribute("tabindex", "-1");
+      target.focus({ preventScroll: true });
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [selected]);
+
   // signed-in page: keep `?node=&t=` in the address so a copied URL reopens the same node and threshold
   useEffect(() => {
     if (shareToken) return;
@@ -248,7 +269,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
 
   const btn = "rounded border border-zinc-300 px-2 py-1 text-sm hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800";
   return (
-    <div className="flex flex-col gap-3" data-testid="viewer" data-ready={ready ? "1" : "0"}>
+    <div ref={viewerRef} className="flex flex-col gap-3" data-testid="viewer" data-ready={ready ? "1" : "0"}>
       <div className="flex flex-wrap items-center gap-3 text-sm">
         <label className="flex items-center gap-2">
           <span>Weight threshold</span>

@@ -147,7 +147,14 @@ describe("circuit viewer", () => {
     const before = await selectedNode(page);
     await page.keyboard.press("Control+ArrowRight"); // (Alt+← → are Back and Forward)
     expect(await selectedNode(page)).toBe(before);
-    await page.keyboard.press("Escape");
+    // a neighbour chosen with the keyboard: focus lands on the new panel's heading, not the page's start
+    await page.getByTestId("parents").getByRole("button").first().focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe("H2");
+    // closing the panel with its button: focus goes back to the graph
+    await page.getByRole("button", { name: "Close panel (Esc)" }).focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute("role"))).toBe("application");
   });
 
   it("on a phone: no sideways scrolling, and a tapped node's panel comes into view", async () => {
