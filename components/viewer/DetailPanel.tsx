@@ -76,7 +76,10 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
       <button className="flex-1 truncate text-left hover:underline" onClick={() => onSelect(`g${other.id}`)}>
         {groupTitle(other, layers)}
       </button>
-      {weight(w)}
+      {/* the relation itself (its W and explanation): the edge's panel, reachable without the canvas */}
+      <button className="hover:underline" onClick={() => onSelect(`e${key}`)} aria-label={`relation with ${groupTitle(other, layers)}, W ${w.toFixed(3)}`} data-testid="open-edge">
+        {weight(w)}
+      </button>
     </li>
   );
   return (

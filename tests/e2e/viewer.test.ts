@@ -151,6 +151,12 @@ describe("circuit viewer", () => {
     await page.getByTestId("parents").getByRole("button").first().focus();
     await page.keyboard.press("Enter");
     await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe("H2");
+    // an edge's panel is reachable from the keyboard too: the W beside a neighbour opens it
+    const fromGroup = graph.groups.find((x) => x.layer === 1)!;
+    await clickNode(page, `g${fromGroup.id}`);
+    await page.getByTestId("open-edge").first().focus();
+    await page.keyboard.press("Enter");
+    await page.getByTestId("edge-panel").waitFor();
     // closing the panel with its button: focus goes back to the graph
     await page.getByRole("button", { name: "Close panel (Esc)" }).focus();
     await page.keyboard.press("Enter");
