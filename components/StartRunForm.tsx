@@ -24,8 +24,9 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
   const [picked, setPicked] = useState<string[]>(layers.slice(0, Math.min(4, layers.length)));
   const [preset, setPreset] = useState<keyof typeof PRESET_STEPS>("default");
   // the class list follows the dataset: a class without images there cannot be run
+  const classesOf = (id: number) => new Set(datasets.find((d) => d.id === id)?.classes ?? []);
   const [datasetId, setDatasetId] = useState(datasets[0]?.id ?? 0);
-  const has = new Set(datasets.find((d) => d.id === datasetId)?.classes ?? []);
+  const has = classesOf(datasetId);
   const [className, setClassName] = useState(classes.find((c) => has.has(c)) ?? classes[0] ?? "");
   // N follows the preset until the user types a value of their own
   const [steps, setSteps] = useState<string | null>(null);
@@ -70,7 +71,7 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
             onChange={(e) => {
               const id = Number(e.target.value);
               setDatasetId(id);
-              const now = new Set(datasets.find((d) => d.id === id)?.classes ?? []);
+              const now = classesOf(id);
               if (!now.has(className)) setClassName(classes.find((c) => now.has(c)) ?? className);
             }}
           >

@@ -3,19 +3,16 @@
  * The circuit viewer: the Cytoscape concept graph, the weight-threshold slider, the detail panel,
  * the hypertree drill-down, export (JSON, PNG, SVG of the current view), share links, keyboard
  * (arrows move between connected nodes, Esc closes) and dark mode following the system.
- * Used by the signed-in page and, read-only, by the share page (`shareToken` set: the tRPC reads
- * carry the token in a header and the image URLs in a query parameter).
+ * Used by the signed-in page and, read-only, by the share page (`shareToken` set: the share page's
+ * tRPC provider sends the token in a header, and the image URLs carry it in a query parameter).
  */
-import { createTRPCClient, httpBatchLink } from "@trpc/client";
 import type { Core, NodeSingular } from "cytoscape";
 import { useQuery } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import superjson from "superjson";
-import type { AppRouter } from "~/server/api/root";
 import { circuitSvg, maxAbsWeight } from "~/server/circuits/svg";
-import { imageUrls, SHARE_HEADER, type CircuitGraph, type Hypertree, type ViewState } from "~/server/circuits/viewTypes";
+import { imageUrls, type CircuitGraph, type Hypertree, type ViewState } from "~/server/circuits/viewTypes";
 import { downloadBlob } from "~/components/evaluations/exportPlot";
-import { useTRPC } from "~/trpc/react";
+import { useTRPC, useTRPCClient } from "~/trpc/react";
 import { CircuitCanvas, fitPositions, type Viewport } from "./CircuitCanvas";
 import { DetailPanel } from "./DetailPanel";
 import { FaithfulnessBadge } from "./FaithfulnessBadge";
@@ -87,13 +84,8 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
   const [ready, setReady] = useState(false);
   const [, force] = useState(0);
 
-  const client = useMemo(
-    () =>
-      createTRPCClient<AppRouter>({
-        links: [httpBatchLink({ url: "/api/trpc", transformer: superjson, headers: () => (shareToken ? { [SHARE_HEADER]: shareToken } : {}) })],
-      }),
-    [shareToken],
-  );
+  // the provider's client: on the share page it carries the link's token
+  const client = useTRPCClient();
 
   // labels and explanations as they are now: edits made while the page is open show on the graph
   const trpc = useTRPC();

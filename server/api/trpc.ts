@@ -22,6 +22,20 @@ export interface Meta {
   share?: true;
 }
 
+/**
+ * A failed input check for people: "field: rule; …" (zod's own message is a JSON dump of its
+ * issues), naming the field itself, not the request's nesting ("request.params.taus" → "taus").
+ */
+export function zodIssuesText(error: ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => {
+      const path = i.path.filter((p, at) => !(at < 2 && (p === "request" || p === "params")));
+      return path.length ? `${path.join(".")}: ${i.message}` : i.message;
+    })
+    .join("; ");
+}
+
 /** What a client learns of an unexpected server error (the full error goes to the server log). */
 export const INTERNAL_MESSAGE = "the server failed unexpectedly; the details are in its log";
 
@@ -33,20 +47,7 @@ const t = initTRPC
     errorFormatter({ shape, error }) {
       const zod = error.cause instanceof ZodError ? z.flattenError(error.cause) : null;
       // an unexpected failure's message may name server paths or internals: the server log has it
-      // a bad input reads "field: rule; …" (zod's own message is a JSON dump of its issues)
-      const message =
-        error.code === "INTERNAL_SERVER_ERROR"
-          ? INTERNAL_MESSAGE
-          : error.cause instanceof ZodError
-            ? error.cause.issues
-                .slice(0, 5)
-                .map((i) => {
-                  // the field's own name, not the request's nesting ("request.params.taus" → "taus")
-                  const path = i.path.filter((p, at) => !(at < 2 && (p === "request" || p === "params")));
-                  return path.length ? `${path.join(".")}: ${i.message}` : i.message;
-                })
-                .join("; ")
-            : shape.message;
+      const message = error.code === "INTERNAL_SERVER_ERROR" ? INTERNAL_MESSAGE : error.cause instanceof ZodError ? zodIssuesText(error.cause) : shape.message;
       return { ...shape, message, data: { ...shape.data, zodError: zod, stack: undefined } };
     },
   });

@@ -18,6 +18,7 @@ import sharp from "sharp";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "~/db/client";
 import { circuitLayers, neuronGroups } from "~/db/schema";
+import { isPlainFileName } from "~/server/storage/paths";
 import { circuitImageDir, loadGraph, patchWithImage } from "./graph";
 import { circuitSvg } from "./svg";
 import { MOSAIC_PATCHES } from "./viewTypes";
@@ -106,7 +107,7 @@ async function patchPixels(db: Db, circuitId: number, idx: number): Promise<Buff
   if (!p) throw new RenderNotFound(`no patch ${idx} in circuit ${circuitId}`);
   const dir = circuitImageDir(db, circuitId);
   // a stored name is a plain file name (the engine lists one folder); refuse anything else
-  if (!dir || p.imageName !== basename(p.imageName) || p.imageName.startsWith(".")) return null;
+  if (!dir || !isPlainFileName(p.imageName)) return null;
   const S = p.inputSize;
   const raw = await modelSizeImage(join(dir, p.imageName), S);
   const size = Math.min(p.size, S);

@@ -5,8 +5,9 @@
  */
 import type Database from "better-sqlite3";
 import { existsSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import type { Db } from "~/db/client";
+import { isPlainFileName } from "~/server/storage/paths";
 import type { PatchBox } from "./grid";
 
 export interface GroupInfo {
@@ -118,7 +119,7 @@ export function circuitImageFiles(db: Db, circuitId: number): string[] | null {
   const names = (sqlite(db).prepare("select name from circuit_images where circuit_id = ? order by idx").all(circuitId) as { name: string }[]).map((r) => r.name);
   if (names.length === 0) return null;
   // stored names are plain file names (the import checks them); never follow anything else out of a dataset
-  if (![c.class_name, ...names].every((n) => n === basename(n) && n !== "." && n !== "..")) return null;
+  if (![c.class_name, ...names].every(isPlainFileName)) return null;
   const dirs: string[] = [];
   if (c.run_id != null) {
     const d = sqlite(db).prepare("select d.dir from runs r join datasets d on d.id = r.dataset_id where r.id = ?").get(c.run_id) as { dir: string } | undefined;

@@ -11,10 +11,10 @@
  * lower layers that fit the maps budget; the others' maps only for the patches some target of the
  * pair needs.
  */
-import { CircuitInputError } from "./circuitInputError";
 import { createHash } from "node:crypto";
 import { activationColumn, activationRows, allocateActivations, computeLayerMaps, outputShapes } from "./activations";
 import { abortError } from "./abort";
+import { CircuitInputError } from "./circuitInputError";
 import { initBackend, type BackendName } from "./backend";
 import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } from "./circuitFormat";
 import { channelImportance, selectCoreNeurons, topIndices } from "./coreNeurons";

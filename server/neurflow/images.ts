@@ -39,25 +39,20 @@ export async function listImages(dir: string): Promise<string[]> {
 export async function decodeImage(path: string, size: number): Promise<Uint8Array> {
   // loaded on first use, so bundles that only take decoded images need no native image library
   const { default: sharp } = await import("sharp");
+  const input = sharp(path, { failOn: "error" });
   const unreadable = (e: unknown) => new Error(`${basename(path)} is not a readable PNG, JPEG or WebP image: ${(e as Error).message}`);
-  let meta: { width?: number; height?: number };
-  try {
-    meta = await sharp(path, { failOn: "error" }).metadata();
-  } catch (e) {
-    throw unreadable(e);
-  }
-  const { width = 0, height = 0 } = meta;
+  // the header first: a smaller image is refused before any pixel is decoded
+  const { width = 0, height = 0 } = await input.metadata().catch((e: unknown) => Promise.reject(unreadable(e)));
   if (width < size || height < size) {
     throw new Error(`${basename(path)} is ${width}×${height}; the model takes ${size}×${size} images (a smaller image is not upsampled)`);
   }
-  let out: { data: Buffer; info: { width: number; height: number; channels: number } };
-  try {
-    let img = sharp(path, { failOn: "error" }).removeAlpha().toColourspace("srgb");
-    if (width !== size || height !== size) img = img.resize(size, size, { fit: "fill", kernel: "linear" });
-    out = await img.raw().toBuffer({ resolveWithObject: true });
-  } catch (e) {
-    throw unreadable(e);
-  }
+  if (width !== size || height !== size) input.resize(size, size, { fit: "fill", kernel: "linear" });
+  const out = await input
+    .removeAlpha()
+    .toColourspace("srgb")
+    .raw()
+    .toBuffer({ resolveWithObject: true })
+    .catch((e: unknown) => Promise.reject(unreadable(e)));
   const { channels } = out.info;
   if (channels !== 3) throw new Error(`${basename(path)} has ${channels} channels after conversion; expected RGB`);
   return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);

@@ -4,7 +4,7 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 export function storageRoot(): string {
   return resolve(/* turbopackIgnore: true */ process.env.NEURFLOW_DATA ?? join(process.cwd(), "data", "files"));
@@ -13,6 +13,11 @@ export function storageRoot(): string {
 export const modelsDir = (root = storageRoot()) => join(root, "models");
 export const datasetsDir = (root = storageRoot()) => join(root, "datasets");
 export const tmpDir = (root = storageRoot()) => join(root, "tmp");
+
+/** A name that stays inside the folder it is joined to: no separators, not hidden, not `.` or `..`. */
+export function isPlainFileName(name: string): boolean {
+  return name !== "" && name === basename(name) && !name.includes("\\") && !name.startsWith(".");
+}
 
 /** True when `child` is `parent` or inside it (after resolving `..`). */
 export function isInside(parent: string, child: string): boolean {

@@ -11,7 +11,7 @@ import { importDatasetZip, resolveDatasetFolder, scanDatasetFolder } from "~/ser
 import { UploadError } from "~/server/storage/limits";
 import { isInside } from "~/server/storage/paths";
 import { fileField, formNumber, textFields } from "../formData";
-import { adminProcedure, annotatorProcedure, router, viewerProcedure } from "../trpc";
+import { adminProcedure, annotatorProcedure, router, viewerProcedure, zodIssuesText } from "../trpc";
 
 const id = z.number().int().positive();
 const name = z.string().trim().min(1, "a dataset needs a name").max(200);
@@ -106,7 +106,7 @@ export const datasetsRouter = router({
       .object({ name, modelId: formNumber(z.number().int().positive().optional()) })
       .safeParse(textFields(input));
     if (!fields.success)
-      throw new TRPCError({ code: "BAD_REQUEST", message: fields.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+      throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(fields.error) });
     const file = await fileField(input, "file", true);
     const rules = rulesFor(ctx.db, fields.data.modelId);
     const d = await importDatasetZip(ctx.storageRoot, file.data, rules);

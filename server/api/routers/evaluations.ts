@@ -17,7 +17,7 @@ import { storeDebugUploads } from "~/server/evaluations/uploads";
 import { coreNeuronsAtTau } from "~/server/neurflow/evaluations/coreNeuronsAtTau";
 import type { Context } from "../context";
 import { fileFields, formNumber, textFields } from "../formData";
-import { annotatorProcedure, assertCircuitAllowed, hasRole, router, sharedReadProcedure, viewerProcedure } from "../trpc";
+import { annotatorProcedure, assertCircuitAllowed, hasRole, router, sharedReadProcedure, viewerProcedure, zodIssuesText } from "../trpc";
 
 const id = z.number().int().positive();
 
@@ -84,10 +84,10 @@ export const evaluationsRouter = router({
    */
   startImageDebug: annotatorProcedure.input(z.instanceof(FormData)).mutation(async ({ ctx, input }) => {
     const fields = debugFields.safeParse(textFields(input));
-    if (!fields.success) throw new TRPCError({ code: "BAD_REQUEST", message: `${fields.error.issues[0]?.path.join(".")}: ${fields.error.issues[0]?.message}` });
+    if (!fields.success) throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(fields.error) });
     const { circuitId, ...rest } = fields.data;
     const params = imageDebugParams.safeParse(Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
-    if (!params.success) throw new TRPCError({ code: "BAD_REQUEST", message: `${params.error.issues[0]?.path.join(".")}: ${params.error.issues[0]?.message}` });
+    if (!params.success) throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(params.error) });
     const facts = factsOf(ctx, circuitId);
     badRequest(() => checkAgainstCircuit(facts, { kind: "imageDebug", params: params.data }));
     const size = ctx.db.select({ s: circuits.modelInputSize }).from(circuits).where(eq(circuits.id, circuitId)).get()!.s;

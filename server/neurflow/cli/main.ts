@@ -130,8 +130,7 @@ async function compareCommand(argv: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
-  if (command === undefined || ["help", "--help", "-h"].includes(command) || rest.includes("--help") || rest.includes("-h")) {
-    if (command === undefined) throw new UsageError("no command given");
+  if (command !== undefined && (["help", "--help", "-h"].includes(command) || rest.includes("--help") || rest.includes("-h"))) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
