@@ -23,6 +23,7 @@ import { loadClassImages } from "./images";
 import type { AttributionSettings, LayerMaps } from "./targetAttribution";
 import { defaultWorkerCount, inProcessRunner, workerPoolRunner, type AttributionRunner } from "./parallel/attributionRunner";
 import { loadModel, type ClassifierModel } from "./model/loadModel";
+import { onnxRuntimeApplies, onnxRuntimeKernels } from "./onnxruntime/onnxRuntimeKernels";
 import { conceptVector, groupEdges, neuronGroups, type SemanticGroupVector } from "./neuronGroups";
 import { patchGrid, type Patch } from "./patches";
 import { resolveParams, type MethodParams } from "./presets";
@@ -40,6 +41,11 @@ export interface ExecutionOptions {
   workers?: number;
   /** Largest shared lower-layer map cache per layer pair, in bytes (beyond it, each target computes its own). */
   mapsBudgetBytes?: number;
+  /**
+   * Run the activation pass and integrated gradients on onnxruntime where it applies (an ONNX model on
+   * a CPU backend, onnxruntime-node installed; default true, NEURFLOW_ONNXRUNTIME=0 turns it off).
+   */
+  onnxRuntime?: boolean;
 }
 
 /**
@@ -228,8 +234,14 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     if (classIndex >= acts[0]!.channels) throw new CircuitInputError(`layer "${req.layers[0]}" has no unit for class ${classIndex}`);
 
     const workers = options.workers ?? defaultWorkerCount(backend.name);
-    const attribution: AttributionRunner =
-      workers > 1
+    const kernels =
+      options.onnxRuntime !== false && onnxRuntimeApplies(model, backend.name)
+        ? await onnxRuntimeKernels(model, images, patches, new Map(tensors.map((t) => [t, shapeOf(t).length + 1])))
+        : null;
+    const backendName = kernels ? `onnxruntime+${backend.name}` : backend.name;
+    const attribution: AttributionRunner = kernels
+      ? inProcessRunner(model, images, patches, settings, kernels)
+      : workers > 1
         ? await workerPoolRunner(
             workers,
             { manifestPath: req.manifestPath, backend: backend.name, pixels: (await images.data()) as Float32Array, shape: images.shape, patches },
@@ -241,7 +253,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     // the activation pass, one batch per job, spread over the workers
     t0 = performance.now();
     const batches: [number, number][] = [];
-    const activationBatch = options.batchSize ?? activationBatchSize(S, backend.name);
+    const activationBatch = options.batchSize ?? kernels?.activationBatch ?? activationBatchSize(S, backend.name);
     for (let from = 0; from < patches.length; from += activationBatch) batches.push([from, Math.min(patches.length, from + activationBatch)]);
     let filled = 0;
     const fills = batches.map(([from, to]) =>
@@ -347,7 +359,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
       format: CIRCUIT_FORMAT,
       model: { name: model.manifest.name, classes: [...model.manifest.classes], inputSize: S, ...(model.checksum ? { checksum: model.checksum } : {}) },
       class: { index: classIndex, name: req.className },
-      params: { ...params, layers: [...req.layers], backend: backend.name },
+      params: { ...params, layers: [...req.layers], backend: backendName },
       images: imageNames,
       patches,
       layers,

@@ -5,7 +5,7 @@
  * so results do not depend on where.
  */
 import { computeLayerMaps } from "./activations";
-import { integratedGradients, targetActivation } from "./integratedGradients";
+import { integratedGradients, targetActivation, type IgResult } from "./integratedGradients";
 import type { TensorGraph } from "./model/graph";
 import type { Patch } from "./patches";
 import type { QuadratureRule } from "./quadrature";
@@ -79,6 +79,12 @@ function mapsOf(graph: TensorGraph, images: tf.Tensor4D, patches: readonly Patch
   return tf.tensor(out, [task.topPatches.length, ...shared.rowShape]);
 }
 
+/**
+ * Integrated gradients of the task's target over the lower maps `x` with one rule, computed by
+ * another kernel library (onnxruntime); null where it cannot, and TensorFlow.js does it.
+ */
+export type IgKernel = (task: AttributionTask, x: tf.Tensor, rule: QuadratureRule, rowElements?: number) => Promise<IgResult | null>;
+
 export async function attributeTarget(
   graph: TensorGraph,
   images: tf.Tensor4D,
@@ -86,6 +92,7 @@ export async function attributeTarget(
   task: AttributionTask,
   settings: AttributionSettings,
   shared: LayerMaps | null = null,
+  kernel: IgKernel | null = null,
 ): Promise<AttributionResult> {
   const x = mapsOf(graph, images, patches, task, shared);
   try {
@@ -98,7 +105,9 @@ export async function attributeTarget(
     const slice = { graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor };
     const [first, ...finer] = settings.rules;
     if (!first) throw new Error("no quadrature rule given");
-    const ig = await integratedGradients(slice, task.target, x, first, settings.igRowElements);
+    const igOf = async (xs: tf.Tensor, rule: QuadratureRule) =>
+      (kernel && (await kernel(task, xs, rule, settings.igRowElements))) ?? integratedGradients(slice, task.target, xs, rule, settings.igRowElements);
+    const ig = await igOf(x, first);
     const errors = task.topActivations.map((fx, i) => completenessError([ig.totals[i]!], [fx], f0));
     let nodes = first.alphas.length;
     // each patch's IG is its own integral: only the patches that miss the tolerance are redone
@@ -106,7 +115,7 @@ export async function attributeTarget(
       const redo = errors.flatMap((e, i) => (e > settings.tolerance ? [i] : []));
       if (redo.length === 0) break;
       const xs = tf.gather(x, redo);
-      const again = await integratedGradients(slice, task.target, xs, rule, settings.igRowElements);
+      const again = await igOf(xs, rule);
       xs.dispose();
       redo.forEach((p, j) => {
         ig.perPatch.set(again.perPatch.subarray(j * ig.channels, (j + 1) * ig.channels), p * ig.channels);

@@ -21,6 +21,8 @@ export interface ClassifierModel {
   readonly logitsTensor: string;
   /** SHA-256 of the model file (hex), to tie results to the exact weights. */
   readonly checksum?: string;
+  /** Path of the model file (an ONNX model can also run on onnxruntime). */
+  readonly file?: string;
   /** The graph tensor of a manifest layer; throws for an unknown layer name. */
   layerTensor(name: string): string;
   /** Raw pixels [N, H, W, 3] in 0..scale → the model's normalised input, NHWC. */
@@ -73,14 +75,14 @@ export async function loadModel(source: ModelSource): Promise<ClassifierModel> {
     graph = await importLayers(file);
   }
   try {
-    return checkedModel(manifest, graph, label, checksum);
+    return checkedModel(manifest, graph, label, checksum, file);
   } catch (e) {
     graph.dispose();
     throw e;
   }
 }
 
-function checkedModel(manifest: Manifest, graph: TensorGraph, label: string, checksum: string): ClassifierModel {
+function checkedModel(manifest: Manifest, graph: TensorGraph, label: string, checksum: string, file: string): ClassifierModel {
   const logitsTensor = graph.outputNames[0];
   if (!logitsTensor) throw new Error(`${label}: the graph has no output`);
   const layers = new Map<string, string>();
@@ -115,6 +117,7 @@ function checkedModel(manifest: Manifest, graph: TensorGraph, label: string, che
     inputTensor: graph.inputName,
     logitsTensor,
     checksum,
+    file,
     layerTensor(name: string): string {
       const t = layers.get(name);
       if (t === undefined) throw new Error(`${label}: no layer "${name}" in the manifest (layers: ${[...layers.keys()].join(", ")})`);

@@ -7,7 +7,14 @@ import { fillActivations, type ActivationBuffers } from "../activations";
 import type { BackendName } from "../backend";
 import type { ClassifierModel } from "../model/loadModel";
 import type { Patch } from "../patches";
-import { attributeTarget, type AttributionResult, type AttributionSettings, type AttributionTask, type LayerMaps } from "../targetAttribution";
+import {
+  attributeTarget,
+  type AttributionResult,
+  type AttributionSettings,
+  type AttributionTask,
+  type IgKernel,
+  type LayerMaps,
+} from "../targetAttribution";
 import type { tf } from "../tf";
 import { startWorkerPool } from "./workerPool";
 
@@ -21,8 +28,23 @@ export interface AttributionRunner {
   close(): Promise<void>;
 }
 
+/** How an in-process runner does its work where another kernel library takes part (onnxruntime). */
+export interface InProcessKernels {
+  ig?: IgKernel;
+  fillActivations?: (buffers: ActivationBuffers, from: number, to: number, batchSize: number) => Promise<void>;
+  close?: () => Promise<void>;
+  /** Patches per activation batch (default: the caller's). */
+  activationBatch?: number;
+}
+
 /** Runs tasks one after another, each in its own macrotask, so progress and cancellation get a turn. */
-export function inProcessRunner(model: ClassifierModel, images: tf.Tensor4D, patches: readonly Patch[], settings: AttributionSettings): AttributionRunner {
+export function inProcessRunner(
+  model: ClassifierModel,
+  images: tf.Tensor4D,
+  patches: readonly Patch[],
+  settings: AttributionSettings,
+  kernels: InProcessKernels = {},
+): AttributionRunner {
   let chain: Promise<unknown> = Promise.resolve();
   let closed = false;
   let maps: LayerMaps | null = null;
@@ -48,11 +70,15 @@ export function inProcessRunner(model: ClassifierModel, images: tf.Tensor4D, pat
     async setMaps(m) {
       maps = m;
     },
-    run: (task) => enqueue(() => attributeTarget(model.graph, images, patches, task, settings, maps)),
-    fillActivations: (buffers, from, to, batchSize) => enqueue(() => fillActivations(model.graph, images, patches, buffers, from, to, batchSize)),
+    run: (task) => enqueue(() => attributeTarget(model.graph, images, patches, task, settings, maps, kernels.ig ?? null)),
+    fillActivations: (buffers, from, to, batchSize) =>
+      enqueue(() =>
+        kernels.fillActivations ? kernels.fillActivations(buffers, from, to, batchSize) : fillActivations(model.graph, images, patches, buffers, from, to, batchSize),
+      ),
     async close() {
       closed = true;
-      await chain;
+      await chain.catch(() => undefined);
+      await kernels.close?.();
     },
   };
 }

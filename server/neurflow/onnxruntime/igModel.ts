@@ -1,0 +1,229 @@
+/**
+ * Compiles the integrated gradients of one layer pair into an ONNX model that onnxruntime runs:
+ *
+ *   inputs   nf/x [P, H, W, C] (the lower maps, internal NHWC layout; [P, C] for a dense layer),
+ *            nf/ch [1] (the target channel), nf/alpha [N], nf/w [N] (the quadrature rule)
+ *   outputs  nf/mean [P, C] (attribution averaged over positions), nf/total [P] (its sum)
+ *
+ * The same work as integratedGradients.ts, in one model: the affine prefix of the slice (a block's
+ * first convolution and batch normalisation, a downsample path, the target channel of a residual
+ * input) runs once per patch and once at the zero baseline, the steps start from its frontier,
+ * z(αx) = z(0) + α(z(x) − z(0)), the rest runs on all patch × node rows with its gradient written
+ * as forward ops (gradients.ts), the weighted sum over the nodes goes back through the prefix once,
+ * and only [P, C] comes back.
+ */
+import { OnnxGraphBuilder, type NodeProto } from "./onnxBuilder";
+import { AFFINE, reduceMean, vjp, type VjpContext } from "./gradients";
+import { CH, forwardList, UnsupportedSlice, X, type ForwardList, type SourceGraph } from "./sliceGraph";
+
+export const IG_INPUTS = { x: "nf/x", ch: "nf/ch", alpha: "nf/alpha", w: "nf/w" } as const;
+export const IG_OUTPUTS = { mean: "nf/mean", total: "nf/total" } as const;
+
+/** The opset the compiled models use: the source's, from 13 (the ops' current forms) on. */
+export function targetOpset(source: number): number {
+  if (source < 13 || source > 21) throw new UnsupportedSlice(`ONNX opset ${source} (the onnxruntime path reads opsets 13 to 21)`);
+  return Math.max(17, source);
+}
+
+interface Classified {
+  list: ForwardList;
+  live: Set<string>;
+  /** Live tensors affine in X (X included). */
+  affine: Set<string>;
+  prefix: NodeProto[];
+  rows: NodeProto[];
+  statics: NodeProto[];
+  frontier: string[];
+}
+
+function classify(list: ForwardList): Classified {
+  const live = new Set<string>([X]);
+  const affine = new Set<string>([X]);
+  const prefix: NodeProto[] = [];
+  const rows: NodeProto[] = [];
+  const statics: NodeProto[] = [];
+  for (const n of list.nodes) {
+    const ins = (n.input ?? []).filter((i) => i !== "");
+    const liveIns = ins.filter((i) => live.has(i));
+    if (liveIns.length === 0) {
+      statics.push(n);
+      continue;
+    }
+    for (const o of n.output ?? []) if (o) live.add(o);
+    const kind = AFFINE[n.opType!];
+    const allAffine = liveIns.every((i) => affine.has(i));
+    const ok =
+      kind !== undefined &&
+      allAffine &&
+      (kind === "joint" || (kind === "first" ? liveIns.length === 1 && n.input![0] === liveIns[0] : liveIns.length === 1));
+    if (ok) {
+      prefix.push(n);
+      for (const o of n.output ?? []) if (o) affine.add(o);
+    } else rows.push(n);
+  }
+  const frontier = new Set<string>();
+  for (const n of rows) for (const i of n.input ?? []) if (affine.has(i)) frontier.add(i);
+  if (affine.has(list.output)) frontier.add(list.output);
+  return { list, live, affine, prefix, rows, statics, frontier: [...frontier] };
+}
+
+/** A model of the forward list alone with every live tensor as an output: run once for the shapes. */
+export function shapeProbeModel(g: SourceGraph, lower: string, upper: string, lowerRank: number): { bytes: Uint8Array; outputs: string[] } {
+  const list = forwardList(g, lower, upper);
+  const c = classify(list);
+  const b = new OnnxGraphBuilder(g.initializers);
+  for (const t of list.initializers) b.useInitializer(t);
+  b.input(X, "float32", Array.from({ length: lowerRank }, (_, i) => `d${i}`));
+  b.input(CH, "int64", [1]);
+  for (const n of list.nodes) b.copy(n, n.input ?? [], n.output ?? []);
+  const outputs = [...c.live].filter((t) => t !== X);
+  for (const t of outputs) b.output(t, "float32");
+  return { bytes: b.encode(targetOpset(g.opset)), outputs };
+}
+
+/**
+ * The integrated-gradients model of the slice `lower → upper`. `shapes` holds the per-row shape
+ * (no batch dimension, NCHW order) of every live tensor of the forward list, from the probe.
+ */
+export function compileIgModel(g: SourceGraph, lower: string, upper: string, shapes: ReadonlyMap<string, readonly number[]>): Uint8Array {
+  const opset = targetOpset(g.opset);
+  const list = forwardList(g, lower, upper);
+  const c = classify(list);
+  const b = new OnnxGraphBuilder(g.initializers);
+  for (const t of list.initializers) b.useInitializer(t);
+  const shapeOf = (t: string) => {
+    const s = shapes.get(t);
+    if (!s) throw new UnsupportedSlice(`no shape for tensor "${t}"`);
+    return s;
+  };
+  const xShape = shapeOf(X);
+  const rank = xShape.length + 1;
+  if (rank !== 4 && rank !== 2) throw new UnsupportedSlice(`a lower layer of rank ${rank}`);
+  const nhwc = rank === 4 ? [xShape[1]!, xShape[2]!, xShape[0]!] : [...xShape];
+  b.input(IG_INPUTS.x, "float32", ["P", ...nhwc]);
+  b.input(CH, "int64", [1]);
+  b.input(IG_INPUTS.alpha, "float32", ["N"]);
+  b.input(IG_INPUTS.w, "float32", ["N"]);
+  const int64 = (v: number[]) => b.constant(v, [v.length], "int64");
+  const xs = rank === 4 ? b.op1("Transpose", [IG_INPUTS.x], { perm: [0, 3, 1, 2] }) : IG_INPUTS.x;
+  const zeros = b.op1("ConstantOfShape", [int64([1, ...xShape])]);
+  const staticNames = new Set<string>();
+  for (const n of c.statics) {
+    b.copy(n, n.input ?? [], n.output ?? []);
+    for (const o of n.output ?? []) staticNames.add(o);
+  }
+  const constShape = (t: string): readonly number[] => {
+    const init = g.initializers.get(t);
+    if (init) return (init.dims ?? []).map(Number);
+    const n = c.statics.find((s) => s.output?.[0] === t);
+    if (n?.opType === "Gather" && (n.input?.[1] === CH)) {
+      const dims = [...constShape(n.input![0]!)];
+      const axis = Number(n.attribute?.find((a) => a.name === "axis")?.i ?? 0);
+      dims[axis] = 1;
+      return dims;
+    }
+    if (t === CH) return [1];
+    throw new UnsupportedSlice(`no shape for constant "${t}"`);
+  };
+  // instantiations: p (the patches), z (the zero baseline, one row), r (patch × node rows)
+  const names = { p: new Map<string, string>([[X, xs]]), z: new Map<string, string>([[X, zeros]]), r: new Map<string, string>() };
+  type Inst = keyof typeof names;
+  const valueIn = (inst: Inst) => (t: string): string => {
+    if (t === "") return "";
+    if (!c.live.has(t)) return t;
+    const v = names[inst].get(t);
+    if (!v) throw new UnsupportedSlice(`tensor "${t}" is not available in instantiation ${inst}`);
+    return v;
+  };
+  const indicesOf = new Map<NodeProto, string>();
+  const emit = (n: NodeProto, inst: Inst) => {
+    const value = valueIn(inst);
+    const outs = (n.output ?? []).map((o) => {
+      const name = `${o}@${inst}`;
+      names[inst].set(o, name);
+      return name;
+    });
+    if (n.opType === "MaxPool" && inst === "r") {
+      const idx = `${outs[0]}/indices`;
+      indicesOf.set(n, idx);
+      b.copy(n, (n.input ?? []).map(value), [outs[0]!, idx]);
+      return;
+    }
+    b.copy(n, (n.input ?? []).map(value), outs);
+  };
+  for (const n of c.prefix) emit(n, "p");
+  for (const n of c.prefix) emit(n, "z");
+  // the frontier on the rows: z(0) + α (z(x) − z(0)), rows node-major (row = n·P + p)
+  for (const t of c.frontier) {
+    const s = shapeOf(t);
+    const a = b.op1("Reshape", [IG_INPUTS.alpha, int64([-1, ...Array(s.length + 1).fill(1)])]);
+    const zp = names.p.get(t)!;
+    const delta = t === X ? zp : b.op1("Sub", [zp, names.z.get(t)!]);
+    let scaled = b.op1("Mul", [a, b.op1("Unsqueeze", [delta, int64([0])])]);
+    if (t !== X) scaled = b.op1("Add", [scaled, names.z.get(t)!]);
+    names.r.set(t, b.op1("Reshape", [scaled, int64([-1, ...s])]));
+  }
+  for (const n of c.rows) emit(n, "r");
+
+  // reverse mode: rows, then the weighted sum over the nodes, then the prefix once
+  const grads = new Map<string, string[]>();
+  const addGrad = (key: string, g: string) => grads.set(key, [...(grads.get(key) ?? []), g]);
+  const gradOf = (key: string): string | null => {
+    const gs = grads.get(key);
+    if (!gs || gs.length === 0) return null;
+    return gs.length === 1 ? gs[0]! : b.op1("Sum", gs);
+  };
+  const ctxFor = (inst: Inst): VjpContext => ({
+    b,
+    opset,
+    value: valueIn(inst),
+    shape: shapeOf,
+    constShape,
+    isLive: (t) => c.live.has(t),
+    indices: (n) => {
+      const i = indicesOf.get(n);
+      if (!i) throw new UnsupportedSlice("a MaxPool gradient outside the rows");
+      return i;
+    },
+  });
+  const outRow = names.r.get(list.output)!;
+  const outShape = shapeOf(list.output);
+  const count = outShape.reduce((a, d) => a * d, 1);
+  addGrad(`${list.output}@r`, b.op1("Expand", [b.scalar(1 / count), b.op1("Shape", [outRow])]));
+  const backward = (nodes: NodeProto[], inst: Inst) => {
+    const ctx = ctxFor(inst);
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i]!;
+      const dy = gradOf(`${n.output![0]}@${inst}`);
+      if (!dy) continue;
+      const gs = vjp(n, dy, ctx);
+      (n.input ?? []).forEach((t, k) => {
+        const g = gs[k];
+        if (g && c.live.has(t)) addGrad(`${t}@${inst}`, g);
+      });
+    }
+  };
+  backward(c.rows, "r");
+  const w = b.op1("Reshape", [IG_INPUTS.w, int64([-1, 1])]);
+  for (const t of c.frontier) {
+    const g = gradOf(`${t}@r`);
+    if (!g) continue;
+    const s = shapeOf(t);
+    const perNode = b.op1("Reshape", [g, b.op1("Concat", [b.op1("Shape", [IG_INPUTS.w]), int64([-1])], { axis: 0 })]);
+    const summed = b.op1("MatMul", [b.op1("Transpose", [w], { perm: [1, 0] }), perNode]);
+    addGrad(`${t}@p`, b.op1("Reshape", [summed, int64([-1, ...s])]));
+  }
+  backward(c.prefix, "p");
+  const gx = gradOf(`${X}@p`) ?? b.op1("Mul", [xs, b.scalar(0)]);
+  const attribution = b.op1("Mul", [gx, xs]);
+  if (rank === 4) {
+    b.op("Identity", [reduceMean({ b, opset } as VjpContext, attribution, [2, 3], 0)], {}, [IG_OUTPUTS.mean]);
+    b.op("ReduceSum", [attribution, int64([1, 2, 3])], { keepdims: 0 }, [IG_OUTPUTS.total]);
+  } else {
+    b.op("Identity", [attribution], {}, [IG_OUTPUTS.mean]);
+    b.op("ReduceSum", [attribution, int64([1])], { keepdims: 0 }, [IG_OUTPUTS.total]);
+  }
+  b.output(IG_OUTPUTS.mean, "float32", ["P", xShape[0]!]);
+  b.output(IG_OUTPUTS.total, "float32", ["P"]);
+  return b.encode(opset);
+}

@@ -1,0 +1,62 @@
+/**
+ * The circuit's heavy passes on onnxruntime: the activation pass and integrated gradients, for an
+ * ONNX model on a CPU backend, where onnxruntime-node is installed. Everything else (patches,
+ * completeness, clustering, the circuit) stays the engine's one code path; a layer pair whose slice
+ * onnxruntime cannot differentiate runs on TensorFlow.js.
+ */
+import type { ActivationBuffers } from "../activations";
+import type { BackendName } from "../backend";
+import type { ClassifierModel } from "../model/loadModel";
+import type { InProcessKernels } from "../parallel/attributionRunner";
+import { materializePatches, type Patch } from "../patches";
+import { tf } from "../tf";
+import { OnnxRuntimeModel } from "./onnxRuntimeModel";
+import { onnxRuntimeWanted } from "./runtime";
+
+/** Start tensors' elements per onnxruntime IG run (rows × row size): 64 MB of float32. */
+export const ONNXRUNTIME_ROW_ELEMENTS = 2 ** 24;
+/** Patches per onnxruntime activation run. */
+export const ONNXRUNTIME_ACTIVATION_BATCH = 16;
+
+/** Whether a run of this model on this backend uses onnxruntime for its heavy passes. */
+export function onnxRuntimeApplies(model: ClassifierModel, backend: BackendName): boolean {
+  return onnxRuntimeWanted() && model.manifest.format === "onnx" && model.manifest.input.layout !== "NHWC" && (backend === "wasm" || backend === "cpu") && !!model.file;
+}
+
+/**
+ * Kernels for an in-process runner, or null where onnxruntime is not installed. `ranks[i]` is the
+ * rank of layer tensor i (4 for a feature map, 2 for a dense layer).
+ */
+export async function onnxRuntimeKernels(
+  model: ClassifierModel,
+  images: tf.Tensor4D,
+  patches: readonly Patch[],
+  ranks: ReadonlyMap<string, number>,
+): Promise<InProcessKernels | null> {
+  const ortModel = await OnnxRuntimeModel.open(model.file!, model.manifest.input.name);
+  if (!ortModel) return null;
+  const S = model.manifest.input.size;
+  return {
+    activationBatch: ONNXRUNTIME_ACTIVATION_BATCH,
+    async fillActivations(buffers: ActivationBuffers, from: number, to: number, batchSize: number) {
+      const layers = buffers.layerTensors;
+      const kept = buffers.keep.map((t) => layers.indexOf(t));
+      const extra = buffers.keep.filter((t) => !layers.includes(t));
+      if (extra.length) throw new Error(`kept maps of a layer that is not a circuit layer: ${extra.join(", ")}`);
+      for (let first = from; first < to; first += batchSize) {
+        const idx = Array.from({ length: Math.min(batchSize, to - first) }, (_, i) => first + i);
+        const x = materializePatches(images, patches, idx);
+        const pixels = (await x.data()) as Float32Array;
+        x.dispose();
+        const out = await ortModel.activations(pixels, [idx.length, S, S, 3], layers, layers.map((t) => ranks.get(t)!), kept);
+        buffers.activations.forEach((a, li) => a.means.set(out.means[li]!, first * a.channels));
+        buffers.maps.forEach((m, k) => m.data.set(out.maps[k]!, first * (m.data.length / patches.length)));
+      }
+    },
+    async ig(task, x, rule) {
+      const data = (await x.data()) as Float32Array;
+      return ortModel.integratedGradients(task.lowerTensor, task.upperTensor, task.target, data, x.shape, rule, ONNXRUNTIME_ROW_ELEMENTS);
+    },
+    close: () => ortModel.close(),
+  };
+}

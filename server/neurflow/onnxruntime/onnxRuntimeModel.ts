@@ -1,0 +1,189 @@
+/**
+ * An ONNX classifier on onnxruntime: the activation pass and the integrated gradients of its layer
+ * pairs, compiled on first use into models of their own (activationModel.ts, igModel.ts) and kept
+ * as sessions. A layer pair whose slice has an op without a gradient rule is reported unsupported
+ * (null), and the engine computes it on TensorFlow.js instead.
+ */
+import { readFile } from "node:fs/promises";
+import type { IgResult } from "../integratedGradients";
+import type { QuadratureRule } from "../quadrature";
+import { compileActivationModel, ACT_INPUT, mapOutput, meanOutput } from "./activationModel";
+import { compileIgModel, IG_INPUTS, IG_OUTPUTS, shapeProbeModel } from "./igModel";
+import { onnx } from "./onnxBuilder";
+import { createSession, loadOnnxRuntime, onnxRuntimeThreads, type OrtSession } from "./runtime";
+import { numberAttr as numberAttrOf } from "./onnxBuilder";
+import { CH, sourceGraph, UnsupportedSlice, X, type SourceGraph } from "./sliceGraph";
+
+type Ort = NonNullable<Awaited<ReturnType<typeof loadOnnxRuntime>>>;
+
+export interface ActivationOutputs {
+  /** Per layer: [B × channels] spatial means. */
+  means: Float32Array[];
+  /** Per kept layer (same order as `kept`): [B, ...row] maps, NHWC. */
+  maps: Float32Array[];
+}
+
+export class OnnxRuntimeModel {
+  private readonly sessions = new Map<string, Promise<{ session: OrtSession; upper: string; offset: number } | null>>();
+  private activationSession: Promise<OrtSession> | null = null;
+  private activationKey = "";
+  private closed = false;
+  /** Why the last unsupported slice was refused (for logs). */
+  readonly refusals: string[] = [];
+
+  private constructor(
+    private readonly ort: Ort,
+    private readonly g: SourceGraph,
+    private readonly inputName: string,
+    private readonly threads: number,
+  ) {}
+
+  /** The model file on onnxruntime, or null where onnxruntime is not installed. */
+  static async open(file: string, inputName: string | undefined, threads = onnxRuntimeThreads()): Promise<OnnxRuntimeModel | null> {
+    const ort = await loadOnnxRuntime();
+    if (!ort) return null;
+    const bytes = await readFile(file);
+    const model = onnx.ModelProto.decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const graph = model.graph!;
+    const opset = Number(model.opsetImport?.find((o) => !o.domain || o.domain === "ai.onnx")?.version ?? 0);
+    const g = sourceGraph(graph.node ?? [], graph.initializer ?? [], opset);
+    const inits = new Set((graph.initializer ?? []).map((t) => t.name));
+    const input = inputName ?? graph.input?.find((i) => !inits.has(i.name))?.name;
+    if (!input) throw new Error("the ONNX model has no input");
+    return new OnnxRuntimeModel(ort, g, input, threads);
+  }
+
+  /** The activation pass over a batch of preprocessed images [B, S, S, 3] (NHWC). */
+  async activations(batch: Float32Array, shape: readonly number[], layers: readonly string[], ranks: readonly number[], kept: readonly number[]): Promise<ActivationOutputs> {
+    const key = JSON.stringify([layers, ranks, kept]);
+    if (!this.activationSession || this.activationKey !== key) {
+      const previous = this.activationSession;
+      this.activationKey = key;
+      this.activationSession = createSession(this.ort, compileActivationModel(this.g, this.inputName, layers, ranks, kept), this.threads);
+      if (previous) void previous.then((s) => s.release()).catch(() => undefined);
+    }
+    const session = await this.activationSession;
+    const out = await session.run({ [ACT_INPUT]: new this.ort.Tensor("float32", batch, [...shape]) });
+    return {
+      means: layers.map((_, i) => out[meanOutput(i)]!.data as Float32Array),
+      maps: kept.map((i) => out[mapOutput(i)]!.data as Float32Array),
+    };
+  }
+
+  /**
+   * The IG session for (lower, upper, channel): where the upper tensor is a concatenation along
+   * channels, the target's channel comes from one of its inputs alone, and the slice ends there.
+   */
+  private async igSession(lower: string, upper: string, channel: number, rowShape: readonly number[]) {
+    let target = upper;
+    let offset = 0;
+    for (;;) {
+      const p = this.g.producer.get(target);
+      const n = p === undefined ? undefined : this.g.nodes[p];
+      if (!n || n.opType !== "Concat" || numberAttrOf(n, "axis", 1) !== 1) break;
+      const shapes = await this.shapes(lower, target, rowShape);
+      let start = 0;
+      let next: string | null = null;
+      for (const t of n.input ?? []) {
+        const c = shapes.get(t)?.[0];
+        if (c === undefined) {
+          next = null;
+          break;
+        }
+        if (channel - offset < start + c) {
+          next = t;
+          break;
+        }
+        start += c;
+      }
+      if (!next || next === lower) break;
+      offset += start;
+      target = next;
+    }
+    const key = `${lower}\u0000${target}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = (async () => {
+        try {
+          const shapes = await this.shapes(lower, target, rowShape);
+          const bytes = compileIgModel(this.g, lower, target, shapes);
+          return { session: await createSession(this.ort, bytes, this.threads), upper: target, offset };
+        } catch (e) {
+          if (!(e instanceof UnsupportedSlice)) throw e;
+          this.refusals.push(`${lower} → ${target}: ${e.message}`);
+          return null;
+        }
+      })();
+      this.sessions.set(key, s);
+    }
+    const r = await s;
+    return r && { ...r, offset };
+  }
+
+  private readonly shapeCache = new Map<string, Promise<Map<string, number[]>>>();
+
+  /** Per-row shapes (NCHW, no batch) of every live tensor of the slice's forward list. */
+  private shapes(lower: string, upper: string, rowShape: readonly number[]): Promise<Map<string, number[]>> {
+    const key = `${lower}\u0000${upper}`;
+    let s = this.shapeCache.get(key);
+    if (!s) {
+      s = (async () => {
+        const nchw = rowShape.length === 3 ? [rowShape[2]!, rowShape[0]!, rowShape[1]!] : [...rowShape];
+        const { bytes, outputs } = shapeProbeModel(this.g, lower, upper, nchw.length + 1);
+        const session = await createSession(this.ort, bytes, 1);
+        try {
+          const size = nchw.reduce((a, d) => a * d, 1);
+          const out = await session.run({
+            [X]: new this.ort.Tensor("float32", new Float32Array(size), [1, ...nchw]),
+            [CH]: new this.ort.Tensor("int64", BigInt64Array.from([0n]), [1]),
+          });
+          const shapes = new Map<string, number[]>([[X, nchw]]);
+          for (const t of outputs) shapes.set(t, [...out[t]!.dims].slice(1).map(Number));
+          return shapes;
+        } finally {
+          await session.release();
+        }
+      })();
+      this.shapeCache.set(key, s);
+    }
+    return s;
+  }
+
+  /**
+   * Integrated gradients of channel `target` of `upper` w.r.t. the lower maps `x` ([P, ...row],
+   * NHWC), as integratedGradients.ts computes them; null when this slice cannot run here.
+   */
+  async integratedGradients(lower: string, upper: string, target: number, x: Float32Array, shape: readonly number[], rule: QuadratureRule, maxRowElements = 1 << 24): Promise<IgResult | null> {
+    if (this.closed) throw new Error("the onnxruntime model is closed");
+    const rowShape = shape.slice(1);
+    const r = await this.igSession(lower, upper, target, rowShape);
+    if (!r) return null;
+    const P = shape[0]!;
+    const rowSize = rowShape.reduce((a, b) => a * b, 1);
+    const channels = rowShape[rowShape.length - 1]!;
+    const N = rule.alphas.length;
+    // patches per run: keep the rows' start tensors within the budget (all nodes of a patch together)
+    const patchesPerRun = Math.max(1, Math.floor(maxRowElements / Math.max(1, rowSize * N)));
+    const perPatch = new Float32Array(P * channels);
+    const totals = new Float64Array(P);
+    const ch = new this.ort.Tensor("int64", BigInt64Array.from([BigInt(target - r.offset)]), [1]);
+    const alpha = new this.ort.Tensor("float32", Float32Array.from(rule.alphas), [N]);
+    const w = new this.ort.Tensor("float32", Float32Array.from(rule.weights), [N]);
+    for (let p0 = 0; p0 < P; p0 += patchesPerRun) {
+      const pc = Math.min(patchesPerRun, P - p0);
+      const xs = new this.ort.Tensor("float32", x.subarray(p0 * rowSize, (p0 + pc) * rowSize), [pc, ...rowShape]);
+      const out = await r.session.run({ [IG_INPUTS.x]: xs, [IG_INPUTS.ch]: ch, [IG_INPUTS.alpha]: alpha, [IG_INPUTS.w]: w });
+      perPatch.set(out[IG_OUTPUTS.mean]!.data as Float32Array, p0 * channels);
+      const t = out[IG_OUTPUTS.total]!.data as Float32Array;
+      for (let i = 0; i < pc; i++) totals[p0 + i] = t[i]!;
+    }
+    return { perPatch, channels, totals };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.sessions.values()].map((s) => s.then((r) => r?.session.release()).catch(() => undefined));
+    if (this.activationSession) all.push(this.activationSession.then((s) => s.release()).catch(() => undefined));
+    await Promise.all(all);
+  }
+}
