@@ -20,7 +20,7 @@ import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } f
 import { channelImportance, selectCoreNeurons, topIndices } from "./coreNeurons";
 import { edgeWeights } from "./edgeWeights";
 import { loadClassImages } from "./images";
-import type { AttributionSettings, LayerMaps } from "./targetAttribution";
+import type { AttributionKernels, AttributionSettings, LayerMaps } from "./targetAttribution";
 import { defaultWorkerCount, inProcessRunner, workerPoolRunner, type AttributionRunner } from "./parallel/attributionRunner";
 import { loadModel, type ClassifierModel } from "./model/loadModel";
 import { onnxRuntimeApplies, onnxRuntimeKernels } from "./onnxruntime/onnxRuntimeKernels";
@@ -145,12 +145,15 @@ async function sharedLayerMaps(
   lowerTensor: string,
   batchSize: number,
   budgetBytes: number,
+  kernels: AttributionKernels | null,
 ): Promise<LayerMaps | null> {
   needed.sort((a, b) => a - b);
   let rowShape: number[] = [];
   let data: Float32Array | null = null;
   for (let i = 0; i < needed.length; i += batchSize) {
-    const t = computeLayerMaps(model.graph, images, patches, needed.slice(i, i + batchSize), lowerTensor, batchSize);
+    const t = kernels?.layerMaps
+      ? await kernels.layerMaps(needed.slice(i, i + batchSize), lowerTensor)
+      : computeLayerMaps(model.graph, images, patches, needed.slice(i, i + batchSize), lowerTensor, batchSize);
     if (!data) {
       // the first batch tells the row size, and so whether the whole set fits the budget
       rowShape = t.shape.slice(1);
@@ -292,7 +295,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
       t0 = performance.now();
       const maps =
         keptMaps.get(tensors[li + 1]!) ??
-        (await sharedLayerMaps(model, images, patches, [...new Set([...topOf.values()].flat())], tensors[li + 1]!, batchSize, mapsBudget));
+        (await sharedLayerMaps(model, images, patches, [...new Set([...topOf.values()].flat())], tensors[li + 1]!, batchSize, mapsBudget, kernels));
       keptMaps.delete(tensors[li + 1]!);
       await attribution.setMaps(maps);
       stage.maps = (performance.now() - t0) / 1000;

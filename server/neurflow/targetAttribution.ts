@@ -65,8 +65,16 @@ export function completenessError(totals: ArrayLike<number>, fx: ArrayLike<numbe
   return worst;
 }
 
-function mapsOf(graph: TensorGraph, images: tf.Tensor4D, patches: readonly Patch[], task: AttributionTask, shared: LayerMaps | null): tf.Tensor {
+async function mapsOf(
+  graph: TensorGraph,
+  images: tf.Tensor4D,
+  patches: readonly Patch[],
+  task: AttributionTask,
+  shared: LayerMaps | null,
+  kernels: AttributionKernels | null,
+): Promise<tf.Tensor> {
   if (!shared || shared.lowerTensor !== task.lowerTensor) {
+    if (kernels?.layerMaps) return kernels.layerMaps(task.topPatches, task.lowerTensor);
     return computeLayerMaps(graph, images, patches, task.topPatches, task.lowerTensor, task.topPatches.length);
   }
   const rowSize = shared.rowShape.reduce((a, b) => a * b, 1);
@@ -85,6 +93,13 @@ function mapsOf(graph: TensorGraph, images: tf.Tensor4D, patches: readonly Patch
  */
 export type IgKernel = (task: AttributionTask, x: tf.Tensor, rule: QuadratureRule, rowElements?: number) => Promise<IgResult | null>;
 
+/** Work another kernel library does in place of TensorFlow.js (see onnxruntime/). */
+export interface AttributionKernels {
+  ig?: IgKernel;
+  /** Full maps of one layer for the given patches, [n, ...row] (as computeLayerMaps). */
+  layerMaps?: (indices: readonly number[], layerTensor: string) => Promise<tf.Tensor>;
+}
+
 export async function attributeTarget(
   graph: TensorGraph,
   images: tf.Tensor4D,
@@ -92,9 +107,10 @@ export async function attributeTarget(
   task: AttributionTask,
   settings: AttributionSettings,
   shared: LayerMaps | null = null,
-  kernel: IgKernel | null = null,
+  kernels: AttributionKernels | null = null,
 ): Promise<AttributionResult> {
-  const x = mapsOf(graph, images, patches, task, shared);
+  const kernel = kernels?.ig;
+  const x = await mapsOf(graph, images, patches, task, shared, kernels);
   try {
     const f0Tensor = tf.tidy(() => {
       const zeros = tf.zeros([1, ...x.shape.slice(1)]);

@@ -96,6 +96,7 @@ describe("cancelling during the activation pass", () => {
     let seen = 0;
     const run = buildCircuit(req, {
       workers: 2,
+      onnxRuntime: false,
       batchSize: 16,
       signal: ac.signal,
       onProgress: (p) => {
@@ -114,8 +115,9 @@ describe("cancelling during the activation pass", () => {
 describe("attribution in worker threads", () => {
   it("gives the same circuit as in-process attribution", async () => {
     const small: CircuitRequest = { ...req, layers: ["fc", "layer4.1", "layer4.0"] };
-    const inProcess = await buildCircuit(small, { workers: 0 });
-    const threaded = await buildCircuit(small, { workers: 2 });
+    const inProcess = await buildCircuit(small, { workers: 0, onnxRuntime: false });
+    const threaded = await buildCircuit(small, { workers: 2, onnxRuntime: false });
+    expect(threaded.params.backend).toBe("wasm");
     expect(stable(threaded)).toEqual(stable(inProcess));
   });
 });
@@ -123,10 +125,36 @@ describe("attribution in worker threads", () => {
 describe("lower-layer maps", () => {
   it("give the same circuit whether kept from the activation pass, computed once per pair, or per target", async () => {
     // 4 images: 236 patches; layer4.1 and layer4.0 maps are 8 KB a patch, layer3.1 16 KB
-    const kept = await buildCircuit(req, { workers: 0 });
-    const mixed = await buildCircuit(req, { workers: 0, mapsBudgetBytes: 2.5 * 2 ** 20 });
-    const perTarget = await buildCircuit(req, { workers: 2, mapsBudgetBytes: 0 });
-    expect(stable(mixed)).toEqual(stable(kept));
-    expect(stable(perTarget)).toEqual(stable(kept));
+    for (const onnxRuntime of [false, true]) {
+      const kept = await buildCircuit(req, { workers: 0, onnxRuntime });
+      const mixed = await buildCircuit(req, { workers: 0, onnxRuntime, mapsBudgetBytes: 2.5 * 2 ** 20 });
+      const perTarget = await buildCircuit(req, { workers: onnxRuntime ? 0 : 2, onnxRuntime, mapsBudgetBytes: 0 });
+      expect(kept.params.backend).toBe(onnxRuntime ? "onnxruntime+wasm" : "wasm");
+      expect(stable(mixed)).toEqual(stable(kept));
+      expect(stable(perTarget)).toEqual(stable(kept));
+    }
+  });
+});
+
+describe("the heavy passes on onnxruntime", () => {
+  it("give the circuit TensorFlow.js gives, within float rounding", async () => {
+    const onTf = await buildCircuit(req, { workers: 0, onnxRuntime: false });
+    const onOrt = await buildCircuit(req, { workers: 0, onnxRuntime: true });
+    expect(onOrt.params.backend).toBe("onnxruntime+wasm");
+    expect(onOrt.images).toEqual(onTf.images);
+    onOrt.layers.forEach((l, li) => {
+      const t = onTf.layers[li]!;
+      expect(l.targets.map((x) => x.neuron)).toEqual(t.targets.map((x) => x.neuron));
+      l.targets.forEach((x, ti) => {
+        const y = t.targets[ti]!;
+        expect(x.topPatches).toEqual(y.topPatches);
+        expect(x.coreNeurons).toEqual(y.coreNeurons);
+        expect(x.semanticGroups).toEqual(y.semanticGroups);
+        const scale = Math.max(...y.importance.map(Math.abs));
+        x.importance.forEach((v, c) => expect(Math.abs(v - y.importance[c]!)).toBeLessThan(1e-4 * scale));
+        x.edges.forEach((e, k) => expect(Math.abs(e.weight - y.edges[k]!.weight)).toBeLessThan(1e-4));
+      });
+      expect(l.neuronGroups.map((g) => g.members)).toEqual(t.neuronGroups.map((g) => g.members));
+    });
   });
 });

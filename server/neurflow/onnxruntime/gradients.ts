@@ -22,6 +22,12 @@ export interface VjpContext {
   isLive(t: string): boolean;
   /** The indices output of a MaxPool node in this instantiation. */
   indices(node: NodeProto): string;
+  /** The values of an int64 constant, if it is one. */
+  constInts(t: string): number[] | undefined;
+}
+
+function numbersOf(node: NodeProto, name: string): number[] | undefined {
+  return intsAttr(node, name);
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -203,6 +209,19 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
       if (outPad.some((p, i) => p < 0 || p >= strides[i]!)) throw new UnsupportedSlice("an average pool whose input size its transpose cannot give");
       return only0(b.op1("ConvTranspose", [dy, w], { strides, pads, group: c, kernel_shape: k, output_padding: outPad }));
     }
+    case "Pad": {
+      const mode = stringAttr(node, "mode") ?? "constant";
+      const pads = ctx.constInts(ins[1] ?? "") ?? numbersOf(node, "pads");
+      const rank = ctx.shape(x).length + 1;
+      if (mode !== "constant" || !pads || pads.length !== 2 * rank || pads[0] !== 0 || pads[rank] !== 0 || pads.some((p) => p < 0)) {
+        throw new UnsupportedSlice("Pad other than non-negative constant padding of the non-batch axes");
+      }
+      const dims = ctx.shape(x);
+      const axes = dims.map((_, i) => i + 1);
+      const starts = axes.map((a) => pads[a]!);
+      const ends = axes.map((a, i) => pads[a]! + dims[i]!);
+      return only0(b.op1("Slice", [dy, b.constant(starts, [starts.length], "int64"), b.constant(ends, [ends.length], "int64"), b.constant(axes, [axes.length], "int64")]));
+    }
     case "Concat": {
       const rank = ctx.shape(out).length + 1;
       const axis = (() => {
@@ -242,5 +261,5 @@ export const AFFINE: Readonly<Record<string, "joint" | "first" | "one">> = {
   Conv: "first", BatchNormalization: "first", Identity: "first", Dropout: "first", Neg: "first",
   AveragePool: "first", GlobalAveragePool: "first", Reshape: "first", Flatten: "first",
   Unsqueeze: "first", Squeeze: "first", Transpose: "first", Gather: "first", ReduceMean: "first", Div: "first",
-  Mul: "one", MatMul: "one", Gemm: "one",
+  Mul: "one", MatMul: "one", Gemm: "one", Pad: "first",
 };

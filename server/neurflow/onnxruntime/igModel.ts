@@ -12,7 +12,7 @@
  * as forward ops (gradients.ts), the weighted sum over the nodes goes back through the prefix once,
  * and only [P, C] comes back.
  */
-import { OnnxGraphBuilder, type NodeProto } from "./onnxBuilder";
+import { OnnxGraphBuilder, tensorInts, type NodeProto } from "./onnxBuilder";
 import { AFFINE, reduceMean, vjp, type VjpContext } from "./gradients";
 import { CH, forwardList, UnsupportedSlice, X, type ForwardList, type SourceGraph } from "./sliceGraph";
 
@@ -21,7 +21,7 @@ export const IG_OUTPUTS = { mean: "nf/mean", total: "nf/total" } as const;
 
 /** The opset the compiled models use: the source's, from 13 (the ops' current forms) on. */
 export function targetOpset(source: number): number {
-  if (source < 13 || source > 21) throw new UnsupportedSlice(`ONNX opset ${source} (the onnxruntime path reads opsets 13 to 21)`);
+  if (source < 11 || source > 21) throw new UnsupportedSlice(`ONNX opset ${source} (the onnxruntime path reads opsets 11 to 21)`);
   return Math.max(17, source);
 }
 
@@ -180,6 +180,10 @@ export function compileIgModel(g: SourceGraph, lower: string, upper: string, sha
     shape: shapeOf,
     constShape,
     isLive: (t) => c.live.has(t),
+    constInts: (t) => {
+      const init = g.initializers.get(t);
+      return init ? tensorInts(init) : undefined;
+    },
     indices: (n) => {
       const i = indicesOf.get(n);
       if (!i) throw new UnsupportedSlice("a MaxPool gradient outside the rows");

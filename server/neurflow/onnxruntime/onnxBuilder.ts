@@ -59,6 +59,27 @@ export function int64Tensor(name: string, dims: readonly number[], values: reado
   return { name, dims: [...dims], dataType: INT64, rawData: new Uint8Array(data.buffer) };
 }
 
+/** The values of an integer tensor (int64 or int32), or undefined for other types. */
+export function tensorInts(t: TensorProto): number[] | undefined {
+  if (t.dataType === INT64) {
+    if (t.rawData && t.rawData.length) {
+      const raw = t.rawData;
+      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      return Array.from({ length: raw.byteLength / 8 }, (_, i) => Number(view.getBigInt64(i * 8, true)));
+    }
+    return (t.int64Data ?? []).map((v) => Number(v));
+  }
+  if (t.dataType === 6) {
+    if (t.rawData && t.rawData.length) {
+      const raw = t.rawData;
+      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      return Array.from({ length: raw.byteLength / 4 }, (_, i) => view.getInt32(i * 4, true));
+    }
+    return [...(t.int32Data ?? [])];
+  }
+  return undefined;
+}
+
 export class OnnxGraphBuilder {
   readonly nodes: NodeProto[] = [];
   readonly initializers = new Map<string, TensorProto>();

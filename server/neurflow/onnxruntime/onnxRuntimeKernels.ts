@@ -53,6 +53,29 @@ export async function onnxRuntimeKernels(
         buffers.maps.forEach((m, k) => m.data.set(out.maps[k]!, first * (m.data.length / patches.length)));
       }
     },
+    async layerMaps(indices, layerTensor) {
+      const rank = ranks.get(layerTensor);
+      if (rank === undefined) throw new Error(`maps of "${layerTensor}", which is not a circuit layer`);
+      const parts: Float32Array[] = [];
+      let rowShape: number[] = [];
+      for (let i = 0; i < indices.length; i += ONNXRUNTIME_ACTIVATION_BATCH) {
+        const idx = indices.slice(i, i + ONNXRUNTIME_ACTIVATION_BATCH);
+        const x = materializePatches(images, patches, idx);
+        const pixels = (await x.data()) as Float32Array;
+        x.dispose();
+        const out = await ortModel.activations(pixels, [idx.length, S, S, 3], [layerTensor], [rank], [0]);
+        parts.push(out.maps[0]!);
+        rowShape = out.mapShapes[0]!;
+      }
+      const size = rowShape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(indices.length * size);
+      let at = 0;
+      for (const p of parts) {
+        data.set(p, at);
+        at += p.length;
+      }
+      return tf.tensor(data, [indices.length, ...rowShape]);
+    },
     async ig(task, x, rule) {
       const data = (await x.data()) as Float32Array;
       return ortModel.integratedGradients(task.lowerTensor, task.upperTensor, task.target, data, x.shape, rule, ONNXRUNTIME_ROW_ELEMENTS);

@@ -21,12 +21,13 @@ export interface ActivationOutputs {
   means: Float32Array[];
   /** Per kept layer (same order as `kept`): [B, ...row] maps, NHWC. */
   maps: Float32Array[];
+  /** Their row shapes. */
+  mapShapes: number[][];
 }
 
 export class OnnxRuntimeModel {
   private readonly sessions = new Map<string, Promise<{ session: OrtSession; upper: string; offset: number } | null>>();
-  private activationSession: Promise<OrtSession> | null = null;
-  private activationKey = "";
+  private readonly activationSessions = new Map<string, Promise<OrtSession>>();
   private closed = false;
   /** Why the last unsupported slice was refused (for logs). */
   readonly refusals: string[] = [];
@@ -56,17 +57,17 @@ export class OnnxRuntimeModel {
   /** The activation pass over a batch of preprocessed images [B, S, S, 3] (NHWC). */
   async activations(batch: Float32Array, shape: readonly number[], layers: readonly string[], ranks: readonly number[], kept: readonly number[]): Promise<ActivationOutputs> {
     const key = JSON.stringify([layers, ranks, kept]);
-    if (!this.activationSession || this.activationKey !== key) {
-      const previous = this.activationSession;
-      this.activationKey = key;
-      this.activationSession = createSession(this.ort, compileActivationModel(this.g, this.inputName, layers, ranks, kept), this.threads);
-      if (previous) void previous.then((s) => s.release()).catch(() => undefined);
+    let pending = this.activationSessions.get(key);
+    if (!pending) {
+      pending = createSession(this.ort, compileActivationModel(this.g, this.inputName, layers, ranks, kept), this.threads);
+      this.activationSessions.set(key, pending);
     }
-    const session = await this.activationSession;
+    const session = await pending;
     const out = await session.run({ [ACT_INPUT]: new this.ort.Tensor("float32", batch, [...shape]) });
     return {
       means: layers.map((_, i) => out[meanOutput(i)]!.data as Float32Array),
       maps: kept.map((i) => out[mapOutput(i)]!.data as Float32Array),
+      mapShapes: kept.map((i) => [...out[mapOutput(i)]!.dims].slice(1).map(Number)),
     };
   }
 
@@ -75,6 +76,16 @@ export class OnnxRuntimeModel {
    * channels, the target's channel comes from one of its inputs alone, and the slice ends there.
    */
   private async igSession(lower: string, upper: string, channel: number, rowShape: readonly number[]) {
+    try {
+      return await this.routedSession(lower, upper, channel, rowShape);
+    } catch (e) {
+      if (!(e instanceof UnsupportedSlice)) throw e;
+      this.refusals.push(`${lower} → ${upper}: ${e.message}`);
+      return null;
+    }
+  }
+
+  private async routedSession(lower: string, upper: string, channel: number, rowShape: readonly number[]) {
     let target = upper;
     let offset = 0;
     for (;;) {
@@ -104,16 +115,12 @@ export class OnnxRuntimeModel {
     let s = this.sessions.get(key);
     if (!s) {
       s = (async () => {
-        try {
-          const shapes = await this.shapes(lower, target, rowShape);
-          const bytes = compileIgModel(this.g, lower, target, shapes);
-          return { session: await createSession(this.ort, bytes, this.threads), upper: target, offset };
-        } catch (e) {
-          if (!(e instanceof UnsupportedSlice)) throw e;
-          this.refusals.push(`${lower} → ${target}: ${e.message}`);
-          return null;
-        }
+        const shapes = await this.shapes(lower, target, rowShape);
+        const bytes = compileIgModel(this.g, lower, target, shapes);
+        return { session: await createSession(this.ort, bytes, this.threads), upper: target, offset };
       })();
+      // an unsupported slice stays refused; a failed compile is tried again next time
+      s.catch(() => this.sessions.delete(key));
       this.sessions.set(key, s);
     }
     const r = await s;
@@ -183,7 +190,7 @@ export class OnnxRuntimeModel {
   async close(): Promise<void> {
     this.closed = true;
     const all = [...this.sessions.values()].map((s) => s.then((r) => r?.session.release()).catch(() => undefined));
-    if (this.activationSession) all.push(this.activationSession.then((s) => s.release()).catch(() => undefined));
+    for (const s of this.activationSessions.values()) all.push(s.then((x) => x.release()).catch(() => undefined));
     await Promise.all(all);
   }
 }

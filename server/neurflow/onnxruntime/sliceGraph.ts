@@ -11,7 +11,7 @@
  * target of a layer pair.
  */
 import type { NodeProto, TensorProto } from "./onnxBuilder";
-import { numberAttr } from "./onnxBuilder";
+import { int64Tensor, numberAttr } from "./onnxBuilder";
 
 /** The fed lower tensor and the channel index inside the forward list. */
 export const X = "nf/x";
@@ -28,9 +28,10 @@ export interface SourceGraph {
   opset: number;
 }
 
-export function sourceGraph(nodes: readonly NodeProto[], initializers: readonly TensorProto[], opset: number): SourceGraph {
+export function sourceGraph(source: readonly NodeProto[], initializers: readonly TensorProto[], opset: number): SourceGraph {
   const init = new Map<string, TensorProto>();
   for (const t of initializers) init.set(t.name!, t);
+  const nodes = opset < 13 ? source.map((n, i) => upgradeNode(n, init, i)) : source;
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => {
     if (n.opType === "Constant" && n.output?.[0]) {
@@ -59,6 +60,8 @@ const UNARY_CHANNELWISE = new Set([
 ]);
 const POOLS = new Set(["MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"]);
 const BINARY = new Set(["Add", "Sub", "Mul", "Div"]);
+/** Ops whose output carries no gradient (shapes, indices, comparisons). */
+const NOT_DIFFERENTIABLE = new Set(["Shape", "Size", "ArgMax", "ArgMin", "NonZero", "Equal", "Greater", "Less", "Not", "Cast", "TopK"]);
 
 /**
  * The forward list of the slice `lower → upper`, computing channel `nf/ch` of `upper`. Throws
@@ -108,6 +111,7 @@ export function forwardList(g: SourceGraph, lower: string, upper: string): Forwa
       for (const o of n.output ?? []) if (o) fullDone.set(o, o);
       return t;
     }
+    if (NOT_DIFFERENTIABLE.has(n.opType!)) throw new UnsupportedSlice(`${n.opType} of a tensor the slice computes (node "${n.name}")`);
     const ins = (n.input ?? []).map((i) => (i === "" ? "" : full(i)));
     // a Dropout's mask (and any second output of a live op) is not part of the slice
     const outs = n.opType === "Dropout" || n.opType === "MaxPool" ? [n.output![0]!] : [...(n.output ?? [])];
@@ -168,6 +172,25 @@ export function forwardList(g: SourceGraph, lower: string, upper: string): Forwa
   const output = chan(upper, rank);
   for (const n of nodes) for (const i of n.input ?? []) if (i && g.initializers.has(i)) inits.add(i);
   return { nodes, output, initializers: inits };
+}
+
+/**
+ * A node of opset 11 or 12 in its opset-13 form (the form the compiled models use): the axes of
+ * Squeeze, Unsqueeze and ReduceSum and the sizes of Split move from attributes to inputs; Dropout
+ * loses its ratio attribute (inference).
+ */
+function upgradeNode(n: NodeProto, init: Map<string, TensorProto>, index: number): NodeProto {
+  const attrs = n.attribute ?? [];
+  const moved = { Squeeze: "axes", Unsqueeze: "axes", ReduceSum: "axes", Split: "split" }[n.opType as string];
+  if (moved) {
+    const a = attrs.find((x) => x.name === moved);
+    if (!a?.ints) return n;
+    const name = `nf/upgrade/${index}/${moved}`;
+    init.set(name, int64Tensor(name, [a.ints.length], a.ints.map(Number)));
+    return { ...n, input: [...(n.input ?? []).slice(0, 1), name], attribute: attrs.filter((x) => x !== a) };
+  }
+  if (n.opType === "Dropout") return { ...n, attribute: attrs.filter((x) => x.name !== "ratio") };
+  return n;
 }
 
 /** Rank of a layer tensor: 2 for a dense layer's output (Gemm, MatMul, Flatten), else 4. */

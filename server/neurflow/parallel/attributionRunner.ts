@@ -12,7 +12,7 @@ import {
   type AttributionResult,
   type AttributionSettings,
   type AttributionTask,
-  type IgKernel,
+  type AttributionKernels,
   type LayerMaps,
 } from "../targetAttribution";
 import type { tf } from "../tf";
@@ -29,8 +29,7 @@ export interface AttributionRunner {
 }
 
 /** How an in-process runner does its work where another kernel library takes part (onnxruntime). */
-export interface InProcessKernels {
-  ig?: IgKernel;
+export interface InProcessKernels extends AttributionKernels {
   fillActivations?: (buffers: ActivationBuffers, from: number, to: number, batchSize: number) => Promise<void>;
   close?: () => Promise<void>;
   /** Patches per activation batch (default: the caller's). */
@@ -70,7 +69,7 @@ export function inProcessRunner(
     async setMaps(m) {
       maps = m;
     },
-    run: (task) => enqueue(() => attributeTarget(model.graph, images, patches, task, settings, maps, kernels.ig ?? null)),
+    run: (task) => enqueue(() => attributeTarget(model.graph, images, patches, task, settings, maps, kernels)),
     fillActivations: (buffers, from, to, batchSize) =>
       enqueue(() =>
         kernels.fillActivations ? kernels.fillActivations(buffers, from, to, batchSize) : fillActivations(model.graph, images, patches, buffers, from, to, batchSize),

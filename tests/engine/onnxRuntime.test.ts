@@ -1,0 +1,95 @@
+/**
+ * Integrated gradients compiled for onnxruntime (server/neurflow/onnxruntime/) against the
+ * TensorFlow.js implementation, on slices of the ONNX fixtures: bottleneck and basic residual blocks,
+ * inception branches (concatenation, max pooling, padding), MobileNetV2 blocks (depthwise
+ * convolutions, ReLU6), an EfficientNet block (SiLU, squeeze-excitation), dense heads, an opset-11
+ * model; and slices it must refuse by name, which the engine then runs on TensorFlow.js.
+ */
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "~/server/neurflow/backend";
+import { integratedGradients } from "~/server/neurflow/integratedGradients";
+import type { TensorGraph } from "~/server/neurflow/model/graph";
+import { importOnnx } from "~/server/neurflow/model/onnx/importOnnx";
+import { OnnxRuntimeModel } from "~/server/neurflow/onnxruntime/onnxRuntimeModel";
+import { quadratureRule } from "~/server/neurflow/quadrature";
+import { tf } from "~/server/neurflow/tf";
+import { modelPath, randomTensor } from "./onnxTestUtils";
+
+const rule = quadratureRule("gausslegendre", 8);
+
+/** Relative L2 difference of the per-patch attributions, and of the totals. */
+async function compare(file: string, size: number, lower: string | number, upper: string | number, target: number) {
+  const graph: TensorGraph = importOnnx(readFileSync(modelPath(file)));
+  const ortModel = (await OnnxRuntimeModel.open(modelPath(file), undefined))!;
+  try {
+    const names = graph.nodes.map((n) => n.outputs[0]!).filter(Boolean);
+    const pick = (t: string | number) => (typeof t === "string" ? t : t < 0 ? graph.outputNames[0]! : names[t]!);
+    const lo = pick(lower);
+    const up = pick(upper);
+    const x = tf.tidy(() => graph.run({ [graph.inputName]: randomTensor([3, size, size, 3], 7, -2, 2) }, [lo])[0]!);
+    const a = await integratedGradients({ graph, lowerTensor: lo, upperTensor: up }, target, x, rule);
+    const b = await ortModel.integratedGradients(lo, up, target, (await x.data()) as Float32Array, x.shape, rule);
+    x.dispose();
+    if (!b) return { refused: ortModel.refusals.join("; ") };
+    const rel = (p: ArrayLike<number>, q: ArrayLike<number>) => {
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < p.length; i++) {
+        num += (p[i]! - q[i]!) ** 2;
+        den += p[i]! ** 2;
+      }
+      return Math.sqrt(num / Math.max(den, 1e-30));
+    };
+    return { perPatch: rel(a.perPatch, b.perPatch), totals: rel(a.totals, b.totals), magnitude: Math.max(...Array.from(a.perPatch, Math.abs)) };
+  } finally {
+    graph.dispose();
+    await ortModel.close();
+  }
+}
+
+describe("integrated gradients on onnxruntime", () => {
+  beforeAll(async () => {
+    await initBackend("wasm");
+  });
+
+  // [fixture, lower (node index or tensor; -1: the logits), upper, target]
+  const same: [string, number | string, number | string, number][] = [
+    ["resnet_blocks", 11, 23, 3],
+    ["resnet_blocks", 23, -1, 1],
+    ["tv_resnet18_tiny", 13, 19, 5],
+    ["inception", 3, 13, 2],
+    ["inception", 3, 13, 13],
+    ["mobilenetv2_blocks", 11, 28, 4],
+    ["efficientnet_block", 3, 14, 1],
+    ["misc_ops", 3, 5, 0],
+    ["misc_ops", 13, -1, 2],
+    ["tv_mobilenet_v2_tiny", 16, 27, 1],
+    ["tv_mobilenet_v2_tiny", 97, -1, 3],
+    ["vgg_like", 2, 7, 1],
+    ["dropout_gemm", 0, -1, 0],
+  ];
+  for (const [file, lower, upper, target] of same) {
+    it(`equal TensorFlow.js's on ${file} (${lower} → ${upper}, channel ${target})`, async () => {
+      const r = await compare(file, file === "dropout_gemm" ? 8 : 32, lower, upper, target);
+      expect(r.refused).toBeUndefined();
+      expect(r.magnitude).toBeGreaterThan(0);
+      expect(r.perPatch).toBeLessThan(1e-5);
+      expect(r.totals).toBeLessThan(1e-5);
+    });
+  }
+
+  it("refuses by name what it cannot differentiate (the engine then uses TensorFlow.js)", async () => {
+    const shape = await compare("tv_shufflenet_v2_tiny", 32, 11, 34, 0);
+    expect(shape.refused).toMatch(/Shape of a tensor the slice computes/);
+    const pool = await compare("inception", 32, 14, -1, 1);
+    expect(pool.refused).toMatch(/AveragePool with ceil_mode or padding not counted/);
+    const swish = await compare("efficientnet_block", 32, 16, 17, 0);
+    expect(swish.refused).toMatch(/no gradient for ONNX op HardSwish/);
+    // padding whose sizes are computed (not stored) is not read at compile time
+    const pad = await compare("misc_ops", 32, 5, 10, 0);
+    expect(pad.refused).toMatch(/Pad other than non-negative constant padding/);
+    const opset = await compare("attrs_opset9", 8, 1, 5, 0);
+    expect(opset.refused).toMatch(/ONNX opset 9/);
+  });
+});
