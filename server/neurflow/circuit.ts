@@ -218,6 +218,7 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     const settings: AttributionSettings = {
       rules,
       tolerance: params.igTolerance,
+      ...(params.igRefine === "coreSet" ? { decision: { tau: params.tau, importance: params.importance } } : {}),
       igRowElements: options.igRowElements ?? defaultIgRowElements(backend.name),
     };
     let t0 = performance.now();

@@ -76,6 +76,12 @@ export const circuitParamsSchema = z.object({
   /** Nodes to retry a target with when its completeness error exceeds igTolerance (0: never). */
   igFallbackSteps: int.nonnegative(),
   igTolerance: z.number().positive(),
+  /**
+   * When the fallback rule is used: "completeness" (for each top patch whose completeness error
+   * exceeds igTolerance) or "coreSet" (for all top patches of a target whose core set the estimated
+   * quadrature error could change). Absent in documents written before it existed: "completeness".
+   */
+  igRefine: z.enum(["completeness", "coreSet"]).optional(),
   igMethod: z.enum(["gausslegendre", "riemann"]),
   importance: z.enum(["absMean", "meanAbs"]),
   edgeNormalization: z.enum(["sequential", "sum"]),

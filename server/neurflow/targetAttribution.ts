@@ -5,10 +5,11 @@
  * so results do not depend on where.
  */
 import { computeLayerMaps } from "./activations";
+import { channelImportance, topIndices, type ImportanceMode } from "./coreNeurons";
 import { integratedGradients, targetActivation, type IgResult } from "./integratedGradients";
 import type { TensorGraph } from "./model/graph";
 import type { Patch } from "./patches";
-import type { QuadratureRule } from "./quadrature";
+import { companionWeights, type QuadratureRule } from "./quadrature";
 import { tf } from "./tf";
 
 export interface AttributionTask {
@@ -39,6 +40,11 @@ export interface AttributionSettings {
   rules: QuadratureRule[];
   /** Relative completeness tolerance (e.g. 0.01). */
   tolerance: number;
+  /**
+   * Refine by the decision instead of by completeness (igRefine "coreSet"): the next rule is used,
+   * for all top patches, only where the estimated quadrature error could change the core set.
+   */
+  decision?: { tau: number; importance: ImportanceMode };
   /** Input elements per IG pass. */
   igRowElements?: number;
 }
@@ -100,6 +106,39 @@ export interface AttributionKernels {
   layerMaps?: (indices: readonly number[], layerTensor: string) => Promise<tf.Tensor>;
 }
 
+/** Safety factor on the companion estimate, and the error floor relative to the largest importance. */
+export const CORE_SET_ERROR_FACTOR = 2;
+export const CORE_SET_ERROR_FLOOR = 1e-3;
+
+/**
+ * Whether the τ core neurons by `perPatch`'s importance stay the core neurons under its estimated
+ * error: per channel E = max(2·|I − I_companion|, 10⁻³·max I); certain when every core channel's
+ * I − E exceeds every other channel's I + E.
+ */
+export function coreSetCertain(
+  perPatch: Float32Array,
+  companion: Float32Array,
+  patches: number,
+  channels: number,
+  tau: number,
+  mode: ImportanceMode,
+): boolean {
+  const I = channelImportance(perPatch, patches, channels, mode);
+  const Ic = channelImportance(companion, patches, channels, mode);
+  let top = 0;
+  for (const v of I) top = Math.max(top, v);
+  const floor = CORE_SET_ERROR_FLOOR * top;
+  const err = (c: number) => Math.max(CORE_SET_ERROR_FACTOR * Math.abs(I[c]! - Ic[c]!), floor);
+  const core = new Set(topIndices(I, tau));
+  let coreLow = Infinity;
+  let restHigh = -Infinity;
+  for (let c = 0; c < channels; c++) {
+    if (core.has(c)) coreLow = Math.min(coreLow, I[c]! - err(c));
+    else restHigh = Math.max(restHigh, I[c]! + err(c));
+  }
+  return coreLow > restHigh;
+}
+
 export async function attributeTarget(
   graph: TensorGraph,
   images: tf.Tensor4D,
@@ -123,6 +162,17 @@ export async function attributeTarget(
     if (!first) throw new Error("no quadrature rule given");
     const igOf = async (xs: tf.Tensor, rule: QuadratureRule) =>
       (kernel && (await kernel(task, xs, rule, settings.igRowElements))) ?? integratedGradients(slice, task.target, xs, rule, settings.igRowElements);
+    if (settings.decision && finer.length) {
+      // the first rule and its companion on the same evaluations; the next rule only where the
+      // estimated error of the importance could change the core set
+      const ig = await igOf(x, { ...first, companion: companionWeights(first.alphas) });
+      const P = task.topPatches.length;
+      const certain = coreSetCertain(ig.perPatch, ig.companion!.perPatch, P, ig.channels, settings.decision.tau, settings.decision.importance);
+      const final = certain ? ig : await igOf(x, finer[finer.length - 1]!);
+      const errors = task.topActivations.map((fx, i) => completenessError([final.totals[i]!], [fx], f0));
+      const nodes = certain ? first.alphas.length : finer[finer.length - 1]!.alphas.length;
+      return { perPatch: final.perPatch, channels: final.channels, totals: final.totals, f0, completeness: Math.max(0, ...errors), nodes };
+    }
     const ig = await igOf(x, first);
     const errors = task.topActivations.map((fx, i) => completenessError([ig.totals[i]!], [fx], f0));
     let nodes = first.alphas.length;

@@ -2,12 +2,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "~/server/neurflow/backend";
 import { loadModel, type ClassifierModel } from "~/server/neurflow/model/loadModel";
-import { gaussLegendre, quadratureRule } from "~/server/neurflow/quadrature";
-import { attributeTarget, completenessError } from "~/server/neurflow/targetAttribution";
+import { companionWeights, gaussLegendre, quadratureRule } from "~/server/neurflow/quadrature";
+import { attributeTarget, completenessError, coreSetCertain } from "~/server/neurflow/targetAttribution";
+import { integratedGradients } from "~/server/neurflow/integratedGradients";
 import { activationColumn, computeActivations } from "~/server/neurflow/activations";
 import { patchGrid } from "~/server/neurflow/patches";
 import { loadClassImages } from "~/server/neurflow/images";
-import { topIndices } from "~/server/neurflow/coreNeurons";
+import { channelImportance, topIndices } from "~/server/neurflow/coreNeurons";
 import { tf } from "~/server/neurflow/tf";
 
 describe("quadrature", () => {
@@ -30,6 +31,31 @@ describe("quadrature", () => {
     const r = quadratureRule("riemann", 4);
     expect(Array.from(r.alphas)).toEqual([0.25, 0.5, 0.75, 1]);
     expect(r.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 15);
+  });
+
+  it("has a companion rule on the Gauss–Legendre nodes: cell widths summing to 1, exact for constants only", () => {
+    const { alphas } = quadratureRule("gausslegendre", 16);
+    const w = companionWeights(alphas);
+    expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 14);
+    w.forEach((x) => expect(x).toBeGreaterThan(0));
+    // the cell of node i is [(α_{i−1}+α_i)/2, (α_i+α_{i+1})/2]
+    expect(w[3]).toBeCloseTo((alphas[4]! - alphas[2]!) / 2, 14);
+    let linear = 0;
+    alphas.forEach((a, i) => (linear += w[i]! * a ** 3));
+    expect(Math.abs(linear - 0.25)).toBeGreaterThan(1e-4);
+  });
+
+  it("decides whether a core set is certain under the estimated error", () => {
+    // 2 patches, 4 channels; importance (absMean) [4, 3, 1, 0.5]
+    const ig = Float32Array.from([4, 3, 1, 0.5, 4, 3, 1, 0.5]);
+    const near = Float32Array.from([4.01, 3, 1.01, 0.5, 4, 3.01, 1, 0.5]);
+    expect(coreSetCertain(ig, near, 2, 4, 2, "absMean")).toBe(true);
+    // an error estimate that could swap channels 1 and 2
+    const far = Float32Array.from([4, 2, 2, 0.5, 4, 2, 2, 0.5]);
+    expect(coreSetCertain(ig, far, 2, 4, 2, "absMean")).toBe(false);
+    // a tie at the boundary is never certain (the error floor)
+    const tie = Float32Array.from([4, 1, 1, 0.5, 4, 1, 1, 0.5]);
+    expect(coreSetCertain(tie, tie, 2, 4, 2, "absMean")).toBe(false);
   });
 
   it("measures completeness relative to the change of the target", () => {
@@ -72,6 +98,39 @@ describe("attribution of one target", () => {
     const lax = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: 1e9 });
     expect(lax.nodes).toBe(1);
     expect(lax.completeness).toBeGreaterThan(strict.completeness);
+  });
+
+  it("returns the companion estimate from the same evaluations", async () => {
+    const rule = quadratureRule("gausslegendre", 8);
+    const x = tf.tidy(() => model.graph.run({ [model.graph.inputName]: images }, [task.lowerTensor])[0]!);
+    const slice = { graph: model.graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor };
+    const both = await integratedGradients(slice, 7, x, { ...rule, companion: companionWeights(rule.alphas) });
+    const plain = await integratedGradients(slice, 7, x, rule);
+    const alone = await integratedGradients(slice, 7, x, { alphas: rule.alphas, weights: companionWeights(rule.alphas) });
+    x.dispose();
+    expect(Array.from(both.perPatch)).toEqual(Array.from(plain.perPatch));
+    both.companion!.perPatch.forEach((v, i) => expect(v).toBeCloseTo(alone.perPatch[i]!, 5));
+    expect(Math.max(...both.companion!.perPatch.map((v, i) => Math.abs(v - plain.perPatch[i]!)))).toBeGreaterThan(0);
+  });
+
+  it("refines by the core set: the finer rule for all top patches only where the core set is uncertain", async () => {
+    const coarse = quadratureRule("gausslegendre", 16);
+    const fine = quadratureRule("gausslegendre", 50);
+    const decided = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: 1e-9, decision: { tau: 3, importance: "absMean" } });
+    const onlyCoarse = await attributeTarget(model.graph, images, patches, task, { rules: [coarse], tolerance: 1 });
+    const onlyFine = await attributeTarget(model.graph, images, patches, task, { rules: [fine], tolerance: 1 });
+    // the toy's target 7 has a clear core set at 16 nodes (any completeness tolerance would refine it)
+    expect(decided.nodes).toBe(16);
+    expect(Array.from(decided.perPatch)).toEqual(Array.from(onlyCoarse.perPatch));
+    // a τ whose last core place and the next channel lie within the error floor: all patches get 50 nodes
+    const imp = channelImportance(onlyCoarse.perPatch, task.topPatches.length, onlyCoarse.channels, "absMean");
+    const sorted = [...imp].sort((a, b) => b - a);
+    let tau = 1;
+    for (let i = 2; i < sorted.length; i++) if (sorted[i - 1]! - sorted[i]! < sorted[tau - 1]! - sorted[tau]!) tau = i;
+    expect(sorted[tau - 1]! - sorted[tau]!).toBeLessThan(2e-3 * sorted[0]!);
+    const all = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: 1, decision: { tau, importance: "absMean" } });
+    expect(all.nodes).toBe(50);
+    all.perPatch.forEach((v, i) => expect(v).toBeCloseTo(onlyFine.perPatch[i]!, 5));
   });
 
   it("redoes only the patches that miss the tolerance, each as its own integral", async () => {

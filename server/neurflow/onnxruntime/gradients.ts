@@ -48,6 +48,16 @@ function reduceMeanAttrs(ctx: VjpContext, data: string, axes: number[], keepdims
 
 export { reduceMeanAttrs as reduceMean };
 
+/**
+ * [1, ...per-row shape of t]: what a row's gradient broadcasts to. Rules use static per-row shapes,
+ * never the forward value's runtime shape, so that the prefix's backward can run on more rows than
+ * its forward (one set per weight vector).
+ */
+function rowShape(ctx: VjpContext, t: string): string {
+  const s = ctx.shape(t);
+  return ctx.b.constant([1, ...s], [s.length + 1], "int64");
+}
+
 /** Per-channel broadcast shape for a [C] vector against a per-row shape of rank r (channel first). */
 function channelShape(c: number, rank: number): number[] {
   return [c, ...Array(Math.max(0, rank - 1)).fill(1)];
@@ -162,7 +172,7 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
     case "Reshape":
     case "Squeeze":
     case "Unsqueeze":
-      return only0(b.op1("Reshape", [dy, b.op1("Shape", [ctx.value(x)])]));
+      return only0(b.op1("Reshape", [dy, b.constant([-1, ...ctx.shape(x)], [ctx.shape(x).length + 1], "int64")]));
     case "Transpose": {
       const perm = intsAttr(node, "perm");
       if (!perm) throw new UnsupportedSlice("Transpose without perm");
@@ -171,7 +181,7 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
     }
     case "GlobalAveragePool": {
       const area = ctx.shape(x).slice(1).reduce((a, d) => a * d, 1);
-      return only0(b.op1("Expand", [b.op1("Mul", [dy, b.scalar(1 / area)]), b.op1("Shape", [ctx.value(x)])]));
+      return only0(b.op1("Expand", [b.op1("Mul", [dy, b.scalar(1 / area)]), rowShape(ctx, x)]));
     }
     case "ReduceMean": {
       const rank = ctx.shape(x).length + 1;
@@ -180,7 +190,7 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
       const count = axes.reduce((a, ax) => a * ctx.shape(x)[ax - 1]!, 1);
       let g = b.op1("Mul", [dy, b.scalar(1 / count)]);
       if (numberAttr(node, "keepdims", 1) === 0) g = b.op1("Unsqueeze", [g, b.constant(axes, [axes.length], "int64")]);
-      return only0(b.op1("Expand", [g, b.op1("Shape", [ctx.value(x)])]));
+      return only0(b.op1("Expand", [g, rowShape(ctx, x)]));
     }
     case "MaxPool": {
       const xv = ctx.value(x);
@@ -189,7 +199,7 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
       const idx = b.op1("Reshape", [ctx.indices(node), b.constant([-1], [1], "int64")]);
       const upd = b.op1("Reshape", [dy, b.constant([-1], [1], "int64")]);
       const scattered = b.op1("ScatterElements", [zeros, idx, upd], { axis: 0, reduction: "add" });
-      return only0(b.op1("Reshape", [scattered, b.op1("Shape", [xv])]));
+      return only0(b.op1("Reshape", [scattered, b.constant([-1, ...ctx.shape(x)], [ctx.shape(x).length + 1], "int64")]));
     }
     case "AveragePool": {
       const k = intsAttr(node, "kernel_shape")!;

@@ -2,8 +2,9 @@
  * Compiles the integrated gradients of one layer pair into an ONNX model that onnxruntime runs:
  *
  *   inputs   nf/x [P, H, W, C] (the lower maps, internal NHWC layout; [P, C] for a dense layer),
- *            nf/ch [1] (the target channel), nf/alpha [N], nf/w [N] (the quadrature rule)
- *   outputs  nf/mean [P, C] (attribution averaged over positions), nf/total [P] (its sum)
+ *            nf/ch [1] (the target channel), nf/alpha [N], nf/w [K, N] (the quadrature nodes and K
+ *            weight vectors: the rule's, and its companion's for an error estimate)
+ *   outputs  nf/mean [K·P, C] (attribution averaged over positions), nf/total [K·P] (its sum)
  *
  * The same work as integratedGradients.ts, in one model: the affine prefix of the slice (a block's
  * first convolution and batch normalisation, a downsample path, the target channel of a residual
@@ -103,7 +104,7 @@ export function compileIgModel(g: SourceGraph, lower: string, upper: string, sha
   b.input(IG_INPUTS.x, "float32", ["P", ...nhwc]);
   b.input(CH, "int64", [1]);
   b.input(IG_INPUTS.alpha, "float32", ["N"]);
-  b.input(IG_INPUTS.w, "float32", ["N"]);
+  b.input(IG_INPUTS.w, "float32", ["K", "N"]);
   const int64 = (v: number[]) => b.constant(v, [v.length], "int64");
   const xs = rank === 4 ? b.op1("Transpose", [IG_INPUTS.x], { perm: [0, 3, 1, 2] }) : IG_INPUTS.x;
   const zeros = b.op1("ConstantOfShape", [int64([1, ...xShape])]);
@@ -208,18 +209,24 @@ export function compileIgModel(g: SourceGraph, lower: string, upper: string, sha
     }
   };
   backward(c.rows, "r");
-  const w = b.op1("Reshape", [IG_INPUTS.w, int64([-1, 1])]);
+  // Σ_n w_kn g_n for each weight vector k: [K, N] × [N, P·S] → K·P rows (k-major)
   for (const t of c.frontier) {
     const g = gradOf(`${t}@r`);
     if (!g) continue;
     const s = shapeOf(t);
-    const perNode = b.op1("Reshape", [g, b.op1("Concat", [b.op1("Shape", [IG_INPUTS.w]), int64([-1])], { axis: 0 })]);
-    const summed = b.op1("MatMul", [b.op1("Transpose", [w], { perm: [1, 0] }), perNode]);
+    const perNode = b.op1("Reshape", [g, b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 })]);
+    const summed = b.op1("MatMul", [IG_INPUTS.w, perNode]);
     addGrad(`${t}@p`, b.op1("Reshape", [summed, int64([-1, ...s])]));
   }
   backward(c.prefix, "p");
-  const gx = gradOf(`${X}@p`) ?? b.op1("Mul", [xs, b.scalar(0)]);
-  const attribution = b.op1("Mul", [gx, xs]);
+  const kDim = b.op1("Slice", [b.op1("Shape", [IG_INPUTS.w]), int64([0]), int64([1]), int64([0])]);
+  const gxAll = gradOf(`${X}@p`);
+  // [K, P, ...x]: one gradient per weight vector
+  const gx = gxAll
+    ? b.op1("Reshape", [gxAll, b.op1("Concat", [kDim, int64([-1, ...xShape])], { axis: 0 })])
+    : b.op1("Expand", [b.scalar(0), b.op1("Concat", [kDim, int64([1, ...xShape])], { axis: 0 })]);
+  // x ⊙ gradient for each weight vector, back to K·P rows
+  const attribution = b.op1("Reshape", [b.op1("Mul", [gx, xs]), int64([-1, ...xShape])]);
   if (rank === 4) {
     b.op("Identity", [reduceMean({ b, opset } as VjpContext, attribution, [2, 3], 0)], {}, [IG_OUTPUTS.mean]);
     b.op("ReduceSum", [attribution, int64([1, 2, 3])], { keepdims: 0 }, [IG_OUTPUTS.total]);
@@ -227,7 +234,7 @@ export function compileIgModel(g: SourceGraph, lower: string, upper: string, sha
     b.op("Identity", [attribution], {}, [IG_OUTPUTS.mean]);
     b.op("ReduceSum", [attribution, int64([1])], { keepdims: 0 }, [IG_OUTPUTS.total]);
   }
-  b.output(IG_OUTPUTS.mean, "float32", ["P", xShape[0]!]);
-  b.output(IG_OUTPUTS.total, "float32", ["P"]);
+  b.output(IG_OUTPUTS.mean, "float32", ["KP", xShape[0]!]);
+  b.output(IG_OUTPUTS.total, "float32", ["KP"]);
   return b.encode(opset);
 }

@@ -175,16 +175,23 @@ export class OnnxRuntimeModel {
     const totals = new Float64Array(P);
     const ch = new this.ort.Tensor("int64", BigInt64Array.from([BigInt(target - r.offset)]), [1]);
     const alpha = new this.ort.Tensor("float32", Float32Array.from(rule.alphas), [N]);
-    const w = new this.ort.Tensor("float32", Float32Array.from(rule.weights), [N]);
+    const weightSets = rule.companion ? [rule.weights, rule.companion] : [rule.weights];
+    const K = weightSets.length;
+    const w = new this.ort.Tensor("float32", Float32Array.from(weightSets.flatMap((ws) => Array.from(ws))), [K, N]);
+    const companion = rule.companion ? { perPatch: new Float32Array(P * channels), totals: new Float64Array(P) } : undefined;
     for (let p0 = 0; p0 < P; p0 += patchesPerRun) {
       const pc = Math.min(patchesPerRun, P - p0);
       const xs = new this.ort.Tensor("float32", x.subarray(p0 * rowSize, (p0 + pc) * rowSize), [pc, ...rowShape]);
       const out = await r.session.run({ [IG_INPUTS.x]: xs, [IG_INPUTS.ch]: ch, [IG_INPUTS.alpha]: alpha, [IG_INPUTS.w]: w });
-      perPatch.set(out[IG_OUTPUTS.mean]!.data as Float32Array, p0 * channels);
+      // rows k-major: the rule's pc patches, then the companion's
+      const mean = out[IG_OUTPUTS.mean]!.data as Float32Array;
       const t = out[IG_OUTPUTS.total]!.data as Float32Array;
-      for (let i = 0; i < pc; i++) totals[p0 + i] = t[i]!;
+      [{ perPatch, totals }, ...(companion ? [companion] : [])].forEach((r, k) => {
+        r.perPatch.set(mean.subarray(k * pc * channels, (k + 1) * pc * channels), p0 * channels);
+        for (let i = 0; i < pc; i++) r.totals[p0 + i] = t[k * pc + i]!;
+      });
     }
-    return { perPatch, channels, totals };
+    return { perPatch, channels, totals, ...(companion ? { companion } : {}) };
   }
 
   async close(): Promise<void> {

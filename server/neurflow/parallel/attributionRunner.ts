@@ -98,6 +98,7 @@ export async function workerPoolRunner(
     patches: init.patches as Patch[],
     rules: settings.rules.map((r) => ({ alphas: r.alphas, weights: r.weights })),
     tolerance: settings.tolerance,
+    ...(settings.decision ? { decision: settings.decision } : {}),
     ...(settings.igRowElements ? { igRowElements: settings.igRowElements } : {}),
   });
   return {

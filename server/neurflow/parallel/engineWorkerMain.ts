@@ -63,7 +63,10 @@ port.on("message", async (m: WorkerRequest) => {
       images = tf.tensor4d(m.pixels, m.shape);
       patches = m.patches;
       index = m.index ?? 0;
-      settings = m.rules && m.tolerance !== undefined ? { rules: m.rules, tolerance: m.tolerance, ...(m.igRowElements ? { igRowElements: m.igRowElements } : {}) } : null;
+      settings =
+        m.rules && m.tolerance !== undefined
+          ? { rules: m.rules, tolerance: m.tolerance, ...(m.decision ? { decision: m.decision } : {}), ...(m.igRowElements ? { igRowElements: m.igRowElements } : {}) }
+          : null;
       reply({ type: "ready" });
     } catch (e) {
       reply({ type: "error", message: `engine worker failed to start: ${(e as Error).message}` });

@@ -6,7 +6,7 @@ import type { ActivationBuffers } from "../activations";
 import type { BackendName } from "../backend";
 import type { ModelSource } from "../model/loadModel";
 import type { Patch } from "../patches";
-import type { AttributionResult, AttributionTask, LayerMaps } from "../targetAttribution";
+import type { AttributionResult, AttributionSettings, AttributionTask, LayerMaps } from "../targetAttribution";
 
 export interface WorkerInit {
   model: ModelSource;
@@ -20,6 +20,7 @@ export interface WorkerInit {
   /** Integrated-gradients settings (circuit runs only). */
   rules?: { alphas: Float64Array; weights: Float64Array }[];
   tolerance?: number;
+  decision?: AttributionSettings["decision"];
   igRowElements?: number;
 }
 
