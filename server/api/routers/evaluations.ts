@@ -14,7 +14,7 @@ import { enqueueEvaluation, type EvaluationJobPayload } from "~/server/evaluatio
 import { checkAgainstCircuit, EVALUATION_KIND_LIST, EvaluationParamsError, evaluationRequest, imageDebugParams, type CircuitFacts, type EvaluationRequest } from "~/server/evaluations/params";
 import { circuitFacts, evaluationJobs, getEvaluation, listEvaluations } from "~/server/evaluations/store";
 import { storeDebugUploads } from "~/server/evaluations/uploads";
-import { coreNeuronsAtTau } from "~/server/neurflow/evaluations/coreNeuronsAtTau";
+import { coreNeuronsAtTau } from "~/server/neurflow/light";
 import type { Context } from "../context";
 import { fileFields, formNumber, textFields } from "../formData";
 import { annotatorProcedure, assertCircuitAllowed, hasRole, router, sharedReadProcedure, viewerProcedure, zodIssuesText } from "../trpc";
