@@ -7,7 +7,7 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useMemo, useState, type ReactNode } from "react";
 import type { FaithfulnessResult } from "~/server/evaluations/compute";
-import { EVALUATION_DEFAULTS, EVALUATION_LIMITS, EVALUATION_TITLES, estimateUnits, type EvaluationKindName } from "~/server/evaluations/params";
+import { EVALUATION_DEFAULTS, EVALUATION_LIMITS, EVALUATION_TITLES, estimateUnits, type EvaluationKindName } from "~/lib/evaluations/params";
 import type { FidelityOfNeuronsResult, FidelityOfWeightsResult, OptimalityResult } from "~/server/neurflow";
 import { useTRPC } from "~/trpc/react";
 import { buttonClass, ErrorBox, inputClass, StatusBadge, when } from "../ui";

@@ -9,8 +9,8 @@
 import type { Core, NodeSingular } from "cytoscape";
 import { useQuery } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { circuitSvg, maxAbsWeight } from "~/server/circuits/svg";
-import { imageUrls, type CircuitGraph, type Hypertree, type ViewState } from "~/server/circuits/viewTypes";
+import { circuitSvg, maxAbsWeight } from "~/lib/circuits/svg";
+import { imageUrls, type CircuitGraph, type Hypertree, type ViewState } from "~/lib/circuits/viewTypes";
 import { downloadBlob } from "~/components/evaluations/exportPlot";
 import { useTRPC, useTRPCClient } from "~/trpc/react";
 import { CircuitCanvas, fitPositions, type Viewport } from "./CircuitCanvas";

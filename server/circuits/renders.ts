@@ -20,8 +20,8 @@ import type { Db } from "~/db/client";
 import { circuitLayers, neuronGroups } from "~/db/schema";
 import { isPlainFileName } from "~/server/storage/paths";
 import { circuitImageDir, loadGraph, patchWithImage } from "./graph";
-import { circuitSvg } from "./svg";
-import { MOSAIC_PATCHES } from "./viewTypes";
+import { circuitSvg } from "~/lib/circuits/svg";
+import { MOSAIC_PATCHES } from "~/lib/circuits/viewTypes";
 
 export interface Rendered {
   body: Buffer;

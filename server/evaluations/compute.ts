@@ -12,7 +12,7 @@ import type { Db } from "~/db/client";
 import { circuits, datasets, images as imageRows, models, evaluations } from "~/db/schema";
 import { circuitImageDir, loadGraph } from "~/server/circuits/graph";
 import { exportCircuit } from "~/server/circuits/store";
-import { visibleGroupIds, visibilityKey } from "~/server/circuits/visibility";
+import { visibleGroupIds, visibilityKey } from "~/lib/circuits/visibility";
 import type { Circuit, ClassifierModel, tf as TF } from "~/server/neurflow";
 import { throwIfAborted as checkAbort } from "~/server/neurflow/light";
 import type { EvaluationJobPayload } from "./job";
@@ -256,7 +256,7 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
         set = payload.source.set;
         names = payload.source.names;
       } else {
-        const { EVALUATION_LIMITS } = await import("./params");
+        const { EVALUATION_LIMITS } = await import("~/lib/evaluations/params");
         const fp = await falsePositives(db, model, circuit, payload.source.datasetId, payload.source.limit, EVALUATION_LIMITS.falsePositiveScan, opts);
         if (fp.raws.length === 0) {
           const name = db.select({ name: datasets.name }).from(datasets).where(eq(datasets.id, payload.source.datasetId)).get()?.name;

@@ -12,7 +12,7 @@ import {
   imageDebugParams,
   optimalityParams,
   EVALUATION_LIMITS,
-} from "./params";
+} from "~/lib/evaluations/params";
 import { imageSetIdPattern } from "./store";
 
 const base = { circuitId: z.number().int().positive(), createdBy: z.number().int().positive().nullable() };

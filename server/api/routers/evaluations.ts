@@ -11,7 +11,7 @@ import { z } from "zod";
 import { circuits, datasets, evaluations, jobs } from "~/db/schema";
 import { exportCircuit } from "~/server/circuits/store";
 import { enqueueEvaluation, type EvaluationJobPayload } from "~/server/evaluations/job";
-import { checkAgainstCircuit, EVALUATION_KIND_LIST, EvaluationParamsError, evaluationRequest, imageDebugParams, type CircuitFacts, type EvaluationRequest } from "~/server/evaluations/params";
+import { checkAgainstCircuit, EVALUATION_KIND_LIST, EvaluationParamsError, evaluationRequest, imageDebugParams, type CircuitFacts, type EvaluationRequest } from "~/lib/evaluations/params";
 import { circuitFacts, evaluationJobs, getEvaluation, listEvaluations } from "~/server/evaluations/store";
 import { storeDebugUploads } from "~/server/evaluations/uploads";
 import { coreNeuronsAtTau } from "~/server/neurflow/light";
