@@ -4,7 +4,6 @@ import type { Manifest } from "~/server/neurflow/light";
 import { users } from "./users";
 
 export const MODEL_STATUSES = ["validating", "ready", "invalid"] as const;
-export type ModelStatus = (typeof MODEL_STATUSES)[number];
 
 export const models = sqliteTable("models", {
   id: integer("id").primaryKey({ autoIncrement: true }),

@@ -16,7 +16,8 @@ import type { tf as TF } from "~/server/neurflow";
 import type { Db } from "~/db/client";
 import { circuits, models } from "~/db/schema";
 import { loadGraph } from "~/server/circuits/graph";
-import { heatmapPath, patchRaw, writeAtomic } from "~/server/circuits/renders";
+import { heatmapPath, patchRaw } from "~/server/circuits/renders";
+import { writeAtomic } from "~/server/storage/paths";
 
 export const HEATMAP_STEPS = 16;
 
