@@ -2,7 +2,14 @@ import { configDefaults, defineConfig } from "vitest/config";
 import { fileURLToPath } from "node:url";
 
 export default defineConfig({
-  resolve: { alias: { "~": fileURLToPath(new URL(".", import.meta.url)) } },
+  resolve: {
+    alias: {
+      "~": fileURLToPath(new URL(".", import.meta.url)),
+      // `server-only` throws wherever Next's react-server condition is not set; the tests import
+      // the modules marked with it (route helpers, the web process's context) outside Next
+      "server-only": fileURLToPath(new URL("./node_modules/server-only/empty.js", import.meta.url)),
+    },
+  },
   test: {
     pool: "forks",
     testTimeout: 120_000,

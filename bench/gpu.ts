@@ -130,7 +130,7 @@ try {
     { manifestPath, images: { names: Array.from({ length: n }, (_, i) => `${i}.png`), pixels, size: 224 }, className: `class${cls}`, layers, params: { tau: 16 } },
     {
       signal: ac.signal,
-      onProgress: (p) => {
+      onProgress: () => {
         if (elapsed() > budget) ac.abort();
       },
       onCheckpoint: async (c) => {

@@ -13,7 +13,7 @@ import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
 import type { AppRouter } from "~/server/api/root";
-import { SHARE_HEADER } from "~/server/circuits/viewTypes";
+import { SHARE_HEADER } from "~/lib/circuits/viewTypes";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 

@@ -1,4 +1,5 @@
 /** The tRPC caller for server components: same routers, same auth, no HTTP. */
+import "server-only";
 import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { cache } from "react";
@@ -9,7 +10,7 @@ import { createCaller } from "~/server/api/root";
 import { storageRoot } from "~/server/storage/paths";
 import { REQUEST_PATH_HEADER, signInHref } from "~/server/auth/nextPath";
 import type { SessionUser } from "~/server/auth/sessions";
-import { SHARE_HEADER } from "~/server/circuits/viewTypes";
+import { SHARE_HEADER } from "~/lib/circuits/viewTypes";
 
 export const api = cache(async () =>
   createCaller(createContext({ db: getDb(), queue: getQueue(), storageRoot: storageRoot(), headers: await headers(), resHeaders: null })),

@@ -4,7 +4,7 @@ import Link from "next/link";
 import { z } from "zod";
 import { Card, inputClass, buttonClass, when } from "~/components/ui";
 import { BROWSE_SORTS } from "~/server/api/routers/circuitBrowse";
-import { imageUrls } from "~/server/circuits/viewTypes";
+import { imageUrls } from "~/lib/circuits/viewTypes";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";

@@ -7,10 +7,8 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useMemo, useState, type ReactNode } from "react";
 import type { FaithfulnessResult } from "~/server/evaluations/compute";
-import { EVALUATION_DEFAULTS, EVALUATION_LIMITS, EVALUATION_TITLES, estimateUnits, type EvaluationKindName } from "~/server/evaluations/params";
-import type { FidelityOfNeuronsResult } from "~/server/neurflow/evaluations/fidelityOfNeurons";
-import type { FidelityOfWeightsResult } from "~/server/neurflow/evaluations/fidelityOfWeights";
-import type { OptimalityResult } from "~/server/neurflow/evaluations/optimality";
+import { EVALUATION_DEFAULTS, EVALUATION_LIMITS, EVALUATION_TITLES, estimateUnits, type EvaluationKindName } from "~/lib/evaluations/params";
+import type { FidelityOfNeuronsResult, FidelityOfWeightsResult, OptimalityResult } from "~/server/neurflow";
 import { useTRPC } from "~/trpc/react";
 import { buttonClass, ErrorBox, inputClass, StatusBadge, when } from "../ui";
 export type { EvaluationsPageData, EvaluationList } from "./shared";
@@ -74,7 +72,37 @@ function PairsField({ data, pairs, setPairs }: { data: EvaluationsPageData; pair
   );
 }
 
-function OptimalityForm({ data, start, pending }: { data: EvaluationsPageData; start: Start; pending: boolean }) {
+const SEED_MAX = 2 ** 31 - 1;
+
+interface FormProps {
+  data: EvaluationsPageData;
+  start: Start;
+  pending: boolean;
+}
+
+/** One evaluation's start form: its fields, then Start and a note on the cost; submits `{ kind, params }`. */
+function EvaluationForm({ kind, params, start, pending, note, children }: { kind: EvaluationKindName; params: Record<string, unknown>; start: Start; pending: boolean; note: ReactNode; children: ReactNode }) {
+  return (
+    <form
+      className="grid gap-3 sm:grid-cols-3"
+      data-testid={`form-${kind}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        start({ kind, params });
+      }}
+    >
+      {children}
+      <div className="flex items-end gap-3">
+        <button className={buttonClass} disabled={pending} type="submit">
+          Start
+        </button>
+        {note}
+      </div>
+    </form>
+  );
+}
+
+function OptimalityForm({ data, start, pending }: FormProps) {
   const d = EVALUATION_DEFAULTS.optimality;
   const [pairs, setPairs] = useState(data.layers.map((l) => l.index));
   const [taus, setTaus] = useState(d.taus.join(", "));
@@ -84,14 +112,7 @@ function OptimalityForm({ data, start, pending }: { data: EvaluationsPageData; s
   const [seed, setSeed] = useState(String(d.seed));
   const params = { pairs, taus: parseNumbers(taus) ?? [], targets: Number(targets), randomSets: Number(randomSets), k: Number(k), seed: Number(seed) };
   return (
-    <form
-      className="grid gap-3 sm:grid-cols-3"
-      data-testid="form-optimality"
-      onSubmit={(e) => {
-        e.preventDefault();
-        start({ kind: "optimality", params });
-      }}
-    >
+    <EvaluationForm kind="optimality" params={params} start={start} pending={pending} note={<Cost kind="optimality" params={params} data={data} />}>
       <div className="sm:col-span-3">
         <PairsField data={data} pairs={pairs} setPairs={setPairs} />
       </div>
@@ -101,18 +122,12 @@ function OptimalityForm({ data, start, pending }: { data: EvaluationsPageData; s
       <NumberField label="Targets per pair" value={targets} set={setTargets} min={1} max={EVALUATION_LIMITS.targets} hint="(strongest)" />
       <NumberField label="Random sets" value={randomSets} set={setRandomSets} min={1} max={EVALUATION_LIMITS.randomSets} hint={`(≤ ${EVALUATION_LIMITS.randomSets})`} />
       <NumberField label="k (top patches)" value={k} set={setK} min={1} max={Math.min(EVALUATION_LIMITS.k, data.circuit.patchCount)} />
-      <NumberField label="Seed" value={seed} set={setSeed} min={0} max={2 ** 31 - 1} />
-      <div className="flex items-end gap-3">
-        <button className={buttonClass} disabled={pending} type="submit">
-          Start
-        </button>
-        <Cost kind="optimality" params={params} data={data} />
-      </div>
-    </form>
+      <NumberField label="Seed" value={seed} set={setSeed} min={0} max={SEED_MAX} />
+    </EvaluationForm>
   );
 }
 
-function FidelityOfNeuronsForm({ data, start, pending }: { data: EvaluationsPageData; start: Start; pending: boolean }) {
+function FidelityOfNeuronsForm({ data, start, pending }: FormProps) {
   const d = EVALUATION_DEFAULTS.fidelityOfNeurons;
   const defaultTaus = d.taus.filter((t) => t <= data.circuit.tau);
   const [taus, setTaus] = useState((defaultTaus.length ? defaultTaus : [data.circuit.tau]).join(", "));
@@ -124,14 +139,7 @@ function FidelityOfNeuronsForm({ data, start, pending }: { data: EvaluationsPage
   const params = { taus: parseNumbers(taus) ?? [], modes, scopes, baseline, draws: Number(draws), seed: Number(seed) };
   const toggle = (list: string[], set: (v: string[]) => void, v: string, on: boolean) => set(on ? [...list, v] : list.filter((x) => x !== v));
   return (
-    <form
-      className="grid gap-3 sm:grid-cols-3"
-      data-testid="form-fidelityOfNeurons"
-      onSubmit={(e) => {
-        e.preventDefault();
-        start({ kind: "fidelityOfNeurons", params });
-      }}
-    >
+    <EvaluationForm kind="fidelityOfNeurons" params={params} start={start} pending={pending} note={<Cost kind="fidelityOfNeurons" params={params} data={data} />}>
       <Field label="τ values" hint={`(≤ the circuit's τ = ${data.circuit.tau})`}>
         <input className={inputClass} value={taus} onChange={(e) => setTaus(e.target.value)} name="taus" />
       </Field>
@@ -159,18 +167,12 @@ function FidelityOfNeuronsForm({ data, start, pending }: { data: EvaluationsPage
         </select>
       </Field>
       <NumberField label="Random draws" value={draws} set={setDraws} min={1} max={EVALUATION_LIMITS.neuronDraws} />
-      <NumberField label="Seed" value={seed} set={setSeed} min={0} max={2 ** 31 - 1} />
-      <div className="flex items-end gap-3">
-        <button className={buttonClass} disabled={pending} type="submit">
-          Start
-        </button>
-        <Cost kind="fidelityOfNeurons" params={params} data={data} />
-      </div>
-    </form>
+      <NumberField label="Seed" value={seed} set={setSeed} min={0} max={SEED_MAX} />
+    </EvaluationForm>
   );
 }
 
-function FidelityOfWeightsForm({ data, start, pending }: { data: EvaluationsPageData; start: Start; pending: boolean }) {
+function FidelityOfWeightsForm({ data, start, pending }: FormProps) {
   const d = EVALUATION_DEFAULTS.fidelityOfWeights;
   const [pairs, setPairs] = useState(data.layers.map((l) => l.index));
   const [sizes, setSizes] = useState(d.setSizes.join(", "));
@@ -180,14 +182,7 @@ function FidelityOfWeightsForm({ data, start, pending }: { data: EvaluationsPage
   const [seed, setSeed] = useState(String(d.seed));
   const params = { pairs, setSizes: parseNumbers(sizes) ?? [], targets: Number(targets), randomSets: Number(randomSets), k: Number(k), seed: Number(seed) };
   return (
-    <form
-      className="grid gap-3 sm:grid-cols-3"
-      data-testid="form-fidelityOfWeights"
-      onSubmit={(e) => {
-        e.preventDefault();
-        start({ kind: "fidelityOfWeights", params });
-      }}
-    >
+    <EvaluationForm kind="fidelityOfWeights" params={params} start={start} pending={pending} note={<Cost kind="fidelityOfWeights" params={params} data={data} />}>
       <div className="sm:col-span-3">
         <PairsField data={data} pairs={pairs} setPairs={setPairs} />
       </div>
@@ -197,39 +192,26 @@ function FidelityOfWeightsForm({ data, start, pending }: { data: EvaluationsPage
       <NumberField label="Targets per pair" value={targets} set={setTargets} min={1} max={EVALUATION_LIMITS.weightTargets} />
       <NumberField label="Random sets per size" value={randomSets} set={setRandomSets} min={2} max={EVALUATION_LIMITS.randomSets} hint={`(≤ ${EVALUATION_LIMITS.randomSets})`} />
       <NumberField label="k (top patches)" value={k} set={setK} min={1} max={Math.min(EVALUATION_LIMITS.k, data.circuit.patchCount)} />
-      <NumberField label="Seed" value={seed} set={setSeed} min={0} max={2 ** 31 - 1} />
-      <div className="flex items-end gap-3">
-        <button className={buttonClass} disabled={pending} type="submit">
-          Start
-        </button>
-        <Cost kind="fidelityOfWeights" params={params} data={data} />
-      </div>
-    </form>
+      <NumberField label="Seed" value={seed} set={setSeed} min={0} max={SEED_MAX} />
+    </EvaluationForm>
   );
 }
 
-function FaithfulnessForm({ data, start, pending }: { data: EvaluationsPageData; start: Start; pending: boolean }) {
+function FaithfulnessForm({ start, pending }: FormProps) {
   const [draws, setDraws] = useState(String(EVALUATION_DEFAULTS.faithfulness.draws));
   const [seed, setSeed] = useState(String(EVALUATION_DEFAULTS.faithfulness.seed));
   const params = { draws: Number(draws), seed: Number(seed) };
   return (
-    <form
-      className="grid gap-3 sm:grid-cols-3"
-      data-testid="form-faithfulness"
-      onSubmit={(e) => {
-        e.preventDefault();
-        start({ kind: "faithfulness", params });
-      }}
+    <EvaluationForm
+      kind="faithfulness"
+      params={params}
+      start={start}
+      pending={pending}
+      note={<span className="text-xs text-zinc-500">thresholds 0, 0.01, …, 1 (the viewer&apos;s slider); one pass per distinct set of visible groups</span>}
     >
       <NumberField label="Random draws" value={draws} set={setDraws} min={0} max={EVALUATION_LIMITS.faithfulnessDraws} hint="(0: none)" />
-      <NumberField label="Seed" value={seed} set={setSeed} min={0} max={2 ** 31 - 1} />
-      <div className="flex items-end gap-3">
-        <button className={buttonClass} disabled={pending} type="submit">
-          Start
-        </button>
-        <span className="text-xs text-zinc-500">thresholds 0, 0.01, …, 1 (the viewer&apos;s slider); one pass per distinct set of visible groups</span>
-      </div>
-    </form>
+      <NumberField label="Seed" value={seed} set={setSeed} min={0} max={SEED_MAX} />
+    </EvaluationForm>
   );
 }
 

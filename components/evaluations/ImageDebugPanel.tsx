@@ -9,9 +9,8 @@
 import { useMutation } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
 import type { DebugImagesResult } from "~/server/evaluations/compute";
-import { EVALUATION_DEFAULTS, EVALUATION_LIMITS, EVALUATION_TITLES } from "~/server/evaluations/params";
-import type { GroupMaskingResult } from "~/server/neurflow/groupMasking";
-import type { DebuggedImage } from "~/server/neurflow/imageDebugging";
+import { EVALUATION_DEFAULTS, EVALUATION_LIMITS, EVALUATION_TITLES } from "~/lib/evaluations/params";
+import type { DebuggedImage, GroupMaskingResult } from "~/server/neurflow";
 import { useTRPC } from "~/trpc/react";
 import { buttonClass, ErrorBox, inputClass } from "../ui";
 import { ResultPicker, Section, type EvaluationsPageData, type StoredResult } from "./shared";

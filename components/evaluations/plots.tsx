@@ -5,10 +5,7 @@
  */
 import type { ReactNode } from "react";
 import type { FaithfulnessResult } from "~/server/evaluations/compute";
-import type { OptimalityResult } from "~/server/neurflow/evaluations/optimality";
-import type { FidelityOfNeuronsResult } from "~/server/neurflow/evaluations/fidelityOfNeurons";
-import type { FidelityOfWeightsResult } from "~/server/neurflow/evaluations/fidelityOfWeights";
-import type { GroupMaskingResult } from "~/server/neurflow/groupMasking";
+import type { FidelityOfNeuronsResult, FidelityOfWeightsResult, GroupMaskingResult, OptimalityResult } from "~/server/neurflow";
 
 export const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
 const INK = "#18181b";

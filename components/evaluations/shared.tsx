@@ -3,7 +3,7 @@
 import type { inferRouterOutputs } from "@trpc/server";
 import { useState, type ReactNode } from "react";
 import type { AppRouter } from "~/server/api/root";
-import type { EvaluationKindName } from "~/server/evaluations/params";
+import type { EvaluationKindName } from "~/lib/evaluations/params";
 import { inputClass, when } from "../ui";
 
 export type EvaluationList = inferRouterOutputs<AppRouter>["evaluations"]["list"];

@@ -7,7 +7,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { Fragment, useState } from "react";
 import { ErrorBox, tableClass } from "~/components/ui";
-import { imageUrls } from "~/server/circuits/viewTypes";
+import { imageUrls } from "~/lib/circuits/viewTypes";
 import { useTRPC } from "~/trpc/react";
 import { EdgeExplanation } from "./EdgeExplanation";
 import { GroupLabelPanel } from "./GroupLabelPanel";

@@ -10,9 +10,9 @@
  */
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular, type StylesheetJson } from "cytoscape";
 import { useEffect, useRef } from "react";
-import { edgeWidth, groupTitle, LOGIT_SIZE, maxAbsWeight, NODE_SIZE, THEME } from "~/server/circuits/svg";
-import { visibleGroupIds } from "~/server/circuits/visibility";
-import { imageUrls, type CircuitGraph } from "~/server/circuits/viewTypes";
+import { edgeWidth, groupTitle, LOGIT_SIZE, maxAbsWeight, NODE_SIZE, THEME } from "~/lib/circuits/svg";
+import { visibleGroupIds } from "~/lib/circuits/visibility";
+import { imageUrls, type CircuitGraph } from "~/lib/circuits/viewTypes";
 
 export interface Viewport {
   zoom: number;

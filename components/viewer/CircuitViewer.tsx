@@ -6,12 +6,11 @@
  * Used by the signed-in page and, read-only, by the share page (`shareToken` set: the share page's
  * tRPC provider sends the token in a header, and the image URLs carry it in a query parameter).
  */
-import type { Core, NodeSingular } from "cytoscape";
+import type { Core } from "cytoscape";
 import { useQuery } from "@tanstack/react-query";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { circuitSvg, maxAbsWeight } from "~/server/circuits/svg";
-import { imageUrls, type CircuitGraph, type Hypertree, type ViewState } from "~/server/circuits/viewTypes";
-import { downloadBlob } from "~/components/evaluations/exportPlot";
+import { useCallback, useMemo, useRef, useState } from "react";
+import { maxAbsWeight } from "~/lib/circuits/svg";
+import type { CircuitGraph, ViewState } from "~/lib/circuits/viewTypes";
 import { useTRPC, useTRPCClient } from "~/trpc/react";
 import { CircuitCanvas, fitPositions, type Viewport } from "./CircuitCanvas";
 import { DetailPanel } from "./DetailPanel";
@@ -21,6 +20,7 @@ import { withCurrentLabels } from "./liveLabels";
 import { ShareDialog } from "./ShareDialog";
 import { useHeatmaps } from "./useHeatmaps";
 import { useSystemDark } from "./useSystemDark";
+import { type Drill, useAddressSync, useFocusAfterSelection, useHypertree, useViewerExports, useViewerKeyboard } from "./viewerHooks";
 
 export interface CircuitViewerProps {
   graph: CircuitGraph;
@@ -54,29 +54,11 @@ function announce(graph: CircuitGraph, selected: string | null): string {
   return e ? `Selected: an edge of weight ${e.weight.toFixed(3)}.` : "";
 }
 
-async function asDataUri(url: string): Promise<string | null> {
-  try {
-    const r = await fetch(url);
-    if (!r.ok) return null;
-    const b = await r.blob();
-    return await new Promise<string>((res, rej) => {
-      const fr = new FileReader();
-      fr.onload = () => res(fr.result as string);
-      fr.onerror = () => rej(fr.error);
-      fr.readAsDataURL(b);
-    });
-  } catch {
-    return null;
-  }
-}
-
 export function CircuitViewer({ graph, initialView, shareToken, canShare, documentHref }: CircuitViewerProps) {
   const dark = useSystemDark();
   const [selected, setSelected] = useState<string | null>(initialView.selected);
   const [threshold, setThreshold] = useState(initialView.threshold);
-  const [drill, setDrill] = useState<{ layer: number; neuron: number } | null>(null);
-  const [tree, setTree] = useState<Hypertree | null>(null);
-  const [treeError, setTreeError] = useState<string | null>(null);
+  const [drill, setDrill] = useState<Drill | null>(null);
   const [shareOpen, setShareOpen] = useState(false);
   const [heatmapsOn, setHeatmapsOn] = useState(initialView.heatmaps);
   const viewport = useRef<Viewport | null>(initialView.zoom != null && initialView.pan ? { zoom: initialView.zoom, pan: initialView.pan } : null);
@@ -95,18 +77,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
   const selectedGroup = selected?.startsWith("g") ? Number(selected.slice(1)) : null;
   const heat = useHeatmaps(client, graph.circuit.id, selectedGroup, heatmapsOn && graph.circuit.hasImages, shareToken == null);
 
-  useEffect(() => {
-    if (!drill) return setTree(null);
-    let live = true;
-    setTreeError(null);
-    client.circuitGraph.hypertree
-      .query({ id: graph.circuit.id, layer: drill.layer, neuron: drill.neuron })
-      .then((t) => live && setTree(t))
-      .catch((e: Error) => live && setTreeError(e.message));
-    return () => {
-      live = false;
-    };
-  }, [drill, client, graph.circuit.id]);
+  const { tree, treeError } = useHypertree(client, graph.circuit.id, drill);
 
   const onReady = useCallback((cy: Core) => {
     cyRef.current = cy;
@@ -130,85 +101,12 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
     if (id && panel && panel.getBoundingClientRect().top >= window.innerHeight) requestAnimationFrame(() => panel.scrollIntoView({ behavior: "smooth", block: "start" }));
   }, []);
 
-  // keyboard users: when a selection change removed the focused control (a neighbour button, Close,
-  // Esc), focus goes to the new panel's heading, or back to the graph, instead of the page's start
   const viewerRef = useRef<HTMLDivElement>(null);
-  const firstSelection = useRef(true);
-  useEffect(() => {
-    if (firstSelection.current) {
-      firstSelection.current = false; // the page's own load keeps the browser's focus order
-      return;
-    }
-    const frame = requestAnimationFrame(() => {
-      const active = document.activeElement;
-      if (active && active !== document.body) return;
-      const heading = panelRef.current?.querySelector<HTMLElement>("h2");
-      const target = selected && heading ? heading : viewerRef.current?.querySelector<HTMLElement>("[role=application]");
-      if (!target) return;
-      if (target === heading) target.setAttribute("tabindex", "-1");
-      target.focus({ preventScroll: true });
-    });
-    return () => cancelAnimationFrame(frame);
-  }, [selected]);
+  useFocusAfterSelection(selected, panelRef, viewerRef);
 
-  // signed-in page: keep `?node=&t=` in the address so a copied URL reopens the same node and threshold
-  useEffect(() => {
-    if (shareToken) return;
-    const u = new URL(window.location.href);
-    if (selected) u.searchParams.set("node", selected);
-    else u.searchParams.delete("node");
-    if (threshold > 0) u.searchParams.set("t", String(threshold));
-    else u.searchParams.delete("t");
-    if (u.href !== window.location.href) window.history.replaceState(window.history.state, "", u.href);
-  }, [selected, threshold, shareToken]);
+  useAddressSync(selected, threshold, shareToken);
 
-  // keyboard: arrows between connected nodes, Esc closes the hypertree, then the panel
-  useEffect(() => {
-    const onKey = (ev: KeyboardEvent) => {
-      // browser shortcuts (Alt+← is Back) and typing in fields are not ours
-      if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
-      const tag = (ev.target as HTMLElement | null)?.tagName;
-      if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
-      if (ev.key === "Escape") {
-        if (drill) setDrill(null);
-        else select(null);
-        return;
-      }
-      const cy = cyRef.current;
-      if (!cy || !["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"].includes(ev.key)) return;
-      ev.preventDefault();
-      const visible = (cy.nodes().toArray() as NodeSingular[]).filter((n) => !n.hasClass("hidden"));
-      const cur = selected ? cy.getElementById(selected) : null;
-      if (!cur || cur.empty() || cur.hasClass("hidden")) {
-        select("logit");
-        return;
-      }
-      const strongest = (edges: cytoscape.EdgeCollection, end: "source" | "target"): NodeSingular | null => {
-        const es = edges.filter((e) => !e.hasClass("hidden")).sort((a, b) => Math.abs(b.data("weight") as number) - Math.abs(a.data("weight") as number));
-        const e = es[0];
-        return e ? (end === "source" ? e.source() : e.target()) : null;
-      };
-      let next: NodeSingular | null = null;
-      if (selected?.startsWith("e")) {
-        // from a selected edge: up to its parent, down to its child
-        const edge = cur as unknown as cytoscape.EdgeSingular;
-        if (ev.key === "ArrowUp") select(edge.target().id());
-        else if (ev.key === "ArrowDown") select(edge.source().id());
-        return;
-      }
-      if (ev.key === "ArrowUp") next = strongest((cur as NodeSingular).outgoers("edge"), "target");
-      else if (ev.key === "ArrowDown") next = strongest((cur as NodeSingular).incomers("edge"), "source");
-      else {
-        const y = (cur as NodeSingular).position("y");
-        const rank = visible.filter((n) => n.position("y") === y).sort((a, b) => a.position("x") - b.position("x"));
-        const i = rank.findIndex((n) => n.id() === cur.id());
-        next = (rank[ev.key === "ArrowLeft" ? i - 1 : i + 1] as NodeSingular | undefined) ?? null;
-      }
-      if (next) select(next.id());
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [selected, drill, select]);
+  useViewerKeyboard(cyRef, selected, drill, setDrill, select);
 
   const viewState = (): ViewState => {
     const cy = cyRef.current;
@@ -223,41 +121,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
 
   const cut = threshold * maxAbsWeight(graph);
   const visibleEdges = graph.edges.filter((e) => Math.abs(e.weight) >= cut).length;
-  const base = `circuit-${graph.circuit.id}-${graph.circuit.className.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
-
-  const exportPng = () => {
-    const cy = cyRef.current;
-    if (!cy) return;
-    const blob = cy.png({ output: "blob", scale: 2, full: false, bg: dark ? "#09090b" : "#ffffff" }) as unknown as Blob;
-    downloadBlob(`${base}.png`, blob);
-  };
-  const exportSvg = async () => {
-    const cy = cyRef.current;
-    if (!cy) return;
-    const visible = new Set<string>(cy.elements().filter((e) => !e.hasClass("hidden")).map((e) => e.id()));
-    const images = new Map<number, string>();
-    if (graph.circuit.hasImages) {
-      const urls = imageUrls(graph.circuit.id, shareToken);
-      await Promise.all(
-        graph.groups
-          .filter((g) => visible.has(`g${g.id}`))
-          .map(async (g) => {
-            const d = await asDataUri(urls.mosaic(g.id));
-            if (d) images.set(g.id, d);
-          }),
-      );
-    }
-    const ext = cy.extent();
-    const svg = circuitSvg(live, { width: cy.width(), height: cy.height(), extent: { x1: ext.x1, y1: ext.y1, x2: ext.x2, y2: ext.y2 }, visible, selected, dark, images });
-    downloadBlob(`${base}.svg`, new Blob([svg], { type: "image/svg+xml" }));
-  };
-  const exportJson = () => {
-    if (documentHref) {
-      window.location.href = documentHref;
-      return;
-    }
-    downloadBlob(`${base}-view.json`, new Blob([JSON.stringify({ format: "neurflow-view/1", view: viewState(), graph }, null, 1)], { type: "application/json" }));
-  };
+  const { exportPng, exportSvg, exportJson } = useViewerExports({ cyRef, graph, live, selected, dark, shareToken, documentHref, viewState });
 
   const btn = "rounded border border-zinc-300 px-2 py-1 text-sm hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800";
   return (

@@ -2,8 +2,8 @@
 /** Two concept graphs side by side: shared groups (matched by member neurons) in green, specific ones in amber; selecting a shared group selects its match. */
 import { useMemo, useState } from "react";
 import type { Comparison } from "~/server/circuits/compare";
-import { groupTitle } from "~/server/circuits/svg";
-import type { CircuitGraph } from "~/server/circuits/viewTypes";
+import { groupTitle } from "~/lib/circuits/svg";
+import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 import { CircuitCanvas } from "./CircuitCanvas";
 import { useSystemDark } from "./useSystemDark";
 

@@ -4,8 +4,8 @@
  * drills down to its hypertree), the concept patches at full size, the strongest parents and
  * children with their weights.
  */
-import { groupTitle } from "~/server/circuits/svg";
-import { imageUrls, type CircuitGraph, type GraphGroup } from "~/server/circuits/viewTypes";
+import { groupTitle } from "~/lib/circuits/svg";
+import { imageUrls, type CircuitGraph, type GraphGroup } from "~/lib/circuits/viewTypes";
 import { EdgePanel } from "./EdgePanel";
 import { GroupLabelSlot } from "./GroupLabelSlot";
 import type { HeatmapState } from "./useHeatmaps";

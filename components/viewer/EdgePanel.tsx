@@ -5,8 +5,8 @@
  * the labelling UI; plain text for share-link readers).
  */
 import { EdgeExplanation } from "~/components/labels/EdgeExplanation";
-import { groupTitle } from "~/server/circuits/svg";
-import { imageUrls, type CircuitGraph, type GraphEdge } from "~/server/circuits/viewTypes";
+import { groupTitle } from "~/lib/circuits/svg";
+import { imageUrls, type CircuitGraph, type GraphEdge } from "~/lib/circuits/viewTypes";
 
 interface Props {
   graph: CircuitGraph;

@@ -3,7 +3,7 @@
  * The viewer's faithfulness figure: the class accuracy on the circuit's images when only the
  * neurons of the groups visible at the current threshold are kept (every other neuron zeroed at
  * every layer below the logit at once), next to as many random neurons and the full model. The
- * value is looked up by the set of visible groups (the viewer's own rule, server/circuits/visibility.ts),
+ * value is looked up by the set of visible groups (the viewer's own rule, lib/circuits/visibility.ts),
  * so it is exact at any threshold the job computed; "compute" queues the job (annotators).
  */
 import type { TRPCClient } from "@trpc/client";
@@ -11,8 +11,8 @@ import type { inferRouterOutputs } from "@trpc/server";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { AppRouter } from "~/server/api/root";
 import type { FaithfulnessResult } from "~/server/evaluations/compute";
-import { visibilityKey, visibleGroupIds } from "~/server/circuits/visibility";
-import type { CircuitGraph } from "~/server/circuits/viewTypes";
+import { visibilityKey, visibleGroupIds } from "~/lib/circuits/visibility";
+import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 
 type State = inferRouterOutputs<AppRouter>["evaluations"]["faithfulness"];
 

@@ -8,7 +8,7 @@
  */
 import { GroupExplanations } from "~/components/labels/GroupExplanations";
 import { GroupLabelPanel } from "~/components/labels/GroupLabelPanel";
-import type { GraphGroup } from "~/server/circuits/viewTypes";
+import type { GraphGroup } from "~/lib/circuits/viewTypes";
 
 export interface GroupLabelSlotProps {
   circuitId: number;

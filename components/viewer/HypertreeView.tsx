@@ -7,8 +7,8 @@
  */
 import cytoscape, { type ElementDefinition } from "cytoscape";
 import { useEffect, useRef } from "react";
-import { THEME } from "~/server/circuits/svg";
-import { imageUrls, type Hypertree } from "~/server/circuits/viewTypes";
+import { THEME } from "~/lib/circuits/svg";
+import { imageUrls, type Hypertree } from "~/lib/circuits/viewTypes";
 
 interface Props {
   circuitId: number;

@@ -2,7 +2,7 @@
 /** Create a share link with the current view state; list and revoke the circuit's links. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState } from "react";
-import type { ViewState } from "~/server/circuits/viewTypes";
+import type { ViewState } from "~/lib/circuits/viewTypes";
 import { useTRPC } from "~/trpc/react";
 import { buttonClass, ErrorBox, inputClass, when } from "../ui";
 

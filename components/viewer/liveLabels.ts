@@ -3,7 +3,7 @@
  * labels of its request, and an annotator may change them while it is open (or a label job may
  * finish). `current` is `labels.forCircuit` (document keys: layer entry, group ids).
  */
-import type { CircuitGraph } from "~/server/circuits/viewTypes";
+import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 
 export interface CurrentLabels {
   groups: { layer: number; group: number; text: string }[];

@@ -4,7 +4,7 @@
  * `idx`/`rank` columns keep the document's array order so the export is the imported document.
  */
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import type { CircuitParams } from "~/server/neurflow/circuitFormat";
+import type { CircuitParams } from "~/server/neurflow/light";
 import { models } from "./models";
 import { runs } from "./runs";
 import { users } from "./users";

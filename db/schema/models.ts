@@ -1,10 +1,9 @@
 /** Uploaded classifiers: the model file(s) on disk, their manifest and load-check state. */
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import type { Manifest } from "~/server/neurflow/model/manifest";
+import type { Manifest } from "~/server/neurflow/light";
 import { users } from "./users";
 
 export const MODEL_STATUSES = ["validating", "ready", "invalid"] as const;
-export type ModelStatus = (typeof MODEL_STATUSES)[number];
 
 export const models = sqliteTable("models", {
   id: integer("id").primaryKey({ autoIncrement: true }),

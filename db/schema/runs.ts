@@ -1,6 +1,6 @@
 /** A request to compute one class's circuit, and what happened to it. */
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import type { CircuitRequest } from "~/server/neurflow/runTypes";
+import type { CircuitRequest } from "~/server/neurflow/light";
 import { datasets } from "./datasets";
 import { jobs, JOB_STATUSES } from "./jobs";
 import { models } from "./models";

@@ -1,4 +1,5 @@
 /** The web process's shared database connection and queue. */
+import "server-only";
 import { getDb } from "~/db/client";
 import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
 import type { JobQueue } from "~/server/jobs/queue";

@@ -3,6 +3,7 @@
  * refused before anything is read; a body sent without a length (chunked) is read up to the limit
  * and refused as soon as it passes it, so no upload reaches a procedure unmeasured.
  */
+import "server-only";
 
 function tooLarge(bytes: number | null, limit: number): Response {
   const size = bytes == null ? `more than ${limit} bytes` : `${bytes} bytes`;

@@ -3,6 +3,7 @@
  * link for that circuit and no other. Used by the image route handlers; the tRPC side does the same
  * in `sharedReadProcedure` (server/api/trpc.ts).
  */
+import "server-only";
 import type { Db } from "~/db/client";
 import { readCookie, SESSION_COOKIE, userForToken } from "~/server/auth/sessions";
 import { resolveShareToken, shareMessage } from "~/server/share/links";

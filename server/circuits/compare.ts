@@ -4,7 +4,7 @@
  * Jaccard index of their neuron sets (highest first, each group used once), down to MIN_JACCARD.
  * Unmatched groups are specific to their circuit.
  */
-import type { CircuitGraph } from "./viewTypes";
+import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 
 export const MIN_JACCARD = 0.34;
 

@@ -25,7 +25,7 @@ import {
   targetTopPatches,
 } from "~/db/schema";
 import { RANK_GAP } from "./layout";
-import { MAX_GROUP_PATCHES, type CircuitGraph, type GraphGroup, type Hypertree } from "./viewTypes";
+import { MAX_GROUP_PATCHES, type CircuitGraph, type GraphGroup, type Hypertree } from "~/lib/circuits/viewTypes";
 
 function byKey<T, K>(rows: T[], key: (r: T) => K): Map<K, T[]> {
   const m = new Map<K, T[]>();

@@ -4,6 +4,7 @@
  * circuit), renders (once; see renders.ts) and answers with an ETag and Cache-Control, or 304 when
  * the browser's copy is current.
  */
+import "server-only";
 import { z } from "zod";
 import { getDb } from "~/db/client";
 import { storageRoot } from "~/server/storage/paths";

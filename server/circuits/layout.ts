@@ -6,7 +6,7 @@
  * ordering with the fewest crossings seen. Computed once when a circuit is stored; the viewer
  * renders these positions with a preset layout.
  */
-import type { Circuit } from "~/server/neurflow/circuitFormat";
+import type { Circuit } from "~/server/neurflow/light";
 
 export const RANK_GAP = 160;
 export const GROUP_GAP = 140;

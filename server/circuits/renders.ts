@@ -11,17 +11,17 @@
  * A circuit's rows never change once stored, so a rendered file stays valid until the circuit is
  * deleted (`circuits.delete` removes the folder); the graph images leave labels out, which change.
  */
-import { createHash, randomUUID } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import sharp from "sharp";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "~/db/client";
 import { circuitLayers, neuronGroups } from "~/db/schema";
-import { isPlainFileName } from "~/server/storage/paths";
+import { isPlainFileName, writeAtomic } from "~/server/storage/paths";
 import { circuitImageDir, loadGraph, patchWithImage } from "./graph";
-import { circuitSvg } from "./svg";
-import { MOSAIC_PATCHES } from "./viewTypes";
+import { circuitSvg } from "~/lib/circuits/svg";
+import { MOSAIC_PATCHES } from "~/lib/circuits/viewTypes";
 
 export interface Rendered {
   body: Buffer;
@@ -52,16 +52,7 @@ async function cached(path: string, produce: () => Promise<Buffer>): Promise<{ b
   if (!p) {
     p = (async () => {
       const body = await produce();
-      const dir = join(path, "..");
-      await mkdir(dir, { recursive: true });
-      const tmp = join(dir, `.${basename(path)}.${randomUUID()}.tmp`);
-      try {
-        await writeFile(tmp, body);
-        await rename(tmp, path);
-      } catch (e) {
-        await rm(tmp, { force: true });
-        throw e;
-      }
+      await writeAtomic(path, body);
       return body;
     })().finally(() => inflight.delete(path));
     inflight.set(path, p);
@@ -146,20 +137,6 @@ export async function renderHeatmap(root: string, circuitId: number, group: numb
     return png(await readFile(heatmapPath(root, circuitId, group, idx)));
   } catch {
     throw new RenderNotFound(`no heatmap of patch ${idx} for group ${group} yet (computed on request)`);
-  }
-}
-
-/** Writes a file atomically (temp name + rename). */
-export async function writeAtomic(path: string, body: Buffer): Promise<void> {
-  const dir = join(path, "..");
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${randomUUID()}.tmp`);
-  try {
-    await writeFile(tmp, body);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
   }
 }
 

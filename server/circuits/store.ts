@@ -19,7 +19,7 @@ import {
   semanticGroups,
   targetTopPatches,
 } from "~/db/schema";
-import type { Circuit, CircuitLayer, CircuitTarget } from "~/server/neurflow/circuitFormat";
+import type { Circuit, CircuitLayer, CircuitTarget } from "~/server/neurflow/light";
 import { layoutNeuronGroups, layoutTargets } from "./layout";
 
 /** Rows per multi-row INSERT (well under SQLite's bound-variable limit). */

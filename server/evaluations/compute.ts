@@ -12,11 +12,9 @@ import type { Db } from "~/db/client";
 import { circuits, datasets, images as imageRows, models, evaluations } from "~/db/schema";
 import { circuitImageDir, loadGraph } from "~/server/circuits/graph";
 import { exportCircuit } from "~/server/circuits/store";
-import { visibleGroupIds, visibilityKey } from "~/server/circuits/visibility";
-import { throwIfAborted as checkAbort } from "~/server/neurflow/abort";
-import type { Circuit } from "~/server/neurflow/circuitFormat";
-import type { ClassifierModel } from "~/server/neurflow/model/loadModel";
-import type { tf as TF } from "~/server/neurflow/tf";
+import { visibleGroupIds, visibilityKey } from "~/lib/circuits/visibility";
+import type { Circuit, ClassifierModel, tf as TF } from "~/server/neurflow";
+import { throwIfAborted as checkAbort } from "~/server/neurflow/light";
 import type { EvaluationJobPayload } from "./job";
 import { imageSetDir } from "./store";
 import { toModelSize, writeImageSet } from "./uploads";
@@ -98,8 +96,7 @@ function imagesOf(db: Db, circuitId: number): string {
 
 /** Decodes `<set>/<i>.png` (already the model input size) into normalised images. */
 async function loadImageSet(root: string, circuitId: number, set: string, count: number, model: ClassifierModel): Promise<TF.Tensor4D> {
-  const { loadClassImages } = await import("~/server/neurflow/images");
-  const { tf } = await import("~/server/neurflow/tf");
+  const { loadClassImages, tf } = await import("~/server/neurflow");
   const S = model.manifest.input.size;
   const dir = imageSetDir(root, circuitId, set);
   const files = Array.from({ length: count }, (_, i) => join(dir, `${i}.png`));
@@ -119,8 +116,7 @@ async function falsePositives(
   scanCap: number,
   opts: ComputeOptions,
 ): Promise<{ raws: Buffer[]; names: string[]; classes: string[]; scanned: number }> {
-  const { tf } = await import("~/server/neurflow/tf");
-  const { maskedLogits, classProbabilities } = await import("~/server/neurflow/masking");
+  const { tf, maskedLogits, classProbabilities } = await import("~/server/neurflow");
   const ds = db.select({ dir: datasets.dir }).from(datasets).where(eq(datasets.id, datasetId)).get();
   if (!ds) throw new EvaluationInputError(`no dataset ${datasetId}`);
   const rows = db
@@ -156,7 +152,7 @@ async function falsePositives(
 }
 
 async function layerWidth(model: ClassifierModel, images: TF.Tensor4D, layer: string): Promise<number> {
-  const { tf } = await import("~/server/neurflow/tf");
+  const { tf } = await import("~/server/neurflow");
   const t = tf.tidy(() => model.graph.run({ [model.graph.inputName]: images.slice(0, 1) }, [model.layerTensor(layer)])[0]!);
   const w = t.shape[t.rank - 1]!;
   t.dispose();
@@ -177,9 +173,7 @@ export async function faithfulnessSeries(
   opts: ComputeOptions = {},
 ): Promise<FaithfulnessResult> {
   const started = performance.now();
-  const { maskedLogits, accuracyOf } = await import("~/server/neurflow/masking");
-  const { sampleWithoutReplacement, seededRandom } = await import("~/server/neurflow/evaluations/sampling");
-  const { mean, sampleStd } = await import("~/server/neurflow/evaluations/statistics");
+  const { maskedLogits, accuracyOf, sampleWithoutReplacement, seededRandom, mean, sampleStd } = await import("~/server/neurflow");
   const graph = loadGraph(db, circuitId);
   if (!graph) throw new EvaluationInputError(`circuit ${circuitId} no longer exists`);
   // the viewer's ranks below the logit: layer pairs 1.., whose groups hold channels of their upper layer
@@ -242,14 +236,14 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
   const started = performance.now();
   const circuit = circuitDoc(db, payload.circuitId);
   const manifestPath = manifestPathOf(db, payload.circuitId);
-  const engine = await import("~/server/neurflow/index");
+  const engine = await import("~/server/neurflow");
   await engine.initBackend();
-  const { loadEvaluationData, checkModelMatches } = await import("~/server/neurflow/evaluations/evaluationData");
+  const { loadEvaluationData, checkModelMatches } = engine;
   const progress = (p: { done: number; total: number; message: string }) => opts.onProgress?.(p.total > 0 ? p.done / p.total : 0, p.message);
   const finish = (params: Record<string, unknown>, result: unknown): ComputedEvaluation => ({ params, result, seconds: (performance.now() - started) / 1000 });
 
   if (payload.kind === "imageDebug") {
-    const { debugImages } = await import("~/server/neurflow/imageDebugging");
+    const { debugImages } = engine;
     const model = await engine.loadModel(manifestPath);
     try {
       checkModelMatches(circuit, model);
@@ -262,7 +256,7 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
         set = payload.source.set;
         names = payload.source.names;
       } else {
-        const { EVALUATION_LIMITS } = await import("./params");
+        const { EVALUATION_LIMITS } = await import("~/lib/evaluations/params");
         const fp = await falsePositives(db, model, circuit, payload.source.datasetId, payload.source.limit, EVALUATION_LIMITS.falsePositiveScan, opts);
         if (fp.raws.length === 0) {
           const name = db.select({ name: datasets.name }).from(datasets).where(eq(datasets.id, payload.source.datasetId)).get()?.name;
@@ -310,7 +304,7 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
   }
 
   if (payload.kind === "groupMasking" && payload.params.images !== "circuit") {
-    const { maskGroups } = await import("~/server/neurflow/groupMasking");
+    const { maskGroups } = engine;
     const sourceId = payload.params.images.debugEvaluation;
     const src = db.select({ circuitId: evaluations.circuitId, kind: evaluations.kind, result: evaluations.result }).from(evaluations).where(eq(evaluations.id, sourceId)).get();
     if (!src || src.circuitId !== payload.circuitId || src.kind !== "imageDebug") throw new EvaluationInputError(`no image-debugging result ${sourceId} for this circuit`);
@@ -338,24 +332,22 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
   try {
     switch (payload.kind) {
       case "optimality": {
-        const { optimality } = await import("~/server/neurflow/evaluations/optimality");
-        const { withKnockouts } = await import("~/server/neurflow/evaluations/knockoutRunner");
+        const { optimality, withKnockouts } = engine;
         const r = await withKnockouts(data, (runner) => optimality(data.circuit, data.model, data.images, data.patches, { ...payload.params, runner, onProgress: progress, signal: opts.signal }));
         return finish(r.params, r);
       }
       case "fidelityOfNeurons": {
-        const { fidelityOfNeurons } = await import("~/server/neurflow/evaluations/fidelityOfNeurons");
+        const { fidelityOfNeurons } = engine;
         const r = await fidelityOfNeurons(data.circuit, data.model, data.images, data.classIndex, { ...payload.params, onProgress: progress, signal: opts.signal });
         return finish(r.params, r);
       }
       case "fidelityOfWeights": {
-        const { fidelityOfWeights } = await import("~/server/neurflow/evaluations/fidelityOfWeights");
-        const { withKnockouts } = await import("~/server/neurflow/evaluations/knockoutRunner");
+        const { fidelityOfWeights, withKnockouts } = engine;
         const r = await withKnockouts(data, (runner) => fidelityOfWeights(data.circuit, data.model, data.images, data.patches, { ...payload.params, runner, onProgress: progress, signal: opts.signal }));
         return finish(r.params, r);
       }
       case "groupMasking": {
-        const { maskGroups } = await import("~/server/neurflow/groupMasking");
+        const { maskGroups } = engine;
         opts.onProgress?.(0.1, "masking");
         const r = await maskGroups(data.circuit, data.model, data.images, payload.params, payload.params.topPatches > 0 ? { images: data.images, patches: data.patches } : undefined);
         return finish(payload.params, { kind: "groupMasking", ...r, imageNames: data.circuit.images, images: "circuit", seconds: (performance.now() - started) / 1000 });

@@ -12,7 +12,7 @@ import {
   imageDebugParams,
   optimalityParams,
   EVALUATION_LIMITS,
-} from "./params";
+} from "~/lib/evaluations/params";
 import { imageSetIdPattern } from "./store";
 
 const base = { circuitId: z.number().int().positive(), createdBy: z.number().int().positive().nullable() };
@@ -24,7 +24,6 @@ export const imageSource = z.discriminatedUnion("kind", [
   /** Images of other classes in a registered dataset that the model assigns to the circuit's class. */
   z.object({ kind: z.literal("falsePositives"), datasetId: z.number().int().positive(), limit: z.number().int().min(1).max(EVALUATION_LIMITS.debugImages) }).strict(),
 ]);
-export type ImageSource = z.infer<typeof imageSource>;
 
 export const evaluationJobPayload = z.discriminatedUnion("kind", [
   z.object({ ...base, kind: z.literal("optimality"), params: optimalityParams }),

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Db } from "~/db/client";
 import { circuitImages, circuitLayers, circuits, evaluations, jobs, neuronGroups, users, type EvaluationKind } from "~/db/schema";
 import { circuitImageDir } from "~/server/circuits/graph";
-import type { CircuitFacts, EvaluationKindName } from "./params";
+import type { CircuitFacts, EvaluationKindName } from "~/lib/evaluations/params";
 
 // the schema's kinds and the isomorphic list are the same
 const _sameKinds: [EvaluationKind, EvaluationKindName] = ["optimality", "optimality"];

@@ -13,7 +13,7 @@ import sharp from "sharp";
 import { checkImage } from "~/server/storage/images";
 import { UploadError } from "~/server/storage/limits";
 import { tmpDir } from "~/server/storage/paths";
-import { EVALUATION_LIMITS } from "./params";
+import { EVALUATION_LIMITS } from "~/lib/evaluations/params";
 import { imageSetDir, imageSetIdPattern } from "./store";
 
 /** Raw RGB at the model input size, as the viewer's patch renders resize (bilinear, aspect not kept). */

@@ -12,11 +12,12 @@
  */
 import { eq } from "drizzle-orm";
 import sharp from "sharp";
-import type { tf as TF } from "~/server/neurflow/tf";
+import type { tf as TF } from "~/server/neurflow";
 import type { Db } from "~/db/client";
 import { circuits, models } from "~/db/schema";
 import { loadGraph } from "~/server/circuits/graph";
-import { heatmapPath, patchRaw, writeAtomic } from "~/server/circuits/renders";
+import { heatmapPath, patchRaw } from "~/server/circuits/renders";
+import { writeAtomic } from "~/server/storage/paths";
 
 export const HEATMAP_STEPS = 16;
 
@@ -53,11 +54,9 @@ export async function computeHeatmaps(
   if (!graph || !group) throw new Error(`no neuron group ${groupRowId} in circuit ${circuitId}`);
   const row = db.select({ manifestPath: models.manifestPath }).from(circuits).innerJoin(models, eq(models.id, circuits.modelId)).where(eq(circuits.id, circuitId)).get();
   if (!row) throw new Error(`circuit ${circuitId} has no registered model: heatmaps need the model`);
-  const engine = await import("~/server/neurflow/index");
+  const engine = await import("~/server/neurflow");
   await engine.initBackend();
-  const { tf } = await import("~/server/neurflow/tf");
-  const { quadratureRule } = await import("~/server/neurflow/quadrature");
-  const { targetActivation } = await import("~/server/neurflow/integratedGradients");
+  const { tf, quadratureRule, targetActivation } = engine;
   const model = await engine.loadModel(row.manifestPath);
   try {
     const upper = model.layerTensor(graph.circuit.layers[group.layer]!);

@@ -3,8 +3,7 @@
  * the web app never loads TensorFlow.js, and tests of the queue can pass a fake engine function.
  */
 import { fileURLToPath } from "node:url";
-import type { Circuit } from "~/server/neurflow/circuitFormat";
-import type { CircuitRequest, CircuitRunOptions } from "~/server/neurflow/runTypes";
+import type { Circuit, CircuitRequest, CircuitRunOptions } from "~/server/neurflow/light";
 
 export type CircuitEngine = (request: CircuitRequest, options: CircuitRunOptions) => Promise<Circuit>;
 

@@ -73,7 +73,33 @@ async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<
 
 const describeTarget = (t: LabelTarget) => (t.kind === "group" ? `group ${t.group} of layer entry ${t.layer}` : `edge ${t.child}→${t.parent} of layer entry ${t.layer}`);
 
-export async function labelCircuit(db: Db, circuitId: number, client: LabelClient, opts: LabelRunOptions = {}): Promise<LabelRunResult> {
+type Usage = { promptTokens: number; completionTokens: number };
+type Asked<T> = { ok: true; value: T; usage: Usage; calls: number } | { ok: false; error: string; usage: Usage; calls: number; budgetExhausted?: boolean };
+
+/** What both passes of one labeling run share: the circuit's data, the prompts, the call budget, the result so far. */
+interface LabelRun {
+  db: Db;
+  circuitId: number;
+  client: LabelClient;
+  opts: LabelRunOptions;
+  data: NonNullable<ReturnType<typeof loadCircuitForLabels>>;
+  limits: LabelClient["limits"];
+  labelPrompt: ReturnType<typeof loadPrompt>;
+  explainPrompt: ReturnType<typeof loadPrompt>;
+  budget: CallBudget;
+  result: LabelRunResult;
+  groupByKey: Map<string, GroupInfo>;
+  edgesToDo: EdgeInfo[];
+  total: number;
+  done: number;
+  /** The group's patches shown to the model. */
+  shown: (g: GroupInfo) => number[];
+  /** The group's patch grid (PNG), drawn once per run. */
+  grid: (g: GroupInfo) => Promise<Buffer>;
+}
+
+/** Checks the circuit and its images, and sets up a run (nothing is asked yet). */
+function startRun(db: Db, circuitId: number, client: LabelClient, opts: LabelRunOptions): LabelRun {
   const data = loadCircuitForLabels(db, circuitId);
   if (!data) throw new LabelSetupError(`circuit ${circuitId} no longer exists`);
   // the viewer's patch renderer finds a run's images; an imported circuit's are looked up in the datasets
@@ -105,8 +131,6 @@ export async function labelCircuit(db: Db, circuitId: number, client: LabelClien
   };
 
   const groupByKey = new Map(data.groups.map((g) => [`${g.layer}:${g.group}`, g]));
-  const resolvedGroup = (g: GroupInfo): ResolvedTarget => ({ target: { kind: "group", layer: g.layer, group: g.group }, circuitId, rowId: g.rowId, layerId: 0 });
-  const resolvedEdge = (e: EdgeInfo): ResolvedTarget => ({ target: { kind: "edge", layer: e.layer, child: e.child, parent: e.parent }, circuitId, rowId: e.rowId, layerId: 0 });
   const shown = (g: GroupInfo) => g.patches.slice(0, limits.patchesPerGroup);
   const grids = new Map<number, Promise<Buffer>>();
   const grid = (g: GroupInfo) => {
@@ -121,68 +145,76 @@ export async function labelCircuit(db: Db, circuitId: number, client: LabelClien
 
   const edgesToDo = strongestEdges(data.edges, limits.edgesPerParent);
   const total = data.groups.length + edgesToDo.length;
-  let done = 0;
-  const tick = async (what: string) => {
-    done++;
-    await opts.onProgress?.(done, total, what);
-  };
-  const fail = async (t: LabelTarget, error: string) => {
-    const f: ItemFailure = t.kind === "group" ? { kind: "group", layer: t.layer, group: t.group, error } : { kind: "edge", layer: t.layer, child: t.child, parent: t.parent, error };
-    result.failed.push(f);
-    await opts.onLog?.(`${describeTarget(t)}: failed: ${error}`, { failure: f });
-  };
+  return { db, circuitId, client, opts, data, limits, labelPrompt, explainPrompt, budget, result, groupByKey, edgesToDo, total, done: 0, shown, grid };
+}
 
-  /** Common path of one item: skip / ask / store. */
-  async function item<T>(rt: ResolvedTarget, ask: () => Promise<{ ok: true; value: T; usage: { promptTokens: number; completionTokens: number }; calls: number } | { ok: false; error: string; usage: { promptTokens: number; completionTokens: number }; calls: number; budgetExhausted?: boolean }>, store: (value: T, expectedVersion: number, usage: { promptTokens: number; completionTokens: number }) => void): Promise<boolean> {
-    const before = getHead(db, rt);
-    if (before && !opts.force) {
-      result.skipped++;
-      return false;
-    }
-    const r = await ask();
-    result.calls += r.calls;
-    result.promptTokens += r.usage.promptTokens;
-    result.completionTokens += r.usage.completionTokens;
-    if (!r.ok) {
-      if ("budgetExhausted" in r && r.budgetExhausted && r.calls === 0) {
-        result.capReached = true;
-        result.notAttempted++;
-        return false;
-      }
-      if ("budgetExhausted" in r && r.budgetExhausted) result.capReached = true;
-      await fail(rt.target, r.error);
-      return false;
-    }
-    try {
-      store(r.value, before?.version ?? 0, r.usage);
-      return true;
-    } catch (e) {
-      if (e instanceof StaleVersionError) {
-        result.skipped++;
-        await opts.onLog?.(`${describeTarget(rt.target)}: kept the annotator's newer text (v${e.current?.version ?? "?"}); the model's reply was not stored`);
-        return false;
-      }
-      throw e;
-    }
+const resolvedGroup = (run: LabelRun, g: GroupInfo): ResolvedTarget => ({ target: { kind: "group", layer: g.layer, group: g.group }, circuitId: run.circuitId, rowId: g.rowId, layerId: 0 });
+const resolvedEdge = (run: LabelRun, e: EdgeInfo): ResolvedTarget => ({ target: { kind: "edge", layer: e.layer, child: e.child, parent: e.parent }, circuitId: run.circuitId, rowId: e.rowId, layerId: 0 });
+
+async function tick(run: LabelRun, what: string): Promise<void> {
+  run.done++;
+  await run.opts.onProgress?.(run.done, run.total, what);
+}
+
+async function fail(run: LabelRun, t: LabelTarget, error: string): Promise<void> {
+  const f: ItemFailure = t.kind === "group" ? { kind: "group", layer: t.layer, group: t.group, error } : { kind: "edge", layer: t.layer, child: t.child, parent: t.parent, error };
+  run.result.failed.push(f);
+  await run.opts.onLog?.(`${describeTarget(t)}: failed: ${error}`, { failure: f });
+}
+
+const retryLog = (run: LabelRun, t: LabelTarget) => (why: string, waitMs: number) =>
+  void run.opts.onLog?.(`${describeTarget(t)}: ${why}; retrying${waitMs ? ` in ${Math.round(waitMs)} ms` : ""}`);
+
+/** Common path of one item: skip / ask / store. */
+async function item<T>(run: LabelRun, rt: ResolvedTarget, ask: () => Promise<Asked<T>>, store: (value: T, expectedVersion: number, usage: Usage) => void): Promise<boolean> {
+  const { db, opts, result } = run;
+  const before = getHead(db, rt);
+  if (before && !opts.force) {
+    result.skipped++;
+    return false;
   }
+  const r = await ask();
+  result.calls += r.calls;
+  result.promptTokens += r.usage.promptTokens;
+  result.completionTokens += r.usage.completionTokens;
+  if (!r.ok) {
+    if ("budgetExhausted" in r && r.budgetExhausted && r.calls === 0) {
+      result.capReached = true;
+      result.notAttempted++;
+      return false;
+    }
+    if ("budgetExhausted" in r && r.budgetExhausted) result.capReached = true;
+    await fail(run, rt.target, r.error);
+    return false;
+  }
+  try {
+    store(r.value, before?.version ?? 0, r.usage);
+    return true;
+  } catch (e) {
+    if (e instanceof StaleVersionError) {
+      result.skipped++;
+      await opts.onLog?.(`${describeTarget(rt.target)}: kept the annotator's newer text (v${e.current?.version ?? "?"}); the model's reply was not stored`);
+      return false;
+    }
+    throw e;
+  }
+}
 
-  const retryLog = (t: LabelTarget) => (why: string, waitMs: number) =>
-    void opts.onLog?.(`${describeTarget(t)}: ${why}; retrying${waitMs ? ` in ${Math.round(waitMs)} ms` : ""}`);
-
-  await opts.onProgress?.(0, total, `labeling ${data.groups.length} group(s), then ${edgesToDo.length} edge(s)`);
-
-  // 1. labels of every group
+/** The label pass: a label and a description of every group, from its patch grid. */
+async function labelGroups(run: LabelRun): Promise<void> {
+  const { db, client, opts, data, limits, labelPrompt, budget, result, shown, grid } = run;
   await pool(
     data.groups,
     limits.concurrency,
     async (g) => {
-      const rt = resolvedGroup(g);
+      const rt = resolvedGroup(run, g);
       if (g.patches.length === 0) {
-        await fail(rt.target, "the group has no concept patches");
-        await tick(`group ${g.group}`);
+        await fail(run, rt.target, "the group has no concept patches");
+        await tick(run, `group ${g.group}`);
         return;
       }
       const ok = await item(
+        run,
         rt,
         async () => {
           let png: Buffer;
@@ -204,7 +236,7 @@ export async function labelCircuit(db: Db, circuitId: number, client: LabelClien
             },
             budget,
             opts.signal,
-            retryLog(rt.target),
+            retryLog(run, rt.target),
           );
         },
         (v, expectedVersion, usage) =>
@@ -221,25 +253,29 @@ export async function labelCircuit(db: Db, circuitId: number, client: LabelClien
           }),
       );
       if (ok) result.labeled++;
-      await tick(`group ${g.group} of ${g.layerName}`);
+      await tick(run, `group ${g.group} of ${g.layerName}`);
     },
     opts.signal,
   );
+}
 
-  // 2. explanations of the strongest edges (uses the labels just written)
+/** The explanation pass: the strongest edges into each parent, reasoned from both grids and both labels (those just written). */
+async function explainEdges(run: LabelRun): Promise<void> {
+  const { db, client, opts, data, limits, explainPrompt, budget, result, groupByKey, edgesToDo, shown, grid } = run;
   await pool(
     edgesToDo,
     limits.concurrency,
     async (e) => {
-      const rt = resolvedEdge(e);
+      const rt = resolvedEdge(run, e);
       const parent = groupByKey.get(`${e.layer}:${e.parent}`);
       const child = groupByKey.get(`${e.layer + 1}:${e.child}`);
       if (!parent || !child || parent.patches.length === 0 || child.patches.length === 0) {
-        await fail(rt.target, "the edge's groups or their patches are missing");
-        await tick(`edge ${e.child}→${e.parent}`);
+        await fail(run, rt.target, "the edge's groups or their patches are missing");
+        await tick(run, `edge ${e.child}→${e.parent}`);
         return;
       }
       const ok = await item(
+        run,
         rt,
         async () => {
           let pngs: Buffer[];
@@ -248,7 +284,7 @@ export async function labelCircuit(db: Db, circuitId: number, client: LabelClien
           } catch (err) {
             return { ok: false as const, error: `cannot draw the patches: ${(err as Error).message}`, usage: { promptTokens: 0, completionTokens: 0 }, calls: 0 };
           }
-          const label = (g: GroupInfo) => getHead(db, resolvedGroup(g))?.text ?? "(no label yet)";
+          const label = (g: GroupInfo) => getHead(db, resolvedGroup(run, g))?.text ?? "(no label yet)";
           const values = {
             className: data.className,
             weight: e.weight.toFixed(3),
@@ -271,7 +307,7 @@ export async function labelCircuit(db: Db, circuitId: number, client: LabelClien
             },
             budget,
             opts.signal,
-            retryLog(rt.target),
+            retryLog(run, rt.target),
           );
         },
         (v, expectedVersion, usage) =>
@@ -287,9 +323,18 @@ export async function labelCircuit(db: Db, circuitId: number, client: LabelClien
           }),
       );
       if (ok) result.explained++;
-      await tick(`edge ${e.child}→${e.parent} of ${parent.layerName}`);
+      await tick(run, `edge ${e.child}→${e.parent} of ${parent.layerName}`);
     },
     opts.signal,
   );
-  return result;
+}
+
+export async function labelCircuit(db: Db, circuitId: number, client: LabelClient, opts: LabelRunOptions = {}): Promise<LabelRunResult> {
+  const run = startRun(db, circuitId, client, opts);
+  await opts.onProgress?.(0, run.total, `labeling ${run.data.groups.length} group(s), then ${run.edgesToDo.length} edge(s)`);
+  // 1. labels of every group
+  await labelGroups(run);
+  // 2. explanations of the strongest edges (uses the labels just written)
+  await explainEdges(run);
+  return run.result;
 }

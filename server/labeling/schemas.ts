@@ -22,7 +22,6 @@ export const labelReplySchema = z.strictObject({
   label: cleanText(80),
   description: cleanText(400),
 });
-export type LabelReply = z.infer<typeof labelReplySchema>;
 
 export const explanationReplySchema = z.strictObject({
   steps: z.array(cleanText(500)).min(1).max(8),

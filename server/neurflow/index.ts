@@ -1,11 +1,23 @@
-/** The NeurFlow engine's public API. Plain TypeScript on TensorFlow.js; no web concerns. */
+/**
+ * The NeurFlow engine's public API. Plain TypeScript on TensorFlow.js; no web concerns. Code outside
+ * `server/neurflow/` imports the engine only through this entry or its light part, `./light.ts`
+ * (no TensorFlow.js); `npm run lint` enforces it.
+ */
+export * from "./light";
+export { tf } from "./tf";
 export { initBackend, backendInfo, BACKEND_NAMES, type BackendInfo, type BackendName } from "./backend";
 export { buildCircuit, validateRequest, type ExecutionOptions } from "./circuit";
-export { CircuitInputError } from "./circuitInputError";
-export * from "./circuitFormat";
-export * from "./runTypes";
-export { PRESETS, resolveParams, type MethodParams, type PresetName } from "./presets";
 export { loadModel, type ClassifierModel } from "./model/loadModel";
-export { readManifest, parseManifest, type Manifest } from "./model/manifest";
 export { patchGrid, type Patch } from "./patches";
-export { compareWithReference, parityFailures, formatParity, PARITY_THRESHOLDS, type ParityFigures, type ReferenceRun } from "./parity";
+export { loadClassImages } from "./images";
+export { spatialMean } from "./activations";
+export { quadratureRule } from "./quadrature";
+export { targetActivation } from "./integratedGradients";
+export { maskedLogits, classProbabilities, accuracyOf, layerWidth, type LayerMask } from "./masking";
+export { maskGroups, type GroupMaskingResult } from "./groupMasking";
+export { debugImages, type DebuggedImage } from "./imageDebugging";
+export { loadEvaluationData, checkModelMatches } from "./evaluations/evaluationData";
+export { withKnockouts } from "./evaluations/knockoutRunner";
+export { optimality, type OptimalityResult } from "./evaluations/optimality";
+export { fidelityOfNeurons, type FidelityOfNeuronsResult } from "./evaluations/fidelityOfNeurons";
+export { fidelityOfWeights, type FidelityOfWeightsResult } from "./evaluations/fidelityOfWeights";

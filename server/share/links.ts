@@ -10,8 +10,8 @@ import { z } from "zod";
 import type { Db } from "~/db/client";
 import { shareLinks } from "~/db/schema";
 import { hashToken } from "~/server/auth/sessions";
-import { viewStateSchema } from "~/server/circuits/viewState";
-import { SHARE_HEADER, type ViewState } from "~/server/circuits/viewTypes";
+import { viewStateSchema } from "~/lib/circuits/viewState";
+import { SHARE_HEADER, type ViewState } from "~/lib/circuits/viewTypes";
 
 export { SHARE_HEADER };
 /** Tokens are 43 base64url characters; anything else is refused before hashing. */

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { parseManifest, type Manifest } from "~/server/neurflow/model/manifest";
+import { parseManifest, type Manifest } from "~/server/neurflow/light";
 import { limits, UploadError } from "./limits";
 import { modelsDir, writeAtomically } from "./paths";
 

@@ -2,7 +2,7 @@
  * Where files live. Everything under one root (NEURFLOW_DATA, default ./data/files) so a
  * temp folder and its final place are on the same file system and `rename` is atomic.
  */
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 
@@ -23,6 +23,20 @@ export function isPlainFileName(name: string): boolean {
 export function isInside(parent: string, child: string): boolean {
   const rel = relative(resolve(parent), resolve(child));
   return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+/** Writes a file atomically: a temp name beside it, then renamed (the temp file is removed on error). */
+export async function writeAtomic(path: string, body: Buffer): Promise<void> {
+  const dir = join(path, "..");
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${randomUUID()}.tmp`);
+  try {
+    await writeFile(tmp, body);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
 }
 
 /**

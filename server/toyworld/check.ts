@@ -11,8 +11,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createProgressBar } from "../neurflow/cli/progressBar";
-import { initBackend } from "../neurflow/backend";
+import { createProgressBar, initBackend } from "../neurflow";
 import { argmax, predictLogits } from "./data";
 import { loadLayersModel } from "./modelFiles";
 import type { PartName } from "./parts";

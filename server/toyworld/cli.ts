@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     case "recover": {
       const { runRecovery, DEFAULT_RECOVERY_LAYERS } = await import("./recovery");
       const { formatRecovery } = await import("./recoveryFormat");
-      const { createProgressBar } = await import("../neurflow/cli/progressBar");
+      const { createProgressBar } = await import("../neurflow");
       const { CLASSES } = await import("./scenes");
       const fc = args["fidelity-class"];
       if (fc !== undefined && fc !== "none" && !(CLASSES as readonly string[]).includes(fc)) throw new Error(`--fidelity-class ${fc} is not a class (${CLASSES.join(", ")}, or none)`);
@@ -168,9 +168,7 @@ async function main(): Promise<void> {
     case "cue-channels": {
       const { cueChannels, formatCueChannels } = await import("./cueChannels");
       const { readWorld } = await import("./check");
-      const { loadModel } = await import("../neurflow/model/loadModel");
-      const { initBackend } = await import("../neurflow/backend");
-      const { createProgressBar } = await import("../neurflow/cli/progressBar");
+      const { loadModel, initBackend, createProgressBar } = await import("../neurflow");
       const dir = resolve(str(args, "model"));
       const perClass = num(args, "per-class", 32, positiveInt);
       await initBackend();

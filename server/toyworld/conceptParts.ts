@@ -10,7 +10,7 @@
  * is about is what fills it. 10% is about half a flower in a 16-px crop (a flower is 50–80 px),
  * two flowers in a 32-px crop, and a near bee (not its few flowers) in a whole 64-px image.
  */
-import type { Circuit } from "../neurflow/circuitFormat";
+import type { Circuit } from "../neurflow/light";
 import type { PartName } from "./parts";
 
 export const SHOWS_PART_SHARE = 0.1;

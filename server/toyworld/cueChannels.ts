@@ -13,10 +13,7 @@
  * images than on cue-present ones, no group of whole channels can make the masking claim hold:
  * zeroing a block output removes its resting activation too, not only what the cue adds.
  */
-import { mean } from "../neurflow/evaluations/statistics";
-import { classProbabilities, layerWidth, maskedLogits, type LayerMask } from "../neurflow/masking";
-import type { ClassifierModel } from "../neurflow/model/loadModel";
-import type { tf } from "../neurflow/tf";
+import { mean, classProbabilities, layerWidth, maskedLogits, type LayerMask, type ClassifierModel, type tf } from "../neurflow";
 import { labelNeuronsByParts } from "./partLabels";
 import type { PartName } from "./parts";
 import { recoveryScenes, scenesInput } from "./recoveryScenes";

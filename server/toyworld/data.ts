@@ -2,7 +2,7 @@
  * Model inputs from scenes: render, then pixels / 255 normalised with the ImageNet mean and std,
  * NHWC float32 — the same preprocessing the manifest declares.
  */
-import { tf } from "../neurflow/tf";
+import { tf } from "../neurflow";
 import type { PartName } from "./parts";
 import { renderScene } from "./render";
 import type { Scene } from "./scenes";

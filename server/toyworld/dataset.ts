@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
-import { createProgressBar } from "../neurflow/cli/progressBar";
+import { createProgressBar } from "../neurflow/light";
 import { PART_DESCRIPTIONS, type PartName, type PartRole } from "./parts";
 import { deriveSeed } from "./random";
 import { encodeMask, renderScene, type Rendered } from "./render";

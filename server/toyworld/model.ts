@@ -8,7 +8,7 @@
  * block (`layer3.1`), its inner layers are `layer3.1.conv1`, `layer3.1.bn1`, …; the stem's output
  * is `stem`, the head is `fc`. A manifest can therefore name a layer's tensor by the layer name.
  */
-import { tf } from "../neurflow/tf";
+import { tf } from "../neurflow";
 
 export interface ResNetOptions {
   /** Number of classes (units of `fc`). */

@@ -5,9 +5,7 @@
  * neuron's label is the part whose removal lowers its activation most, averaged over the scenes
  * where that part is visible; no label when no removal lowers it at all.
  */
-import { spatialMean } from "../neurflow/activations";
-import type { ClassifierModel } from "../neurflow/model/loadModel";
-import { tf } from "../neurflow/tf";
+import { spatialMean, type ClassifierModel, tf } from "../neurflow";
 import type { PartName } from "./parts";
 import { renderScene } from "./render";
 import type { Scene } from "./scenes";

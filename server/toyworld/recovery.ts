@@ -22,17 +22,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildCircuit } from "../neurflow/circuit";
-import type { Circuit } from "../neurflow/circuitFormat";
-import { fidelityOfNeurons, type FidelityOfNeuronsResult } from "../neurflow/evaluations/fidelityOfNeurons";
-import { sampleWithoutReplacement, seededRandom } from "../neurflow/evaluations/sampling";
-import { mean } from "../neurflow/evaluations/statistics";
-import { maskGroups } from "../neurflow/groupMasking";
-import { debugImages } from "../neurflow/imageDebugging";
-import { layerWidth, maskedLogits, type LayerMask } from "../neurflow/masking";
-import { loadModel, type ClassifierModel } from "../neurflow/model/loadModel";
-import type { CircuitProgress } from "../neurflow/runTypes";
-import { tf } from "../neurflow/tf";
+import { buildCircuit, type Circuit, fidelityOfNeurons, type FidelityOfNeuronsResult, sampleWithoutReplacement, seededRandom, mean, maskGroups, debugImages, layerWidth, maskedLogits, type LayerMask, loadModel, type ClassifierModel, type CircuitProgress, tf } from "../neurflow";
 import { readWorld } from "./check";
 import { groupCompositions, SHOWS_PART_SHARE, type GroupComposition, type PartSets } from "./conceptParts";
 import { labelNeuronsByParts, type NeuronPartLabel } from "./partLabels";

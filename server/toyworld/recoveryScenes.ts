@@ -9,9 +9,7 @@
  *     leave-one-part-out neuron labels;
  *   - fidelity: scenes of a class, for the class accuracy under masking.
  */
-import type { DecodedImages } from "../neurflow/runTypes";
-import { tf } from "../neurflow/tf";
-import type { ClassifierModel } from "../neurflow/model/loadModel";
+import { type DecodedImages, tf, type ClassifierModel } from "../neurflow";
 import type { ImageParts } from "./conceptParts";
 import type { PartName } from "./parts";
 import { deriveSeed } from "./random";

@@ -6,9 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { createProgressBar } from "../neurflow/cli/progressBar";
-import { initBackend } from "../neurflow/backend";
-import { tf } from "../neurflow/tf";
+import { createProgressBar, initBackend, tf } from "../neurflow";
 import { argmax, IMAGENET_MEAN, IMAGENET_STD, normalizeInto, predictLogits } from "./data";
 import { buildResNet, DEFAULT_WIDTHS, resnetLayerNames } from "./model";
 import { MODEL_FILE, saveLayersModel } from "./modelFiles";

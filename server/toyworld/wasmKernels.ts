@@ -13,7 +13,7 @@
  * Every intermediate is released before the kernel returns. The functions work on the backend's
  * tensor records (TensorInfo), as the backend's own composite kernels do.
  */
-import { tf } from "../neurflow/tf";
+import { tf } from "../neurflow";
 
 interface Info {
   dataId: object;

@@ -1,7 +1,7 @@
 /** The viewer follows label and explanation edits made while it is open. */
 import { describe, expect, it } from "vitest";
 import { withCurrentLabels } from "~/components/viewer/liveLabels";
-import type { CircuitGraph } from "~/server/circuits/viewTypes";
+import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 
 const graph = {
   circuit: { id: 1, layers: ["fc", "layer4.1"] },

@@ -16,7 +16,7 @@ import { createContext } from "~/server/api/context";
 import { createCaller } from "~/server/api/root";
 import { createSession, SESSION_COOKIE } from "~/server/auth/sessions";
 import { loadGraph } from "~/server/circuits/graph";
-import type { CircuitGraph } from "~/server/circuits/viewTypes";
+import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 import type { DebugImagesResult, FaithfulnessResult } from "~/server/evaluations/compute";
 import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
 import type { FidelityOfNeuronsResult } from "~/server/neurflow/evaluations/fidelityOfNeurons";

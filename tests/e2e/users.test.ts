@@ -5,7 +5,6 @@
  * of this site.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eq } from "drizzle-orm";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { users } from "~/db/schema";
 import { ADMIN, E2E_SETUP_TIMEOUT_MS, launchBrowser, signIn, startPlatform, type Credentials, type Platform } from "./helpers";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGraph } from "~/server/circuits/graph";
-import type { CircuitGraph } from "~/server/circuits/viewTypes";
+import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 import { E2E_SETUP_TIMEOUT_MS, launchBrowser, ROOT, signIn, startPlatform, type Platform } from "./helpers";
 import { clickNode, seedViewer, selectedNode, toyCircuit, VIEWER_ADMIN, visible, waitForGraph } from "./viewerHelpers";
 

@@ -30,6 +30,7 @@ describe("circuit import/export", () => {
     const doc = syntheticCircuit({ seed: 9 });
     const t = doc.layers[0]!.targets[0]!;
     t.importance[0] = 1e-308;
+    // biome-ignore lint/correctness/noPrecisionLoss: the literal deliberately has more digits than a double holds
     t.importance[1] = -123456789.123456789;
     t.edges[0]!.weight = 5e-324;
     t.topActivations.reverse();

@@ -8,7 +8,7 @@ import { likePattern } from "~/server/api/routers/circuitBrowse";
 import { compareGraphs } from "~/server/circuits/compare";
 import { loadGraph } from "~/server/circuits/graph";
 import { countCrossings, groupRankEdges, layoutNeuronGroups, orderRanks, RANK_GAP, type RankEdge } from "~/server/circuits/layout";
-import { circuitSvg } from "~/server/circuits/svg";
+import { circuitSvg } from "~/lib/circuits/svg";
 import { syntheticCircuit } from "../helpers/syntheticCircuit";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
 import { seedCircuit, seedModelAndDataset, type Seeded } from "../helpers/viewerSeed";

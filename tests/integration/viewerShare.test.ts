@@ -10,7 +10,7 @@ import { shareLinks } from "~/db/schema";
 import { appRouter, createCaller } from "~/server/api/root";
 import { createContext } from "~/server/api/context";
 import type { Meta } from "~/server/api/trpc";
-import { SHARE_HEADER } from "~/server/circuits/viewTypes";
+import { SHARE_HEADER } from "~/lib/circuits/viewTypes";
 import { createShareLink, resolveShareToken } from "~/server/share/links";
 import { syntheticCircuit } from "../helpers/syntheticCircuit";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";

@@ -6,7 +6,7 @@ import type { Metadata } from "next";
 import { headers } from "next/headers";
 import { getDb } from "~/db/client";
 import { CircuitViewer } from "~/components/viewer/CircuitViewer";
-import { imageUrls } from "~/server/circuits/viewTypes";
+import { imageUrls } from "~/lib/circuits/viewTypes";
 import { resolveShareToken, shareMessage } from "~/server/share/links";
 import { TRPCReactProvider } from "~/trpc/react";
 import { shareApi } from "~/trpc/server";

@@ -8,7 +8,7 @@ import { circuitLayers, circuits, circuitTargets, groupEdges, models, neuronGrou
 import { rendersDir } from "~/server/circuits/renders";
 import { exportCircuit, importCircuit } from "~/server/circuits/store";
 import { evaluationsDir } from "~/server/evaluations/store";
-import { parseCircuit } from "~/server/neurflow/circuitFormat";
+import { parseCircuit } from "~/server/neurflow/light";
 import { adminProcedure, annotatorProcedure, router, viewerProcedure } from "../trpc";
 
 const id = z.number().int().positive();

@@ -2,8 +2,7 @@
 import { tracked, TRPCError } from "@trpc/server";
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import { patchesPerImage } from "~/server/neurflow/patchGrid";
-import { resolveParams } from "~/server/neurflow/presets";
+import { patchesPerImage, resolveParams } from "~/server/neurflow/light";
 import { circuits, datasets, images, jobs, models, runs } from "~/db/schema";
 import { isTerminal, type JobEvent } from "~/server/jobs/queue";
 import { annotatorProcedure, router, viewerProcedure } from "../trpc";

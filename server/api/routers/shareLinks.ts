@@ -6,7 +6,7 @@ import { TRPCError } from "@trpc/server";
 import { and, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { circuits, shareLinks, users } from "~/db/schema";
-import { viewStateSchema } from "~/server/circuits/viewState";
+import { viewStateSchema } from "~/lib/circuits/viewState";
 import { createShareLink } from "~/server/share/links";
 import { hasRole, router, viewerProcedure } from "../trpc";
 

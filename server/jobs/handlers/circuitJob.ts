@@ -9,8 +9,7 @@ import { z } from "zod";
 import type { Db } from "~/db/client";
 import { datasets, models, runs, type LayerTiming } from "~/db/schema";
 import { importCircuit } from "~/server/circuits/store";
-import { circuitLayerSchema, circuitSchema } from "~/server/neurflow/circuitFormat";
-import type { CircuitCheckpoint, CircuitRequest } from "~/server/neurflow/runTypes";
+import { circuitLayerSchema, circuitSchema, type CircuitCheckpoint, type CircuitRequest } from "~/server/neurflow/light";
 import type { CircuitEngine } from "../engine";
 import { PermanentJobError, type JobHandler } from "../worker";
 

@@ -14,11 +14,6 @@ import { cutTree } from "./cutTree";
 import { silhouetteDistancesFromSquared, silhouetteScoreFromDistances, isFloat32Rows, type SilhouettePrecision } from "./silhouette";
 import { pdistSquaredEuclidean, wardLinkageFromDistances, type Linkage, type Rows } from "./ward";
 
-/** maxClusters used by NeurFlow for semantic groups. */
-export const SEMANTIC_GROUP_MAX_CLUSTERS = 5;
-/** maxClusters used by NeurFlow for neuron groups. */
-export const NEURON_GROUP_MAX_CLUSTERS = 100;
-
 export interface ClusterSelection {
   /** Chosen number of clusters. */
   k: number;

@@ -3,7 +3,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { z } from "zod";
 import { CircuitViewer } from "~/components/viewer/CircuitViewer";
-import { nodeIdSchema, viewStateSchema } from "~/server/circuits/viewState";
+import { nodeIdSchema, viewStateSchema } from "~/lib/circuits/viewState";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";

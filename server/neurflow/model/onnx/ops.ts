@@ -779,7 +779,5 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   LogSoftmax: softmaxOp(true),
 };
 
-export const SUPPORTED_OPS: readonly string[] = Object.keys(OPS).sort();
-
 /** Re-exported for tests: ONNX NCHW → internal permutation. */
 export { NCHW_TO_NHWC };

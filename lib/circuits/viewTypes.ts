@@ -95,10 +95,6 @@ export interface Hypertree {
   igCompleteness: number | null;
 }
 
-export function nodeId(groupRowId: number): string {
-  return `g${groupRowId}`;
-}
-
 /** Same-origin image URLs of a circuit; a share-link holder's carry the token (images cannot send headers). */
 export function imageUrls(circuitId: number, shareToken: string | null) {
   const q = shareToken ? `?share=${encodeURIComponent(shareToken)}` : "";

@@ -150,12 +150,7 @@ export const evaluationRequest = z.discriminatedUnion("kind", [
 ]);
 export type EvaluationRequest = z.infer<typeof evaluationRequest>;
 
-export type OptimalityParams = z.infer<typeof optimalityParams>;
-export type FidelityOfNeuronsParams = z.infer<typeof fidelityOfNeuronsParams> & { taus: number[] };
-export type FidelityOfWeightsParams = z.infer<typeof fidelityOfWeightsParams>;
 export type ImageDebugParams = z.infer<typeof imageDebugParams>;
-export type GroupMaskingParams = z.infer<typeof groupMaskingParams>;
-export type FaithfulnessParams = z.infer<typeof faithfulnessParams>;
 
 /** What the checks need to know of a stored circuit. */
 export interface CircuitFacts {
