@@ -24,7 +24,7 @@ export function compileActivationModel(g: SourceGraph, inputName: string, layers
     if (done.has(t)) return;
     done.add(t);
     if (g.initializers.has(t)) {
-      b.useInitializer(t);
+      b.includeInitializer(t);
       return;
     }
     const p = g.producer.get(t);

@@ -73,7 +73,7 @@ export function shapeProbeModel(g: SourceGraph, lower: string, upper: string, lo
   const list = forwardList(g, lower, upper);
   const c = classify(list);
   const b = new OnnxGraphBuilder(g.initializers);
-  for (const t of list.initializers) b.useInitializer(t);
+  for (const t of list.initializers) b.includeInitializer(t);
   b.input(X, "float32", Array.from({ length: lowerRank }, (_, i) => `d${i}`));
   b.input(CH, "int64", [1]);
   for (const n of list.nodes) b.copy(n, n.input ?? [], n.output ?? []);
@@ -91,7 +91,7 @@ export function compileIgModel(g: SourceGraph, lower: string, upper: string, sha
   const list = forwardList(g, lower, upper);
   const c = classify(list);
   const b = new OnnxGraphBuilder(g.initializers);
-  for (const t of list.initializers) b.useInitializer(t);
+  for (const t of list.initializers) b.includeInitializer(t);
   const shapeOf = (t: string) => {
     const s = shapes.get(t);
     if (!s) throw new UnsupportedSlice(`no shape for tensor "${t}"`);

@@ -96,7 +96,7 @@ export class OnnxGraphBuilder {
   }
 
   /** Uses an initializer of the source model (copied once). */
-  useInitializer(name: string): boolean {
+  includeInitializer(name: string): boolean {
     if (this.initializers.has(name)) return true;
     const t = this.source?.get(name);
     if (!t) return false;

@@ -554,12 +554,6 @@ export function attrInts(node: OnnxNode, name: string): number[] | undefined {
   return a.ints;
 }
 
-export function attrFloats(node: OnnxNode, name: string): number[] | undefined {
-  const a = node.attributes.get(name);
-  if (!a) return undefined;
-  return a.floats;
-}
-
 export function attrString(node: OnnxNode, name: string, fallback: string): string {
   const a = node.attributes.get(name);
   return a?.s ? new TextDecoder().decode(a.s) : fallback;

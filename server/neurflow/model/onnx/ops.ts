@@ -6,7 +6,7 @@
  * shape arithmetic of exports work.
  */
 import { tf } from "../../tf";
-import { attrFloat, attrInt, attrInts, attrString, constantNodeValue, dataTypeName, DataType, hostDTypeFor, type OnnxNode } from "./onnxProto";
+import { attrFloat, attrInt, attrInts, attrString, constantNodeValue, dataTypeName, hostDTypeFor, type OnnxNode } from "./onnxProto";
 import { hostTensor, hostValues, isHost, sizeOf, type HostDType, type HostTensor } from "./hostTensor";
 import * as H from "./hostOps";
 import { channelContribution, makeConv2d, type AutoPad, type ConvGeometry, type Pads4, type Pair } from "./convolution";
