@@ -6,11 +6,20 @@
  *   time to interactive for a generated 500-group circuit.
  *   resnet50 (only when named; several minutes on a CPU): a ResNet50-shaped model at 224 px, one
  *   layer pair of a circuit (bench/resnet50Circuit.ts): time per target neuron and peak RSS.
+ *   paper (only when named): the engine on a model directory of the reference harness's
+ *   paper_arch.py (torchvision ResNet50 / GoogLeNet at 224 px), side-by-side-ready numbers and
+ *   parity with a recorded run of the authors' code (bench/paperModel.ts; its options follow "paper").
  * Pass names to run a subset: npm run bench -- default reference viewer resnet50
+ *   npm run bench -- paper --model /tmp/paper/resnet50-224c --layers fc,layer4.2,layer4.1,layer4.0 --tau 4
  */
 import { spawnSync } from "node:child_process";
 
 const all = ["default", "reference"];
+const paperAt = process.argv.indexOf("paper");
+if (paperAt >= 2) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "bench/paperModel.ts", ...process.argv.slice(paperAt + 1)], { stdio: "inherit" });
+  process.exit(r.status ?? 1);
+}
 const chosen = process.argv.slice(2).filter((a) => all.includes(a));
 const wantViewer = process.argv.slice(2).includes("viewer");
 const wantResnet = process.argv.slice(2).includes("resnet50");
