@@ -59,11 +59,16 @@ export async function handleTrpcRequest(request: Request, deps: HandlerDeps): Pr
     const cross = crossOriginReason(request.headers);
     if (cross) return trpcErrorResponse("FORBIDDEN", cross);
   }
+  const url = new URL(request.url);
+  if (url.searchParams.has("batch")) {
+    const calls = procedurePaths(url).length;
+    if (calls > limits.batchCalls) return trpcErrorResponse("BAD_REQUEST", `a batch of ${calls} calls; at most ${limits.batchCalls} are accepted in one request (NEURFLOW_MAX_BATCH_CALLS)`);
+  }
   let form: UploadForm | null = null;
   let req: Request;
   if (request.method === "POST" && isMultipart(request)) {
-    const [path, ...more] = procedurePaths(new URL(request.url));
-    if (more.length || new URL(request.url).searchParams.has("batch")) return trpcErrorResponse("BAD_REQUEST", "a multipart upload is one call, not a batch");
+    const [path, ...more] = procedurePaths(url);
+    if (more.length || url.searchParams.has("batch")) return trpcErrorResponse("BAD_REQUEST", "a multipart upload is one call, not a batch");
     const proc = path ? procedureAt(path) : null;
     const upload = proc?._def.meta?.upload;
     if (!proc || proc._def.type !== "mutation" || !upload) return trpcErrorResponse("NOT_FOUND", `no upload procedure "${(path ?? "").slice(0, 100)}"`, path);

@@ -28,7 +28,7 @@ export const limits = {
   /** Calls in one tRPC batch request. */
   batchCalls: num("NEURFLOW_MAX_BATCH_CALLS", 20),
   /** Decoded pixels (width × height, from the image headers, before any decode) of one dataset upload or folder. */
-  uploadPixels: num("NEURFLOW_MAX_UPLOAD_PIXELS", 2_000_000_000),
+  uploadPixels: num("NEURFLOW_MAX_UPLOAD_PIXELS", 1_000_000_000),
   /** Decoded pixels of one image. */
   imagePixels: num("NEURFLOW_MAX_IMAGE_PIXELS", 4096 * 4096),
 };
