@@ -9,3 +9,4 @@ export { loadModel, type ClassifierModel } from "./model/loadModel";
 export { readManifest, parseManifest, type Manifest } from "./model/manifest";
 export { patchGrid, type Patch } from "./patches";
 export { compareWithReference, parityFailures, formatParity, PARITY_THRESHOLDS, type ParityFigures, type ReferenceRun } from "./parity";
+export { checkOnnxUpload, checkLayersUpload, ModelCheckError } from "./model/inspect";

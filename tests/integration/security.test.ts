@@ -101,7 +101,7 @@ afterAll(async () => {
  * with a declared length), sampling the server's memory after each chunk, until the server answers
  * or the body is sent.
  */
-async function floodUpload(path: string, total: number, declareLength: boolean): Promise<{ status: number; sent: number; maxRss: number }> {
+async function floodUpload(path: string, total: number, declareLength: boolean): Promise<{ status: number; closed: boolean; sent: number; maxRss: number }> {
   const boundary = "x";
   const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="onnx"; filename="m.onnx"\r\nContent-Type: application/octet-stream\r\n\r\n`);
   const chunk = Buffer.alloc(MiB, 7);
@@ -116,6 +116,8 @@ async function floodUpload(path: string, total: number, declareLength: boolean):
       res.resume();
       res.on("end", () => resolve());
     });
+    // the server may answer and close the connection while the body is still being written: the
+    // write then fails (EPIPE / ECONNRESET) and the answer can be lost with the connection
     req.on("error", () => {
       failed = true;
       resolve();
@@ -136,7 +138,7 @@ async function floodUpload(path: string, total: number, declareLength: boolean):
   if (status === 0 && !failed) req.end();
   await answered;
   req.destroy();
-  return { status, sent, maxRss };
+  return { status, closed: failed, sent, maxRss };
 }
 
 describe("an unauthenticated upload", () => {
@@ -148,7 +150,12 @@ describe("an unauthenticated upload", () => {
       const before = memory(server.proc.pid!).rss;
       resetPeak(server.proc.pid!);
       const r = await floodUpload("models.upload", 600 * MiB, declareLength);
-      expect(r.status).toBe(401);
+      // refused: answered 401, or the connection closed by the server long before the body was sent
+      if (r.status !== 0) expect(r.status).toBe(401);
+      else {
+        expect(r.closed).toBe(true);
+        expect(r.sent).toBeLessThan(100 * MiB);
+      }
       const { peak } = memory(server.proc.pid!);
       expect(Math.max(peak, r.maxRss) - before).toBeLessThan(50 * MiB);
       expect(uploadTemps()).toStrictEqual([]);
@@ -202,12 +209,6 @@ describe("cross-origin mutations (CSRF)", () => {
     expect((await r.json()).result.data.json).toMatchObject({ name: "own origin", imageCount: 2 });
     expect(datasetDirs()).toHaveLength(1);
     expect(uploadTemps()).toStrictEqual([]);
-  });
-
-  it("builds share links on the public origin, whatever Host / X-Forwarded-Host say", async () => {
-    // no circuit exists here: the procedure refuses, but never on account of the Host header
-    const r = await trpc("shareLinks.create", { circuitId: 1, viewState: {} }, { cookie: adminCookie, "x-forwarded-host": "evil.example", origin: PUBLIC_URL });
-    expect(JSON.stringify(await r.json())).not.toContain("evil.example");
   });
 });
 
@@ -325,6 +326,7 @@ describe("models checked at upload", () => {
     ["a truncated ONNX file", () => modelForm({ onnx: onnx.subarray(0, Math.floor(onnx.length / 2)) }), /ONNX/],
     ["random bytes after an ONNX tag", () => modelForm({ onnx: Buffer.concat([Buffer.from([0x08, 0x07]), Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 7919) % 251))]) }), /ONNX/],
     ["a manifest with 7 classes for a 6-logit model", () => modelForm({ manifest: { ...manifest(), classes: [...manifest().classes, "extra"] } }), /class/],
+    ["a graph whose node reads a missing initializer", () => modelForm({ onnx: readFileSync(join("tests", "fixtures", "models", "bad_missing_input.onnx")), manifest: { ...manifest(), input: { ...manifest().input, name: undefined } } }), /provides|input/],
     ["a manifest layer naming an unknown tensor", () => modelForm({ manifest: { ...manifest(), layers: manifest().layers.map((l: { name: string }, i: number) => (i === 0 ? { ...l, tensor: "no_such_tensor" } : l)) } }), /no_such_tensor/],
   ];
   for (const [what, form, message] of cases)
