@@ -7,7 +7,8 @@
  *   3. a multipart upload: the procedure is looked up, the session and role checked, and only then
  *      is the body streamed to disk by busboy (`parseMultipart`), counted as it arrives; the
  *      procedure gets the parsed form (files on disk), whose temp folder is removed afterwards;
- *   4. any other body (JSON) is read into memory only up to a small limit (NEURFLOW_MAX_JSON_BYTES);
+ *   4. any other body (JSON) is read into memory only up to a limit: NEURFLOW_MAX_ANON_JSON_BYTES
+ *      (64 KiB) without a valid session, NEURFLOW_MAX_JSON_BYTES (64 MiB) with one;
  *   5. batches hold at most NEURFLOW_MAX_BATCH_CALLS calls.
  */
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
@@ -100,7 +101,9 @@ export async function handleTrpcRequest(request: Request, deps: HandlerDeps): Pr
     req = new Request(request.url, { method: "POST", headers: request.headers, signal: request.signal });
     Object.defineProperty(req, "formData", { value: async () => parsed });
   } else {
-    const limited = await limitRequest(request, limits.jsonBytes);
+    // a session's body may be large (a circuit import); without one, only a few KiB are read
+    const signedIn = request.method === "POST" && createContext({ ...deps, headers: request.headers, resHeaders: null }).user != null;
+    const limited = await limitRequest(request, signedIn ? limits.jsonBytes : limits.anonymousJsonBytes);
     if (limited instanceof Response) return limited;
     req = limited;
   }

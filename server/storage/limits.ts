@@ -23,8 +23,10 @@ export const limits = {
   imageMaxSide: 4096,
   /** A whole multipart request body (Content-Length checked before reading; a chunked body counted as it streams to disk). */
   requestBytes: num("NEURFLOW_MAX_REQUEST_BYTES", 1024 * 1024 * 1024),
-  /** A non-multipart (JSON) request body: read into memory, so small. */
-  jsonBytes: num("NEURFLOW_MAX_JSON_BYTES", 4 * 1024 * 1024),
+  /** A non-multipart (JSON) request body with a valid session: read into memory (a circuit import can be large). */
+  jsonBytes: num("NEURFLOW_MAX_JSON_BYTES", 64 * 1024 * 1024),
+  /** A non-multipart request body without a valid session (sign-in, setup): small. */
+  anonymousJsonBytes: num("NEURFLOW_MAX_ANON_JSON_BYTES", 64 * 1024),
   /** Calls in one tRPC batch request. */
   batchCalls: num("NEURFLOW_MAX_BATCH_CALLS", 20),
   /** Decoded pixels (width × height, from the image headers, before any decode) of one dataset upload or folder. */
