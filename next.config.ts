@@ -4,10 +4,9 @@ import { API_CSP, COMMON_HEADERS } from "./server/security/headers";
 const config: NextConfig = {
   // the end-to-end tests build into their own folder (tests/e2e/helpers.ts), leaving `.next` alone
   distDir: process.env.NEURFLOW_NEXT_DIST_DIR || ".next",
-  // native modules stay outside the server bundle, and so do the engine's runtime dependencies: the
-  // web process imports the engine entry (the upload check of models), whose worker pool spawns
-  // processes through tsx and whose optional backends load native or GPU modules
-  serverExternalPackages: ["better-sqlite3", "sharp", "tsx", "webgpu", "@tensorflow/tfjs", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-backend-wasm", "@tensorflow/tfjs-backend-webgpu"],
+  // native modules stay outside the server bundle, and so does TensorFlow.js (the model check at
+  // upload parses graphs with the engine's importer, which imports it)
+  serverExternalPackages: ["better-sqlite3", "sharp", "@tensorflow/tfjs"],
   poweredByHeader: false,
   // `npm run typecheck` (tsc over the whole repository) is the type check; the build skips its own
   // pass so a 2-core machine builds in reasonable time.

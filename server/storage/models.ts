@@ -60,8 +60,13 @@ const tfjsModelJson = z.object({
     .min(1),
 });
 
-/** The engine, loaded on the first model upload (it brings TensorFlow.js; nothing is run). */
-const engine = () => import("~/server/neurflow");
+/**
+ * The engine's upload check, loaded on the first model upload (it brings TensorFlow.js; nothing is
+ * run). Imported from its module, not from the engine entry (`~/server/neurflow`, which re-exports
+ * it): the entry also brings the backends and the worker pool, whose webgpu and tsx imports the
+ * Next.js server bundle cannot take.
+ */
+const engine = () => import("~/server/neurflow/model/inspect");
 
 /** The engine's structural check of the graph against the manifest (tensors, class count): its error becomes a 400. */
 async function checkModelStructure(check: () => Promise<void>): Promise<void> {

@@ -101,11 +101,13 @@ afterAll(async () => {
  * with a declared length), sampling the server's memory after each chunk, until the server answers
  * or the body is sent.
  */
-async function floodUpload(path: string, total: number, declareLength: boolean): Promise<{ status: number; closed: boolean; sent: number; maxRss: number }> {
+async function floodUpload(path: string, total: number, declareLength: boolean, json = false): Promise<{ status: number; closed: boolean; sent: number; maxRss: number }> {
   const boundary = "x";
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="onnx"; filename="m.onnx"\r\nContent-Type: application/octet-stream\r\n\r\n`);
-  const chunk = Buffer.alloc(MiB, 7);
-  const headers: Record<string, string> = { "content-type": `multipart/form-data; boundary=${boundary}` };
+  const head = json
+    ? Buffer.from('{"json":{"username":"admin","password":"')
+    : Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="onnx"; filename="m.onnx"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  const chunk = Buffer.alloc(MiB, json ? 0x61 : 7);
+  const headers: Record<string, string> = { "content-type": json ? "application/json" : `multipart/form-data; boundary=${boundary}` };
   if (declareLength) headers["content-length"] = String(total);
   const req = httpRequest(`${server.url}/api/trpc/${path}`, { method: "POST", headers, agent: false });
   let status = 0;
@@ -161,7 +163,20 @@ describe("an unauthenticated upload", () => {
       expect(uploadTemps()).toStrictEqual([]);
     });
 
-  it("by a viewer-role gap is refused the same way (role before body)", async () => {
+  it("of JSON (a 600 MiB sign-in, chunked) is refused after 64 KiB, holding no memory", async () => {
+    await floodUpload("auth.signIn", 2 * MiB, false, true);
+    const before = memory(server.proc.pid!).rss;
+    resetPeak(server.proc.pid!);
+    const r = await floodUpload("auth.signIn", 600 * MiB, false, true);
+    if (r.status !== 0) expect(r.status).toBe(413);
+    else {
+      expect(r.closed).toBe(true);
+      expect(r.sent).toBeLessThan(100 * MiB);
+    }
+    expect(Math.max(memory(server.proc.pid!).peak, r.maxRss) - before).toBeLessThan(50 * MiB);
+  });
+
+  it("by a viewer (role too low) is refused the same way, before its body is read", async () => {
     const viewerCookie = cookieOf(
       await (async () => {
         await trpc("users.create", { username: "viewer", password: "viewer-password", role: "viewer" }, { cookie: adminCookie });
