@@ -4,6 +4,8 @@
  * assets), a share page whose og:image stays on the public origin whatever X-Forwarded-Host says,
  * and the pages in Chromium with the CSP on: they work, and the browser reports no violation.
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createShareLink } from "~/server/share/links";
@@ -84,6 +86,60 @@ describe("security headers", () => {
   });
 });
 
+/** The processes of this platform's web server (their environment names its database), with their RSS. */
+function serverRss(): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, "latin1");
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "latin1");
+      if (!env.includes(`NEURFLOW_DB=${platform.dbPath}\0`) || !cmd.includes("next")) continue;
+      total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
+    } catch {
+      /* gone, or not ours */
+    }
+  }
+  return total;
+}
+
+describe("an unauthenticated upload to next start", () => {
+  it("is refused without the server's memory growing (600 MiB, chunked)", async () => {
+    const MiB = 1024 * 1024;
+    const before = serverRss();
+    expect(before).toBeGreaterThan(0);
+    const req = httpRequest(`${platform.url}/api/trpc/models.upload`, { method: "POST", headers: { "content-type": "multipart/form-data; boundary=x" }, agent: false });
+    let status = 0;
+    let closed = false;
+    const done = new Promise<void>((resolve) => {
+      req.on("response", (res) => {
+        status = res.statusCode ?? 0;
+        res.resume();
+        res.on("end", () => resolve());
+      });
+      req.on("error", () => {
+        closed = true;
+        resolve();
+      });
+    });
+    req.write('--x\r\nContent-Disposition: form-data; name="onnx"; filename="m.onnx"\r\n\r\n');
+    const chunk = Buffer.alloc(MiB, 7);
+    let sent = 0;
+    let peak = before;
+    for (let i = 0; i < 600 && status === 0 && !closed; i++) {
+      if (!req.write(chunk)) await Promise.race([new Promise((r) => req.once("drain", r)), done]);
+      sent += MiB;
+      if (i % 16 === 0) peak = Math.max(peak, serverRss());
+    }
+    if (status === 0 && !closed) req.end();
+    await done;
+    req.destroy();
+    peak = Math.max(peak, serverRss());
+    if (status !== 0) expect(status).toBe(401);
+    else expect(closed && sent < 100 * MiB).toBe(true);
+    expect(peak - before).toBeLessThan(50 * MiB);
+  });
+});
+
 describe("the public origin", () => {
   it("og:image of a share page stays on NEURFLOW_PUBLIC_URL whatever Host headers say", async () => {
     const r = await fetch(`${platform.url}/s/${token}`, { headers: { "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" } });
@@ -108,12 +164,12 @@ describe("the public origin", () => {
 async function watchCsp(page: Page): Promise<string[]> {
   const seen: string[] = [];
   page.on("console", (m) => {
-    if (/Content Security Policy/i.test(m.text())) seen.push(m.text());
+    if (/Content Security Policy/i.test(m.text())) seen.push(`${m.text()} on ${page.url()}`);
   });
   await page.exposeFunction("__cspViolation", (s: string) => seen.push(s));
   await page.addInitScript(() => {
     document.addEventListener("securitypolicyviolation", (e) => {
-      (window as unknown as { __cspViolation(s: string): void }).__cspViolation(`${e.violatedDirective} ${e.blockedURI}`);
+      (window as unknown as { __cspViolation(s: string): void }).__cspViolation(`${e.violatedDirective} ${e.blockedURI} on ${location.pathname}`);
     });
   });
   return seen;
