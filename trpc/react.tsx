@@ -12,8 +12,13 @@ import {
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
+import { z } from "zod";
 import type { AppRouter } from "~/server/api/root";
 import { SHARE_HEADER } from "~/lib/circuits/viewTypes";
+
+// zod compiles fast parsers with `new Function` after probing whether it may: under the app's CSP
+// (no 'unsafe-eval') the probe fails, harmlessly, but the browser reports a CSP violation for it
+z.config({ jitless: true });
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 

@@ -28,7 +28,7 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
   const create = useMutation(
     trpc.shareLinks.create.mutationOptions({
       onSuccess: (r) => {
-        setUrl(`${window.location.origin}${r.path}`);
+        setUrl(r.url);
         setCopied(null);
         void invalidate();
         onChange?.();

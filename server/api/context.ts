@@ -5,6 +5,7 @@
 import type { Db } from "~/db/client";
 import { readCookie, SESSION_COOKIE, userForToken, type SessionUser } from "~/server/auth/sessions";
 import type { JobQueue } from "~/server/jobs/queue";
+import { clientAddress } from "~/server/security/rateLimit";
 import { readShareHeader } from "~/server/share/links";
 
 export interface Context {
@@ -20,6 +21,8 @@ export interface Context {
   resHeaders: Headers | null;
   /** Poll period of subscriptions (ms). */
   pollMs: number;
+  /** The client's address (last X-Forwarded-For hop), for rate limits; null in-process. */
+  clientIp: string | null;
 }
 
 export interface ContextInput {
@@ -42,5 +45,6 @@ export function createContext(input: ContextInput): Context {
     shareToken: readShareHeader(input.headers),
     resHeaders: input.resHeaders,
     pollMs: input.pollMs ?? 500,
+    clientIp: clientAddress(input.headers),
   };
 }

@@ -20,6 +20,11 @@ export interface Meta {
   auth: Role | "public";
   /** Also open to the holder of a valid share link, for that link's circuit only (reads). */
   share?: true;
+  /**
+   * A multipart (FormData) upload: the HTTP route checks the session and role, then streams the
+   * body to disk within these limits (`server/api/httpHandler.ts`).
+   */
+  upload?: { files: number; fileBytes: number; totalBytes: number };
 }
 
 /**

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import sharp from "sharp";
-import { checkImage } from "~/server/storage/images";
+import { decodeCheck, imageHeader, PixelBudget } from "~/server/storage/images";
 import { UploadError } from "~/server/storage/limits";
 import { tmpDir } from "~/server/storage/paths";
 import { EVALUATION_LIMITS } from "~/lib/evaluations/params";
@@ -52,12 +52,13 @@ export async function storeDebugUploads(root: string, circuitId: number, files: 
   if (files.length === 0) throw new UploadError("choose at least one image");
   if (files.length > EVALUATION_LIMITS.debugImages) throw new UploadError(`${files.length} images: at most ${EVALUATION_LIMITS.debugImages} per request`);
   const raws: Buffer[] = [];
-  const names: string[] = [];
+  const names = files.map((f, i) => displayName(f.name, i));
+  // every header against the pixel budget first, then the decodes
+  const budget = new PixelBudget();
+  for (const [i, f] of files.entries()) budget.spend(names[i]!, await imageHeader(names[i]!, f.data));
   for (const [i, f] of files.entries()) {
-    const name = displayName(f.name, i);
-    await checkImage(name, f.data);
+    await decodeCheck(names[i]!, f.data);
     raws.push(await toModelSize(f.data, size));
-    names.push(name);
   }
   return { set: await writeImageSet(root, circuitId, raws, size), names };
 }

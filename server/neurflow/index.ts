@@ -21,3 +21,4 @@ export { withKnockouts } from "./evaluations/knockoutRunner";
 export { optimality, type OptimalityResult } from "./evaluations/optimality";
 export { fidelityOfNeurons, type FidelityOfNeuronsResult } from "./evaluations/fidelityOfNeurons";
 export { fidelityOfWeights, type FidelityOfWeightsResult } from "./evaluations/fidelityOfWeights";
+export { checkOnnxUpload, checkLayersUpload, ModelCheckError } from "./model/inspect";

@@ -3,12 +3,12 @@
  * Everything is checked before anything becomes visible: a zip is unpacked into a temp folder and
  * renamed into place only when every entry passed; a server folder is read in place.
  */
-import { lstat, mkdir, readdir, readFile, realpath, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { limits, UploadError } from "./limits";
-import { checkImage, hasImageExtension, type ImageInfo } from "./images";
+import { checkImage, decodeCheck, hasImageExtension, imageHeader, PixelBudget, type ImageInfo } from "./images";
 import { datasetsDir, isInside, writeAtomically } from "./paths";
-import { listZip, readZipEntry, safeEntryPath } from "./zip";
+import { openZip, safeEntryPath } from "./zip";
 
 export interface DatasetImage extends ImageInfo {
   className: string;
@@ -54,40 +54,56 @@ function checkCounts(images: DatasetImage[], rules: DatasetCheckRules): string[]
   return [...perClass.keys()].sort();
 }
 
-/** Unpacks and checks a zip; returns the final folder (under the storage root). */
-export async function importDatasetZip(root: string, zip: Buffer, rules: DatasetCheckRules = {}): Promise<ImportedDataset> {
-  if (zip.length > limits.zipBytes) throw new UploadError(`the zip has ${zip.length} bytes; at most ${limits.zipBytes} are allowed`);
-  const entries = listZip(zip, { maxEntries: limits.zipEntries, maxTotalBytes: limits.unzippedBytes, maxRatio: limits.zipRatio });
-  const files = entries
-    .filter((e) => !e.isDirectory)
-    .map((e) => ({ e, parts: safeEntryPath(e.name) }))
-    .filter(({ parts }) => parts.length > 0 && !parts.some(IGNORED));
-  // Accept "class/image.png" and "wrapper/class/image.png" (a zipped folder).
-  const tops = new Set(files.map((f) => f.parts[0]));
-  const strip = tops.size === 1 && files.every((f) => f.parts.length === 3) ? 1 : 0;
-  const images: DatasetImage[] = [];
-  const dir = await writeAtomically(root, datasetsDir(root), async (tmp) => {
-    for (const { e, parts } of files) {
-      const rel = parts.slice(strip);
-      if (rel.length !== 2) throw new UploadError(`"${e.name}": expected <class>/<image>, one folder per class`);
-      const [className, fileName] = rel as [string, string];
-      checkName("class folder", className, `"${e.name}"`);
-      checkName("image file", fileName, `"${e.name}"`);
-      if (!hasImageExtension(fileName)) throw new UploadError(`"${e.name}": not an image file (PNG, JPEG or WebP expected)`);
-      if (e.size > limits.imageBytes) throw new UploadError(`"${e.name}": ${e.size} bytes, more than the ${limits.imageBytes}-byte limit per image`);
-      const dest = join(tmp, className, fileName);
-      if (!isInside(tmp, dest)) throw new UploadError(`path escapes the dataset folder: "${e.name}"`);
-      const data = readZipEntry(zip, e);
-      const info = await checkImage(`"${e.name}"`, data, { minSide: rules.minSide });
-      await mkdir(join(tmp, className), { recursive: true });
-      await writeFile(dest, data, { flag: "wx" }).catch((err: NodeJS.ErrnoException) => {
-        throw err.code === "EEXIST" ? new UploadError(`"${e.name}" appears twice in the zip`) : err;
-      });
-      images.push({ className, fileName, sizeBytes: data.length, ...info });
-    }
-    checkCounts(images, rules);
-  });
-  return { dir, images, classes: [...new Set(images.map((i) => i.className))].sort() };
+/**
+ * Unpacks and checks the zip at `zipPath` (read from disk with yauzl); returns the final folder
+ * (under the storage root). First every entry is unpacked and its image header checked, counting
+ * the decoded pixels against the upload's budget; only then is each image decoded in full.
+ */
+export async function importDatasetZip(root: string, zipPath: string, rules: DatasetCheckRules = {}): Promise<ImportedDataset> {
+  const zipBytes = (await stat(zipPath)).size;
+  if (zipBytes > limits.zipBytes) throw new UploadError(`the zip has ${zipBytes} bytes; at most ${limits.zipBytes} are allowed`);
+  const zip = await openZip(zipPath, { maxEntries: limits.zipEntries, maxTotalBytes: limits.unzippedBytes, maxRatio: limits.zipRatio });
+  try {
+    const files = zip.entries
+      .filter((e) => !e.isDirectory)
+      .map((e) => ({ e, parts: safeEntryPath(e.name) }))
+      .filter(({ parts }) => parts.length > 0 && !parts.some(IGNORED));
+    // Accept "class/image.png" and "wrapper/class/image.png" (a zipped folder).
+    const tops = new Set(files.map((f) => f.parts[0]));
+    const strip = tops.size === 1 && files.every((f) => f.parts.length === 3) ? 1 : 0;
+    const images: DatasetImage[] = [];
+    const budget = new PixelBudget();
+    const dir = await writeAtomically(root, datasetsDir(root), async (tmp) => {
+      const written: { label: string; dest: string }[] = [];
+      for (const { e, parts } of files) {
+        const rel = parts.slice(strip);
+        if (rel.length !== 2) throw new UploadError(`"${e.name}": expected <class>/<image>, one folder per class`);
+        const [className, fileName] = rel as [string, string];
+        checkName("class folder", className, `"${e.name}"`);
+        checkName("image file", fileName, `"${e.name}"`);
+        if (!hasImageExtension(fileName)) throw new UploadError(`"${e.name}": not an image file (PNG, JPEG or WebP expected)`);
+        if (e.size > limits.imageBytes) throw new UploadError(`"${e.name}": ${e.size} bytes, more than the ${limits.imageBytes}-byte limit per image`);
+        const dest = join(tmp, className, fileName);
+        if (!isInside(tmp, dest)) throw new UploadError(`path escapes the dataset folder: "${e.name}"`);
+        if (images.length >= limits.images) throw new UploadError(`more than ${limits.images} images; at most ${limits.images} are allowed`);
+        const data = await zip.read(e);
+        const label = `"${e.name}"`;
+        const info = await imageHeader(label, data, { minSide: rules.minSide });
+        budget.spend(label, info);
+        await mkdir(join(tmp, className), { recursive: true });
+        await writeFile(dest, data, { flag: "wx" }).catch((err: NodeJS.ErrnoException) => {
+          throw err.code === "EEXIST" ? new UploadError(`"${e.name}" appears twice in the zip`) : err;
+        });
+        written.push({ label, dest });
+        images.push({ className, fileName, sizeBytes: data.length, ...info });
+      }
+      checkCounts(images, rules);
+      for (const w of written) await decodeCheck(w.label, w.dest);
+    });
+    return { dir, images, classes: [...new Set(images.map((i) => i.className))].sort() };
+  } finally {
+    zip.close();
+  }
 }
 
 /**

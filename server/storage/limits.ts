@@ -21,8 +21,18 @@ export const limits = {
   classes: 1000,
   imageMinSide: 8,
   imageMaxSide: 4096,
-  /** A whole request body (checked on Content-Length before reading it). */
+  /** A whole multipart request body (Content-Length checked before reading; a chunked body counted as it streams to disk). */
   requestBytes: num("NEURFLOW_MAX_REQUEST_BYTES", 1024 * 1024 * 1024),
+  /** A non-multipart (JSON) request body with a valid session: read into memory (a circuit import can be large). */
+  jsonBytes: num("NEURFLOW_MAX_JSON_BYTES", 64 * 1024 * 1024),
+  /** A non-multipart request body without a valid session (sign-in, setup): small. */
+  anonymousJsonBytes: num("NEURFLOW_MAX_ANON_JSON_BYTES", 64 * 1024),
+  /** Calls in one tRPC batch request. */
+  batchCalls: num("NEURFLOW_MAX_BATCH_CALLS", 20),
+  /** Decoded pixels (width × height, from the image headers, before any decode) of one dataset upload or folder. */
+  uploadPixels: num("NEURFLOW_MAX_UPLOAD_PIXELS", 1_000_000_000),
+  /** Decoded pixels of one image. */
+  imagePixels: num("NEURFLOW_MAX_IMAGE_PIXELS", 4096 * 4096),
 };
 
 export class UploadError extends Error {

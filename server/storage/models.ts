@@ -60,6 +60,25 @@ const tfjsModelJson = z.object({
     .min(1),
 });
 
+/**
+ * The engine's upload check, loaded on the first model upload (it brings TensorFlow.js; nothing is
+ * run). Imported from its module, not from the engine entry (`~/server/neurflow`, which re-exports
+ * it): the entry also brings the backends and the worker pool, whose webgpu and tsx imports the
+ * Next.js server bundle cannot take.
+ */
+const engine = () => import("~/server/neurflow/modelCheck");
+
+/** The engine's structural check of the graph against the manifest (tensors, class count): its error becomes a 400. */
+async function checkModelStructure(check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (e) {
+    const { ModelCheckError } = await engine();
+    if (e instanceof ModelCheckError) throw new UploadError(e.message);
+    throw e;
+  }
+}
+
 function parseJson(label: string, data: Buffer): unknown {
   try {
     return JSON.parse(data.toString("utf8"));
@@ -87,6 +106,7 @@ export async function storeModelUpload(root: string, up: ModelUpload): Promise<S
     if (d.length > limits.modelBytes) throw new UploadError(`the ONNX file has ${d.length} bytes; at most ${limits.modelBytes} are allowed`);
     // An ONNX ModelProto starts with field 1 (ir_version, varint): tag byte 0x08.
     if (d[0] !== 0x08) throw new UploadError(`${up.onnx.name} is not an ONNX model (no ModelProto header)`);
+    await checkModelStructure(() => engine().then((e) => e.checkOnnxUpload(manifest, new Uint8Array(d.buffer, d.byteOffset, d.byteLength))));
     modelFile = "model.onnx";
     files.push({ name: modelFile, data: d });
   } else if (up.modelJson) {
@@ -121,6 +141,7 @@ export async function storeModelUpload(root: string, up: ModelUpload): Promise<S
         }
       if (expected !== total) throw new UploadError(`the weight files have ${total} bytes but model.json describes ${expected}`);
     }
+    await checkModelStructure(() => engine().then((e) => e.checkLayersUpload(manifest, parsed.data.modelTopology)));
     modelFile = "model.json";
     files.push({ name: modelFile, data: up.modelJson.data }, ...needed.map((p) => weights.get(p)!));
   } else {

@@ -264,6 +264,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     NEURFLOW_DB: dbPath,
     NEURFLOW_DATA: dataDir,
     NEURFLOW_LEASE_MS: String(opts.leaseMs ?? 30_000),
+    // the address the browser opens: mutations must come from it, absolute links are built on it
+    NEURFLOW_PUBLIC_URL: `http://127.0.0.1:${port}`,
     ...opts.env,
   };
   let log = "";

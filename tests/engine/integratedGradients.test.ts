@@ -8,7 +8,7 @@ import { integratedGradients } from "~/server/neurflow/integratedGradients";
 import { activationColumn, computeActivations, computeLayerMaps } from "~/server/neurflow/activations";
 import { patchGrid } from "~/server/neurflow/patches";
 import { loadClassImages } from "~/server/neurflow/images";
-import { channelImportance, topIndices } from "~/server/neurflow/coreNeurons";
+import { topIndices } from "~/server/neurflow/coreNeurons";
 import { tf } from "~/server/neurflow/tf";
 
 describe("quadrature", () => {

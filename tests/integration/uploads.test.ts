@@ -84,11 +84,24 @@ describe("model upload", () => {
   });
 
   const manifest = () => JSON.parse(readFileSync(join(FIXTURE, "manifest.json"), "utf8"));
+  /** A Keras topology with a layer per manifest tensor, the logits a 6-unit Dense (the fixture's classes). */
+  const topology = () => ({
+    class_name: "Sequential",
+    config: {
+      name: "m",
+      layers: [
+        ...manifest()
+          .layers.filter((l: { tensor: string }) => l.tensor !== "logits")
+          .map((l: { tensor: string }) => ({ class_name: "Activation", config: { name: l.tensor, activation: "relu" } })),
+        { class_name: "Dense", config: { name: "logits", units: 6 } },
+      ],
+    },
+  });
   /** A TF.js upload whose model.json names `paths` (one [2, 3] float32 weight) and the given weight files. */
   const tfjsForm = (paths: string[], weights: [string, number][]) => {
     const f = new FormData();
     f.set("manifest", file(JSON.stringify({ ...manifest(), format: "tfjs-layers", file: "model.json" }), "manifest.json"));
-    f.set("modelJson", file(JSON.stringify({ modelTopology: { config: {} }, weightsManifest: [{ paths, weights: [{ name: "w", shape: [2, 3], dtype: "float32" }] }] }), "model.json"));
+    f.set("modelJson", file(JSON.stringify({ modelTopology: topology(), weightsManifest: [{ paths, weights: [{ name: "w", shape: [2, 3], dtype: "float32" }] }] }), "model.json"));
     for (const [name, bytes] of weights) f.append("weights", file(Buffer.alloc(bytes), name));
     return f;
   };
@@ -156,6 +169,26 @@ describe("model upload", () => {
       "reserved",
     ]),
     ["TF.js weight file uploaded twice", () => tfjsForm(["w.bin"], [["w.bin", 24], ["w.bin", 24]]), "uploaded twice"],
+    [
+      "a garbage TF.js topology",
+      () => {
+        const f = tfjsForm(["w.bin"], [["w.bin", 24]]);
+        f.set("modelJson", file(JSON.stringify({ modelTopology: { config: {} }, weightsManifest: [{ paths: ["w.bin"], weights: [{ name: "w", shape: [2, 3], dtype: "float32" }] }] }), "model.json"));
+        return f;
+      },
+      "not a Keras layers model",
+    ],
+    [
+      "a TF.js topology with 4 logits for 6 classes",
+      () => {
+        const t = topology();
+        t.config.layers.at(-1)!.config = { name: "logits", units: 4 } as never;
+        const f = tfjsForm(["w.bin"], [["w.bin", 24]]);
+        f.set("modelJson", file(JSON.stringify({ modelTopology: t, weightsManifest: [{ paths: ["w.bin"], weights: [{ name: "w", shape: [2, 3], dtype: "float32" }] }] }), "model.json"));
+        return f;
+      },
+      "has 4 logits but the manifest lists 6 classes",
+    ],
   ];
   for (const [what, form, message] of rejects)
     it(`rejects: ${what}`, async () => {
@@ -168,7 +201,7 @@ describe("model upload", () => {
   it("accepts a TF.js layers model with its weights", async () => {
     const f = new FormData();
     f.set("manifest", file(JSON.stringify({ ...manifest(), format: "tfjs-layers", file: "whatever.json" }), "manifest.json"));
-    f.set("modelJson", file(JSON.stringify({ modelTopology: { config: {} }, weightsManifest: [{ paths: ["w.bin"], weights: [{ name: "w", shape: [2, 3], dtype: "float32" }] }] }), "model.json"));
+    f.set("modelJson", file(JSON.stringify({ modelTopology: topology(), weightsManifest: [{ paths: ["w.bin"], weights: [{ name: "w", shape: [2, 3], dtype: "float32" }] }] }), "model.json"));
     f.append("weights", file(Buffer.alloc(24), "w.bin"));
     const r = await env.as.annotator.models.upload(f);
     const m = env.db.select().from(models).where(eq(models.id, r.id)).get()!;
@@ -182,7 +215,7 @@ describe("model upload", () => {
   it("accepts weight paths written as ./name (tfjs-node's file saver)", async () => {
     const f = new FormData();
     f.set("manifest", file(JSON.stringify({ ...manifest(), format: "tfjs-layers", file: "model.json" }), "manifest.json"));
-    f.set("modelJson", file(JSON.stringify({ modelTopology: { config: {} }, weightsManifest: [{ paths: ["./weights.bin"], weights: [{ name: "w", shape: [2, 3], dtype: "float32" }] }] }), "model.json"));
+    f.set("modelJson", file(JSON.stringify({ modelTopology: topology(), weightsManifest: [{ paths: ["./weights.bin"], weights: [{ name: "w", shape: [2, 3], dtype: "float32" }] }] }), "model.json"));
     f.append("weights", file(Buffer.alloc(24), "weights.bin"));
     const r = await env.as.annotator.models.upload(f);
     const m = env.db.select().from(models).where(eq(models.id, r.id)).get()!;

@@ -3,22 +3,15 @@
  * without an account. A revoked, expired or unknown link shows a clear page and nothing else.
  */
 import type { Metadata } from "next";
-import { headers } from "next/headers";
 import { getDb } from "~/db/client";
 import { CircuitViewer } from "~/components/viewer/CircuitViewer";
 import { imageUrls } from "~/lib/circuits/viewTypes";
+import { absoluteUrl } from "~/server/security/origin";
 import { resolveShareToken, shareMessage } from "~/server/share/links";
 import { TRPCReactProvider } from "~/trpc/react";
 import { shareApi } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
-
-async function origin(): Promise<string> {
-  const h = await headers();
-  const host = h.get("x-forwarded-host") ?? h.get("host") ?? "localhost";
-  const proto = h.get("x-forwarded-proto") ?? "http";
-  return `${proto}://${host}`;
-}
 
 export async function generateMetadata({ params }: { params: Promise<{ token: string }> }): Promise<Metadata> {
   const { token } = await params;
@@ -29,7 +22,8 @@ export async function generateMetadata({ params }: { params: Promise<{ token: st
   if (!graph) return { title: { absolute: "NeurFlow Studio" } };
   const title = `Concept circuit of “${graph.circuit.className}” · ${graph.circuit.modelName}`;
   const description = `${graph.groups.length} neuron groups over ${graph.circuit.chain.join(" → ")} (τ ${graph.circuit.tau}), shared read-only from NeurFlow Studio.`;
-  const image = `${await origin()}${imageUrls(graph.circuit.id, token).og}`;
+  // on the configured public origin (NEURFLOW_PUBLIC_URL): Host / X-Forwarded-Host are not trusted
+  const image = absoluteUrl(imageUrls(graph.circuit.id, token).og);
   return {
     title: { absolute: title },
     description,

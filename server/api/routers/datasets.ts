@@ -8,9 +8,9 @@ import type { Db } from "~/db/client";
 import { datasets, images, models } from "~/db/schema";
 import type { ImportedDataset, DatasetCheckRules } from "~/server/storage/datasets";
 import { importDatasetZip, resolveDatasetFolder, scanDatasetFolder } from "~/server/storage/datasets";
-import { UploadError } from "~/server/storage/limits";
+import { limits, UploadError } from "~/server/storage/limits";
 import { isInside } from "~/server/storage/paths";
-import { fileField, formNumber, textFields } from "../formData";
+import { fileField, formNumber, textFields, uploadInput, withUpload } from "../formData";
 import { adminProcedure, annotatorProcedure, router, viewerProcedure, zodIssuesText } from "../trpc";
 
 const id = z.number().int().positive();
@@ -101,22 +101,25 @@ export const datasetsRouter = router({
   }),
 
   /** FormData: `file` (zip), `name`, optional `modelId` (checks class names and image sizes against it). */
-  uploadZip: annotatorProcedure.input(z.instanceof(FormData)).mutation(async ({ ctx, input }) => {
+  uploadZip: annotatorProcedure
+    .meta({ auth: "annotator", upload: { files: 1, fileBytes: limits.zipBytes, totalBytes: limits.zipBytes } })
+    .input(uploadInput)
+    .mutation(({ ctx, input }) => withUpload(ctx.storageRoot, input, async (form) => {
     const fields = z
       .object({ name, modelId: formNumber(z.number().int().positive().optional()) })
-      .safeParse(textFields(input));
+      .safeParse(textFields(form));
     if (!fields.success)
       throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(fields.error) });
-    const file = await fileField(input, "file", true);
+    const file = fileField(form, "file", true);
     const rules = rulesFor(ctx.db, fields.data.modelId);
-    const d = await importDatasetZip(ctx.storageRoot, file.data, rules);
+    const d = await importDatasetZip(ctx.storageRoot, file.path, rules);
     try {
       return insertDataset(ctx.db, d, { name: fields.data.name, source: "zip", modelId: fields.data.modelId, userId: ctx.user.id });
     } catch (e) {
       await rm(d.dir, { recursive: true, force: true });
       throw e;
     }
-  }),
+  })),
 
   /** Registers a folder on the server (read in place). Admins only: it reads the server's disk. */
   registerFolder: adminProcedure

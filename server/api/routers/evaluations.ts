@@ -16,7 +16,8 @@ import { circuitFacts, evaluationJobs, getEvaluation, listEvaluations } from "~/
 import { storeDebugUploads } from "~/server/evaluations/uploads";
 import { coreNeuronsAtTau } from "~/server/neurflow/light";
 import type { Context } from "../context";
-import { fileFields, formNumber, textFields } from "../formData";
+import { fileFields, formNumber, readFormFile, textFields, uploadInput, withUpload } from "../formData";
+import { limits } from "~/server/storage/limits";
 import { annotatorProcedure, assertCircuitAllowed, hasRole, router, sharedReadProcedure, viewerProcedure, zodIssuesText } from "../trpc";
 
 const id = z.number().int().positive();
@@ -54,6 +55,9 @@ const debugFields = z.object({
   threshold: formNumber(z.number().optional()),
 });
 
+/** The HTTP limits of an image-debugging upload (storeDebugUploads counts the images: at most 32). */
+const DEBUG_UPLOAD = { files: 64, fileBytes: limits.imageBytes, totalBytes: 33 * limits.imageBytes };
+
 export const evaluationsRouter = router({
   /** Queues one evaluation of a circuit. Bad parameters: BAD_REQUEST naming the rule; nothing is queued or stored. */
   start: annotatorProcedure.input(z.object({ circuitId: id, request: evaluationRequest })).mutation(async ({ ctx, input }) => {
@@ -82,8 +86,11 @@ export const evaluationsRouter = router({
    * `threshold`, and `images` (1–32 files: PNG, JPEG or WebP, checked as dataset uploads are,
    * resized to the model's input size).
    */
-  startImageDebug: annotatorProcedure.input(z.instanceof(FormData)).mutation(async ({ ctx, input }) => {
-    const fields = debugFields.safeParse(textFields(input));
+  startImageDebug: annotatorProcedure
+    .meta({ auth: "annotator", upload: DEBUG_UPLOAD })
+    .input(uploadInput)
+    .mutation(({ ctx, input }) => withUpload(ctx.storageRoot, input, async (form) => {
+    const fields = debugFields.safeParse(textFields(form));
     if (!fields.success) throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(fields.error) });
     const { circuitId, ...rest } = fields.data;
     const params = imageDebugParams.safeParse(Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
@@ -91,11 +98,12 @@ export const evaluationsRouter = router({
     const facts = factsOf(ctx, circuitId);
     badRequest(() => checkAgainstCircuit(facts, { kind: "imageDebug", params: params.data }));
     const size = ctx.db.select({ s: circuits.modelInputSize }).from(circuits).where(eq(circuits.id, circuitId)).get()!.s;
-    const files = await fileFields(input, "images");
+    const parts = fileFields(form, "images");
+    const files = await Promise.all(parts.map(async (f) => ({ name: f.name, data: await readFormFile(f, limits.imageBytes) })));
     const { set, names } = await storeDebugUploads(ctx.storageRoot, circuitId, files, size);
     const jobId = await enqueueEvaluation(ctx.queue, { circuitId, createdBy: ctx.user.id, kind: "imageDebug", params: params.data, source: { kind: "upload", set, names } });
     return { jobId, set, names };
-  }),
+  })),
 
   /** A circuit's stored results (with their numbers) and its recent evaluation jobs. */
   list: viewerProcedure

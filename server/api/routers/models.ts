@@ -4,13 +4,17 @@ import { desc, eq, sql } from "drizzle-orm";
 import { rm } from "node:fs/promises";
 import { z } from "zod";
 import { circuits, datasets, models, runs } from "~/db/schema";
-import { storeModelUpload } from "~/server/storage/models";
+import { limits } from "~/server/storage/limits";
+import { storeModelUpload, type UploadedFile } from "~/server/storage/models";
 import { isInside } from "~/server/storage/paths";
-import { fileField, fileFields, textFields } from "../formData";
+import { fileField, fileFields, readFormFile, textFields, uploadInput, withUpload, type FormFile } from "../formData";
 import { adminProcedure, annotatorProcedure, router, viewerProcedure } from "../trpc";
 
 const id = z.number().int().positive();
 const uploadFields = z.object({ name: z.string().trim().max(200).optional() });
+/** A manifest, an ONNX file or model.json, and up to 200 weight files. */
+const MODEL_UPLOAD = { files: 203, fileBytes: limits.modelBytes, totalBytes: limits.modelBytes + 2 * limits.manifestBytes + 64 * 1024 * 1024 };
+const bytesOf = async (f: FormFile): Promise<UploadedFile> => ({ name: f.name, data: await readFormFile(f, limits.modelBytes) });
 
 export const modelsRouter = router({
   list: viewerProcedure.query(({ ctx }) =>
@@ -72,14 +76,20 @@ export const modelsRouter = router({
    * FormData: `manifest` (JSON file) and either `onnx`, or `modelJson` + `weights` (repeated);
    * optional `name`. Checked here, load-checked by the worker (status "validating" until then).
    */
-  upload: annotatorProcedure.input(z.instanceof(FormData)).mutation(async ({ ctx, input }) => {
-    const fields = uploadFields.safeParse(textFields(input));
+  upload: annotatorProcedure
+    .meta({ auth: "annotator", upload: MODEL_UPLOAD })
+    .input(uploadInput)
+    .mutation(({ ctx, input }) => withUpload(ctx.storageRoot, input, async (form) => {
+    const fields = uploadFields.safeParse(textFields(form));
     if (!fields.success) throw new TRPCError({ code: "BAD_REQUEST", message: `name: ${fields.error.issues[0]?.message}` });
+    const manifest = fileField(form, "manifest", true);
+    const onnx = fileField(form, "onnx");
+    const modelJson = fileField(form, "modelJson");
     const stored = await storeModelUpload(ctx.storageRoot, {
-      manifest: await fileField(input, "manifest", true),
-      onnx: await fileField(input, "onnx"),
-      modelJson: await fileField(input, "modelJson"),
-      weights: await fileFields(input, "weights"),
+      manifest: await bytesOf(manifest),
+      onnx: onnx && (await bytesOf(onnx)),
+      modelJson: modelJson && (await bytesOf(modelJson)),
+      weights: await Promise.all(fileFields(form, "weights").map(bytesOf)),
     });
     try {
       const row = ctx.db
@@ -105,7 +115,7 @@ export const modelsRouter = router({
       await rm(stored.dir, { recursive: true, force: true });
       throw e;
     }
-  }),
+  })),
 
   delete: adminProcedure.input(z.object({ id })).mutation(async ({ ctx, input }) => {
     const m = ctx.db.select().from(models).where(eq(models.id, input.id)).get();

@@ -7,6 +7,7 @@ import { and, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { circuits, shareLinks, users } from "~/db/schema";
 import { viewStateSchema } from "~/lib/circuits/viewState";
+import { absoluteUrl } from "~/server/security/origin";
 import { createShareLink } from "~/server/share/links";
 import { hasRole, router, viewerProcedure } from "../trpc";
 
@@ -22,7 +23,8 @@ export const shareLinksRouter = router({
       const now = Date.now();
       const expiresAt = input.expiresInDays == null ? null : now + input.expiresInDays * DAY;
       const { id: linkId, token } = createShareLink(ctx.db, { circuitId: c.id, viewState: input.viewState, createdBy: ctx.user.id, expiresAt, now });
-      return { id: linkId, token, path: `/s/${token}`, expiresAt };
+      // the absolute link is built on the configured public origin (NEURFLOW_PUBLIC_URL), never on Host
+      return { id: linkId, token, path: `/s/${token}`, url: absoluteUrl(`/s/${token}`), expiresAt };
     }),
 
   list: viewerProcedure.input(z.object({ circuitId: id })).query(({ ctx, input }) => {

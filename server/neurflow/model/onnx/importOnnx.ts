@@ -118,7 +118,12 @@ function validate(model: OnnxModel, inputName: string, label: string): void {
 }
 
 /** Imports a serialized ONNX model. Throws a clear error for anything it cannot run. */
-export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): TensorGraph {
+/**
+ * What `importOnnx` checks before it builds anything: the file decodes, the opset, the input, every
+ * op is supported, every tensor is produced once and before it is read. Makes no tensors (the
+ * upload check runs it in the web process).
+ */
+export function checkOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): { model: OnnxModel; label: string; inputName: string; opset: number; sorted: OnnxNode[] } {
   const model = decodeModel(bytes);
   const g = model.graph;
   const label = `ONNX model "${opts.name ?? (g.name || "model")}"`;
@@ -131,9 +136,13 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Ten
   }
   if (g.outputs.length === 0) throw new Error(`${label}: the graph has no outputs`);
   validate(model, inputName, label);
-
   const available = new Set<string>([...inputs, ...g.initializers.keys()]);
-  const sorted = topoSort(g.nodes, available, label);
+  return { model, label, inputName, opset, sorted: topoSort(g.nodes, available, label) };
+}
+
+export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): TensorGraph {
+  const { model, label, inputName, opset, sorted } = checkOnnx(bytes, opts);
+  const g = model.graph;
 
   const constants = new Map<string, HostTensor>(g.initializers);
   const owned: tf.Tensor[] = [];

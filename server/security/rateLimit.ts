@@ -1,0 +1,122 @@
+/**
+ * Rate limits of the unauthenticated endpoints (sign-in, first-user setup), with
+ * `rate-limiter-flexible`:
+ *
+ *   per account  NEURFLOW_SIGNIN_ACCOUNT_FAILS (10) failed sign-ins within 15 minutes block that
+ *                account's sign-in for NEURFLOW_SIGNIN_ACCOUNT_BLOCK_S (300 s); each further block
+ *                within a day doubles it (back-off), up to 15 minutes. A successful sign-in clears
+ *                the count. The real user waits minutes at worst, never hours.
+ *   per IP       NEURFLOW_SIGNIN_IP_FAILS (20) failed sign-ins or setups within 15 minutes, whatever
+ *                the account, block that address for 15 minutes.
+ *
+ * A refused attempt is answered 429 with `Retry-After` (seconds) before the password is checked.
+ * The client address is the last X-Forwarded-For hop (Next.js sets it from the socket when the
+ * client sent none; a reverse proxy in front must append or overwrite it, so a client cannot choose
+ * its own address). In-process callers without one skip the per-IP limit.
+ *
+ * The store: in memory, per web process. The seam for a shared store is `createLimiter`: with the
+ * scale-out queue (NEURFLOW_QUEUE=redis://…) a `RateLimiterRedis({ storeClient, ...options })` from
+ * the same package takes these options unchanged, so all web processes count together.
+ */
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+
+export interface LimiterOptions {
+  keyPrefix: string;
+  points: number;
+  /** Seconds over which `points` are counted. */
+  duration: number;
+}
+
+let warned = false;
+
+/** A limiter on the configured store (memory; see the seam above). */
+export function createLimiter(o: LimiterOptions): RateLimiterAbstract {
+  if (process.env.NEURFLOW_QUEUE?.startsWith("redis://") && !warned) {
+    warned = true;
+    console.warn("rate limits are counted per web process (in memory): plug a RateLimiterRedis into server/security/rateLimit.ts to share them");
+  }
+  return new RateLimiterMemory(o);
+}
+
+function num(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? Math.floor(v) : fallback;
+}
+
+const WINDOW_S = 15 * 60;
+const MAX_BLOCK_S = 15 * 60;
+
+/** The client's address: the last X-Forwarded-For hop, or null when unknown. */
+export function clientAddress(headers: Headers): string | null {
+  const xff = headers.get("x-forwarded-for");
+  const last = xff?.split(",").at(-1)?.trim();
+  return last ? last.slice(0, 100) : null;
+}
+
+/** Refused: wait this many seconds. */
+export class RateLimited extends Error {
+  override name = "RateLimited";
+  constructor(readonly retryAfterS: number) {
+    super(`too many failed attempts; try again in ${retryAfterS} s`);
+  }
+}
+
+const secondsOf = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+export class SignInGuard {
+  readonly accountFails = num("NEURFLOW_SIGNIN_ACCOUNT_FAILS", 10);
+  readonly accountBlockS = num("NEURFLOW_SIGNIN_ACCOUNT_BLOCK_S", 300);
+  readonly ipFails = num("NEURFLOW_SIGNIN_IP_FAILS", 20);
+  private readonly perAccount = createLimiter({ keyPrefix: "signin-account", points: this.accountFails, duration: WINDOW_S });
+  private readonly blocks = createLimiter({ keyPrefix: "signin-account-blocks", points: 1000, duration: 24 * 3600 });
+  private readonly perIp = createLimiter({ keyPrefix: "signin-ip", points: this.ipFails, duration: WINDOW_S });
+
+  private static async blockedFor(l: RateLimiterAbstract, key: string): Promise<number | null> {
+    const r = await l.get(key);
+    return r && r.consumedPoints > l.points ? r.msBeforeNext : null;
+  }
+
+  /** Throws RateLimited when the address or the account is blocked now. */
+  async check(ip: string | null, account: string | null): Promise<void> {
+    const waits = await Promise.all([ip ? SignInGuard.blockedFor(this.perIp, ip) : null, account ? SignInGuard.blockedFor(this.perAccount, account.toLowerCase()) : null]);
+    const ms = Math.max(...waits.map((w) => w ?? 0));
+    if (ms > 0) throw new RateLimited(secondsOf(ms));
+  }
+
+  /** Counts a failure; blocks the address / the account once they reach their limit. */
+  async failed(ip: string | null, account: string | null): Promise<void> {
+    if (ip) {
+      const r = await consume(this.perIp, ip);
+      if (r.remainingPoints === 0) await this.perIp.block(ip, WINDOW_S);
+    }
+    if (account) {
+      const key = account.toLowerCase();
+      const r = await consume(this.perAccount, key);
+      if (r.remainingPoints === 0) {
+        const n = (await consume(this.blocks, key)).consumedPoints;
+        await this.perAccount.block(key, Math.min(MAX_BLOCK_S, this.accountBlockS * 2 ** Math.min(10, n - 1)));
+      }
+    }
+  }
+
+  /** A successful sign-in clears the account's count (not its back-off history). */
+  async succeeded(account: string): Promise<void> {
+    await this.perAccount.delete(account.toLowerCase());
+  }
+}
+
+async function consume(l: RateLimiterAbstract, key: string): Promise<RateLimiterRes> {
+  try {
+    return await l.consume(key);
+  } catch (e) {
+    if (e instanceof RateLimiterRes) return e;
+    throw e;
+  }
+}
+
+const g = globalThis as unknown as { __neurflowSignInGuard?: SignInGuard };
+/** The process's guard. */
+export function signInGuard(): SignInGuard {
+  g.__neurflowSignInGuard ??= new SignInGuard();
+  return g.__neurflowSignInGuard;
+}

@@ -1,0 +1,219 @@
+/**
+ * Security headers and the Content-Security-Policy on the real platform (`next start`): the
+ * headers on each kind of route (pages, the tRPC API, file routes, the JSON export, static
+ * assets), a share page whose og:image stays on the public origin whatever X-Forwarded-Host says,
+ * and the pages in Chromium with the CSP on: they work, and the browser reports no violation.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createShareLink } from "~/server/share/links";
+import { E2E_SETUP_TIMEOUT_MS, launchBrowser, signIn, startPlatform, type Platform } from "./helpers";
+import { seedViewer, toyCircuit, VIEWER_ADMIN, waitForGraph } from "./viewerHelpers";
+
+let platform: Platform;
+let browser: Browser;
+let circuitId: number;
+let token: string;
+let cookie = "";
+
+beforeAll(async () => {
+  const bee = await toyCircuit("bee");
+  platform = await startPlatform({ workers: 0 });
+  circuitId = (await seedViewer(platform, [bee]))[0]!.circuitId;
+  token = createShareLink(platform.db(), { circuitId, viewState: { selected: null, threshold: 0.25, zoom: 1, pan: { x: 0, y: 0 }, heatmaps: false }, createdBy: null, expiresAt: null, now: Date.now() }).token;
+  const r = await fetch(`${platform.url}/api/trpc/auth.signIn`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: platform.url },
+    body: JSON.stringify({ json: VIEWER_ADMIN }),
+  });
+  expect(r.status).toBe(200);
+  cookie = r.headers.getSetCookie()[0]!.split(";")[0]!;
+  browser = await launchBrowser();
+}, E2E_SETUP_TIMEOUT_MS);
+
+afterAll(async () => {
+  await browser?.close();
+  await platform?.stop();
+});
+
+function expectCommonHeaders(h: Headers, what: string) {
+  expect(h.get("x-content-type-options"), what).toBe("nosniff");
+  expect(h.get("x-frame-options"), what).toBe("DENY");
+  expect(h.get("referrer-policy"), what).toBe("strict-origin-when-cross-origin");
+  expect(h.get("content-security-policy"), what).toContain("frame-ancestors 'none'");
+}
+
+describe("security headers", () => {
+  it("are on pages, with a CSP whose script nonce changes per response", async () => {
+    const a = await fetch(`${platform.url}/signin`);
+    const b = await fetch(`${platform.url}/signin`);
+    expectCommonHeaders(a.headers, "/signin");
+    const csp = a.headers.get("content-security-policy")!;
+    expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]+' 'strict-dynamic'/);
+    expect(csp).toContain("object-src 'none'");
+    expect(csp).not.toContain("unsafe-eval");
+    const nonce = /'nonce-([^']+)'/.exec(csp)![1]!;
+    expect(b.headers.get("content-security-policy")).not.toContain(nonce);
+    // Next.js put the nonce on its scripts
+    expect(await a.text()).toContain(`nonce="${nonce}"`);
+  });
+
+  const routes = () => [
+    ["the tRPC API", `/api/trpc/auth.me`, 200],
+    ["an unknown tRPC procedure", `/api/trpc/nothing.here`, 404],
+    ["a file route (thumbnail)", `/api/circuits/${circuitId}/thumb`, 200],
+    ["a file route without a session", `/api/circuits/${circuitId}/og`, 401],
+    ["the JSON export", `/api/circuits/${circuitId}/export`, 200],
+  ] as const;
+  it("are on API, file and export routes, with a CSP that allows nothing", async () => {
+    for (const [what, path, status] of routes()) {
+      const r = await fetch(`${platform.url}${path}`, { headers: status === 401 ? {} : { cookie } });
+      expect(r.status, what).toBe(status);
+      expectCommonHeaders(r.headers, what);
+      expect(r.headers.get("content-security-policy"), what).toContain("default-src 'none'");
+    }
+  });
+
+  it("nosniff and no framing on static assets", async () => {
+    const html = await (await fetch(`${platform.url}/signin`)).text();
+    const asset = /src="(\/_next\/static\/[^"]+\.js)"/.exec(html)![1]!;
+    const r = await fetch(`${platform.url}${asset}`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(r.headers.get("x-frame-options")).toBe("DENY");
+  });
+});
+
+/** The processes of this platform's web server (their environment names its database), with their RSS. */
+function serverRss(): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, "latin1");
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "latin1");
+      if (!env.includes(`NEURFLOW_DB=${platform.dbPath}\0`) || !cmd.includes("next")) continue;
+      total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
+    } catch {
+      /* gone, or not ours */
+    }
+  }
+  return total;
+}
+
+describe("an unauthenticated upload to next start", () => {
+  it("is refused without the server's memory growing (600 MiB, chunked)", async () => {
+    const MiB = 1024 * 1024;
+    const before = serverRss();
+    expect(before).toBeGreaterThan(0);
+    const req = httpRequest(`${platform.url}/api/trpc/models.upload`, { method: "POST", headers: { "content-type": "multipart/form-data; boundary=x" }, agent: false });
+    let status = 0;
+    let closed = false;
+    const done = new Promise<void>((resolve) => {
+      req.on("response", (res) => {
+        status = res.statusCode ?? 0;
+        res.resume();
+        res.on("end", () => resolve());
+      });
+      req.on("error", () => {
+        closed = true;
+        resolve();
+      });
+    });
+    req.write('--x\r\nContent-Disposition: form-data; name="onnx"; filename="m.onnx"\r\n\r\n');
+    const chunk = Buffer.alloc(MiB, 7);
+    let sent = 0;
+    let peak = before;
+    for (let i = 0; i < 600 && status === 0 && !closed; i++) {
+      if (!req.write(chunk)) await Promise.race([new Promise((r) => req.once("drain", r)), done]);
+      sent += MiB;
+      if (i % 16 === 0) peak = Math.max(peak, serverRss());
+    }
+    if (status === 0 && !closed) req.end();
+    await done;
+    req.destroy();
+    peak = Math.max(peak, serverRss());
+    if (status !== 0) expect(status).toBe(401);
+    else expect(closed && sent < 100 * MiB).toBe(true);
+    expect(peak - before).toBeLessThan(50 * MiB);
+  });
+});
+
+describe("the public origin", () => {
+  it("og:image of a share page stays on NEURFLOW_PUBLIC_URL whatever Host headers say", async () => {
+    const r = await fetch(`${platform.url}/s/${token}`, { headers: { "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" } });
+    expect(r.status).toBe(200);
+    const html = await r.text();
+    const og = /<meta property="og:image" content="([^"]+)"/.exec(html)?.[1];
+    expect(og).toBe(`${platform.url}/api/circuits/${circuitId}/og?share=${token}`.replace(/&/g, "&amp;"));
+    expect(html).not.toContain("evil.example");
+  });
+
+  it("a sign-in from another origin is refused", async () => {
+    const r = await fetch(`${platform.url}/api/trpc/auth.signIn`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "http://evil.example" },
+      body: JSON.stringify({ json: VIEWER_ADMIN }),
+    });
+    expect(r.status).toBe(403);
+  });
+});
+
+/** Collects the CSP violations a page reports (the DOM event, and Chromium's console message). */
+async function watchCsp(page: Page): Promise<string[]> {
+  const seen: string[] = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) seen.push(`${m.text()} on ${page.url()}`);
+  });
+  await page.exposeFunction("__cspViolation", (s: string) => seen.push(s));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      (window as unknown as { __cspViolation(s: string): void }).__cspViolation(`${e.violatedDirective} ${e.blockedURI} on ${location.pathname}`);
+    });
+  });
+  return seen;
+}
+
+describe("the app under its CSP in Chromium", () => {
+  it("signs in, shows the home page, the viewer, the evaluations page and a share page, with no violation", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1300, height: 850 } });
+    const page = await ctx.newPage();
+    const violations = await watchCsp(page);
+    await signIn(page, platform, VIEWER_ADMIN);
+    await page.goto(`${platform.url}/`);
+    await page.getByTestId("whoami").waitFor();
+    await page.goto(`${platform.url}/circuits/${circuitId}/view`);
+    await waitForGraph(page);
+    expect(await page.locator('[data-testid="circuit-canvas"] canvas').count()).toBeGreaterThan(0);
+    await page.goto(`${platform.url}/circuits/${circuitId}/evaluations`);
+    await page.locator("h1").first().waitFor();
+    await page.goto(`${platform.url}/circuits`);
+    await page.locator("h1").first().waitFor();
+    const share = await ctx.browser()!.newContext();
+    const sp = await share.newPage();
+    const shareViolations = await watchCsp(sp);
+    await sp.goto(`${platform.url}/s/${token}`);
+    await waitForGraph(sp);
+    expect(violations).toStrictEqual([]);
+    expect(shareViolations).toStrictEqual([]);
+    await share.close();
+    await ctx.close();
+  });
+
+  it("refuses to be framed", async () => {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    // a page of another origin (about:blank) framing the sign-in page: Chromium shows nothing of it
+    await page.setContent(`<iframe id="f" src="${platform.url}/signin"></iframe>`, { waitUntil: "load" });
+    const frame = page.frames().find((f) => f !== page.mainFrame());
+    expect(frame).toBeDefined();
+    const framed = await frame!.evaluate(() => document.querySelector('input[name="username"]') != null).catch(() => false);
+    expect(framed).toBe(false);
+    // the same page opened directly has its form
+    const direct = await ctx.newPage();
+    await direct.goto(`${platform.url}/signin`);
+    expect(await direct.locator('input[name="username"]').count()).toBe(1);
+    await ctx.close();
+  });
+});

@@ -1,0 +1,49 @@
+/**
+ * A real HTTP server on loopback around the app's tRPC route handler, for tests that need a
+ * separate server process (its memory measured, killed mid-upload): run with
+ * `node --import tsx tests/helpers/routeServer.ts`; NEURFLOW_DB / NEURFLOW_DATA as for the app.
+ * Requests become fetch `Request`s as Next.js makes them: the body streams from the socket as the
+ * handler reads it, and X-Forwarded-For is the socket's address unless the client sent one.
+ * It runs the server-start hook first (as instrumentation.ts does in Next), then prints
+ * `listening <port>` on stdout.
+ */
+import { createServer } from "node:http";
+import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+
+const { onServerStart } = await import("~/server/startup");
+await onServerStart();
+const route = await import("~/app/api/trpc/[trpc]/route");
+
+const server = createServer(async (req, res) => {
+  try {
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (v != null) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+    if (!headers.has("x-forwarded-for") && req.socket.remoteAddress) headers.set("x-forwarded-for", req.socket.remoteAddress);
+    const hasBody = req.method !== "GET" && req.method !== "HEAD";
+    const request = new Request(`http://127.0.0.1${req.url}`, {
+      method: req.method,
+      headers,
+      body: hasBody ? (Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>) : undefined,
+      duplex: "half",
+    } as RequestInit);
+    const handler = req.method === "POST" ? route.POST : route.GET;
+    const r = await handler(request);
+    const out: Record<string, string | string[]> = {};
+    r.headers.forEach((v, k) => {
+      if (k !== "set-cookie") out[k] = v;
+    });
+    if (r.headers.getSetCookie().length) out["set-cookie"] = r.headers.getSetCookie();
+    res.writeHead(r.status, out);
+    if (r.body) for await (const chunk of r.body as unknown as WebReadableStream<Uint8Array>) res.write(chunk);
+    res.end();
+  } catch (e) {
+    console.error(e);
+    if (!res.headersSent) res.writeHead(500);
+    res.end();
+  }
+});
+server.listen(0, "127.0.0.1", () => {
+  const a = server.address();
+  console.log(`listening ${typeof a === "object" && a ? a.port : 0}`);
+});
