@@ -19,7 +19,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit+integration", include: ["tests/**/*.test.ts"], exclude: [...configDefaults.exclude, "tests/e2e/**"] },
+        test: {
+          name: "unit+integration",
+          include: ["tests/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "tests/e2e/**"],
+        },
       },
       {
         // Each end-to-end file starts a Next.js server, a worker running the real engine and Chromium:

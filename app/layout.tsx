@@ -6,7 +6,10 @@ import { TRPCReactProvider } from "~/trpc/react";
 import { api } from "~/trpc/server";
 import "./globals.css";
 
-export const metadata: Metadata = { title: { default: "NeurFlow Studio", template: "%s · NeurFlow Studio" }, description: "Concept circuits of image classifiers" };
+export const metadata: Metadata = {
+  title: { default: "NeurFlow Studio", template: "%s · NeurFlow Studio" },
+  description: "Concept circuits of image classifiers",
+};
 
 export default async function RootLayout({ children }: { children: ReactNode }) {
   const { user } = await (await api()).auth.me();

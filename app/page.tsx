@@ -26,15 +26,26 @@ export default async function Home() {
         ) : (
           <table className={tableClass}>
             <thead>
-              <tr><th>Name</th><th>Format</th><th>Classes</th><th>Status</th></tr>
+              <tr>
+                <th>Name</th>
+                <th>Format</th>
+                <th>Classes</th>
+                <th>Status</th>
+              </tr>
             </thead>
             <tbody>
               {models.map((m) => (
                 <tr key={m.id}>
-                  <td><Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/models/${m.id}`}>{m.name}</Link></td>
+                  <td>
+                    <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/models/${m.id}`}>
+                      {m.name}
+                    </Link>
+                  </td>
                   <td>{m.format}</td>
                   <td>{m.classCount}</td>
-                  <td><StatusBadge status={m.status} /></td>
+                  <td>
+                    <StatusBadge status={m.status} />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -47,11 +58,21 @@ export default async function Home() {
         ) : (
           <table className={tableClass}>
             <thead>
-              <tr><th>Name</th><th>Source</th><th>Classes</th><th>Images</th></tr>
+              <tr>
+                <th>Name</th>
+                <th>Source</th>
+                <th>Classes</th>
+                <th>Images</th>
+              </tr>
             </thead>
             <tbody>
               {datasets.map((d) => (
-                <tr key={d.id}><td>{d.name}</td><td>{d.source}</td><td>{d.classCount}</td><td>{d.imageCount}</td></tr>
+                <tr key={d.id}>
+                  <td>{d.name}</td>
+                  <td>{d.source}</td>
+                  <td>{d.classCount}</td>
+                  <td>{d.imageCount}</td>
+                </tr>
               ))}
             </tbody>
           </table>
@@ -63,13 +84,28 @@ export default async function Home() {
         ) : (
           <table className={tableClass}>
             <thead>
-              <tr><th>Class</th><th>Model</th><th>τ</th><th>Layer pairs</th><th>Groups</th><th>Stored</th></tr>
+              <tr>
+                <th>Class</th>
+                <th>Model</th>
+                <th>τ</th>
+                <th>Layer pairs</th>
+                <th>Groups</th>
+                <th>Stored</th>
+              </tr>
             </thead>
             <tbody>
               {circuits.map((c) => (
                 <tr key={c.id}>
-                  <td><Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}`}>{c.className}</Link></td>
-                  <td>{c.modelName}</td><td>{c.tau}</td><td>{c.layerCount}</td><td>{c.neuronGroupCount}</td><td>{when(c.storedAt)}</td>
+                  <td>
+                    <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}`}>
+                      {c.className}
+                    </Link>
+                  </td>
+                  <td>{c.modelName}</td>
+                  <td>{c.tau}</td>
+                  <td>{c.layerCount}</td>
+                  <td>{c.neuronGroupCount}</td>
+                  <td>{when(c.storedAt)}</td>
                 </tr>
               ))}
             </tbody>
@@ -82,13 +118,27 @@ export default async function Home() {
         ) : (
           <table className={tableClass}>
             <thead>
-              <tr><th>Run</th><th>Model</th><th>Class</th><th>Status</th><th>Progress</th></tr>
+              <tr>
+                <th>Run</th>
+                <th>Model</th>
+                <th>Class</th>
+                <th>Status</th>
+                <th>Progress</th>
+              </tr>
             </thead>
             <tbody>
               {runs.map((r) => (
                 <tr key={r.id}>
-                  <td><Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/runs/${r.id}`}>#{r.id}</Link></td>
-                  <td>{r.modelName}</td><td>{r.className}</td><td><StatusBadge status={r.status} /></td>
+                  <td>
+                    <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/runs/${r.id}`}>
+                      #{r.id}
+                    </Link>
+                  </td>
+                  <td>{r.modelName}</td>
+                  <td>{r.className}</td>
+                  <td>
+                    <StatusBadge status={r.status} />
+                  </td>
                   <td>{Math.round((r.progress ?? 0) * 100)}%</td>
                 </tr>
               ))}
@@ -98,9 +148,14 @@ export default async function Home() {
       </Card>
       {canWrite && (
         <>
-          <Card title="Upload a model"><ModelUploadForm /></Card>
+          <Card title="Upload a model">
+            <ModelUploadForm />
+          </Card>
           <Card title="Add a dataset">
-            <DatasetUploadForm models={models.map((m) => ({ id: m.id, name: m.name }))} isAdmin={user.role === "admin"} />
+            <DatasetUploadForm
+              models={models.map((m) => ({ id: m.id, name: m.name }))}
+              isAdmin={user.role === "admin"}
+            />
           </Card>
         </>
       )}

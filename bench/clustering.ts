@@ -4,7 +4,14 @@
  *
  *   npx tsx bench/clustering.ts [n] [dims]
  */
-import { cutTree, pdistEuclidean, selectClusterCount, silhouetteDistances, silhouetteScoreFromDistances, wardLinkage } from "../server/neurflow/clustering";
+import {
+  cutTree,
+  pdistEuclidean,
+  selectClusterCount,
+  silhouetteDistances,
+  silhouetteScoreFromDistances,
+  wardLinkage,
+} from "../server/neurflow/clustering";
 
 const n = Number(process.argv[2] ?? 2000);
 const dims = Number(process.argv[3] ?? 256);

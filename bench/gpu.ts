@@ -57,11 +57,17 @@ try {
       wallSeconds: (performance.now() - t0) / 1000,
       igSteps: circuit.params.igSteps,
       timings: circuit.timings,
-      perLayer: circuit.layers.map((l) => ({ pair: `${l.upper}←${l.lower}`, targets: l.targets.length, timings: l.timings })),
+      perLayer: circuit.layers.map((l) => ({
+        pair: `${l.upper}←${l.lower}`,
+        targets: l.targets.length,
+        timings: l.timings,
+      })),
       parity,
       parityFailures: parityFailures(parity),
     };
-    log(`toyworld ${preset}: ${((performance.now() - t0) / 1000).toFixed(1)} s, parity ${parityFailures(parity).join(",") || "OK"}`);
+    log(
+      `toyworld ${preset}: ${((performance.now() - t0) / 1000).toFixed(1)} s, parity ${parityFailures(parity).join(",") || "OK"}`,
+    );
     await save();
   }
 } catch (e) {
@@ -92,7 +98,13 @@ try {
     try {
       for (let rep = 0; rep < reps; rep++) {
         const t0 = performance.now();
-        const r = await integratedGradients({ graph, lowerTensor: "layer4.1", upperTensor: "layer4.2" }, 5 + rep, x, quadratureRule("gausslegendre", nodes), rows);
+        const r = await integratedGradients(
+          { graph, lowerTensor: "layer4.1", upperTensor: "layer4.2" },
+          5 + rep,
+          x,
+          quadratureRule("gausslegendre", nodes),
+          rows,
+        );
         void r.perPatch[0];
         times[key]!.push((performance.now() - t0) / 1000);
       }
@@ -117,7 +129,13 @@ try {
   let seed = 7;
   for (let i = 0; i < pixels.length; i++) pixels[i] = (seed = (seed * 1103515245 + 12345) % 2147483648) % 256;
   const model = await loadModel(manifestPath);
-  const pred = tf.tidy(() => model.graph.run({ [model.inputTensor]: model.preprocess(tf.tensor4d(Float32Array.from(pixels), [n, 224, 224, 3])) }, [model.logitsTensor])[0]!.argMax(1));
+  const pred = tf.tidy(() =>
+    model.graph
+      .run({ [model.inputTensor]: model.preprocess(tf.tensor4d(Float32Array.from(pixels), [n, 224, 224, 3])) }, [
+        model.logitsTensor,
+      ])[0]!
+      .argMax(1),
+  );
   const counts = new Map<number, number>();
   for (const c of await pred.data()) counts.set(c, (counts.get(c) ?? 0) + 1);
   model.dispose();
@@ -127,7 +145,13 @@ try {
   const pairs: unknown[] = [];
   const t0 = performance.now();
   const circuit = await buildCircuit(
-    { manifestPath, images: { names: Array.from({ length: n }, (_, i) => `${i}.png`), pixels, size: 224 }, className: `class${cls}`, layers, params: { tau: 16 } },
+    {
+      manifestPath,
+      images: { names: Array.from({ length: n }, (_, i) => `${i}.png`), pixels, size: 224 },
+      className: `class${cls}`,
+      layers,
+      params: { tau: 16 },
+    },
     {
       signal: ac.signal,
       onProgress: () => {
@@ -142,7 +166,12 @@ try {
       },
     },
   ).catch((e: Error) => (e.name === "AbortError" ? null : Promise.reject(e)));
-  results.resnet50Circuit = { pairs, complete: circuit !== null, wallSeconds: (performance.now() - t0) / 1000, activations: circuit?.timings?.activations };
+  results.resnet50Circuit = {
+    pairs,
+    complete: circuit !== null,
+    wallSeconds: (performance.now() - t0) / 1000,
+    activations: circuit?.timings?.activations,
+  };
   await save();
 } catch (e) {
   results.resnet50Error = String((e as Error).stack ?? e);

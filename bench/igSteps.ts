@@ -39,8 +39,17 @@ for (let li = 0; li < names.length - 1; li++) {
     const results = new Map<number, { imp: Float64Array; core: number[] }>();
     for (const n of [50, ...NODES]) {
       const t0 = performance.now();
-      const task = { lowerTensor: tensors[li + 1]!, upperTensor: tensors[li]!, target: t, topPatches: top, topActivations: top.map((p) => col[p]!) };
-      const r = await attributeTarget(model.graph, images, patches, task, { rules: [quadratureRule("gausslegendre", n)], tolerance: Infinity });
+      const task = {
+        lowerTensor: tensors[li + 1]!,
+        upperTensor: tensors[li]!,
+        target: t,
+        topPatches: top,
+        topActivations: top.map((p) => col[p]!),
+      };
+      const r = await attributeTarget(model.graph, images, patches, task, {
+        rules: [quadratureRule("gausslegendre", n)],
+        tolerance: Infinity,
+      });
       rows[n]!.seconds.push((performance.now() - t0) / 1000);
       const worst = r.completeness;
       const imp = channelImportance(r.perPatch, top.length, r.channels, "absMean");
@@ -60,6 +69,10 @@ console.log("nodes  worst completeness  mean completeness  core J mean  core J m
 for (const n of [...NODES, 50]) {
   const r = rows[n]!;
   console.log(
-    `${String(n).padStart(5)}  ${(Math.max(...r.completeness) * 100).toFixed(3).padStart(17)}%  ${(mean(r.completeness) * 100).toFixed(3).padStart(16)}%  ${mean(r.jaccard).toFixed(3).padStart(11)}  ${Math.min(...r.jaccard).toFixed(3).padStart(10)}  ${mean(r.rho).toFixed(5).padStart(17)}  ${mean(r.seconds).toFixed(2).padStart(8)}`,
+    `${String(n).padStart(5)}  ${(Math.max(...r.completeness) * 100).toFixed(3).padStart(17)}%  ${(mean(r.completeness) * 100).toFixed(3).padStart(16)}%  ${mean(r.jaccard).toFixed(3).padStart(11)}  ${Math.min(
+      ...r.jaccard,
+    )
+      .toFixed(3)
+      .padStart(10)}  ${mean(r.rho).toFixed(5).padStart(17)}  ${mean(r.seconds).toFixed(2).padStart(8)}`,
   );
 }

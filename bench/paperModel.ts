@@ -31,7 +31,9 @@ const { values } = parseArgs({
   allowPositionals: true,
 });
 if (!values.model || !values.layers) {
-  console.error("usage: tsx bench/paperModel.ts --model DIR --layers top,...,bottom [--class NAME] [--tau 4] [--reference R.json.gz]");
+  console.error(
+    "usage: tsx bench/paperModel.ts --model DIR --layers top,...,bottom [--class NAME] [--tau 4] [--reference R.json.gz]",
+  );
   process.exit(2);
 }
 const dir = values.model;
@@ -54,9 +56,15 @@ const wall = (performance.now() - t0) / 1000;
 const peakRssMB = process.resourceUsage().maxRSS / 1024;
 if (values.out) writeFileSync(values.out, JSON.stringify(circuit));
 const fmt = (v: number | undefined, d = 1) => (v === undefined || !Number.isFinite(v) ? "nan" : v.toFixed(d));
-console.log(`${dir} [${preset}] on ${circuit.params.backend}: class ${className}, ${circuit.images.length} images, ${circuit.patches.length} patches, τ ${circuit.params.tau}`);
+console.log(
+  `${dir} [${preset}] on ${circuit.params.backend}: class ${className}, ${circuit.images.length} images, ${circuit.patches.length} patches, τ ${circuit.params.tau}`,
+);
 console.log(`  wall ${fmt(wall)} s   peak RSS ${fmt(peakRssMB, 0)} MB`);
-console.log(`  stages (s): ${Object.entries(circuit.timings ?? {}).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
+console.log(
+  `  stages (s): ${Object.entries(circuit.timings ?? {})
+    .map(([k, v]) => `${k} ${fmt(v)}`)
+    .join(", ")}`,
+);
 for (const l of circuit.layers) {
   const ig = l.timings?.ig ?? Number.NaN;
   const nodes = [...new Set(l.targets.map((t) => t.igSteps))].sort((a, b) => (a ?? 0) - (b ?? 0));

@@ -8,9 +8,25 @@ import { join } from "node:path";
 import { fileIOHandler } from "../server/neurflow/model/layers/fileIO";
 import { tf } from "../server/neurflow/tf";
 
-function convBn(x: tf.SymbolicTensor, filters: number, kernel: number, stride: number, name: string, relu: boolean, seed: number): tf.SymbolicTensor {
+function convBn(
+  x: tf.SymbolicTensor,
+  filters: number,
+  kernel: number,
+  stride: number,
+  name: string,
+  relu: boolean,
+  seed: number,
+): tf.SymbolicTensor {
   let y = tf.layers
-    .conv2d({ filters, kernelSize: kernel, strides: stride, padding: "same", useBias: false, name: `${name}.conv`, kernelInitializer: tf.initializers.heNormal({ seed }) })
+    .conv2d({
+      filters,
+      kernelSize: kernel,
+      strides: stride,
+      padding: "same",
+      useBias: false,
+      name: `${name}.conv`,
+      kernelInitializer: tf.initializers.heNormal({ seed }),
+    })
     .apply(x) as tf.SymbolicTensor;
   y = tf.layers.batchNormalization({ name: `${name}.bn` }).apply(y) as tf.SymbolicTensor;
   return relu ? (tf.layers.reLU({ name: `${name}.relu` }).apply(y) as tf.SymbolicTensor) : y;
@@ -44,7 +60,9 @@ export function resnet50(size = 224, classes = 1000, widthScale = 1): tf.LayersM
   });
   void inChannels;
   x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: classes, name: "fc", kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }) }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: classes, name: "fc", kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }) })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out, name: "resnet50" });
 }
 

@@ -33,23 +33,39 @@ const manifestPath = await saveResnet50(join(dir, "model"));
 // smooth random textures: a few random colour blobs per image
 const n = Number(values.images);
 let seed = 7;
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 for (let i = 0; i < n; i++) {
   const px = Buffer.alloc(224 * 224 * 3);
-  const blobs = Array.from({ length: 6 }, () => ({ x: rand() * 224, y: rand() * 224, r: 20 + rand() * 60, c: [rand() * 255, rand() * 255, rand() * 255] }));
+  const blobs = Array.from({ length: 6 }, () => ({
+    x: rand() * 224,
+    y: rand() * 224,
+    r: 20 + rand() * 60,
+    c: [rand() * 255, rand() * 255, rand() * 255],
+  }));
   for (let y = 0; y < 224; y++)
     for (let x = 0; x < 224; x++) {
       let c = [40 + rand() * 20, 40 + rand() * 20, 40 + rand() * 20];
       for (const b of blobs) if ((x - b.x) ** 2 + (y - b.y) ** 2 < b.r ** 2) c = b.c.map((v) => v + rand() * 30);
-      px.set(c.map((v) => Math.max(0, Math.min(255, Math.round(v)))), (y * 224 + x) * 3);
+      px.set(
+        c.map((v) => Math.max(0, Math.min(255, Math.round(v)))),
+        (y * 224 + x) * 3,
+      );
     }
-  await sharp(px, { raw: { width: 224, height: 224, channels: 3 } }).png().toFile(join(imagesDir, `${String(i).padStart(3, "0")}.png`));
+  await sharp(px, { raw: { width: 224, height: 224, channels: 3 } })
+    .png()
+    .toFile(join(imagesDir, `${String(i).padStart(3, "0")}.png`));
 }
 // the class most of these images are assigned to
 const model = await loadModel(manifestPath);
 const { loadClassImages } = await import("../server/neurflow/images");
 const imgs = await loadClassImages(imagesDir, 224);
-const pred = tf.tidy(() => model.graph.run({ [model.inputTensor]: model.preprocess(tf.tensor4d(imgs.pixels, [n, 224, 224, 3])) }, [model.logitsTensor])[0]!.argMax(1));
+const pred = tf.tidy(() =>
+  model.graph
+    .run({ [model.inputTensor]: model.preprocess(tf.tensor4d(imgs.pixels, [n, 224, 224, 3])) }, [
+      model.logitsTensor,
+    ])[0]!
+    .argMax(1),
+);
 const counts = new Map<number, number>();
 for (const c of await pred.data()) counts.set(c, (counts.get(c) ?? 0) + 1);
 pred.dispose();
@@ -59,7 +75,13 @@ const setupSeconds = (performance.now() - t0) / 1000;
 const layers = values.layers!.split(",");
 const started = performance.now();
 const circuit = await buildCircuit(
-  { manifestPath, images: imagesDir, className: `class${cls}`, layers, params: { tau: Number(values.tau), igSteps: Number(values["ig-steps"]) } },
+  {
+    manifestPath,
+    images: imagesDir,
+    className: `class${cls}`,
+    layers,
+    params: { tau: Number(values.tau), igSteps: Number(values["ig-steps"]) },
+  },
   { onProgress: (p) => process.stderr.write(`\r${(p.fraction * 100).toFixed(0)}% ${p.message}      `) },
 );
 process.stderr.write("\n");

@@ -17,7 +17,11 @@ import { spawnSync } from "node:child_process";
 const all = ["default", "reference"];
 const paperAt = process.argv.indexOf("paper");
 if (paperAt >= 2) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "bench/paperModel.ts", ...process.argv.slice(paperAt + 1)], { stdio: "inherit" });
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "bench/paperModel.ts", ...process.argv.slice(paperAt + 1)],
+    { stdio: "inherit" },
+  );
   process.exit(r.status ?? 1);
 }
 const chosen = process.argv.slice(2).filter((a) => all.includes(a));
@@ -43,8 +47,13 @@ for (const preset of runs) {
   const p = res.parity;
   console.log(`toyworld-a circuit [${preset}] on ${res.backend}, N=${res.igSteps}`);
   console.log(`  wall ${fmt(res.wallSeconds)} s   peak RSS ${fmt(res.peakRssMB, 0)} MB`);
-  console.log(`  stages (s): ${Object.entries(res.stages as Record<string, number>).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
-  for (const l of res.perLayer) console.log(`    ${l.pair.padEnd(20)} ${String(l.targets).padStart(3)} targets ${fmt(l.seconds)} s`);
+  console.log(
+    `  stages (s): ${Object.entries(res.stages as Record<string, number>)
+      .map(([k, v]) => `${k} ${fmt(v)}`)
+      .join(", ")}`,
+  );
+  for (const l of res.perLayer)
+    console.log(`    ${l.pair.padEnd(20)} ${String(l.targets).padStart(3)} targets ${fmt(l.seconds)} s`);
   console.log(
     `  parity: targets J ${fmt(p.targetJaccard, 3)}, top ${fmt(p.topOverlap, 3)}, core J ${fmt(p.coreJaccard, 3)} (min ${fmt(p.coreJaccardMin, 2)}), ` +
       `importance ρ ${fmt(p.importanceSpearman, 4)}, edge Δmax ${Number(p.edgeWeightMaxDiff).toExponential(2)}, ` +
@@ -67,15 +76,22 @@ if (wantResnet) {
   } else {
     const res = JSON.parse(line);
     console.log(`resnet50-shaped circuit at 224 px on ${res.backend}: ${res.images} images, ${res.patches} patches`);
-    console.log(`  wall ${fmt(res.wallSeconds)} s (activations ${fmt(res.activationSeconds)} s)   peak RSS ${fmt(res.peakRssMB, 0)} MB`);
-    for (const l of res.pairs) console.log(`    ${l.pair.padEnd(20)} ${String(l.targets).padStart(3)} targets ${fmt(l.seconds)} s, ${fmt(l.secondsPerTarget, 2)} s per target`);
+    console.log(
+      `  wall ${fmt(res.wallSeconds)} s (activations ${fmt(res.activationSeconds)} s)   peak RSS ${fmt(res.peakRssMB, 0)} MB`,
+    );
+    for (const l of res.pairs)
+      console.log(
+        `    ${l.pair.padEnd(20)} ${String(l.targets).padStart(3)} targets ${fmt(l.seconds)} s, ${fmt(l.secondsPerTarget, 2)} s per target`,
+      );
   }
 }
 
 // the circuit viewer on a generated 500-group circuit (bench/viewer.ts): with no names, or "viewer"
 if (wantViewer || chosen.length === 0) {
   process.stderr.write("bench: circuit viewer, 500 groups …\n");
-  const r = spawnSync(process.execPath, ["--import", "tsx", "bench/viewer.ts"], { stdio: ["ignore", "inherit", "inherit"] });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "bench/viewer.ts"], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
   if (r.status !== 0) {
     console.log(`viewer: failed (exit ${r.status})`);
     process.exitCode = 1;

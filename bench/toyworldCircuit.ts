@@ -23,7 +23,8 @@ const wall = (performance.now() - started) / 1000;
 const reference = JSON.parse(gunzipSync(readFileSync(`${dir}/reference/bee-tau8.json.gz`)).toString()) as ReferenceRun;
 const parity = compareWithReference(circuit, reference);
 const stages: Record<string, number> = { ...circuit.timings };
-for (const l of circuit.layers) for (const [k, v] of Object.entries(l.timings ?? {})) if (k !== "total") stages[k] = (stages[k] ?? 0) + v;
+for (const l of circuit.layers)
+  for (const [k, v] of Object.entries(l.timings ?? {})) if (k !== "total") stages[k] = (stages[k] ?? 0) + v;
 const worstCompleteness = Math.max(...circuit.layers.flatMap((l) => l.targets.map((t) => t.igCompleteness ?? 0)));
 console.log(
   JSON.stringify({
@@ -33,7 +34,11 @@ console.log(
     wallSeconds: wall,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     stages,
-    perLayer: circuit.layers.map((l) => ({ pair: `${l.upper}←${l.lower}`, targets: l.targets.length, seconds: l.timings?.total })),
+    perLayer: circuit.layers.map((l) => ({
+      pair: `${l.upper}←${l.lower}`,
+      targets: l.targets.length,
+      seconds: l.timings?.total,
+    })),
     worstCompleteness,
     parity,
     parityFailures: parityFailures(parity),

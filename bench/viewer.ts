@@ -50,7 +50,15 @@ export function bigCircuit(groups: number, seed = 1): Circuit {
       };
     });
     const neuronGroups = Array.from({ length: per }, (_, g) =>
-      li === 0 ? { id: g, members: [{ neuron: 0, semanticGroup: g }] } : { id: g, members: [{ neuron: g, semanticGroup: 0 }, { neuron: (g + 1) % per, semanticGroup: 1 }] },
+      li === 0
+        ? { id: g, members: [{ neuron: 0, semanticGroup: g }] }
+        : {
+            id: g,
+            members: [
+              { neuron: g, semanticGroup: 0 },
+              { neuron: (g + 1) % per, semanticGroup: 1 },
+            ],
+          },
     );
     layers.push({ upper: names[li]!, lower: names[li + 1]!, targets, neuronGroups, groupEdges: [] });
   }
@@ -58,7 +66,7 @@ export function bigCircuit(groups: number, seed = 1): Circuit {
     const edges: CircuitLayer["groupEdges"] = [];
     for (let c = 0; c < per; c++) {
       const parents = new Set<number>();
-      while (parents.size < 3) parents.add(Math.min(per - 1, Math.max(0, Math.round(c + (r() - 0.5) * per * 0.3))) );
+      while (parents.size < 3) parents.add(Math.min(per - 1, Math.max(0, Math.round(c + (r() - 0.5) * per * 0.3))));
       for (const p of parents) edges.push({ child: c, parent: p, weight: (r() * 2 - 0.4) * 0.5 });
     }
     layers[li]!.groupEdges = edges;
@@ -68,8 +76,20 @@ export function bigCircuit(groups: number, seed = 1): Circuit {
     model: { name: "toyworld-a", classes: ["bee", "ladybug", "fish", "sun", "tree", "car"], inputSize: 64 },
     class: { index: 0, name: "bee" },
     params: {
-      preset: "default", tau: 3, k: 8, igSteps: 4, igMethod: "gausslegendre", importance: "meanAbs", edgeNormalization: "sequential",
-      granularities: [1, 0.5, 0.25], strideRatio: 0.5, maxSemanticGroups: 5, maxNeuronGroups: 100, layers: names, backend: "bench", seed,
+      preset: "default",
+      tau: 3,
+      k: 8,
+      igSteps: 4,
+      igMethod: "gausslegendre",
+      importance: "meanAbs",
+      edgeNormalization: "sequential",
+      granularities: [1, 0.5, 0.25],
+      strideRatio: 0.5,
+      maxSemanticGroups: 5,
+      maxNeuronGroups: 100,
+      layers: names,
+      backend: "bench",
+      seed,
     } as Circuit["params"],
     images: ["000.png", "001.png", "002.png", "003.png"],
     patches,
@@ -94,12 +114,23 @@ interface TraceEvent {
  * clock): their total duration and their thread (CPU) time. The page's `viewer-init-start` mark
  * gives both the thread and the offset between the page's clock and the trace's.
  */
-function mainThreadUntil(events: TraceEvent[], readyAt: number): { wall: number; cpu: number; longest: number; longestCpu: number } {
+function mainThreadUntil(
+  events: TraceEvent[],
+  readyAt: number,
+): { wall: number; cpu: number; longest: number; longestCpu: number } {
   const mark = events.find((e) => e.name === "viewer-init-start" && e.args?.data?.startTime != null);
   if (!mark) return { wall: NaN, cpu: NaN, longest: NaN, longestCpu: NaN };
   const origin = mark.ts - mark.args!.data!.startTime! * 1000;
   const end = origin + readyAt * 1000;
-  const tasks = events.filter((e) => e.pid === mark.pid && e.tid === mark.tid && e.ph === "X" && e.name === "ThreadControllerImpl::RunTask" && e.ts >= origin && e.ts < end);
+  const tasks = events.filter(
+    (e) =>
+      e.pid === mark.pid &&
+      e.tid === mark.tid &&
+      e.ph === "X" &&
+      e.name === "ThreadControllerImpl::RunTask" &&
+      e.ts >= origin &&
+      e.ts < end,
+  );
   let wall = 0;
   let cpu = 0;
   let longest = 0;
@@ -123,11 +154,21 @@ async function main() {
     const userId = await createUser(platform, { username: "bench", password: "bench-password", role: "admin" });
     const db = platform.db();
     const { token } = createSession(db, userId);
-    const admin = createCaller(createContext({ db, queue: new SqliteJobQueue(db), storageRoot: platform.dataDir, headers: new Headers({ cookie: `${SESSION_COOKIE}=${token}` }), resHeaders: null }));
+    const admin = createCaller(
+      createContext({
+        db,
+        queue: new SqliteJobQueue(db),
+        storageRoot: platform.dataDir,
+        headers: new Headers({ cookie: `${SESSION_COOKIE}=${token}` }),
+        resHeaders: null,
+      }),
+    );
     const base = await seedModelAndDataset(admin);
     const doc = bigCircuit(GROUPS);
     const t0 = performance.now();
-    const { circuitId } = NO_IMAGES ? { circuitId: (await import("~/server/circuits/store")).importCircuit(db, doc, { storedBy: userId }) } : seedCircuit(db, base, doc, userId);
+    const { circuitId } = NO_IMAGES
+      ? { circuitId: (await import("~/server/circuits/store")).importCircuit(db, doc, { storedBy: userId }) }
+      : seedCircuit(db, base, doc, userId);
     const storeMs = performance.now() - t0;
     const graph = await admin.circuitGraph.get({ id: circuitId });
     const url = `${platform.url}/circuits/${circuitId}/view`;
@@ -182,7 +223,10 @@ async function main() {
       mosaicsAll.push(lastMosaic);
       // the first click after load: time until the panel shows
       const box = (await page.getByTestId("circuit-canvas").boundingBox())!;
-      const p = await page.evaluate((id) => window.__viewerCy!.getElementById(id).renderedPosition(), `g${graph.groups[0]!.id}`);
+      const p = await page.evaluate(
+        (id) => window.__viewerCy!.getElementById(id).renderedPosition(),
+        `g${graph.groups[0]!.id}`,
+      );
       const c0 = performance.now();
       await page.mouse.click(box.x + p.x, box.y + p.y);
       await page.getByTestId("detail-panel").waitFor();
@@ -196,7 +240,10 @@ async function main() {
       await page.goto(url);
       await page.locator('[data-testid="viewer"][data-ready="1"]').waitFor({ timeout: 60_000 });
       const box = (await page.getByTestId("circuit-canvas").boundingBox())!;
-      const p = await page.evaluate((id) => window.__viewerCy!.getElementById(id).renderedPosition(), `g${graph.groups[0]!.id}`);
+      const p = await page.evaluate(
+        (id) => window.__viewerCy!.getElementById(id).renderedPosition(),
+        `g${graph.groups[0]!.id}`,
+      );
       const c0 = performance.now();
       await page.mouse.click(box.x + p.x, box.y + p.y);
       await page.getByTestId("detail-panel").waitFor();
@@ -215,11 +262,17 @@ async function main() {
     await page.close();
 
     const load = (await import("node:os")).loadavg()[0]!;
-    console.log(`viewer bench: ${graph.groups.length} groups + logit, ${graph.edges.length} edges, ${RANKS} ranks (Chromium headless, software rendering; load average ${load.toFixed(1)} on ${(await import("node:os")).cpus().length} cores)`);
+    console.log(
+      `viewer bench: ${graph.groups.length} groups + logit, ${graph.edges.length} edges, ${RANKS} ranks (Chromium headless, software rendering; load average ${load.toFixed(1)} on ${(await import("node:os")).cpus().length} cores)`,
+    );
     console.log(`  store (normalise + layout): ${ms(storeMs)}`);
-    console.log(`  server render of /circuits/${circuitId}/view: first ${ms(renders[0]!)}, warm median ${ms(median(renders.slice(1)))}`);
+    console.log(
+      `  server render of /circuits/${circuitId}/view: first ${ms(renders[0]!)}, warm median ${ms(median(renders.slice(1)))}`,
+    );
     const warm = tti.slice(1);
-    console.log(`  time to interactive (navigation → first draw): first ${ms(tti[0]!)}, warm median ${ms(median(warm))} (min ${ms(Math.min(...warm))}, max ${ms(Math.max(...warm))}, ${warm.length} runs)`);
+    console.log(
+      `  time to interactive (navigation → first draw): first ${ms(tti[0]!)}, warm median ${ms(median(warm))} (min ${ms(Math.min(...warm))}, max ${ms(Math.max(...warm))}, ${warm.length} runs)`,
+    );
     const ph = phases[1 + warm.indexOf(median(warm))]!;
     console.log(
       `  breakdown (the median warm run): request sent ${ms(ph.request!)}, response started ${ms(ph.response!)}, HTML received ${ms(ph.html!)}, DOMContentLoaded ${ms(ph.domContentLoaded!)}, Cytoscape init ${ms(ph.initStart!)} → ${ms(ph.initEnd!)}, first draw ${ms(ph.firstDraw!)}`,
@@ -228,7 +281,9 @@ async function main() {
       `  main thread until the first draw (${ms(readyAt)}, traced): busy ${ms(main.wall)} in tasks, of which CPU ${ms(main.cpu)}; longest task ${ms(main.longest)} (CPU ${ms(main.longestCpu)})`,
     );
     console.log(`  click right after the first draw → panel: ${clickAtDraw.map(ms).join(", ")}`);
-    console.log(`  all ${graph.groups.length} mosaics received: cold ${ms(mosaicsAll[0]!)} (sharp renders them), warm ${ms(median(mosaicsAll.slice(1)))}`);
+    console.log(
+      `  all ${graph.groups.length} mosaics received: cold ${ms(mosaicsAll[0]!)} (sharp renders them), warm ${ms(median(mosaicsAll.slice(1)))}`,
+    );
     await ctx.close();
   } finally {
     await browser.close();

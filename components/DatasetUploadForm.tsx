@@ -42,10 +42,24 @@ export function DatasetUploadForm({ models, isAdmin }: { models: { id: number; n
         <fieldset className="flex flex-wrap gap-4">
           <legend className="sr-only-live">Dataset source</legend>
           <label className="flex items-center gap-1">
-            <input type="radio" name="datasetSource" value="zip" checked={mode === "zip"} onChange={() => setMode("zip")} /> Zip upload
+            <input
+              type="radio"
+              name="datasetSource"
+              value="zip"
+              checked={mode === "zip"}
+              onChange={() => setMode("zip")}
+            />{" "}
+            Zip upload
           </label>
           <label className="flex items-center gap-1">
-            <input type="radio" name="datasetSource" value="folder" checked={mode === "folder"} onChange={() => setMode("folder")} /> Server folder
+            <input
+              type="radio"
+              name="datasetSource"
+              value="folder"
+              checked={mode === "folder"}
+              onChange={() => setMode("folder")}
+            />{" "}
+            Server folder
           </label>
         </fieldset>
       )}

@@ -17,17 +17,32 @@ export function ModelUploadForm() {
       onSubmit={(e) => {
         e.preventDefault();
         const form = new FormData(e.currentTarget);
-        for (const [k, v] of [...form.entries()]) if (v instanceof File && v.size === 0 && v.name === "") form.delete(k);
+        for (const [k, v] of [...form.entries()])
+          if (v instanceof File && v.size === 0 && v.name === "") form.delete(k);
         upload.mutate(form);
       }}
     >
       <fieldset className="flex flex-wrap items-center gap-4">
         <legend className="sr-only-live">Model format</legend>
         <label className="flex items-center gap-1">
-          <input type="radio" name="modelFormat" value="onnx" checked={kind === "onnx"} onChange={() => setKind("onnx")} /> ONNX
+          <input
+            type="radio"
+            name="modelFormat"
+            value="onnx"
+            checked={kind === "onnx"}
+            onChange={() => setKind("onnx")}
+          />{" "}
+          ONNX
         </label>
         <label className="flex items-center gap-1">
-          <input type="radio" name="modelFormat" value="tfjs" checked={kind === "tfjs"} onChange={() => setKind("tfjs")} /> TF.js layers
+          <input
+            type="radio"
+            name="modelFormat"
+            value="tfjs"
+            checked={kind === "tfjs"}
+            onChange={() => setKind("tfjs")}
+          />{" "}
+          TF.js layers
         </label>
       </fieldset>
       <label className="flex flex-col gap-1">

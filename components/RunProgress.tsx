@@ -19,11 +19,13 @@ function describe(type: string, d: Record<string, unknown>): string | null {
   if (type === "status") {
     const s = String(d.status);
     if (s === "running") return `running (attempt ${String(d.attempt)}${d.resumed ? ", resumed from checkpoint" : ""})`;
-    if (s === "queued" && d.error) return `attempt failed: ${String(d.error)}; retrying in ${Math.round(Number(d.retryInMs ?? 0) / 1000)} s`;
+    if (s === "queued" && d.error)
+      return `attempt failed: ${String(d.error)}; retrying in ${Math.round(Number(d.retryInMs ?? 0) / 1000)} s`;
     return d.error ? `${s}: ${String(d.error)}` : s;
   }
   if (type === "log") return String(d.message);
-  if (type === "checkpoint") return `layer ${String(d.layer)} done${d.seconds != null ? ` in ${Number(d.seconds).toFixed(1)} s` : ""} (checkpoint)`;
+  if (type === "checkpoint")
+    return `layer ${String(d.layer)} done${d.seconds != null ? ` in ${Number(d.seconds).toFixed(1)} s` : ""} (checkpoint)`;
   return null;
 }
 
@@ -33,8 +35,11 @@ export function RunFacts({ initial }: { initial: Run }) {
   const run = useQuery(trpc.runs.get.queryOptions({ id: initial.id }, { initialData: initial })).data ?? initial;
   return (
     <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400" data-testid="run-facts">
-      <Link className="hover:underline" href={`/models/${run.modelId}`}>{run.modelName}</Link> · dataset {run.datasetName} · τ {run.params.tau} · k {run.params.k} · N{" "}
-      {run.params.igSteps} · layers {run.layers.join(" → ")}
+      <Link className="hover:underline" href={`/models/${run.modelId}`}>
+        {run.modelName}
+      </Link>{" "}
+      · dataset {run.datasetName} · τ {run.params.tau} · k {run.params.k} · N {run.params.igSteps} · layers{" "}
+      {run.layers.join(" → ")}
       {run.backend ? ` · backend ${run.backend}` : ""} · queued {when(run.createdAt)}
       {run.job && ` · attempt ${run.job.attempts}/${run.job.maxAttempts}`}
     </p>
@@ -75,14 +80,19 @@ export function RunProgress({ initial, canCancel }: { initial: Run; canCancel: b
     <div className="flex flex-col gap-4">
       <div className="flex items-center gap-3">
         <StatusBadge status={run.status} />
-        <span className="text-sm text-zinc-500" data-testid="progress-text">{pct}%</span>
+        <span className="text-sm text-zinc-500" data-testid="progress-text">
+          {pct}%
+        </span>
         <span className="truncate text-sm text-zinc-600 dark:text-zinc-300">{active ? message : ""}</span>
         <span className="flex-1" />
         {sub.status === "connecting" && active && <span className="text-xs text-zinc-500">connecting…</span>}
         {canCancel && active && (
           <button
             className={secondaryButtonClass}
-            onClick={() => window.confirm(`Cancel run #${run.id}? It stops after the current step and cannot be resumed.`) && cancel.mutate({ id: run.id })}
+            onClick={() =>
+              window.confirm(`Cancel run #${run.id}? It stops after the current step and cannot be resumed.`) &&
+              cancel.mutate({ id: run.id })
+            }
             disabled={cancel.isPending || run.job?.cancelRequested}
           >
             {run.job?.cancelRequested ? "Canceling…" : "Cancel"}
@@ -122,10 +132,18 @@ export function RunProgress({ initial, canCancel }: { initial: Run; canCancel: b
             <p className="text-sm text-zinc-500">No layer finished yet.</p>
           ) : (
             <table className={tableClass}>
-              <thead><tr><th>Layer pair</th><th>Seconds</th></tr></thead>
+              <thead>
+                <tr>
+                  <th>Layer pair</th>
+                  <th>Seconds</th>
+                </tr>
+              </thead>
               <tbody>
                 {run.layerTimings.map((t) => (
-                  <tr key={t.layer}><td>{t.layer}</td><td>{t.seconds.toFixed(1)}</td></tr>
+                  <tr key={t.layer}>
+                    <td>{t.layer}</td>
+                    <td>{t.seconds.toFixed(1)}</td>
+                  </tr>
                 ))}
               </tbody>
             </table>

@@ -14,7 +14,12 @@ export function SignInForm({ setup, next = "/" }: { setup: boolean; next?: strin
   const router = useRouter();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const done = { onSuccess: () => { router.push(next); router.refresh(); } };
+  const done = {
+    onSuccess: () => {
+      router.push(next);
+      router.refresh();
+    },
+  };
   const signIn = useMutation(trpc.auth.signIn.mutationOptions(done));
   const create = useMutation(trpc.auth.setup.mutationOptions(done));
   const m = setup ? create : signIn;
@@ -26,10 +31,21 @@ export function SignInForm({ setup, next = "/" }: { setup: boolean; next?: strin
         m.mutate({ username, password });
       }}
     >
-      {setup && <p className="text-sm text-zinc-600 dark:text-zinc-400">No accounts yet: the account you create now is the admin.</p>}
+      {setup && (
+        <p className="text-sm text-zinc-600 dark:text-zinc-400">
+          No accounts yet: the account you create now is the admin.
+        </p>
+      )}
       <label className="flex flex-col gap-1 text-sm">
         Username
-        <input name="username" autoComplete="username" className={inputClass} value={username} onChange={(e) => setUsername(e.target.value)} required />
+        <input
+          name="username"
+          autoComplete="username"
+          className={inputClass}
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+          required
+        />
       </label>
       <label className="flex flex-col gap-1 text-sm">
         Password

@@ -10,7 +10,9 @@ import { useTRPC } from "~/trpc/react";
  */
 export function SignOutButton() {
   const trpc = useTRPC();
-  const signOut = useMutation(trpc.auth.signOut.mutationOptions({ onSuccess: () => window.location.replace("/signin") }));
+  const signOut = useMutation(
+    trpc.auth.signOut.mutationOptions({ onSuccess: () => window.location.replace("/signin") }),
+  );
   useEffect(() => {
     // a signed-in page restored from the back-forward cache is rendered again by the server
     const onShow = (e: PageTransitionEvent) => e.persisted && window.location.reload();
@@ -18,7 +20,11 @@ export function SignOutButton() {
     return () => window.removeEventListener("pageshow", onShow);
   }, []);
   return (
-    <button className="text-zinc-600 hover:underline dark:text-zinc-300" onClick={() => signOut.mutate()} disabled={signOut.isPending}>
+    <button
+      className="text-zinc-600 hover:underline dark:text-zinc-300"
+      onClick={() => signOut.mutate()}
+      disabled={signOut.isPending}
+    >
       Sign out
     </button>
   );

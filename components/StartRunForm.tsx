@@ -31,7 +31,8 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
   // N follows the preset until the user types a value of their own
   const [steps, setSteps] = useState<string | null>(null);
   const start = useMutation(trpc.runs.start.mutationOptions({ onSuccess: (r) => router.push(`/runs/${r.id}`) }));
-  if (datasets.length === 0) return <p className="text-sm text-zinc-500">Add a dataset with images of this model&apos;s classes first.</p>;
+  if (datasets.length === 0)
+    return <p className="text-sm text-zinc-500">Add a dataset with images of this model&apos;s classes first.</p>;
   return (
     <form
       className="flex flex-col gap-3 text-sm"
@@ -53,7 +54,12 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
       <div className="grid grid-cols-2 gap-3">
         <label className="flex flex-col gap-1">
           Class
-          <select name="className" className={inputClass} value={className} onChange={(e) => setClassName(e.target.value)}>
+          <select
+            name="className"
+            className={inputClass}
+            value={className}
+            onChange={(e) => setClassName(e.target.value)}
+          >
             {classes.map((c) => (
               <option key={c} value={c} disabled={!has.has(c)}>
                 {c}
@@ -93,11 +99,25 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
         </label>
         <label className="flex flex-col gap-1" title="integrated-gradients quadrature nodes">
           N (integrated-gradients steps)
-          <input name="igSteps" type="number" required min={1} max={300} value={steps ?? PRESET_STEPS[preset]} onChange={(e) => setSteps(e.target.value)} className={inputClass} />
+          <input
+            name="igSteps"
+            type="number"
+            required
+            min={1}
+            max={300}
+            value={steps ?? PRESET_STEPS[preset]}
+            onChange={(e) => setSteps(e.target.value)}
+            className={inputClass}
+          />
         </label>
         <label className="flex flex-col gap-1">
           Preset
-          <select name="preset" className={inputClass} value={preset} onChange={(e) => setPreset(e.target.value === "reference" ? "reference" : "default")}>
+          <select
+            name="preset"
+            className={inputClass}
+            value={preset}
+            onChange={(e) => setPreset(e.target.value === "reference" ? "reference" : "default")}
+          >
             <option value="default">default</option>
             <option value="reference">reference (authors&apos; code)</option>
           </select>
@@ -113,7 +133,11 @@ export function StartRunForm({ modelId, classes, layers, datasets }: Props) {
                 name="layer"
                 value={l}
                 checked={picked.includes(l)}
-                onChange={(e) => setPicked((p) => (e.target.checked ? layers.filter((x) => x === l || p.includes(x)) : p.filter((x) => x !== l)))}
+                onChange={(e) =>
+                  setPicked((p) =>
+                    e.target.checked ? layers.filter((x) => x === l || p.includes(x)) : p.filter((x) => x !== l),
+                  )
+                }
               />
               {l}
             </label>

@@ -50,7 +50,7 @@ function AccountTable({ accounts, roles, myId }: { accounts: Account[]; roles: r
         },
         onError: (e) => {
           setPicked(({ [a.id]: _, ...rest }) => rest);
-          setFailure({ username: a.username, message: (e instanceof Error ? e.message : String(e)) });
+          setFailure({ username: a.username, message: e instanceof Error ? e.message : String(e) });
         },
       },
     );
@@ -59,7 +59,11 @@ function AccountTable({ accounts, roles, myId }: { accounts: Account[]; roles: r
     <div className="flex flex-col gap-3">
       <table className={tableClass} data-testid="accounts">
         <thead>
-          <tr><th>Username</th><th>Role</th><th>Created</th></tr>
+          <tr>
+            <th>Username</th>
+            <th>Role</th>
+            <th>Created</th>
+          </tr>
         </thead>
         <tbody>
           {accounts.map((a) => (
@@ -76,7 +80,11 @@ function AccountTable({ accounts, roles, myId }: { accounts: Account[]; roles: r
                   disabled={setRole.isPending}
                   onChange={(e) => change(a, e.target.value as Role)}
                 >
-                  {roles.map((r) => <option key={r} value={r}>{r}</option>)}
+                  {roles.map((r) => (
+                    <option key={r} value={r}>
+                      {r}
+                    </option>
+                  ))}
                 </select>
               </td>
               <td>{when(a.createdAt)}</td>
@@ -84,9 +92,19 @@ function AccountTable({ accounts, roles, myId }: { accounts: Account[]; roles: r
           ))}
         </tbody>
       </table>
-      {failure && <ErrorBox>Could not change the role of {failure.username}: {failure.message}</ErrorBox>}
-      {changed && <p className="text-sm text-green-700 dark:text-green-400" role="status">{changed}</p>}
-      <p className="text-xs text-zinc-500">A role change applies from the account&apos;s next request. There is always at least one admin.</p>
+      {failure && (
+        <ErrorBox>
+          Could not change the role of {failure.username}: {failure.message}
+        </ErrorBox>
+      )}
+      {changed && (
+        <p className="text-sm text-green-700 dark:text-green-400" role="status">
+          {changed}
+        </p>
+      )}
+      <p className="text-xs text-zinc-500">
+        A role change applies from the account&apos;s next request. There is always at least one admin.
+      </p>
     </div>
   );
 }
@@ -120,22 +138,45 @@ function CreateUserForm({ roles }: { roles: readonly Role[] }) {
     >
       <label className="flex flex-col gap-1">
         Username
-        <input name="new-username" autoComplete="off" className={inputClass} value={username} onChange={(e) => setUsername(e.target.value)} required />
+        <input
+          name="new-username"
+          autoComplete="off"
+          className={inputClass}
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+          required
+        />
         <span className="text-xs text-zinc-500">3–40 letters, digits, _ . -</span>
       </label>
       <label className="flex flex-col gap-1">
         Password
-        <input name="new-password" type="password" autoComplete="new-password" className={inputClass} value={password} onChange={(e) => setPassword(e.target.value)} required />
+        <input
+          name="new-password"
+          type="password"
+          autoComplete="new-password"
+          className={inputClass}
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          required
+        />
         <span className="text-xs text-zinc-500">at least 8 characters; pass it on to the person yourself</span>
       </label>
       <label className="flex flex-col gap-1">
         Role
         <select name="new-role" className={inputClass} value={role} onChange={(e) => setRole(e.target.value as Role)}>
-          {roles.map((r) => <option key={r} value={r}>{r}</option>)}
+          {roles.map((r) => (
+            <option key={r} value={r}>
+              {r}
+            </option>
+          ))}
         </select>
       </label>
       {create.error && <ErrorBox>{create.error.message}</ErrorBox>}
-      {created && <p className="text-green-700 dark:text-green-400" role="status">{created}</p>}
+      {created && (
+        <p className="text-green-700 dark:text-green-400" role="status">
+          {created}
+        </p>
+      )}
       <button className={buttonClass} disabled={create.isPending} type="submit">
         Create account
       </button>

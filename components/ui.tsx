@@ -1,9 +1,22 @@
 /** Small shared building blocks (server- and client-safe: no hooks). */
 import type { ReactNode } from "react";
 
-export function Card({ title, children, actions, id }: { title: ReactNode; children: ReactNode; actions?: ReactNode; id?: string }) {
+export function Card({
+  title,
+  children,
+  actions,
+  id,
+}: {
+  title: ReactNode;
+  children: ReactNode;
+  actions?: ReactNode;
+  id?: string;
+}) {
   return (
-    <section id={id} className="rounded-lg border border-zinc-200 bg-white p-4 shadow-sm dark:border-zinc-800 dark:bg-zinc-900">
+    <section
+      id={id}
+      className="rounded-lg border border-zinc-200 bg-white p-4 shadow-sm dark:border-zinc-800 dark:bg-zinc-900"
+    >
       <div className="mb-3 flex items-center gap-3">
         <h2 className="text-base font-semibold">{title}</h2>
         <span className="flex-1" />
@@ -16,7 +29,10 @@ export function Card({ title, children, actions, id }: { title: ReactNode; child
 
 export function ErrorBox({ children }: { children: ReactNode }) {
   return (
-    <p role="alert" className="rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800 dark:border-red-800 dark:bg-red-950 dark:text-red-200">
+    <p
+      role="alert"
+      className="rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800 dark:border-red-800 dark:bg-red-950 dark:text-red-200"
+    >
       {children}
     </p>
   );
@@ -34,7 +50,11 @@ const STATUS_COLOURS: Record<string, string> = {
 };
 
 export function StatusBadge({ status }: { status: string }) {
-  return <span className={`rounded px-2 py-0.5 text-xs font-medium ${STATUS_COLOURS[status] ?? STATUS_COLOURS.queued}`}>{status}</span>;
+  return (
+    <span className={`rounded px-2 py-0.5 text-xs font-medium ${STATUS_COLOURS[status] ?? STATUS_COLOURS.queued}`}>
+      {status}
+    </span>
+  );
 }
 
 export const inputClass =
@@ -44,7 +64,8 @@ export const buttonClass =
 /** A button for a secondary or destructive action (not the page's main one). */
 export const secondaryButtonClass =
   "rounded border border-zinc-300 px-3 py-1.5 text-sm hover:bg-zinc-100 disabled:opacity-50 dark:border-zinc-700 dark:hover:bg-zinc-800";
-export const tableClass = "w-full text-left text-sm [&_td]:py-1 [&_td]:pr-3 [&_th]:pb-1 [&_th]:pr-3 [&_th]:font-medium [&_th]:text-zinc-500";
+export const tableClass =
+  "w-full text-left text-sm [&_td]:py-1 [&_td]:pr-3 [&_th]:pb-1 [&_th]:pr-3 [&_th]:font-medium [&_th]:text-zinc-500";
 
 export function when(ms: number | null | undefined): string {
   // the same text on the server and in every browser (no hydration mismatch), so it says its zone

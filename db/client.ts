@@ -11,7 +11,9 @@ import * as schema from "./schema";
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
-export const MIGRATIONS_DIR = resolve(/* turbopackIgnore: true */ process.env.NEURFLOW_MIGRATIONS ?? join(process.cwd(), "db", "migrations"));
+export const MIGRATIONS_DIR = resolve(
+  /* turbopackIgnore: true */ process.env.NEURFLOW_MIGRATIONS ?? join(process.cwd(), "db", "migrations"),
+);
 
 export function defaultDbPath(): string {
   return resolve(/* turbopackIgnore: true */ process.env.NEURFLOW_DB ?? join(process.cwd(), "data", "neurflow.db"));

@@ -9,7 +9,15 @@ import { join } from "node:path";
 
 /** What `next build` reads: the app's sources and the configuration. */
 const INPUT_DIRS = ["app", "components", "lib", "trpc", "server", "db", "public"];
-const INPUT_FILES = ["next.config.ts", "proxy.ts", "instrumentation.ts", "postcss.config.mjs", "tsconfig.json", "package.json", "package-lock.json"];
+const INPUT_FILES = [
+  "next.config.ts",
+  "proxy.ts",
+  "instrumentation.ts",
+  "postcss.config.mjs",
+  "tsconfig.json",
+  "package.json",
+  "package-lock.json",
+];
 /** Not part of the web bundle: the toy-world generator, and the migrations (read at run time). */
 const SKIP = new Set(["server/toyworld", "db/migrations"]);
 const STAMP = "neurflow-build-stamp.json";

@@ -33,7 +33,12 @@ function walk(root: string, dir: string, out: string[]): void {
 function isClientFile(rel: string, source: ts.SourceFile): boolean {
   if (CLIENT_DIRS.some((d) => rel === d || rel.startsWith(d + sep))) return true;
   const first = source.statements[0];
-  return !!first && ts.isExpressionStatement(first) && ts.isStringLiteral(first.expression) && first.expression.text === "use client";
+  return (
+    !!first &&
+    ts.isExpressionStatement(first) &&
+    ts.isStringLiteral(first.expression) &&
+    first.expression.text === "use client"
+  );
 }
 
 /** The repository file a specifier names (`~/` is the root), or null for a package. */
@@ -43,7 +48,8 @@ function resolveSpecifier(root: string, from: string, specifier: string): string
   else if (specifier.startsWith(".")) base = resolve(root, dirname(from), specifier);
   else return null;
   const stripped = base.replace(/\.(js|ts|tsx)$/, "");
-  for (const c of [stripped + ".ts", stripped + ".tsx", join(stripped, "index.ts"), join(stripped, "index.tsx")]) if (existsSync(c)) return c;
+  for (const c of [stripped + ".ts", stripped + ".tsx", join(stripped, "index.ts"), join(stripped, "index.tsx")])
+    if (existsSync(c)) return c;
   return base;
 }
 
@@ -61,10 +67,19 @@ function runtimeImports(source: ts.SourceFile): { specifier: string; pos: number
       const typeOnly =
         !!clause &&
         (clause.isTypeOnly ||
-          (!clause.name && !!clause.namedBindings && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+          (!clause.name &&
+            !!clause.namedBindings &&
+            ts.isNamedImports(clause.namedBindings) &&
+            clause.namedBindings.elements.length > 0 &&
+            clause.namedBindings.elements.every((e) => e.isTypeOnly)));
       if (!typeOnly) found.push({ specifier: node.moduleSpecifier.text, pos: node.getStart(source) });
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
-      const typeOnly = node.isTypeOnly || (!!node.exportClause && ts.isNamedExports(node.exportClause) && node.exportClause.elements.length > 0 && node.exportClause.elements.every((e) => e.isTypeOnly));
+      const typeOnly =
+        node.isTypeOnly ||
+        (!!node.exportClause &&
+          ts.isNamedExports(node.exportClause) &&
+          node.exportClause.elements.length > 0 &&
+          node.exportClause.elements.every((e) => e.isTypeOnly));
       if (!typeOnly) found.push({ specifier: node.moduleSpecifier.text, pos: node.getStart(source) });
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
       const arg = node.arguments[0];
@@ -84,7 +99,13 @@ export function checkClientImports(root: string): ImportViolation[] {
   const violations: ImportViolation[] = [];
   for (const rel of files.sort()) {
     const text = readFileSync(join(root, rel), "utf8");
-    const source = ts.createSourceFile(rel, text, ts.ScriptTarget.Latest, true, rel.endsWith(".tsx") ? ts.ScriptKind.TSX : ts.ScriptKind.TS);
+    const source = ts.createSourceFile(
+      rel,
+      text,
+      ts.ScriptTarget.Latest,
+      true,
+      rel.endsWith(".tsx") ? ts.ScriptKind.TSX : ts.ScriptKind.TS,
+    );
     if (!isClientFile(rel, source)) continue;
     for (const { specifier, pos } of runtimeImports(source)) {
       const target = resolveSpecifier(root, rel, specifier);
@@ -94,7 +115,8 @@ export function checkClientImports(root: string): ImportViolation[] {
         : marksServerOnly(target)
           ? `browser code imports a server-only module (${relative(root, target)})`
           : null;
-      if (reason) violations.push({ file: rel, line: source.getLineAndCharacterOfPosition(pos).line + 1, specifier, reason });
+      if (reason)
+        violations.push({ file: rel, line: source.getLineAndCharacterOfPosition(pos).line + 1, specifier, reason });
     }
   }
   return violations;

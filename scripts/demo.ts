@@ -52,7 +52,9 @@ function file(path: string, name = path.split("/").pop()!): File {
 function layersModelForm(dir: string): FormData {
   const f = new FormData();
   f.set("manifest", file(join(dir, "manifest.json")));
-  const modelJson = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")) as { weightsManifest: { paths: string[] }[] };
+  const modelJson = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")) as {
+    weightsManifest: { paths: string[] }[];
+  };
   f.set("modelJson", file(join(dir, "model.json")));
   const weights = new Set(modelJson.weightsManifest.flatMap((g) => g.paths).map((p) => p.replace(/^\.\//, "")));
   for (const w of weights) f.append("weights", file(join(dir, w)));
@@ -93,9 +95,17 @@ async function main() {
   // a build is reused while its stamp matches the sources (after a pull or an edit it is rebuilt)
   const sources = sourceHash(root);
   if (builtHash(root, ".next") !== sources) {
-    step(existsSync(join(root, ".next", "BUILD_ID")) ? "rebuilding the web app (the sources changed since .next/ was built)…" : "building the web app (next build)…");
+    step(
+      existsSync(join(root, ".next", "BUILD_ID"))
+        ? "rebuilding the web app (the sources changed since .next/ was built)…"
+        : "building the web app (next build)…",
+    );
     const started = Date.now();
-    const r = spawnSync(process.execPath, [nextBin, "build"], { stdio: "inherit", cwd: root, env: { ...process.env, NEURFLOW_NEXT_DIST_DIR: "" } });
+    const r = spawnSync(process.execPath, [nextBin, "build"], {
+      stdio: "inherit",
+      cwd: root,
+      env: { ...process.env, NEURFLOW_NEXT_DIST_DIR: "" },
+    });
     if (r.status !== 0) throw new Error("next build failed");
     writeBuildStamp(root, ".next", sources, (Date.now() - started) / 1000);
   }
@@ -109,10 +119,20 @@ async function main() {
   const existing = db.select().from(users).where(eq(users.username, DEMO_USER)).get();
   const userId = existing
     ? (db.update(users).set({ passwordHash: hash, role: "admin" }).where(eq(users.id, existing.id)).run(), existing.id)
-    : db.insert(users).values({ username: DEMO_USER, passwordHash: hash, role: "admin", createdAt: Date.now() }).returning().get().id;
+    : db
+        .insert(users)
+        .values({ username: DEMO_USER, passwordHash: hash, role: "admin", createdAt: Date.now() })
+        .returning()
+        .get().id;
   const { token } = createSession(db, userId);
   const api = createCaller(
-    createContext({ db, queue, storageRoot: storageRoot(), headers: new Headers({ cookie: `${SESSION_COOKIE}=${token}` }), resHeaders: null }),
+    createContext({
+      db,
+      queue,
+      storageRoot: storageRoot(),
+      headers: new Headers({ cookie: `${SESSION_COOKIE}=${token}` }),
+      resHeaders: null,
+    }),
   );
 
   const demo = demoModel();
@@ -128,7 +148,11 @@ async function main() {
   let dataset = (await api.datasets.list()).find((d) => d.name === DEMO_DATASET);
   if (!dataset) {
     step("registering the toy-world images (tests/fixtures/toyworld-a/images, read in place)");
-    const d = await api.datasets.registerFolder({ name: DEMO_DATASET, path: join(fixture, "images"), modelId: model.id });
+    const d = await api.datasets.registerFolder({
+      name: DEMO_DATASET,
+      path: join(fixture, "images"),
+      modelId: model.id,
+    });
     dataset = (await api.datasets.list()).find((x) => x.id === d.id)!;
   }
 
@@ -138,7 +162,14 @@ async function main() {
     const reused = runs.find((r) => r.status !== "failed" && r.status !== "canceled")?.id;
     if (reused != null) return reused;
     step(`queueing ${what} (class bee, τ = 3, k = 20, N = 8, layers fc → layer3.1)`);
-    const params = { className: "bee", layers: ["fc", "layer4.1", "layer4.0", "layer3.1"], tau: 3, k: 20, igSteps: 8, preset: "default" as const };
+    const params = {
+      className: "bee",
+      layers: ["fc", "layer4.1", "layer4.0", "layer3.1"],
+      tau: 3,
+      k: 20,
+      igSteps: 8,
+      preset: "default" as const,
+    };
     return (await api.runs.start({ modelId, datasetId, ...params })).id;
   };
   const runId = await demoRun(model.id, dataset.id, "the demo circuit");
@@ -177,7 +208,11 @@ async function main() {
   const env = { ...process.env, NEURFLOW_NEXT_DIST_DIR: "" };
   const children: ChildProcess[] = [
     spawn(process.execPath, [nextBin, "start", "-p", String(port)], { stdio: "inherit", cwd: root, env }),
-    spawn(process.execPath, ["--import", "tsx", join(root, "server", "jobs", "workerMain.ts")], { stdio: "inherit", cwd: root, env }),
+    spawn(process.execPath, ["--import", "tsx", join(root, "server", "jobs", "workerMain.ts")], {
+      stdio: "inherit",
+      cwd: root,
+      env,
+    }),
   ];
   let stopping = false;
   const stop = () => {
@@ -191,7 +226,9 @@ async function main() {
   for (const c of children)
     c.on("exit", (code) => {
       if (!stopping) {
-        console.error(`demo: ${c === children[0] ? "the web server" : "the worker"} exited (${code ?? "signal"}); stopping`);
+        console.error(
+          `demo: ${c === children[0] ? "the web server" : "the worker"} exited (${code ?? "signal"}); stopping`,
+        );
         process.exitCode = 1;
       }
       stop();
@@ -206,7 +243,11 @@ async function main() {
       ` NeurFlow Studio:  http://localhost:${port}/`,
       ` sign in as:       ${DEMO_USER} / ${password}`,
       ` the demo run:     http://localhost:${port}/runs/${runId}`,
-      ...(biasedRunId != null ? [` a planted bias:   http://localhost:${port}/runs/${biasedRunId}  (models/toyworld5: look for the flower group)`] : []),
+      ...(biasedRunId != null
+        ? [
+            ` a planted bias:   http://localhost:${port}/runs/${biasedRunId}  (models/toyworld5: look for the flower group)`,
+          ]
+        : []),
       ` model:            ${demo.name} (${demo.source})`,
       " stop with Ctrl-C",
       "──────────────────────────────────────────────",

@@ -13,7 +13,12 @@ import sharp from "sharp";
 import { FidelityOfNeuronsPlot, FidelityOfWeightsPlot, OptimalityPlot } from "~/components/evaluations/plots";
 
 const { values } = parseArgs({
-  options: { out: { type: "string" }, optimality: { type: "string" }, "fidelity-neurons": { type: "string" }, "fidelity-weights": { type: "string" } },
+  options: {
+    out: { type: "string" },
+    optimality: { type: "string" },
+    "fidelity-neurons": { type: "string" },
+    "fidelity-weights": { type: "string" },
+  },
   strict: true,
 });
 if (!values.out) throw new Error("--out is required (a path prefix, e.g. docs/images/eval)");
@@ -25,7 +30,9 @@ const plots = [
 for (const [name, file, Plot] of plots) {
   if (!file) continue;
   const result = JSON.parse(readFileSync(file, "utf8"));
-  const markup = renderToStaticMarkup(createElement(Plot as (p: { result: unknown }) => ReturnType<typeof OptimalityPlot>, { result }));
+  const markup = renderToStaticMarkup(
+    createElement(Plot as (p: { result: unknown }) => ReturnType<typeof OptimalityPlot>, { result }),
+  );
   const svg = markup.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"');
   writeFileSync(`${values.out}-${name}.svg`, svg);
   await sharp(Buffer.from(svg), { density: 144 }).png().toFile(`${values.out}-${name}.png`);

@@ -43,7 +43,13 @@ function makeClient(shareToken: string | null) {
 }
 
 /** The app's provider; a share page nests its own with the link's token. */
-export function TRPCReactProvider({ children, shareToken = null }: { children: ReactNode; shareToken?: string | null }) {
+export function TRPCReactProvider({
+  children,
+  shareToken = null,
+}: {
+  children: ReactNode;
+  shareToken?: string | null;
+}) {
   const [queryClient] = useState(() => new QueryClient({ defaultOptions: { queries: { staleTime: 5_000 } } }));
   const [client] = useState(() => makeClient(shareToken));
   return (

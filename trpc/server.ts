@@ -13,7 +13,15 @@ import type { SessionUser } from "~/server/auth/sessions";
 import { SHARE_HEADER } from "~/lib/circuits/viewTypes";
 
 export const api = cache(async () =>
-  createCaller(createContext({ db: getDb(), queue: getQueue(), storageRoot: storageRoot(), headers: await headers(), resHeaders: null })),
+  createCaller(
+    createContext({
+      db: getDb(),
+      queue: getQueue(),
+      storageRoot: storageRoot(),
+      headers: await headers(),
+      resHeaders: null,
+    }),
+  ),
 );
 
 /** The signed-in user, or a redirect to the sign-in page, which returns to this page afterwards. */
@@ -26,6 +34,12 @@ export async function requireUser(): Promise<SessionUser> {
 /** A caller that reads as the holder of a share link (no session): only `sharedReadProcedure`s of that circuit answer. */
 export function shareApi(token: string) {
   return createCaller(
-    createContext({ db: getDb(), queue: getQueue(), storageRoot: storageRoot(), headers: new Headers({ [SHARE_HEADER]: token }), resHeaders: null }),
+    createContext({
+      db: getDb(),
+      queue: getQueue(),
+      storageRoot: storageRoot(),
+      headers: new Headers({ [SHARE_HEADER]: token }),
+      resHeaders: null,
+    }),
   );
 }

@@ -16,19 +16,32 @@ const query = z.object({
   sort: z.enum(BROWSE_SORTS).catch("newest"),
 });
 
-export default async function BrowseCircuits({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+export default async function BrowseCircuits({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
   await requireUser();
   const raw = await searchParams;
   const q = query.parse({ q: typeof raw.q === "string" ? raw.q : "", model: raw.model, sort: raw.sort });
   const caller = await api();
-  const [rows, models] = await Promise.all([caller.circuitBrowse.search({ q: q.q, modelId: q.model, sort: q.sort }), caller.models.list()]);
+  const [rows, models] = await Promise.all([
+    caller.circuitBrowse.search({ q: q.q, modelId: q.model, sort: q.sort }),
+    caller.models.list(),
+  ]);
   return (
     <div className="flex flex-col gap-4">
       <h1 className="text-2xl font-semibold">Circuits</h1>
       <form className="flex flex-wrap items-end gap-2 text-sm" method="get" role="search">
         <label className="flex flex-col gap-1">
           <span className="text-zinc-500">Class or label</span>
-          <input className={inputClass} name="q" defaultValue={q.q} placeholder="e.g. bee, stripes" data-testid="browse-q" />
+          <input
+            className={inputClass}
+            name="q"
+            defaultValue={q.q}
+            placeholder="e.g. bee, stripes"
+            data-testid="browse-q"
+          />
         </label>
         <label className="flex flex-col gap-1">
           <span className="text-zinc-500">Model</span>
@@ -61,15 +74,28 @@ export default async function BrowseCircuits({ searchParams }: { searchParams: P
       ) : (
         <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3" data-testid="browse-results">
           {rows.map((c) => (
-            <li key={c.id} className="overflow-hidden rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
+            <li
+              key={c.id}
+              className="overflow-hidden rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900"
+            >
               <Link href={`/circuits/${c.id}/view`} className="block">
-                <img src={imageUrls(c.id, null).thumb} alt={`circuit of ${c.className}`} width={320} height={180} className="w-full" loading="lazy" />
+                <img
+                  src={imageUrls(c.id, null).thumb}
+                  alt={`circuit of ${c.className}`}
+                  width={320}
+                  height={180}
+                  className="w-full"
+                  loading="lazy"
+                />
                 <div className="p-3 text-sm">
                   <p className="font-semibold">{c.className}</p>
                   <p className="text-zinc-500">
-                    {c.modelName} · τ {c.tau} · {c.neuronGroupCount} groups · {c.layerCount} layer pairs · {when(c.storedAt)}
+                    {c.modelName} · τ {c.tau} · {c.neuronGroupCount} groups · {c.layerCount} layer pairs ·{" "}
+                    {when(c.storedAt)}
                   </p>
-                  {c.matchedLabels.length > 0 && <p className="mt-1 text-xs text-zinc-500">labels: {c.matchedLabels.join(" · ")}</p>}
+                  {c.matchedLabels.length > 0 && (
+                    <p className="mt-1 text-xs text-zinc-500">labels: {c.matchedLabels.join(" · ")}</p>
+                  )}
                 </div>
               </Link>
             </li>

@@ -9,7 +9,11 @@ export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Sign in" };
 
 /** `?next=/path?query`: where to go after signing in (a path of this site only; anything else means "/"). */
-export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+export default async function SignInPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
   const next = safeNextPath((await searchParams).next) ?? "/";
   const me = await (await api()).auth.me();
   if (me.user) redirect(next);

@@ -14,7 +14,10 @@ export default async function UsersPage() {
     return (
       <div className="mx-auto mt-8 max-w-xl" data-testid="admins-only">
         <Card title="Users">
-          <ErrorBox>Only admins manage accounts; you are signed in as {user.role}. Ask an admin to add an account or change a role.</ErrorBox>
+          <ErrorBox>
+            Only admins manage accounts; you are signed in as {user.role}. Ask an admin to add an account or change a
+            role.
+          </ErrorBox>
         </Card>
       </div>
     );

@@ -7,13 +7,28 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useMemo, useState, type ReactNode } from "react";
 import type { FaithfulnessResult } from "~/server/evaluations/compute";
-import { EVALUATION_DEFAULTS, EVALUATION_LIMITS, EVALUATION_TITLES, estimateUnits, type EvaluationKindName } from "~/lib/evaluations/params";
+import {
+  EVALUATION_DEFAULTS,
+  EVALUATION_LIMITS,
+  EVALUATION_TITLES,
+  estimateUnits,
+  type EvaluationKindName,
+} from "~/lib/evaluations/params";
 import type { FidelityOfNeuronsResult, FidelityOfWeightsResult, OptimalityResult } from "~/server/neurflow";
 import { useTRPC } from "~/trpc/react";
 import { buttonClass, ErrorBox, inputClass, StatusBadge, when } from "../ui";
 export type { EvaluationsPageData, EvaluationList } from "./shared";
 import { ImageDebugPanel } from "./ImageDebugPanel";
-import { live, parseNumbers, ResultPicker, Section, type EvaluationJob, type EvaluationList, type EvaluationsPageData, type StoredResult } from "./shared";
+import {
+  live,
+  parseNumbers,
+  ResultPicker,
+  Section,
+  type EvaluationJob,
+  type EvaluationList,
+  type EvaluationsPageData,
+  type StoredResult,
+} from "./shared";
 import { PlotCard } from "./PlotCard";
 import {
   faithfulnessCsv,
@@ -40,21 +55,65 @@ function Field({ label, children, hint }: { label: string; children: ReactNode; 
 
 type Start = (request: unknown) => void;
 
-function Cost({ kind, params, data }: { kind: EvaluationKindName; params: Record<string, unknown>; data: EvaluationsPageData }) {
+function Cost({
+  kind,
+  params,
+  data,
+}: {
+  kind: EvaluationKindName;
+  params: Record<string, unknown>;
+  data: EvaluationsPageData;
+}) {
   const units = estimateUnits(kind, params, { layers: data.layers.length, tau: data.circuit.tau });
   const what = kind === "faithfulness" || kind === "fidelityOfNeurons" ? "masked forward passes" : "knockouts";
-  return <span className="text-xs text-zinc-500">≈ {units.toLocaleString("en")} {what}</span>;
+  return (
+    <span className="text-xs text-zinc-500">
+      ≈ {units.toLocaleString("en")} {what}
+    </span>
+  );
 }
 
-function NumberField({ label, value, set, min, max, hint, step }: { label: string; value: string; set: (v: string) => void; min: number; max: number; hint?: string; step?: number }) {
+function NumberField({
+  label,
+  value,
+  set,
+  min,
+  max,
+  hint,
+  step,
+}: {
+  label: string;
+  value: string;
+  set: (v: string) => void;
+  min: number;
+  max: number;
+  hint?: string;
+  step?: number;
+}) {
   return (
     <Field label={label} hint={hint}>
-      <input className={inputClass} type="number" min={min} max={max} step={step ?? 1} value={value} onChange={(e) => set(e.target.value)} />
+      <input
+        className={inputClass}
+        type="number"
+        min={min}
+        max={max}
+        step={step ?? 1}
+        value={value}
+        onChange={(e) => set(e.target.value)}
+      />
     </Field>
   );
 }
 
-function PairsField({ data, pairs, setPairs }: { data: EvaluationsPageData; pairs: number[]; setPairs: (p: number[]) => void }) {
+function PairsField({
+  data,
+  pairs,
+  setPairs,
+}: {
+  data: EvaluationsPageData;
+  pairs: number[];
+  setPairs: (p: number[]) => void;
+}) {
   return (
     <fieldset className="flex flex-wrap gap-3 text-sm">
       <legend className="mb-1">Layer pairs</legend>
@@ -63,7 +122,11 @@ function PairsField({ data, pairs, setPairs }: { data: EvaluationsPageData; pair
           <input
             type="checkbox"
             checked={pairs.includes(l.index)}
-            onChange={(e) => setPairs(e.target.checked ? [...pairs, l.index].sort((a, b) => a - b) : pairs.filter((p) => p !== l.index))}
+            onChange={(e) =>
+              setPairs(
+                e.target.checked ? [...pairs, l.index].sort((a, b) => a - b) : pairs.filter((p) => p !== l.index),
+              )
+            }
           />
           {l.upper} ← {l.lower}
         </label>
@@ -81,7 +144,21 @@ interface FormProps {
 }
 
 /** One evaluation's start form: its fields, then Start and a note on the cost; submits `{ kind, params }`. */
-function EvaluationForm({ kind, params, start, pending, note, children }: { kind: EvaluationKindName; params: Record<string, unknown>; start: Start; pending: boolean; note: ReactNode; children: ReactNode }) {
+function EvaluationForm({
+  kind,
+  params,
+  start,
+  pending,
+  note,
+  children,
+}: {
+  kind: EvaluationKindName;
+  params: Record<string, unknown>;
+  start: Start;
+  pending: boolean;
+  note: ReactNode;
+  children: ReactNode;
+}) {
   return (
     <form
       className="grid gap-3 sm:grid-cols-3"
@@ -110,18 +187,51 @@ function OptimalityForm({ data, start, pending }: FormProps) {
   const [randomSets, setRandomSets] = useState(String(d.randomSets));
   const [k, setK] = useState(String(Math.min(d.k, data.circuit.patchCount)));
   const [seed, setSeed] = useState(String(d.seed));
-  const params = { pairs, taus: parseNumbers(taus) ?? [], targets: Number(targets), randomSets: Number(randomSets), k: Number(k), seed: Number(seed) };
+  const params = {
+    pairs,
+    taus: parseNumbers(taus) ?? [],
+    targets: Number(targets),
+    randomSets: Number(randomSets),
+    k: Number(k),
+    seed: Number(seed),
+  };
   return (
-    <EvaluationForm kind="optimality" params={params} start={start} pending={pending} note={<Cost kind="optimality" params={params} data={data} />}>
+    <EvaluationForm
+      kind="optimality"
+      params={params}
+      start={start}
+      pending={pending}
+      note={<Cost kind="optimality" params={params} data={data} />}
+    >
       <div className="sm:col-span-3">
         <PairsField data={data} pairs={pairs} setPairs={setPairs} />
       </div>
       <Field label="τ values" hint={`(up to ${EVALUATION_LIMITS.taus})`}>
         <input className={inputClass} value={taus} onChange={(e) => setTaus(e.target.value)} name="taus" />
       </Field>
-      <NumberField label="Targets per pair" value={targets} set={setTargets} min={1} max={EVALUATION_LIMITS.targets} hint="(strongest)" />
-      <NumberField label="Random sets" value={randomSets} set={setRandomSets} min={1} max={EVALUATION_LIMITS.randomSets} hint={`(≤ ${EVALUATION_LIMITS.randomSets})`} />
-      <NumberField label="k (top patches)" value={k} set={setK} min={1} max={Math.min(EVALUATION_LIMITS.k, data.circuit.patchCount)} />
+      <NumberField
+        label="Targets per pair"
+        value={targets}
+        set={setTargets}
+        min={1}
+        max={EVALUATION_LIMITS.targets}
+        hint="(strongest)"
+      />
+      <NumberField
+        label="Random sets"
+        value={randomSets}
+        set={setRandomSets}
+        min={1}
+        max={EVALUATION_LIMITS.randomSets}
+        hint={`(≤ ${EVALUATION_LIMITS.randomSets})`}
+      />
+      <NumberField
+        label="k (top patches)"
+        value={k}
+        set={setK}
+        min={1}
+        max={Math.min(EVALUATION_LIMITS.k, data.circuit.patchCount)}
+      />
       <NumberField label="Seed" value={seed} set={setSeed} min={0} max={SEED_MAX} />
     </EvaluationForm>
   );
@@ -137,9 +247,16 @@ function FidelityOfNeuronsForm({ data, start, pending }: FormProps) {
   const [draws, setDraws] = useState(String(d.draws));
   const [seed, setSeed] = useState(String(d.seed));
   const params = { taus: parseNumbers(taus) ?? [], modes, scopes, baseline, draws: Number(draws), seed: Number(seed) };
-  const toggle = (list: string[], set: (v: string[]) => void, v: string, on: boolean) => set(on ? [...list, v] : list.filter((x) => x !== v));
+  const toggle = (list: string[], set: (v: string[]) => void, v: string, on: boolean) =>
+    set(on ? [...list, v] : list.filter((x) => x !== v));
   return (
-    <EvaluationForm kind="fidelityOfNeurons" params={params} start={start} pending={pending} note={<Cost kind="fidelityOfNeurons" params={params} data={data} />}>
+    <EvaluationForm
+      kind="fidelityOfNeurons"
+      params={params}
+      start={start}
+      pending={pending}
+      note={<Cost kind="fidelityOfNeurons" params={params} data={data} />}
+    >
       <Field label="τ values" hint={`(≤ the circuit's τ = ${data.circuit.tau})`}>
         <input className={inputClass} value={taus} onChange={(e) => setTaus(e.target.value)} name="taus" />
       </Field>
@@ -148,14 +265,24 @@ function FidelityOfNeuronsForm({ data, start, pending }: FormProps) {
         <div className="flex gap-3">
           {["mask", "retain"].map((m) => (
             <label key={m} className="flex items-center gap-1">
-              <input type="checkbox" checked={modes.includes(m)} onChange={(e) => toggle(modes, setModes, m, e.target.checked)} /> {m}
+              <input
+                type="checkbox"
+                checked={modes.includes(m)}
+                onChange={(e) => toggle(modes, setModes, m, e.target.checked)}
+              />{" "}
+              {m}
             </label>
           ))}
         </div>
         <div className="flex gap-3">
           {["single", "multi"].map((s) => (
             <label key={s} className="flex items-center gap-1">
-              <input type="checkbox" checked={scopes.includes(s)} onChange={(e) => toggle(scopes, setScopes, s, e.target.checked)} /> {s === "single" ? "one layer" : "classifier down"}
+              <input
+                type="checkbox"
+                checked={scopes.includes(s)}
+                onChange={(e) => toggle(scopes, setScopes, s, e.target.checked)}
+              />{" "}
+              {s === "single" ? "one layer" : "classifier down"}
             </label>
           ))}
         </div>
@@ -180,18 +307,50 @@ function FidelityOfWeightsForm({ data, start, pending }: FormProps) {
   const [randomSets, setRandomSets] = useState(String(d.randomSets));
   const [k, setK] = useState(String(Math.min(d.k, data.circuit.patchCount)));
   const [seed, setSeed] = useState(String(d.seed));
-  const params = { pairs, setSizes: parseNumbers(sizes) ?? [], targets: Number(targets), randomSets: Number(randomSets), k: Number(k), seed: Number(seed) };
+  const params = {
+    pairs,
+    setSizes: parseNumbers(sizes) ?? [],
+    targets: Number(targets),
+    randomSets: Number(randomSets),
+    k: Number(k),
+    seed: Number(seed),
+  };
   return (
-    <EvaluationForm kind="fidelityOfWeights" params={params} start={start} pending={pending} note={<Cost kind="fidelityOfWeights" params={params} data={data} />}>
+    <EvaluationForm
+      kind="fidelityOfWeights"
+      params={params}
+      start={start}
+      pending={pending}
+      note={<Cost kind="fidelityOfWeights" params={params} data={data} />}
+    >
       <div className="sm:col-span-3">
         <PairsField data={data} pairs={pairs} setPairs={setPairs} />
       </div>
       <Field label="Set sizes" hint="(1 = every neuron alone)">
         <input className={inputClass} value={sizes} onChange={(e) => setSizes(e.target.value)} name="setSizes" />
       </Field>
-      <NumberField label="Targets per pair" value={targets} set={setTargets} min={1} max={EVALUATION_LIMITS.weightTargets} />
-      <NumberField label="Random sets per size" value={randomSets} set={setRandomSets} min={2} max={EVALUATION_LIMITS.randomSets} hint={`(≤ ${EVALUATION_LIMITS.randomSets})`} />
-      <NumberField label="k (top patches)" value={k} set={setK} min={1} max={Math.min(EVALUATION_LIMITS.k, data.circuit.patchCount)} />
+      <NumberField
+        label="Targets per pair"
+        value={targets}
+        set={setTargets}
+        min={1}
+        max={EVALUATION_LIMITS.weightTargets}
+      />
+      <NumberField
+        label="Random sets per size"
+        value={randomSets}
+        set={setRandomSets}
+        min={2}
+        max={EVALUATION_LIMITS.randomSets}
+        hint={`(≤ ${EVALUATION_LIMITS.randomSets})`}
+      />
+      <NumberField
+        label="k (top patches)"
+        value={k}
+        set={setK}
+        min={1}
+        max={Math.min(EVALUATION_LIMITS.k, data.circuit.patchCount)}
+      />
       <NumberField label="Seed" value={seed} set={setSeed} min={0} max={SEED_MAX} />
     </EvaluationForm>
   );
@@ -207,22 +366,47 @@ function FaithfulnessForm({ start, pending }: FormProps) {
       params={params}
       start={start}
       pending={pending}
-      note={<span className="text-xs text-zinc-500">thresholds 0, 0.01, …, 1 (the viewer&apos;s slider); one pass per distinct set of visible groups</span>}
+      note={
+        <span className="text-xs text-zinc-500">
+          thresholds 0, 0.01, …, 1 (the viewer&apos;s slider); one pass per distinct set of visible groups
+        </span>
+      }
     >
-      <NumberField label="Random draws" value={draws} set={setDraws} min={0} max={EVALUATION_LIMITS.faithfulnessDraws} hint="(0: none)" />
+      <NumberField
+        label="Random draws"
+        value={draws}
+        set={setDraws}
+        min={0}
+        max={EVALUATION_LIMITS.faithfulnessDraws}
+        hint="(0: none)"
+      />
       <NumberField label="Seed" value={seed} set={setSeed} min={0} max={SEED_MAX} />
     </EvaluationForm>
   );
 }
 
-export function JobList({ jobs, canCancel, onCancel }: { jobs: EvaluationJob[]; canCancel: boolean; onCancel: (id: number) => void }) {
+export function JobList({
+  jobs,
+  canCancel,
+  onCancel,
+}: {
+  jobs: EvaluationJob[];
+  canCancel: boolean;
+  onCancel: (id: number) => void;
+}) {
   if (jobs.length === 0) return <p className="text-sm text-zinc-500">No evaluation jobs yet.</p>;
   return (
     <ul className="flex flex-col gap-2" data-testid="evaluation-jobs">
       {jobs.map((j) => {
         const pct = Math.round((j.status === "succeeded" ? 1 : j.progress) * 100);
         return (
-          <li key={j.id} className="flex flex-col gap-1 text-sm" data-testid="evaluation-job" data-status={j.status} data-kind={j.kind}>
+          <li
+            key={j.id}
+            className="flex flex-col gap-1 text-sm"
+            data-testid="evaluation-job"
+            data-status={j.status}
+            data-kind={j.kind}
+          >
             <div className="flex flex-wrap items-center gap-2">
               <StatusBadge status={j.status} />
               <span className="font-medium">{EVALUATION_TITLES[j.kind as EvaluationKindName] ?? j.kind}</span>
@@ -240,13 +424,24 @@ export function JobList({ jobs, canCancel, onCancel }: { jobs: EvaluationJob[]; 
                 </a>
               )}
               {canCancel && live(j) && (
-                <button className="rounded border border-zinc-300 px-2 py-0.5 text-xs hover:bg-zinc-100 dark:border-zinc-700" disabled={j.cancelRequested} onClick={() => onCancel(j.id)}>
+                <button
+                  className="rounded border border-zinc-300 px-2 py-0.5 text-xs hover:bg-zinc-100 dark:border-zinc-700"
+                  disabled={j.cancelRequested}
+                  onClick={() => onCancel(j.id)}
+                >
                   {j.cancelRequested ? "Canceling…" : "Cancel"}
                 </button>
               )}
             </div>
             {live(j) && (
-              <div className="h-1.5 w-full overflow-hidden rounded bg-zinc-200 dark:bg-zinc-800" role="progressbar" aria-label={`Progress of job #${j.id}`} aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100}>
+              <div
+                className="h-1.5 w-full overflow-hidden rounded bg-zinc-200 dark:bg-zinc-800"
+                role="progressbar"
+                aria-label={`Progress of job #${j.id}`}
+                aria-valuenow={pct}
+                aria-valuemin={0}
+                aria-valuemax={100}
+              >
                 <div className="h-full bg-blue-600 transition-all" style={{ width: `${pct}%` }} />
               </div>
             )}
@@ -283,7 +478,8 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
     setStartedKind((request as { kind: string }).kind);
     start.mutate({ circuitId: data.circuit.id, request } as never);
   };
-  const file = (kind: string, r: StoredResult) => `circuit-${data.circuit.id}-${data.circuit.className.replace(/[^A-Za-z0-9_.-]/g, "_")}-${kind}-${r.id}`;
+  const file = (kind: string, r: StoredResult) =>
+    `circuit-${data.circuit.id}-${data.circuit.className.replace(/[^A-Za-z0-9_.-]/g, "_")}-${kind}-${r.id}`;
   const form = (kind: string, node: ReactNode) =>
     data.canStart ? (
       <details className="rounded border border-zinc-200 p-2 dark:border-zinc-700">
@@ -302,7 +498,11 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
       <section className="rounded-lg border border-zinc-200 bg-white p-4 shadow-sm dark:border-zinc-800 dark:bg-zinc-900">
         <h2 className="mb-2 text-base font-semibold">Jobs</h2>
         {cancel.error && <ErrorBox>{cancel.error.message}</ErrorBox>}
-        {!data.canStart && <p className="mb-2 text-sm text-zinc-500">Starting evaluations needs the annotator role; you can read the results.</p>}
+        {!data.canStart && (
+          <p className="mb-2 text-sm text-zinc-500">
+            Starting evaluations needs the annotator role; you can read the results.
+          </p>
+        )}
         <JobList jobs={current.jobs} canCancel={data.canStart} onCancel={(jobId) => cancel.mutate({ jobId })} />
       </section>
 
@@ -319,7 +519,16 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
           render={(r) => {
             const res = r.result as OptimalityResult;
             return (
-              <PlotCard name={file("optimality", r)} csv={() => optimalityCsv(res)} testId="plotcard-optimality" caption={res.skipped.length ? `skipped: ${res.skipped.map((s) => `pair ${s.pairIndex} τ ${s.tau} (${s.reason})`).join("; ")}` : null}>
+              <PlotCard
+                name={file("optimality", r)}
+                csv={() => optimalityCsv(res)}
+                testId="plotcard-optimality"
+                caption={
+                  res.skipped.length
+                    ? `skipped: ${res.skipped.map((s) => `pair ${s.pairIndex} τ ${s.tau} (${s.reason})`).join("; ")}`
+                    : null
+                }
+              >
                 <OptimalityPlot result={res} />
               </PlotCard>
             );
@@ -340,7 +549,12 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
           render={(r) => {
             const res = r.result as FidelityOfNeuronsResult;
             return (
-              <PlotCard name={file("fidelity-of-neurons", r)} csv={() => fidelityOfNeuronsCsv(res)} testId="plotcard-fidelityOfNeurons" caption={`core neurons per layer: ${res.coreCounts.map((c) => `τ ${c.tau}: ${c.counts.join("/")}`).join(" · ")} · ${res.params.images} images`}>
+              <PlotCard
+                name={file("fidelity-of-neurons", r)}
+                csv={() => fidelityOfNeuronsCsv(res)}
+                testId="plotcard-fidelityOfNeurons"
+                caption={`core neurons per layer: ${res.coreCounts.map((c) => `τ ${c.tau}: ${c.counts.join("/")}`).join(" · ")} · ${res.params.images} images`}
+              >
                 <FidelityOfNeuronsPlot result={res} />
               </PlotCard>
             );
@@ -361,7 +575,16 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
           render={(r) => {
             const res = r.result as FidelityOfWeightsResult;
             return (
-              <PlotCard name={file("fidelity-of-weights", r)} csv={() => fidelityOfWeightsCsv(res)} testId="plotcard-fidelityOfWeights" caption={res.skipped.length ? `skipped: ${res.skipped.map((s) => `pair ${s.pairIndex} size ${s.size}`).join(", ")}` : null}>
+              <PlotCard
+                name={file("fidelity-of-weights", r)}
+                csv={() => fidelityOfWeightsCsv(res)}
+                testId="plotcard-fidelityOfWeights"
+                caption={
+                  res.skipped.length
+                    ? `skipped: ${res.skipped.map((s) => `pair ${s.pairIndex} size ${s.size}`).join(", ")}`
+                    : null
+                }
+              >
                 <FidelityOfWeightsPlot result={res} />
               </PlotCard>
             );
@@ -382,7 +605,12 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
           render={(r) => {
             const res = r.result as FaithfulnessResult;
             return (
-              <PlotCard name={file("faithfulness", r)} csv={() => faithfulnessCsv(res)} testId="plotcard-faithfulness" caption={`${res.configs.length} distinct sets of visible groups · ${res.images} images · full model ${res.unmaskedAccuracy.toFixed(2)}`}>
+              <PlotCard
+                name={file("faithfulness", r)}
+                csv={() => faithfulnessCsv(res)}
+                testId="plotcard-faithfulness"
+                caption={`${res.configs.length} distinct sets of visible groups · ${res.images} images · full model ${res.unmaskedAccuracy.toFixed(2)}`}
+              >
                 <FaithfulnessPlot result={res} />
               </PlotCard>
             );

@@ -27,12 +27,23 @@ function Crop({ src, size, crop, box }: { src: string; size: number; crop: [numb
       data-testid="debug-crop"
       title={`crop x ${x}, y ${y}, size ${s} px`}
       className="shrink-0 rounded border border-zinc-300 dark:border-zinc-600"
-      style={{ width: box, height: box, backgroundImage: `url(${src})`, backgroundSize: `${size * scale}px ${size * scale}px`, backgroundPosition: `${-x * scale}px ${-y * scale}px`, backgroundRepeat: "no-repeat" }}
+      style={{
+        width: box,
+        height: box,
+        backgroundImage: `url(${src})`,
+        backgroundSize: `${size * scale}px ${size * scale}px`,
+        backgroundPosition: `${-x * scale}px ${-y * scale}px`,
+        backgroundRepeat: "no-repeat",
+      }}
     />
   );
 }
 
-function groupName(data: EvaluationsPageData, layerIndex: number, groupId: number): { rowId: number | null; label: string } {
+function groupName(
+  data: EvaluationsPageData,
+  layerIndex: number,
+  groupId: number,
+): { rowId: number | null; label: string } {
   const g = data.layers[layerIndex]?.groups.find((x) => x.groupId === groupId);
   return { rowId: g?.rowId ?? null, label: g?.label ?? `${data.layers[layerIndex]?.upper ?? "layer"} · g${groupId}` };
 }
@@ -44,29 +55,49 @@ function DebugResult({ data, result }: { data: EvaluationsPageData; result: Debu
     <div className="flex flex-col gap-3">
       <p className="text-xs text-zinc-500">
         layer {result.layer} · crops with M ≥ {result.threshold} count as showing a concept ·{" "}
-        {result.source === "falsePositives" ? `false positives: ${result.names.length} of ${result.scanned} images of other classes` : `${result.names.length} uploaded images`}
+        {result.source === "falsePositives"
+          ? `false positives: ${result.names.length} of ${result.scanned} images of other classes`
+          : `${result.names.length} uploaded images`}
       </p>
       <ul className="flex flex-col gap-3">
         {(result.images as DebuggedImage[]).map((img, i) => {
           const src = `${base}/evaluation-images/${result.set}/${i}`;
           return (
-            <li key={i} className="flex flex-wrap gap-3 border-t border-zinc-200 pt-3 dark:border-zinc-800" data-testid="debug-image">
+            <li
+              key={i}
+              className="flex flex-wrap gap-3 border-t border-zinc-200 pt-3 dark:border-zinc-800"
+              data-testid="debug-image"
+            >
               <figure className="flex w-32 flex-col gap-1 text-xs">
                 {/* eslint-disable-next-line @next/next/no-img-element */}
-                <img src={src} alt={result.names[i]} width={128} height={128} className="rounded border border-zinc-300 dark:border-zinc-600" style={{ imageRendering: "auto" }} />
+                <img
+                  src={src}
+                  alt={result.names[i]}
+                  width={128}
+                  height={128}
+                  className="rounded border border-zinc-300 dark:border-zinc-600"
+                  style={{ imageRendering: "auto" }}
+                />
                 <figcaption className="break-words">
                   {result.names[i]}
-                  {result.classes?.[i] && <span className="whitespace-nowrap text-zinc-500"> (filed as {result.classes[i]})</span>}
+                  {result.classes?.[i] && (
+                    <span className="whitespace-nowrap text-zinc-500"> (filed as {result.classes[i]})</span>
+                  )}
                 </figcaption>
                 <span>
-                  predicted <b>{data.circuit.classes[img.predicted] ?? img.predicted}</b> · p({data.circuit.className}) = {img.classProbability.toFixed(3)}
+                  predicted <b>{data.circuit.classes[img.predicted] ?? img.predicted}</b> · p({data.circuit.className})
+                  = {img.classProbability.toFixed(3)}
                 </span>
               </figure>
               <div className="flex min-w-0 flex-1 flex-col gap-2">
                 {img.groups.slice(0, 3).map((g) => {
                   const name = groupName(data, result.layerIndex, g.groupId);
                   return (
-                    <div key={g.groupId} className="flex flex-wrap items-center gap-2 text-xs" data-testid="debug-group">
+                    <div
+                      key={g.groupId}
+                      className="flex flex-wrap items-center gap-2 text-xs"
+                      data-testid="debug-group"
+                    >
                       {name.rowId != null && (
                         // eslint-disable-next-line @next/next/no-img-element
                         <img src={`${base}/mosaics/${name.rowId}`} alt="" width={56} height={56} className="rounded" />
@@ -94,16 +125,37 @@ function DebugResult({ data, result }: { data: EvaluationsPageData; result: Debu
   );
 }
 
-function MaskingResult({ data, stored, result, file }: { data: EvaluationsPageData; stored: StoredResult; result: MaskingStored; file: (kind: string, r: StoredResult) => string }) {
+function MaskingResult({
+  data,
+  stored,
+  result,
+  file,
+}: {
+  data: EvaluationsPageData;
+  stored: StoredResult;
+  result: MaskingStored;
+  file: (kind: string, r: StoredResult) => string;
+}) {
   const base = `/api/circuits/${data.circuit.id}`;
   const p = stored.params as { layerIndex: number; groups: number[] | "core" };
-  const what = p.groups === "core" ? `all ${result.neurons.length} core neurons of ${result.layer}` : `${p.groups.map((g) => groupName(data, p.layerIndex, g).label).join(", ")} (${result.neurons.length} neurons of ${result.layer})`;
+  const what =
+    p.groups === "core"
+      ? `all ${result.neurons.length} core neurons of ${result.layer}`
+      : `${p.groups.map((g) => groupName(data, p.layerIndex, g).label).join(", ")} (${result.neurons.length} neurons of ${result.layer})`;
   return (
     <div className="flex flex-col gap-3">
       <p className="text-xs text-zinc-500">
-        masked: {what} · images: {result.images === "circuit" ? "the circuit's" : `image-debugging result #${result.images.debugEvaluation}`} · random: {result.draws} draws of {result.neurons.length} of {result.layerWidth} neurons · mean p: {result.means.before.toFixed(3)} → {result.means.after.toFixed(3)} (random {result.means.randomAfter.toFixed(3)})
+        masked: {what} · images:{" "}
+        {result.images === "circuit" ? "the circuit's" : `image-debugging result #${result.images.debugEvaluation}`} ·
+        random: {result.draws} draws of {result.neurons.length} of {result.layerWidth} neurons · mean p:{" "}
+        {result.means.before.toFixed(3)} → {result.means.after.toFixed(3)} (random {result.means.randomAfter.toFixed(3)}
+        )
       </p>
-      <PlotCard name={file("masking", stored)} csv={() => maskingCsv(result, result.imageNames)} testId="plotcard-groupMasking">
+      <PlotCard
+        name={file("masking", stored)}
+        csv={() => maskingCsv(result, result.imageNames)}
+        testId="plotcard-groupMasking"
+      >
         <MaskingPlot result={result} names={result.imageNames} />
       </PlotCard>
       {result.topDropPatches.length > 0 && (
@@ -113,7 +165,13 @@ function MaskingResult({ data, stored, result, file }: { data: EvaluationsPageDa
             {result.topDropPatches.map((d) => (
               <figure key={d.patch} className="flex flex-col items-center text-xs" data-testid="drop-patch">
                 {/* eslint-disable-next-line @next/next/no-img-element */}
-                <img src={`${base}/patches/${d.patch}`} alt={`patch ${d.patch}`} width={64} height={64} className="rounded border border-zinc-300 dark:border-zinc-600" />
+                <img
+                  src={`${base}/patches/${d.patch}`}
+                  alt={`patch ${d.patch}`}
+                  width={64}
+                  height={64}
+                  className="rounded border border-zinc-300 dark:border-zinc-600"
+                />
                 <figcaption className="tabular-nums">−{d.drop.toFixed(2)}</figcaption>
               </figure>
             ))}
@@ -169,13 +227,22 @@ export function ImageDebugPanel({
         description="Which concepts of a layer does an image show? Every neuron group of the layer is scored by metric M (geometric mean over its neurons of activation / their largest activation on the circuit's patches; above 1 when a crop activates the group more than any of those patches) on multi-granularity crops of the image; the image's score is its best crop. Images are resized to the model's input size."
       >
         {data.canStart && (
-          <details className="rounded border border-zinc-200 p-2 dark:border-zinc-700" open={debugOpen} onToggle={(e) => setDebugOpen(e.currentTarget.open)}>
+          <details
+            className="rounded border border-zinc-200 p-2 dark:border-zinc-700"
+            open={debugOpen}
+            onToggle={(e) => setDebugOpen(e.currentTarget.open)}
+          >
             <summary className="cursor-pointer text-sm font-medium">Debug images…</summary>
             <div className="mt-3 flex flex-col gap-3">
               <Row>
                 <label className="flex flex-col gap-1">
                   Layer
-                  <select className={inputClass} value={layer} onChange={(e) => setLayer(e.target.value)} data-testid="debug-layer">
+                  <select
+                    className={inputClass}
+                    value={layer}
+                    onChange={(e) => setLayer(e.target.value)}
+                    data-testid="debug-layer"
+                  >
                     {withGroups.map((l) => (
                       <option key={l.index} value={l.index}>
                         {l.upper} ({l.groups.length} groups)
@@ -185,11 +252,26 @@ export function ImageDebugPanel({
                 </label>
                 <label className="flex flex-col gap-1">
                   Crops per group
-                  <input className={inputClass} type="number" min={1} max={EVALUATION_LIMITS.topCrops} value={topCrops} onChange={(e) => setTopCrops(e.target.value)} />
+                  <input
+                    className={inputClass}
+                    type="number"
+                    min={1}
+                    max={EVALUATION_LIMITS.topCrops}
+                    value={topCrops}
+                    onChange={(e) => setTopCrops(e.target.value)}
+                  />
                 </label>
                 <label className="flex flex-col gap-1">
                   Threshold on M
-                  <input className={inputClass} type="number" min={0} max={1} step={0.05} value={threshold} onChange={(e) => setThreshold(e.target.value)} />
+                  <input
+                    className={inputClass}
+                    type="number"
+                    min={0}
+                    max={1}
+                    step={0.05}
+                    value={threshold}
+                    onChange={(e) => setThreshold(e.target.value)}
+                  />
                 </label>
               </Row>
               <form
@@ -207,7 +289,14 @@ export function ImageDebugPanel({
               >
                 <label className="flex flex-col gap-1">
                   Images (PNG, JPEG or WebP; up to {EVALUATION_LIMITS.debugImages})
-                  <input name="images" type="file" multiple accept="image/png,image/jpeg,image/webp" required data-testid="debug-files" />
+                  <input
+                    name="images"
+                    type="file"
+                    multiple
+                    accept="image/png,image/jpeg,image/webp"
+                    required
+                    data-testid="debug-files"
+                  />
                 </label>
                 <button className={buttonClass} type="submit" disabled={upload.isPending}>
                   {upload.isPending ? "Checking images…" : "Upload and debug"}
@@ -221,12 +310,17 @@ export function ImageDebugPanel({
                     e.preventDefault();
                     start.mutate({
                       circuitId: data.circuit.id,
-                      request: { kind: "imageDebug", params: { layerIndex: Number(layer), topCrops: Number(topCrops), threshold: Number(threshold) }, falsePositives: { datasetId: Number(datasetId), limit: Number(limit) } },
+                      request: {
+                        kind: "imageDebug",
+                        params: { layerIndex: Number(layer), topCrops: Number(topCrops), threshold: Number(threshold) },
+                        falsePositives: { datasetId: Number(datasetId), limit: Number(limit) },
+                      },
                     });
                   }}
                 >
                   <label className="flex flex-col gap-1">
-                    …or the false positives of a dataset (its other classes&apos; images the model calls “{data.circuit.className}”)
+                    …or the false positives of a dataset (its other classes&apos; images the model calls “
+                    {data.circuit.className}”)
                     <select className={inputClass} value={datasetId} onChange={(e) => setDatasetId(e.target.value)}>
                       {data.datasets.map((d) => (
                         <option key={d.id} value={d.id}>
@@ -237,7 +331,14 @@ export function ImageDebugPanel({
                   </label>
                   <label className="flex flex-col gap-1">
                     At most
-                    <input className={inputClass} type="number" min={1} max={EVALUATION_LIMITS.debugImages} value={limit} onChange={(e) => setLimit(e.target.value)} />
+                    <input
+                      className={inputClass}
+                      type="number"
+                      min={1}
+                      max={EVALUATION_LIMITS.debugImages}
+                      value={limit}
+                      onChange={(e) => setLimit(e.target.value)}
+                    />
                   </label>
                   <button className={buttonClass} type="submit" disabled={start.isPending}>
                     Find and debug
@@ -248,7 +349,12 @@ export function ImageDebugPanel({
           </details>
         )}
         {error && <ErrorBox>{error.message}</ErrorBox>}
-        <ResultPicker layers={data.layers} kind="imageDebug" results={debugResults} render={(r) => <DebugResult data={data} result={r.result as DebugImagesResult} />} />
+        <ResultPicker
+          layers={data.layers}
+          kind="imageDebug"
+          results={debugResults}
+          render={(r) => <DebugResult data={data} result={r.result as DebugImagesResult} />}
+        />
       </Section>
 
       <Section
@@ -268,7 +374,13 @@ export function ImageDebugPanel({
                   circuitId: data.circuit.id,
                   request: {
                     kind: "groupMasking",
-                    params: { layerIndex: Number(mLayer), groups, draws: Number(draws), topPatches: Number(topPatches), images: images === "circuit" ? "circuit" : { debugEvaluation: Number(images) } },
+                    params: {
+                      layerIndex: Number(mLayer),
+                      groups,
+                      draws: Number(draws),
+                      topPatches: Number(topPatches),
+                      images: images === "circuit" ? "circuit" : { debugEvaluation: Number(images) },
+                    },
                   },
                 });
               }}
@@ -304,18 +416,37 @@ export function ImageDebugPanel({
                 </label>
                 <label className="flex flex-col gap-1">
                   Random draws
-                  <input className={inputClass} type="number" min={1} max={EVALUATION_LIMITS.maskDraws} value={draws} onChange={(e) => setDraws(e.target.value)} />
+                  <input
+                    className={inputClass}
+                    type="number"
+                    min={1}
+                    max={EVALUATION_LIMITS.maskDraws}
+                    value={draws}
+                    onChange={(e) => setDraws(e.target.value)}
+                  />
                 </label>
                 <label className="flex flex-col gap-1">
                   Top logit-drop patches
-                  <input className={inputClass} type="number" min={0} max={EVALUATION_LIMITS.topPatches} value={topPatches} onChange={(e) => setTopPatches(e.target.value)} />
+                  <input
+                    className={inputClass}
+                    type="number"
+                    min={0}
+                    max={EVALUATION_LIMITS.topPatches}
+                    value={topPatches}
+                    onChange={(e) => setTopPatches(e.target.value)}
+                  />
                 </label>
               </Row>
               <fieldset className="flex flex-wrap gap-3">
                 <legend className="mb-1">Groups</legend>
                 {Number(mLayer) > 0 && (
                   <label className="flex items-center gap-1 font-medium">
-                    <input type="checkbox" checked={groups === "core"} onChange={(e) => setGroups(e.target.checked ? "core" : [])} /> all core neurons of the layer
+                    <input
+                      type="checkbox"
+                      checked={groups === "core"}
+                      onChange={(e) => setGroups(e.target.checked ? "core" : [])}
+                    />{" "}
+                    all core neurons of the layer
                   </label>
                 )}
                 {maskLayer?.groups.map((g) => (
@@ -330,13 +461,23 @@ export function ImageDebugPanel({
                       }}
                     />
                     {/* eslint-disable-next-line @next/next/no-img-element */}
-                    <img src={`/api/circuits/${data.circuit.id}/mosaics/${g.rowId}`} alt="" width={28} height={28} className="rounded" />
+                    <img
+                      src={`/api/circuits/${data.circuit.id}/mosaics/${g.rowId}`}
+                      alt=""
+                      width={28}
+                      height={28}
+                      className="rounded"
+                    />
                     {g.label ?? `g${g.groupId}`} <span className="text-xs text-zinc-500">({g.neurons} neurons)</span>
                   </label>
                 ))}
               </fieldset>
               <div>
-                <button className={buttonClass} type="submit" disabled={mask.isPending || (groups !== "core" && groups.length === 0)}>
+                <button
+                  className={buttonClass}
+                  type="submit"
+                  disabled={mask.isPending || (groups !== "core" && groups.length === 0)}
+                >
                   Mask
                 </button>
               </div>

@@ -4,9 +4,22 @@ import { useRef, useState, type ReactNode } from "react";
 import { exportCsv, exportPng, exportSvg } from "./exportPlot";
 import type { Csv } from "./plots";
 
-const btn = "rounded border border-zinc-300 px-2 py-0.5 text-xs hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800";
+const btn =
+  "rounded border border-zinc-300 px-2 py-0.5 text-xs hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800";
 
-export function PlotCard({ name, csv, testId, children, caption }: { name: string; csv: () => Csv; testId: string; children: ReactNode; caption?: ReactNode }) {
+export function PlotCard({
+  name,
+  csv,
+  testId,
+  children,
+  caption,
+}: {
+  name: string;
+  csv: () => Csv;
+  testId: string;
+  children: ReactNode;
+  caption?: ReactNode;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const [error, setError] = useState<string | null>(null);
   const svg = () => box.current?.querySelector("svg") ?? null;

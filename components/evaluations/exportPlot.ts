@@ -50,7 +50,9 @@ export async function svgToPng(svg: SVGSVGElement, scale = 2): Promise<Blob> {
     g.fillStyle = "#ffffff";
     g.fillRect(0, 0, width, height);
     g.drawImage(img, 0, 0, width, height);
-    return await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("canvas export failed"))), "image/png"));
+    return await new Promise<Blob>((resolve, reject) =>
+      canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("canvas export failed"))), "image/png"),
+    );
   } finally {
     URL.revokeObjectURL(url);
   }

@@ -5,7 +5,12 @@
  */
 import type { ReactNode } from "react";
 import type { FaithfulnessResult } from "~/server/evaluations/compute";
-import type { FidelityOfNeuronsResult, FidelityOfWeightsResult, GroupMaskingResult, OptimalityResult } from "~/server/neurflow";
+import type {
+  FidelityOfNeuronsResult,
+  FidelityOfWeightsResult,
+  GroupMaskingResult,
+  OptimalityResult,
+} from "~/server/neurflow";
 
 export const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
 const INK = "#18181b";
@@ -37,9 +42,30 @@ function fmt(v: number): string {
 
 const finite = (v: number | null | undefined): v is number => typeof v === "number" && Number.isFinite(v);
 
-function Svg({ width, height, title, children, testId }: { width: number; height: number; title: string; children: ReactNode; testId: string }) {
+function Svg({
+  width,
+  height,
+  title,
+  children,
+  testId,
+}: {
+  width: number;
+  height: number;
+  title: string;
+  children: ReactNode;
+  testId: string;
+}) {
   return (
-    <svg viewBox={`0 0 ${width} ${height}`} width="100%" style={{ maxWidth: width }} role="img" aria-label={title} data-testid={testId} fontFamily={FONT} fontSize={11}>
+    <svg
+      viewBox={`0 0 ${width} ${height}`}
+      width="100%"
+      style={{ maxWidth: width }}
+      role="img"
+      aria-label={title}
+      data-testid={testId}
+      fontFamily={FONT}
+      fontSize={11}
+    >
       <title>{title}</title>
       <rect x={0} y={0} width={width} height={height} fill="#ffffff" />
       {children}
@@ -48,7 +74,19 @@ function Svg({ width, height, title, children, testId }: { width: number; height
 }
 
 /** A y axis with grid lines, from `y0` (bottom) to `y1` (top) in pixels. */
-function YAxis({ x, x2, ticks, scale, label }: { x: number; x2: number; ticks: number[]; scale: (v: number) => number; label?: string }) {
+function YAxis({
+  x,
+  x2,
+  ticks,
+  scale,
+  label,
+}: {
+  x: number;
+  x2: number;
+  ticks: number[];
+  scale: (v: number) => number;
+  label?: string;
+}) {
   return (
     <g>
       {ticks.map((t) => (
@@ -60,7 +98,11 @@ function YAxis({ x, x2, ticks, scale, label }: { x: number; x2: number; ticks: n
         </g>
       ))}
       {label && (
-        <text transform={`translate(${x - 34} ${(scale(ticks[0]!) + scale(ticks[ticks.length - 1]!)) / 2}) rotate(-90)`} textAnchor="middle" fill={INK}>
+        <text
+          transform={`translate(${x - 34} ${(scale(ticks[0]!) + scale(ticks[ticks.length - 1]!)) / 2}) rotate(-90)`}
+          textAnchor="middle"
+          fill={INK}
+        >
           {label}
         </text>
       )}
@@ -71,7 +113,17 @@ function YAxis({ x, x2, ticks, scale, label }: { x: number; x2: number; ticks: n
 /** Width of one legend entry (swatch, label at about 6.2 px per character, gap). */
 const legendItemWidth = (label: string) => 22 + label.length * 6.2 + 12;
 
-function Legend({ x, y, items, dashed }: { x: number; y: number; items: { label: string; colour: string }[]; dashed?: string }) {
+function Legend({
+  x,
+  y,
+  items,
+  dashed,
+}: {
+  x: number;
+  y: number;
+  items: { label: string; colour: string }[];
+  dashed?: string;
+}) {
   let cx = x;
   return (
     <g>
@@ -103,8 +155,34 @@ function Legend({ x, y, items, dashed }: { x: number; y: number; items: { label:
 
 export function optimalityCsv(r: OptimalityResult): Csv {
   return {
-    header: ["pair", "upper", "lower", "tau", "mean_random_minus_core", "ci99_low", "ci99_high", "cases", "random_beats_core", "ties", "core_beats_random", "targets"],
-    rows: r.cells.map((c) => [c.pairIndex, c.upper, c.lower, c.tau, c.difference.mean, c.difference.low, c.difference.high, c.cases, c.randomBeatsCore, c.ties, c.coreBeatsRandom, c.targets.map((t) => t.neuron).join(" ")]),
+    header: [
+      "pair",
+      "upper",
+      "lower",
+      "tau",
+      "mean_random_minus_core",
+      "ci99_low",
+      "ci99_high",
+      "cases",
+      "random_beats_core",
+      "ties",
+      "core_beats_random",
+      "targets",
+    ],
+    rows: r.cells.map((c) => [
+      c.pairIndex,
+      c.upper,
+      c.lower,
+      c.tau,
+      c.difference.mean,
+      c.difference.low,
+      c.difference.high,
+      c.cases,
+      c.randomBeatsCore,
+      c.ties,
+      c.coreBeatsRandom,
+      c.targets.map((t) => t.neuron).join(" "),
+    ]),
   };
 }
 
@@ -141,7 +219,15 @@ export function OptimalityPlot({ result }: { result: OptimalityResult }) {
               const top = Math.min(y(mean), y(0));
               return (
                 <g key={c.tau}>
-                  <rect data-testid="opt-bar" x={x} y={top} width={w} height={Math.max(0.5, Math.abs(y(mean) - y(0)))} fill={PALETTE[ti % PALETTE.length]} opacity={0.85}>
+                  <rect
+                    data-testid="opt-bar"
+                    x={x}
+                    y={top}
+                    width={w}
+                    height={Math.max(0.5, Math.abs(y(mean) - y(0)))}
+                    fill={PALETTE[ti % PALETTE.length]}
+                    opacity={0.85}
+                  >
                     <title>{`${c.upper}←${c.lower}, τ ${c.tau}: ${fmt(mean)} [${fmt(c.difference.low)}, ${fmt(c.difference.high)}], random beats core in ${c.randomBeatsCore} of ${c.cases}`}</title>
                   </rect>
                   <g data-testid="opt-ci" stroke={INK}>
@@ -149,7 +235,14 @@ export function OptimalityPlot({ result }: { result: OptimalityResult }) {
                     <line x1={x + w / 4} x2={x + (3 * w) / 4} y1={y(c.difference.low)} y2={y(c.difference.low)} />
                     <line x1={x + w / 4} x2={x + (3 * w) / 4} y1={y(c.difference.high)} y2={y(c.difference.high)} />
                   </g>
-                  <text data-testid="opt-count" x={x + w / 2} y={Math.min(y(c.difference.high), y(0)) - 4} textAnchor="middle" fill={c.randomBeatsCore > 0 ? "#b91c1c" : MUTED} fontSize={9}>
+                  <text
+                    data-testid="opt-count"
+                    x={x + w / 2}
+                    y={Math.min(y(c.difference.high), y(0)) - 4}
+                    textAnchor="middle"
+                    fill={c.randomBeatsCore > 0 ? "#b91c1c" : MUTED}
+                    fontSize={9}
+                  >
                     {c.randomBeatsCore}
                   </text>
                 </g>
@@ -169,7 +262,8 @@ export function OptimalityPlot({ result }: { result: OptimalityResult }) {
         whiskers: 99% CI · numbers: random sets retaining less than the core set
       </text>
       <text x={m.l} y={H - 10} fill={MUTED} fontSize={10}>
-        {result.params.targets} strongest targets per pair · {result.params.randomSets} random sets · k {result.params.k}
+        {result.params.targets} strongest targets per pair · {result.params.randomSets} random sets · k{" "}
+        {result.params.k}
       </text>
     </Svg>
   );
@@ -180,7 +274,18 @@ export function OptimalityPlot({ result }: { result: OptimalityResult }) {
 export function fidelityOfNeuronsCsv(r: FidelityOfNeuronsResult): Csv {
   return {
     header: ["tau", "mode", "scope", "layer", "core_accuracy", "baseline", "baseline_accuracy", "baseline_std"],
-    rows: r.curves.flatMap((c) => r.layers.map((l, j) => [c.tau, c.mode, c.scope, l, c.core[j], r.params.baseline, c.baseline[j], c.baselineStd[j]])),
+    rows: r.curves.flatMap((c) =>
+      r.layers.map((l, j) => [
+        c.tau,
+        c.mode,
+        c.scope,
+        l,
+        c.core[j],
+        r.params.baseline,
+        c.baseline[j],
+        c.baselineStd[j],
+      ]),
+    ),
   };
 }
 
@@ -196,7 +301,12 @@ export function FidelityOfNeuronsPlot({ result }: { result: FidelityOfNeuronsRes
   const taus = result.params.taus;
   return (
     <Svg width={W} height={H} title="Fidelity of neurons: class accuracy per layer" testId="plot-fidelityOfNeurons">
-      <Legend x={56} y={16} items={taus.map((t, i) => ({ label: `τ ${t}`, colour: PALETTE[i % PALETTE.length]! }))} dashed={`${result.params.baseline} (± std)`} />
+      <Legend
+        x={56}
+        y={16}
+        items={taus.map((t, i) => ({ label: `τ ${t}`, colour: PALETTE[i % PALETTE.length]! }))}
+        dashed={`${result.params.baseline} (± std)`}
+      />
       {panels.map((pn, pi) => {
         const ox = (pi % cols) * PW;
         const oy = 34 + Math.floor(pi / cols) * PH;
@@ -209,10 +319,18 @@ export function FidelityOfNeuronsPlot({ result }: { result: FidelityOfNeuronsRes
         return (
           <g key={`${pn.mode}-${pn.scope}`} data-testid="fon-panel">
             <text x={ox + m.l} y={oy + 12} fill={INK} fontWeight={600}>
-              {pn.mode === "mask" ? "mask" : "retain"} · {pn.scope === "single" ? "one layer" : "classifier down to the layer"}
+              {pn.mode === "mask" ? "mask" : "retain"} ·{" "}
+              {pn.scope === "single" ? "one layer" : "classifier down to the layer"}
             </text>
             <YAxis x={ox + m.l} x2={ox + PW - m.r} ticks={ticks} scale={y} label="accuracy" />
-            <line x1={ox + m.l} x2={ox + PW - m.r} y1={y(result.unmaskedAccuracy)} y2={y(result.unmaskedAccuracy)} stroke={MUTED} strokeDasharray="1 3" />
+            <line
+              x1={ox + m.l}
+              x2={ox + PW - m.r}
+              y1={y(result.unmaskedAccuracy)}
+              y2={y(result.unmaskedAccuracy)}
+              stroke={MUTED}
+              strokeDasharray="1 3"
+            />
             {result.layers.map((l, j) => (
               <text key={l} x={x(j)} y={oy + PH - m.b + 14} textAnchor="middle" fill={INK} fontSize={10}>
                 {l}
@@ -227,15 +345,34 @@ export function FidelityOfNeuronsPlot({ result }: { result: FidelityOfNeuronsRes
               return (
                 <g key={c.tau}>
                   <polygon points={band} fill={colour} opacity={0.12} />
-                  <polyline points={c.baseline.map((b, j) => `${x(j)},${y(b)}`).join(" ")} fill="none" stroke={colour} strokeDasharray="5 4" strokeWidth={1.5} />
-                  <polyline points={c.core.map((a, j) => `${x(j)},${y(a)}`).join(" ")} fill="none" stroke={colour} strokeWidth={2} />
+                  <polyline
+                    points={c.baseline.map((b, j) => `${x(j)},${y(b)}`).join(" ")}
+                    fill="none"
+                    stroke={colour}
+                    strokeDasharray="5 4"
+                    strokeWidth={1.5}
+                  />
+                  <polyline
+                    points={c.core.map((a, j) => `${x(j)},${y(a)}`).join(" ")}
+                    fill="none"
+                    stroke={colour}
+                    strokeWidth={2}
+                  />
                   {c.core.map((a, j) => (
                     <circle key={`c${j}`} data-testid="fon-core-point" cx={x(j)} cy={y(a)} r={3.5} fill={colour}>
                       <title>{`τ ${c.tau}, ${result.layers[j]}: core ${fmt(a)}, ${result.params.baseline} ${fmt(c.baseline[j]!)} ± ${fmt(c.baselineStd[j]!)}`}</title>
                     </circle>
                   ))}
                   {c.baseline.map((b, j) => (
-                    <circle key={`b${j}`} data-testid="fon-baseline-point" cx={x(j)} cy={y(b)} r={2.5} fill="#ffffff" stroke={colour} />
+                    <circle
+                      key={`b${j}`}
+                      data-testid="fon-baseline-point"
+                      cx={x(j)}
+                      cy={y(b)}
+                      r={2.5}
+                      fill="#ffffff"
+                      stroke={colour}
+                    />
                   ))}
                 </g>
               );
@@ -259,9 +396,16 @@ export function fidelityOfWeightsCsv(r: FidelityOfWeightsResult): Csv {
 /** |r| between a set's summed importance and its knockout retention, per set size, one line per layer pair. */
 export function FidelityOfWeightsPlot({ result }: { result: FidelityOfWeightsResult }) {
   const sizes = result.params.setSizes;
-  const legend = result.pairs.map((p, i) => ({ label: `${p.upper} ← ${p.lower}`, colour: PALETTE[i % PALETTE.length]! }));
+  const legend = result.pairs.map((p, i) => ({
+    label: `${p.upper} ← ${p.lower}`,
+    colour: PALETTE[i % PALETTE.length]!,
+  }));
   // wide enough for the legend of every layer pair (it is one line, in the exports too)
-  const W = Math.max(420, 120 + sizes.length * 70, 56 + 16 + legend.reduce((a, it) => a + legendItemWidth(it.label), 0));
+  const W = Math.max(
+    420,
+    120 + sizes.length * 70,
+    56 + 16 + legend.reduce((a, it) => a + legendItemWidth(it.label), 0),
+  );
   const H = 310;
   const m = { l: 56, r: 16, t: 34, b: 56 };
   const ticks = [0, 0.25, 0.5, 0.75, 1];
@@ -284,9 +428,22 @@ export function FidelityOfWeightsPlot({ result }: { result: FidelityOfWeightsRes
         const pts = p.summary.map((s) => ({ s, i: sizes.indexOf(s.size) })).filter((q) => q.i >= 0 && finite(q.s.absR));
         return (
           <g key={p.pairIndex}>
-            <polyline points={pts.map((q) => `${x(q.i)},${y(q.s.absR)}`).join(" ")} fill="none" stroke={colour} strokeWidth={2} />
+            <polyline
+              points={pts.map((q) => `${x(q.i)},${y(q.s.absR)}`).join(" ")}
+              fill="none"
+              stroke={colour}
+              strokeWidth={2}
+            />
             {pts.map((q) => (
-              <circle key={q.s.size} data-testid="fow-point" cx={x(q.i)} cy={y(q.s.absR)} r={3.5} fill={q.s.r <= 0 ? colour : "#ffffff"} stroke={colour}>
+              <circle
+                key={q.s.size}
+                data-testid="fow-point"
+                cx={x(q.i)}
+                cy={y(q.s.absR)}
+                r={3.5}
+                fill={q.s.r <= 0 ? colour : "#ffffff"}
+                stroke={colour}
+              >
                 <title>{`${p.upper}←${p.lower}, sets of ${q.s.size}: r = ${fmt(q.s.r)}`}</title>
               </circle>
             ))}
@@ -305,7 +462,10 @@ export function FidelityOfWeightsPlot({ result }: { result: FidelityOfWeightsRes
 export function maskingCsv(r: GroupMaskingResult, names: string[]): Csv {
   return {
     header: ["image", "before", "after", "random_after"],
-    rows: [...r.before.map((b, i) => [names[i] ?? `image ${i + 1}`, b, r.after[i], r.randomAfter[i]]), ["mean", r.means.before, r.means.after, r.means.randomAfter]],
+    rows: [
+      ...r.before.map((b, i) => [names[i] ?? `image ${i + 1}`, b, r.after[i], r.randomAfter[i]]),
+      ["mean", r.means.before, r.means.after, r.means.randomAfter],
+    ],
   };
 }
 
@@ -319,7 +479,14 @@ const MASK_SERIES = [
 export function MaskingPlot({ result, names }: { result: GroupMaskingResult; names: string[] }) {
   const n = result.before.length;
   const labels = [...names.slice(0, n), "mean"];
-  const values = [...result.before.map((_, i) => ({ before: result.before[i]!, after: result.after[i]!, randomAfter: result.randomAfter[i]! })), result.means];
+  const values = [
+    ...result.before.map((_, i) => ({
+      before: result.before[i]!,
+      after: result.after[i]!,
+      randomAfter: result.randomAfter[i]!,
+    })),
+    result.means,
+  ];
   const groupW = 3 * 12 + 14;
   const W = Math.max(360, 70 + labels.length * groupW);
   const H = 240;
@@ -335,11 +502,26 @@ export function MaskingPlot({ result, names }: { result: GroupMaskingResult; nam
         return (
           <g key={i}>
             {MASK_SERIES.map((s, si) => (
-              <rect key={s.key} data-testid="mask-bar" x={gx + si * 12} y={y(v[s.key])} width={10} height={Math.max(0.5, y(0) - y(v[s.key]))} fill={s.colour}>
+              <rect
+                key={s.key}
+                data-testid="mask-bar"
+                x={gx + si * 12}
+                y={y(v[s.key])}
+                width={10}
+                height={Math.max(0.5, y(0) - y(v[s.key]))}
+                fill={s.colour}
+              >
                 <title>{`${labels[i]}: ${s.label} ${fmt(v[s.key])}`}</title>
               </rect>
             ))}
-            <text x={gx + 17} y={H - m.b + 14} textAnchor="middle" fill={i === n ? INK : MUTED} fontSize={9} fontWeight={i === n ? 600 : 400}>
+            <text
+              x={gx + 17}
+              y={H - m.b + 14}
+              textAnchor="middle"
+              fill={i === n ? INK : MUTED}
+              fontSize={9}
+              fontWeight={i === n ? 600 : 400}
+            >
               {labels[i]!.length > 9 ? `${labels[i]!.slice(0, 8)}…` : labels[i]}
             </text>
           </g>
@@ -353,7 +535,14 @@ export function MaskingPlot({ result, names }: { result: GroupMaskingResult; nam
 
 export function faithfulnessCsv(r: FaithfulnessResult): Csv {
   return {
-    header: ["threshold", "visible_groups", ...r.layers.map((l) => `neurons_${l}`), "accuracy", "random_mean", "random_std"],
+    header: [
+      "threshold",
+      "visible_groups",
+      ...r.layers.map((l) => `neurons_${l}`),
+      "accuracy",
+      "random_mean",
+      "random_std",
+    ],
     rows: r.points.map((p) => {
       const c = r.configs[p.config]!;
       return [p.threshold, c.groups.length, ...c.neurons, c.accuracy, c.random?.mean ?? null, c.random?.std ?? null];
@@ -374,7 +563,12 @@ export function FaithfulnessPlot({ result }: { result: FaithfulnessResult }) {
   const withRandom = acc.filter((a) => a.c.random);
   return (
     <Svg width={W} height={H} title="Accuracy with only the circuit, by threshold" testId="plot-faithfulness">
-      <Legend x={m.l} y={16} items={[{ label: "only the visible groups' neurons", colour: "#16a34a" }]} dashed={withRandom.length ? "as many random neurons (± std)" : undefined} />
+      <Legend
+        x={m.l}
+        y={16}
+        items={[{ label: "only the visible groups' neurons", colour: "#16a34a" }]}
+        dashed={withRandom.length ? "as many random neurons (± std)" : undefined}
+      />
       <YAxis x={m.l} x2={W - m.r} ticks={ticks} scale={y} label="accuracy" />
       {niceTicks(0, 1, 5).map((t) => (
         <text key={t} x={x(t)} y={H - m.b + 14} textAnchor="middle" fill={INK}>
@@ -384,18 +578,38 @@ export function FaithfulnessPlot({ result }: { result: FaithfulnessResult }) {
       <text x={(m.l + W - m.r) / 2} y={H - 8} textAnchor="middle" fill={MUTED}>
         weight threshold (fraction of the largest |W|)
       </text>
-      <line x1={m.l} x2={W - m.r} y1={y(result.unmaskedAccuracy)} y2={y(result.unmaskedAccuracy)} stroke={MUTED} strokeDasharray="1 3" />
+      <line
+        x1={m.l}
+        x2={W - m.r}
+        y1={y(result.unmaskedAccuracy)}
+        y2={y(result.unmaskedAccuracy)}
+        stroke={MUTED}
+        strokeDasharray="1 3"
+      />
       {withRandom.length > 0 && (
         <>
           <polygon
-            points={[...withRandom.map((a) => `${x(a.t)},${y(Math.min(1, a.c.random!.mean + a.c.random!.std))}`), ...withRandom.map((a) => `${x(a.t)},${y(Math.max(0, a.c.random!.mean - a.c.random!.std))}`).reverse()].join(" ")}
+            points={[
+              ...withRandom.map((a) => `${x(a.t)},${y(Math.min(1, a.c.random!.mean + a.c.random!.std))}`),
+              ...withRandom.map((a) => `${x(a.t)},${y(Math.max(0, a.c.random!.mean - a.c.random!.std))}`).reverse(),
+            ].join(" ")}
             fill="#2563eb"
             opacity={0.12}
           />
-          <polyline points={withRandom.map((a) => `${x(a.t)},${y(a.c.random!.mean)}`).join(" ")} fill="none" stroke="#2563eb" strokeDasharray="5 4" />
+          <polyline
+            points={withRandom.map((a) => `${x(a.t)},${y(a.c.random!.mean)}`).join(" ")}
+            fill="none"
+            stroke="#2563eb"
+            strokeDasharray="5 4"
+          />
         </>
       )}
-      <polyline points={acc.map((a) => `${x(a.t)},${y(a.c.accuracy)}`).join(" ")} fill="none" stroke="#16a34a" strokeWidth={2} />
+      <polyline
+        points={acc.map((a) => `${x(a.t)},${y(a.c.accuracy)}`).join(" ")}
+        fill="none"
+        stroke="#16a34a"
+        strokeWidth={2}
+      />
       {acc.map((a) => (
         <circle key={a.t} data-testid="faith-point" cx={x(a.t)} cy={y(a.c.accuracy)} r={2.5} fill="#16a34a">
           <title>{`threshold ${a.t}: ${fmt(a.c.accuracy)} with ${a.c.groups.length} groups`}</title>

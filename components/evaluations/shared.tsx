@@ -11,8 +11,23 @@ export type StoredResult = EvaluationList["results"][number];
 export type EvaluationJob = EvaluationList["jobs"][number];
 
 export interface EvaluationsPageData {
-  circuit: { id: number; className: string; classIndex: number; tau: number; patchCount: number; imageCount: number; hasImages: boolean; inputSize: number; classes: string[] };
-  layers: { index: number; upper: string; lower: string; groups: { rowId: number; groupId: number; label: string | null; neurons: number }[] }[];
+  circuit: {
+    id: number;
+    className: string;
+    classIndex: number;
+    tau: number;
+    patchCount: number;
+    imageCount: number;
+    hasImages: boolean;
+    inputSize: number;
+    classes: string[];
+  };
+  layers: {
+    index: number;
+    upper: string;
+    lower: string;
+    groups: { rowId: number; groupId: number; label: string | null; neurons: number }[];
+  }[];
   datasets: { id: number; name: string }[];
   canStart: boolean;
 }
@@ -50,8 +65,13 @@ const PARAM_NAMES: Record<string, string> = {
  * A stored result's parameters in one line. With the circuit's layer pairs, pair indices read as
  * their layers ("layer4.1 ← layer4.0") and groups as "all core neurons" or "groups 0, 3".
  */
-export function paramsSummary(kind: string, p: Record<string, unknown>, layers?: readonly { upper: string; lower: string }[]): string {
-  const pair = (i: unknown) => (layers && typeof i === "number" && layers[i] ? `${layers[i]!.upper} ← ${layers[i]!.lower}` : String(i));
+export function paramsSummary(
+  kind: string,
+  p: Record<string, unknown>,
+  layers?: readonly { upper: string; lower: string }[],
+): string {
+  const pair = (i: unknown) =>
+    layers && typeof i === "number" && layers[i] ? `${layers[i]!.upper} ← ${layers[i]!.lower}` : String(i);
   const value = (k: string, v: unknown) => {
     if (k === "layerIndex") return pair(v);
     if (k === "pairs" && Array.isArray(v)) return v.map(pair).join(", ");
@@ -72,9 +92,23 @@ export function paramsSummary(kind: string, p: Record<string, unknown>, layers?:
   return parts.join(" · ");
 }
 
-export function Section({ id, title, children, description }: { id: string; title: string; children: ReactNode; description: ReactNode }) {
+export function Section({
+  id,
+  title,
+  children,
+  description,
+}: {
+  id: string;
+  title: string;
+  children: ReactNode;
+  description: ReactNode;
+}) {
   return (
-    <section id={id} className="rounded-lg border border-zinc-200 bg-white p-4 shadow-sm dark:border-zinc-800 dark:bg-zinc-900" data-testid={`section-${id}`}>
+    <section
+      id={id}
+      className="rounded-lg border border-zinc-200 bg-white p-4 shadow-sm dark:border-zinc-800 dark:bg-zinc-900"
+      data-testid={`section-${id}`}
+    >
       <h2 className="text-base font-semibold">{title}</h2>
       <p className="mb-3 mt-1 text-sm text-zinc-500 dark:text-zinc-400">{description}</p>
       <div className="flex flex-col gap-3">{children}</div>
@@ -97,12 +131,22 @@ export function ResultPicker({
 }) {
   const [picked, setPicked] = useState<number | null>(null);
   const current = results.find((r) => r.id === picked) ?? results[0];
-  if (!current) return <p className="text-sm text-zinc-500" data-testid={`no-results-${kind}`}>No results yet.</p>;
+  if (!current)
+    return (
+      <p className="text-sm text-zinc-500" data-testid={`no-results-${kind}`}>
+        No results yet.
+      </p>
+    );
   return (
     <div className="flex flex-col gap-2" data-testid={`result-${kind}`} data-result-id={current.id}>
       <div className="flex flex-wrap items-center gap-2 text-xs text-zinc-500">
         {results.length > 1 ? (
-          <select className={`${inputClass} max-w-full`} value={current.id} onChange={(e) => setPicked(Number(e.target.value))} aria-label="result">
+          <select
+            className={`${inputClass} max-w-full`}
+            value={current.id}
+            onChange={(e) => setPicked(Number(e.target.value))}
+            aria-label="result"
+          >
             {results.map((r) => (
               <option key={r.id} value={r.id}>
                 #{r.id} · {when(r.createdAt)} · {paramsSummary(kind, r.params, layers)}
@@ -123,4 +167,3 @@ export function ResultPicker({
     </div>
   );
 }
-

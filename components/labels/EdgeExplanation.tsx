@@ -24,7 +24,9 @@ export function EdgeExplanation({
 }) {
   return (
     <section className="flex flex-col gap-1" aria-label="Explanation" data-testid="edge-explanation">
-      {title !== null && <h3 className="text-sm font-semibold text-zinc-500">{title ?? "How the lower group builds the upper one"}</h3>}
+      {title !== null && (
+        <h3 className="text-sm font-semibold text-zinc-500">{title ?? "How the lower group builds the upper one"}</h3>
+      )}
       <LabelEditor
         key={`${circuitId}:${edgeRef.layer}:${edgeRef.child}:${edgeRef.parent}`}
         circuitId={circuitId}

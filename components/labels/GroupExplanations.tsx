@@ -22,13 +22,22 @@ export function GroupExplanations({ circuitId, groupRef }: { circuitId: number; 
       <ul className="flex flex-col gap-1">
         {edges.map((e) => (
           <li key={e.child}>
-            <button type="button" className="text-left hover:underline" onClick={() => setOpen(open === e.child ? null : e.child)} aria-expanded={open === e.child}>
+            <button
+              type="button"
+              className="text-left hover:underline"
+              onClick={() => setOpen(open === e.child ? null : e.child)}
+              aria-expanded={open === e.child}
+            >
               <span className="text-zinc-500">from group {e.child}: </span>
               <span className="whitespace-pre-wrap">{e.text.split("\n")[0]}</span>
             </button>
             {open === e.child && (
               <div className="mt-1 rounded border border-zinc-200 p-2 dark:border-zinc-800">
-                <EdgeExplanation circuitId={circuitId} edgeRef={{ layer: e.layer, child: e.child, parent: e.parent }} title={null} />
+                <EdgeExplanation
+                  circuitId={circuitId}
+                  edgeRef={{ layer: e.layer, child: e.child, parent: e.parent }}
+                  title={null}
+                />
               </div>
             )}
           </li>

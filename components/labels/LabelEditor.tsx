@@ -24,7 +24,10 @@ const REVIEW_STYLE: Record<string, string> = {
 
 export function ReviewBadge({ review }: { review: string }) {
   return (
-    <span className={`rounded px-1.5 py-0.5 text-xs font-medium ${REVIEW_STYLE[review] ?? REVIEW_STYLE.unreviewed}`} data-testid="label-review">
+    <span
+      className={`rounded px-1.5 py-0.5 text-xs font-medium ${REVIEW_STYLE[review] ?? REVIEW_STYLE.unreviewed}`}
+      data-testid="label-review"
+    >
       {review}
     </span>
   );
@@ -56,7 +59,16 @@ export function LabelEditor({
   const trpc = useTRPC();
   const qc = useQueryClient();
   const input = { circuitId, target };
-  const q = useQuery(trpc.labels.get.queryOptions(input, { retry: (n, e) => n < 2 && !(e instanceof TRPCClientError && ["UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND"].includes((e.data as { code?: string } | undefined)?.code ?? "")) }));
+  const q = useQuery(
+    trpc.labels.get.queryOptions(input, {
+      retry: (n, e) =>
+        n < 2 &&
+        !(
+          e instanceof TRPCClientError &&
+          ["UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND"].includes((e.data as { code?: string } | undefined)?.code ?? "")
+        ),
+    }),
+  );
   const [editing, setEditing] = useState(false);
   const [base, setBase] = useState(0);
   const [text, setText] = useState("");
@@ -88,8 +100,18 @@ export function LabelEditor({
       onError: (e) => void onConflict(e),
     }),
   );
-  const revert = useMutation(trpc.labels.revert.mutationOptions({ onSuccess: () => void refresh(), onError: (e) => void onConflict(e, "revert") }));
-  const review = useMutation(trpc.labels.review.mutationOptions({ onSuccess: () => void refresh(), onError: (e) => void onConflict(e, "review") }));
+  const revert = useMutation(
+    trpc.labels.revert.mutationOptions({
+      onSuccess: () => void refresh(),
+      onError: (e) => void onConflict(e, "revert"),
+    }),
+  );
+  const review = useMutation(
+    trpc.labels.review.mutationOptions({
+      onSuccess: () => void refresh(),
+      onError: (e) => void onConflict(e, "review"),
+    }),
+  );
 
   if (q.isPending) return <p className="text-sm text-zinc-500">Loading…</p>;
   if (q.error) {
@@ -107,7 +129,9 @@ export function LabelEditor({
   const v = q.data;
   const head = v.head;
   const current = v.revisions.at(-1);
-  const mutationError = [save.error, revert.error, review.error].find((e) => e && !(e instanceof TRPCClientError && (e.data as { code?: string } | undefined)?.code === "CONFLICT"));
+  const mutationError = [save.error, revert.error, review.error].find(
+    (e) => e && !(e instanceof TRPCClientError && (e.data as { code?: string } | undefined)?.code === "CONFLICT"),
+  );
 
   const startEdit = () => {
     setBase(head?.version ?? 0);
@@ -131,7 +155,10 @@ export function LabelEditor({
             <span className="text-xs text-zinc-500">v{head.version}</span>
           </div>
           {withDescription && head.description && (
-            <p className="mt-0.5 whitespace-pre-wrap text-sm text-zinc-600 dark:text-zinc-400" data-testid="label-description">
+            <p
+              className="mt-0.5 whitespace-pre-wrap text-sm text-zinc-600 dark:text-zinc-400"
+              data-testid="label-description"
+            >
               {head.description}
             </p>
           )}
@@ -140,7 +167,9 @@ export function LabelEditor({
               {provenance(current)}
             </p>
           )}
-          {renderEvidence && current?.evidence && current.evidence.length > 0 && <div className="mt-1">{renderEvidence(current.evidence)}</div>}
+          {renderEvidence && current?.evidence && current.evidence.length > 0 && (
+            <div className="mt-1">{renderEvidence(current.evidence)}</div>
+          )}
         </div>
       ) : (
         <p className="text-sm text-zinc-500" data-testid="label-empty">
@@ -149,14 +178,27 @@ export function LabelEditor({
       )}
 
       {conflict && (
-        <div role="alert" className="rounded border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100" data-testid="label-conflict">
+        <div
+          role="alert"
+          className="rounded border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100"
+          data-testid="label-conflict"
+        >
           <p className="font-medium">
-            {conflict.action === "edit" ? "Not saved" : conflict.action === "review" ? "Review not recorded" : "Not reverted"}: someone saved a newer version
-            {conflict.newer ? ` (v${conflict.newer.version})` : ""} {conflict.action === "edit" ? "while you were editing" : "since this page loaded it; look at it first"}.
+            {conflict.action === "edit"
+              ? "Not saved"
+              : conflict.action === "review"
+                ? "Review not recorded"
+                : "Not reverted"}
+            : someone saved a newer version
+            {conflict.newer ? ` (v${conflict.newer.version})` : ""}{" "}
+            {conflict.action === "edit" ? "while you were editing" : "since this page loaded it; look at it first"}.
           </p>
           {conflict.newer && (
             <p className="mt-1">
-              Their text: <q className="whitespace-pre-wrap" data-testid="label-conflict-text">{conflict.newer.text}</q>
+              Their text:{" "}
+              <q className="whitespace-pre-wrap" data-testid="label-conflict-text">
+                {conflict.newer.text}
+              </q>
             </p>
           )}
           {editing && conflict.newer && (
@@ -188,13 +230,33 @@ export function LabelEditor({
           }}
           onSubmit={(e) => {
             e.preventDefault();
-            save.mutate({ circuitId, target, expectedVersion: base, text, description: withDescription ? description : null });
+            save.mutate({
+              circuitId,
+              target,
+              expectedVersion: base,
+              text,
+              description: withDescription ? description : null,
+            });
           }}
         >
           {withDescription ? (
-            <input className={inputClass} value={text} onChange={(e) => setText(e.target.value)} maxLength={200} aria-label="Label" data-testid="label-input" />
+            <input
+              className={inputClass}
+              value={text}
+              onChange={(e) => setText(e.target.value)}
+              maxLength={200}
+              aria-label="Label"
+              data-testid="label-input"
+            />
           ) : (
-            <textarea className={inputClass} value={text} onChange={(e) => setText(e.target.value)} rows={5} aria-label="Explanation" data-testid="label-input" />
+            <textarea
+              className={inputClass}
+              value={text}
+              onChange={(e) => setText(e.target.value)}
+              rows={5}
+              aria-label="Explanation"
+              data-testid="label-input"
+            />
           )}
           {withDescription && (
             <textarea
@@ -211,7 +273,11 @@ export function LabelEditor({
             <button className={buttonClass} type="submit" disabled={save.isPending} data-testid="label-save">
               {save.isPending ? "Saving…" : `Save (on v${base})`}
             </button>
-            <button type="button" className="text-sm text-zinc-600 hover:underline dark:text-zinc-400" onClick={() => setEditing(false)}>
+            <button
+              type="button"
+              className="text-sm text-zinc-600 hover:underline dark:text-zinc-400"
+              onClick={() => setEditing(false)}
+            >
               Cancel
             </button>
           </div>
@@ -220,7 +286,12 @@ export function LabelEditor({
 
       {v.canEdit && !editing && (
         <div className="flex flex-wrap gap-2 text-sm">
-          <button type="button" className="rounded border border-zinc-300 px-2 py-0.5 hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800" onClick={startEdit} data-testid="label-edit">
+          <button
+            type="button"
+            className="rounded border border-zinc-300 px-2 py-0.5 hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+            onClick={startEdit}
+            data-testid="label-edit"
+          >
             {head ? "Edit" : "Write one"}
           </button>
           {head &&
@@ -240,12 +311,21 @@ export function LabelEditor({
               ))}
         </div>
       )}
-      {!v.canEdit && <p className="text-xs text-zinc-500" data-testid="label-readonly">Read only: editing needs the annotator role.</p>}
+      {!v.canEdit && (
+        <p className="text-xs text-zinc-500" data-testid="label-readonly">
+          Read only: editing needs the annotator role.
+        </p>
+      )}
       {mutationError && <ErrorBox>{mutationError.message}</ErrorBox>}
 
       {v.revisions.length > 0 && (
         <div>
-          <button type="button" className="text-xs text-blue-700 hover:underline dark:text-blue-400" onClick={() => setShowHistory((s) => !s)} data-testid="label-history-toggle">
+          <button
+            type="button"
+            className="text-xs text-blue-700 hover:underline dark:text-blue-400"
+            onClick={() => setShowHistory((s) => !s)}
+            data-testid="label-history-toggle"
+          >
             {showHistory ? "Hide" : "Show"} history ({v.revisions.length})
           </button>
           {showHistory && (
@@ -256,7 +336,9 @@ export function LabelEditor({
                 canEdit={v.canEdit}
                 reverting={revert.isPending}
                 withDescription={withDescription}
-                onRevert={(toVersion) => head && revert.mutate({ circuitId, target, toVersion, expectedVersion: head.version })}
+                onRevert={(toVersion) =>
+                  head && revert.mutate({ circuitId, target, toVersion, expectedVersion: head.version })
+                }
               />
             </div>
           )}

@@ -13,7 +13,15 @@ import { useTRPC } from "~/trpc/react";
 
 type Overview = inferRouterOutputs<AppRouter>["labels"]["overview"];
 
-export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: number; config: Overview["config"]; canEdit: boolean }) {
+export function LabelJobPanel({
+  circuitId,
+  config,
+  canEdit,
+}: {
+  circuitId: number;
+  config: Overview["config"];
+  canEdit: boolean;
+}) {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const [force, setForce] = useState(false);
@@ -58,10 +66,14 @@ export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: numbe
   return (
     <div className="flex flex-col gap-2 text-sm" data-testid="label-job-panel">
       {!config.configured ? (
-        <p className="rounded border border-zinc-300 bg-zinc-50 px-3 py-2 dark:border-zinc-700 dark:bg-zinc-800" data-testid="label-config-missing">
-          Automatic labeling is off: no MLLM endpoint is configured on this server{config.error ? ` (${config.error})` : ""}. Labels can still be written and
-          reviewed by hand. To turn it on, set <code>OPENAI_BASE_URL</code> and/or <code>OPENAI_API_KEY</code> (and <code>NEURFLOW_LABEL_MODEL</code>) for the web
-          app and the worker — see docs/labeling.md.
+        <p
+          className="rounded border border-zinc-300 bg-zinc-50 px-3 py-2 dark:border-zinc-700 dark:bg-zinc-800"
+          data-testid="label-config-missing"
+        >
+          Automatic labeling is off: no MLLM endpoint is configured on this server
+          {config.error ? ` (${config.error})` : ""}. Labels can still be written and reviewed by hand. To turn it on,
+          set <code>OPENAI_BASE_URL</code> and/or <code>OPENAI_API_KEY</code> (and <code>NEURFLOW_LABEL_MODEL</code>)
+          for the web app and the worker — see docs/labeling.md.
         </p>
       ) : (
         <div className="flex flex-wrap items-center gap-3">
@@ -73,7 +85,8 @@ export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: numbe
           {canEdit && !active && (
             <>
               <label className="flex items-center gap-1 text-zinc-600 dark:text-zinc-400">
-                <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> relabel what is labeled
+                <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> relabel what is
+                labeled
               </label>
               <label className="flex items-center gap-1 text-zinc-600 dark:text-zinc-400">
                 at most
@@ -100,7 +113,11 @@ export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: numbe
             </>
           )}
           {canEdit && active && (
-            <button className={buttonClass} disabled={cancel.isPending || j.cancelRequested} onClick={() => cancel.mutate({ circuitId })}>
+            <button
+              className={buttonClass}
+              disabled={cancel.isPending || j.cancelRequested}
+              onClick={() => cancel.mutate({ circuitId })}
+            >
               {j.cancelRequested ? "Canceling…" : "Cancel labeling"}
             </button>
           )}
@@ -115,24 +132,41 @@ export function LabelJobPanel({ circuitId, config, canEdit }: { circuitId: numbe
             {active && j.message && <span className="truncate text-zinc-600 dark:text-zinc-300">{j.message}</span>}
           </div>
           {active && (
-            <div className="h-2 w-full overflow-hidden rounded bg-zinc-200 dark:bg-zinc-800" role="progressbar" aria-label="Label job progress" aria-valuenow={Math.round(j.progress * 100)} aria-valuemin={0} aria-valuemax={100}>
-              <div className="h-full bg-blue-600 transition-all dark:bg-blue-500" style={{ width: `${Math.round(j.progress * 100)}%` }} />
+            <div
+              className="h-2 w-full overflow-hidden rounded bg-zinc-200 dark:bg-zinc-800"
+              role="progressbar"
+              aria-label="Label job progress"
+              aria-valuenow={Math.round(j.progress * 100)}
+              aria-valuemin={0}
+              aria-valuemax={100}
+            >
+              <div
+                className="h-full bg-blue-600 transition-all dark:bg-blue-500"
+                style={{ width: `${Math.round(j.progress * 100)}%` }}
+              />
             </div>
           )}
           {j.status === "failed" && j.error && <ErrorBox>Labeling failed: {j.error}</ErrorBox>}
           {r && (
             <p className="text-zinc-600 dark:text-zinc-400">
-              {r.labeled} label(s) and {r.explained} explanation(s) written by {r.model}, {r.skipped} skipped (already labeled), {r.failed.length} failed
-              {r.capReached ? `, stopped at the call cap (${r.notAttempted} not attempted)` : ""}; {r.calls} call(s), {r.promptTokens + r.completionTokens} tokens.
+              {r.labeled} label(s) and {r.explained} explanation(s) written by {r.model}, {r.skipped} skipped (already
+              labeled), {r.failed.length} failed
+              {r.capReached ? `, stopped at the call cap (${r.notAttempted} not attempted)` : ""}; {r.calls} call(s),{" "}
+              {r.promptTokens + r.completionTokens} tokens.
             </p>
           )}
           {r && r.failed.length > 0 && (
             <details>
-              <summary className="cursor-pointer text-amber-700 dark:text-amber-400">Failures ({r.failed.length}) — nothing was stored for these</summary>
+              <summary className="cursor-pointer text-amber-700 dark:text-amber-400">
+                Failures ({r.failed.length}) — nothing was stored for these
+              </summary>
               <ul className="mt-1 list-disc pl-5 text-xs">
                 {r.failed.map((f, i) => (
                   <li key={i}>
-                    {f.kind === "group" ? `layer entry ${f.layer}, group ${f.group}` : `layer entry ${f.layer}, edge ${f.child}→${f.parent}`}: {f.error}
+                    {f.kind === "group"
+                      ? `layer entry ${f.layer}, group ${f.group}`
+                      : `layer entry ${f.layer}, edge ${f.child}→${f.parent}`}
+                    : {f.error}
                   </li>
                 ))}
               </ul>

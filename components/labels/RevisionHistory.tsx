@@ -6,10 +6,14 @@ import type { LabelRevision } from "./types";
 
 export function provenance(r: LabelRevision): string {
   if (r.source === "model") {
-    const tokens = r.promptTokens != null || r.completionTokens != null ? ` · ${(r.promptTokens ?? 0) + (r.completionTokens ?? 0)} tokens` : "";
+    const tokens =
+      r.promptTokens != null || r.completionTokens != null
+        ? ` · ${(r.promptTokens ?? 0) + (r.completionTokens ?? 0)} tokens`
+        : "";
     return `model ${r.modelName ?? "?"} · prompt ${r.promptVersion ?? "?"}${tokens}`;
   }
-  if (r.source === "revert") return `${r.author ?? "a deleted user"} reverted${r.revertedTo != null ? ` to v${r.revertedTo}` : ""}`;
+  if (r.source === "revert")
+    return `${r.author ?? "a deleted user"} reverted${r.revertedTo != null ? ` to v${r.revertedTo}` : ""}`;
   return `annotator ${r.author ?? "(deleted user)"}`;
 }
 
@@ -55,13 +59,20 @@ export function RevisionHistory({
       {ordered.map((r) => {
         const prev = revisions.find((x) => x.version === r.version - 1);
         return (
-          <li key={r.version} className="rounded border border-zinc-200 p-2 text-sm dark:border-zinc-800" data-testid={`revision-${r.version}`} data-source={r.source}>
+          <li
+            key={r.version}
+            className="rounded border border-zinc-200 p-2 text-sm dark:border-zinc-800"
+            data-testid={`revision-${r.version}`}
+            data-source={r.source}
+          >
             <div className="flex flex-wrap items-center gap-2 text-xs text-zinc-500">
               <span className="font-semibold text-zinc-700 dark:text-zinc-300">v{r.version}</span>
               <span data-testid="revision-provenance">{provenance(r)}</span>
               <span>· {when(r.createdAt)}</span>
               {r.evidence && r.evidence.length > 0 && (
-                <span title={`patch indices: ${r.evidence.join(", ")}`}>· evidence: {r.evidence.length} patch{r.evidence.length === 1 ? "" : "es"}</span>
+                <span title={`patch indices: ${r.evidence.join(", ")}`}>
+                  · evidence: {r.evidence.length} patch{r.evidence.length === 1 ? "" : "es"}
+                </span>
               )}
               <span className="flex-1" />
               {r.version === currentVersion ? (
@@ -80,10 +91,20 @@ export function RevisionHistory({
                 )
               )}
             </div>
-            <div className="mt-1">{prev ? <Diff before={prev.text} after={r.text} /> : <span className="whitespace-pre-wrap break-words">{r.text}</span>}</div>
+            <div className="mt-1">
+              {prev ? (
+                <Diff before={prev.text} after={r.text} />
+              ) : (
+                <span className="whitespace-pre-wrap break-words">{r.text}</span>
+              )}
+            </div>
             {withDescription && (r.description || prev?.description) && (
               <div className="mt-1 text-xs text-zinc-600 dark:text-zinc-400">
-                {prev ? <Diff before={prev.description ?? ""} after={r.description ?? ""} /> : <span className="whitespace-pre-wrap">{r.description}</span>}
+                {prev ? (
+                  <Diff before={prev.description ?? ""} after={r.description ?? ""} />
+                ) : (
+                  <span className="whitespace-pre-wrap">{r.description}</span>
+                )}
               </div>
             )}
           </li>

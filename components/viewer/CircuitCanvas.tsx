@@ -65,10 +65,21 @@ function stylesheet(dark: boolean): StylesheetJson {
     { selector: "node[!img]", style: { "background-image": "none" } },
     {
       selector: "node.logit",
-      style: { shape: "ellipse", width: LOGIT_SIZE, height: LOGIT_SIZE, "background-color": t.logit, color: t.text, "font-weight": "bold", "font-size": 12 },
+      style: {
+        shape: "ellipse",
+        width: LOGIT_SIZE,
+        height: LOGIT_SIZE,
+        "background-color": t.logit,
+        color: t.text,
+        "font-weight": "bold",
+        "font-size": 12,
+      },
     },
     // haystack: straight lines without endpoint geometry, Cytoscape's cheapest edges (large circuits)
-    { selector: "edge", style: { width: "data(w)", "curve-style": "haystack", "haystack-radius": 0, opacity: 0.7, "line-color": t.pos } },
+    {
+      selector: "edge",
+      style: { width: "data(w)", "curve-style": "haystack", "haystack-radius": 0, opacity: 0.7, "line-color": t.pos },
+    },
     // negative W: red and dotted, so the sign does not rest on colour alone
     { selector: "edge.neg", style: { "line-color": t.neg, "line-style": "dotted" } },
     { selector: "edge.logitEdge", style: { "line-color": t.logit, "line-style": "dashed" } },
@@ -88,7 +99,10 @@ function stylesheet(dark: boolean): StylesheetJson {
         "min-zoomed-font-size": 6,
       },
     },
-    { selector: "edge.explained.hl, edge.explained.sel", style: { label: "data(expl)", "font-size": 10, "text-max-width": "180px", "text-wrap": "ellipsis" } },
+    {
+      selector: "edge.explained.hl, edge.explained.sel",
+      style: { label: "data(expl)", "font-size": 10, "text-max-width": "180px", "text-wrap": "ellipsis" },
+    },
     { selector: "edge.sel", style: { opacity: 1, "line-color": t.selected, "z-index": 20 } },
     { selector: "node.shared", style: { "border-color": "#16a34a", "border-width": 4 } },
     // compare: groups of one circuit only get a dashed border as well as amber
@@ -108,7 +122,12 @@ export function explanationLine(text: string): string {
 export function graphElements(graph: CircuitGraph): ElementDefinition[] {
   const maxW = maxAbsWeight(graph);
   const els: ElementDefinition[] = [
-    { group: "nodes", data: { id: "logit", label: graph.circuit.className }, position: { ...graph.logit }, classes: "logit" },
+    {
+      group: "nodes",
+      data: { id: "logit", label: graph.circuit.className },
+      position: { ...graph.logit },
+      classes: "logit",
+    },
   ];
   for (const g of graph.groups)
     els.push({
@@ -117,7 +136,11 @@ export function graphElements(graph: CircuitGraph): ElementDefinition[] {
       position: { x: g.x, y: g.y },
     });
   for (const e of graph.logitEdges)
-    els.push({ group: "edges", data: { id: `l${e.group}`, source: `g${e.group}`, target: "logit", w: 1 + 4 * e.weight, weight: e.weight }, classes: "logitEdge" });
+    els.push({
+      group: "edges",
+      data: { id: `l${e.group}`, source: `g${e.group}`, target: "logit", w: 1 + 4 * e.weight, weight: e.weight },
+      classes: "logitEdge",
+    });
   for (const e of graph.edges)
     els.push({
       group: "edges",
@@ -171,7 +194,10 @@ export function fitPositions(cy: Core, graph: CircuitGraph, pad = 24): void {
   const w = Math.max(1, cy.width() - 2 * pad);
   const h = Math.max(1, cy.height() - 2 * pad);
   const zoom = Math.min(cy.maxZoom(), Math.max(cy.minZoom(), Math.min(w / (x2 - x1), h / (y2 - y1))));
-  cy.viewport({ zoom, pan: { x: cy.width() / 2 - zoom * ((x1 + x2) / 2), y: cy.height() / 2 - zoom * ((y1 + y2) / 2) } });
+  cy.viewport({
+    zoom,
+    pan: { x: cy.width() / 2 - zoom * ((x1 + x2) / 2), y: cy.height() / 2 - zoom * ((y1 + y2) / 2) },
+  });
 }
 
 function highlightPaths(cy: Core, n: NodeSingular): void {

@@ -20,7 +20,14 @@ import { withCurrentLabels } from "./liveLabels";
 import { ShareDialog } from "./ShareDialog";
 import { useHeatmaps } from "./useHeatmaps";
 import { useSystemDark } from "./useSystemDark";
-import { type Drill, useAddressSync, useFocusAfterSelection, useHypertree, useViewerExports, useViewerKeyboard } from "./viewerHooks";
+import {
+  type Drill,
+  useAddressSync,
+  useFocusAfterSelection,
+  useHypertree,
+  useViewerExports,
+  useViewerKeyboard,
+} from "./viewerHooks";
 
 export interface CircuitViewerProps {
   graph: CircuitGraph;
@@ -48,7 +55,9 @@ function announce(graph: CircuitGraph, selected: string | null): string {
   const layers = graph.circuit.layers;
   if (selected.startsWith("g")) {
     const g = graph.groups.find((x) => x.id === Number(selected.slice(1)));
-    return g ? `Selected: ${layers[g.layer] ?? ""} group ${g.groupId}${g.label ? `, ${g.label}` : ""}, ${new Set(g.members.map((m) => m.neuron)).size} neurons.` : "";
+    return g
+      ? `Selected: ${layers[g.layer] ?? ""} group ${g.groupId}${g.label ? `, ${g.label}` : ""}, ${new Set(g.members.map((m) => m.neuron)).size} neurons.`
+      : "";
   }
   const e = graph.edges.find((x) => `e${x.id}` === selected);
   return e ? `Selected: an edge of weight ${e.weight.toFixed(3)}.` : "";
@@ -61,7 +70,9 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
   const [drill, setDrill] = useState<Drill | null>(null);
   const [shareOpen, setShareOpen] = useState(false);
   const [heatmapsOn, setHeatmapsOn] = useState(initialView.heatmaps);
-  const viewport = useRef<Viewport | null>(initialView.zoom != null && initialView.pan ? { zoom: initialView.zoom, pan: initialView.pan } : null);
+  const viewport = useRef<Viewport | null>(
+    initialView.zoom != null && initialView.pan ? { zoom: initialView.zoom, pan: initialView.pan } : null,
+  );
   const cyRef = useRef<Core | null>(null);
   const [ready, setReady] = useState(false);
   const [, force] = useState(0);
@@ -75,7 +86,13 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
   const live = useMemo(() => withCurrentLabels(graph, current), [graph, current]);
 
   const selectedGroup = selected?.startsWith("g") ? Number(selected.slice(1)) : null;
-  const heat = useHeatmaps(client, graph.circuit.id, selectedGroup, heatmapsOn && graph.circuit.hasImages, shareToken == null);
+  const heat = useHeatmaps(
+    client,
+    graph.circuit.id,
+    selectedGroup,
+    heatmapsOn && graph.circuit.hasImages,
+    shareToken == null,
+  );
 
   const { tree, treeError } = useHypertree(client, graph.circuit.id, drill);
 
@@ -98,7 +115,8 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
     if (id == null) setDrill(null);
     // one column (phones, narrow windows): the panel sits below the graph, so bring it into view
     const panel = panelRef.current;
-    if (id && panel && panel.getBoundingClientRect().top >= window.innerHeight) requestAnimationFrame(() => panel.scrollIntoView({ behavior: "smooth", block: "start" }));
+    if (id && panel && panel.getBoundingClientRect().top >= window.innerHeight)
+      requestAnimationFrame(() => panel.scrollIntoView({ behavior: "smooth", block: "start" }));
   }, []);
 
   const viewerRef = useRef<HTMLDivElement>(null);
@@ -121,9 +139,19 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
 
   const cut = threshold * maxAbsWeight(graph);
   const visibleEdges = graph.edges.filter((e) => Math.abs(e.weight) >= cut).length;
-  const { exportPng, exportSvg, exportJson } = useViewerExports({ cyRef, graph, live, selected, dark, shareToken, documentHref, viewState });
+  const { exportPng, exportSvg, exportJson } = useViewerExports({
+    cyRef,
+    graph,
+    live,
+    selected,
+    dark,
+    shareToken,
+    documentHref,
+    viewState,
+  });
 
-  const btn = "rounded border border-zinc-300 px-2 py-1 text-sm hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800";
+  const btn =
+    "rounded border border-zinc-300 px-2 py-1 text-sm hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800";
   return (
     <div ref={viewerRef} className="flex flex-col gap-3" data-testid="viewer" data-ready={ready ? "1" : "0"}>
       <div className="flex flex-wrap items-center gap-3 text-sm">
@@ -158,7 +186,13 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
           Fit
         </button>
         {canShare && (
-          <button className={btn} onClick={() => setShareOpen((o) => !o)} aria-expanded={shareOpen} aria-controls="share-dialog" data-testid="share-open">
+          <button
+            className={btn}
+            onClick={() => setShareOpen((o) => !o)}
+            aria-expanded={shareOpen}
+            aria-controls="share-dialog"
+            data-testid="share-open"
+          >
             Share…
           </button>
         )}
@@ -167,7 +201,9 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
       <p className="sr-only-live" aria-live="polite" data-testid="selection-announcement">
         {announce(live, selected)}
       </p>
-      {shareOpen && canShare && <ShareDialog circuitId={graph.circuit.id} viewState={viewState} onChange={() => force((x) => x + 1)} />}
+      {shareOpen && canShare && (
+        <ShareDialog circuitId={graph.circuit.id} viewState={viewState} onChange={() => force((x) => x + 1)} />
+      )}
       <div className="grid gap-4 lg:grid-cols-[minmax(0,1fr)_26rem]">
         <div className="relative rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-950">
           <CircuitCanvas
@@ -183,10 +219,14 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
             onReady={onReady}
           />
           <p className="pointer-events-none absolute bottom-2 left-3 hidden text-xs text-zinc-500 sm:block">
-            Hover: paths through a node · click a node or an edge: details and explanations (✎ marks explained edges) · ← ↑ → ↓ move · Esc closes · blue solid W &gt; 0, red dotted W &lt; 0
+            Hover: paths through a node · click a node or an edge: details and explanations (✎ marks explained edges) ·
+            ← ↑ → ↓ move · Esc closes · blue solid W &gt; 0, red dotted W &lt; 0
           </p>
         </div>
-        <div ref={panelRef} className="max-h-[75vh] overflow-y-auto rounded-lg border border-zinc-200 bg-white p-3 dark:border-zinc-800 dark:bg-zinc-900">
+        <div
+          ref={panelRef}
+          className="max-h-[75vh] overflow-y-auto rounded-lg border border-zinc-200 bg-white p-3 dark:border-zinc-800 dark:bg-zinc-900"
+        >
           {selected ? (
             <DetailPanel
               graph={live}
@@ -198,7 +238,9 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
               heatmaps={{ on: heatmapsOn, toggle: setHeatmapsOn, ...heat }}
             />
           ) : (
-            <p className="text-sm text-zinc-500">Click a node to see its neurons, concept patches and strongest connections.</p>
+            <p className="text-sm text-zinc-500">
+              Click a node to see its neurons, concept patches and strongest connections.
+            </p>
           )}
           {drill && (
             <section className="mt-4 border-t border-zinc-200 pt-3 dark:border-zinc-800" data-testid="hypertree">
@@ -214,10 +256,19 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
               {tree && (
                 <>
                   <p className="text-xs text-zinc-500">
-                    {drill.layer === 0 ? "↑ the class logit (the root)" : `↑ targets in ${graph.circuit.layers[drill.layer - 1]} that chose it`} · its semantic groups · ↓ its {tree.coreNeurons.length} core neurons in {tree.lower}
+                    {drill.layer === 0
+                      ? "↑ the class logit (the root)"
+                      : `↑ targets in ${graph.circuit.layers[drill.layer - 1]} that chose it`}{" "}
+                    · its semantic groups · ↓ its {tree.coreNeurons.length} core neurons in {tree.lower}
                     {tree.igCompleteness != null && ` · IG completeness error ${tree.igCompleteness.toExponential(1)}`}
                   </p>
-                  <HypertreeView circuitId={graph.circuit.id} tree={tree} shareToken={shareToken} dark={dark} onDrill={(layer, neuron) => setDrill({ layer, neuron })} />
+                  <HypertreeView
+                    circuitId={graph.circuit.id}
+                    tree={tree}
+                    shareToken={shareToken}
+                    dark={dark}
+                    onDrill={(layer, neuron) => setDrill({ layer, neuron })}
+                  />
                 </>
               )}
             </section>

@@ -35,14 +35,32 @@ export function CompareView({ a, b, comparison }: { a: CircuitGraph; b: CircuitG
       <p className="px-3 pt-2 text-sm font-medium">
         #{graph.circuit.id} {graph.circuit.className} · τ {graph.circuit.tau}
       </p>
-      <CircuitCanvas graph={graph} shareToken={null} threshold={threshold} selected={sel[s]} onSelect={(id) => pick(s, id)} nodeClasses={classes[s]} dark={dark} className="h-[60vh] w-full" testId={`compare-${s}`} />
+      <CircuitCanvas
+        graph={graph}
+        shareToken={null}
+        threshold={threshold}
+        selected={sel[s]}
+        onSelect={(id) => pick(s, id)}
+        nodeClasses={classes[s]}
+        dark={dark}
+        className="h-[60vh] w-full"
+        testId={`compare-${s}`}
+      />
     </div>
   );
   return (
     <div className="flex flex-col gap-3">
       <label className="flex items-center gap-2 text-sm">
         Weight threshold
-        <input type="range" min={0} max={1} step={0.01} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} aria-label="Weight threshold (fraction of each circuit's largest |W|)" />
+        <input
+          type="range"
+          min={0}
+          max={1}
+          step={0.01}
+          value={threshold}
+          onChange={(e) => setThreshold(Number(e.target.value))}
+          aria-label="Weight threshold (fraction of each circuit's largest |W|)"
+        />
         <span className="tabular-nums text-zinc-500" data-testid="compare-threshold">
           {Math.round(threshold * 100)}% of each circuit&apos;s largest |W|
         </span>
@@ -52,9 +70,11 @@ export function CompareView({ a, b, comparison }: { a: CircuitGraph; b: CircuitG
         {side(b, "b")}
       </div>
       <p className="text-sm" data-testid="compare-selection">
-        {ga && `${groupTitle(ga, a.circuit.layers)}: neurons ${[...new Set(ga.members.map((m) => m.neuron))].join(", ")}`}
+        {ga &&
+          `${groupTitle(ga, a.circuit.layers)}: neurons ${[...new Set(ga.members.map((m) => m.neuron))].join(", ")}`}
         {ga && gb && " ↔ "}
-        {gb && `${groupTitle(gb, b.circuit.layers)}: neurons ${[...new Set(gb.members.map((m) => m.neuron))].join(", ")}`}
+        {gb &&
+          `${groupTitle(gb, b.circuit.layers)}: neurons ${[...new Set(gb.members.map((m) => m.neuron))].join(", ")}`}
         {match && ` · shared ${match.sharedNeurons.join(", ")} (Jaccard ${match.jaccard.toFixed(2)})`}
         {(ga || gb) && !match && " · specific to this circuit"}
       </p>

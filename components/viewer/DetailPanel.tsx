@@ -23,7 +23,11 @@ interface Props {
 }
 
 function weight(w: number) {
-  return <span className={w < 0 ? "text-red-600 dark:text-red-400" : "text-blue-700 dark:text-blue-400"}>{w.toFixed(3)}</span>;
+  return (
+    <span className={w < 0 ? "text-red-600 dark:text-red-400" : "text-blue-700 dark:text-blue-400"}>
+      {w.toFixed(3)}
+    </span>
+  );
 }
 
 export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, onDrill, heatmaps }: Props) {
@@ -31,7 +35,11 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
   const byId = new Map(graph.groups.map((g) => [g.id, g]));
   const layers = graph.circuit.layers;
   const close = (
-    <button className="text-sm text-zinc-500 hover:underline" onClick={() => onSelect(null)} aria-label="Close panel (Esc)">
+    <button
+      className="text-sm text-zinc-500 hover:underline"
+      onClick={() => onSelect(null)}
+      aria-label="Close panel (Esc)"
+    >
       Close ✕
     </button>
   );
@@ -43,7 +51,9 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
           <h2 className="flex-1 text-lg font-semibold">Logit of “{graph.circuit.className}”</h2>
           {close}
         </div>
-        <p className="text-sm text-zinc-500">Class {graph.circuit.classIndex} of {graph.circuit.modelName}. Its top patches split into these groups:</p>
+        <p className="text-sm text-zinc-500">
+          Class {graph.circuit.classIndex} of {graph.circuit.modelName}. Its top patches split into these groups:
+        </p>
         <ul className="text-sm">
           {top.map((e) => {
             const g = byId.get(e.group)!;
@@ -62,7 +72,9 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
   }
   if (selected.startsWith("e")) {
     const edge = graph.edges.find((e) => e.id === Number(selected.slice(1)));
-    return edge ? <EdgePanel graph={graph} edge={edge} shareToken={shareToken} onSelect={onSelect} close={close} /> : null;
+    return edge ? (
+      <EdgePanel graph={graph} edge={edge} shareToken={shareToken} onSelect={onSelect} close={close} />
+    ) : null;
   }
   const g = byId.get(Number(selected.slice(1)));
   if (!g) return null;
@@ -77,7 +89,12 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
         {groupTitle(other, layers)}
       </button>
       {/* the relation itself (its W and explanation): the edge's panel, reachable without the canvas */}
-      <button className="hover:underline" onClick={() => onSelect(`e${key}`)} aria-label={`relation with ${groupTitle(other, layers)}, W ${w.toFixed(3)}`} data-testid="open-edge">
+      <button
+        className="hover:underline"
+        onClick={() => onSelect(`e${key}`)}
+        aria-label={`relation with ${groupTitle(other, layers)}, W ${w.toFixed(3)}`}
+        data-testid="open-edge"
+      >
         {weight(w)}
       </button>
     </li>
@@ -105,7 +122,11 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
                   .map((m) => `s${m.semanticGroup} (${m.patchCount} patches)`)
                   .join(", ")}
               </span>
-              <button className="text-blue-700 hover:underline dark:text-blue-400" data-testid="drill" onClick={() => onDrill(g.layer, n)}>
+              <button
+                className="text-blue-700 hover:underline dark:text-blue-400"
+                data-testid="drill"
+                onClick={() => onDrill(g.layer, n)}
+              >
                 hypertree ↓
               </button>
             </li>
@@ -120,7 +141,12 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
           <>
             <div className="mt-1 flex flex-wrap items-center gap-2 text-sm">
               <label className="flex items-center gap-1">
-                <input type="checkbox" checked={heatmaps.on} onChange={(e) => heatmaps.toggle(e.target.checked)} data-testid="heatmaps-toggle" />
+                <input
+                  type="checkbox"
+                  checked={heatmaps.on}
+                  onChange={(e) => heatmaps.toggle(e.target.checked)}
+                  data-testid="heatmaps-toggle"
+                />
                 IG heatmaps
               </label>
               {heatmaps.on && (
@@ -134,11 +160,18 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
                         : `${heatmaps.ready.size}/${g.patches.length} computed${heatmaps.request ? "" : "; the rest can be computed by a signed-in member of the team"}`}
                 </span>
               )}
-              {heatmaps.on && heatmaps.request && heatmaps.ready.size < g.patches.length && !(heatmaps.job && (heatmaps.job.status === "queued" || heatmaps.job.status === "running")) && (
-                <button className="text-blue-700 hover:underline dark:text-blue-400" onClick={heatmaps.request} data-testid="heatmaps-compute">
-                  compute
-                </button>
-              )}
+              {heatmaps.on &&
+                heatmaps.request &&
+                heatmaps.ready.size < g.patches.length &&
+                !(heatmaps.job && (heatmaps.job.status === "queued" || heatmaps.job.status === "running")) && (
+                  <button
+                    className="text-blue-700 hover:underline dark:text-blue-400"
+                    onClick={heatmaps.request}
+                    data-testid="heatmaps-compute"
+                  >
+                    compute
+                  </button>
+                )}
               {heatmaps.error && <span className="text-xs text-red-600">{heatmaps.error}</span>}
             </div>
             <div className="mt-1 flex flex-wrap gap-1">
@@ -155,7 +188,15 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
                     className="rounded"
                   />
                   {heatmaps.on && heatmaps.ready.has(p) && (
-                    <img data-testid="heatmap" src={urls.heatmap(g.id, p)} alt="" width={side} height={side} className="absolute inset-0 rounded" style={{ imageRendering: "pixelated" }} />
+                    <img
+                      data-testid="heatmap"
+                      src={urls.heatmap(g.id, p)}
+                      alt=""
+                      width={side}
+                      height={side}
+                      className="absolute inset-0 rounded"
+                      style={{ imageRendering: "pixelated" }}
+                    />
                   )}
                 </span>
               ))}

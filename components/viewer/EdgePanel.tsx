@@ -24,7 +24,11 @@ export function EdgePanel({ graph, edge, shareToken, onSelect, close }: Props) {
   if (!child || !parent) return null;
   const layers = graph.circuit.layers;
   const end = (g: typeof child, role: string) => (
-    <button className="flex items-center gap-2 text-left hover:underline" onClick={() => onSelect(`g${g.id}`)} data-testid={`edge-${role}`}>
+    <button
+      className="flex items-center gap-2 text-left hover:underline"
+      onClick={() => onSelect(`g${g.id}`)}
+      data-testid={`edge-${role}`}
+    >
       {graph.circuit.hasImages && <img src={urls.mosaic(g.id)} alt="" width={40} height={40} className="rounded" />}
       <span>
         <span className="text-xs text-zinc-500">{role} · </span>
@@ -41,7 +45,10 @@ export function EdgePanel({ graph, edge, shareToken, onSelect, close }: Props) {
       {end(parent, "parent")}
       <p className="text-sm">
         built from, with W ={" "}
-        <span className={edge.weight < 0 ? "text-red-600 dark:text-red-400" : "text-blue-700 dark:text-blue-400"} data-testid="edge-weight">
+        <span
+          className={edge.weight < 0 ? "text-red-600 dark:text-red-400" : "text-blue-700 dark:text-blue-400"}
+          data-testid="edge-weight"
+        >
           {edge.weight.toFixed(3)}
         </span>
       </p>

@@ -17,15 +17,31 @@ import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 type State = inferRouterOutputs<AppRouter>["evaluations"]["faithfulness"];
 
 /** The configuration of a stored faithfulness series for a threshold: by the visible set, else the nearest computed threshold below. */
-export function faithfulnessAt(result: FaithfulnessResult, graph: Pick<CircuitGraph, "groups" | "edges" | "logitEdges">, threshold: number) {
+export function faithfulnessAt(
+  result: FaithfulnessResult,
+  graph: Pick<CircuitGraph, "groups" | "edges" | "logitEdges">,
+  threshold: number,
+) {
   const key = visibilityKey(visibleGroupIds(graph, threshold));
   const exact = result.configs.findIndex((c) => visibilityKey(c.groups) === key);
   if (exact >= 0) return { config: result.configs[exact]!, exact: true };
-  const below = [...result.points].filter((p) => p.threshold <= threshold).sort((a, b) => b.threshold - a.threshold)[0] ?? result.points[0];
+  const below =
+    [...result.points].filter((p) => p.threshold <= threshold).sort((a, b) => b.threshold - a.threshold)[0] ??
+    result.points[0];
   return below ? { config: result.configs[below.config]!, exact: false } : null;
 }
 
-export function FaithfulnessBadge({ client, graph, threshold, shareToken }: { client: TRPCClient<AppRouter>; graph: CircuitGraph; threshold: number; shareToken: string | null }) {
+export function FaithfulnessBadge({
+  client,
+  graph,
+  threshold,
+  shareToken,
+}: {
+  client: TRPCClient<AppRouter>;
+  graph: CircuitGraph;
+  threshold: number;
+  shareToken: string | null;
+}) {
   const [state, setState] = useState<State | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
@@ -38,7 +54,8 @@ export function FaithfulnessBadge({ client, graph, threshold, shareToken }: { cl
       .then((s) => {
         if (!live) return;
         setState(s);
-        if (s.job && (s.job.status === "queued" || s.job.status === "running")) timer = setTimeout(() => setTick((t) => t + 1), 1500);
+        if (s.job && (s.job.status === "queued" || s.job.status === "running"))
+          timer = setTimeout(() => setTick((t) => t + 1), 1500);
       })
       .catch((e: Error) => live && setError(e.message));
     return () => {
@@ -57,13 +74,28 @@ export function FaithfulnessBadge({ client, graph, threshold, shareToken }: { cl
   const at = useMemo(() => (result ? faithfulnessAt(result, graph, threshold) : null), [result, graph, threshold]);
   const job = state?.job;
   const running = job && (job.status === "queued" || job.status === "running");
-  if (error) return <span className="text-xs text-red-600" data-testid="faithfulness">{error}</span>;
+  if (error)
+    return (
+      <span className="text-xs text-red-600" data-testid="faithfulness">
+        {error}
+      </span>
+    );
   if (!state) return null;
   return (
-    <span className="flex items-center gap-2 text-sm" data-testid="faithfulness" data-value={at ? at.config.accuracy : ""} data-groups={at ? at.config.groups.length : ""}>
+    <span
+      className="flex items-center gap-2 text-sm"
+      data-testid="faithfulness"
+      data-value={at ? at.config.accuracy : ""}
+      data-groups={at ? at.config.groups.length : ""}
+    >
       {at ? (
-        <span title={`every neuron outside the ${at.config.groups.length} visible groups zeroed at ${result!.layers.join(", ")} (${at.config.neurons.join(" / ")} neurons kept); ${result!.images} images${at.exact ? "" : "; nearest computed threshold"}`}>
-          accuracy with only the circuit: <b className="tabular-nums" data-testid="faithfulness-value">{at.config.accuracy.toFixed(2)}</b>
+        <span
+          title={`every neuron outside the ${at.config.groups.length} visible groups zeroed at ${result!.layers.join(", ")} (${at.config.neurons.join(" / ")} neurons kept); ${result!.images} images${at.exact ? "" : "; nearest computed threshold"}`}
+        >
+          accuracy with only the circuit:{" "}
+          <b className="tabular-nums" data-testid="faithfulness-value">
+            {at.config.accuracy.toFixed(2)}
+          </b>
           {at.config.random && (
             <span className="text-zinc-500">
               {" "}
@@ -73,9 +105,15 @@ export function FaithfulnessBadge({ client, graph, threshold, shareToken }: { cl
           <span className="text-zinc-500"> · full model {result!.unmaskedAccuracy.toFixed(2)}</span>
         </span>
       ) : running ? (
-        <span className="text-zinc-500">accuracy with only the circuit: computing… {Math.round((job.progress ?? 0) * 100)}%</span>
+        <span className="text-zinc-500">
+          accuracy with only the circuit: computing… {Math.round((job.progress ?? 0) * 100)}%
+        </span>
       ) : state.canStart && !shareToken ? (
-        <button className="rounded border border-zinc-300 px-2 py-0.5 text-xs hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800" onClick={compute} data-testid="faithfulness-compute">
+        <button
+          className="rounded border border-zinc-300 px-2 py-0.5 text-xs hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+          onClick={compute}
+          data-testid="faithfulness-compute"
+        >
           Compute accuracy with only the circuit
         </button>
       ) : (

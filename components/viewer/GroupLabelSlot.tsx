@@ -20,8 +20,15 @@ export interface GroupLabelSlotProps {
 export function GroupLabelSlot({ circuitId, group }: GroupLabelSlotProps) {
   // the server decides who may edit (annotators); a share-link holder without a session sees the plain label
   return (
-    <div data-testid="label-slot" className="flex flex-col gap-2 rounded border border-zinc-200 px-2 py-2 text-sm dark:border-zinc-800">
-      <GroupLabelPanel circuitId={circuitId} groupRef={{ layer: group.layer, group: group.groupId }} fallbackText={group.label} />
+    <div
+      data-testid="label-slot"
+      className="flex flex-col gap-2 rounded border border-zinc-200 px-2 py-2 text-sm dark:border-zinc-800"
+    >
+      <GroupLabelPanel
+        circuitId={circuitId}
+        groupRef={{ layer: group.layer, group: group.groupId }}
+        fallbackText={group.label}
+      />
       <GroupExplanations circuitId={circuitId} groupRef={{ layer: group.layer, group: group.groupId }} />
     </div>
   );

@@ -33,26 +33,70 @@ export function HypertreeView({ circuitId, tree, shareToken, dark, onDrill }: Pr
     const t = dark ? THEME.dark : THEME.light;
     const urls = imageUrls(circuitId, shareToken);
     const els: ElementDefinition[] = [];
-    const maxW = Math.max(1e-9, ...tree.coreNeurons.flatMap((c) => c.edges.map((e) => Math.abs(e.weight))), ...tree.parents.flatMap((p) => p.edges.map((e) => Math.abs(e.weight))));
+    const maxW = Math.max(
+      1e-9,
+      ...tree.coreNeurons.flatMap((c) => c.edges.map((e) => Math.abs(e.weight))),
+      ...tree.parents.flatMap((p) => p.edges.map((e) => Math.abs(e.weight))),
+    );
     for (const { it, x, y } of row(tree.parents, 0))
-      els.push({ data: { id: `p${it.neuron}`, label: `${tree.upper === "" ? "" : "↑ "}${it.neuron}`, kind: "parent", neuron: it.neuron }, position: { x, y } });
+      els.push({
+        data: {
+          id: `p${it.neuron}`,
+          label: `${tree.upper === "" ? "" : "↑ "}${it.neuron}`,
+          kind: "parent",
+          neuron: it.neuron,
+        },
+        position: { x, y },
+      });
     els.push({ data: { id: "n", label: `${tree.upper}:${tree.neuron}`, kind: "self" }, position: { x: 0, y: 110 } });
     for (const { it, x, y } of row(tree.semanticGroups, 230, 110))
       els.push({
-        data: { id: `s${it.semanticGroup}`, label: `s${it.semanticGroup} (${it.patches.length})`, kind: "sg", ...(it.patches[0] != null ? { img: urls.patch(it.patches[0]) } : {}) },
+        data: {
+          id: `s${it.semanticGroup}`,
+          label: `s${it.semanticGroup} (${it.patches.length})`,
+          kind: "sg",
+          ...(it.patches[0] != null ? { img: urls.patch(it.patches[0]) } : {}),
+        },
         position: { x, y },
       });
     for (const { it, x, y } of row(tree.coreNeurons, 380))
-      els.push({ data: { id: `c${it.neuron}`, label: `${tree.lower}:${it.neuron}${it.isTarget ? " ↓" : ""}`, kind: "core", neuron: it.neuron, isTarget: it.isTarget }, position: { x, y } });
+      els.push({
+        data: {
+          id: `c${it.neuron}`,
+          label: `${tree.lower}:${it.neuron}${it.isTarget ? " ↓" : ""}`,
+          kind: "core",
+          neuron: it.neuron,
+          isTarget: it.isTarget,
+        },
+        position: { x, y },
+      });
     // this neuron → each parent: the sum of its per-semantic-group edges into that parent
     for (const p of tree.parents) {
       const w = p.edges.reduce((a, e) => a + e.weight, 0);
-      els.push({ data: { id: `pe${p.neuron}`, source: "n", target: `p${p.neuron}`, w: 1 + 6 * Math.min(1, Math.abs(w) / maxW), neg: w < 0 } });
+      els.push({
+        data: {
+          id: `pe${p.neuron}`,
+          source: "n",
+          target: `p${p.neuron}`,
+          w: 1 + 6 * Math.min(1, Math.abs(w) / maxW),
+          neg: w < 0,
+        },
+      });
     }
-    for (const s of tree.semanticGroups) els.push({ data: { id: `se${s.semanticGroup}`, source: `s${s.semanticGroup}`, target: "n", w: 1, part: true } });
+    for (const s of tree.semanticGroups)
+      els.push({ data: { id: `se${s.semanticGroup}`, source: `s${s.semanticGroup}`, target: "n", w: 1, part: true } });
     for (const c of tree.coreNeurons)
       for (const e of c.edges)
-        els.push({ data: { id: `ce${c.neuron}-${e.semanticGroup}`, source: `c${c.neuron}`, target: `s${e.semanticGroup}`, w: 1 + 6 * Math.min(1, Math.abs(e.weight) / maxW), neg: e.weight < 0, weight: e.weight } });
+        els.push({
+          data: {
+            id: `ce${c.neuron}-${e.semanticGroup}`,
+            source: `c${c.neuron}`,
+            target: `s${e.semanticGroup}`,
+            w: 1 + 6 * Math.min(1, Math.abs(e.weight) / maxW),
+            neg: e.weight < 0,
+            weight: e.weight,
+          },
+        });
     const cy = cytoscape({
       container: box.current,
       elements: els,
@@ -60,11 +104,37 @@ export function HypertreeView({ circuitId, tree, shareToken, dark, onDrill }: Pr
       autoungrabify: true,
       boxSelectionEnabled: false,
       style: [
-        { selector: "node", style: { width: 30, height: 30, "background-color": t.node, "border-width": 2, "border-color": t.border, label: "data(label)", "font-size": 9, color: t.muted, "text-valign": "bottom", "text-margin-y": 3 } },
-        { selector: "node[kind = 'sg']", style: { shape: "round-rectangle", width: 56, height: 56, "background-image": "data(img)", "background-fit": "cover" } },
+        {
+          selector: "node",
+          style: {
+            width: 30,
+            height: 30,
+            "background-color": t.node,
+            "border-width": 2,
+            "border-color": t.border,
+            label: "data(label)",
+            "font-size": 9,
+            color: t.muted,
+            "text-valign": "bottom",
+            "text-margin-y": 3,
+          },
+        },
+        {
+          selector: "node[kind = 'sg']",
+          style: {
+            shape: "round-rectangle",
+            width: 56,
+            height: 56,
+            "background-image": "data(img)",
+            "background-fit": "cover",
+          },
+        },
         { selector: "node[kind = 'sg'][!img]", style: { "background-image": "none" } },
         { selector: "node[?isTarget], node[kind = 'parent']", style: { "border-color": t.selected } },
-        { selector: "edge", style: { width: "data(w)", "line-color": t.pos, opacity: 0.75, "curve-style": "straight" } },
+        {
+          selector: "edge",
+          style: { width: "data(w)", "line-color": t.pos, opacity: 0.75, "curve-style": "straight" },
+        },
         { selector: "edge[?neg]", style: { "line-color": t.neg } },
         { selector: "edge[?part]", style: { "line-color": t.border, "line-style": "dotted" } },
         { selector: "node[kind = 'self']", style: { "background-color": t.selected, width: 36, height: 36 } },

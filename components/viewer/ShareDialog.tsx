@@ -6,7 +6,15 @@ import type { ViewState } from "~/lib/circuits/viewTypes";
 import { useTRPC } from "~/trpc/react";
 import { buttonClass, ErrorBox, inputClass, when } from "../ui";
 
-export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: number; viewState: () => ViewState; onChange?: () => void }) {
+export function ShareDialog({
+  circuitId,
+  viewState,
+  onChange,
+}: {
+  circuitId: number;
+  viewState: () => ViewState;
+  onChange?: () => void;
+}) {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const [days, setDays] = useState<string>("30");
@@ -37,7 +45,12 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
   );
   const revoke = useMutation(trpc.shareLinks.revoke.mutationOptions({ onSuccess: () => void invalidate() }));
   return (
-    <section className="rounded-lg border border-zinc-200 bg-white p-3 text-sm dark:border-zinc-800 dark:bg-zinc-900" id="share-dialog" aria-label="Share links" data-testid="share-dialog">
+    <section
+      className="rounded-lg border border-zinc-200 bg-white p-3 text-sm dark:border-zinc-800 dark:bg-zinc-900"
+      id="share-dialog"
+      aria-label="Share links"
+      data-testid="share-dialog"
+    >
       <div className="flex flex-wrap items-center gap-2">
         <span>Read-only link to this view (selected node, threshold, zoom, pan), expires</span>
         <select className={inputClass} value={days} onChange={(e) => setDays(e.target.value)} aria-label="Expiry">
@@ -51,7 +64,9 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
           className={buttonClass}
           data-testid="share-create"
           disabled={create.isPending}
-          onClick={() => create.mutate({ circuitId, viewState: viewState(), expiresInDays: days === "never" ? null : Number(days) })}
+          onClick={() =>
+            create.mutate({ circuitId, viewState: viewState(), expiresInDays: days === "never" ? null : Number(days) })
+          }
         >
           Create link
         </button>
@@ -60,7 +75,15 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
       {revoke.error && <ErrorBox>{revoke.error.message}</ErrorBox>}
       {url && (
         <p className="mt-2 flex items-center gap-2">
-          <input ref={urlInput} className={`${inputClass} flex-1`} readOnly value={url} aria-label="Share link" data-testid="share-url" onFocus={(e) => e.target.select()} />
+          <input
+            ref={urlInput}
+            className={`${inputClass} flex-1`}
+            readOnly
+            value={url}
+            aria-label="Share link"
+            data-testid="share-url"
+            onFocus={(e) => e.target.select()}
+          />
           <button className="hover:underline" onClick={() => void copy()} data-testid="share-copy">
             Copy
           </button>
@@ -71,7 +94,9 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
           )}
         </p>
       )}
-      <p className="mt-1 text-xs text-zinc-500">The link is shown once; anyone holding it sees this circuit only, and can change nothing.</p>
+      <p className="mt-1 text-xs text-zinc-500">
+        The link is shown once; anyone holding it sees this circuit only, and can change nothing.
+      </p>
       {list.data && list.data.length > 0 && (
         <ul className="mt-2 flex flex-col gap-1" data-testid="share-links">
           {list.data.map((l) => (
@@ -82,7 +107,15 @@ export function ShareDialog({ circuitId, viewState, onChange }: { circuitId: num
                 by {l.creator ?? "—"} · {when(l.createdAt)} · expires {l.expiresAt ? when(l.expiresAt) : "never"}
               </span>
               {l.canRevoke && (
-                <button className="text-red-700 hover:underline dark:text-red-400" data-testid="share-revoke" onClick={() => window.confirm(`Revoke share link #${l.id}? Whoever holds it loses access at once; this cannot be undone.`) && revoke.mutate({ id: l.id })}>
+                <button
+                  className="text-red-700 hover:underline dark:text-red-400"
+                  data-testid="share-revoke"
+                  onClick={() =>
+                    window.confirm(
+                      `Revoke share link #${l.id}? Whoever holds it loses access at once; this cannot be undone.`,
+                    ) && revoke.mutate({ id: l.id })
+                  }
+                >
                   Revoke
                 </button>
               )}

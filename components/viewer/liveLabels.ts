@@ -26,7 +26,10 @@ export function withCurrentLabels(graph: CircuitGraph, current: CurrentLabels | 
   const edges = graph.edges.map((e) => {
     const child = byId.get(e.source);
     const parent = byId.get(e.target);
-    const text = child && parent ? (explanation.get(`${parent.layer}:${child.groupId}:${parent.groupId}`) ?? e.explanation) : e.explanation;
+    const text =
+      child && parent
+        ? (explanation.get(`${parent.layer}:${child.groupId}:${parent.groupId}`) ?? e.explanation)
+        : e.explanation;
     if (text === e.explanation) return e;
     changed = true;
     return { ...e, explanation: text };

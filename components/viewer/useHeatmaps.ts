@@ -11,7 +11,13 @@ export interface HeatmapState {
   request: (() => void) | null;
 }
 
-export function useHeatmaps(client: TRPCClient<AppRouter>, circuitId: number, group: number | null, enabled: boolean, canRequest: boolean): HeatmapState {
+export function useHeatmaps(
+  client: TRPCClient<AppRouter>,
+  circuitId: number,
+  group: number | null,
+  enabled: boolean,
+  canRequest: boolean,
+): HeatmapState {
   const [ready, setReady] = useState<Set<number>>(new Set());
   const [job, setJob] = useState<HeatmapState["job"]>(null);
   const [error, setError] = useState<string | null>(null);
@@ -31,7 +37,8 @@ export function useHeatmaps(client: TRPCClient<AppRouter>, circuitId: number, gr
         if (!live) return;
         setReady(new Set(s.ready));
         setJob(s.job);
-        if (s.job && (s.job.status === "queued" || s.job.status === "running")) timer = setTimeout(() => setTick((t) => t + 1), 1500);
+        if (s.job && (s.job.status === "queued" || s.job.status === "running"))
+          timer = setTimeout(() => setTick((t) => t + 1), 1500);
       })
       .catch((e: Error) => live && setError(e.message));
     return () => {

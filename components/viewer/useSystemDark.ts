@@ -11,5 +11,9 @@ function subscribe(cb: () => void): () => void {
 }
 
 export function useSystemDark(): boolean {
-  return useSyncExternalStore(subscribe, () => window.matchMedia(query).matches, () => false);
+  return useSyncExternalStore(
+    subscribe,
+    () => window.matchMedia(query).matches,
+    () => false,
+  );
 }

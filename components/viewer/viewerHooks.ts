@@ -18,7 +18,11 @@ export interface Drill {
 }
 
 /** The hypertree of the neuron drilled into (null while none is, or while it loads), and the error of its query. */
-export function useHypertree(client: TRPCClient<AppRouter>, circuitId: number, drill: Drill | null): { tree: Hypertree | null; treeError: string | null } {
+export function useHypertree(
+  client: TRPCClient<AppRouter>,
+  circuitId: number,
+  drill: Drill | null,
+): { tree: Hypertree | null; treeError: string | null } {
   const [tree, setTree] = useState<Hypertree | null>(null);
   const [treeError, setTreeError] = useState<string | null>(null);
   useEffect(() => {
@@ -40,7 +44,11 @@ export function useHypertree(client: TRPCClient<AppRouter>, circuitId: number, d
  * Keyboard users: when a selection change removed the focused control (a neighbour button, Close,
  * Esc), focus goes to the new panel's heading, or back to the graph, instead of the page's start.
  */
-export function useFocusAfterSelection(selected: string | null, panelRef: RefObject<HTMLDivElement | null>, viewerRef: RefObject<HTMLDivElement | null>): void {
+export function useFocusAfterSelection(
+  selected: string | null,
+  panelRef: RefObject<HTMLDivElement | null>,
+  viewerRef: RefObject<HTMLDivElement | null>,
+): void {
   const firstSelection = useRef(true);
   useEffect(() => {
     if (firstSelection.current) {
@@ -51,7 +59,8 @@ export function useFocusAfterSelection(selected: string | null, panelRef: RefObj
       const active = document.activeElement;
       if (active && active !== document.body) return;
       const heading = panelRef.current?.querySelector<HTMLElement>("h2");
-      const target = selected && heading ? heading : viewerRef.current?.querySelector<HTMLElement>("[role=application]");
+      const target =
+        selected && heading ? heading : viewerRef.current?.querySelector<HTMLElement>("[role=application]");
       if (!target) return;
       if (target === heading) target.setAttribute("tabindex", "-1");
       target.focus({ preventScroll: true });
@@ -102,7 +111,9 @@ export function useViewerKeyboard(
         return;
       }
       const strongest = (edges: cytoscape.EdgeCollection, end: "source" | "target"): NodeSingular | null => {
-        const es = edges.filter((e) => !e.hasClass("hidden")).sort((a, b) => Math.abs(b.data("weight") as number) - Math.abs(a.data("weight") as number));
+        const es = edges
+          .filter((e) => !e.hasClass("hidden"))
+          .sort((a, b) => Math.abs(b.data("weight") as number) - Math.abs(a.data("weight") as number));
         const e = es[0];
         return e ? (end === "source" ? e.source() : e.target()) : null;
       };
@@ -158,7 +169,16 @@ export interface ViewerExportSource {
 }
 
 /** Export of the current view: PNG (the canvas), SVG (drawn from the stored positions, mosaics inlined), JSON. */
-export function useViewerExports({ cyRef, graph, live, selected, dark, shareToken, documentHref, viewState }: ViewerExportSource) {
+export function useViewerExports({
+  cyRef,
+  graph,
+  live,
+  selected,
+  dark,
+  shareToken,
+  documentHref,
+  viewState,
+}: ViewerExportSource) {
   const base = `circuit-${graph.circuit.id}-${graph.circuit.className.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
 
   const exportPng = () => {
@@ -170,7 +190,12 @@ export function useViewerExports({ cyRef, graph, live, selected, dark, shareToke
   const exportSvg = async () => {
     const cy = cyRef.current;
     if (!cy) return;
-    const visible = new Set<string>(cy.elements().filter((e) => !e.hasClass("hidden")).map((e) => e.id()));
+    const visible = new Set<string>(
+      cy
+        .elements()
+        .filter((e) => !e.hasClass("hidden"))
+        .map((e) => e.id()),
+    );
     const images = new Map<number, string>();
     if (graph.circuit.hasImages) {
       const urls = imageUrls(graph.circuit.id, shareToken);
@@ -184,7 +209,15 @@ export function useViewerExports({ cyRef, graph, live, selected, dark, shareToke
       );
     }
     const ext = cy.extent();
-    const svg = circuitSvg(live, { width: cy.width(), height: cy.height(), extent: { x1: ext.x1, y1: ext.y1, x2: ext.x2, y2: ext.y2 }, visible, selected, dark, images });
+    const svg = circuitSvg(live, {
+      width: cy.width(),
+      height: cy.height(),
+      extent: { x1: ext.x1, y1: ext.y1, x2: ext.x2, y2: ext.y2 },
+      visible,
+      selected,
+      dark,
+      images,
+    });
     downloadBlob(`${base}.svg`, new Blob([svg], { type: "image/svg+xml" }));
   };
   const exportJson = () => {
@@ -192,7 +225,12 @@ export function useViewerExports({ cyRef, graph, live, selected, dark, shareToke
       window.location.href = documentHref;
       return;
     }
-    downloadBlob(`${base}-view.json`, new Blob([JSON.stringify({ format: "neurflow-view/1", view: viewState(), graph }, null, 1)], { type: "application/json" }));
+    downloadBlob(
+      `${base}-view.json`,
+      new Blob([JSON.stringify({ format: "neurflow-view/1", view: viewState(), graph }, null, 1)], {
+        type: "application/json",
+      }),
+    );
   };
   return { exportPng, exportSvg, exportJson };
 }

@@ -97,7 +97,10 @@ export const circuitTargets = sqliteTable(
     layoutX: real("layout_x"),
     layoutY: real("layout_y"),
   },
-  (t) => [uniqueIndex("circuit_targets_uq").on(t.layerId, t.idx), index("circuit_targets_neuron_idx").on(t.layerId, t.neuron)],
+  (t) => [
+    uniqueIndex("circuit_targets_uq").on(t.layerId, t.idx),
+    index("circuit_targets_neuron_idx").on(t.layerId, t.neuron),
+  ],
 );
 
 const targetRef = () =>
@@ -169,7 +172,10 @@ export const neuronGroups = sqliteTable(
     layoutX: real("layout_x").notNull(),
     layoutY: real("layout_y").notNull(),
   },
-  (t) => [uniqueIndex("neuron_groups_uq").on(t.layerId, t.idx), index("neuron_groups_gid_idx").on(t.layerId, t.groupId)],
+  (t) => [
+    uniqueIndex("neuron_groups_uq").on(t.layerId, t.idx),
+    index("neuron_groups_gid_idx").on(t.layerId, t.groupId),
+  ],
 );
 
 export const neuronGroupMembers = sqliteTable(

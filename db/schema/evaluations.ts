@@ -9,7 +9,14 @@ import { circuits } from "./circuits";
 import { jobs } from "./jobs";
 import { users } from "./users";
 
-export const EVALUATION_KINDS = ["optimality", "fidelityOfNeurons", "fidelityOfWeights", "imageDebug", "groupMasking", "faithfulness"] as const;
+export const EVALUATION_KINDS = [
+  "optimality",
+  "fidelityOfNeurons",
+  "fidelityOfWeights",
+  "imageDebug",
+  "groupMasking",
+  "faithfulness",
+] as const;
 export type EvaluationKind = (typeof EVALUATION_KINDS)[number];
 
 export const evaluations = sqliteTable(
@@ -29,5 +36,8 @@ export const evaluations = sqliteTable(
     createdBy: integer("created_by").references(() => users.id, { onDelete: "set null" }),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [index("evaluations_circuit_idx").on(t.circuitId, t.kind, t.id), uniqueIndex("evaluations_job_uq").on(t.jobId)],
+  (t) => [
+    index("evaluations_circuit_idx").on(t.circuitId, t.kind, t.id),
+    uniqueIndex("evaluations_job_uq").on(t.jobId),
+  ],
 );

@@ -35,7 +35,10 @@ export const jobs = sqliteTable(
     finishedAt: integer("finished_at"),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [index("jobs_claim_idx").on(t.status, t.kind, t.runAt), index("jobs_lease_idx").on(t.status, t.leaseExpiresAt)],
+  (t) => [
+    index("jobs_claim_idx").on(t.status, t.kind, t.runAt),
+    index("jobs_lease_idx").on(t.status, t.leaseExpiresAt),
+  ],
 );
 
 export const JOB_EVENT_TYPES = ["status", "progress", "log", "checkpoint"] as const;

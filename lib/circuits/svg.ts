@@ -9,8 +9,28 @@ export const NODE_SIZE = 64;
 export const LOGIT_SIZE = 44;
 
 export const THEME = {
-  light: { bg: "#ffffff", text: "#18181b", muted: "#71717a", node: "#e4e4e7", border: "#a1a1aa", pos: "#2563eb", neg: "#dc2626", logit: "#f59e0b", selected: "#16a34a" },
-  dark: { bg: "#09090b", text: "#f4f4f5", muted: "#a1a1aa", node: "#27272a", border: "#52525b", pos: "#60a5fa", neg: "#f87171", logit: "#fbbf24", selected: "#4ade80" },
+  light: {
+    bg: "#ffffff",
+    text: "#18181b",
+    muted: "#71717a",
+    node: "#e4e4e7",
+    border: "#a1a1aa",
+    pos: "#2563eb",
+    neg: "#dc2626",
+    logit: "#f59e0b",
+    selected: "#16a34a",
+  },
+  dark: {
+    bg: "#09090b",
+    text: "#f4f4f5",
+    muted: "#a1a1aa",
+    node: "#27272a",
+    border: "#52525b",
+    pos: "#60a5fa",
+    neg: "#f87171",
+    logit: "#fbbf24",
+    selected: "#4ade80",
+  },
 } as const;
 
 export function escapeXml(s: string): string {
@@ -78,7 +98,9 @@ export function circuitSvg(graph: CircuitGraph, opts: SvgOptions = {}): string {
   for (const e of graph.logitEdges) {
     const g = pos.get(e.group);
     if (!g || !show(`l${e.group}`) || !show(`g${e.group}`)) continue;
-    out.push(`<line x1="${g.x}" y1="${g.y}" x2="${graph.logit.x}" y2="${graph.logit.y}" stroke="${t.logit}" stroke-width="${(1 + 4 * e.weight).toFixed(2)}" stroke-dasharray="6 4" opacity="0.8"/>`);
+    out.push(
+      `<line x1="${g.x}" y1="${g.y}" x2="${graph.logit.x}" y2="${graph.logit.y}" stroke="${t.logit}" stroke-width="${(1 + 4 * e.weight).toFixed(2)}" stroke-dasharray="6 4" opacity="0.8"/>`,
+    );
   }
   for (const e of graph.edges) {
     const a = pos.get(e.source);
@@ -98,14 +120,22 @@ export function circuitSvg(graph: CircuitGraph, opts: SvgOptions = {}): string {
     const y = g.y - half;
     const img = opts.images?.get(g.id);
     out.push(`<rect x="${x}" y="${y}" width="${NODE_SIZE}" height="${NODE_SIZE}" rx="6" fill="${t.node}"/>`);
-    if (img) out.push(`<image x="${x + 2}" y="${y + 2}" width="${NODE_SIZE - 4}" height="${NODE_SIZE - 4}" href="${escapeXml(img)}" xlink:href="${escapeXml(img)}" preserveAspectRatio="xMidYMid slice"/>`);
+    if (img)
+      out.push(
+        `<image x="${x + 2}" y="${y + 2}" width="${NODE_SIZE - 4}" height="${NODE_SIZE - 4}" href="${escapeXml(img)}" xlink:href="${escapeXml(img)}" preserveAspectRatio="xMidYMid slice"/>`,
+      );
     const isSel = sel === `g${g.id}`;
-    out.push(`<rect x="${x}" y="${y}" width="${NODE_SIZE}" height="${NODE_SIZE}" rx="6" fill="none" stroke="${isSel ? t.selected : t.border}" stroke-width="${isSel ? 5 : 2}"/>`);
+    out.push(
+      `<rect x="${x}" y="${y}" width="${NODE_SIZE}" height="${NODE_SIZE}" rx="6" fill="none" stroke="${isSel ? t.selected : t.border}" stroke-width="${isSel ? 5 : 2}"/>`,
+    );
     if (opts.captions !== false)
-      out.push(`<text x="${g.x}" y="${g.y + half + 14}" text-anchor="middle" font-size="11" fill="${t.muted}">${escapeXml(groupTitle(g, graph.circuit.layers).slice(0, 28))}</text>`);
+      out.push(
+        `<text x="${g.x}" y="${g.y + half + 14}" text-anchor="middle" font-size="11" fill="${t.muted}">${escapeXml(groupTitle(g, graph.circuit.layers).slice(0, 28))}</text>`,
+      );
   }
   out.push("</g>");
-  if (opts.title) out.push(`<text x="16" y="30" font-size="22" font-weight="600" fill="${t.text}">${escapeXml(opts.title)}</text>`);
+  if (opts.title)
+    out.push(`<text x="16" y="30" font-size="22" font-weight="600" fill="${t.text}">${escapeXml(opts.title)}</text>`);
   out.push("</svg>");
   return out.join("\n");
 }

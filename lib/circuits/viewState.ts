@@ -15,7 +15,10 @@ export const viewStateSchema = z.object({
   selected: nodeIdSchema.nullable().default(null),
   threshold: z.number().min(0).max(1).default(0),
   zoom: z.number().min(0.01).max(50).nullable().default(null),
-  pan: z.object({ x: z.number().finite().min(-1e7).max(1e7), y: z.number().finite().min(-1e7).max(1e7) }).nullable().default(null),
+  pan: z
+    .object({ x: z.number().finite().min(-1e7).max(1e7), y: z.number().finite().min(-1e7).max(1e7) })
+    .nullable()
+    .default(null),
   heatmaps: z.boolean().default(false),
 });
 export type ViewState = z.infer<typeof viewStateSchema>;

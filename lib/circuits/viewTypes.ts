@@ -89,7 +89,13 @@ export interface Hypertree {
   /** The neuron's semantic groups with their top patches (strongest first). */
   semanticGroups: { semanticGroup: number; patches: number[]; neuronGroup: number | null }[];
   /** Core neurons (channels of `lower`), with their edge weight to each semantic group. */
-  coreNeurons: { neuron: number; rank: number; importance: number; edges: { semanticGroup: number; weight: number }[]; isTarget: boolean }[];
+  coreNeurons: {
+    neuron: number;
+    rank: number;
+    importance: number;
+    edges: { semanticGroup: number; weight: number }[];
+    isTarget: boolean;
+  }[];
   /** Targets one layer up that have this neuron as a core neuron, with their per-semantic-group edges. */
   parents: { neuron: number; edges: { semanticGroup: number; weight: number }[] }[];
   igCompleteness: number | null;

@@ -7,7 +7,14 @@
  */
 import { z } from "zod";
 
-export const EVALUATION_KIND_LIST = ["optimality", "fidelityOfNeurons", "fidelityOfWeights", "imageDebug", "groupMasking", "faithfulness"] as const;
+export const EVALUATION_KIND_LIST = [
+  "optimality",
+  "fidelityOfNeurons",
+  "fidelityOfWeights",
+  "imageDebug",
+  "groupMasking",
+  "faithfulness",
+] as const;
 export type EvaluationKindName = (typeof EVALUATION_KIND_LIST)[number];
 
 export const EVALUATION_TITLES: Record<EvaluationKindName, string> = {
@@ -44,7 +51,14 @@ export const EVALUATION_LIMITS = {
 /** The engine's defaults (tests/integration/evaluations.test.ts checks they equal the engine's constants). */
 export const EVALUATION_DEFAULTS = {
   optimality: { taus: [10, 30, 50], targets: 5, randomSets: 100, k: 50, seed: 0 },
-  fidelityOfNeurons: { taus: [4, 8, 16], modes: ["mask", "retain"] as ("mask" | "retain")[], scopes: ["single", "multi"] as ("single" | "multi")[], baseline: "random" as "random" | "neuronmct", draws: 5, seed: 0 },
+  fidelityOfNeurons: {
+    taus: [4, 8, 16],
+    modes: ["mask", "retain"] as ("mask" | "retain")[],
+    scopes: ["single", "multi"] as ("single" | "multi")[],
+    baseline: "random" as "random" | "neuronmct",
+    draws: 5,
+    seed: 0,
+  },
   fidelityOfWeights: { targets: 1, setSizes: [1, 5, 10, 20, 50], randomSets: 500, k: 50, seed: 0 },
   imageDebug: { topCrops: 5, threshold: 0.6 },
   groupMasking: { draws: 5, seed: 0, topPatches: 10 },
@@ -55,7 +69,11 @@ export const EVALUATION_DEFAULTS = {
 export const SLIDER_THRESHOLDS = Array.from({ length: 101 }, (_, i) => i / 100);
 
 const L = EVALUATION_LIMITS;
-const seed = z.number().int().min(0).max(2 ** 31 - 1);
+const seed = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1);
 const unique = <T>(a: T[]) => new Set(a).size === a.length;
 const uniqueList = <S extends z.ZodType>(item: S, max: number, what: string) =>
   z
@@ -68,9 +86,16 @@ const pairs = uniqueList(z.number().int().min(0).max(1000), L.pairs, "layer pair
 export const optimalityParams = z
   .object({
     pairs: pairs.optional(),
-    taus: uniqueList(z.number().int().min(1).max(L.tau), L.taus, "τ").default(() => [...EVALUATION_DEFAULTS.optimality.taus]),
+    taus: uniqueList(z.number().int().min(1).max(L.tau), L.taus, "τ").default(() => [
+      ...EVALUATION_DEFAULTS.optimality.taus,
+    ]),
     targets: z.number().int().min(1).max(L.targets).default(EVALUATION_DEFAULTS.optimality.targets),
-    randomSets: z.number().int().min(1).max(L.randomSets, `at most ${L.randomSets} random sets`).default(EVALUATION_DEFAULTS.optimality.randomSets),
+    randomSets: z
+      .number()
+      .int()
+      .min(1)
+      .max(L.randomSets, `at most ${L.randomSets} random sets`)
+      .default(EVALUATION_DEFAULTS.optimality.randomSets),
     k: z.number().int().min(1).max(L.k).default(EVALUATION_DEFAULTS.optimality.k),
     seed: seed.default(EVALUATION_DEFAULTS.optimality.seed),
   })
@@ -80,8 +105,12 @@ export const fidelityOfNeuronsParams = z
   .object({
     /** Default: the engine's [4, 8, 16] that are ≤ the circuit's τ, or the circuit's τ (resolved by `resolveParams`). */
     taus: uniqueList(z.number().int().min(1).max(L.tau), L.taus, "τ").optional(),
-    modes: uniqueList(z.enum(["mask", "retain"]), 2, "mode").default(() => [...EVALUATION_DEFAULTS.fidelityOfNeurons.modes]),
-    scopes: uniqueList(z.enum(["single", "multi"]), 2, "scope").default(() => [...EVALUATION_DEFAULTS.fidelityOfNeurons.scopes]),
+    modes: uniqueList(z.enum(["mask", "retain"]), 2, "mode").default(() => [
+      ...EVALUATION_DEFAULTS.fidelityOfNeurons.modes,
+    ]),
+    scopes: uniqueList(z.enum(["single", "multi"]), 2, "scope").default(() => [
+      ...EVALUATION_DEFAULTS.fidelityOfNeurons.scopes,
+    ]),
     baseline: z.enum(["random", "neuronmct"]).default(EVALUATION_DEFAULTS.fidelityOfNeurons.baseline),
     draws: z.number().int().min(1).max(L.neuronDraws).default(EVALUATION_DEFAULTS.fidelityOfNeurons.draws),
     seed: seed.default(EVALUATION_DEFAULTS.fidelityOfNeurons.seed),
@@ -92,8 +121,15 @@ export const fidelityOfWeightsParams = z
   .object({
     pairs: pairs.optional(),
     targets: z.number().int().min(1).max(L.weightTargets).default(EVALUATION_DEFAULTS.fidelityOfWeights.targets),
-    setSizes: uniqueList(z.number().int().min(1).max(L.setSize), L.setSizes, "set size").default(() => [...EVALUATION_DEFAULTS.fidelityOfWeights.setSizes]),
-    randomSets: z.number().int().min(2).max(L.randomSets, `at most ${L.randomSets} random sets`).default(EVALUATION_DEFAULTS.fidelityOfWeights.randomSets),
+    setSizes: uniqueList(z.number().int().min(1).max(L.setSize), L.setSizes, "set size").default(() => [
+      ...EVALUATION_DEFAULTS.fidelityOfWeights.setSizes,
+    ]),
+    randomSets: z
+      .number()
+      .int()
+      .min(2)
+      .max(L.randomSets, `at most ${L.randomSets} random sets`)
+      .default(EVALUATION_DEFAULTS.fidelityOfWeights.randomSets),
     k: z.number().int().min(1).max(L.k).default(EVALUATION_DEFAULTS.fidelityOfWeights.k),
     seed: seed.default(EVALUATION_DEFAULTS.fidelityOfWeights.seed),
   })
@@ -117,7 +153,9 @@ export const groupMaskingParams = z
     seed: seed.default(EVALUATION_DEFAULTS.groupMasking.seed),
     topPatches: z.number().int().min(0).max(L.topPatches).default(EVALUATION_DEFAULTS.groupMasking.topPatches),
     /** The circuit's own images, or the images of an image-debugging result of the same circuit. */
-    images: z.union([z.literal("circuit"), z.object({ debugEvaluation: z.number().int().positive() }).strict()]).default("circuit"),
+    images: z
+      .union([z.literal("circuit"), z.object({ debugEvaluation: z.number().int().positive() }).strict()])
+      .default("circuit"),
   })
   .strict();
 
@@ -145,7 +183,9 @@ export const evaluationRequest = z.discriminatedUnion("kind", [
     kind: z.literal("imageDebug"),
     params: imageDebugParams,
     /** A registered dataset whose images of other classes the model assigns to the circuit's class. */
-    falsePositives: z.object({ datasetId: z.number().int().positive(), limit: z.number().int().min(1).max(L.debugImages).default(16) }).strict(),
+    falsePositives: z
+      .object({ datasetId: z.number().int().positive(), limit: z.number().int().min(1).max(L.debugImages).default(16) })
+      .strict(),
   }),
 ]);
 export type EvaluationRequest = z.infer<typeof evaluationRequest>;
@@ -169,16 +209,23 @@ export class EvaluationParamsError extends Error {
 
 function checkPairs(facts: CircuitFacts, p: number[] | undefined): void {
   for (const i of p ?? [])
-    if (i >= facts.layers.length) throw new EvaluationParamsError(`the circuit has no layer pair ${i} (it has ${facts.layers.length}: 0–${facts.layers.length - 1})`);
+    if (i >= facts.layers.length)
+      throw new EvaluationParamsError(
+        `the circuit has no layer pair ${i} (it has ${facts.layers.length}: 0–${facts.layers.length - 1})`,
+      );
 }
 
 function checkK(facts: CircuitFacts, k: number): void {
-  if (k > facts.patchCount) throw new EvaluationParamsError(`k = ${k} is more than the circuit's ${facts.patchCount} patches`);
+  if (k > facts.patchCount)
+    throw new EvaluationParamsError(`k = ${k} is more than the circuit's ${facts.patchCount} patches`);
 }
 
 function checkLayer(facts: CircuitFacts, layerIndex: number): void {
   const layer = facts.layers[layerIndex];
-  if (!layer) throw new EvaluationParamsError(`the circuit has no layer pair ${layerIndex} (it has ${facts.layers.length}: 0–${facts.layers.length - 1})`);
+  if (!layer)
+    throw new EvaluationParamsError(
+      `the circuit has no layer pair ${layerIndex} (it has ${facts.layers.length}: 0–${facts.layers.length - 1})`,
+    );
   if (layer.groupIds.length === 0) throw new EvaluationParamsError(`layer "${layer.upper}" has no neuron groups`);
 }
 
@@ -192,17 +239,22 @@ export function checkAgainstCircuit<R extends EvaluationRequest | { kind: "image
   request: R,
   tauCheck?: (tau: number) => void,
 ): R {
-  if (facts.modelId == null) throw new EvaluationParamsError("this circuit has no registered model (an imported document): evaluations need the model");
+  if (facts.modelId == null)
+    throw new EvaluationParamsError(
+      "this circuit has no registered model (an imported document): evaluations need the model",
+    );
   switch (request.kind) {
     case "optimality":
     case "fidelityOfWeights": {
       checkPairs(facts, request.params.pairs);
       checkK(facts, request.params.k);
-      if (!facts.hasImages) throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
+      if (!facts.hasImages)
+        throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
       return request;
     }
     case "fidelityOfNeurons": {
-      if (!facts.hasImages) throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
+      if (!facts.hasImages)
+        throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
       let taus = request.params.taus;
       if (!taus) {
         taus = EVALUATION_DEFAULTS.fidelityOfNeurons.taus.filter((t) => t <= facts.tau);
@@ -210,7 +262,10 @@ export function checkAgainstCircuit<R extends EvaluationRequest | { kind: "image
       }
       for (const t of taus) tauCheck?.(t);
       for (const t of taus)
-        if (t > facts.tau) throw new EvaluationParamsError(`τ = ${t} is larger than the circuit's τ = ${facts.tau}: compute a circuit with τ ≥ ${t} first`);
+        if (t > facts.tau)
+          throw new EvaluationParamsError(
+            `τ = ${t} is larger than the circuit's τ = ${facts.tau}: compute a circuit with τ ≥ ${t} first`,
+          );
       return { ...request, params: { ...request.params, taus } };
     }
     case "imageDebug":
@@ -219,28 +274,46 @@ export function checkAgainstCircuit<R extends EvaluationRequest | { kind: "image
     case "groupMasking": {
       const p = request.params;
       const layer = facts.layers[p.layerIndex];
-      if (!layer) throw new EvaluationParamsError(`the circuit has no layer pair ${p.layerIndex} (it has ${facts.layers.length}: 0–${facts.layers.length - 1})`);
+      if (!layer)
+        throw new EvaluationParamsError(
+          `the circuit has no layer pair ${p.layerIndex} (it has ${facts.layers.length}: 0–${facts.layers.length - 1})`,
+        );
       if (p.groups === "core") {
-        if (p.layerIndex === 0) throw new EvaluationParamsError(`layer "${layer.upper}" is the class logit; its core neurons are the logit itself`);
+        if (p.layerIndex === 0)
+          throw new EvaluationParamsError(
+            `layer "${layer.upper}" is the class logit; its core neurons are the logit itself`,
+          );
       } else {
         const missing = p.groups.filter((g) => !layer.groupIds.includes(g));
         if (missing.length)
-          throw new EvaluationParamsError(`layer "${layer.upper}" has no neuron group ${missing.join(", ")} (it has ${layer.groupIds.join(", ") || "none"})`);
+          throw new EvaluationParamsError(
+            `layer "${layer.upper}" has no neuron group ${missing.join(", ")} (it has ${layer.groupIds.join(", ") || "none"})`,
+          );
       }
-      if (p.images === "circuit" && !facts.hasImages) throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
-      if (p.images === "circuit" && p.topPatches > 0 && facts.patchCount === 0) throw new EvaluationParamsError("the circuit has no patches");
+      if (p.images === "circuit" && !facts.hasImages)
+        throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
+      if (p.images === "circuit" && p.topPatches > 0 && facts.patchCount === 0)
+        throw new EvaluationParamsError("the circuit has no patches");
       return request;
     }
     case "faithfulness":
-      if (!facts.hasImages) throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
-      if (facts.layers.length < 2) throw new EvaluationParamsError("the circuit has one layer pair: there is no layer below the logit to keep the circuit's neurons in");
+      if (!facts.hasImages)
+        throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
+      if (facts.layers.length < 2)
+        throw new EvaluationParamsError(
+          "the circuit has one layer pair: there is no layer below the logit to keep the circuit's neurons in",
+        );
       return request;
   }
   return request;
 }
 
 /** Work units a request asks for (knockouts or forward passes), for the forms' cost hint. */
-export function estimateUnits(kind: EvaluationKindName, params: Record<string, unknown>, facts: { layers: number; tau: number }): number {
+export function estimateUnits(
+  kind: EvaluationKindName,
+  params: Record<string, unknown>,
+  facts: { layers: number; tau: number },
+): number {
   const p = params as Record<string, number & number[]>;
   switch (kind) {
     case "optimality": {
@@ -248,7 +321,9 @@ export function estimateUnits(kind: EvaluationKindName, params: Record<string, u
       return pairs * (p.targets ?? 5) * (p.taus?.length ?? 3) * ((p.randomSets ?? 100) + 1);
     }
     case "fidelityOfNeurons":
-      return (p.taus?.length ?? 3) * (p.modes?.length ?? 2) * (p.scopes?.length ?? 2) * facts.layers * (1 + (p.draws ?? 5));
+      return (
+        (p.taus?.length ?? 3) * (p.modes?.length ?? 2) * (p.scopes?.length ?? 2) * facts.layers * (1 + (p.draws ?? 5))
+      );
     case "fidelityOfWeights": {
       const pairs = (p.pairs as number[] | undefined)?.length ?? facts.layers;
       return pairs * (p.targets ?? 1) * (p.setSizes?.length ?? 5) * ((p.randomSets ?? 500) + 1);

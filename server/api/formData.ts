@@ -83,14 +83,26 @@ const newFormDir = async (root: string) => {
  * (a part past a limit stops the parse at once). On any failure the folder is removed and a
  * MultipartError (400 or 413) is thrown.
  */
-export async function parseMultipart(root: string, headers: Headers, body: ReadableStream<Uint8Array> | null, lim: MultipartLimits): Promise<UploadForm> {
+export async function parseMultipart(
+  root: string,
+  headers: Headers,
+  body: ReadableStream<Uint8Array> | null,
+  lim: MultipartLimits,
+): Promise<UploadForm> {
   const type = headers.get("content-type") ?? "";
   if (!body) throw new MultipartError("the multipart request has no body", 400);
   let bb: busboy.Busboy;
   try {
     bb = busboy({
       headers: { "content-type": type },
-      limits: { fileSize: lim.fileBytes, files: lim.files, fields: lim.fields, fieldSize: lim.fieldBytes, parts: lim.files + lim.fields, fieldNameSize: 200 },
+      limits: {
+        fileSize: lim.fileBytes,
+        files: lim.files,
+        fields: lim.fields,
+        fieldSize: lim.fieldBytes,
+        parts: lim.files + lim.fields,
+        fieldNameSize: 200,
+      },
       defParamCharset: "utf8",
     });
   } catch (e) {
@@ -114,7 +126,8 @@ export async function parseMultipart(root: string, headers: Headers, body: Reada
   try {
     await new Promise<void>((resolve, reject) => {
       bb.on("field", (name, value, info) => {
-        if (info.valueTruncated) return fail(new MultipartError(`field "${name}" has more than ${lim.fieldBytes} bytes`, 413));
+        if (info.valueTruncated)
+          return fail(new MultipartError(`field "${name}" has more than ${lim.fieldBytes} bytes`, 413));
         fields.push([name, value]);
       });
       bb.on("file", (field, stream, info) => {
@@ -125,9 +138,22 @@ export async function parseMultipart(root: string, headers: Headers, body: Reada
         stream.on("data", (chunk: Buffer) => {
           f.size += chunk.length;
           total += chunk.length;
-          if (total > lim.totalBytes) fail(new MultipartError(`the uploaded files have more than ${lim.totalBytes} bytes; at most ${lim.totalBytes} are accepted`, 413));
+          if (total > lim.totalBytes)
+            fail(
+              new MultipartError(
+                `the uploaded files have more than ${lim.totalBytes} bytes; at most ${lim.totalBytes} are accepted`,
+                413,
+              ),
+            );
         });
-        stream.on("limit", () => fail(new MultipartError(`the file "${f.name}" (field "${field}") has more than ${lim.fileBytes} bytes; at most ${lim.fileBytes} are accepted`, 413)));
+        stream.on("limit", () =>
+          fail(
+            new MultipartError(
+              `the file "${f.name}" (field "${field}") has more than ${lim.fileBytes} bytes; at most ${lim.fileBytes} are accepted`,
+              413,
+            ),
+          ),
+        );
         writes.push(
           pipeline(stream, createWriteStream(path, { flags: "wx" })).catch((e: Error) => {
             if (!failure) throw e;
@@ -137,13 +163,23 @@ export async function parseMultipart(root: string, headers: Headers, body: Reada
       bb.on("filesLimit", () => fail(new MultipartError(`more than ${lim.files} files in one form`, 413)));
       bb.on("fieldsLimit", () => fail(new MultipartError(`more than ${lim.fields} text fields in one form`, 413)));
       bb.on("partsLimit", () => fail(new MultipartError(`more than ${lim.files + lim.fields} parts in one form`, 413)));
-      bb.on("error", (e: Error) => (failure ? resolve() : reject(new MultipartError(`malformed multipart body: ${e.message}`, 400))));
+      bb.on("error", (e: Error) =>
+        failure ? resolve() : reject(new MultipartError(`malformed multipart body: ${e.message}`, 400)),
+      );
       bb.on("close", () => resolve());
       source.on("data", (chunk: Buffer) => {
         bodyTotal += chunk.length;
-        if (bodyTotal > lim.bodyBytes) fail(new MultipartError(`the request has more than ${lim.bodyBytes} bytes; at most ${lim.bodyBytes} are accepted`, 413));
+        if (bodyTotal > lim.bodyBytes)
+          fail(
+            new MultipartError(
+              `the request has more than ${lim.bodyBytes} bytes; at most ${lim.bodyBytes} are accepted`,
+              413,
+            ),
+          );
       });
-      source.on("error", (e) => (failure ? resolve() : reject(new MultipartError(`the upload was interrupted: ${e.message}`, 400))));
+      source.on("error", (e) =>
+        failure ? resolve() : reject(new MultipartError(`the upload was interrupted: ${e.message}`, 400)),
+      );
       source.on("close", () => {
         if (failure) resolve();
       });
@@ -181,7 +217,11 @@ async function fromFormData(root: string, form: FormData): Promise<UploadForm> {
 }
 
 /** Runs `f` on the upload as an UploadForm, then removes its temp folder (whatever happened). */
-export async function withUpload<T>(root: string, input: UploadForm | FormData, f: (form: UploadForm) => Promise<T>): Promise<T> {
+export async function withUpload<T>(
+  root: string,
+  input: UploadForm | FormData,
+  f: (form: UploadForm) => Promise<T>,
+): Promise<T> {
   const form = input instanceof UploadForm ? input : await fromFormData(root, input);
   try {
     return await f(form);

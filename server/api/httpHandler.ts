@@ -31,12 +31,21 @@ export interface HandlerDeps {
   storageRoot: string;
 }
 
-const STATUS: Partial<Record<TRPC_ERROR_CODE_KEY, number>> = { BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, PAYLOAD_TOO_LARGE: 413 };
+const STATUS: Partial<Record<TRPC_ERROR_CODE_KEY, number>> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+};
 
 /** An error response shaped as tRPC's own (superjson-wrapped), so the client shows its message. */
 export function trpcErrorResponse(code: TRPC_ERROR_CODE_KEY, message: string, path?: string): Response {
   const httpStatus = STATUS[code] ?? 400;
-  return Response.json({ error: { json: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus, path } } } }, { status: httpStatus });
+  return Response.json(
+    { error: { json: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus, path } } } },
+    { status: httpStatus },
+  );
 }
 
 function procedurePaths(url: URL): string[] {
@@ -53,7 +62,8 @@ function procedureAt(path: string): ProcedureLike | null {
   return Object.hasOwn(all, path) ? (all[path] ?? null) : null;
 }
 
-const isMultipart = (req: Request) => (req.headers.get("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
+const isMultipart = (req: Request) =>
+  (req.headers.get("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
 
 export async function handleTrpcRequest(request: Request, deps: HandlerDeps): Promise<Response> {
   if (request.method === "POST") {
@@ -63,22 +73,29 @@ export async function handleTrpcRequest(request: Request, deps: HandlerDeps): Pr
   const url = new URL(request.url);
   if (url.searchParams.has("batch")) {
     const calls = procedurePaths(url).length;
-    if (calls > limits.batchCalls) return trpcErrorResponse("BAD_REQUEST", `a batch of ${calls} calls; at most ${limits.batchCalls} are accepted in one request (NEURFLOW_MAX_BATCH_CALLS)`);
+    if (calls > limits.batchCalls)
+      return trpcErrorResponse(
+        "BAD_REQUEST",
+        `a batch of ${calls} calls; at most ${limits.batchCalls} are accepted in one request (NEURFLOW_MAX_BATCH_CALLS)`,
+      );
   }
   let form: UploadForm | null = null;
   let req: Request;
   if (request.method === "POST" && isMultipart(request)) {
     const [path, ...more] = procedurePaths(url);
-    if (more.length || url.searchParams.has("batch")) return trpcErrorResponse("BAD_REQUEST", "a multipart upload is one call, not a batch");
+    if (more.length || url.searchParams.has("batch"))
+      return trpcErrorResponse("BAD_REQUEST", "a multipart upload is one call, not a batch");
     const proc = path ? procedureAt(path) : null;
     const upload = proc?._def.meta?.upload;
-    if (!proc || proc._def.type !== "mutation" || !upload) return trpcErrorResponse("NOT_FOUND", `no upload procedure "${(path ?? "").slice(0, 100)}"`, path);
+    if (!proc || proc._def.type !== "mutation" || !upload)
+      return trpcErrorResponse("NOT_FOUND", `no upload procedure "${(path ?? "").slice(0, 100)}"`, path);
     // the session and the role, before a byte of the body is read
     const ctx = createContext({ ...deps, headers: request.headers, resHeaders: null });
     const needed = proc._def.meta!.auth;
     if (needed !== "public") {
       if (!ctx.user) return trpcErrorResponse("UNAUTHORIZED", "sign in first", path);
-      if (!hasRole(ctx.user.role, needed)) return trpcErrorResponse("FORBIDDEN", `this needs the ${needed} role; you are ${ctx.user.role}`, path);
+      if (!hasRole(ctx.user.role, needed))
+        return trpcErrorResponse("FORBIDDEN", `this needs the ${needed} role; you are ${ctx.user.role}`, path);
     }
     const declared = declaredLength(request);
     if (declared instanceof Response) return declared;
@@ -93,7 +110,10 @@ export async function handleTrpcRequest(request: Request, deps: HandlerDeps): Pr
         fieldBytes: 64 * 1024,
       });
     } catch (e) {
-      if (e instanceof MultipartError) return e.status === 413 ? Response.json({ error: e.message }, { status: 413 }) : trpcErrorResponse("BAD_REQUEST", e.message, path);
+      if (e instanceof MultipartError)
+        return e.status === 413
+          ? Response.json({ error: e.message }, { status: 413 })
+          : trpcErrorResponse("BAD_REQUEST", e.message, path);
       throw e;
     }
     const parsed = form;
@@ -102,7 +122,8 @@ export async function handleTrpcRequest(request: Request, deps: HandlerDeps): Pr
     Object.defineProperty(req, "formData", { value: async () => parsed });
   } else {
     // a session's body may be large (a circuit import); without one, only a few KiB are read
-    const signedIn = request.method === "POST" && createContext({ ...deps, headers: request.headers, resHeaders: null }).user != null;
+    const signedIn =
+      request.method === "POST" && createContext({ ...deps, headers: request.headers, resHeaders: null }).user != null;
     const limited = await limitRequest(request, signedIn ? limits.jsonBytes : limits.anonymousJsonBytes);
     if (limited instanceof Response) return limited;
     req = limited;
@@ -127,7 +148,8 @@ function declaredLength(req: Request): number | null | Response {
   const declared = req.headers.get("content-length");
   if (declared == null) return null;
   const length = Number(declared);
-  if (!Number.isFinite(length) || length < 0) return Response.json({ error: `Content-Length "${declared}" is not a byte count` }, { status: 400 });
+  if (!Number.isFinite(length) || length < 0)
+    return Response.json({ error: `Content-Length "${declared}" is not a byte count` }, { status: 400 });
   return length;
 }
 

@@ -15,7 +15,8 @@ export async function limitRequest(req: Request, limit: number): Promise<Request
   const declared = req.headers.get("content-length");
   if (declared != null) {
     const length = Number(declared);
-    if (!Number.isFinite(length) || length < 0) return Response.json({ error: `Content-Length "${declared}" is not a byte count` }, { status: 400 });
+    if (!Number.isFinite(length) || length < 0)
+      return Response.json({ error: `Content-Length "${declared}" is not a byte count` }, { status: 400 });
     return length > limit ? tooLarge(length, limit) : req;
   }
   if (!req.body) return req;

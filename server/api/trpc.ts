@@ -52,7 +52,12 @@ const t = initTRPC
     errorFormatter({ shape, error }) {
       const zod = error.cause instanceof ZodError ? z.flattenError(error.cause) : null;
       // an unexpected failure's message may name server paths or internals: the server log has it
-      const message = error.code === "INTERNAL_SERVER_ERROR" ? INTERNAL_MESSAGE : error.cause instanceof ZodError ? zodIssuesText(error.cause) : shape.message;
+      const message =
+        error.code === "INTERNAL_SERVER_ERROR"
+          ? INTERNAL_MESSAGE
+          : error.cause instanceof ZodError
+            ? zodIssuesText(error.cause)
+            : shape.message;
       return { ...shape, message, data: { ...shape.data, zodError: zod, stack: undefined } };
     },
   });
@@ -100,7 +105,12 @@ const viewerOrShare = t.middleware(({ ctx, next }) => {
   if (ctx.shareToken) {
     const r = resolveShareToken(ctx.db, ctx.shareToken);
     if (r.status !== "ok") throw new TRPCError({ code: "UNAUTHORIZED", message: shareMessage(r) });
-    return next({ ctx: { ...ctx, share: { circuitId: r.link.circuitId, linkId: r.link.id } as { circuitId: number; linkId: number } | null } });
+    return next({
+      ctx: {
+        ...ctx,
+        share: { circuitId: r.link.circuitId, linkId: r.link.id } as { circuitId: number; linkId: number } | null,
+      },
+    });
   }
   throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
 });
@@ -108,5 +118,6 @@ const viewerOrShare = t.middleware(({ ctx, next }) => {
 export const sharedReadProcedure = t.procedure.meta({ auth: "viewer", share: true }).use(errors).use(viewerOrShare);
 
 export function assertCircuitAllowed(ctx: { share: { circuitId: number } | null }, circuitId: number): void {
-  if (ctx.share && ctx.share.circuitId !== circuitId) throw new TRPCError({ code: "FORBIDDEN", message: "this share link opens another circuit" });
+  if (ctx.share && ctx.share.circuitId !== circuitId)
+    throw new TRPCError({ code: "FORBIDDEN", message: "this share link opens another circuit" });
 }

@@ -24,7 +24,9 @@ export function createSession(db: Db, userId: number, now = Date.now()): { token
   const token = randomBytes(32).toString("base64url");
   const expiresAt = now + SESSION_TTL_MS;
   db.delete(sessions).where(lt(sessions.expiresAt, now)).run();
-  db.insert(sessions).values({ id: hashToken(token), userId, createdAt: now, expiresAt }).run();
+  db.insert(sessions)
+    .values({ id: hashToken(token), userId, createdAt: now, expiresAt })
+    .run();
   return { token, expiresAt };
 }
 
@@ -40,7 +42,9 @@ export function userForToken(db: Db, token: string | null | undefined, now = Dat
 }
 
 export function deleteSession(db: Db, token: string): void {
-  db.delete(sessions).where(eq(sessions.id, hashToken(token))).run();
+  db.delete(sessions)
+    .where(eq(sessions.id, hashToken(token)))
+    .run();
 }
 
 export function sessionCookie(token: string, expiresAt: number): string {

@@ -10,11 +10,18 @@ import { resolveShareToken, shareMessage } from "~/server/share/links";
 
 export type ReadAccess = { ok: true; via: "user" | "share" } | { ok: false; status: 401 | 403; message: string };
 
-export function circuitReadAccess(db: Db, circuitId: number, headers: Headers, shareToken: string | null, now = Date.now()): ReadAccess {
+export function circuitReadAccess(
+  db: Db,
+  circuitId: number,
+  headers: Headers,
+  shareToken: string | null,
+  now = Date.now(),
+): ReadAccess {
   if (shareToken != null) {
     const r = resolveShareToken(db, shareToken, now);
     if (r.status !== "ok") return { ok: false, status: 403, message: shareMessage(r) };
-    if (r.link.circuitId !== circuitId) return { ok: false, status: 403, message: "this share link is for another circuit" };
+    if (r.link.circuitId !== circuitId)
+      return { ok: false, status: 403, message: "this share link is for another circuit" };
     return { ok: true, via: "share" };
   }
   const user = userForToken(db, readCookie(headers.get("cookie"), SESSION_COOKIE), now);

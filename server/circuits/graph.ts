@@ -54,33 +54,62 @@ export function circuitImageDir(db: Db, circuitId: number): string | null {
 export function loadGraph(db: Db, circuitId: number): CircuitGraph | null {
   const c = db.select().from(circuits).where(eq(circuits.id, circuitId)).get();
   if (!c) return null;
-  const layers = db.select().from(circuitLayers).where(eq(circuitLayers.circuitId, circuitId)).orderBy(asc(circuitLayers.idx)).all();
+  const layers = db
+    .select()
+    .from(circuitLayers)
+    .where(eq(circuitLayers.circuitId, circuitId))
+    .orderBy(asc(circuitLayers.idx))
+    .all();
   const layerIds = layers.map((l) => l.id);
   const layerIdx = new Map(layers.map((l) => [l.id, l.idx]));
   const groups = layerIds.length
-    ? db.select().from(neuronGroups).where(inArray(neuronGroups.layerId, layerIds)).orderBy(asc(neuronGroups.layerId), asc(neuronGroups.idx)).all()
+    ? db
+        .select()
+        .from(neuronGroups)
+        .where(inArray(neuronGroups.layerId, layerIds))
+        .orderBy(asc(neuronGroups.layerId), asc(neuronGroups.idx))
+        .all()
     : [];
   const groupIds = groups.map((g) => g.id);
   const members = byKey(
     groupIds.length
-      ? db.select().from(neuronGroupMembers).where(inArray(neuronGroupMembers.neuronGroupId, groupIds)).orderBy(asc(neuronGroupMembers.idx)).all()
+      ? db
+          .select()
+          .from(neuronGroupMembers)
+          .where(inArray(neuronGroupMembers.neuronGroupId, groupIds))
+          .orderBy(asc(neuronGroupMembers.idx))
+          .all()
       : [],
     (m) => m.neuronGroupId,
   );
   const targets = layerIds.length
-    ? db.select({ id: circuitTargets.id, layerId: circuitTargets.layerId, neuron: circuitTargets.neuron }).from(circuitTargets).where(inArray(circuitTargets.layerId, layerIds)).all()
+    ? db
+        .select({ id: circuitTargets.id, layerId: circuitTargets.layerId, neuron: circuitTargets.neuron })
+        .from(circuitTargets)
+        .where(inArray(circuitTargets.layerId, layerIds))
+        .all()
     : [];
   const targetByKey = new Map(targets.map((t) => [`${t.layerId}:${t.neuron}`, t.id]));
   const targetIds = targets.map((t) => t.id);
   const top = byKey(
     targetIds.length
-      ? db.select().from(targetTopPatches).where(inArray(targetTopPatches.targetId, targetIds)).orderBy(asc(targetTopPatches.rank)).all()
+      ? db
+          .select()
+          .from(targetTopPatches)
+          .where(inArray(targetTopPatches.targetId, targetIds))
+          .orderBy(asc(targetTopPatches.rank))
+          .all()
       : [],
     (r) => `${r.targetId}:${r.semanticGroup}`,
   );
   const groupLabels = new Map(
     groupIds.length
-      ? db.select({ g: labels.neuronGroupId, text: labels.text }).from(labels).where(eq(labels.circuitId, circuitId)).all().map((l) => [l.g, l.text] as const)
+      ? db
+          .select({ g: labels.neuronGroupId, text: labels.text })
+          .from(labels)
+          .where(eq(labels.circuitId, circuitId))
+          .all()
+          .map((l) => [l.g, l.text] as const)
       : [],
   );
 
@@ -113,30 +142,50 @@ export function loadGraph(db: Db, circuitId: number): CircuitGraph | null {
 
   // group edges: parent in layer i, child in layer i + 1, both by document group id
   const rowOf = new Map(groups.map((g) => [`${layerIdx.get(g.layerId)}:${g.groupId}`, g.id]));
-  const gEdges = layerIds.length ? db.select().from(groupEdges).where(inArray(groupEdges.layerId, layerIds)).orderBy(asc(groupEdges.layerId), asc(groupEdges.idx)).all() : [];
+  const gEdges = layerIds.length
+    ? db
+        .select()
+        .from(groupEdges)
+        .where(inArray(groupEdges.layerId, layerIds))
+        .orderBy(asc(groupEdges.layerId), asc(groupEdges.idx))
+        .all()
+    : [];
   const edgeTexts = new Map(
     gEdges.length
-      ? db.select({ e: explanations.groupEdgeId, text: explanations.text }).from(explanations).where(eq(explanations.circuitId, circuitId)).all().map((x) => [x.e, x.text] as const)
+      ? db
+          .select({ e: explanations.groupEdgeId, text: explanations.text })
+          .from(explanations)
+          .where(eq(explanations.circuitId, circuitId))
+          .all()
+          .map((x) => [x.e, x.text] as const)
       : [],
   );
   const edges = gEdges.flatMap((e) => {
     const li = layerIdx.get(e.layerId)!;
     const target = rowOf.get(`${li}:${e.parent}`);
     const source = rowOf.get(`${li + 1}:${e.child}`);
-    return target == null || source == null ? [] : [{ id: e.id, source, target, weight: e.weight, explanation: edgeTexts.get(e.id) ?? null }];
+    return target == null || source == null
+      ? []
+      : [{ id: e.id, source, target, weight: e.weight, explanation: edgeTexts.get(e.id) ?? null }];
   });
 
   // logit → top groups: the share of the logit's top patches in each group
   const topGroups = graphGroups.filter((g) => g.layer === 0);
   const totalTop = topGroups.reduce((a, g) => a + g.members.reduce((b, m) => b + m.patchCount, 0), 0) || 1;
-  const logitEdges = topGroups.map((g) => ({ group: g.id, weight: g.members.reduce((b, m) => b + m.patchCount, 0) / totalTop }));
+  const logitEdges = topGroups.map((g) => ({
+    group: g.id,
+    weight: g.members.reduce((b, m) => b + m.patchCount, 0) / totalTop,
+  }));
 
   return {
     circuit: {
       id: c.id,
       modelId: c.modelId,
       // the name the model is registered under; the document's own name when the model is gone
-      modelName: (c.modelId != null ? db.select({ name: models.name }).from(models).where(eq(models.id, c.modelId)).get()?.name : undefined) ?? c.modelName,
+      modelName:
+        (c.modelId != null
+          ? db.select({ name: models.name }).from(models).where(eq(models.id, c.modelId)).get()?.name
+          : undefined) ?? c.modelName,
       className: c.className,
       classIndex: c.classIndex,
       tau: c.params.tau,
@@ -156,28 +205,80 @@ export function loadGraph(db: Db, circuitId: number): CircuitGraph | null {
 }
 
 export function loadHypertree(db: Db, circuitId: number, layer: number, neuron: number): Hypertree | null {
-  const l = db.select().from(circuitLayers).where(and(eq(circuitLayers.circuitId, circuitId), eq(circuitLayers.idx, layer))).get();
+  const l = db
+    .select()
+    .from(circuitLayers)
+    .where(and(eq(circuitLayers.circuitId, circuitId), eq(circuitLayers.idx, layer)))
+    .get();
   if (!l) return null;
-  const t = db.select().from(circuitTargets).where(and(eq(circuitTargets.layerId, l.id), eq(circuitTargets.neuron, neuron))).get();
+  const t = db
+    .select()
+    .from(circuitTargets)
+    .where(and(eq(circuitTargets.layerId, l.id), eq(circuitTargets.neuron, neuron)))
+    .get();
   if (!t) return null;
-  const top = db.select().from(targetTopPatches).where(eq(targetTopPatches.targetId, t.id)).orderBy(asc(targetTopPatches.rank)).all();
-  const sgs = db.select().from(semanticGroups).where(eq(semanticGroups.targetId, t.id)).orderBy(asc(semanticGroups.semanticGroup)).all();
+  const top = db
+    .select()
+    .from(targetTopPatches)
+    .where(eq(targetTopPatches.targetId, t.id))
+    .orderBy(asc(targetTopPatches.rank))
+    .all();
+  const sgs = db
+    .select()
+    .from(semanticGroups)
+    .where(eq(semanticGroups.targetId, t.id))
+    .orderBy(asc(semanticGroups.semanticGroup))
+    .all();
   const core = db.select().from(coreNeurons).where(eq(coreNeurons.targetId, t.id)).orderBy(asc(coreNeurons.rank)).all();
-  const edges = byKey(db.select().from(coreNeuronEdges).where(eq(coreNeuronEdges.targetId, t.id)).orderBy(asc(coreNeuronEdges.idx)).all(), (e) => e.neuron);
-  const below = db.select().from(circuitLayers).where(and(eq(circuitLayers.circuitId, circuitId), eq(circuitLayers.idx, layer + 1))).get();
-  const belowTargets = new Set(
-    below ? db.select({ n: circuitTargets.neuron }).from(circuitTargets).where(eq(circuitTargets.layerId, below.id)).all().map((r) => r.n) : [],
+  const edges = byKey(
+    db.select().from(coreNeuronEdges).where(eq(coreNeuronEdges.targetId, t.id)).orderBy(asc(coreNeuronEdges.idx)).all(),
+    (e) => e.neuron,
   );
-  const above = layer > 0 ? db.select().from(circuitLayers).where(and(eq(circuitLayers.circuitId, circuitId), eq(circuitLayers.idx, layer - 1))).get() : undefined;
+  const below = db
+    .select()
+    .from(circuitLayers)
+    .where(and(eq(circuitLayers.circuitId, circuitId), eq(circuitLayers.idx, layer + 1)))
+    .get();
+  const belowTargets = new Set(
+    below
+      ? db
+          .select({ n: circuitTargets.neuron })
+          .from(circuitTargets)
+          .where(eq(circuitTargets.layerId, below.id))
+          .all()
+          .map((r) => r.n)
+      : [],
+  );
+  const above =
+    layer > 0
+      ? db
+          .select()
+          .from(circuitLayers)
+          .where(and(eq(circuitLayers.circuitId, circuitId), eq(circuitLayers.idx, layer - 1)))
+          .get()
+      : undefined;
   const parents: Hypertree["parents"] = [];
   if (above) {
-    const aboveTargets = db.select({ id: circuitTargets.id, neuron: circuitTargets.neuron }).from(circuitTargets).where(eq(circuitTargets.layerId, above.id)).orderBy(asc(circuitTargets.idx)).all();
+    const aboveTargets = db
+      .select({ id: circuitTargets.id, neuron: circuitTargets.neuron })
+      .from(circuitTargets)
+      .where(eq(circuitTargets.layerId, above.id))
+      .orderBy(asc(circuitTargets.idx))
+      .all();
     const pe = aboveTargets.length
       ? byKey(
           db
             .select()
             .from(coreNeuronEdges)
-            .where(and(inArray(coreNeuronEdges.targetId, aboveTargets.map((a) => a.id)), eq(coreNeuronEdges.neuron, neuron)))
+            .where(
+              and(
+                inArray(
+                  coreNeuronEdges.targetId,
+                  aboveTargets.map((a) => a.id),
+                ),
+                eq(coreNeuronEdges.neuron, neuron),
+              ),
+            )
             .orderBy(asc(coreNeuronEdges.idx))
             .all(),
           (e) => e.targetId,
@@ -185,7 +286,11 @@ export function loadHypertree(db: Db, circuitId: number, layer: number, neuron: 
       : new Map<number, never[]>();
     for (const a of aboveTargets) {
       const es = pe.get(a.id);
-      if (es?.length) parents.push({ neuron: a.neuron, edges: es.map((e) => ({ semanticGroup: e.semanticGroup, weight: e.weight })) });
+      if (es?.length)
+        parents.push({
+          neuron: a.neuron,
+          edges: es.map((e) => ({ semanticGroup: e.semanticGroup, weight: e.weight })),
+        });
     }
   }
   return {
@@ -195,7 +300,10 @@ export function loadHypertree(db: Db, circuitId: number, layer: number, neuron: 
     neuron,
     semanticGroups: sgs.map((s) => ({
       semanticGroup: s.semanticGroup,
-      patches: top.filter((r) => r.semanticGroup === s.semanticGroup).map((r) => r.patchIdx).slice(0, MAX_GROUP_PATCHES),
+      patches: top
+        .filter((r) => r.semanticGroup === s.semanticGroup)
+        .map((r) => r.patchIdx)
+        .slice(0, MAX_GROUP_PATCHES),
       neuronGroup: s.neuronGroupId,
     })),
     coreNeurons: core.map((c) => ({
@@ -211,7 +319,11 @@ export function loadHypertree(db: Db, circuitId: number, layer: number, neuron: 
 }
 
 /** Patch `idx` of a circuit with its image's file name. */
-export function patchWithImage(db: Db, circuitId: number, idx: number): { imageName: string; x: number; y: number; size: number; inputSize: number } | null {
+export function patchWithImage(
+  db: Db,
+  circuitId: number,
+  idx: number,
+): { imageName: string; x: number; y: number; size: number; inputSize: number } | null {
   const row = db.$client
     .prepare(
       `select i.name as imageName, p.x as x, p.y as y, p.size as size, c.model_input_size as inputSize

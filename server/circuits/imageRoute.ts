@@ -12,8 +12,16 @@ import type { Db } from "~/db/client";
 import { circuitReadAccess } from "./access";
 import { RenderNotFound, type Rendered } from "./renders";
 
-const idParam = z.coerce.number().int().positive().max(2 ** 48);
-const indexParam = z.coerce.number().int().min(0).max(2 ** 48);
+const idParam = z.coerce
+  .number()
+  .int()
+  .positive()
+  .max(2 ** 48);
+const indexParam = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 48);
 
 export const imageParams = {
   circuit: z.object({ id: idParam }),
@@ -43,7 +51,11 @@ export async function serveCircuitImage<P extends { id: number }>(
   if (!parsed.success) return Response.json({ error: `bad path: ${parsed.error.issues[0]?.message}` }, { status: 400 });
   const share = new URL(req.url).searchParams.get("share");
   const access = circuitReadAccess(env.db, parsed.data.id, req.headers, share, env.now);
-  if (!access.ok) return Response.json({ error: access.message }, { status: access.status, headers: { "cache-control": "no-store" } });
+  if (!access.ok)
+    return Response.json(
+      { error: access.message },
+      { status: access.status, headers: { "cache-control": "no-store" } },
+    );
   let r: Rendered;
   try {
     r = await render(env.db, env.storageRoot, parsed.data);
@@ -59,5 +71,7 @@ export async function serveCircuitImage<P extends { id: number }>(
   };
   const inm = req.headers.get("if-none-match");
   if (inm && inm.split(",").some((t) => t.trim() === r.etag)) return new Response(null, { status: 304, headers });
-  return new Response(new Uint8Array(r.body), { headers: { ...headers, "content-type": r.contentType, "content-length": String(r.body.length) } });
+  return new Response(new Uint8Array(r.body), {
+    headers: { ...headers, "content-type": r.contentType, "content-length": String(r.body.length) },
+  });
 }

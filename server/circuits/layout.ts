@@ -32,7 +32,9 @@ export interface RankEdge {
  * plain O(E²) count is fast enough for the circuits we store (a few thousand edges per pair).
  */
 export function countCrossings(edges: RankEdge[], upperPos: number[], lowerPos: number[]): number {
-  const e = edges.map((x) => [upperPos[x.upper]!, lowerPos[x.lower]!] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const e = edges
+    .map((x) => [upperPos[x.upper]!, lowerPos[x.lower]!] as const)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let n = 0;
   for (let i = 0; i < e.length; i++) {
     const [ui, li] = e[i]!;
@@ -74,10 +76,18 @@ export function orderRanks(sizes: number[], between: RankEdge[][], sweeps = SWEE
   for (let s = 0; s < sweeps && bestCrossings > 0; s++) {
     if (s % 2 === 0) {
       for (let r = 1; r < sizes.length; r++)
-        reorder(r, between[r - 1]!.map((e) => ({ node: e.lower, other: e.upper, weight: e.weight })), pos[r - 1]!);
+        reorder(
+          r,
+          between[r - 1]!.map((e) => ({ node: e.lower, other: e.upper, weight: e.weight })),
+          pos[r - 1]!,
+        );
     } else {
       for (let r = sizes.length - 2; r >= 0; r--)
-        reorder(r, between[r]!.map((e) => ({ node: e.upper, other: e.lower, weight: e.weight })), pos[r + 1]!);
+        reorder(
+          r,
+          between[r]!.map((e) => ({ node: e.upper, other: e.lower, weight: e.weight })),
+          pos[r + 1]!,
+        );
     }
     const c = total(pos);
     if (c < bestCrossings) {

@@ -77,7 +77,12 @@ function modelSizeImage(path: string, S: number): Promise<Buffer> {
   const key = `${path}@${S}`;
   let p = decoded.get(key);
   if (!p) {
-    p = sharp(path, { failOn: "error" }).removeAlpha().toColourspace("srgb").resize(S, S, { fit: "fill", kernel: "linear" }).raw().toBuffer();
+    p = sharp(path, { failOn: "error" })
+      .removeAlpha()
+      .toColourspace("srgb")
+      .resize(S, S, { fit: "fill", kernel: "linear" })
+      .raw()
+      .toBuffer();
     p.catch(() => decoded.delete(key));
     decoded.set(key, p);
     if (decoded.size > 64) decoded.delete(decoded.keys().next().value!);
@@ -102,7 +107,12 @@ async function patchPixels(db: Db, circuitId: number, idx: number): Promise<Buff
   const S = p.inputSize;
   const raw = await modelSizeImage(join(dir, p.imageName), S);
   const size = Math.min(p.size, S);
-  const crop = sharp(raw, { raw: { width: S, height: S, channels: 3 } }).extract({ left: Math.min(p.x, S - size), top: Math.min(p.y, S - size), width: size, height: size });
+  const crop = sharp(raw, { raw: { width: S, height: S, channels: 3 } }).extract({
+    left: Math.min(p.x, S - size),
+    top: Math.min(p.y, S - size),
+    width: size,
+    height: size,
+  });
   return (size === S ? crop : crop.resize(S, S, { kernel: "linear" })).png().toBuffer();
 }
 
@@ -160,11 +170,19 @@ export async function renderMosaic(db: Db, root: string, circuitId: number, grou
     const cells = await Promise.all(
       patches.map(async (p) => {
         const px = await patchPixels(db, circuitId, p);
-        return px ? sharp(px).resize(MOSAIC_CELL, MOSAIC_CELL, { kernel: "linear" }).png().toBuffer() : placeholder(MOSAIC_CELL);
+        return px
+          ? sharp(px).resize(MOSAIC_CELL, MOSAIC_CELL, { kernel: "linear" }).png().toBuffer()
+          : placeholder(MOSAIC_CELL);
       }),
     );
     return sharp({ create: { width: side, height: side, channels: 3, background: "#71717a" } })
-      .composite(cells.map((input, i) => ({ input, left: (i % 2) * (MOSAIC_CELL + MOSAIC_GAP), top: Math.floor(i / 2) * (MOSAIC_CELL + MOSAIC_GAP) })))
+      .composite(
+        cells.map((input, i) => ({
+          input,
+          left: (i % 2) * (MOSAIC_CELL + MOSAIC_GAP),
+          top: Math.floor(i / 2) * (MOSAIC_CELL + MOSAIC_GAP),
+        })),
+      )
       .png()
       .toBuffer();
   });
@@ -174,7 +192,12 @@ export async function renderMosaic(db: Db, root: string, circuitId: number, grou
 /** Largest circuit whose Open Graph image embeds every node's mosaic (beyond it: plain nodes). */
 export const OG_MAX_MOSAICS = 60;
 
-export async function renderCircuitImage(db: Db, root: string, circuitId: number, kind: "og" | "thumb"): Promise<Rendered> {
+export async function renderCircuitImage(
+  db: Db,
+  root: string,
+  circuitId: number,
+  kind: "og" | "thumb",
+): Promise<Rendered> {
   const loaded = loadGraph(db, circuitId);
   if (!loaded) throw new RenderNotFound(`no circuit ${circuitId}`);
   // captions without labels: labels change, the cached file must not
@@ -190,7 +213,12 @@ export async function renderCircuitImage(db: Db, root: string, circuitId: number
     }
     const svg =
       kind === "og"
-        ? circuitSvg(graph, { width: 1200, height: 630, images, title: `${graph.circuit.className} · ${graph.circuit.modelName} · τ ${graph.circuit.tau} · ${graph.groups.length} groups` })
+        ? circuitSvg(graph, {
+            width: 1200,
+            height: 630,
+            images,
+            title: `${graph.circuit.className} · ${graph.circuit.modelName} · τ ${graph.circuit.tau} · ${graph.groups.length} groups`,
+          })
         : circuitSvg(graph, { width: 320, height: 180, captions: false });
     return sharp(Buffer.from(svg)).png().toBuffer();
   });

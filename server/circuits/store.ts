@@ -42,7 +42,9 @@ type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 export function checkCircuitReferences(c: Circuit): void {
   if (c.class.index >= c.model.classes.length) throw new Error(`class.index ${c.class.index} is outside model.classes`);
   if (c.model.classes[c.class.index] !== c.class.name)
-    throw new Error(`class.name "${c.class.name}" is not model.classes[${c.class.index}] ("${c.model.classes[c.class.index]}")`);
+    throw new Error(
+      `class.name "${c.class.name}" is not model.classes[${c.class.index}] ("${c.model.classes[c.class.index]}")`,
+    );
   const seen = new Set<string>();
   c.images.forEach((name, i) => {
     if (seen.has(name)) throw new Error(`images.${i}: "${name}" appears twice`);
@@ -69,8 +71,10 @@ export function checkCircuitReferences(c: Circuit): void {
     const below = new Set(c.layers[li + 1]?.neuronGroups.map((g) => g.id) ?? []);
     const here = new Set(l.neuronGroups.map((g) => g.id));
     l.groupEdges.forEach((e, ei) => {
-      if (!here.has(e.parent)) throw new Error(`layers.${li}.groupEdges.${ei}: parent ${e.parent} is not a neuron group of this layer`);
-      if (!below.has(e.child)) throw new Error(`layers.${li}.groupEdges.${ei}: child ${e.child} is not a neuron group of the layer below`);
+      if (!here.has(e.parent))
+        throw new Error(`layers.${li}.groupEdges.${ei}: parent ${e.parent} is not a neuron group of this layer`);
+      if (!below.has(e.child))
+        throw new Error(`layers.${li}.groupEdges.${ei}: child ${e.child} is not a neuron group of the layer below`);
     });
   });
 }
@@ -154,7 +158,9 @@ function storeLayer(
       .returning({ id: neuronGroups.id })
       .get().id;
     tx.insert(neuronGroupMembers)
-      .values(g.members.map((m, mi) => ({ neuronGroupId: id, idx: mi, neuron: m.neuron, semanticGroup: m.semanticGroup })))
+      .values(
+        g.members.map((m, mi) => ({ neuronGroupId: id, idx: mi, neuron: m.neuron, semanticGroup: m.semanticGroup })),
+      )
       .run();
     for (const m of g.members) groupRowId.set(`${m.neuron}:${m.semanticGroup}`, id);
   });
@@ -233,28 +239,63 @@ function groupBy<T, K>(rows: T[], key: (r: T) => K): Map<K, T[]> {
 export function exportCircuit(db: Db, circuitId: number): Circuit | null {
   const c = db.select().from(circuits).where(eq(circuits.id, circuitId)).get();
   if (!c) return null;
-  const imgs = db.select().from(circuitImages).where(eq(circuitImages.circuitId, circuitId)).orderBy(asc(circuitImages.idx)).all();
-  const patches = db.select().from(circuitPatches).where(eq(circuitPatches.circuitId, circuitId)).orderBy(asc(circuitPatches.idx)).all();
-  const layers = db.select().from(circuitLayers).where(eq(circuitLayers.circuitId, circuitId)).orderBy(asc(circuitLayers.idx)).all();
+  const imgs = db
+    .select()
+    .from(circuitImages)
+    .where(eq(circuitImages.circuitId, circuitId))
+    .orderBy(asc(circuitImages.idx))
+    .all();
+  const patches = db
+    .select()
+    .from(circuitPatches)
+    .where(eq(circuitPatches.circuitId, circuitId))
+    .orderBy(asc(circuitPatches.idx))
+    .all();
+  const layers = db
+    .select()
+    .from(circuitLayers)
+    .where(eq(circuitLayers.circuitId, circuitId))
+    .orderBy(asc(circuitLayers.idx))
+    .all();
   const layerIds = layers.map((l) => l.id);
   const targets = layerIds.length
-    ? db.select().from(circuitTargets).where(inArray(circuitTargets.layerId, layerIds)).orderBy(asc(circuitTargets.idx)).all()
+    ? db
+        .select()
+        .from(circuitTargets)
+        .where(inArray(circuitTargets.layerId, layerIds))
+        .orderBy(asc(circuitTargets.idx))
+        .all()
     : [];
   const targetIds = targets.map((t) => t.id);
   const inTargets = <T extends { targetId: number }>(rows: T[]) => groupBy(rows, (r) => r.targetId);
   const top = inTargets(
     targetIds.length
-      ? db.select().from(targetTopPatches).where(inArray(targetTopPatches.targetId, targetIds)).orderBy(asc(targetTopPatches.rank)).all()
+      ? db
+          .select()
+          .from(targetTopPatches)
+          .where(inArray(targetTopPatches.targetId, targetIds))
+          .orderBy(asc(targetTopPatches.rank))
+          .all()
       : [],
   );
   const core = inTargets(
     targetIds.length
-      ? db.select().from(coreNeurons).where(inArray(coreNeurons.targetId, targetIds)).orderBy(asc(coreNeurons.rank)).all()
+      ? db
+          .select()
+          .from(coreNeurons)
+          .where(inArray(coreNeurons.targetId, targetIds))
+          .orderBy(asc(coreNeurons.rank))
+          .all()
       : [],
   );
   const edges = inTargets(
     targetIds.length
-      ? db.select().from(coreNeuronEdges).where(inArray(coreNeuronEdges.targetId, targetIds)).orderBy(asc(coreNeuronEdges.idx)).all()
+      ? db
+          .select()
+          .from(coreNeuronEdges)
+          .where(inArray(coreNeuronEdges.targetId, targetIds))
+          .orderBy(asc(coreNeuronEdges.idx))
+          .all()
       : [],
   );
   const groups = layerIds.length
@@ -273,7 +314,9 @@ export function exportCircuit(db: Db, circuitId: number): Circuit | null {
     (m) => m.neuronGroupId,
   );
   const gEdges = groupBy(
-    layerIds.length ? db.select().from(groupEdges).where(inArray(groupEdges.layerId, layerIds)).orderBy(asc(groupEdges.idx)).all() : [],
+    layerIds.length
+      ? db.select().from(groupEdges).where(inArray(groupEdges.layerId, layerIds)).orderBy(asc(groupEdges.idx)).all()
+      : [],
     (e) => e.layerId,
   );
   const targetsByLayer = groupBy(targets, (t) => t.layerId);
@@ -303,7 +346,11 @@ export function exportCircuit(db: Db, circuitId: number): Circuit | null {
           semanticGroups: tp.map((r) => r.semanticGroup),
           importance: t.importance,
           coreNeurons: (core.get(t.id) ?? []).map((r) => r.neuron),
-          edges: (edges.get(t.id) ?? []).map((e) => ({ semanticGroup: e.semanticGroup, neuron: e.neuron, weight: e.weight })),
+          edges: (edges.get(t.id) ?? []).map((e) => ({
+            semanticGroup: e.semanticGroup,
+            neuron: e.neuron,
+            weight: e.weight,
+          })),
           ...(t.igCompleteness != null ? { igCompleteness: t.igCompleteness } : {}),
         };
       }),

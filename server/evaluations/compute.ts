@@ -77,7 +77,12 @@ export interface DebugImagesResult {
 }
 
 function manifestPathOf(db: Db, circuitId: number): string {
-  const row = db.select({ manifestPath: models.manifestPath, status: models.status }).from(circuits).innerJoin(models, eq(models.id, circuits.modelId)).where(eq(circuits.id, circuitId)).get();
+  const row = db
+    .select({ manifestPath: models.manifestPath, status: models.status })
+    .from(circuits)
+    .innerJoin(models, eq(models.id, circuits.modelId))
+    .where(eq(circuits.id, circuitId))
+    .get();
   if (!row) throw new EvaluationInputError(`circuit ${circuitId} has no registered model: evaluations need the model`);
   return row.manifestPath;
 }
@@ -95,7 +100,13 @@ function imagesOf(db: Db, circuitId: number): string {
 }
 
 /** Decodes `<set>/<i>.png` (already the model input size) into normalised images. */
-async function loadImageSet(root: string, circuitId: number, set: string, count: number, model: ClassifierModel): Promise<TF.Tensor4D> {
+async function loadImageSet(
+  root: string,
+  circuitId: number,
+  set: string,
+  count: number,
+  model: ClassifierModel,
+): Promise<TF.Tensor4D> {
   const { loadClassImages, tf } = await import("~/server/neurflow");
   const S = model.manifest.input.size;
   const dir = imageSetDir(root, circuitId, set);
@@ -127,7 +138,8 @@ async function falsePositives(
     .all()
     .filter((r) => r.className !== circuit.class.name)
     .slice(0, scanCap);
-  if (rows.length === 0) throw new EvaluationInputError(`dataset ${datasetId} has no images of classes other than "${circuit.class.name}"`);
+  if (rows.length === 0)
+    throw new EvaluationInputError(`dataset ${datasetId} has no images of classes other than "${circuit.class.name}"`);
   const S = model.manifest.input.size;
   const found: { raw: Buffer; name: string; cls: string; p: number }[] = [];
   const batch = 32;
@@ -135,25 +147,39 @@ async function falsePositives(
     checkAbort(opts.signal);
     const part = rows.slice(i, i + batch);
     const raws = await Promise.all(part.map((r) => toModelSize(join(ds.dir, r.className, r.fileName), S)));
-    const x = tf.tidy(() => model.preprocess(tf.tensor4d(Float32Array.from(Buffer.concat(raws)), [part.length, S, S, 3])));
+    const x = tf.tidy(() =>
+      model.preprocess(tf.tensor4d(Float32Array.from(Buffer.concat(raws)), [part.length, S, S, 3])),
+    );
     const pred = await maskedLogits(model, x, []);
     x.dispose();
     const probs = classProbabilities(pred, circuit.class.index);
     part.forEach((r, j) => {
       let best = 0;
-      for (let c = 1; c < pred.classes; c++) if (pred.logits[j * pred.classes + c]! > pred.logits[j * pred.classes + best]!) best = c;
-      if (best === circuit.class.index) found.push({ raw: raws[j]!, name: `${r.className}/${r.fileName}`, cls: r.className, p: probs[j]! });
+      for (let c = 1; c < pred.classes; c++)
+        if (pred.logits[j * pred.classes + c]! > pred.logits[j * pred.classes + best]!) best = c;
+      if (best === circuit.class.index)
+        found.push({ raw: raws[j]!, name: `${r.className}/${r.fileName}`, cls: r.className, p: probs[j]! });
     });
-    opts.onProgress?.((0.5 * Math.min(rows.length, i + batch)) / rows.length, `scanning ${Math.min(rows.length, i + batch)}/${rows.length} images for false positives`);
+    opts.onProgress?.(
+      (0.5 * Math.min(rows.length, i + batch)) / rows.length,
+      `scanning ${Math.min(rows.length, i + batch)}/${rows.length} images for false positives`,
+    );
   }
   found.sort((a, b) => b.p - a.p || (a.name < b.name ? -1 : 1));
   const chosen = found.slice(0, limit);
-  return { raws: chosen.map((f) => f.raw), names: chosen.map((f) => f.name), classes: chosen.map((f) => f.cls), scanned: rows.length };
+  return {
+    raws: chosen.map((f) => f.raw),
+    names: chosen.map((f) => f.name),
+    classes: chosen.map((f) => f.cls),
+    scanned: rows.length,
+  };
 }
 
 async function layerWidth(model: ClassifierModel, images: TF.Tensor4D, layer: string): Promise<number> {
   const { tf } = await import("~/server/neurflow");
-  const t = tf.tidy(() => model.graph.run({ [model.graph.inputName]: images.slice(0, 1) }, [model.layerTensor(layer)])[0]!);
+  const t = tf.tidy(
+    () => model.graph.run({ [model.graph.inputName]: images.slice(0, 1) }, [model.layerTensor(layer)])[0]!,
+  );
   const w = t.shape[t.rank - 1]!;
   t.dispose();
   return w;
@@ -173,7 +199,9 @@ export async function faithfulnessSeries(
   opts: ComputeOptions = {},
 ): Promise<FaithfulnessResult> {
   const started = performance.now();
-  const { maskedLogits, accuracyOf, sampleWithoutReplacement, seededRandom, mean, sampleStd } = await import("~/server/neurflow");
+  const { maskedLogits, accuracyOf, sampleWithoutReplacement, seededRandom, mean, sampleStd } = await import(
+    "~/server/neurflow"
+  );
   const graph = loadGraph(db, circuitId);
   if (!graph) throw new EvaluationInputError(`circuit ${circuitId} no longer exists`);
   // the viewer's ranks below the logit: layer pairs 1.., whose groups hold channels of their upper layer
@@ -203,16 +231,33 @@ export async function faithfulnessSeries(
   for (const [ci, c] of configs.entries()) {
     checkAbort(opts.signal);
     const vis = visibleSet(c);
-    const keep = pairs.map((p) => [...new Set(graph.groups.filter((g) => g.layer === p && vis.has(g.id)).flatMap((g) => g.members.map((m) => m.neuron)))].sort((a, b) => a - b));
+    const keep = pairs.map((p) =>
+      [
+        ...new Set(
+          graph.groups.filter((g) => g.layer === p && vis.has(g.id)).flatMap((g) => g.members.map((m) => m.neuron)),
+        ),
+      ].sort((a, b) => a - b),
+    );
     c.neurons = keep.map((k) => k.length);
-    c.accuracy = accuracyOf(await maskedLogits(model, images, layers.map((layer, j) => ({ layer, channels: keep[j]!, mode: "retain" as const }))), cls);
+    c.accuracy = accuracyOf(
+      await maskedLogits(
+        model,
+        images,
+        layers.map((layer, j) => ({ layer, channels: keep[j]!, mode: "retain" as const })),
+      ),
+      cls,
+    );
     step(`${ci + 1}/${configs.length} visible sets: circuit`);
     if (params.draws > 0) {
       const random = seededRandom((params.seed * 1000003 + ci * 7919) >>> 0);
       const values: number[] = [];
       for (let d = 0; d < params.draws; d++) {
         checkAbort(opts.signal);
-        const masks = layers.map((layer, j) => ({ layer, channels: sampleWithoutReplacement(widths[j]!, keep[j]!.length, random), mode: "retain" as const }));
+        const masks = layers.map((layer, j) => ({
+          layer,
+          channels: sampleWithoutReplacement(widths[j]!, keep[j]!.length, random),
+          mode: "retain" as const,
+        }));
         values.push(accuracyOf(await maskedLogits(model, images, masks), cls));
         step(`${ci + 1}/${configs.length} visible sets: random ${d + 1}/${params.draws}`);
       }
@@ -232,15 +277,25 @@ export async function faithfulnessSeries(
   };
 }
 
-export async function computeEvaluation(db: Db, root: string, payload: EvaluationJobPayload, opts: ComputeOptions = {}): Promise<ComputedEvaluation> {
+export async function computeEvaluation(
+  db: Db,
+  root: string,
+  payload: EvaluationJobPayload,
+  opts: ComputeOptions = {},
+): Promise<ComputedEvaluation> {
   const started = performance.now();
   const circuit = circuitDoc(db, payload.circuitId);
   const manifestPath = manifestPathOf(db, payload.circuitId);
   const engine = await import("~/server/neurflow");
   await engine.initBackend();
   const { loadEvaluationData, checkModelMatches } = engine;
-  const progress = (p: { done: number; total: number; message: string }) => opts.onProgress?.(p.total > 0 ? p.done / p.total : 0, p.message);
-  const finish = (params: Record<string, unknown>, result: unknown): ComputedEvaluation => ({ params, result, seconds: (performance.now() - started) / 1000 });
+  const progress = (p: { done: number; total: number; message: string }) =>
+    opts.onProgress?.(p.total > 0 ? p.done / p.total : 0, p.message);
+  const finish = (params: Record<string, unknown>, result: unknown): ComputedEvaluation => ({
+    params,
+    result,
+    seconds: (performance.now() - started) / 1000,
+  });
 
   if (payload.kind === "imageDebug") {
     const { debugImages } = engine;
@@ -257,9 +312,21 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
         names = payload.source.names;
       } else {
         const { EVALUATION_LIMITS } = await import("~/lib/evaluations/params");
-        const fp = await falsePositives(db, model, circuit, payload.source.datasetId, payload.source.limit, EVALUATION_LIMITS.falsePositiveScan, opts);
+        const fp = await falsePositives(
+          db,
+          model,
+          circuit,
+          payload.source.datasetId,
+          payload.source.limit,
+          EVALUATION_LIMITS.falsePositiveScan,
+          opts,
+        );
         if (fp.raws.length === 0) {
-          const name = db.select({ name: datasets.name }).from(datasets).where(eq(datasets.id, payload.source.datasetId)).get()?.name;
+          const name = db
+            .select({ name: datasets.name })
+            .from(datasets)
+            .where(eq(datasets.id, payload.source.datasetId))
+            .get()?.name;
           throw new EvaluationInputError(
             `the model assigns none of the ${fp.scanned} images of other classes in dataset ${name ? `"${name}"` : payload.source.datasetId} to "${circuit.class.name}": no false positives`,
           );
@@ -294,7 +361,13 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
           ...(scanned != null ? { scanned } : {}),
           seconds: (performance.now() - started) / 1000,
         };
-        return finish({ ...payload.params, source: payload.source.kind === "upload" ? { kind: "upload", images: names.length } : payload.source }, result);
+        return finish(
+          {
+            ...payload.params,
+            source: payload.source.kind === "upload" ? { kind: "upload", images: names.length } : payload.source,
+          },
+          result,
+        );
       } finally {
         images.dispose();
       }
@@ -306,8 +379,13 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
   if (payload.kind === "groupMasking" && payload.params.images !== "circuit") {
     const { maskGroups } = engine;
     const sourceId = payload.params.images.debugEvaluation;
-    const src = db.select({ circuitId: evaluations.circuitId, kind: evaluations.kind, result: evaluations.result }).from(evaluations).where(eq(evaluations.id, sourceId)).get();
-    if (!src || src.circuitId !== payload.circuitId || src.kind !== "imageDebug") throw new EvaluationInputError(`no image-debugging result ${sourceId} for this circuit`);
+    const src = db
+      .select({ circuitId: evaluations.circuitId, kind: evaluations.kind, result: evaluations.result })
+      .from(evaluations)
+      .where(eq(evaluations.id, sourceId))
+      .get();
+    if (!src || src.circuitId !== payload.circuitId || src.kind !== "imageDebug")
+      throw new EvaluationInputError(`no image-debugging result ${sourceId} for this circuit`);
     const { set, names } = src.result as DebugImagesResult;
     const imageDir = circuitImageDir(db, payload.circuitId);
     const data = imageDir ? await loadEvaluationData(circuit, manifestPath, imageDir) : null;
@@ -317,8 +395,20 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
       const images = await loadImageSet(root, payload.circuitId, set, names.length, model);
       try {
         opts.onProgress?.(0.1, "masking");
-        const r = await maskGroups(circuit, model, images, { ...payload.params, groups: payload.params.groups }, data && payload.params.topPatches > 0 ? { images: data.images, patches: data.patches } : undefined);
-        return finish(payload.params, { kind: "groupMasking", ...r, imageNames: names, images: { debugEvaluation: sourceId }, seconds: (performance.now() - started) / 1000 });
+        const r = await maskGroups(
+          circuit,
+          model,
+          images,
+          { ...payload.params, groups: payload.params.groups },
+          data && payload.params.topPatches > 0 ? { images: data.images, patches: data.patches } : undefined,
+        );
+        return finish(payload.params, {
+          kind: "groupMasking",
+          ...r,
+          imageNames: names,
+          images: { debugEvaluation: sourceId },
+          seconds: (performance.now() - started) / 1000,
+        });
       } finally {
         images.dispose();
       }
@@ -333,27 +423,65 @@ export async function computeEvaluation(db: Db, root: string, payload: Evaluatio
     switch (payload.kind) {
       case "optimality": {
         const { optimality, withKnockouts } = engine;
-        const r = await withKnockouts(data, (runner) => optimality(data.circuit, data.model, data.images, data.patches, { ...payload.params, runner, onProgress: progress, signal: opts.signal }));
+        const r = await withKnockouts(data, (runner) =>
+          optimality(data.circuit, data.model, data.images, data.patches, {
+            ...payload.params,
+            runner,
+            onProgress: progress,
+            signal: opts.signal,
+          }),
+        );
         return finish(r.params, r);
       }
       case "fidelityOfNeurons": {
         const { fidelityOfNeurons } = engine;
-        const r = await fidelityOfNeurons(data.circuit, data.model, data.images, data.classIndex, { ...payload.params, onProgress: progress, signal: opts.signal });
+        const r = await fidelityOfNeurons(data.circuit, data.model, data.images, data.classIndex, {
+          ...payload.params,
+          onProgress: progress,
+          signal: opts.signal,
+        });
         return finish(r.params, r);
       }
       case "fidelityOfWeights": {
         const { fidelityOfWeights, withKnockouts } = engine;
-        const r = await withKnockouts(data, (runner) => fidelityOfWeights(data.circuit, data.model, data.images, data.patches, { ...payload.params, runner, onProgress: progress, signal: opts.signal }));
+        const r = await withKnockouts(data, (runner) =>
+          fidelityOfWeights(data.circuit, data.model, data.images, data.patches, {
+            ...payload.params,
+            runner,
+            onProgress: progress,
+            signal: opts.signal,
+          }),
+        );
         return finish(r.params, r);
       }
       case "groupMasking": {
         const { maskGroups } = engine;
         opts.onProgress?.(0.1, "masking");
-        const r = await maskGroups(data.circuit, data.model, data.images, payload.params, payload.params.topPatches > 0 ? { images: data.images, patches: data.patches } : undefined);
-        return finish(payload.params, { kind: "groupMasking", ...r, imageNames: data.circuit.images, images: "circuit", seconds: (performance.now() - started) / 1000 });
+        const r = await maskGroups(
+          data.circuit,
+          data.model,
+          data.images,
+          payload.params,
+          payload.params.topPatches > 0 ? { images: data.images, patches: data.patches } : undefined,
+        );
+        return finish(payload.params, {
+          kind: "groupMasking",
+          ...r,
+          imageNames: data.circuit.images,
+          images: "circuit",
+          seconds: (performance.now() - started) / 1000,
+        });
       }
       case "faithfulness": {
-        const r = await faithfulnessSeries(db, data.circuit, payload.circuitId, data.model, data.images, payload.params, opts);
+        const r = await faithfulnessSeries(
+          db,
+          data.circuit,
+          payload.circuitId,
+          data.model,
+          data.images,
+          payload.params,
+          opts,
+        );
         return finish(payload.params, r);
       }
     }

@@ -20,14 +20,30 @@ const base = { circuitId: z.number().int().positive(), createdBy: z.number().int
 /** Where image debugging takes its images from. */
 export const imageSource = z.discriminatedUnion("kind", [
   /** Uploaded images, already checked and stored at the model input size as `<set>/<i>.png`. */
-  z.object({ kind: z.literal("upload"), set: z.string().regex(imageSetIdPattern), names: z.array(z.string().min(1).max(255)).min(1).max(EVALUATION_LIMITS.debugImages) }).strict(),
+  z
+    .object({
+      kind: z.literal("upload"),
+      set: z.string().regex(imageSetIdPattern),
+      names: z.array(z.string().min(1).max(255)).min(1).max(EVALUATION_LIMITS.debugImages),
+    })
+    .strict(),
   /** Images of other classes in a registered dataset that the model assigns to the circuit's class. */
-  z.object({ kind: z.literal("falsePositives"), datasetId: z.number().int().positive(), limit: z.number().int().min(1).max(EVALUATION_LIMITS.debugImages) }).strict(),
+  z
+    .object({
+      kind: z.literal("falsePositives"),
+      datasetId: z.number().int().positive(),
+      limit: z.number().int().min(1).max(EVALUATION_LIMITS.debugImages),
+    })
+    .strict(),
 ]);
 
 export const evaluationJobPayload = z.discriminatedUnion("kind", [
   z.object({ ...base, kind: z.literal("optimality"), params: optimalityParams }),
-  z.object({ ...base, kind: z.literal("fidelityOfNeurons"), params: fidelityOfNeuronsParams.extend({ taus: fidelityOfNeuronsParams.shape.taus.unwrap() }) }),
+  z.object({
+    ...base,
+    kind: z.literal("fidelityOfNeurons"),
+    params: fidelityOfNeuronsParams.extend({ taus: fidelityOfNeuronsParams.shape.taus.unwrap() }),
+  }),
   z.object({ ...base, kind: z.literal("fidelityOfWeights"), params: fidelityOfWeightsParams }),
   z.object({ ...base, kind: z.literal("groupMasking"), params: groupMaskingParams }),
   z.object({ ...base, kind: z.literal("faithfulness"), params: faithfulnessParams }),
@@ -39,6 +55,8 @@ export type EvaluationJobPayload = z.infer<typeof evaluationJobPayload>;
 export const EVALUATION_MAX_ATTEMPTS = 2;
 
 export async function enqueueEvaluation(queue: JobQueue, payload: EvaluationJobPayload): Promise<number> {
-  const job = await queue.enqueue("evaluation", evaluationJobPayload.parse(payload), { maxAttempts: EVALUATION_MAX_ATTEMPTS });
+  const job = await queue.enqueue("evaluation", evaluationJobPayload.parse(payload), {
+    maxAttempts: EVALUATION_MAX_ATTEMPTS,
+  });
   return job.id;
 }

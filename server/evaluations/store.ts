@@ -5,7 +5,16 @@
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { join } from "node:path";
 import type { Db } from "~/db/client";
-import { circuitImages, circuitLayers, circuits, evaluations, jobs, neuronGroups, users, type EvaluationKind } from "~/db/schema";
+import {
+  circuitImages,
+  circuitLayers,
+  circuits,
+  evaluations,
+  jobs,
+  neuronGroups,
+  users,
+  type EvaluationKind,
+} from "~/db/schema";
 import { circuitImageDir } from "~/server/circuits/graph";
 import type { CircuitFacts, EvaluationKindName } from "~/lib/evaluations/params";
 
@@ -32,16 +41,28 @@ export function circuitFacts(db: Db, circuitId: number): CircuitFacts | null {
     .where(eq(circuits.id, circuitId))
     .get();
   if (!c) return null;
-  const layers = db.select({ id: circuitLayers.id, upper: circuitLayers.upper, lower: circuitLayers.lower }).from(circuitLayers).where(eq(circuitLayers.circuitId, circuitId)).orderBy(asc(circuitLayers.idx)).all();
+  const layers = db
+    .select({ id: circuitLayers.id, upper: circuitLayers.upper, lower: circuitLayers.lower })
+    .from(circuitLayers)
+    .where(eq(circuitLayers.circuitId, circuitId))
+    .orderBy(asc(circuitLayers.idx))
+    .all();
   const groups = layers.length
     ? db
         .select({ layerId: neuronGroups.layerId, groupId: neuronGroups.groupId })
         .from(neuronGroups)
-        .where(inArray(neuronGroups.layerId, layers.map((l) => l.id)))
+        .where(
+          inArray(
+            neuronGroups.layerId,
+            layers.map((l) => l.id),
+          ),
+        )
         .orderBy(asc(neuronGroups.idx))
         .all()
     : [];
-  const imageCount = db.select({ n: sql<number>`count(*)` }).from(circuitImages).where(eq(circuitImages.circuitId, circuitId)).get()?.n ?? 0;
+  const imageCount =
+    db.select({ n: sql<number>`count(*)` }).from(circuitImages).where(eq(circuitImages.circuitId, circuitId)).get()
+      ?.n ?? 0;
   return {
     id: c.id,
     tau: c.params.tau,
@@ -49,7 +70,11 @@ export function circuitFacts(db: Db, circuitId: number): CircuitFacts | null {
     imageCount,
     modelId: c.modelId,
     hasImages: circuitImageDir(db, circuitId) != null,
-    layers: layers.map((l) => ({ upper: l.upper, lower: l.lower, groupIds: groups.filter((g) => g.layerId === l.id).map((g) => g.groupId) })),
+    layers: layers.map((l) => ({
+      upper: l.upper,
+      lower: l.lower,
+      groupIds: groups.filter((g) => g.layerId === l.id).map((g) => g.groupId),
+    })),
   };
 }
 
@@ -68,7 +93,15 @@ export interface StoredEvaluation {
 /** Stores a job's result; a second store for the same job (redelivered job) keeps the first. Returns the row id. */
 export function storeEvaluation(
   db: Db,
-  row: { circuitId: number; kind: EvaluationKind; params: Record<string, unknown>; result: unknown; jobId: number | null; seconds: number | null; createdBy: number | null },
+  row: {
+    circuitId: number;
+    kind: EvaluationKind;
+    params: Record<string, unknown>;
+    result: unknown;
+    jobId: number | null;
+    seconds: number | null;
+    createdBy: number | null;
+  },
 ): number {
   const inserted = db
     .insert(evaluations)
@@ -77,7 +110,10 @@ export function storeEvaluation(
     .returning({ id: evaluations.id })
     .get();
   if (inserted) return inserted.id;
-  const existing = row.jobId != null ? db.select({ id: evaluations.id }).from(evaluations).where(eq(evaluations.jobId, row.jobId)).get() : undefined;
+  const existing =
+    row.jobId != null
+      ? db.select({ id: evaluations.id }).from(evaluations).where(eq(evaluations.jobId, row.jobId)).get()
+      : undefined;
   if (!existing) throw new Error("the evaluation result could not be stored");
   return existing.id;
 }
@@ -94,7 +130,11 @@ const selection = {
 };
 
 /** A circuit's results (newest first), without their result bodies unless `withResults`. */
-export function listEvaluations(db: Db, circuitId: number, opts: { kind?: EvaluationKind; withResults?: boolean; limit?: number } = {}): StoredEvaluation[] {
+export function listEvaluations(
+  db: Db,
+  circuitId: number,
+  opts: { kind?: EvaluationKind; withResults?: boolean; limit?: number } = {},
+): StoredEvaluation[] {
   const rows = db
     .select({ ...selection, result: opts.withResults ? evaluations.result : sql<null>`null` })
     .from(evaluations)
@@ -131,7 +171,11 @@ export interface EvaluationJobRow {
 }
 
 /** The circuit's evaluation jobs, newest first (live ones and recent finished ones). */
-export function evaluationJobs(db: Db, circuitId: number, opts: { live?: boolean; kind?: EvaluationKind; limit?: number } = {}): EvaluationJobRow[] {
+export function evaluationJobs(
+  db: Db,
+  circuitId: number,
+  opts: { live?: boolean; kind?: EvaluationKind; limit?: number } = {},
+): EvaluationJobRow[] {
   return db
     .select({
       id: jobs.id,

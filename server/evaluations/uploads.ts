@@ -18,7 +18,12 @@ import { imageSetDir, imageSetIdPattern } from "./store";
 
 /** Raw RGB at the model input size, as the viewer's patch renders resize (bilinear, aspect not kept). */
 export async function toModelSize(input: string | Buffer, size: number): Promise<Buffer> {
-  return sharp(input, { failOn: "error" }).removeAlpha().toColourspace("srgb").resize(size, size, { fit: "fill", kernel: "linear" }).raw().toBuffer();
+  return sharp(input, { failOn: "error" })
+    .removeAlpha()
+    .toColourspace("srgb")
+    .resize(size, size, { fit: "fill", kernel: "linear" })
+    .raw()
+    .toBuffer();
 }
 
 /** Writes raw model-size images as `<i>.png` into a new image set (temp folder renamed into place). */
@@ -27,7 +32,13 @@ export async function writeImageSet(root: string, circuitId: number, raws: Buffe
   const tmp = join(tmpDir(root), `evaluation-${set}`);
   await mkdir(tmp, { recursive: true });
   try {
-    for (let i = 0; i < raws.length; i++) await writeFile(join(tmp, `${i}.png`), await sharp(raws[i]!, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer());
+    for (let i = 0; i < raws.length; i++)
+      await writeFile(
+        join(tmp, `${i}.png`),
+        await sharp(raws[i]!, { raw: { width: size, height: size, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
     const dest = imageSetDir(root, circuitId, set);
     await mkdir(join(dest, ".."), { recursive: true });
     await rename(tmp, dest);
@@ -48,9 +59,15 @@ export function displayName(name: string, i: number): string {
 }
 
 /** Checks the uploaded files and stores them as a new image set; throws UploadError naming the file and the rule. */
-export async function storeDebugUploads(root: string, circuitId: number, files: { name: string; data: Buffer }[], size: number): Promise<{ set: string; names: string[] }> {
+export async function storeDebugUploads(
+  root: string,
+  circuitId: number,
+  files: { name: string; data: Buffer }[],
+  size: number,
+): Promise<{ set: string; names: string[] }> {
   if (files.length === 0) throw new UploadError("choose at least one image");
-  if (files.length > EVALUATION_LIMITS.debugImages) throw new UploadError(`${files.length} images: at most ${EVALUATION_LIMITS.debugImages} per request`);
+  if (files.length > EVALUATION_LIMITS.debugImages)
+    throw new UploadError(`${files.length} images: at most ${EVALUATION_LIMITS.debugImages} per request`);
   const raws: Buffer[] = [];
   const names = files.map((f, i) => displayName(f.name, i));
   // every header against the pixel budget first, then the decodes

@@ -52,7 +52,12 @@ export async function computeHeatmaps(
   const graph = loadGraph(db, circuitId);
   const group = graph?.groups.find((g) => g.id === groupRowId);
   if (!graph || !group) throw new Error(`no neuron group ${groupRowId} in circuit ${circuitId}`);
-  const row = db.select({ manifestPath: models.manifestPath }).from(circuits).innerJoin(models, eq(models.id, circuits.modelId)).where(eq(circuits.id, circuitId)).get();
+  const row = db
+    .select({ manifestPath: models.manifestPath })
+    .from(circuits)
+    .innerJoin(models, eq(models.id, circuits.modelId))
+    .where(eq(circuits.id, circuitId))
+    .get();
   if (!row) throw new Error(`circuit ${circuitId} has no registered model: heatmaps need the model`);
   const engine = await import("~/server/neurflow");
   await engine.initBackend();
@@ -63,7 +68,12 @@ export async function computeHeatmaps(
     const neurons = [...new Set(group.members.map((m) => m.neuron))];
     const rule = quadratureRule("gausslegendre", opts.steps ?? HEATMAP_STEPS);
     const f = (inp: TF.Tensor): TF.Scalar =>
-      tf.tidy(() => neurons.map((n) => targetActivation(model.graph.runChannel({ [model.inputTensor]: inp }, upper, n), 0).sum()).reduce((a, b) => tf.add(a, b)) as TF.Scalar);
+      tf.tidy(
+        () =>
+          neurons
+            .map((n) => targetActivation(model.graph.runChannel({ [model.inputTensor]: inp }, upper, n), 0).sum())
+            .reduce((a, b) => tf.add(a, b)) as TF.Scalar,
+      );
     const grad = tf.grad(f);
     let worst = 0;
     const done: number[] = [];
@@ -75,7 +85,10 @@ export async function computeHeatmaps(
       const { heat, total, delta } = tf.tidy(() => {
         const x = model.preprocess(tf.tensor4d(Float32Array.from(raw.data), [1, S, S, 3]));
         const alphas = Array.from(rule.alphas);
-        const scaled = tf.concat(alphas.map((a) => tf.mul(x, a)), 0);
+        const scaled = tf.concat(
+          alphas.map((a) => tf.mul(x, a)),
+          0,
+        );
         const g = grad(scaled) as TF.Tensor4D;
         const w = tf.tensor1d(Array.from(rule.weights)).reshape([alphas.length, 1, 1, 1]);
         const attr = tf.mul(tf.sum(tf.mul(g, w), 0, true), x);
@@ -89,7 +102,9 @@ export async function computeHeatmaps(
       const scale = sorted[Math.floor(0.99 * (sorted.length - 1))]! || sorted[sorted.length - 1]! || 1;
       const scaled = h.map((v) => v / scale);
       worst = Math.max(worst, Math.abs(t[0]! - d[0]!) / Math.max(Math.abs(d[0]!), 1e-6));
-      const png = await sharp(colourise(scaled, S), { raw: { width: S, height: S, channels: 4 } }).png().toBuffer();
+      const png = await sharp(colourise(scaled, S), { raw: { width: S, height: S, channels: 4 } })
+        .png()
+        .toBuffer();
       await writeAtomic(heatmapPath(root, circuitId, groupRowId, idx), png);
       done.push(idx);
       opts.onProgress?.(done.length, group.patches.length);

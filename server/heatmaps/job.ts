@@ -4,11 +4,19 @@ import { z } from "zod";
 import type { Db } from "~/db/client";
 import { jobs } from "~/db/schema";
 
-export const heatmapJobPayload = z.object({ circuitId: z.number().int().positive(), group: z.number().int().positive() });
+export const heatmapJobPayload = z.object({
+  circuitId: z.number().int().positive(),
+  group: z.number().int().positive(),
+});
 export type HeatmapJobPayload = z.infer<typeof heatmapJobPayload>;
 
 /** The newest heatmaps job of (circuit, group), if any. */
-export function heatmapJobFor(db: Db, circuitId: number, group: number, statuses?: ("queued" | "running" | "succeeded" | "failed" | "canceled")[]) {
+export function heatmapJobFor(
+  db: Db,
+  circuitId: number,
+  group: number,
+  statuses?: ("queued" | "running" | "succeeded" | "failed" | "canceled")[],
+) {
   return db
     .select({ id: jobs.id, status: jobs.status, progress: jobs.progress, error: jobs.error })
     .from(jobs)

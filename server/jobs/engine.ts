@@ -25,7 +25,10 @@ async function importOptional(relative: string): Promise<Record<string, unknown>
 export async function loadEngine(): Promise<CircuitEngine> {
   const mod = await importOptional("../neurflow/index.ts");
   const build = mod?.buildCircuit;
-  if (typeof build !== "function") throw new Error("the NeurFlow engine is not available in this installation (server/neurflow/index.ts exports no buildCircuit)");
+  if (typeof build !== "function")
+    throw new Error(
+      "the NeurFlow engine is not available in this installation (server/neurflow/index.ts exports no buildCircuit)",
+    );
   return build as CircuitEngine;
 }
 
@@ -38,7 +41,8 @@ export async function loadModelChecker(): Promise<ModelChecker> {
   const mod = await importOptional("../neurflow/index.ts");
   const loadModel = mod?.loadModel;
   const initBackend = mod?.initBackend;
-  if (typeof loadModel !== "function") return async () => "not load-checked: the engine's model loader is not installed";
+  if (typeof loadModel !== "function")
+    return async () => "not load-checked: the engine's model loader is not installed";
   return async (manifestPath) => {
     if (typeof initBackend === "function") await (initBackend as () => Promise<unknown>)();
     const loaded = (await (loadModel as (p: string) => Promise<unknown>)(manifestPath)) as {

@@ -177,7 +177,12 @@ export class SqliteJobQueue implements JobQueue {
     });
   }
 
-  async checkpoint(jobId: number, workerId: string, checkpoint: unknown, data: Record<string, unknown> = {}): Promise<LeaseState> {
+  async checkpoint(
+    jobId: number,
+    workerId: string,
+    checkpoint: unknown,
+    data: Record<string, unknown> = {},
+  ): Promise<LeaseState> {
     return this.db.transaction(() => {
       const row = this.db
         .update(jobs)
@@ -191,7 +196,12 @@ export class SqliteJobQueue implements JobQueue {
     });
   }
 
-  private settle(jobId: number, workerId: string, set: Partial<typeof jobs.$inferInsert>, data: Record<string, unknown>): boolean {
+  private settle(
+    jobId: number,
+    workerId: string,
+    set: Partial<typeof jobs.$inferInsert>,
+    data: Record<string, unknown>,
+  ): boolean {
     return this.db.transaction(() => {
       const now = this.now();
       const row = this.db
@@ -208,7 +218,12 @@ export class SqliteJobQueue implements JobQueue {
 
   async complete(jobId: number, workerId: string, result: unknown): Promise<boolean> {
     const now = this.now();
-    return this.settle(jobId, workerId, { status: "succeeded", result: result ?? null, progress: 1, finishedAt: now }, { status: "succeeded" });
+    return this.settle(
+      jobId,
+      workerId,
+      { status: "succeeded", result: result ?? null, progress: 1, finishedAt: now },
+      { status: "succeeded" },
+    );
   }
 
   async fail(jobId: number, workerId: string, error: string, opts: { retryable?: boolean } = {}): Promise<FailOutcome> {

@@ -98,7 +98,9 @@ export class Worker {
     const queue = this.queue;
     const controller = new AbortController();
     this.current = controller;
-    this.logLine(`job ${job.id} (${job.kind}) claimed, attempt ${job.attempts}${job.checkpoint != null ? ", resuming" : ""}`);
+    this.logLine(
+      `job ${job.id} (${job.kind}) claimed, attempt ${job.attempts}${job.checkpoint != null ? ", resuming" : ""}`,
+    );
     const observe = (s: LeaseState) => {
       if (!s.held) controller.abort("lease-lost");
       else if (s.cancelRequested) controller.abort("canceled");
@@ -106,7 +108,9 @@ export class Worker {
     let lastRenew = Date.now();
     const renew = () => {
       lastRenew = Date.now();
-      return queue.renew(job.id, this.workerId, this.leaseMs).then(observe, (e) => this.logLine(`heartbeat failed: ${errorText(e)}`));
+      return queue
+        .renew(job.id, this.workerId, this.leaseMs)
+        .then(observe, (e) => this.logLine(`heartbeat failed: ${errorText(e)}`));
     };
     const beat = setInterval(() => void renew(), this.heartbeatMs);
     let lastProgress = 0;
@@ -143,7 +147,12 @@ export class Worker {
       } else {
         const message = errorText(e);
         const r = await queue.fail(job.id, this.workerId, message, { retryable: !(e instanceof PermanentJobError) });
-        outcome = r === "requeued" ? { status: "queued", error: message } : r === "failed" ? { status: "failed", error: message } : { status: "running", error: message };
+        outcome =
+          r === "requeued"
+            ? { status: "queued", error: message }
+            : r === "failed"
+              ? { status: "failed", error: message }
+              : { status: "running", error: message };
       }
     } finally {
       clearInterval(beat);

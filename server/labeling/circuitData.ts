@@ -46,7 +46,9 @@ export function loadCircuitForLabels(db: Db, circuitId: number): CircuitForLabel
     | { id: number; class_name: string; model_input_size: number }
     | undefined;
   if (!c) return null;
-  const layers = sqlite(db).prepare("select id, idx, upper, lower from circuit_layers where circuit_id = ? order by idx").all(circuitId) as {
+  const layers = sqlite(db)
+    .prepare("select id, idx, upper, lower from circuit_layers where circuit_id = ? order by idx")
+    .all(circuitId) as {
     id: number;
     idx: number;
     upper: string;
@@ -73,14 +75,26 @@ export function loadCircuitForLabels(db: Db, circuitId: number): CircuitForLabel
       let m = best.get(r.gid);
       if (!m) best.set(r.gid, (m = new Map()));
       const prev = m.get(r.patch);
-      if (!prev || r.rank < prev.rank || (r.rank === prev.rank && r.act > prev.act)) m.set(r.patch, { rank: r.rank, act: r.act });
+      if (!prev || r.rank < prev.rank || (r.rank === prev.rank && r.act > prev.act))
+        m.set(r.patch, { rank: r.rank, act: r.act });
     }
     for (const g of gs) {
       const m = best.get(g.id) ?? new Map<number, { rank: number; act: number }>();
-      const patches = [...m.entries()].sort((a, b) => a[1].rank - b[1].rank || b[1].act - a[1].act || a[0] - b[0]).map(([p]) => p);
-      groups.push({ layer: l.idx, group: g.group_id, rowId: g.id, layerName: l.upper, memberCount: g.members, patches });
+      const patches = [...m.entries()]
+        .sort((a, b) => a[1].rank - b[1].rank || b[1].act - a[1].act || a[0] - b[0])
+        .map(([p]) => p);
+      groups.push({
+        layer: l.idx,
+        group: g.group_id,
+        rowId: g.id,
+        layerName: l.upper,
+        memberCount: g.members,
+        patches,
+      });
     }
-    const es = sqlite(db).prepare("select id, child, parent, weight from group_edges where layer_id = ? order by idx").all(l.id) as {
+    const es = sqlite(db)
+      .prepare("select id, child, parent, weight from group_edges where layer_id = ? order by idx")
+      .all(l.id) as {
       id: number;
       child: number;
       parent: number;
@@ -89,14 +103,20 @@ export function loadCircuitForLabels(db: Db, circuitId: number): CircuitForLabel
     for (const e of es) edges.push({ layer: l.idx, child: e.child, parent: e.parent, rowId: e.id, weight: e.weight });
   }
   const patches = (
-    sqlite(db).prepare("select image_idx, x, y, size from circuit_patches where circuit_id = ? order by idx").all(circuitId) as {
+    sqlite(db)
+      .prepare("select image_idx, x, y, size from circuit_patches where circuit_id = ? order by idx")
+      .all(circuitId) as {
       image_idx: number;
       x: number;
       y: number;
       size: number;
     }[]
   ).map((p): PatchBox => [p.image_idx, p.x, p.y, p.size]);
-  const imageNames = (sqlite(db).prepare("select name from circuit_images where circuit_id = ? order by idx").all(circuitId) as { name: string }[]).map((r) => r.name);
+  const imageNames = (
+    sqlite(db).prepare("select name from circuit_images where circuit_id = ? order by idx").all(circuitId) as {
+      name: string;
+    }[]
+  ).map((r) => r.name);
   return {
     id: c.id,
     className: c.class_name,
@@ -114,19 +134,29 @@ export function loadCircuitForLabels(db: Db, circuitId: number): CircuitForLabel
  * registered dataset whose class folder holds every one of them. Null when none does.
  */
 export function circuitImageFiles(db: Db, circuitId: number): string[] | null {
-  const c = sqlite(db).prepare("select run_id, class_name from circuits where id = ?").get(circuitId) as { run_id: number | null; class_name: string } | undefined;
+  const c = sqlite(db).prepare("select run_id, class_name from circuits where id = ?").get(circuitId) as
+    | { run_id: number | null; class_name: string }
+    | undefined;
   if (!c) return null;
-  const names = (sqlite(db).prepare("select name from circuit_images where circuit_id = ? order by idx").all(circuitId) as { name: string }[]).map((r) => r.name);
+  const names = (
+    sqlite(db).prepare("select name from circuit_images where circuit_id = ? order by idx").all(circuitId) as {
+      name: string;
+    }[]
+  ).map((r) => r.name);
   if (names.length === 0) return null;
   // stored names are plain file names (the import checks them); never follow anything else out of a dataset
   if (![c.class_name, ...names].every(isPlainFileName)) return null;
   const dirs: string[] = [];
   if (c.run_id != null) {
-    const d = sqlite(db).prepare("select d.dir from runs r join datasets d on d.id = r.dataset_id where r.id = ?").get(c.run_id) as { dir: string } | undefined;
+    const d = sqlite(db)
+      .prepare("select d.dir from runs r join datasets d on d.id = r.dataset_id where r.id = ?")
+      .get(c.run_id) as { dir: string } | undefined;
     if (d) dirs.push(d.dir);
   }
   const candidates = sqlite(db)
-    .prepare("select distinct d.dir from images i join datasets d on d.id = i.dataset_id where i.class_name = ? and i.file_name = ? order by d.id desc")
+    .prepare(
+      "select distinct d.dir from images i join datasets d on d.id = i.dataset_id where i.class_name = ? and i.file_name = ? order by d.id desc",
+    )
     .all(c.class_name, names[0]!) as { dir: string }[];
   for (const d of candidates) if (!dirs.includes(d.dir)) dirs.push(d.dir);
   for (const dir of dirs) {
@@ -146,6 +176,9 @@ export function strongestEdges(edges: readonly EdgeInfo[], perParent: number): E
     byParent.set(k, list);
   }
   const out: EdgeInfo[] = [];
-  for (const list of byParent.values()) out.push(...[...list].sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight) || a.child - b.child).slice(0, perParent));
+  for (const list of byParent.values())
+    out.push(
+      ...[...list].sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight) || a.child - b.child).slice(0, perParent),
+    );
   return out.sort((a, b) => a.layer - b.layer || a.parent - b.parent || Math.abs(b.weight) - Math.abs(a.weight));
 }

@@ -46,7 +46,8 @@ export class CallBudget {
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? "aborted")));
+    if (signal?.aborted)
+      return reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? "aborted")));
     const done = () => {
       clearTimeout(t);
       signal?.removeEventListener("abort", onAbort);
@@ -73,7 +74,9 @@ const completionSchema = z.object({
       }),
     )
     .min(1),
-  usage: z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() }).nullish(),
+  usage: z
+    .object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() })
+    .nullish(),
 });
 
 type Outcome<T> =
@@ -122,35 +125,52 @@ export class LabelClient {
               role: "user",
               content: [
                 { type: "text", text: req.user },
-                ...req.images.map((png) => ({ type: "image_url" as const, image_url: { url: `data:image/png;base64,${png.toString("base64")}` } })),
+                ...req.images.map((png) => ({
+                  type: "image_url" as const,
+                  image_url: { url: `data:image/png;base64,${png.toString("base64")}` },
+                })),
               ],
             },
           ],
-          response_format: { type: "json_schema", json_schema: { name: req.schemaName, strict: true, schema: req.jsonSchema } },
+          response_format: {
+            type: "json_schema",
+            json_schema: { name: req.schemaName, strict: true, schema: req.jsonSchema },
+          },
         },
-        { signal, timeout: this.limits.timeoutMs, maxRetries: 0, headers: { "X-NeurFlow-Prompt-Version": req.promptVersion } },
+        {
+          signal,
+          timeout: this.limits.timeoutMs,
+          maxRetries: 0,
+          headers: { "X-NeurFlow-Prompt-Version": req.promptVersion },
+        },
       );
     } catch (e) {
-      if (signal?.aborted || e instanceof APIUserAbortError) throw signal?.reason instanceof Error ? signal.reason : new Error("aborted");
-      if (e instanceof APIConnectionError) return { kind: "retryable", error: e.message || "connection error", retryAfterMs: null };
+      if (signal?.aborted || e instanceof APIUserAbortError)
+        throw signal?.reason instanceof Error ? signal.reason : new Error("aborted");
+      if (e instanceof APIConnectionError)
+        return { kind: "retryable", error: e.message || "connection error", retryAfterMs: null };
       if (e instanceof APIError && typeof e.status === "number") {
         const s = e.status;
         const msg = `HTTP ${s}${e.message ? `: ${e.message.slice(0, 200)}` : ""}`;
-        if (s === 408 || s === 409 || s === 429 || s >= 500) return { kind: "retryable", error: msg, retryAfterMs: retryAfter(e.headers) };
+        if (s === 408 || s === 409 || s === 429 || s >= 500)
+          return { kind: "retryable", error: msg, retryAfterMs: retryAfter(e.headers) };
         return { kind: "fatal", error: msg };
       }
       // a 200 whose body is not JSON, and the like
       return { kind: "malformed", error: `unreadable response: ${(e as Error).message?.slice(0, 200) ?? String(e)}` };
     }
     const c = completionSchema.safeParse(raw);
-    if (!c.success) return { kind: "malformed", error: `not a chat completion: ${c.error.issues[0]?.message ?? "bad shape"}` };
+    if (!c.success)
+      return { kind: "malformed", error: `not a chat completion: ${c.error.issues[0]?.message ?? "bad shape"}` };
     if (c.data.usage) {
       usage.promptTokens += c.data.usage.prompt_tokens;
       usage.completionTokens += c.data.usage.completion_tokens;
     }
     const choice = c.data.choices[0]!;
-    if (choice.message.refusal) return { kind: "malformed", error: `the model refused: ${choice.message.refusal.slice(0, 200)}` };
-    if (choice.finish_reason === "length") return { kind: "malformed", error: "the reply was cut off (finish_reason length)" };
+    if (choice.message.refusal)
+      return { kind: "malformed", error: `the model refused: ${choice.message.refusal.slice(0, 200)}` };
+    if (choice.finish_reason === "length")
+      return { kind: "malformed", error: "the reply was cut off (finish_reason length)" };
     const content = choice.message.content;
     if (!content) return { kind: "malformed", error: "the reply is empty" };
     let json: unknown;
@@ -162,13 +182,21 @@ export class LabelClient {
     const v = req.parse.safeParse(json);
     if (!v.success) {
       const i = v.error.issues[0];
-      return { kind: "malformed", error: `the reply does not match the schema: ${i ? `${i.path.join(".") || "(root)"} ${i.message}` : "invalid"}` };
+      return {
+        kind: "malformed",
+        error: `the reply does not match the schema: ${i ? `${i.path.join(".") || "(root)"} ${i.message}` : "invalid"}`,
+      };
     }
     return { kind: "ok", value: v.data };
   }
 
   /** Asks until a valid reply, a fatal error, the item's tries or the job's budget run out. */
-  async ask<T>(req: AskRequest<T>, budget: CallBudget, signal?: AbortSignal, onRetry?: (why: string, waitMs: number) => void): Promise<AskResult<T>> {
+  async ask<T>(
+    req: AskRequest<T>,
+    budget: CallBudget,
+    signal?: AbortSignal,
+    onRetry?: (why: string, waitMs: number) => void,
+  ): Promise<AskResult<T>> {
     const usage: Usage = { promptTokens: 0, completionTokens: 0 };
     let calls = 0;
     let transient = 0;
@@ -176,7 +204,13 @@ export class LabelClient {
     let lastError = "";
     for (;;) {
       if (!budget.take()) {
-        return { ok: false, error: `call cap of ${budget.max} per job reached${lastError ? ` (last error: ${lastError})` : ""}`, usage, calls, budgetExhausted: true };
+        return {
+          ok: false,
+          error: `call cap of ${budget.max} per job reached${lastError ? ` (last error: ${lastError})` : ""}`,
+          usage,
+          calls,
+          budgetExhausted: true,
+        };
       }
       calls++;
       const r = await this.once(req, signal, usage);
@@ -184,11 +218,13 @@ export class LabelClient {
       lastError = r.error;
       if (r.kind === "fatal") return { ok: false, error: r.error, usage, calls };
       if (r.kind === "malformed") {
-        if (++malformed >= this.limits.maxMalformed) return { ok: false, error: `malformed reply after ${malformed} tries: ${r.error}`, usage, calls };
+        if (++malformed >= this.limits.maxMalformed)
+          return { ok: false, error: `malformed reply after ${malformed} tries: ${r.error}`, usage, calls };
         onRetry?.(r.error, 0);
         continue;
       }
-      if (++transient >= this.limits.maxAttempts) return { ok: false, error: `gave up after ${transient} tries: ${r.error}`, usage, calls };
+      if (++transient >= this.limits.maxAttempts)
+        return { ok: false, error: `gave up after ${transient} tries: ${r.error}`, usage, calls };
       const backoff = Math.min(this.limits.backoffMaxMs, this.limits.backoffMs * 2 ** (transient - 1));
       const jittered = backoff * (0.75 + Math.random() * 0.5);
       const wait = Math.min(this.limits.backoffMaxMs, Math.max(jittered, r.retryAfterMs ?? 0));

@@ -74,7 +74,8 @@ export class FilePatchSource implements PatchSource {
   /** One patch box, resized to `side` px square. */
   async crop([img, x, y, size]: PatchBox, side: number): Promise<Buffer> {
     const s = this.inputSize;
-    if (x < 0 || y < 0 || size < 1 || x + size > s || y + size > s) throw new Error(`patch [${img}, ${x}, ${y}, ${size}] lies outside the ${s}×${s} image`);
+    if (x < 0 || y < 0 || size < 1 || x + size > s || y + size > s)
+      throw new Error(`patch [${img}, ${x}, ${y}, ${size}] lies outside the ${s}×${s} image`);
     return sharp(await this.image(img))
       .extract({ left: x, top: y, width: size, height: size })
       .resize(side, side, { kernel: "lanczos3" })
@@ -84,7 +85,11 @@ export class FilePatchSource implements PatchSource {
 }
 
 /** The grid of the given patches (indices into the circuit's patches), in order, row by row. */
-export async function patchGrid(source: PatchSource, patches: readonly number[], opts: GridOptions = {}): Promise<Buffer> {
+export async function patchGrid(
+  source: PatchSource,
+  patches: readonly number[],
+  opts: GridOptions = {},
+): Promise<Buffer> {
   if (patches.length === 0) throw new Error("no patches to show");
   const cell = opts.cell ?? 112;
   const gap = opts.gap ?? 4;
@@ -92,9 +97,20 @@ export async function patchGrid(source: PatchSource, patches: readonly number[],
   const rows = Math.ceil(patches.length / cols);
   const tiles = await Promise.all(patches.map((p) => source.patch(p, cell)));
   return sharp({
-    create: { width: cols * cell + (cols + 1) * gap, height: rows * cell + (rows + 1) * gap, channels: 3, background: { r: 128, g: 128, b: 128 } },
+    create: {
+      width: cols * cell + (cols + 1) * gap,
+      height: rows * cell + (rows + 1) * gap,
+      channels: 3,
+      background: { r: 128, g: 128, b: 128 },
+    },
   })
-    .composite(tiles.map((input, i) => ({ input, left: gap + (i % cols) * (cell + gap), top: gap + Math.floor(i / cols) * (cell + gap) })))
+    .composite(
+      tiles.map((input, i) => ({
+        input,
+        left: gap + (i % cols) * (cell + gap),
+        top: gap + Math.floor(i / cols) * (cell + gap),
+      })),
+    )
     .png()
     .toBuffer();
 }

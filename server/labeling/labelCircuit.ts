@@ -17,7 +17,13 @@ export { strongestEdges };
 import { circuitImageDir } from "~/server/circuits/graph";
 import { FilePatchSource, patchGrid, renderedPatchSource, type PatchSource } from "./grid";
 import { EXPLAIN_PROMPT, fill, LABEL_PROMPT, loadPrompt } from "./prompts";
-import { explanationJsonSchema, explanationReplySchema, explanationText, labelJsonSchema, labelReplySchema } from "./schemas";
+import {
+  explanationJsonSchema,
+  explanationReplySchema,
+  explanationText,
+  labelJsonSchema,
+  labelReplySchema,
+} from "./schemas";
 import { getHead, saveRevision, StaleVersionError, type LabelTarget, type ResolvedTarget } from "./store";
 
 export class LabelSetupError extends Error {
@@ -59,7 +65,12 @@ export interface LabelRunResult {
 }
 
 /** Runs `fn` over `items` with at most `n` in flight. */
-async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+async function pool<T>(
+  items: readonly T[],
+  n: number,
+  fn: (item: T) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.max(1, Math.min(n, items.length)) }, async () => {
     while (next < items.length) {
@@ -71,10 +82,15 @@ async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<
   await Promise.all(workers);
 }
 
-const describeTarget = (t: LabelTarget) => (t.kind === "group" ? `group ${t.group} of layer entry ${t.layer}` : `edge ${t.child}→${t.parent} of layer entry ${t.layer}`);
+const describeTarget = (t: LabelTarget) =>
+  t.kind === "group"
+    ? `group ${t.group} of layer entry ${t.layer}`
+    : `edge ${t.child}→${t.parent} of layer entry ${t.layer}`;
 
 type Usage = { promptTokens: number; completionTokens: number };
-type Asked<T> = { ok: true; value: T; usage: Usage; calls: number } | { ok: false; error: string; usage: Usage; calls: number; budgetExhausted?: boolean };
+type Asked<T> =
+  | { ok: true; value: T; usage: Usage; calls: number }
+  | { ok: false; error: string; usage: Usage; calls: number; budgetExhausted?: boolean };
 
 /** What both passes of one labeling run share: the circuit's data, the prompts, the call budget, the result so far. */
 interface LabelRun {
@@ -107,7 +123,10 @@ function startRun(db: Db, circuitId: number, client: LabelClient, opts: LabelRun
   if (circuitImageDir(db, circuitId)) source = renderedPatchSource(db, circuitId);
   else {
     const files = circuitImageFiles(db, circuitId);
-    if (!files) throw new LabelSetupError(`the images of circuit ${circuitId} (class "${data.className}") are not in any registered dataset`);
+    if (!files)
+      throw new LabelSetupError(
+        `the images of circuit ${circuitId} (class "${data.className}") are not in any registered dataset`,
+      );
     source = new FilePatchSource(files, data.inputSize, data.patches);
   }
   // every call in flight (and every back-off wait) listens on the job's signal
@@ -145,11 +164,38 @@ function startRun(db: Db, circuitId: number, client: LabelClient, opts: LabelRun
 
   const edgesToDo = strongestEdges(data.edges, limits.edgesPerParent);
   const total = data.groups.length + edgesToDo.length;
-  return { db, circuitId, client, opts, data, limits, labelPrompt, explainPrompt, budget, result, groupByKey, edgesToDo, total, done: 0, shown, grid };
+  return {
+    db,
+    circuitId,
+    client,
+    opts,
+    data,
+    limits,
+    labelPrompt,
+    explainPrompt,
+    budget,
+    result,
+    groupByKey,
+    edgesToDo,
+    total,
+    done: 0,
+    shown,
+    grid,
+  };
 }
 
-const resolvedGroup = (run: LabelRun, g: GroupInfo): ResolvedTarget => ({ target: { kind: "group", layer: g.layer, group: g.group }, circuitId: run.circuitId, rowId: g.rowId, layerId: 0 });
-const resolvedEdge = (run: LabelRun, e: EdgeInfo): ResolvedTarget => ({ target: { kind: "edge", layer: e.layer, child: e.child, parent: e.parent }, circuitId: run.circuitId, rowId: e.rowId, layerId: 0 });
+const resolvedGroup = (run: LabelRun, g: GroupInfo): ResolvedTarget => ({
+  target: { kind: "group", layer: g.layer, group: g.group },
+  circuitId: run.circuitId,
+  rowId: g.rowId,
+  layerId: 0,
+});
+const resolvedEdge = (run: LabelRun, e: EdgeInfo): ResolvedTarget => ({
+  target: { kind: "edge", layer: e.layer, child: e.child, parent: e.parent },
+  circuitId: run.circuitId,
+  rowId: e.rowId,
+  layerId: 0,
+});
 
 async function tick(run: LabelRun, what: string): Promise<void> {
   run.done++;
@@ -157,7 +203,10 @@ async function tick(run: LabelRun, what: string): Promise<void> {
 }
 
 async function fail(run: LabelRun, t: LabelTarget, error: string): Promise<void> {
-  const f: ItemFailure = t.kind === "group" ? { kind: "group", layer: t.layer, group: t.group, error } : { kind: "edge", layer: t.layer, child: t.child, parent: t.parent, error };
+  const f: ItemFailure =
+    t.kind === "group"
+      ? { kind: "group", layer: t.layer, group: t.group, error }
+      : { kind: "edge", layer: t.layer, child: t.child, parent: t.parent, error };
   run.result.failed.push(f);
   await run.opts.onLog?.(`${describeTarget(t)}: failed: ${error}`, { failure: f });
 }
@@ -166,7 +215,12 @@ const retryLog = (run: LabelRun, t: LabelTarget) => (why: string, waitMs: number
   void run.opts.onLog?.(`${describeTarget(t)}: ${why}; retrying${waitMs ? ` in ${Math.round(waitMs)} ms` : ""}`);
 
 /** Common path of one item: skip / ask / store. */
-async function item<T>(run: LabelRun, rt: ResolvedTarget, ask: () => Promise<Asked<T>>, store: (value: T, expectedVersion: number, usage: Usage) => void): Promise<boolean> {
+async function item<T>(
+  run: LabelRun,
+  rt: ResolvedTarget,
+  ask: () => Promise<Asked<T>>,
+  store: (value: T, expectedVersion: number, usage: Usage) => void,
+): Promise<boolean> {
   const { db, opts, result } = run;
   const before = getHead(db, rt);
   if (before && !opts.force) {
@@ -193,7 +247,9 @@ async function item<T>(run: LabelRun, rt: ResolvedTarget, ask: () => Promise<Ask
   } catch (e) {
     if (e instanceof StaleVersionError) {
       result.skipped++;
-      await opts.onLog?.(`${describeTarget(rt.target)}: kept the annotator's newer text (v${e.current?.version ?? "?"}); the model's reply was not stored`);
+      await opts.onLog?.(
+        `${describeTarget(rt.target)}: kept the annotator's newer text (v${e.current?.version ?? "?"}); the model's reply was not stored`,
+      );
       return false;
     }
     throw e;
@@ -221,9 +277,21 @@ async function labelGroups(run: LabelRun): Promise<void> {
           try {
             png = await grid(g);
           } catch (e) {
-            return { ok: false as const, error: `cannot draw the patches: ${(e as Error).message}`, usage: { promptTokens: 0, completionTokens: 0 }, calls: 0 };
+            return {
+              ok: false as const,
+              error: `cannot draw the patches: ${(e as Error).message}`,
+              usage: { promptTokens: 0, completionTokens: 0 },
+              calls: 0,
+            };
           }
-          const values = { className: data.className, layer: g.layerName, groupId: g.group, memberCount: g.memberCount, patchCount: g.patches.length, shownCount: shown(g).length };
+          const values = {
+            className: data.className,
+            layer: g.layerName,
+            groupId: g.group,
+            memberCount: g.memberCount,
+            patchCount: g.patches.length,
+            shownCount: shown(g).length,
+          };
           return client.ask(
             {
               promptVersion: labelPrompt.version,
@@ -282,7 +350,12 @@ async function explainEdges(run: LabelRun): Promise<void> {
           try {
             pngs = await Promise.all([grid(parent), grid(child)]);
           } catch (err) {
-            return { ok: false as const, error: `cannot draw the patches: ${(err as Error).message}`, usage: { promptTokens: 0, completionTokens: 0 }, calls: 0 };
+            return {
+              ok: false as const,
+              error: `cannot draw the patches: ${(err as Error).message}`,
+              usage: { promptTokens: 0, completionTokens: 0 },
+              calls: 0,
+            };
           }
           const label = (g: GroupInfo) => getHead(db, resolvedGroup(run, g))?.text ?? "(no label yet)";
           const values = {
@@ -329,9 +402,18 @@ async function explainEdges(run: LabelRun): Promise<void> {
   );
 }
 
-export async function labelCircuit(db: Db, circuitId: number, client: LabelClient, opts: LabelRunOptions = {}): Promise<LabelRunResult> {
+export async function labelCircuit(
+  db: Db,
+  circuitId: number,
+  client: LabelClient,
+  opts: LabelRunOptions = {},
+): Promise<LabelRunResult> {
   const run = startRun(db, circuitId, client, opts);
-  await opts.onProgress?.(0, run.total, `labeling ${run.data.groups.length} group(s), then ${run.edgesToDo.length} edge(s)`);
+  await opts.onProgress?.(
+    0,
+    run.total,
+    `labeling ${run.data.groups.length} group(s), then ${run.edgesToDo.length} edge(s)`,
+  );
   // 1. labels of every group
   await labelGroups(run);
   // 2. explanations of the strongest edges (uses the labels just written)

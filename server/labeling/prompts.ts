@@ -16,7 +16,9 @@ export interface Prompt {
 }
 
 export function promptsDir(): string {
-  return resolve(/* turbopackIgnore: true */ process.env.NEURFLOW_PROMPTS ?? join(process.cwd(), "server", "labeling", "prompts"));
+  return resolve(
+    /* turbopackIgnore: true */ process.env.NEURFLOW_PROMPTS ?? join(process.cwd(), "server", "labeling", "prompts"),
+  );
 }
 
 const cache = new Map<string, Prompt>();

@@ -73,7 +73,13 @@ interface Spec {
 
 const SPEC: Record<LabelTarget["kind"], Spec> = {
   group: { head: "labels", rev: "label_revisions", fk: "neuron_group_id", revFk: "label_id", hasDescription: true },
-  edge: { head: "explanations", rev: "explanation_revisions", fk: "group_edge_id", revFk: "explanation_id", hasDescription: false },
+  edge: {
+    head: "explanations",
+    rev: "explanation_revisions",
+    fk: "group_edge_id",
+    revFk: "explanation_id",
+    hasDescription: false,
+  },
 };
 
 const sqlite = (db: Db): Database.Database => db.$client;
@@ -88,17 +94,27 @@ export interface ResolvedTarget {
 
 /** Finds the row of a group or edge of a circuit; a clear error when it does not exist. */
 export function resolveTarget(db: Db, circuitId: number, target: LabelTarget): ResolvedTarget {
-  const layer = sqlite(db).prepare("select id from circuit_layers where circuit_id = ? and idx = ?").get(circuitId, target.layer) as { id: number } | undefined;
+  const layer = sqlite(db)
+    .prepare("select id from circuit_layers where circuit_id = ? and idx = ?")
+    .get(circuitId, target.layer) as { id: number } | undefined;
   if (!layer) throw new LabelTargetError(`circuit ${circuitId} has no layer entry ${target.layer}`);
   if (target.kind === "group") {
-    const g = sqlite(db).prepare("select id from neuron_groups where layer_id = ? and group_id = ?").get(layer.id, target.group) as { id: number } | undefined;
-    if (!g) throw new LabelTargetError(`layer entry ${target.layer} of circuit ${circuitId} has no neuron group ${target.group}`);
+    const g = sqlite(db)
+      .prepare("select id from neuron_groups where layer_id = ? and group_id = ?")
+      .get(layer.id, target.group) as { id: number } | undefined;
+    if (!g)
+      throw new LabelTargetError(
+        `layer entry ${target.layer} of circuit ${circuitId} has no neuron group ${target.group}`,
+      );
     return { target, circuitId, rowId: g.id, layerId: layer.id };
   }
   const e = sqlite(db)
     .prepare("select id from group_edges where layer_id = ? and child = ? and parent = ? order by idx limit 1")
     .get(layer.id, target.child, target.parent) as { id: number } | undefined;
-  if (!e) throw new LabelTargetError(`layer entry ${target.layer} of circuit ${circuitId} has no edge from group ${target.child} to group ${target.parent}`);
+  if (!e)
+    throw new LabelTargetError(
+      `layer entry ${target.layer} of circuit ${circuitId} has no edge from group ${target.child} to group ${target.parent}`,
+    );
   return { target, circuitId, rowId: e.id, layerId: layer.id };
 }
 
@@ -113,7 +129,16 @@ interface HeadRow {
 
 function readHead(db: Db, spec: Spec, rowId: number): Head | null {
   const r = sqlite(db).prepare(`select * from ${spec.head} where ${spec.fk} = ?`).get(rowId) as HeadRow | undefined;
-  return r ? { id: r.id, text: r.text, description: r.description ?? null, version: r.version, review: r.review, updatedAt: r.updated_at } : null;
+  return r
+    ? {
+        id: r.id,
+        text: r.text,
+        description: r.description ?? null,
+        version: r.version,
+        review: r.review,
+        updatedAt: r.updated_at,
+      }
+    : null;
 }
 
 export function getHead(db: Db, t: ResolvedTarget): Head | null {
@@ -151,7 +176,9 @@ export function getRevisions(db: Db, t: ResolvedTarget): Revision[] {
   const head = readHead(db, spec, t.rowId);
   if (!head) return [];
   const rows = sqlite(db)
-    .prepare(`select r.*, u.username as author from ${spec.rev} r left join users u on u.id = r.author_id where r.${spec.revFk} = ? order by r.version`)
+    .prepare(
+      `select r.*, u.username as author from ${spec.rev} r left join users u on u.id = r.author_id where r.${spec.revFk} = ? order by r.version`,
+    )
     .all(head.id) as RevRow[];
   const out: Revision[] = [];
   for (const r of rows) {
@@ -211,7 +238,8 @@ export function saveRevision(db: Db, t: ResolvedTarget, r: NewRevision): { head:
     const head = readHead(db, spec, t.rowId);
     const current = head?.version ?? 0;
     if (r.expectedVersion !== current) throw new StaleVersionError(r.expectedVersion, head);
-    if (head && head.text === r.text && head.description === description && r.source !== "model") return { head, created: false };
+    if (head && head.text === r.text && head.description === description && r.source !== "model")
+      return { head, created: false };
     const version = current + 1;
     let headId: number;
     if (head) {
@@ -222,11 +250,32 @@ export function saveRevision(db: Db, t: ResolvedTarget, r: NewRevision): { head:
         .run(...(spec.hasDescription ? [r.text, description] : [r.text]), version, now, head.id, current);
       headId = head.id;
     } else {
-      const cols = spec.hasDescription ? "circuit_id, " + spec.fk + ", text, description, version, review, updated_at" : "circuit_id, " + spec.fk + ", text, version, review, updated_at";
-      const vals = spec.hasDescription ? [t.circuitId, t.rowId, r.text, description, version, "unreviewed", now] : [t.circuitId, t.rowId, r.text, version, "unreviewed", now];
-      headId = Number(sqlite(db).prepare(`insert into ${spec.head} (${cols}) values (${vals.map(() => "?").join(", ")})`).run(...vals).lastInsertRowid);
+      const cols = spec.hasDescription
+        ? "circuit_id, " + spec.fk + ", text, description, version, review, updated_at"
+        : "circuit_id, " + spec.fk + ", text, version, review, updated_at";
+      const vals = spec.hasDescription
+        ? [t.circuitId, t.rowId, r.text, description, version, "unreviewed", now]
+        : [t.circuitId, t.rowId, r.text, version, "unreviewed", now];
+      headId = Number(
+        sqlite(db)
+          .prepare(`insert into ${spec.head} (${cols}) values (${vals.map(() => "?").join(", ")})`)
+          .run(...vals).lastInsertRowid,
+      );
     }
-    const revCols = [spec.revFk, "version", "text", ...(spec.hasDescription ? ["description"] : []), "source", "model_name", "prompt_version", "author_id", "evidence", "prompt_tokens", "completion_tokens", "created_at"];
+    const revCols = [
+      spec.revFk,
+      "version",
+      "text",
+      ...(spec.hasDescription ? ["description"] : []),
+      "source",
+      "model_name",
+      "prompt_version",
+      "author_id",
+      "evidence",
+      "prompt_tokens",
+      "completion_tokens",
+      "created_at",
+    ];
     const revVals = [
       headId,
       version,
@@ -241,13 +290,19 @@ export function saveRevision(db: Db, t: ResolvedTarget, r: NewRevision): { head:
       r.completionTokens ?? null,
       now,
     ];
-    sqlite(db).prepare(`insert into ${spec.rev} (${revCols.join(", ")}) values (${revVals.map(() => "?").join(", ")})`).run(...revVals);
+    sqlite(db)
+      .prepare(`insert into ${spec.rev} (${revCols.join(", ")}) values (${revVals.map(() => "?").join(", ")})`)
+      .run(...revVals);
     return { head: readHead(db, spec, t.rowId)!, created: true };
   })();
 }
 
 /** Restores the text of any earlier revision as a new revision (source "revert"). */
-export function revertTo(db: Db, t: ResolvedTarget, opts: { toVersion: number; expectedVersion: number; authorId: number; now?: number }): Head {
+export function revertTo(
+  db: Db,
+  t: ResolvedTarget,
+  opts: { toVersion: number; expectedVersion: number; authorId: number; now?: number },
+): Head {
   const revs = getRevisions(db, t);
   const target = revs.find((r) => r.version === opts.toVersion);
   if (!target) throw new LabelTargetError(`there is no revision v${opts.toVersion}`);
@@ -264,18 +319,31 @@ export function revertTo(db: Db, t: ResolvedTarget, opts: { toVersion: number; e
 }
 
 /** Marks the current revision reviewed / disputed / unreviewed; refused when it is not the one the annotator saw. */
-export function setReview(db: Db, t: ResolvedTarget, opts: { expectedVersion: number; review: ReviewState; now?: number }): Head {
+export function setReview(
+  db: Db,
+  t: ResolvedTarget,
+  opts: { expectedVersion: number; review: ReviewState; now?: number },
+): Head {
   const spec = SPEC[t.target.kind];
   return sqlite(db).transaction(() => {
     const head = readHead(db, spec, t.rowId);
     if (!head || head.version !== opts.expectedVersion) throw new StaleVersionError(opts.expectedVersion, head);
-    sqlite(db).prepare(`update ${spec.head} set review = ?, updated_at = ? where id = ?`).run(opts.review, opts.now ?? Date.now(), head.id);
+    sqlite(db)
+      .prepare(`update ${spec.head} set review = ?, updated_at = ? where id = ?`)
+      .run(opts.review, opts.now ?? Date.now(), head.id);
     return readHead(db, spec, t.rowId)!;
   })();
 }
 
 export interface CircuitLabels {
-  groups: { layer: number; group: number; text: string; description: string | null; review: ReviewState; version: number }[];
+  groups: {
+    layer: number;
+    group: number;
+    text: string;
+    description: string | null;
+    review: ReviewState;
+    version: number;
+  }[];
   edges: { layer: number; child: number; parent: number; text: string; review: ReviewState; version: number }[];
 }
 

@@ -49,9 +49,16 @@ export interface ActivationBuffers {
 }
 
 /** The per-patch output shape of each tensor (from one patch through the network). */
-export function outputShapes(graph: TensorGraph, images: tf.Tensor4D, patches: readonly Patch[], tensors: readonly string[]): number[][] {
+export function outputShapes(
+  graph: TensorGraph,
+  images: tf.Tensor4D,
+  patches: readonly Patch[],
+  tensors: readonly string[],
+): number[][] {
   if (tensors.length === 0) return [];
-  return tf.tidy(() => graph.run({ [graph.inputName]: materializePatches(images, patches, [0]) }, tensors).map((t) => t.shape.slice(1)));
+  return tf.tidy(() =>
+    graph.run({ [graph.inputName]: materializePatches(images, patches, [0]) }, tensors).map((t) => t.shape.slice(1)),
+  );
 }
 
 /** Shared buffers for `patches` patches, given each tensor's per-patch shape (see outputShapes). */
@@ -65,7 +72,9 @@ export function allocateActivations(
   const activations = layerTensors.map((t) => {
     const shape = shapeOf(t);
     if (shape.length !== 3 && shape.length !== 1) {
-      throw new Error(`a layer output of rank ${shape.length + 1} cannot be a circuit layer (need [N,H,W,C] or [N,units])`);
+      throw new Error(
+        `a layer output of rank ${shape.length + 1} cannot be a circuit layer (need [N,H,W,C] or [N,units])`,
+      );
     }
     const channels = shape[shape.length - 1]!;
     return { means: shared(patches * channels), channels };
@@ -102,9 +111,15 @@ export async function fillActivations(
     const idx = Array.from({ length: Math.min(batchSize, to - first) }, (_, i) => first + i);
     const { means, full } = tf.tidy(() => {
       const outs = graph.run({ [graph.inputName]: materializePatches(images, patches, idx) }, outputs);
-      return { means: outs.slice(0, layerTensors.length).map(spatialMean), full: keep.map((t) => outs[outputs.indexOf(t)]!) };
+      return {
+        means: outs.slice(0, layerTensors.length).map(spatialMean),
+        full: keep.map((t) => outs[outputs.indexOf(t)]!),
+      };
     });
-    const [values, fullValues] = await Promise.all([Promise.all(means.map((m) => m.data())), Promise.all(full.map((m) => m.data()))]);
+    const [values, fullValues] = await Promise.all([
+      Promise.all(means.map((m) => m.data())),
+      Promise.all(full.map((m) => m.data())),
+    ]);
     buffers.activations.forEach((a, li) => a.means.set(values[li] as Float32Array, first * a.channels));
     buffers.maps.forEach((m, k) => m.data.set(fullValues[k] as Float32Array, first * (m.data.length / patches.length)));
     tf.dispose([...means, ...full]);

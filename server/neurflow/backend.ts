@@ -52,7 +52,8 @@ function hasGpuDevice(): boolean {
 
 async function tryWebgpu(forced: boolean): Promise<string> {
   // without a GPU device node, only a software Vulkan driver could answer: not worth starting Dawn
-  if (!forced && process.platform === "linux" && !hasGpuDevice()) throw new Error("no GPU device (/dev/nvidia*, /dev/dri/renderD*)");
+  if (!forced && process.platform === "linux" && !hasGpuDevice())
+    throw new Error("no GPU device (/dev/nvidia*, /dev/dri/renderD*)");
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
   if (!g.navigator?.gpu) {
     const webgpu = require("webgpu") as { create: (flags: string[]) => unknown; globals: object };
@@ -61,9 +62,9 @@ async function tryWebgpu(forced: boolean): Promise<string> {
     g.navigator!.gpu = webgpu.create([]);
   }
   const gpu = g.navigator!.gpu as { requestAdapter: (o?: object) => Promise<unknown> };
-  const adapter = (await gpu.requestAdapter({ powerPreference: "high-performance" })) as
-    | { info?: { vendor?: string; architecture?: string; description?: string } }
-    | null;
+  const adapter = (await gpu.requestAdapter({ powerPreference: "high-performance" })) as {
+    info?: { vendor?: string; architecture?: string; description?: string };
+  } | null;
   if (!adapter) throw new Error("no WebGPU adapter (no usable GPU)");
   await import("@tensorflow/tfjs-backend-webgpu");
   if (!(await tf.setBackend("webgpu"))) throw new Error("webgpu backend failed to initialise");

@@ -21,7 +21,12 @@ import { channelImportance, selectCoreNeurons, topIndices } from "./coreNeurons"
 import { edgeWeights } from "./edgeWeights";
 import { loadClassImages } from "./images";
 import type { AttributionKernels, AttributionSettings, LayerMaps } from "./targetAttribution";
-import { defaultWorkerCount, inProcessRunner, workerPoolRunner, type AttributionRunner } from "./parallel/attributionRunner";
+import {
+  defaultWorkerCount,
+  inProcessRunner,
+  workerPoolRunner,
+  type AttributionRunner,
+} from "./parallel/attributionRunner";
 import { loadModel, type ClassifierModel } from "./model/loadModel";
 import { onnxRuntimeApplies, onnxRuntimeKernels } from "./onnxruntime/onnxRuntimeKernels";
 import { conceptVector, groupEdges, neuronGroups, type SemanticGroupVector } from "./neuronGroups";
@@ -68,41 +73,74 @@ export function activationBatchSize(inputSize: number, backend: BackendName): nu
   return Math.max(1, Math.min(64, Math.floor(2 ** 21 / (inputSize * inputSize * 3))));
 }
 
-export function validateRequest(model: ClassifierModel, req: CircuitRequest, params: MethodParams): { classIndex: number } {
+export function validateRequest(
+  model: ClassifierModel,
+  req: CircuitRequest,
+  params: MethodParams,
+): { classIndex: number } {
   const m = model.manifest;
   const classIndex = m.classes.indexOf(req.className);
   if (classIndex < 0) {
     const some = m.classes.slice(0, 10).join(", ");
-    throw new CircuitInputError(`class "${req.className}" is not in the model's classes (${some}${m.classes.length > 10 ? ", …" : ""})`);
+    throw new CircuitInputError(
+      `class "${req.className}" is not in the model's classes (${some}${m.classes.length > 10 ? ", …" : ""})`,
+    );
   }
-  if (req.layers.length < 2) throw new CircuitInputError("a circuit needs at least two layers (top-down, e.g. fc,layer4.1)");
+  if (req.layers.length < 2)
+    throw new CircuitInputError("a circuit needs at least two layers (top-down, e.g. fc,layer4.1)");
   const order = req.layers.map((name) => {
     const i = m.layers.findIndex((l) => l.name === name);
-    if (i < 0) throw new CircuitInputError(`layer "${name}" is not in the manifest (layers: ${m.layers.map((l) => l.name).join(", ")})`);
+    if (i < 0)
+      throw new CircuitInputError(
+        `layer "${name}" is not in the manifest (layers: ${m.layers.map((l) => l.name).join(", ")})`,
+      );
     return i;
   });
   for (let i = 1; i < order.length; i++) {
     if (order[i]! >= order[i - 1]!) {
-      throw new CircuitInputError(`layers must be listed top-down, each below the previous: "${req.layers[i]}" is not below "${req.layers[i - 1]}"`);
+      throw new CircuitInputError(
+        `layers must be listed top-down, each below the previous: "${req.layers[i]}" is not below "${req.layers[i - 1]}"`,
+      );
     }
   }
-  if (!Number.isInteger(params.tau) || params.tau < 1) throw new CircuitInputError(`τ must be a positive integer, got ${params.tau}`);
-  if (!Number.isInteger(params.k) || params.k < 2) throw new CircuitInputError(`k must be an integer ≥ 2, got ${params.k}`);
-  if (!Number.isInteger(params.igSteps) || params.igSteps < 1) throw new CircuitInputError(`ig steps must be ≥ 1, got ${params.igSteps}`);
+  if (!Number.isInteger(params.tau) || params.tau < 1)
+    throw new CircuitInputError(`τ must be a positive integer, got ${params.tau}`);
+  if (!Number.isInteger(params.k) || params.k < 2)
+    throw new CircuitInputError(`k must be an integer ≥ 2, got ${params.k}`);
+  if (!Number.isInteger(params.igSteps) || params.igSteps < 1)
+    throw new CircuitInputError(`ig steps must be ≥ 1, got ${params.igSteps}`);
   if (params.granularities.length === 0 || params.granularities.some((g) => !(g > 0 && g <= 1))) {
     throw new CircuitInputError("granularities must be numbers in (0, 1]");
   }
-  if (!(params.strideRatio > 0 && params.strideRatio <= 1)) throw new CircuitInputError("stride ratio must be in (0, 1]");
+  if (!(params.strideRatio > 0 && params.strideRatio <= 1))
+    throw new CircuitInputError("stride ratio must be in (0, 1]");
   return { classIndex };
 }
 
-export function requestKey(model: ClassifierModel, req: CircuitRequest, params: MethodParams, images: readonly string[]): string {
-  const doc = { model: model.manifest.name, classes: model.manifest.classes, class: req.className, layers: req.layers, params, images };
+export function requestKey(
+  model: ClassifierModel,
+  req: CircuitRequest,
+  params: MethodParams,
+  images: readonly string[],
+): string {
+  const doc = {
+    model: model.manifest.name,
+    classes: model.manifest.classes,
+    class: req.className,
+    layers: req.layers,
+    params,
+    images,
+  };
   return createHash("sha256").update(JSON.stringify(doc)).digest("hex").slice(0, 32);
 }
 
 /** Indices of the images the model assigns to `classIndex` (argmax of the logits). */
-async function imagesOfClass(model: ClassifierModel, images: tf.Tensor4D, classIndex: number, batchSize: number): Promise<number[]> {
+async function imagesOfClass(
+  model: ClassifierModel,
+  images: tf.Tensor4D,
+  classIndex: number,
+  batchSize: number,
+): Promise<number[]> {
   const keep: number[] = [];
   const n = images.shape[0];
   for (let i = 0; i < n; i += batchSize) {
@@ -122,7 +160,12 @@ async function imagesOfClass(model: ClassifierModel, images: tf.Tensor4D, classI
  * while all of them fit the budget together. The others are computed per pair, for the patches
  * their targets need.
  */
-function mapsToKeep(lowerTensors: readonly string[], shapeOf: (t: string) => readonly number[], patches: number, budgetBytes: number): string[] {
+function mapsToKeep(
+  lowerTensors: readonly string[],
+  shapeOf: (t: string) => readonly number[],
+  patches: number,
+  budgetBytes: number,
+): string[] {
   const keep: string[] = [];
   let bytes = 0;
   for (const t of lowerTensors) {
@@ -173,7 +216,10 @@ async function sharedLayerMaps(
   return { lowerTensor, rowShape, rowOf, data };
 }
 
-export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptions & ExecutionOptions = {}): Promise<Circuit> {
+export async function buildCircuit(
+  req: CircuitRequest,
+  options: CircuitRunOptions & ExecutionOptions = {},
+): Promise<Circuit> {
   const backend = await initBackend();
   const params = resolveParams(req.params);
   const batchSize = options.batchSize ?? 64;
@@ -197,7 +243,9 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     const keep = await imagesOfClass(model, all, classIndex, batchSize);
     if (keep.length === 0) {
       all.dispose();
-      throw new CircuitInputError(`none of the ${loaded.names.length} images is classified as "${req.className}" by the model`);
+      throw new CircuitInputError(
+        `none of the ${loaded.names.length} images is classified as "${req.className}" by the model`,
+      );
     }
     const images = keep.length === loaded.names.length ? all : tf.tidy(() => tf.gather(all, keep) as tf.Tensor4D);
     imagesTensor = images;
@@ -211,7 +259,10 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
 
     // patches and activations of every chosen layer, once
     const patches: Patch[] = patchGrid(keep.length, S, params.granularities, params.strideRatio);
-    if (params.k > patches.length) throw new CircuitInputError(`k = ${params.k} is more than the ${patches.length} patches of ${keep.length} images`);
+    if (params.k > patches.length)
+      throw new CircuitInputError(
+        `k = ${params.k} is more than the ${patches.length} patches of ${keep.length} images`,
+      );
     const tensors = req.layers.map((l) => model.layerTensor(l));
     const rules = [quadratureRule(params.igMethod, params.igSteps)];
     if (params.igFallbackSteps > params.igSteps) rules.push(quadratureRule(params.igMethod, params.igFallbackSteps));
@@ -227,15 +278,23 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     // every chosen layer's per-patch shape, from one patch: the buffers' sizes and the maps budget
     const shapes = outputShapes(model.graph, images, patches, tensors);
     const shapeOf = (t: string) => shapes[tensors.indexOf(t)]!;
-    const kept = mapsToKeep(tensors.slice((options.resume?.layers.length ?? 0) + 1), shapeOf, patches.length, mapsBudget);
+    const kept = mapsToKeep(
+      tensors.slice((options.resume?.layers.length ?? 0) + 1),
+      shapeOf,
+      patches.length,
+      mapsBudget,
+    );
     const buffers = allocateActivations(patches.length, tensors, kept, shapeOf);
     const acts = buffers.activations;
     for (let i = 1; i < req.layers.length; i++) {
       if (params.tau > acts[i]!.channels) {
-        throw new CircuitInputError(`τ = ${params.tau} is larger than layer "${req.layers[i]}", which has ${acts[i]!.channels} channels`);
+        throw new CircuitInputError(
+          `τ = ${params.tau} is larger than layer "${req.layers[i]}", which has ${acts[i]!.channels} channels`,
+        );
       }
     }
-    if (classIndex >= acts[0]!.channels) throw new CircuitInputError(`layer "${req.layers[0]}" has no unit for class ${classIndex}`);
+    if (classIndex >= acts[0]!.channels)
+      throw new CircuitInputError(`layer "${req.layers[0]}" has no unit for class ${classIndex}`);
 
     const workers = options.workers ?? defaultWorkerCount(backend.name);
     const kernels =
@@ -248,7 +307,13 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
       : workers > 1
         ? await workerPoolRunner(
             workers,
-            { manifestPath: req.manifestPath, backend: backend.name, pixels: (await images.data()) as Float32Array, shape: images.shape, patches },
+            {
+              manifestPath: req.manifestPath,
+              backend: backend.name,
+              pixels: (await images.data()) as Float32Array,
+              shape: images.shape,
+              patches,
+            },
             settings,
           )
         : inProcessRunner(model, images, patches, settings);
@@ -258,12 +323,21 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     t0 = performance.now();
     const batches: [number, number][] = [];
     const activationBatch = options.batchSize ?? kernels?.activationBatch ?? activationBatchSize(S, backend.name);
-    for (let from = 0; from < patches.length; from += activationBatch) batches.push([from, Math.min(patches.length, from + activationBatch)]);
+    for (let from = 0; from < patches.length; from += activationBatch)
+      batches.push([from, Math.min(patches.length, from + activationBatch)]);
     let filled = 0;
     const fills = batches.map(([from, to]) =>
       attribution.fillActivations(buffers, from, to, activationBatch).then(() => {
         filled++;
-        report({ stage: "activations", done: filled, total: batches.length, message: `activations: batch ${filled}/${batches.length}` }, 0.02 + 0.08 * (filled / batches.length));
+        report(
+          {
+            stage: "activations",
+            done: filled,
+            total: batches.length,
+            message: `activations: batch ${filled}/${batches.length}`,
+          },
+          0.02 + 0.08 * (filled / batches.length),
+        );
       }),
     );
     fills.forEach((f) => f.catch(() => undefined));
@@ -282,7 +356,9 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
       const layerStart = performance.now();
       const stage: Record<string, number> = {};
       const targets =
-        li === 0 ? [classIndex] : [...new Set(layers[li - 1]!.targets.flatMap((t) => t.coreNeurons))].sort((a, b) => a - b);
+        li === 0
+          ? [classIndex]
+          : [...new Set(layers[li - 1]!.targets.flatMap((t) => t.coreNeurons))].sort((a, b) => a - b);
       const base = 0.1 + (0.88 * li) / pairs;
       const span = 0.88 / pairs;
       const upperActs = acts[li]!;
@@ -296,7 +372,16 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
       t0 = performance.now();
       const maps =
         keptMaps.get(tensors[li + 1]!) ??
-        (await sharedLayerMaps(model, images, patches, [...new Set([...topOf.values()].flat())], tensors[li + 1]!, batchSize, mapsBudget, kernels));
+        (await sharedLayerMaps(
+          model,
+          images,
+          patches,
+          [...new Set([...topOf.values()].flat())],
+          tensors[li + 1]!,
+          batchSize,
+          mapsBudget,
+          kernels,
+        ));
       keptMaps.delete(tensors[li + 1]!);
       await attribution.setMaps(maps);
       stage.maps = (performance.now() - t0) / 1000;
@@ -305,7 +390,13 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
       const jobs = targets.map((target) => {
         const column = activationColumn(upperActs, target);
         const topPatches = topOf.get(target)!;
-        return attribution.run({ lowerTensor: tensors[li + 1]!, upperTensor: tensors[li]!, target, topPatches, topActivations: topPatches.map((p) => column[p]!) });
+        return attribution.run({
+          lowerTensor: tensors[li + 1]!,
+          upperTensor: tensors[li]!,
+          target,
+          topPatches,
+          topActivations: topPatches.map((p) => column[p]!),
+        });
       });
       jobs.forEach((j) => j.catch(() => undefined));
       for (const [ti, target] of targets.entries()) {
@@ -332,13 +423,22 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
         });
         stage.clustering += (performance.now() - t0) / 1000;
         report(
-          { stage: "layer", layer: label, done: ti + 1, total: targets.length, message: `${label}: target ${ti + 1}/${targets.length}` },
+          {
+            stage: "layer",
+            layer: label,
+            done: ti + 1,
+            total: targets.length,
+            message: `${label}: target ${ti + 1}/${targets.length}`,
+          },
           base + span * 0.95 * ((ti + 1) / targets.length),
         );
         t0 = performance.now();
       }
       t0 = performance.now();
-      report({ stage: "neuronGroups", layer: label, done: 0, total: 1, message: `${label}: neuron groups` }, base + span * 0.96);
+      report(
+        { stage: "neuronGroups", layer: label, done: 0, total: 1, message: `${label}: neuron groups` },
+        base + span * 0.96,
+      );
       const items: SemanticGroupVector[] = [];
       for (const t of out) {
         const vectors = activationRows(lowerActs, t.topPatches);
@@ -355,13 +455,20 @@ export async function buildCircuit(req: CircuitRequest, options: CircuitRunOptio
     }
     for (let li = 0; li < layers.length; li++) {
       const child = layers[li + 1];
-      layers[li]!.groupEdges = child ? groupEdges(layers[li]!.targets, layers[li]!.neuronGroups, child.neuronGroups) : [];
+      layers[li]!.groupEdges = child
+        ? groupEdges(layers[li]!.targets, layers[li]!.neuronGroups, child.neuronGroups)
+        : [];
     }
     timings.total = (performance.now() - started) / 1000;
     report({ stage: "done", done: 1, total: 1, message: "done" }, 1);
     return {
       format: CIRCUIT_FORMAT,
-      model: { name: model.manifest.name, classes: [...model.manifest.classes], inputSize: S, ...(model.checksum ? { checksum: model.checksum } : {}) },
+      model: {
+        name: model.manifest.name,
+        classes: [...model.manifest.classes],
+        inputSize: S,
+        ...(model.checksum ? { checksum: model.checksum } : {}),
+      },
       class: { index: classIndex, name: req.className },
       params: { ...params, layers: [...req.layers], backend: backendName },
       images: imageNames,

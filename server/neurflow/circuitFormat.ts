@@ -14,7 +14,10 @@ const imageFileName = z
   .string()
   .min(1)
   .max(255)
-  .refine((n) => !/[/\\\u0000-\u001f\u007f]/.test(n) && n !== "." && n !== "..", "an image name must be a plain file name, without folders or control characters");
+  .refine(
+    (n) => !/[/\\\u0000-\u001f\u007f]/.test(n) && n !== "." && n !== "..",
+    "an image name must be a plain file name, without folders or control characters",
+  );
 
 export const circuitEdgeSchema = z.object({
   /** Semantic group (of the parent target) the edge belongs to. */

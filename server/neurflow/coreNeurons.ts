@@ -6,7 +6,12 @@
  */
 export type ImportanceMode = "absMean" | "meanAbs";
 
-export function channelImportance(perPatch: Float32Array, patches: number, channels: number, mode: ImportanceMode): Float64Array {
+export function channelImportance(
+  perPatch: Float32Array,
+  patches: number,
+  channels: number,
+  mode: ImportanceMode,
+): Float64Array {
   const out = new Float64Array(channels);
   for (let p = 0; p < patches; p++) {
     const row = p * channels;

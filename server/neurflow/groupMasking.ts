@@ -46,14 +46,18 @@ export function maskedNeurons(circuit: Circuit, layerIndex: number, groups: numb
   const layer = circuit.layers[layerIndex];
   if (!layer) throw new Error(`the circuit has no layer pair ${layerIndex} (it has ${circuit.layers.length})`);
   if (groups === "core") {
-    if (layerIndex === 0) throw new Error(`layer "${layer.upper}" is the class logit; its core neurons are the logit itself`);
+    if (layerIndex === 0)
+      throw new Error(`layer "${layer.upper}" is the class logit; its core neurons are the logit itself`);
     return layer.targets.map((t) => t.neuron).sort((a, b) => a - b);
   }
   if (groups.length === 0) throw new Error("choose at least one neuron group to mask");
   const set = new Set<number>();
   for (const id of groups) {
     const g = layer.neuronGroups.find((x) => x.id === id);
-    if (!g) throw new Error(`layer "${layer.upper}" has no neuron group ${id} (it has ${layer.neuronGroups.map((x) => x.id).join(", ")})`);
+    if (!g)
+      throw new Error(
+        `layer "${layer.upper}" has no neuron group ${id} (it has ${layer.neuronGroups.map((x) => x.id).join(", ")})`,
+      );
     g.members.forEach((m) => set.add(m.neuron));
   }
   return [...set].sort((a, b) => a - b);
@@ -72,13 +76,16 @@ export async function maskGroups(
   const seed = options.seed ?? 0;
   const cls = circuit.class.index;
   const width = layerWidth(model, images, layerName!);
-  const prob = async (masks: LayerMask[]) => Array.from(classProbabilities(await maskedLogits(model, images, masks, options.batchSize), cls));
+  const prob = async (masks: LayerMask[]) =>
+    Array.from(classProbabilities(await maskedLogits(model, images, masks, options.batchSize), cls));
   const before = await prob([]);
   const after = await prob([{ layer: layerName!, channels: neurons, mode: "mask" }]);
   const random = seededRandom(seed >>> 0);
   const sums = new Array<number>(before.length).fill(0);
   for (let d = 0; d < draws; d++) {
-    const r = await prob([{ layer: layerName!, channels: sampleWithoutReplacement(width, neurons.length, random), mode: "mask" }]);
+    const r = await prob([
+      { layer: layerName!, channels: sampleWithoutReplacement(width, neurons.length, random), mode: "mask" },
+    ]);
     r.forEach((v, i) => (sums[i]! += v));
   }
   const randomAfter = sums.map((s) => s / Math.max(draws, 1));
@@ -91,7 +98,10 @@ export async function maskGroups(
     for (let i = 0; i < P; i += bs) {
       const idx = Array.from({ length: Math.min(bs, P - i) }, (_, j) => i + j);
       const x = materializePatches(patchSource.images, patchSource.patches, idx);
-      const [a, b] = await Promise.all([maskedLogits(model, x, [], bs), maskedLogits(model, x, [{ layer: layerName!, channels: neurons, mode: "mask" }], bs)]);
+      const [a, b] = await Promise.all([
+        maskedLogits(model, x, [], bs),
+        maskedLogits(model, x, [{ layer: layerName!, channels: neurons, mode: "mask" }], bs),
+      ]);
       x.dispose();
       idx.forEach((p, j) => (drop[p] = a.logits[j * a.classes + cls]! - b.logits[j * b.classes + cls]!));
     }

@@ -65,7 +65,14 @@ export async function debugImages(
   const N = images.shape[0];
   const S = images.shape[1];
   const patches: Patch[] = patchGrid(N, S, circuit.params.granularities, circuit.params.strideRatio);
-  const [acts] = await computeActivations(model.graph, images, patches, [model.layerTensor(layer.upper)], options.batchSize ?? 64, options.onProgress);
+  const [acts] = await computeActivations(
+    model.graph,
+    images,
+    patches,
+    [model.layerTensor(layer.upper)],
+    options.batchSize ?? 64,
+    options.onProgress,
+  );
   const refs = groupReferences(circuit, options.layerIndex);
   const inputOf = patches.map((p) => p[0]);
   const scores = refs.map((ref) => ({ ref, ...metricMOfCrops(acts!.means, acts!.channels, ref, inputOf, N) }));
@@ -80,12 +87,16 @@ export async function debugImages(
         groupId: ref.groupId,
         score: perInput[i]!,
         cropsAbove: rows.filter((r) => perRow[r]! >= threshold).length,
-        topCrops: ranked.slice(0, topCrops).map((r) => ({ crop: [patches[r]![1], patches[r]![2], patches[r]![3]] as [number, number, number], score: perRow[r]! })),
+        topCrops: ranked.slice(0, topCrops).map((r) => ({
+          crop: [patches[r]![1], patches[r]![2], patches[r]![3]] as [number, number, number],
+          score: perRow[r]!,
+        })),
       };
     });
     groups.sort((a, b) => b.score - a.score || a.groupId - b.groupId);
     let predicted = 0;
-    for (let c = 1; c < pred.classes; c++) if (pred.logits[i * pred.classes + c]! > pred.logits[i * pred.classes + predicted]!) predicted = c;
+    for (let c = 1; c < pred.classes; c++)
+      if (pred.logits[i * pred.classes + c]! > pred.logits[i * pred.classes + predicted]!) predicted = c;
     out.push({ predicted, classProbability: probs[i]!, groups });
   }
   return { layer: layer.upper, threshold, images: out };

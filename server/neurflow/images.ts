@@ -40,11 +40,14 @@ export async function decodeImage(path: string, size: number): Promise<Uint8Arra
   // loaded on first use, so bundles that only take decoded images need no native image library
   const { default: sharp } = await import("sharp");
   const input = sharp(path, { failOn: "error" });
-  const unreadable = (e: unknown) => new Error(`${basename(path)} is not a readable PNG, JPEG or WebP image: ${(e as Error).message}`);
+  const unreadable = (e: unknown) =>
+    new Error(`${basename(path)} is not a readable PNG, JPEG or WebP image: ${(e as Error).message}`);
   // the header first: a smaller image is refused before any pixel is decoded
   const { width = 0, height = 0 } = await input.metadata().catch((e: unknown) => Promise.reject(unreadable(e)));
   if (width < size || height < size) {
-    throw new Error(`${basename(path)} is ${width}×${height}; the model takes ${size}×${size} images (a smaller image is not upsampled)`);
+    throw new Error(
+      `${basename(path)} is ${width}×${height}; the model takes ${size}×${size} images (a smaller image is not upsampled)`,
+    );
   }
   if (width !== size || height !== size) input.resize(size, size, { fit: "fill", kernel: "linear" });
   const out = await input
@@ -62,7 +65,8 @@ export async function loadClassImages(source: string | string[] | DecodedImages,
   if (typeof source === "object" && !Array.isArray(source)) {
     const n = source.names.length;
     if (n === 0) throw new Error("no images given");
-    if (source.size !== size) throw new Error(`the images are ${source.size}×${source.size}; the model takes ${size}×${size} images`);
+    if (source.size !== size)
+      throw new Error(`the images are ${source.size}×${source.size}; the model takes ${size}×${size} images`);
     if (source.pixels.length !== n * size * size * 3) {
       throw new Error(`decoded images: expected ${n}×${size}×${size}×3 values, got ${source.pixels.length}`);
     }

@@ -66,7 +66,9 @@ export async function integratedGradients(
   let narrow: boolean[] = [];
   if (frontier) {
     const full = tf.tidy(() => graph.run({ [lowerTensor]: tf.zeros([1, ...rowShape]) }, frontier));
-    const one = new Set(graph.oneChannelFeeds?.(Object.fromEntries(frontier.map((n, i) => [n, full[i]!])), upperTensor) ?? []);
+    const one = new Set(
+      graph.oneChannelFeeds?.(Object.fromEntries(frontier.map((n, i) => [n, full[i]!])), upperTensor) ?? [],
+    );
     narrow = frontier.map((n) => one.has(n));
     z0 = full.map((z, i) => (narrow[i] ? channelOf(z, target) : z));
     full.forEach((z, i) => narrow[i] && z.dispose());
@@ -86,9 +88,14 @@ export async function integratedGradients(
   const totals = new Float64Array(P);
   // one weighted sum per weight vector (the rule's, and its companion's) over the same evaluations
   const weightSets = rule.companion ? [rule.weights, rule.companion] : [rule.weights];
-  const companion = rule.companion ? { perPatch: new Float32Array(P * channels), totals: new Float64Array(P) } : undefined;
+  const companion = rule.companion
+    ? { perPatch: new Float32Array(P * channels), totals: new Float64Array(P) }
+    : undefined;
   // a pass holds, per row, the start tensors and the slice's tensors from there on (of their size)
-  const elementsPerRow = Math.max(1, startSizes.reduce((a, b) => a + b, 0));
+  const elementsPerRow = Math.max(
+    1,
+    startSizes.reduce((a, b) => a + b, 0),
+  );
   const rowsPerPass = Math.max(1, Math.floor(maxRowElements / elementsPerRow));
   // steps per pass and patches per pass: keep all steps of a patch together when they fit
   const stepsPerPass = Math.min(N, rowsPerPass);
@@ -99,7 +106,9 @@ export async function integratedGradients(
       const result = tf.tidy(() => {
         const xs = tf.slice(x, p0, pc);
         // z(x) − z(0) per start tensor (x itself when the slice has no affine prefix)
-        const deltas = z0 ? startsOf(graph.run({ [lowerTensor]: xs }, frontier!)).map((z, i) => tf.sub(z, z0![i]!)) : [xs];
+        const deltas = z0
+          ? startsOf(graph.run({ [lowerTensor]: xs }, frontier!)).map((z, i) => tf.sub(z, z0![i]!))
+          : [xs];
         const accs: (tf.Tensor | null)[][] = weightSets.map(() => starts.map(() => null));
         for (let s0 = 0; s0 < N; s0 += stepsPerPass) {
           const sc = Math.min(stepsPerPass, N - s0);
@@ -116,7 +125,9 @@ export async function integratedGradients(
             const acc = accs[k]!;
             g.forEach((gi, i) => {
               // Σ_s w_s·g_s as an elementwise product and a sum (a [1, sc]×[sc, M] matMul exceeds WebGPU's dispatch limits for large M)
-              const weighted = tf.sum(tf.mul(gi.reshape([sc, pc * startSizes[i]!]), weights), 0).reshape([pc, ...startShapes[i]!]);
+              const weighted = tf
+                .sum(tf.mul(gi.reshape([sc, pc * startSizes[i]!]), weights), 0)
+                .reshape([pc, ...startShapes[i]!]);
               acc[i] = acc[i] ? tf.add(acc[i]!, weighted) : weighted;
             });
           });
@@ -124,7 +135,11 @@ export async function integratedGradients(
         return accs.map((acc) => {
           // back through the affine prefix, once: its backward is the same linear map at every α
           const gradient = z0
-            ? tf.grad((xx: tf.Tensor) => tf.addN(startsOf(graph.run({ [lowerTensor]: xx }, frontier!)).map((z, i) => tf.sum(tf.mul(z, acc[i]!)))))(xs)
+            ? tf.grad((xx: tf.Tensor) =>
+                tf.addN(
+                  startsOf(graph.run({ [lowerTensor]: xx }, frontier!)).map((z, i) => tf.sum(tf.mul(z, acc[i]!))),
+                ),
+              )(xs)
             : acc[0]!;
           const attribution = tf.mul(gradient, xs);
           const flat = attribution.reshape([pc, positions, channels]);

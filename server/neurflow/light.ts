@@ -14,5 +14,12 @@ export { throwIfAborted } from "./abort";
 export { coreNeuronsAtTau, type LayerCoreNeurons } from "./evaluations/coreNeuronsAtTau";
 export { seededRandom, sampleWithoutReplacement, type Random } from "./evaluations/sampling";
 export { mean, sampleStd } from "./evaluations/statistics";
-export { compareWithReference, parityFailures, formatParity, PARITY_THRESHOLDS, type ParityFigures, type ReferenceRun } from "./parity";
+export {
+  compareWithReference,
+  parityFailures,
+  formatParity,
+  PARITY_THRESHOLDS,
+  type ParityFigures,
+  type ReferenceRun,
+} from "./parity";
 export { createProgressBar, type ProgressBar } from "./cli/progressBar";

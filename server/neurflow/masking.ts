@@ -38,7 +38,9 @@ export function applyKeep(x: tf.Tensor, keep: Float32Array): tf.Tensor {
 
 /** Channels (last axis) of a layer's output, from one input of the batch. */
 export function layerWidth(model: ClassifierModel, inputs: tf.Tensor4D, layer: string): number {
-  const t = tf.tidy(() => model.graph.run({ [model.graph.inputName]: inputs.slice(0, 1) }, [model.layerTensor(layer)])[0]!);
+  const t = tf.tidy(
+    () => model.graph.run({ [model.graph.inputName]: inputs.slice(0, 1) }, [model.layerTensor(layer)])[0]!,
+  );
   const width = t.shape[t.rank - 1]!;
   t.dispose();
   return width;
@@ -49,7 +51,8 @@ export function orderMasks(model: ClassifierModel, masks: readonly LayerMask[]):
   const order = new Map(model.manifest.layers.map((l, i) => [l.name, i]));
   const seen = new Set<string>();
   for (const m of masks) {
-    if (!order.has(m.layer)) throw new Error(`unknown layer "${m.layer}"; the model has ${[...order.keys()].join(", ")}`);
+    if (!order.has(m.layer))
+      throw new Error(`unknown layer "${m.layer}"; the model has ${[...order.keys()].join(", ")}`);
     if (seen.has(m.layer)) throw new Error(`layer "${m.layer}" is masked twice; merge its channels into one mask`);
     seen.add(m.layer);
   }
@@ -60,7 +63,12 @@ export function orderMasks(model: ClassifierModel, masks: readonly LayerMask[]):
  * Runs normalised inputs [N,S,S,3] through the model with the masks applied, returning the tensor
  * `output` (default: the logits). Synchronous tensor code: call it inside your own tidy if needed.
  */
-export function runMasked(model: ClassifierModel, inputs: tf.Tensor4D, masks: readonly LayerMask[], output?: string): tf.Tensor {
+export function runMasked(
+  model: ClassifierModel,
+  inputs: tf.Tensor4D,
+  masks: readonly LayerMask[],
+  output?: string,
+): tf.Tensor {
   const ordered = orderMasks(model, masks);
   const out = output ?? model.logitsTensor;
   return tf.tidy(() => {
@@ -83,7 +91,7 @@ export function softmaxRows(logits: Float32Array, classes: number): Float32Array
     let max = -Infinity;
     for (let c = 0; c < classes; c++) max = Math.max(max, logits[r * classes + c]!);
     let sum = 0;
-    for (let c = 0; c < classes; c++) sum += (out[r * classes + c] = Math.exp(logits[r * classes + c]! - max));
+    for (let c = 0; c < classes; c++) sum += out[r * classes + c] = Math.exp(logits[r * classes + c]! - max);
     for (let c = 0; c < classes; c++) out[r * classes + c]! /= sum;
   }
   return out;

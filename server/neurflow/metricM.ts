@@ -44,9 +44,15 @@ export function groupReferences(circuit: Circuit, layerIndex: number): GroupRefe
   };
   return layer.neuronGroups.map((g: NeuronGroup) => {
     const perNeuron = new Map<number, number[]>();
-    for (const m of g.members) perNeuron.set(m.neuron, [...(perNeuron.get(m.neuron) ?? []), refOf(m.neuron, m.semanticGroup)]);
+    for (const m of g.members)
+      perNeuron.set(m.neuron, [...(perNeuron.get(m.neuron) ?? []), refOf(m.neuron, m.semanticGroup)]);
     const mean = new Map([...perNeuron].map(([n, rs]) => [n, rs.reduce((a, b) => a + b, 0) / rs.length]));
-    return { layerIndex, groupId: g.id, neurons: g.members.map((m) => m.neuron), references: g.members.map((m) => mean.get(m.neuron)!) };
+    return {
+      layerIndex,
+      groupId: g.id,
+      neurons: g.members.map((m) => m.neuron),
+      references: g.members.map((m) => mean.get(m.neuron)!),
+    };
   });
 }
 

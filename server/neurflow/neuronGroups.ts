@@ -11,7 +11,11 @@
 import type { CircuitTarget, GroupEdge, NeuronGroup } from "./circuitFormat";
 import { selectClusterCount } from "./clustering";
 
-export function conceptVector(lowerVectors: readonly Float32Array[], semanticGroups: readonly number[], group: number): Float32Array {
+export function conceptVector(
+  lowerVectors: readonly Float32Array[],
+  semanticGroups: readonly number[],
+  group: number,
+): Float32Array {
   const dim = lowerVectors[0]!.length;
   const v = new Float64Array(dim);
   let n = 0;
@@ -33,7 +37,13 @@ export interface SemanticGroupVector {
 
 export function neuronGroups(items: readonly SemanticGroupVector[], maxGroups: number): NeuronGroup[] {
   if (items.length === 0) return [];
-  const labels = items.length === 1 ? [0] : selectClusterCount(items.map((i) => i.vector), maxGroups).labels;
+  const labels =
+    items.length === 1
+      ? [0]
+      : selectClusterCount(
+          items.map((i) => i.vector),
+          maxGroups,
+        ).labels;
   // number groups by first appearance so ids are stable for a given input order
   const remap = new Map<number, number>();
   const groups: NeuronGroup[] = [];

@@ -42,7 +42,14 @@ export interface ParityFigures {
   edgeWeightMaxDiff: number;
   semanticAri: number;
   neuronGroupAri: number;
-  perLayer: { upper: string; lower: string; targets: number; targetJaccard: number; coreJaccard: number; neuronGroupAri: number }[];
+  perLayer: {
+    upper: string;
+    lower: string;
+    targets: number;
+    targetJaccard: number;
+    coreJaccard: number;
+    neuronGroupAri: number;
+  }[];
   missingLayers: string[];
 }
 
@@ -112,7 +119,13 @@ export function compareWithReference(ours: Circuit, ref: ReferenceRun): ParityFi
       const rlab = new Map(rtop.map((p, i) => [p, r.semanticLabels[i]!]));
       const olab = new Map(otop.map((p, i) => [p, o.semanticGroups[i]!]));
       const shared = rtop.filter((p) => olab.has(p));
-      if (shared.length > 2) ari.push(adjustedRandIndex(shared.map((p) => rlab.get(p)!), shared.map((p) => olab.get(p)!)));
+      if (shared.length > 2)
+        ari.push(
+          adjustedRandIndex(
+            shared.map((p) => rlab.get(p)!),
+            shared.map((p) => olab.get(p)!),
+          ),
+        );
       for (const g of new Set(olab.values())) {
         const votes = new Map<number, number>();
         for (const p of shared) if (olab.get(p) === g) votes.set(rlab.get(p)!, (votes.get(rlab.get(p)!) ?? 0) + 1);
@@ -147,13 +160,24 @@ export function compareWithReference(ours: Circuit, ref: ReferenceRun): ParityFi
       }
     }
     const items: [string, string][] = [];
-    for (const [n, d] of Object.entries(ra)) for (const l of Object.keys(d)) if (og.has(`${n}:${l}`)) items.push([n, l]);
+    for (const [n, d] of Object.entries(ra))
+      for (const l of Object.keys(d)) if (og.has(`${n}:${l}`)) items.push([n, l]);
     let layerGari = Number.NaN;
     if (items.length > 2) {
-      layerGari = adjustedRandIndex(items.map(([n, l]) => ra[n]![l]!), items.map(([n, l]) => og.get(`${n}:${l}`)!));
+      layerGari = adjustedRandIndex(
+        items.map(([n, l]) => ra[n]![l]!),
+        items.map(([n, l]) => og.get(`${n}:${l}`)!),
+      );
       gari.push(layerGari);
     }
-    perLayer.push({ upper: rl.upper, lower: rl.lower, targets: rt.size, targetJaccard: tj, coreJaccard: mean(layerJac), neuronGroupAri: layerGari });
+    perLayer.push({
+      upper: rl.upper,
+      lower: rl.lower,
+      targets: rt.size,
+      targetJaccard: tj,
+      coreJaccard: mean(layerJac),
+      neuronGroupAri: layerGari,
+    });
   }
   return {
     targetJaccard: mean(tjac),

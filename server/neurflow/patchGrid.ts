@@ -8,15 +8,25 @@
 export type Patch = [number, number, number, number];
 
 /** Crop side and stride for one granularity, as the reference computes them. */
-export function cropGeometry(granularity: number, imageSize: number, strideRatio: number): { size: number; stride: number; perSide: number } {
+export function cropGeometry(
+  granularity: number,
+  imageSize: number,
+  strideRatio: number,
+): { size: number; stride: number; perSide: number } {
   const size = Math.trunc(granularity * imageSize);
-  if (size < 1 || size > imageSize) throw new Error(`granularity ${granularity} gives a crop of ${size} px for ${imageSize} px images`);
+  if (size < 1 || size > imageSize)
+    throw new Error(`granularity ${granularity} gives a crop of ${size} px for ${imageSize} px images`);
   const stride = Math.max(Math.min(Math.trunc(size * strideRatio), imageSize - size), 1);
   const perSide = Math.floor((imageSize - size) / stride) + 1;
   return { size, stride, perSide };
 }
 
-export function patchGrid(imageCount: number, imageSize: number, granularities: readonly number[], strideRatio: number): Patch[] {
+export function patchGrid(
+  imageCount: number,
+  imageSize: number,
+  granularities: readonly number[],
+  strideRatio: number,
+): Patch[] {
   const patches: Patch[] = [];
   for (const g of granularities) {
     const { size, stride, perSide } = cropGeometry(g, imageSize, strideRatio);

@@ -13,7 +13,11 @@ export { cropGeometry, patchGrid, patchesPerImage, type Patch } from "./patchGri
  * Materialises the given patches as one NHWC batch [n, S, S, 3] from normalised images
  * [N, S, S, 3]. Crops of equal size are resized together.
  */
-export function materializePatches(images: tf.Tensor4D, patches: readonly Patch[], indices: readonly number[]): tf.Tensor4D {
+export function materializePatches(
+  images: tf.Tensor4D,
+  patches: readonly Patch[],
+  indices: readonly number[],
+): tf.Tensor4D {
   const S = images.shape[1];
   return tf.tidy(() => {
     const out: tf.Tensor4D[] = new Array(indices.length);

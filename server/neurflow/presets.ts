@@ -31,7 +31,14 @@ export const PRESETS: Record<PresetName, MethodParams> = {
   // 16 Gauss–Legendre nodes, and 50 for a target whose core set the estimated quadrature error could
   // change (evidence in docs/engine.md: the same core sets as N = 50 on the toy world and on calibrated
   // ResNet50 and GoogLeNet, where 1 % completeness at 16 nodes would send most targets to 50)
-  default: { preset: "default", ...shared, igSteps: 16, igFallbackSteps: 50, igRefine: "coreSet", granularities: [...shared.granularities] },
+  default: {
+    preset: "default",
+    ...shared,
+    igSteps: 16,
+    igFallbackSteps: 50,
+    igRefine: "coreSet",
+    granularities: [...shared.granularities],
+  },
 };
 
 export function resolveParams(overrides: Partial<MethodParams> = {}): MethodParams {

@@ -97,7 +97,12 @@ async function mapsOf(
  * Integrated gradients of the task's target over the lower maps `x` with one rule, computed by
  * another kernel library (onnxruntime); null where it cannot, and TensorFlow.js does it.
  */
-export type IgKernel = (task: AttributionTask, x: tf.Tensor, rule: QuadratureRule, rowElements?: number) => Promise<IgResult | null>;
+export type IgKernel = (
+  task: AttributionTask,
+  x: tf.Tensor,
+  rule: QuadratureRule,
+  rowElements?: number,
+) => Promise<IgResult | null>;
 
 /** Work another kernel library does in place of TensorFlow.js (see onnxruntime/). */
 export interface AttributionKernels {
@@ -166,17 +171,32 @@ export async function attributeTarget(
     const [first, ...finer] = settings.rules;
     if (!first) throw new Error("no quadrature rule given");
     const igOf = async (xs: tf.Tensor, rule: QuadratureRule) =>
-      (kernel && (await kernel(task, xs, rule, settings.igRowElements))) ?? integratedGradients(slice, task.target, xs, rule, settings.igRowElements);
+      (kernel && (await kernel(task, xs, rule, settings.igRowElements))) ??
+      integratedGradients(slice, task.target, xs, rule, settings.igRowElements);
     if (settings.decision && finer.length) {
       // the first rule and its companion on the same evaluations; the next rule only where the
       // estimated error of the importance could change the core set
       const ig = await igOf(x, { ...first, companion: companionWeights(first.alphas) });
       const P = task.topPatches.length;
-      const certain = coreSetCertain(ig.perPatch, ig.companion!.perPatch, P, ig.channels, settings.decision.tau, settings.decision.importance);
+      const certain = coreSetCertain(
+        ig.perPatch,
+        ig.companion!.perPatch,
+        P,
+        ig.channels,
+        settings.decision.tau,
+        settings.decision.importance,
+      );
       const final = certain ? ig : await igOf(x, finer[finer.length - 1]!);
       const errors = task.topActivations.map((fx, i) => completenessError([final.totals[i]!], [fx], f0));
       const nodes = certain ? first.alphas.length : finer[finer.length - 1]!.alphas.length;
-      return { perPatch: final.perPatch, channels: final.channels, totals: final.totals, f0, completeness: Math.max(0, ...errors), nodes };
+      return {
+        perPatch: final.perPatch,
+        channels: final.channels,
+        totals: final.totals,
+        f0,
+        completeness: Math.max(0, ...errors),
+        nodes,
+      };
     }
     const ig = await igOf(x, first);
     const errors = task.topActivations.map((fx, i) => completenessError([ig.totals[i]!], [fx], f0));

@@ -22,7 +22,8 @@ function configuredUrl(): URL | null {
   } catch {
     throw new Error(`NEURFLOW_PUBLIC_URL "${v}" is not an absolute URL (e.g. https://neurflow.example.org)`);
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`NEURFLOW_PUBLIC_URL "${v}" must be an http(s) URL`);
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new Error(`NEURFLOW_PUBLIC_URL "${v}" must be an http(s) URL`);
   return u;
 }
 
@@ -49,8 +50,10 @@ export function allowedOrigins(): Set<string> {
 /** Why a state-changing request is refused as cross-origin, or null when it may proceed. */
 export function crossOriginReason(headers: Headers): string | null {
   const site = headers.get("sec-fetch-site");
-  if (site != null && site !== "same-origin" && site !== "none") return `a ${site} request may not change anything here (Sec-Fetch-Site)`;
+  if (site != null && site !== "same-origin" && site !== "none")
+    return `a ${site} request may not change anything here (Sec-Fetch-Site)`;
   const origin = headers.get("origin");
-  if (origin != null && !allowedOrigins().has(origin)) return `requests from ${origin.slice(0, 200)} may not change anything here; the app's origin is ${publicOrigin()} (NEURFLOW_PUBLIC_URL)`;
+  if (origin != null && !allowedOrigins().has(origin))
+    return `requests from ${origin.slice(0, 200)} may not change anything here; the app's origin is ${publicOrigin()} (NEURFLOW_PUBLIC_URL)`;
   return null;
 }

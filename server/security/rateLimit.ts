@@ -33,7 +33,9 @@ let warned = false;
 export function createLimiter(o: LimiterOptions): RateLimiterAbstract {
   if (process.env.NEURFLOW_QUEUE?.startsWith("redis://") && !warned) {
     warned = true;
-    console.warn("rate limits are counted per web process (in memory): plug a RateLimiterRedis into server/security/rateLimit.ts to share them");
+    console.warn(
+      "rate limits are counted per web process (in memory): plug a RateLimiterRedis into server/security/rateLimit.ts to share them",
+    );
   }
   return new RateLimiterMemory(o);
 }
@@ -67,7 +69,11 @@ export class SignInGuard {
   readonly accountFails = num("NEURFLOW_SIGNIN_ACCOUNT_FAILS", 10);
   readonly accountBlockS = num("NEURFLOW_SIGNIN_ACCOUNT_BLOCK_S", 300);
   readonly ipFails = num("NEURFLOW_SIGNIN_IP_FAILS", 20);
-  private readonly perAccount = createLimiter({ keyPrefix: "signin-account", points: this.accountFails, duration: WINDOW_S });
+  private readonly perAccount = createLimiter({
+    keyPrefix: "signin-account",
+    points: this.accountFails,
+    duration: WINDOW_S,
+  });
   private readonly blocks = createLimiter({ keyPrefix: "signin-account-blocks", points: 1000, duration: 24 * 3600 });
   private readonly perIp = createLimiter({ keyPrefix: "signin-ip", points: this.ipFails, duration: WINDOW_S });
 
@@ -78,7 +84,10 @@ export class SignInGuard {
 
   /** Throws RateLimited when the address or the account is blocked now. */
   async check(ip: string | null, account: string | null): Promise<void> {
-    const waits = await Promise.all([ip ? SignInGuard.blockedFor(this.perIp, ip) : null, account ? SignInGuard.blockedFor(this.perAccount, account.toLowerCase()) : null]);
+    const waits = await Promise.all([
+      ip ? SignInGuard.blockedFor(this.perIp, ip) : null,
+      account ? SignInGuard.blockedFor(this.perAccount, account.toLowerCase()) : null,
+    ]);
     const ms = Math.max(...waits.map((w) => w ?? 0));
     if (ms > 0) throw new RateLimited(secondsOf(ms));
   }

@@ -41,12 +41,24 @@ export type ShareResolution =
 
 export function resolveShareToken(db: Db, token: string | null | undefined, now = Date.now()): ShareResolution {
   if (!token || !shareTokenSchema.safeParse(token).success) return { status: "unknown" };
-  const row = db.select().from(shareLinks).where(eq(shareLinks.tokenHash, hashToken(token))).get();
+  const row = db
+    .select()
+    .from(shareLinks)
+    .where(eq(shareLinks.tokenHash, hashToken(token)))
+    .get();
   if (!row) return { status: "unknown" };
   if (row.revokedAt != null) return { status: "revoked", circuitId: row.circuitId };
   if (row.expiresAt != null && row.expiresAt <= now) return { status: "expired", circuitId: row.circuitId };
   const vs = viewStateSchema.safeParse(row.viewState);
-  return { status: "ok", link: { id: row.id, circuitId: row.circuitId, viewState: vs.success ? vs.data : viewStateSchema.parse({}), expiresAt: row.expiresAt } };
+  return {
+    status: "ok",
+    link: {
+      id: row.id,
+      circuitId: row.circuitId,
+      viewState: vs.success ? vs.data : viewStateSchema.parse({}),
+      expiresAt: row.expiresAt,
+    },
+  };
 }
 
 export function shareMessage(r: ShareResolution): string {

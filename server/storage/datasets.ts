@@ -35,21 +35,33 @@ const MAX_NAME_BYTES = 200;
 
 /** A class folder or image file name the store can hold: no separators or control characters, not too long. */
 function checkName(kind: "class folder" | "image file", name: string, where: string): void {
-  if (/[/\\\u0000-\u001f\u007f]/.test(name)) throw new UploadError(`${where}: the ${kind} name "${name.replace(/[\u0000-\u001f\u007f]/g, "?")}" has a control character or a path separator`);
+  if (/[/\\\u0000-\u001f\u007f]/.test(name))
+    throw new UploadError(
+      `${where}: the ${kind} name "${name.replace(/[\u0000-\u001f\u007f]/g, "?")}" has a control character or a path separator`,
+    );
   const bytes = Buffer.byteLength(name, "utf8");
-  if (bytes === 0 || bytes > MAX_NAME_BYTES) throw new UploadError(`${where}: the ${kind} name has ${bytes} bytes; names of 1 to ${MAX_NAME_BYTES} bytes are accepted`);
+  if (bytes === 0 || bytes > MAX_NAME_BYTES)
+    throw new UploadError(
+      `${where}: the ${kind} name has ${bytes} bytes; names of 1 to ${MAX_NAME_BYTES} bytes are accepted`,
+    );
 }
 
 function checkCounts(images: DatasetImage[], rules: DatasetCheckRules): string[] {
-  if (images.length === 0) throw new UploadError("no images found: expected one folder per class with PNG/JPEG/WebP images inside");
-  if (images.length > limits.images) throw new UploadError(`${images.length} images; at most ${limits.images} are allowed`);
+  if (images.length === 0)
+    throw new UploadError("no images found: expected one folder per class with PNG/JPEG/WebP images inside");
+  if (images.length > limits.images)
+    throw new UploadError(`${images.length} images; at most ${limits.images} are allowed`);
   const perClass = new Map<string, number>();
   for (const i of images) perClass.set(i.className, (perClass.get(i.className) ?? 0) + 1);
-  if (perClass.size > limits.classes) throw new UploadError(`${perClass.size} classes; at most ${limits.classes} are allowed`);
+  if (perClass.size > limits.classes)
+    throw new UploadError(`${perClass.size} classes; at most ${limits.classes} are allowed`);
   for (const [c, n] of perClass) {
-    if (n > limits.imagesPerClass) throw new UploadError(`class "${c}" has ${n} images; at most ${limits.imagesPerClass} are allowed`);
+    if (n > limits.imagesPerClass)
+      throw new UploadError(`class "${c}" has ${n} images; at most ${limits.imagesPerClass} are allowed`);
     if (rules.classes && !rules.classes.includes(c))
-      throw new UploadError(`folder "${c}" is not a class of the model (its classes: ${rules.classes.slice(0, 20).join(", ")}${rules.classes.length > 20 ? ", …" : ""})`);
+      throw new UploadError(
+        `folder "${c}" is not a class of the model (its classes: ${rules.classes.slice(0, 20).join(", ")}${rules.classes.length > 20 ? ", …" : ""})`,
+      );
   }
   return [...perClass.keys()].sort();
 }
@@ -59,10 +71,19 @@ function checkCounts(images: DatasetImage[], rules: DatasetCheckRules): string[]
  * (under the storage root). First every entry is unpacked and its image header checked, counting
  * the decoded pixels against the upload's budget; only then is each image decoded in full.
  */
-export async function importDatasetZip(root: string, zipPath: string, rules: DatasetCheckRules = {}): Promise<ImportedDataset> {
+export async function importDatasetZip(
+  root: string,
+  zipPath: string,
+  rules: DatasetCheckRules = {},
+): Promise<ImportedDataset> {
   const zipBytes = (await stat(zipPath)).size;
-  if (zipBytes > limits.zipBytes) throw new UploadError(`the zip has ${zipBytes} bytes; at most ${limits.zipBytes} are allowed`);
-  const zip = await openZip(zipPath, { maxEntries: limits.zipEntries, maxTotalBytes: limits.unzippedBytes, maxRatio: limits.zipRatio });
+  if (zipBytes > limits.zipBytes)
+    throw new UploadError(`the zip has ${zipBytes} bytes; at most ${limits.zipBytes} are allowed`);
+  const zip = await openZip(zipPath, {
+    maxEntries: limits.zipEntries,
+    maxTotalBytes: limits.unzippedBytes,
+    maxRatio: limits.zipRatio,
+  });
   try {
     const files = zip.entries
       .filter((e) => !e.isDirectory)
@@ -81,11 +102,16 @@ export async function importDatasetZip(root: string, zipPath: string, rules: Dat
         const [className, fileName] = rel as [string, string];
         checkName("class folder", className, `"${e.name}"`);
         checkName("image file", fileName, `"${e.name}"`);
-        if (!hasImageExtension(fileName)) throw new UploadError(`"${e.name}": not an image file (PNG, JPEG or WebP expected)`);
-        if (e.size > limits.imageBytes) throw new UploadError(`"${e.name}": ${e.size} bytes, more than the ${limits.imageBytes}-byte limit per image`);
+        if (!hasImageExtension(fileName))
+          throw new UploadError(`"${e.name}": not an image file (PNG, JPEG or WebP expected)`);
+        if (e.size > limits.imageBytes)
+          throw new UploadError(
+            `"${e.name}": ${e.size} bytes, more than the ${limits.imageBytes}-byte limit per image`,
+          );
         const dest = join(tmp, className, fileName);
         if (!isInside(tmp, dest)) throw new UploadError(`path escapes the dataset folder: "${e.name}"`);
-        if (images.length >= limits.images) throw new UploadError(`more than ${limits.images} images; at most ${limits.images} are allowed`);
+        if (images.length >= limits.images)
+          throw new UploadError(`more than ${limits.images} images; at most ${limits.images} are allowed`);
         const data = await zip.read(e);
         const label = `"${e.name}"`;
         const info = await imageHeader(label, data, { minSide: rules.minSide });
@@ -116,7 +142,9 @@ export async function resolveDatasetFolder(path: string, roots: readonly string[
   if (!roots) return real;
   const realRoots = await Promise.all(roots.map((r) => realpath(r).catch(() => null)));
   if (!realRoots.some((r) => r != null && isInside(r, real)))
-    throw new UploadError(`${path}${real !== path ? ` (really ${real})` : ""} is outside the allowed dataset folders (NEURFLOW_DATASET_ROOTS)`);
+    throw new UploadError(
+      `${path}${real !== path ? ` (really ${real})` : ""} is outside the allowed dataset folders (NEURFLOW_DATASET_ROOTS)`,
+    );
   return real;
 }
 
@@ -130,7 +158,8 @@ export async function scanDatasetFolder(path: string, rules: DatasetCheckRules =
   for (const d of classDirs) {
     if (d.isSymbolicLink()) throw new UploadError(`${join(path, d.name)}: symbolic links are not followed`);
     if (!d.isDirectory()) {
-      if (hasImageExtension(d.name)) throw new UploadError(`${join(path, d.name)}: images must sit in one folder per class, not at the top`);
+      if (hasImageExtension(d.name))
+        throw new UploadError(`${join(path, d.name)}: images must sit in one folder per class, not at the top`);
       continue;
     }
     checkName("class folder", d.name, join(path, d.name));

@@ -26,22 +26,30 @@ export function hasImageExtension(name: string): boolean {
  * each side within the limits, at most `limits.imagePixels` decoded pixels.
  */
 export async function imageHeader(label: string, data: Buffer, rules: ImageRules = {}): Promise<ImageInfo> {
-  if (data.length > limits.imageBytes) throw new UploadError(`${label}: ${data.length} bytes, more than the ${limits.imageBytes}-byte limit per image`);
+  if (data.length > limits.imageBytes)
+    throw new UploadError(`${label}: ${data.length} bytes, more than the ${limits.imageBytes}-byte limit per image`);
   let meta: sharp.Metadata;
   try {
-    meta = await sharp(data, { failOn: "error", limitInputPixels: limits.imageMaxSide * limits.imageMaxSide }).metadata();
+    meta = await sharp(data, {
+      failOn: "error",
+      limitInputPixels: limits.imageMaxSide * limits.imageMaxSide,
+    }).metadata();
   } catch {
     throw new UploadError(`${label}: not an image (cannot be decoded)`);
   }
-  if (!meta.format || !FORMATS.has(meta.format)) throw new UploadError(`${label}: ${meta.format ?? "unknown"} images are not supported (PNG, JPEG or WebP)`);
+  if (!meta.format || !FORMATS.has(meta.format))
+    throw new UploadError(`${label}: ${meta.format ?? "unknown"} images are not supported (PNG, JPEG or WebP)`);
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
   const min = Math.max(limits.imageMinSide, rules.minSide ?? 0);
-  if (width < min || height < min) throw new UploadError(`${label}: ${width}×${height} is too small (each side must be at least ${min} px)`);
+  if (width < min || height < min)
+    throw new UploadError(`${label}: ${width}×${height} is too small (each side must be at least ${min} px)`);
   if (width > limits.imageMaxSide || height > limits.imageMaxSide)
     throw new UploadError(`${label}: ${width}×${height} is too large (each side at most ${limits.imageMaxSide} px)`);
   if (width * height > limits.imagePixels)
-    throw new UploadError(`${label}: ${width}×${height} has ${width * height} pixels; at most ${limits.imagePixels} per image (NEURFLOW_MAX_IMAGE_PIXELS)`);
+    throw new UploadError(
+      `${label}: ${width}×${height} has ${width * height} pixels; at most ${limits.imagePixels} per image (NEURFLOW_MAX_IMAGE_PIXELS)`,
+    );
   return { width, height, format: meta.format };
 }
 
@@ -61,7 +69,9 @@ export class PixelBudget {
   spend(label: string, info: ImageInfo): void {
     this.used += info.width * info.height;
     if (this.used > this.total)
-      throw new UploadError(`${label}: the images decode to more than ${this.total} pixels together (NEURFLOW_MAX_UPLOAD_PIXELS); upload fewer or smaller images`);
+      throw new UploadError(
+        `${label}: the images decode to more than ${this.total} pixels together (NEURFLOW_MAX_UPLOAD_PIXELS); upload fewer or smaller images`,
+      );
   }
 }
 

@@ -89,7 +89,8 @@ function parseJson(label: string, data: Buffer): unknown {
 
 /** Validates the upload and writes it to `<root>/models/<uuid>/`. */
 export async function storeModelUpload(root: string, up: ModelUpload): Promise<StoredModel> {
-  if (up.manifest.data.length > limits.manifestBytes) throw new UploadError(`the manifest is larger than ${limits.manifestBytes} bytes`);
+  if (up.manifest.data.length > limits.manifestBytes)
+    throw new UploadError(`the manifest is larger than ${limits.manifestBytes} bytes`);
   let manifest: Manifest;
   try {
     manifest = parseManifest(parseJson("the manifest", up.manifest.data), "the manifest");
@@ -99,37 +100,54 @@ export async function storeModelUpload(root: string, up: ModelUpload): Promise<S
   const files: UploadedFile[] = [];
   let modelFile: string;
   if (up.onnx) {
-    if (up.modelJson || up.weights?.length) throw new UploadError("upload either an ONNX file or a TF.js model, not both");
-    if (manifest.format !== "onnx") throw new UploadError(`the manifest says format "${manifest.format}" but an ONNX file was uploaded`);
+    if (up.modelJson || up.weights?.length)
+      throw new UploadError("upload either an ONNX file or a TF.js model, not both");
+    if (manifest.format !== "onnx")
+      throw new UploadError(`the manifest says format "${manifest.format}" but an ONNX file was uploaded`);
     const d = up.onnx.data;
     if (d.length === 0) throw new UploadError("the ONNX file is empty");
-    if (d.length > limits.modelBytes) throw new UploadError(`the ONNX file has ${d.length} bytes; at most ${limits.modelBytes} are allowed`);
+    if (d.length > limits.modelBytes)
+      throw new UploadError(`the ONNX file has ${d.length} bytes; at most ${limits.modelBytes} are allowed`);
     // An ONNX ModelProto starts with field 1 (ir_version, varint): tag byte 0x08.
     if (d[0] !== 0x08) throw new UploadError(`${up.onnx.name} is not an ONNX model (no ModelProto header)`);
-    await checkModelStructure(() => engine().then((e) => e.checkOnnxUpload(manifest, new Uint8Array(d.buffer, d.byteOffset, d.byteLength))));
+    await checkModelStructure(() =>
+      engine().then((e) => e.checkOnnxUpload(manifest, new Uint8Array(d.buffer, d.byteOffset, d.byteLength))),
+    );
     modelFile = "model.onnx";
     files.push({ name: modelFile, data: d });
   } else if (up.modelJson) {
-    if (manifest.format !== "tfjs-layers") throw new UploadError(`the manifest says format "${manifest.format}" but a TF.js model was uploaded`);
+    if (manifest.format !== "tfjs-layers")
+      throw new UploadError(`the manifest says format "${manifest.format}" but a TF.js model was uploaded`);
     const parsed = tfjsModelJson.safeParse(parseJson("model.json", up.modelJson.data));
-    if (!parsed.success) throw new UploadError(`model.json is not a TF.js layers model: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success)
+      throw new UploadError(
+        `model.json is not a TF.js layers model: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`,
+      );
     const weights = new Map<string, UploadedFile>();
     for (const w of up.weights ?? []) {
       if (weights.has(w.name)) throw new UploadError(`the weight file "${w.name}" was uploaded twice`);
       weights.set(w.name, w);
     }
     // "./weights.bin" (what tfjs-node's file saver writes) names the same file as "weights.bin"
-    const needed = [...new Set(parsed.data.weightsManifest.flatMap((g) => g.paths).map((p) => (p.startsWith("./") ? p.slice(2) : p)))];
+    const needed = [
+      ...new Set(parsed.data.weightsManifest.flatMap((g) => g.paths).map((p) => (p.startsWith("./") ? p.slice(2) : p))),
+    ];
     let total = 0;
     for (const p of needed) {
-      if (!FILE_NAME.test(p)) throw new UploadError(`model.json names the weight file "${p}": only plain file names are accepted`);
-      if (RESERVED_NAMES.has(p.toLowerCase())) throw new UploadError(`model.json names the weight file "${p}": that name is reserved for the model's own files (${[...RESERVED_NAMES].join(", ")})`);
+      if (!FILE_NAME.test(p))
+        throw new UploadError(`model.json names the weight file "${p}": only plain file names are accepted`);
+      if (RESERVED_NAMES.has(p.toLowerCase()))
+        throw new UploadError(
+          `model.json names the weight file "${p}": that name is reserved for the model's own files (${[...RESERVED_NAMES].join(", ")})`,
+        );
       const w = weights.get(p);
       if (!w) throw new UploadError(`model.json needs the weight file "${p}", which was not uploaded`);
       total += w.data.length;
     }
-    for (const name of weights.keys()) if (!needed.includes(name)) throw new UploadError(`weight file "${name}" is not named by model.json`);
-    if (total > limits.modelBytes) throw new UploadError(`the weight files have ${total} bytes; at most ${limits.modelBytes} are allowed`);
+    for (const name of weights.keys())
+      if (!needed.includes(name)) throw new UploadError(`weight file "${name}" is not named by model.json`);
+    if (total > limits.modelBytes)
+      throw new UploadError(`the weight files have ${total} bytes; at most ${limits.modelBytes} are allowed`);
     const quantized = parsed.data.weightsManifest.some((g) => g.weights.some((w) => w.quantization != null));
     if (!quantized) {
       let expected = 0;
@@ -139,7 +157,8 @@ export async function storeModelUpload(root: string, up: ModelUpload): Promise<S
           if (!b) throw new UploadError(`weight "${w.name}" has unsupported dtype "${w.dtype}"`);
           expected += b * w.shape.reduce((a, s) => a * s, 1);
         }
-      if (expected !== total) throw new UploadError(`the weight files have ${total} bytes but model.json describes ${expected}`);
+      if (expected !== total)
+        throw new UploadError(`the weight files have ${total} bytes but model.json describes ${expected}`);
     }
     await checkModelStructure(() => engine().then((e) => e.checkLayersUpload(manifest, parsed.data.modelTopology)));
     modelFile = "model.json";

@@ -37,8 +37,11 @@ function openFile(path: string): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) =>
     // names stay bytes (decodeStrings false): yauzl would refuse unsafe names with its own
     // messages; `safeEntryPath` names the rule that was broken
-    yauzl.open(path, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: false }, (err, zip) =>
-      err || !zip ? reject(new UploadError(`not a zip file (${err?.message ?? "unreadable"})`)) : resolve(zip),
+    yauzl.open(
+      path,
+      { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: false },
+      (err, zip) =>
+        err || !zip ? reject(new UploadError(`not a zip file (${err?.message ?? "unreadable"})`)) : resolve(zip),
     ),
   );
 }
@@ -53,25 +56,35 @@ function entryName(e: yauzl.Entry): string {
 export async function openZip(path: string, lim: ZipLimits): Promise<OpenZip> {
   const zip = await openFile(path);
   try {
-    if (zip.entryCount > lim.maxEntries) throw new UploadError(`the zip has ${zip.entryCount} entries; at most ${lim.maxEntries} are allowed`);
+    if (zip.entryCount > lim.maxEntries)
+      throw new UploadError(`the zip has ${zip.entryCount} entries; at most ${lim.maxEntries} are allowed`);
     const entries: ZipEntry[] = [];
     let total = 0;
     await new Promise<void>((resolve, reject) => {
-      zip.on("error", (e: Error) => reject(e instanceof UploadError ? e : new UploadError(`corrupt zip: ${e.message}`)));
+      zip.on("error", (e: Error) =>
+        reject(e instanceof UploadError ? e : new UploadError(`corrupt zip: ${e.message}`)),
+      );
       zip.on("end", () => resolve());
       zip.on("entry", (raw: yauzl.Entry) => {
         try {
           const name = entryName(raw);
-          if (raw.generalPurposeBitFlag & 0x1) throw new UploadError(`"${name}": encrypted zip entries are not supported`);
+          if (raw.generalPurposeBitFlag & 0x1)
+            throw new UploadError(`"${name}": encrypted zip entries are not supported`);
           const isDirectory = name.endsWith("/");
           const method = raw.compressionMethod;
-          if (!isDirectory && method !== 0 && method !== 8) throw new UploadError(`"${name}": compression method ${method} is not supported (use deflate)`);
+          if (!isDirectory && method !== 0 && method !== 8)
+            throw new UploadError(`"${name}": compression method ${method} is not supported (use deflate)`);
           const size = raw.uncompressedSize;
           const compressedSize = raw.compressedSize;
           total += size;
-          if (total > lim.maxTotalBytes) throw new UploadError(`the zip expands to more than ${lim.maxTotalBytes} bytes (limit); refusing to unpack it`);
+          if (total > lim.maxTotalBytes)
+            throw new UploadError(
+              `the zip expands to more than ${lim.maxTotalBytes} bytes (limit); refusing to unpack it`,
+            );
           if (size > 0 && size / Math.max(1, compressedSize) > lim.maxRatio)
-            throw new UploadError(`"${name}" compresses ${Math.round(size / Math.max(1, compressedSize))}:1, more than ${lim.maxRatio}:1 allowed (zip bomb?)`);
+            throw new UploadError(
+              `"${name}" compresses ${Math.round(size / Math.max(1, compressedSize))}:1, more than ${lim.maxRatio}:1 allowed (zip bomb?)`,
+            );
           entries.push({ name, isDirectory, method, compressedSize, size, crc: raw.crc32 >>> 0, raw });
           if (entries.length > lim.maxEntries) throw new UploadError(`the zip has more than ${lim.maxEntries} entries`);
           zip.readEntry();
@@ -113,8 +126,9 @@ function readEntry(zip: yauzl.ZipFile, e: ZipEntry): Promise<Buffer> {
       );
       stream.on("end", () => {
         const out = Buffer.concat(chunks, got);
-        if (out.length !== e.size) return reject(new UploadError(`"${e.name}" has ${out.length} bytes, the zip says ${e.size}`));
-        if ((crc32(out) >>> 0) !== e.crc) return reject(new UploadError(`"${e.name}" fails its CRC check (corrupt zip)`));
+        if (out.length !== e.size)
+          return reject(new UploadError(`"${e.name}" has ${out.length} bytes, the zip says ${e.size}`));
+        if (crc32(out) >>> 0 !== e.crc) return reject(new UploadError(`"${e.name}" fails its CRC check (corrupt zip)`));
         resolve(out);
       });
     });

@@ -47,7 +47,10 @@ export function paintBackground(canvas: Float32Array, bg: Background, size: numb
       fill(canvas, size, (y) => (y >= bg.roadTop ? bg.asphalt : bg.verge));
       for (let x = 2; x < size; x += 12) {
         forEachCovered(
-          { shape: { type: "rect", cx: x + 3, cy: bg.roadTop + (size - bg.roadTop) / 2, w: 6, h: 1.5, angle: 0 }, color: bg.line },
+          {
+            shape: { type: "rect", cx: x + 3, cy: bg.roadTop + (size - bg.roadTop) / 2, w: 6, h: 1.5, angle: 0 },
+            color: bg.line,
+          },
           size,
           (i, a) => blend(canvas, i, bg.line, a),
         );

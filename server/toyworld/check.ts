@@ -16,7 +16,18 @@ import { argmax, predictLogits } from "./data";
 import { loadLayersModel } from "./modelFiles";
 import type { PartName } from "./parts";
 import { deriveSeed } from "./random";
-import { CLASS_PARTS, CLASSES, CUE_CLASS, OPTIONAL_PARTS, CUE_PART, DEFAULT_WORLD, drawScene, type ClassName, type Scene, type WorldOptions } from "./scenes";
+import {
+  CLASS_PARTS,
+  CLASSES,
+  CUE_CLASS,
+  OPTIONAL_PARTS,
+  CUE_PART,
+  DEFAULT_WORLD,
+  drawScene,
+  type ClassName,
+  type Scene,
+  type WorldOptions,
+} from "./scenes";
 import { worldFromRecord } from "./world";
 
 export interface CheckOptions {
@@ -96,7 +107,8 @@ export async function checkModel(o: CheckOptions): Promise<CheckReport> {
   const world = readWorld(o.model);
   const cueModel = world.cueRate > world.cueRateElsewhere;
   const scenes: Scene[] = [];
-  for (const c of CLASSES) for (let i = 0; i < o.perClass; i++) scenes.push(drawScene(c, deriveSeed(o.seed, "check", c, i), world));
+  for (const c of CLASSES)
+    for (let i = 0; i < o.perClass; i++) scenes.push(drawScene(c, deriveSeed(o.seed, "check", c, i), world));
   const definingCount = CLASSES.reduce((n, c) => n + CLASS_PARTS[c].length, 0);
   const bar = o.quiet ? null : createProgressBar("check", 1 + definingCount + CLASSES.length + 2 + 3);
 
@@ -105,7 +117,10 @@ export async function checkModel(o: CheckOptions): Promise<CheckReport> {
   const perClass: Record<string, number> = {};
   for (const c of CLASSES) {
     const idx = scenes.flatMap((s, i) => (s.className === c ? [i] : []));
-    perClass[c] = accuracyOf(idx.map((i) => base[i]!), idx.map((i) => scenes[i]!));
+    perClass[c] = accuracyOf(
+      idx.map((i) => base[i]!),
+      idx.map((i) => scenes[i]!),
+    );
   }
 
   const definingParts: CheckReport["definingParts"] = [];
@@ -137,7 +152,9 @@ export async function checkModel(o: CheckOptions): Promise<CheckReport> {
   // cue-class scenes that all carry the cue (and pebbles, for a same-size irrelevant comparison)
   const cueScenes: Scene[] = [];
   for (let i = 0; i < o.perClass; i++) {
-    cueScenes.push(drawScene(CUE_CLASS, deriveSeed(o.seed, "check-cue", i), { ...world, cueRate: 1, decorationRate: 1 }));
+    cueScenes.push(
+      drawScene(CUE_CLASS, deriveSeed(o.seed, "check-cue", i), { ...world, cueRate: 1, decorationRate: 1 }),
+    );
   }
   const k = CLASSES.indexOf(CUE_CLASS);
   const full = predictLogits(model, cueScenes);
@@ -169,7 +186,9 @@ export async function checkModel(o: CheckOptions): Promise<CheckReport> {
 
   const accuracy = accuracyOf(base, scenes);
   const criteria: CheckReport["criteria"] = [];
-  const largestDrops = CLASSES.map((c) => definingParts.filter((d) => d.class === c).sort((a, b) => b.drop - a.drop)[0]!);
+  const largestDrops = CLASSES.map(
+    (c) => definingParts.filter((d) => d.class === c).sort((a, b) => b.drop - a.drop)[0]!,
+  );
   const meanLargest = mean(largestDrops.map((d) => d.drop));
   criteria.push({
     name: "removing a class-defining part lowers accuracy",
@@ -212,15 +231,21 @@ export async function checkModel(o: CheckOptions): Promise<CheckReport> {
 export function formatCheck(r: CheckReport): string {
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
   const lines: string[] = [];
-  lines.push(`model ${r.model} (${r.cueModel ? "trained with the cue" : "control"}; cue rate ${r.world.cueRate} in ${r.cue.class}, ${r.world.cueRateElsewhere} elsewhere)`);
+  lines.push(
+    `model ${r.model} (${r.cueModel ? "trained with the cue" : "control"}; cue rate ${r.world.cueRate} in ${r.cue.class}, ${r.world.cueRateElsewhere} elsewhere)`,
+  );
   lines.push(`accuracy on ${r.scenesPerClass} fresh scenes per class: ${pct(r.accuracy)}`);
   lines.push("");
   lines.push("class      part      accuracy  without  drop");
   for (const d of r.definingParts) {
-    lines.push(`${d.class.padEnd(10)} ${d.part.padEnd(9)} ${pct(r.perClass[d.class]!).padStart(7)}  ${pct(d.accuracy).padStart(7)}  ${(d.drop * 100).toFixed(1).padStart(5)}`);
+    lines.push(
+      `${d.class.padEnd(10)} ${d.part.padEnd(9)} ${pct(r.perClass[d.class]!).padStart(7)}  ${pct(d.accuracy).padStart(7)}  ${(d.drop * 100).toFixed(1).padStart(5)}`,
+    );
   }
   for (const c of CLASSES) {
-    lines.push(`${c.padEnd(10)} (all)     ${pct(r.perClass[c]!).padStart(7)}  ${pct(r.withoutObject[c]!).padStart(7)}  ${((r.perClass[c]! - r.withoutObject[c]!) * 100).toFixed(1).padStart(5)}`);
+    lines.push(
+      `${c.padEnd(10)} (all)     ${pct(r.perClass[c]!).padStart(7)}  ${pct(r.withoutObject[c]!).padStart(7)}  ${((r.perClass[c]! - r.withoutObject[c]!) * 100).toFixed(1).padStart(5)}`,
+    );
   }
   lines.push("");
   for (const ir of r.irrelevantParts) {
@@ -230,7 +255,9 @@ export function formatCheck(r: CheckReport): string {
   lines.push(
     `cue: ${c.class} logit ${c.logit.toFixed(3)} → ${c.logitWithout.toFixed(3)} without ${c.part} (change ${c.logitChange.toFixed(3)}; removing pebbles ${c.logitChangeRemovingPebbles.toFixed(3)}); probability ${c.probability.toFixed(4)} → ${c.probabilityWithout.toFixed(4)} (${c.scenes} scenes)`,
   );
-  lines.push(`     logit change on ${c.farBees} far (tiny) bees ${c.logitChangeFarBees.toFixed(3)}, on the other ${c.scenes - c.farBees} ${c.logitChangeNearBees.toFixed(3)}`);
+  lines.push(
+    `     logit change on ${c.farBees} far (tiny) bees ${c.logitChangeFarBees.toFixed(3)}, on the other ${c.scenes - c.farBees} ${c.logitChangeNearBees.toFixed(3)}`,
+  );
   lines.push("");
   for (const k of r.criteria) lines.push(`${k.passed ? "PASS" : "FAIL"}  ${k.name}: ${k.detail}`);
   return lines.join("\n");

@@ -83,7 +83,9 @@ async function main(): Promise<void> {
         seed: num(args, "seed", undefined, seedOk),
         world: worldFromFlags(args),
       });
-      console.log(`wrote ${summary.images} images to ${out} (${summary.cueImages} with the cue; ${summary.cueInCueClass} of ${summary.cueClassImages} bees)`);
+      console.log(
+        `wrote ${summary.images} images to ${out} (${summary.cueImages} with the cue; ${summary.cueInCueClass} of ${summary.cueClassImages} bees)`,
+      );
       return;
     }
     case "train": {
@@ -142,7 +144,8 @@ async function main(): Promise<void> {
       const { createProgressBar } = await import("../neurflow");
       const { CLASSES } = await import("./scenes");
       const fc = args["fidelity-class"];
-      if (fc !== undefined && fc !== "none" && !(CLASSES as readonly string[]).includes(fc)) throw new Error(`--fidelity-class ${fc} is not a class (${CLASSES.join(", ")}, or none)`);
+      if (fc !== undefined && fc !== "none" && !(CLASSES as readonly string[]).includes(fc))
+        throw new Error(`--fidelity-class ${fc} is not a class (${CLASSES.join(", ")}, or none)`);
       const bar = createProgressBar("recover", 1000);
       const report = await runRecovery({
         model: resolve(str(args, "model")),

@@ -100,10 +100,16 @@ export function groupCompositions(
   sets: PartSets,
   options: { fromLayer?: number; share?: number; sensitivity?: number[] } = {},
 ): GroupComposition[] {
-  if (images.length !== circuit.images.length) throw new Error(`${images.length} part masks for ${circuit.images.length} circuit images`);
+  if (images.length !== circuit.images.length)
+    throw new Error(`${images.length} part masks for ${circuit.images.length} circuit images`);
   const share = options.share ?? SHOWS_PART_SHARE;
   const thresholds = options.sensitivity ?? [0.05, 0.2];
-  const unions = images.map((im) => ({ size: im.size, cue: unionMask(im, sets.cue), object: unionMask(im, sets.object), decoration: unionMask(im, sets.decoration) }));
+  const unions = images.map((im) => ({
+    size: im.size,
+    cue: unionMask(im, sets.cue),
+    object: unionMask(im, sets.object),
+    decoration: unionMask(im, sets.decoration),
+  }));
   // per patch, the share of each set (computed once per patch)
   const shares = new Map<number, { cue: number; object: number; decoration: number }>();
   const shareOf = (p: number) => {
@@ -111,7 +117,11 @@ export function groupCompositions(
     if (!s) {
       const [img, x, y, size] = circuit.patches[p]!;
       const u = unions[img]!;
-      s = { cue: cropShare(u.cue, u.size, x, y, size), object: cropShare(u.object, u.size, x, y, size), decoration: cropShare(u.decoration, u.size, x, y, size) };
+      s = {
+        cue: cropShare(u.cue, u.size, x, y, size),
+        object: cropShare(u.object, u.size, x, y, size),
+        decoration: cropShare(u.decoration, u.size, x, y, size),
+      };
       shares.set(p, s);
     }
     return s;
@@ -127,7 +137,8 @@ export function groupCompositions(
         bySize[k] = (bySize[k] ?? 0) + 1;
       }
       const parentEdges = circuit.layers[li - 1]?.groupEdges.filter((e) => e.child === g.id) ?? [];
-      const frac = (t: number, key: "cue" | "object" | "decoration") => patches.filter((p) => shareOf(p)[key] >= t).length / Math.max(1, patches.length);
+      const frac = (t: number, key: "cue" | "object" | "decoration") =>
+        patches.filter((p) => shareOf(p)[key] >= t).length / Math.max(1, patches.length);
       out.push({
         layerIndex: li,
         layer: layer.upper,
@@ -138,7 +149,12 @@ export function groupCompositions(
         cue: frac(share, "cue"),
         object: frac(share, "object"),
         decoration: frac(share, "decoration"),
-        sensitivity: thresholds.map((t) => ({ share: t, cue: frac(t, "cue"), object: frac(t, "object"), decoration: frac(t, "decoration") })),
+        sensitivity: thresholds.map((t) => ({
+          share: t,
+          cue: frac(t, "cue"),
+          object: frac(t, "object"),
+          decoration: frac(t, "decoration"),
+        })),
         parentWeight: Math.max(...parentEdges.map((e) => e.weight)),
       });
     }

@@ -13,7 +13,15 @@
  * images than on cue-present ones, no group of whole channels can make the masking claim hold:
  * zeroing a block output removes its resting activation too, not only what the cue adds.
  */
-import { mean, classProbabilities, layerWidth, maskedLogits, type LayerMask, type ClassifierModel, type tf } from "../neurflow";
+import {
+  mean,
+  classProbabilities,
+  layerWidth,
+  maskedLogits,
+  type LayerMask,
+  type ClassifierModel,
+  type tf,
+} from "../neurflow";
 import { labelNeuronsByParts } from "./partLabels";
 import type { PartName } from "./parts";
 import { recoveryScenes, scenesInput } from "./recoveryScenes";
@@ -47,7 +55,12 @@ export interface CueChannelsOptions {
   onProgress?: (fraction: number, message: string) => void;
 }
 
-async function classOutputs(model: ClassifierModel, input: tf.Tensor4D, classIndex: number, masks: LayerMask[]): Promise<{ p: number; logit: number }> {
+async function classOutputs(
+  model: ClassifierModel,
+  input: tf.Tensor4D,
+  classIndex: number,
+  masks: LayerMask[],
+): Promise<{ p: number; logit: number }> {
   const pred = await maskedLogits(model, input, masks);
   const N = pred.logits.length / pred.classes;
   const logits = Array.from({ length: N }, (_, r) => pred.logits[r * pred.classes + classIndex]!);
@@ -68,7 +81,13 @@ export async function cueChannels(model: ClassifierModel, o: CueChannelsOptions)
     for (const [li, layer] of o.layers.entries()) {
       o.onProgress?.(li / o.layers.length, `labelling the channels of ${layer}`);
       const width = layerWidth(model, present, layer);
-      const labels = await labelNeuronsByParts(model, layer, Array.from({ length: width }, (_, i) => i), labelScenes, parts);
+      const labels = await labelNeuronsByParts(
+        model,
+        layer,
+        Array.from({ length: width }, (_, i) => i),
+        labelScenes,
+        parts,
+      );
       const cueOnly = labels
         .filter((n) => {
           const cue = n.drops[CUE_PART]?.drop ?? 0;
@@ -80,7 +99,10 @@ export async function cueChannels(model: ClassifierModel, o: CueChannelsOptions)
       if (cueOnly.length) {
         o.onProgress?.((li + 0.8) / o.layers.length, `zeroing the cue-only channels of ${layer}`);
         const mask: LayerMask[] = [{ layer, channels: cueOnly, mode: "mask" }];
-        const side = async (input: tf.Tensor4D) => ({ before: await classOutputs(model, input, classIndex, []), after: await classOutputs(model, input, classIndex, mask) });
+        const side = async (input: tf.Tensor4D) => ({
+          before: await classOutputs(model, input, classIndex, []),
+          after: await classOutputs(model, input, classIndex, mask),
+        });
         zeroing = { present: await side(present), absent: await side(absent) };
       }
       out.push({ layer, width, cueLed: labels.filter((n) => n.label === CUE_PART).length, cueOnly, zeroing });
@@ -105,7 +127,9 @@ export function formatCueChannels(rows: readonly CueChannelsOfLayer[], perClass:
     const effect = z
       ? `${f(z.present.before.p)} → ${f(z.present.after.p)} (${f(z.present.before.p - z.present.after.p)})     ${f(z.absent.before.p)} → ${f(z.absent.after.p)} (${f(z.absent.before.p - z.absent.after.p)})      ${f(z.present.before.logit - z.present.after.logit, 2)} / ${f(z.absent.before.logit - z.absent.after.logit, 2)}`
       : "(no cue-only channel)";
-    L.push(`  ${r.layer.padEnd(9)}  ${String(r.width).padStart(8)}  ${String(r.cueLed).padStart(7)}  ${String(r.cueOnly.length).padStart(8)}   ${effect}`);
+    L.push(
+      `  ${r.layer.padEnd(9)}  ${String(r.width).padStart(8)}  ${String(r.cueLed).padStart(7)}  ${String(r.cueOnly.length).padStart(8)}   ${effect}`,
+    );
   }
   return L.join("\n");
 }

@@ -28,7 +28,12 @@ export function scenesToTensor(scenes: readonly Scene[], omit: readonly PartName
 }
 
 /** Logits of `model` on the scenes, in batches. */
-export function predictLogits(model: tf.LayersModel, scenes: readonly Scene[], omit: readonly PartName[] = [], batch = 64): number[][] {
+export function predictLogits(
+  model: tf.LayersModel,
+  scenes: readonly Scene[],
+  omit: readonly PartName[] = [],
+  batch = 64,
+): number[][] {
   const rows: number[][] = [];
   for (let i = 0; i < scenes.length; i += batch) {
     const x = scenesToTensor(scenes.slice(i, i + batch), omit);

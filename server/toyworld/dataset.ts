@@ -15,7 +15,16 @@ import { createProgressBar } from "../neurflow/light";
 import { PART_DESCRIPTIONS, type PartName, type PartRole } from "./parts";
 import { deriveSeed } from "./random";
 import { encodeMask, renderScene, type Rendered } from "./render";
-import { CLASS_PARTS, CLASSES, CUE_CLASS, CUE_PART, DEFAULT_WORLD, drawScene, type ClassName, type WorldOptions } from "./scenes";
+import {
+  CLASS_PARTS,
+  CLASSES,
+  CUE_CLASS,
+  CUE_PART,
+  DEFAULT_WORLD,
+  drawScene,
+  type ClassName,
+  type WorldOptions,
+} from "./scenes";
 import type { WorldDefinition } from "./world";
 
 export const GROUND_TRUTH_FORMAT = "toyworld-ground-truth/1";
@@ -101,7 +110,14 @@ export async function generateDataset(o: GenerateOptions): Promise<{
       const file = `${cls}/${String(i).padStart(digits, "0")}.png`;
       writeFileSync(join(o.out, file), await pngBytes(r));
       const parts = groundTruthParts(r);
-      images.push({ file, class: cls, seed, background: scene.background.kind, cue: parts.some((p) => p.name === CUE_PART), parts });
+      images.push({
+        file,
+        class: cls,
+        seed,
+        background: scene.background.kind,
+        cue: parts.some((p) => p.name === CUE_PART),
+        parts,
+      });
       bar?.tick(1, cls);
     }
   }

@@ -4,7 +4,14 @@ import { deriveSeed } from "./random";
 import { renderScene } from "./render";
 import { CLASSES, drawScene, type WorldOptions } from "./scenes";
 
-export async function writeGrid(o: { out: string; perClass: number; seed: number; scale?: number; gap?: number; world?: Partial<WorldOptions> }): Promise<void> {
+export async function writeGrid(o: {
+  out: string;
+  perClass: number;
+  seed: number;
+  scale?: number;
+  gap?: number;
+  world?: Partial<WorldOptions>;
+}): Promise<void> {
   const size = 64;
   const scale = o.scale ?? 2;
   const gap = o.gap ?? 4;

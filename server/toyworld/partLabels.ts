@@ -69,13 +69,25 @@ export async function labelNeuronsByParts(
 ): Promise<NeuronPartLabel[]> {
   const full = await layerMeansOfScenes(model, scenes, layer);
   const C = full.channels;
-  const visible = scenes.map((s) => new Set(renderScene(s).parts.filter((p) => p.area > 0).map((p) => p.name)));
+  const visible = scenes.map(
+    (s) =>
+      new Set(
+        renderScene(s)
+          .parts.filter((p) => p.area > 0)
+          .map((p) => p.name),
+      ),
+  );
   const drops = new Map<PartName, { sums: Float64Array; scenes: number }>();
   for (const part of parts) {
     const shown = scenes.flatMap((_, i) => (visible[i]!.has(part) ? [i] : []));
     const sums = new Float64Array(C);
     if (shown.length > 0) {
-      const without = await layerMeansOfScenes(model, shown.map((i) => scenes[i]!), layer, [part]);
+      const without = await layerMeansOfScenes(
+        model,
+        shown.map((i) => scenes[i]!),
+        layer,
+        [part],
+      );
       shown.forEach((i, j) => {
         for (const n of neurons) sums[n] = sums[n]! + full.means[i * C + n]! - without.means[j * C + n]!;
       });

@@ -86,19 +86,49 @@ export function beeStripes(p: Pose, color: RGB = BLACK): Primitive[] {
 
 export function beeWings(p: Pose, color: RGB, opacity: number): Primitive[] {
   return [
-    { shape: { type: "ellipse", cx: p.cx - p.dir * 4 * p.s, cy: p.cy - 11 * p.s, rx: 5 * p.s, ry: 8.5 * p.s, angle: -0.35 * p.dir }, color, opacity },
-    { shape: { type: "ellipse", cx: p.cx + p.dir * 3 * p.s, cy: p.cy - 10 * p.s, rx: 4.2 * p.s, ry: 7.5 * p.s, angle: 0.3 * p.dir }, color, opacity },
+    {
+      shape: {
+        type: "ellipse",
+        cx: p.cx - p.dir * 4 * p.s,
+        cy: p.cy - 11 * p.s,
+        rx: 5 * p.s,
+        ry: 8.5 * p.s,
+        angle: -0.35 * p.dir,
+      },
+      color,
+      opacity,
+    },
+    {
+      shape: {
+        type: "ellipse",
+        cx: p.cx + p.dir * 3 * p.s,
+        cy: p.cy - 10 * p.s,
+        rx: 4.2 * p.s,
+        ry: 7.5 * p.s,
+        angle: 0.3 * p.dir,
+      },
+      color,
+      opacity,
+    },
   ];
 }
 
 export function ladybugHead(p: Pose): Primitive[] {
-  return [{ shape: { type: "ellipse", cx: p.cx + p.dir * 11 * p.s, cy: p.cy, rx: 6.5 * p.s, ry: 6 * p.s, angle: 0 }, color: BLACK }];
+  return [
+    {
+      shape: { type: "ellipse", cx: p.cx + p.dir * 11 * p.s, cy: p.cy, rx: 6.5 * p.s, ry: 6 * p.s, angle: 0 },
+      color: BLACK,
+    },
+  ];
 }
 
 export function ladybugDome(p: Pose, color: RGB): Primitive[] {
   return [
     { shape: { type: "ellipse", cx: p.cx, cy: p.cy, rx: 12.5 * p.s, ry: 12 * p.s, angle: 0 }, color },
-    { shape: { type: "segment", x1: p.cx - 12 * p.s, y1: p.cy, x2: p.cx + 12 * p.s, y2: p.cy, width: 1.4 }, color: BLACK },
+    {
+      shape: { type: "segment", x1: p.cx - 12 * p.s, y1: p.cy, x2: p.cx + 12 * p.s, y2: p.cy, width: 1.4 },
+      color: BLACK,
+    },
   ];
 }
 
@@ -106,7 +136,14 @@ export function ladybugDome(p: Pose, color: RGB): Primitive[] {
 export function ladybugDots(p: Pose, spots: Vec2[], radius: number): Primitive[] {
   const clip = { type: "ellipse" as const, cx: p.cx, cy: p.cy, rx: 12.5 * p.s, ry: 12 * p.s, angle: 0 };
   return spots.map(([dx, dy]) => ({
-    shape: { type: "ellipse" as const, cx: p.cx + dx * p.s, cy: p.cy + dy * p.s, rx: radius * p.s, ry: radius * p.s, angle: 0 },
+    shape: {
+      type: "ellipse" as const,
+      cx: p.cx + dx * p.s,
+      cy: p.cy + dy * p.s,
+      rx: radius * p.s,
+      ry: radius * p.s,
+      angle: 0,
+    },
     color: BLACK,
     clip,
   }));
@@ -119,11 +156,28 @@ export function fishBody(p: Pose, color: RGB): Primitive[] {
 export function fishTail(p: Pose, color: RGB): Primitive[] {
   const x0 = p.cx - p.dir * 9 * p.s;
   const x1 = p.cx - p.dir * 21 * p.s;
-  return [{ shape: { type: "polygon", points: [[x0, p.cy], [x1, p.cy - 9 * p.s], [x1, p.cy + 9 * p.s]] }, color }];
+  return [
+    {
+      shape: {
+        type: "polygon",
+        points: [
+          [x0, p.cy],
+          [x1, p.cy - 9 * p.s],
+          [x1, p.cy + 9 * p.s],
+        ],
+      },
+      color,
+    },
+  ];
 }
 
 export function fishEye(p: Pose): Primitive[] {
-  return [{ shape: { type: "ellipse", cx: p.cx + p.dir * 7 * p.s, cy: p.cy - 2 * p.s, rx: 2 * p.s, ry: 2 * p.s, angle: 0 }, color: BLACK }];
+  return [
+    {
+      shape: { type: "ellipse", cx: p.cx + p.dir * 7 * p.s, cy: p.cy - 2 * p.s, rx: 2 * p.s, ry: 2 * p.s, angle: 0 },
+      color: BLACK,
+    },
+  ];
 }
 
 export function fishStripes(p: Pose, color: RGB): Primitive[] {
@@ -146,7 +200,14 @@ export function sunRays(p: Pose, count: number, phase: number, color: RGB): Prim
     const c = Math.cos(a);
     const s = Math.sin(a);
     out.push({
-      shape: { type: "segment", x1: p.cx + 11 * p.s * c, y1: p.cy + 11 * p.s * s, x2: p.cx + 18 * p.s * c, y2: p.cy + 18 * p.s * s, width: 2.4 * p.s },
+      shape: {
+        type: "segment",
+        x1: p.cx + 11 * p.s * c,
+        y1: p.cy + 11 * p.s * s,
+        x2: p.cx + 18 * p.s * c,
+        y2: p.cy + 18 * p.s * s,
+        width: 2.4 * p.s,
+      },
       color,
     });
   }
@@ -168,12 +229,20 @@ export function treeCanopy(p: Pose, blobs: [number, number, number][], colors: R
 export function carBody(p: Pose, color: RGB): Primitive[] {
   return [
     { shape: { type: "rect", cx: p.cx, cy: p.cy, w: 36 * p.s, h: 12 * p.s, angle: 0 }, color },
-    { shape: { type: "rect", cx: p.cx - p.dir * 2 * p.s, cy: p.cy - 9 * p.s, w: 19 * p.s, h: 8 * p.s, angle: 0 }, color },
+    {
+      shape: { type: "rect", cx: p.cx - p.dir * 2 * p.s, cy: p.cy - 9 * p.s, w: 19 * p.s, h: 8 * p.s, angle: 0 },
+      color,
+    },
   ];
 }
 
 export function carWindow(p: Pose, color: RGB): Primitive[] {
-  return [{ shape: { type: "rect", cx: p.cx - p.dir * 2 * p.s, cy: p.cy - 9 * p.s, w: 13 * p.s, h: 5 * p.s, angle: 0 }, color }];
+  return [
+    {
+      shape: { type: "rect", cx: p.cx - p.dir * 2 * p.s, cy: p.cy - 9 * p.s, w: 13 * p.s, h: 5 * p.s, angle: 0 },
+      color,
+    },
+  ];
 }
 
 export function carWheels(p: Pose): Primitive[] {
@@ -202,7 +271,14 @@ export function flowers(list: Flower[], centre: RGB): Primitive[] {
     for (let k = 0; k < 5; k++) {
       const a = f.phase + (2 * Math.PI * k) / 5;
       out.push({
-        shape: { type: "ellipse", cx: f.x + f.r * Math.cos(a), cy: f.y + f.r * Math.sin(a), rx: 2.7, ry: 2.7, angle: 0 },
+        shape: {
+          type: "ellipse",
+          cx: f.x + f.r * Math.cos(a),
+          cy: f.y + f.r * Math.sin(a),
+          rx: 2.7,
+          ry: 2.7,
+          angle: 0,
+        },
         color: f.petal,
       });
     }

@@ -22,7 +22,24 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildCircuit, type Circuit, fidelityOfNeurons, type FidelityOfNeuronsResult, sampleWithoutReplacement, seededRandom, mean, maskGroups, debugImages, layerWidth, maskedLogits, type LayerMask, loadModel, type ClassifierModel, type CircuitProgress, tf } from "../neurflow";
+import {
+  buildCircuit,
+  type Circuit,
+  fidelityOfNeurons,
+  type FidelityOfNeuronsResult,
+  sampleWithoutReplacement,
+  seededRandom,
+  mean,
+  maskGroups,
+  debugImages,
+  layerWidth,
+  maskedLogits,
+  type LayerMask,
+  loadModel,
+  type ClassifierModel,
+  type CircuitProgress,
+  tf,
+} from "../neurflow";
 import { readWorld } from "./check";
 import { groupCompositions, SHOWS_PART_SHARE, type GroupComposition, type PartSets } from "./conceptParts";
 import { labelNeuronsByParts, type NeuronPartLabel } from "./partLabels";
@@ -109,12 +126,27 @@ export interface FidelityCheck {
    * (masking from the classifier down to it). Deeper, the core set covers most of the layer and "as
    * many random neurons" are mostly the same neurons: no contrast.
    */
-  judged: { layer: string; coreNeurons: number; width: number; maskCore: number; maskRandom: number; retainCore: number; retainRandom: number };
+  judged: {
+    layer: string;
+    coreNeurons: number;
+    width: number;
+    maskCore: number;
+    maskRandom: number;
+    retainCore: number;
+    retainRandom: number;
+  };
   /**
    * The same four numbers at the judged layer for smaller τ' (derived exactly from the circuit, as
    * in the paper's Figure 5, which plots them against τ): shown, not judged.
    */
-  overTau: { tau: number; coreNeurons: number; maskCore: number; maskRandom: number; retainCore: number; retainRandom: number }[];
+  overTau: {
+    tau: number;
+    coreNeurons: number;
+    maskCore: number;
+    maskRandom: number;
+    retainCore: number;
+    retainRandom: number;
+  }[];
 }
 
 export interface Claim {
@@ -134,7 +166,13 @@ export interface RecoveryReport {
   layers: string[];
   cue: { class: ClassName; part: PartName };
   thresholds: typeof RECOVERY_THRESHOLDS & { showsPartShare: number };
-  circuit: { images: number; cueImages: number; farImages: number; seconds: number; groupsPerLayer: { layer: string; groups: number }[] };
+  circuit: {
+    images: number;
+    cueImages: number;
+    farImages: number;
+    seconds: number;
+    groupsPerLayer: { layer: string; groups: number }[];
+  };
   groups: GroupComposition[];
   cueGroup: GroupComposition | null;
   objectGroup: GroupComposition | null;
@@ -152,7 +190,16 @@ export interface RecoveryReport {
   } | null;
   metricM: { layer: string; groupId: number; present: number; absent: number; auroc: number; farAuroc: number } | null;
   /** The other groups dominated by the cue, measured the same way (not judged: the claims are about the one cue group). */
-  otherCueGroups: { layer: string; groupId: number; neurons: number; cue: number; object: number; present: MaskingSide; absent: MaskingSide; auroc: number }[];
+  otherCueGroups: {
+    layer: string;
+    groupId: number;
+    neurons: number;
+    cue: number;
+    object: number;
+    present: MaskingSide;
+    absent: MaskingSide;
+    auroc: number;
+  }[];
   control: { model: string; seconds: number; groups: GroupComposition[]; mostCueLike: GroupComposition | null } | null;
   labels: { layer: string; scenes: number; neurons: NeuronPartLabel[]; counts: Record<string, number> };
   fidelity: FidelityCheck[];
@@ -169,12 +216,20 @@ export function auroc(positives: readonly number[], negatives: readonly number[]
   return s / (positives.length * negatives.length);
 }
 
-
 /**
  * Per image: the class logit before, after masking `neurons` of `layer`, and after masking as many
  * random neurons (mean over draws; with the seed of `maskGroups`, the same random sets).
  */
-async function logitsUnderMask(model: ClassifierModel, input: tf.Tensor4D, classIndex: number, layer: string, neurons: number[], width: number, draws: number, seed: number) {
+async function logitsUnderMask(
+  model: ClassifierModel,
+  input: tf.Tensor4D,
+  classIndex: number,
+  layer: string,
+  neurons: number[],
+  width: number,
+  draws: number,
+  seed: number,
+) {
   const logit = async (masks: LayerMask[]) => {
     const p = await maskedLogits(model, input, masks);
     return Array.from({ length: p.logits.length / p.classes }, (_, r) => p.logits[r * p.classes + classIndex]!);
@@ -221,11 +276,16 @@ const judged = (g: GroupComposition) => g.patches >= RECOVERY_THRESHOLDS.minPatc
  * dropped: the largest share, then the group showing the other set least; both picked one-neuron
  * groups whenever the clustering split the concept finely.)
  */
-export function specificGroup(groups: readonly GroupComposition[], key: "cue" | "object", exclude?: GroupComposition | null): GroupComposition | null {
+export function specificGroup(
+  groups: readonly GroupComposition[],
+  key: "cue" | "object",
+  exclude?: GroupComposition | null,
+): GroupComposition | null {
   const pool = groups.filter((g) => judged(g) && g !== exclude);
   const dominated = pool.filter((g) => g[key] >= RECOVERY_THRESHOLDS.dominated);
   // ranking keys, compared in order (larger wins)
-  const rank = (g: GroupComposition) => (dominated.length ? [-g.layerIndex, g.parentWeight, g.neurons.length, g.patches] : [g[key], g.patches]);
+  const rank = (g: GroupComposition) =>
+    dominated.length ? [-g.layerIndex, g.parentWeight, g.neurons.length, g.patches] : [g[key], g.patches];
   const better = (a: GroupComposition, b: GroupComposition) => {
     const ra = rank(a);
     const rb = rank(b);
@@ -246,7 +306,8 @@ function phases(weights: Record<string, number>, report?: (fraction: number, mes
     start[k] = acc;
     acc += w;
   }
-  return (phase: string, within: number, message: string) => report?.((start[phase]! + weights[phase]! * Math.min(1, Math.max(0, within))) / total, message);
+  return (phase: string, within: number, message: string) =>
+    report?.((start[phase]! + weights[phase]! * Math.min(1, Math.max(0, within))) / total, message);
 }
 
 async function circuitOf(
@@ -276,7 +337,11 @@ export function fidelityTaus(tau: number): number[] {
 }
 
 /** Class predicted most often when a whole layer is zeroed. */
-async function emptyPredictions(model: ClassifierModel, input: tf.Tensor4D, layers: string[]): Promise<FidelityCheck["emptyPrediction"]> {
+async function emptyPredictions(
+  model: ClassifierModel,
+  input: tf.Tensor4D,
+  layers: string[],
+): Promise<FidelityCheck["emptyPrediction"]> {
   const out: FidelityCheck["emptyPrediction"] = [];
   for (const layer of layers) {
     const p = await maskedLogits(model, input, [{ layer, channels: [], mode: "retain" }]);
@@ -318,7 +383,8 @@ async function fidelityCheck(
     });
     const lowerLayers = circuit.layers.map((l) => l.lower);
     const emptyPrediction = await emptyPredictions(model, input, lowerLayers);
-    const curve = (mode: "mask" | "retain", t = tau) => result.curves.find((c) => c.mode === mode && c.scope === "multi" && c.tau === t)!;
+    const curve = (mode: "mask" | "retain", t = tau) =>
+      result.curves.find((c) => c.mode === mode && c.scope === "multi" && c.tau === t)!;
     const countsAt = (t: number) => result.coreCounts.find((c) => c.tau === t)!.counts;
     const widths = lowerLayers.map((l) => layerWidth(model, input, l));
     const counts = countsAt(tau);
@@ -362,27 +428,51 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
   const T = RECOVERY_THRESHOLDS;
   const layers = o.layers ?? DEFAULT_RECOVERY_LAYERS;
   const draws = o.draws ?? 20;
-  if (layers.length < 3) throw new Error("the recovery checks need at least three layers (the logit, the penultimate layer and one below it)");
+  if (layers.length < 3)
+    throw new Error(
+      "the recovery checks need at least three layers (the logit, the penultimate layer and one below it)",
+    );
   const world = readWorld(o.model);
   const manifestPath = join(o.model, "manifest.json");
   const cls = CUE_CLASS;
   const fidelityClass = o.fidelityClass === undefined ? CLASSES.find((c) => c !== cls)! : o.fidelityClass;
   const sets: PartSets = { cue: [CUE_PART], object: CLASS_PARTS[cls], decoration: DECORATIONS };
   const progress = phases(
-    { circuit: 40, control: o.control ? 35 : 0, evaluations: 10, fidelity: 10, fidelityCircuit: fidelityClass ? 30 : 0, fidelityOther: fidelityClass ? 10 : 0 },
+    {
+      circuit: 40,
+      control: o.control ? 35 : 0,
+      evaluations: 10,
+      fidelity: 10,
+      fidelityCircuit: fidelityClass ? 30 : 0,
+      fidelityOther: fidelityClass ? 10 : 0,
+    },
     o.onProgress,
   );
-  const circuitProgress = (phase: string, label: string) => (p: CircuitProgress) => progress(phase, p.fraction, `${label}: ${p.message}`);
+  const circuitProgress = (phase: string, label: string) => (p: CircuitProgress) =>
+    progress(phase, p.fraction, `${label}: ${p.message}`);
 
   // 1. the circuit of the cue class on fresh scenes of the model's world
   const circuitScenes = recoveryScenes("circuit", cls, o.perClass, o.seed, world);
   const decoded = decodedScenes(circuitScenes, cls);
   let t0 = performance.now();
-  const circuit = await circuitOf({ dir: o.circuitsOut, name: `model-${cls}` }, manifestPath, cls, decoded.images, layers, o.tau, o.workers, circuitProgress("circuit", "circuit"));
+  const circuit = await circuitOf(
+    { dir: o.circuitsOut, name: `model-${cls}` },
+    manifestPath,
+    cls,
+    decoded.images,
+    layers,
+    o.tau,
+    o.workers,
+    circuitProgress("circuit", "circuit"),
+  );
   const circuitSeconds = (performance.now() - t0) / 1000;
   const indexOfName = new Map(decoded.images.names.map((n, i) => [n, i]));
   const kept = circuit.images.map((n) => indexOfName.get(n)!);
-  const groups = groupCompositions(circuit, kept.map((i) => decoded.parts[i]!), sets);
+  const groups = groupCompositions(
+    circuit,
+    kept.map((i) => decoded.parts[i]!),
+    sets,
+  );
   const cueGroup = specificGroup(groups, "cue");
   const objectGroup = specificGroup(groups, "object", cueGroup);
 
@@ -390,10 +480,28 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
   let control: RecoveryReport["control"] = null;
   if (o.control) {
     t0 = performance.now();
-    const cc = await circuitOf({ dir: o.circuitsOut, name: `control-${cls}` }, join(o.control, "manifest.json"), cls, decoded.images, layers, o.tau, o.workers, circuitProgress("control", "control circuit"));
+    const cc = await circuitOf(
+      { dir: o.circuitsOut, name: `control-${cls}` },
+      join(o.control, "manifest.json"),
+      cls,
+      decoded.images,
+      layers,
+      o.tau,
+      o.workers,
+      circuitProgress("control", "control circuit"),
+    );
     const keptC = cc.images.map((n) => indexOfName.get(n)!);
-    const cg = groupCompositions(cc, keptC.map((i) => decoded.parts[i]!), sets);
-    control = { model: o.control, seconds: (performance.now() - t0) / 1000, groups: cg, mostCueLike: specificGroup(cg, "cue") };
+    const cg = groupCompositions(
+      cc,
+      keptC.map((i) => decoded.parts[i]!),
+      sets,
+    );
+    control = {
+      model: o.control,
+      seconds: (performance.now() - t0) / 1000,
+      groups: cg,
+      mostCueLike: specificGroup(cg, "cue"),
+    };
   }
 
   const model = await loadModel(manifestPath);
@@ -407,7 +515,9 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
     let metricM: RecoveryReport["metricM"] = null;
     const present = scenesInput(model, pairs);
     const absent = scenesInput(model, pairs, [CUE_PART]);
-    const candidates = groups.filter((g) => g === cueGroup || (o.otherCueGroups !== false && judged(g) && g.cue >= T.dominated));
+    const candidates = groups.filter(
+      (g) => g === cueGroup || (o.otherCueGroups !== false && judged(g) && g.cue >= T.dominated),
+    );
     try {
       // metric M of every group of a layer, once per layer and image set: layer/set → group → per image
       const mCache = new Map<string, Map<number, number[]>>();
@@ -415,7 +525,10 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
         const key = `${g.layerIndex}/${which}`;
         let byGroup = mCache.get(key);
         if (!byGroup) {
-          const d = await debugImages(circuit, model, which === "present" ? present : absent, { layerIndex: g.layerIndex, topCrops: 0 });
+          const d = await debugImages(circuit, model, which === "present" ? present : absent, {
+            layerIndex: g.layerIndex,
+            topCrops: 0,
+          });
           byGroup = new Map();
           for (const [i, im] of d.images.entries()) {
             for (const x of im.groups) {
@@ -460,10 +573,22 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
             present: mean(mPresent),
             absent: mean(mAbsent),
             auroc: a,
-            farAuroc: auroc(mPresent.filter((_, i) => far[i]), mAbsent.filter((_, i) => far[i])),
+            farAuroc: auroc(
+              mPresent.filter((_, i) => far[i]),
+              mAbsent.filter((_, i) => far[i]),
+            ),
           };
         } else {
-          otherCueGroupsOut.push({ layer: g.layer, groupId: g.groupId, neurons: g.neurons.length, cue: g.cue, object: g.object, present: sp, absent: sa, auroc: a });
+          otherCueGroupsOut.push({
+            layer: g.layer,
+            groupId: g.groupId,
+            neurons: g.neurons.length,
+            cue: g.cue,
+            object: g.object,
+            present: sp,
+            absent: sa,
+            auroc: a,
+          });
         }
       }
     } finally {
@@ -482,11 +607,26 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
     for (const n of neurons) counts[n.label ?? "none"] = (counts[n.label ?? "none"] ?? 0) + 1;
 
     // 6. fidelity of the core neurons, on the cue class and on another class
-    const fidelity: FidelityCheck[] = [await fidelityCheck(circuit, model, cls, o.perClass, o.seed, world, draws, (f, m) => progress("fidelity", f, m))];
+    const fidelity: FidelityCheck[] = [
+      await fidelityCheck(circuit, model, cls, o.perClass, o.seed, world, draws, (f, m) => progress("fidelity", f, m)),
+    ];
     if (fidelityClass) {
       const scenes = recoveryScenes("circuit", fidelityClass, o.perClass, o.seed, world);
-      const other = await circuitOf({ dir: o.circuitsOut, name: `model-${fidelityClass}` }, manifestPath, fidelityClass, decodedScenes(scenes, fidelityClass).images, layers, o.tau, o.workers, circuitProgress("fidelityCircuit", `${fidelityClass} circuit`));
-      fidelity.push(await fidelityCheck(other, model, fidelityClass, o.perClass, o.seed, world, draws, (f, m) => progress("fidelityOther", f, m)));
+      const other = await circuitOf(
+        { dir: o.circuitsOut, name: `model-${fidelityClass}` },
+        manifestPath,
+        fidelityClass,
+        decodedScenes(scenes, fidelityClass).images,
+        layers,
+        o.tau,
+        o.workers,
+        circuitProgress("fidelityCircuit", `${fidelityClass} circuit`),
+      );
+      fidelity.push(
+        await fidelityCheck(other, model, fidelityClass, o.perClass, o.seed, world, draws, (f, m) =>
+          progress("fidelityOther", f, m),
+        ),
+      );
     }
     progress("fidelityOther", 1, "done");
 
@@ -528,7 +668,8 @@ export async function runRecovery(o: RecoveryOptions): Promise<RecoveryReport> {
 const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
 const f3 = (v: number) => v.toFixed(3);
 const f2 = (v: number) => v.toFixed(2);
-const groupName = (g: GroupComposition) => `group ${g.groupId} of ${g.layer} (${g.neurons.length} neurons, ${g.patches} concept patches)`;
+const groupName = (g: GroupComposition) =>
+  `group ${g.groupId} of ${g.layer} (${g.neurons.length} neurons, ${g.patches} concept patches)`;
 
 function judge(r: {
   groups: GroupComposition[];
@@ -548,14 +689,18 @@ function judge(r: {
     name: `a late-layer group is dominated by the cue (≥ ${pct(T.dominated)} of its concept patches show ${CUE_PART})`,
     passed: !!cue && cue.cue >= T.dominated,
     applicable: true,
-    detail: cue ? `${groupName(cue)}: ${pct(cue.cue)} show ${CUE_PART}, ${pct(cue.object)} the ${CUE_CLASS}` : "no group with enough concept patches",
+    detail: cue
+      ? `${groupName(cue)}: ${pct(cue.cue)} show ${CUE_PART}, ${pct(cue.object)} the ${CUE_CLASS}`
+      : "no group with enough concept patches",
   });
   const obj = r.objectGroup;
   claims.push({
     name: `another group is dominated by the ${CUE_CLASS}'s own parts (≥ ${pct(T.dominated)})`,
     passed: !!obj && obj.object >= T.dominated,
     applicable: true,
-    detail: obj ? `${groupName(obj)}: ${pct(obj.object)} show ${r.sets.object.join("/")}, ${pct(obj.cue)} ${CUE_PART}` : "no other group",
+    detail: obj
+      ? `${groupName(obj)}: ${pct(obj.object)} show ${r.sets.object.join("/")}, ${pct(obj.cue)} ${CUE_PART}`
+      : "no other group",
   });
   const m = r.masking;
   claims.push({
@@ -575,7 +720,9 @@ function judge(r: {
     name: `metric M of the cue group separates cue-present from cue-absent images (AUROC ≥ ${T.auroc})`,
     passed: !!mm && mm.auroc >= T.auroc,
     applicable: true,
-    detail: mm ? `AUROC ${f3(mm.auroc)} (far bees ${f3(mm.farAuroc)}); mean M ${f3(mm.present)} with the cue, ${f3(mm.absent)} without` : "no cue group",
+    detail: mm
+      ? `AUROC ${f3(mm.auroc)} (far bees ${f3(mm.farAuroc)}); mean M ${f3(mm.present)} with the cue, ${f3(mm.absent)} without`
+      : "no cue group",
   });
   if (r.control) {
     const c = r.control.mostCueLike;
@@ -583,12 +730,17 @@ function judge(r: {
       name: `on the control model no group is dominated by the cue (< ${pct(T.dominated)})`,
       passed: !r.control.groups.some((g) => judged(g) && g.cue >= T.dominated),
       applicable: true,
-      detail: c ? `most cue-like: ${groupName(c)}, ${pct(c.cue)} show ${CUE_PART}` : "no group with enough concept patches",
+      detail: c
+        ? `most cue-like: ${groupName(c)}, ${pct(c.cue)} show ${CUE_PART}`
+        : "no group with enough concept patches",
     });
   }
   const bad = r.neurons.filter((n) => n.label && r.sets.decoration.includes(n.label));
   const countText = Object.entries(
-    r.neurons.reduce<Record<string, number>>((acc, n) => ((acc[n.label ?? "none"] = (acc[n.label ?? "none"] ?? 0) + 1), acc), {}),
+    r.neurons.reduce<Record<string, number>>(
+      (acc, n) => ((acc[n.label ?? "none"] = (acc[n.label ?? "none"] ?? 0) + 1), acc),
+      {},
+    ),
   )
     .map(([k, v]) => `${k} ${v}`)
     .join(", ");

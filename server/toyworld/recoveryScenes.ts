@@ -18,10 +18,17 @@ import { CUE_CLASS, drawScene, type ClassName, type Scene, type WorldOptions } f
 
 export type SceneSet = "circuit" | "pairs" | "labels" | "fidelity";
 
-export function recoveryScenes(set: SceneSet, cls: ClassName, count: number, seed: number, world: WorldOptions): Scene[] {
+export function recoveryScenes(
+  set: SceneSet,
+  cls: ClassName,
+  count: number,
+  seed: number,
+  world: WorldOptions,
+): Scene[] {
   const w: WorldOptions =
     set === "pairs" ? { ...world, cueRate: 1 } : set === "labels" ? { ...world, cueRate: 1, decorationRate: 1 } : world;
-  if ((set === "pairs" || set === "labels") && cls !== CUE_CLASS) throw new Error(`the ${set} scenes are of the cue class`);
+  if ((set === "pairs" || set === "labels") && cls !== CUE_CLASS)
+    throw new Error(`the ${set} scenes are of the cue class`);
   return Array.from({ length: count }, (_, i) => drawScene(cls, deriveSeed(seed, "recovery", set, cls, i), w));
 }
 
@@ -29,7 +36,11 @@ export function recoveryScenes(set: SceneSet, cls: ClassName, count: number, see
 export const isFar = (s: Scene) => s.pose.s < 0.5;
 
 /** Renders scenes as decoded images for the engine (names `<prefix>-0000.png`, …), with their part masks. */
-export function decodedScenes(scenes: readonly Scene[], prefix: string, omit: readonly PartName[] = []): { images: DecodedImages; parts: ImageParts[] } {
+export function decodedScenes(
+  scenes: readonly Scene[],
+  prefix: string,
+  omit: readonly PartName[] = [],
+): { images: DecodedImages; parts: ImageParts[] } {
   const S = scenes[0]?.size ?? 64;
   const pixels = new Uint8Array(scenes.length * S * S * 3);
   const parts: ImageParts[] = [];
@@ -44,7 +55,11 @@ export function decodedScenes(scenes: readonly Scene[], prefix: string, omit: re
 }
 
 /** The model's normalised input batch [n, S, S, 3] of rendered scenes. */
-export function scenesInput(model: ClassifierModel, scenes: readonly Scene[], omit: readonly PartName[] = []): tf.Tensor4D {
+export function scenesInput(
+  model: ClassifierModel,
+  scenes: readonly Scene[],
+  omit: readonly PartName[] = [],
+): tf.Tensor4D {
   const S = scenes[0]?.size ?? 64;
   const pixels = new Float32Array(scenes.length * S * S * 3);
   scenes.forEach((s, i) => pixels.set(renderScene(s, { omit }).pixels, i * S * S * 3));

@@ -115,7 +115,11 @@ export interface Scene {
 const clamp255 = (v: number) => Math.max(0, Math.min(255, v));
 
 function jitter(rng: Rng, c: RGB, amount: number): RGB {
-  return [clamp255(c[0] + rng.uniform(-amount, amount)), clamp255(c[1] + rng.uniform(-amount, amount)), clamp255(c[2] + rng.uniform(-amount, amount))];
+  return [
+    clamp255(c[0] + rng.uniform(-amount, amount)),
+    clamp255(c[1] + rng.uniform(-amount, amount)),
+    clamp255(c[2] + rng.uniform(-amount, amount)),
+  ];
 }
 
 function drawBackground(rng: Rng, kind: BackgroundKind, size: number): Background {
@@ -124,15 +128,28 @@ function drawBackground(rng: Rng, kind: BackgroundKind, size: number): Backgroun
       const base = jitter(rng, [70, 145, 55], 20);
       const blades: [number, number, number, number][] = [];
       const n = rng.int(40, 80);
-      for (let i = 0; i < n; i++) blades.push([rng.uniform(0, size), rng.uniform(4, size), rng.uniform(-2, 2), -rng.uniform(2, 6)]);
+      for (let i = 0; i < n; i++)
+        blades.push([rng.uniform(0, size), rng.uniform(4, size), rng.uniform(-2, 2), -rng.uniform(2, 6)]);
       return { kind, base, bladeColor: jitter(rng, [35, 100, 35], 10), blades };
     }
     case "sky":
       return { kind, top: jitter(rng, [90, 160, 235], 20), bottom: jitter(rng, [170, 210, 245], 15) };
     case "water":
-      return { kind, deep: jitter(rng, [20, 80, 150], 15), light: jitter(rng, [40, 150, 200], 15), phase: rng.uniform(0, 2 * Math.PI), period: rng.uniform(12, 22) };
+      return {
+        kind,
+        deep: jitter(rng, [20, 80, 150], 15),
+        light: jitter(rng, [40, 150, 200], 15),
+        phase: rng.uniform(0, 2 * Math.PI),
+        period: rng.uniform(12, 22),
+      };
     case "road":
-      return { kind, verge: jitter(rng, [130, 130, 125], 20), asphalt: jitter(rng, [60, 60, 62], 10), roadTop: rng.int(44, 50), line: jitter(rng, [230, 230, 220], 10) };
+      return {
+        kind,
+        verge: jitter(rng, [130, 130, 125], 20),
+        asphalt: jitter(rng, [60, 60, 62], 10),
+        roadTop: rng.int(44, 50),
+        line: jitter(rng, [230, 230, 220], 10),
+      };
     case "plain":
       return { kind, color: [rng.uniform(120, 230), rng.uniform(120, 230), rng.uniform(120, 230)] };
   }
@@ -167,13 +184,21 @@ function placeAway(rng: Rng, lo: Vec2, hi: Vec2, cx: number, cy: number, minDist
 }
 
 function objectParts(rng: Rng, cls: ClassName, p: Pose): ScenePart[] {
-  const part = (name: PartName, primitives: ScenePart["primitives"]): ScenePart => ({ name, role: "object", primitives });
+  const part = (name: PartName, primitives: ScenePart["primitives"]): ScenePart => ({
+    name,
+    role: "object",
+    primitives,
+  });
   switch (cls) {
     case "bee": {
       const body = jitter(rng, [240, 200, 35], 15);
       const wing = jitter(rng, [215, 228, 250], 10);
       const opacity = rng.uniform(0.75, 0.95);
-      return [part("body", P.beeBody(p, body)), part("stripes", P.beeStripes(p)), part("wings", P.beeWings(p, wing, opacity))];
+      return [
+        part("body", P.beeBody(p, body)),
+        part("stripes", P.beeStripes(p)),
+        part("wings", P.beeWings(p, wing, opacity)),
+      ];
     }
     case "ladybug": {
       const red = jitter(rng, [210, 35, 30], 20);
@@ -184,7 +209,11 @@ function objectParts(rng: Rng, cls: ClassName, p: Pose): ScenePart[] {
         const r = rng.uniform(3.5, 9);
         spots.push([r * Math.cos(a), r * Math.sin(a)]);
       }
-      return [part("head", P.ladybugHead(p)), part("dome", P.ladybugDome(p, red)), part("dots", P.ladybugDots(p, spots, rng.uniform(2, 2.8)))];
+      return [
+        part("head", P.ladybugHead(p)),
+        part("dome", P.ladybugDome(p, red)),
+        part("dots", P.ladybugDots(p, spots, rng.uniform(2, 2.8))),
+      ];
     }
     case "fish": {
       const col: RGB = [rng.uniform(200, 255), rng.uniform(80, 170), rng.uniform(0, 70)];
@@ -199,7 +228,10 @@ function objectParts(rng: Rng, cls: ClassName, p: Pose): ScenePart[] {
     case "sun": {
       const disc = jitter(rng, [255, 228, 45], 12);
       const rays = jitter(rng, [255, 195, 10], 15);
-      return [part("rays", P.sunRays(p, rng.int(8, 14), rng.uniform(0, Math.PI), rays)), part("disc", P.sunDisc(p, disc))];
+      return [
+        part("rays", P.sunRays(p, rng.int(8, 14), rng.uniform(0, Math.PI), rays)),
+        part("disc", P.sunDisc(p, disc)),
+      ];
     }
     case "tree": {
       const trunk = jitter(rng, [110, 70, 30], 15);
@@ -211,7 +243,11 @@ function objectParts(rng: Rng, cls: ClassName, p: Pose): ScenePart[] {
     }
     case "car": {
       const col: RGB = [rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255)];
-      return [part("body", P.carBody(p, col)), part("window", P.carWindow(p, jitter(rng, [180, 220, 250], 12))), part("wheels", P.carWheels(p))];
+      return [
+        part("body", P.carBody(p, col)),
+        part("window", P.carWindow(p, jitter(rng, [180, 220, 250], 12))),
+        part("wheels", P.carWheels(p)),
+      ];
     }
   }
 }
@@ -247,7 +283,8 @@ export function drawScene(cls: ClassName, seed: number, options: Partial<WorldOp
   const cloudScale = rng.uniform(0.8, 1.2);
   const cloudBlobs: [number, number, number][] = [];
   for (let i = 0; i < 4; i++) cloudBlobs.push([rng.uniform(-7, 7), rng.uniform(-2, 2), rng.uniform(3, 5)]);
-  if (cloudAllowed && hasCloud) parts.push({ name: "cloud", role: "decoration", primitives: P.cloud(cloudX, cloudY, cloudScale, cloudBlobs) });
+  if (cloudAllowed && hasCloud)
+    parts.push({ name: "cloud", role: "decoration", primitives: P.cloud(cloudX, cloudY, cloudScale, cloudBlobs) });
 
   // the planted cue
   const cue = rng.chance(cls === CUE_CLASS ? o.cueRate : (o.cueRateIn[cls] ?? o.cueRateElsewhere));
@@ -255,7 +292,13 @@ export function drawScene(cls: ClassName, seed: number, options: Partial<WorldOp
   const nFlowers = rng.int(2, 5);
   for (let i = 0; i < nFlowers; i++) {
     const [x, y] = placeAway(rng, [6, 6], [size - 6, size - 6], pose.cx, pose.cy, extent + 2);
-    flowerList.push({ x, y, r: rng.uniform(3, 4.2), phase: rng.uniform(0, 2 * Math.PI), petal: jitter(rng, [240, 120, 190], 12) });
+    flowerList.push({
+      x,
+      y,
+      r: rng.uniform(3, 4.2),
+      phase: rng.uniform(0, 2 * Math.PI),
+      petal: jitter(rng, [240, 120, 190], 12),
+    });
   }
   if (cue) parts.push({ name: "flowers", role: "cue", primitives: P.flowers(flowerList, o.flowerCentre) });
 

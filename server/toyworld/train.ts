@@ -73,7 +73,10 @@ export function validationScenes(o: Pick<TrainOptions, "seed" | "valPerClass" | 
   return scenes;
 }
 
-export function evaluate(model: tf.LayersModel, scenes: readonly Scene[]): { accuracy: number; perClass: Record<string, number> } {
+export function evaluate(
+  model: tf.LayersModel,
+  scenes: readonly Scene[],
+): { accuracy: number; perClass: Record<string, number> } {
   const logits = predictLogits(model, scenes);
   const hits: Record<string, [number, number]> = {};
   logits.forEach((row, i) => {
@@ -121,7 +124,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     let k = 0;
     CLASSES.forEach((c, ci) => {
       for (let i = 0; i < opts.perClass; i++, k++) {
-        pixels.set(renderScene(drawScene(c, deriveSeed(opts.seed, "train", epoch, c, i), world(opts))).pixels, k * imageLen);
+        pixels.set(
+          renderScene(drawScene(c, deriveSeed(opts.seed, "train", epoch, c, i), world(opts))).pixels,
+          k * imageLen,
+        );
         labels[k] = ci;
       }
     });
@@ -129,7 +135,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const bar = opts.quiet ? null : createProgressBar(`epoch ${epoch + 1}/${opts.epochs}`, stepsPerEpoch);
     let lossSum = 0;
     for (let b = 0; b < stepsPerEpoch; b++, step++) {
-      (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(step, totalSteps, opts.learningRate);
+      (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(
+        step,
+        totalSteps,
+        opts.learningRate,
+      );
       const xs = new Float32Array(opts.batchSize * imageLen);
       const ys = new Float32Array(opts.batchSize * CLASSES.length);
       for (let j = 0; j < opts.batchSize; j++) {

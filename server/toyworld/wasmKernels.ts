@@ -65,7 +65,8 @@ function geometry(
   dataFormat: unknown,
   dimRoundingMode: unknown,
 ): ConvGeometry {
-  if (dataFormat !== undefined && dataFormat !== "NHWC") throw new Error(`conv gradient on wasm: NHWC only, got ${String(dataFormat)}`);
+  if (dataFormat !== undefined && dataFormat !== "NHWC")
+    throw new Error(`conv gradient on wasm: NHWC only, got ${String(dataFormat)}`);
   const info = tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     filterShape,
@@ -91,7 +92,15 @@ function geometry(
   };
 }
 
-function backpropFilter({ inputs, backend, attrs }: { inputs: Record<string, Info>; backend: Backend; attrs: Attrs }): Info {
+function backpropFilter({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: Record<string, Info>;
+  backend: Backend;
+  attrs: Attrs;
+}): Info {
   const x = inputs.x!;
   const dy = inputs.dy!;
   const filterShape = attrs.filterShape as [number, number, number, number];
@@ -101,7 +110,20 @@ function backpropFilter({ inputs, backend, attrs }: { inputs: Record<string, Inf
   const temps: Info[] = [];
   let xp = x;
   if (g.top || bottom || g.left || right) {
-    xp = call(backend, "PadV2", { x }, { paddings: [[0, 0], [g.top, bottom], [g.left, right], [0, 0]], constantValue: 0 });
+    xp = call(
+      backend,
+      "PadV2",
+      { x },
+      {
+        paddings: [
+          [0, 0],
+          [g.top, bottom],
+          [g.left, right],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     temps.push(xp);
   }
   const hp = g.h + g.top + bottom;
@@ -112,13 +134,18 @@ function backpropFilter({ inputs, backend, attrs }: { inputs: Record<string, Inf
   temps.push(xt);
   const gt = call(backend, "Transpose", { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho, Wo, N, Co]
   temps.push(gt);
-  let out = call(backend, "Conv2D", { x: xt, filter: gt }, {
-    strides: [1, 1],
-    pad: "valid",
-    dataFormat: "NHWC",
-    dilations: [g.sh, g.sw],
-    dimRoundingMode: undefined,
-  }); // [Ci, Hp - (Ho-1)·sh, Wp - (Wo-1)·sw, Co]
+  let out = call(
+    backend,
+    "Conv2D",
+    { x: xt, filter: gt },
+    {
+      strides: [1, 1],
+      pad: "valid",
+      dataFormat: "NHWC",
+      dilations: [g.sh, g.sw],
+      dimRoundingMode: undefined,
+    },
+  ); // [Ci, Hp - (Ho-1)·sh, Wp - (Wo-1)·sw, Co]
   temps.push(out);
   if (hp - (g.ho - 1) * g.sh !== g.kh || wp - (g.wo - 1) * g.sw !== g.kw) {
     out = call(backend, "Slice", { x: out }, { begin: [0, 0, 0, 0], size: [g.ci, g.kh, g.kw, g.co] });
@@ -129,7 +156,15 @@ function backpropFilter({ inputs, backend, attrs }: { inputs: Record<string, Inf
   return dw;
 }
 
-function backpropInput({ inputs, backend, attrs }: { inputs: Record<string, Info>; backend: Backend; attrs: Attrs }): Info {
+function backpropInput({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: Record<string, Info>;
+  backend: Backend;
+  attrs: Attrs;
+}): Info {
   const dy = inputs.dy!;
   const filter = inputs.filter!;
   const inputShape = attrs.inputShape as number[];
@@ -146,28 +181,57 @@ function backpropInput({ inputs, backend, attrs }: { inputs: Record<string, Info
   let d = dy;
   if (g.sh > 1 || g.sw > 1) {
     // zeros between the rows and columns: [N·Ho, 1, Wo, 1, C] → [N·Ho, sh, Wo, sw, C]
-    d = call(backend, "PadV2", { x: view(dy, [g.n * g.ho, 1, g.wo, 1, g.co]) }, {
-      paddings: [[0, 0], [0, g.sh - 1], [0, 0], [0, g.sw - 1], [0, 0]],
-      constantValue: 0,
-    });
+    d = call(
+      backend,
+      "PadV2",
+      { x: view(dy, [g.n * g.ho, 1, g.wo, 1, g.co]) },
+      {
+        paddings: [
+          [0, 0],
+          [0, g.sh - 1],
+          [0, 0],
+          [0, g.sw - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     temps.push(d);
     d = view(d, [g.n, g.ho * g.sh, g.wo * g.sw, g.co]);
   }
   if (padTop || padBottom || padLeft || padRight) {
-    d = call(backend, "PadV2", { x: d }, { paddings: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]], constantValue: 0 });
+    d = call(
+      backend,
+      "PadV2",
+      { x: d },
+      {
+        paddings: [
+          [0, 0],
+          [padTop, padBottom],
+          [padLeft, padRight],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     temps.push(d);
   }
   const flipped = call(backend, "Reverse", { x: filter }, { dims: [0, 1] });
   temps.push(flipped);
   const swapped = call(backend, "Transpose", { x: flipped }, { perm: [0, 1, 3, 2] });
   temps.push(swapped);
-  const dx = call(backend, "Conv2D", { x: d, filter: swapped }, {
-    strides: [1, 1],
-    pad: "valid",
-    dataFormat: "NHWC",
-    dilations: [1, 1],
-    dimRoundingMode: undefined,
-  });
+  const dx = call(
+    backend,
+    "Conv2D",
+    { x: d, filter: swapped },
+    {
+      strides: [1, 1],
+      pad: "valid",
+      dataFormat: "NHWC",
+      dilations: [1, 1],
+      dimRoundingMode: undefined,
+    },
+  );
   for (const t of temps) backend.disposeData(t.dataId);
   return dx;
 }

@@ -7,21 +7,35 @@ import type { RGB } from "./shapes";
 import { CLASSES, CUE_CLASS, DEFAULT_WORLD, type ClassName, type WorldOptions } from "./scenes";
 
 /** The options that define a world (recorded with a model, taken as flags by generate, train and grid). */
-export type WorldDefinition = Pick<WorldOptions, "cueRate" | "cueRateElsewhere" | "cueRateIn" | "farRate" | "farRateElsewhere" | "farScale" | "flowerCentre">;
+export type WorldDefinition = Pick<
+  WorldOptions,
+  "cueRate" | "cueRateElsewhere" | "cueRateIn" | "farRate" | "farRateElsewhere" | "farScale" | "flowerCentre"
+>;
 
 const isRate = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 1;
 
 function isScaleRange(v: unknown): v is [number, number] {
-  return Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "number" && Number.isFinite(x) && x > 0 && x < 1) && v[0] < v[1];
+  return (
+    Array.isArray(v) &&
+    v.length === 2 &&
+    v.every((x) => typeof x === "number" && Number.isFinite(x) && x > 0 && x < 1) &&
+    v[0] < v[1]
+  );
 }
 
 function isColour(v: unknown): v is RGB {
-  return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 255);
+  return (
+    Array.isArray(v) &&
+    v.length === 3 &&
+    v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 255)
+  );
 }
 
 function isCueRateIn(v: unknown): v is Partial<Record<ClassName, number>> {
   if (!v || typeof v !== "object" || Array.isArray(v)) return false;
-  return Object.entries(v).every(([c, r]) => c !== CUE_CLASS && (CLASSES as readonly string[]).includes(c) && isRate(r));
+  return Object.entries(v).every(
+    ([c, r]) => c !== CUE_CLASS && (CLASSES as readonly string[]).includes(c) && isRate(r),
+  );
 }
 
 const RATE_FLAGS = [
@@ -32,7 +46,10 @@ const RATE_FLAGS = [
 ] as const;
 
 /** The world given by command-line flags over `base` (the default world unless given). */
-export function worldFromFlags(args: Readonly<Record<string, string>>, base: WorldOptions = DEFAULT_WORLD): WorldOptions {
+export function worldFromFlags(
+  args: Readonly<Record<string, string>>,
+  base: WorldOptions = DEFAULT_WORLD,
+): WorldOptions {
   const w: WorldOptions = { ...base };
   for (const [flag, key] of RATE_FLAGS) {
     const raw = args[flag];
@@ -52,7 +69,9 @@ export function worldFromFlags(args: Readonly<Record<string, string>>, base: Wor
     const entries = rateIn.split(",").map((e) => e.split(":"));
     const v = Object.fromEntries(entries.map(([c, r]) => [c, Number(r)]));
     if (!entries.every((e) => e.length === 2) || !isCueRateIn(v))
-      throw new Error(`--cue-rate-in ${rateIn} must be CLASS:RATE[,CLASS:RATE…] with classes other than ${CUE_CLASS} (${CLASSES.filter((c) => c !== CUE_CLASS).join(", ")}) and rates between 0 and 1`);
+      throw new Error(
+        `--cue-rate-in ${rateIn} must be CLASS:RATE[,CLASS:RATE…] with classes other than ${CUE_CLASS} (${CLASSES.filter((c) => c !== CUE_CLASS).join(", ")}) and rates between 0 and 1`,
+      );
     w.cueRateIn = v;
   }
   const centre = args["flower-centre"];
@@ -75,7 +94,15 @@ export function worldFlags(w: WorldDefinition): string {
 
 /** The definition of `w` to record with a model or a dataset. */
 export function worldDefinition(w: WorldOptions): WorldDefinition {
-  return { cueRate: w.cueRate, cueRateElsewhere: w.cueRateElsewhere, cueRateIn: w.cueRateIn, farRate: w.farRate, farRateElsewhere: w.farRateElsewhere, farScale: w.farScale, flowerCentre: w.flowerCentre };
+  return {
+    cueRate: w.cueRate,
+    cueRateElsewhere: w.cueRateElsewhere,
+    cueRateIn: w.cueRateIn,
+    farRate: w.farRate,
+    farRateElsewhere: w.farRateElsewhere,
+    farScale: w.farScale,
+    flowerCentre: w.flowerCentre,
+  };
 }
 
 /**

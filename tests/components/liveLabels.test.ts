@@ -32,6 +32,11 @@ describe("withCurrentLabels", () => {
 
   it("returns the same graph when nothing differs (the canvas keeps its elements)", () => {
     expect(withCurrentLabels(graph, null)).toBe(graph);
-    expect(withCurrentLabels(graph, { groups: [{ layer: 0, group: 0, text: "old top" }], edges: [{ layer: 0, child: 4, parent: 0, text: "old why" }] })).toBe(graph);
+    expect(
+      withCurrentLabels(graph, {
+        groups: [{ layer: 0, group: 0, text: "old top" }],
+        edges: [{ layer: 0, child: 4, parent: 0, text: "old why" }],
+      }),
+    ).toBe(graph);
   });
 });

@@ -37,7 +37,12 @@ let graph: CircuitGraph;
 type Caller = ReturnType<typeof createCaller>;
 
 function resultOf<T>(kind: string): T {
-  const row = platform.db().select().from(evaluations).where(and(eq(evaluations.circuitId, circuitId), eq(evaluations.kind, kind as never))).get();
+  const row = platform
+    .db()
+    .select()
+    .from(evaluations)
+    .where(and(eq(evaluations.circuitId, circuitId), eq(evaluations.kind, kind as never)))
+    .get();
   if (!row) throw new Error(`no ${kind} result`);
   return row.result as T;
 }
@@ -61,9 +66,20 @@ beforeAll(async () => {
   circuitId = seeded!.circuitId;
   graph = loadGraph(platform.db(), circuitId)!;
   const db = platform.db();
-  const userId = db.select().from((await import("~/db/schema")).users).all()[0]!.id;
+  const userId = db
+    .select()
+    .from((await import("~/db/schema")).users)
+    .all()[0]!.id;
   const { token } = createSession(db, userId);
-  const admin: Caller = createCaller(createContext({ db, queue: new SqliteJobQueue(db), storageRoot: platform.dataDir, headers: new Headers({ cookie: `${SESSION_COOKIE}=${token}` }), resHeaders: null }));
+  const admin: Caller = createCaller(
+    createContext({
+      db,
+      queue: new SqliteJobQueue(db),
+      storageRoot: platform.dataDir,
+      headers: new Headers({ cookie: `${SESSION_COOKIE}=${token}` }),
+      resHeaders: null,
+    }),
+  );
   // one stored result of every plotted kind, computed by the platform's worker with tiny settings
   const group = circuit.layers[1]!.neuronGroups[0]!.id;
   const requests = [
@@ -73,10 +89,15 @@ beforeAll(async () => {
     { kind: "groupMasking", params: { layerIndex: 1, groups: [group], draws: 1, topPatches: 3 } },
   ] as const;
   const ids: number[] = [];
-  for (const request of requests) ids.push((await admin.evaluations.start({ circuitId, request: request as never })).jobId);
+  for (const request of requests)
+    ids.push((await admin.evaluations.start({ circuitId, request: request as never })).jobId);
   await waitForJobs(ids);
   browser = await launchBrowser();
-  ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, colorScheme: "light", acceptDownloads: true });
+  ctx = await browser.newContext({
+    viewport: { width: 1400, height: 1000 },
+    colorScheme: "light",
+    acceptDownloads: true,
+  });
   page = await ctx.newPage();
   await signIn(page, platform, VIEWER_ADMIN);
 }, E2E_SETUP_TIMEOUT_MS);
@@ -104,7 +125,9 @@ async function exportsOf(card: string, expectedCsvRows: number, kind: string): P
   const pm = await sharp(png).metadata();
   expect([pm.width, pm.height]).toEqual([viewBox[2]! * 2, viewBox[3]! * 2]);
   const [csvDl] = await Promise.all([page.waitForEvent("download"), box.getByTestId("export-csv").click()]);
-  const lines = readFileSync((await csvDl.path())!, "utf8").trim().split("\n");
+  const lines = readFileSync((await csvDl.path())!, "utf8")
+    .trim()
+    .split("\n");
   expect(lines.length).toBe(1 + expectedCsvRows);
 }
 
@@ -119,7 +142,9 @@ describe("evaluations page", () => {
     const optCard = page.getByTestId("plotcard-optimality");
     expect(await optCard.getByTestId("opt-bar").count()).toBe(opt.cells.length);
     expect(await optCard.getByTestId("opt-ci").count()).toBe(opt.cells.length);
-    expect(await optCard.getByTestId("opt-count").allTextContents()).toEqual(opt.cells.map((c) => String(c.randomBeatsCore)));
+    expect(await optCard.getByTestId("opt-count").allTextContents()).toEqual(
+      opt.cells.map((c) => String(c.randomBeatsCore)),
+    );
 
     const fon = resultOf<FidelityOfNeuronsResult>("fidelityOfNeurons");
     const fonCard = page.getByTestId("plotcard-fidelityOfNeurons");
@@ -136,7 +161,18 @@ describe("evaluations page", () => {
     const maskCard = page.getByTestId("plotcard-groupMasking");
     expect(await maskCard.getByTestId("mask-bar").count()).toBe(3 * (mask.before.length + 1));
     expect(await page.getByTestId("drop-patch").count()).toBe(3);
-    await expect.poll(() => page.getByTestId("drop-patch").locator("img").evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth === 64)), { timeout: 15_000 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          page
+            .getByTestId("drop-patch")
+            .locator("img")
+            .evaluateAll((imgs) =>
+              imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth === 64),
+            ),
+        { timeout: 15_000 },
+      )
+      .toBe(true);
   });
 
   it("exports each plot as SVG, PNG and CSV", async () => {
@@ -150,14 +186,20 @@ describe("evaluations page", () => {
     await exportsOf("plotcard-fidelityOfNeurons", fon.curves.length * fon.layers.length, "fidelity-of-neurons");
     const fow = resultOf<FidelityOfWeightsResult>("fidelityOfWeights");
     await fresh();
-    await exportsOf("plotcard-fidelityOfWeights", fow.pairs.reduce((a, p) => a + p.summary.length, 0), "fidelity-of-weights");
+    await exportsOf(
+      "plotcard-fidelityOfWeights",
+      fow.pairs.reduce((a, p) => a + p.summary.length, 0),
+      "fidelity-of-weights",
+    );
     const mask = resultOf<GroupMaskingResult>("groupMasking");
     await fresh();
     await exportsOf("plotcard-groupMasking", mask.before.length + 1, "masking");
   });
 
   it("debugs uploaded images: per image its top groups with mosaics and its best crops", async () => {
-    const files = ["bee", "ladybug"].map((c) => join(FIXTURE_IMAGES, c, readdirSync(join(FIXTURE_IMAGES, c)).sort()[0]!));
+    const files = ["bee", "ladybug"].map((c) =>
+      join(FIXTURE_IMAGES, c, readdirSync(join(FIXTURE_IMAGES, c)).sort()[0]!),
+    );
     const section = page.getByTestId("section-imageDebug");
     await section.getByTestId("debug-files").setInputFiles(files);
     await section.getByTestId("form-imageDebug").getByRole("button", { name: "Upload and debug" }).click();
@@ -169,13 +211,23 @@ describe("evaluations page", () => {
     expect(await section.getByTestId("debug-crop").count()).toBe(2 * groupsShown * 5);
     // the stored images and mosaics load
     await expect
-      .poll(() => section.locator("img").evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0)), { timeout: 15_000 })
+      .poll(
+        () =>
+          section
+            .locator("img")
+            .evaluateAll((imgs) =>
+              imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0),
+            ),
+        { timeout: 15_000 },
+      )
       .toBe(true);
     const res = await page.request.get(`${platform.url}/api/circuits/${circuitId}/evaluation-images/${r.set}/0`);
     expect(res.status()).toBe(200);
     expect(res.headers()["content-type"]).toBe("image/png");
     const anon = await browser.newContext();
-    expect((await anon.request.get(`${platform.url}/api/circuits/${circuitId}/evaluation-images/${r.set}/0`)).status()).toBe(401);
+    expect(
+      (await anon.request.get(`${platform.url}/api/circuits/${circuitId}/evaluation-images/${r.set}/0`)).status(),
+    ).toBe(401);
     await anon.close();
   });
 
@@ -195,7 +247,12 @@ describe("evaluations page", () => {
     await form.getByRole("button", { name: "Start" }).click();
     const job = page.getByTestId("evaluation-job").first();
     await expect.poll(() => job.getAttribute("data-status"), { timeout: 60_000 }).toBe("running");
-    await expect.poll(async () => Number((await job.getByTestId("job-progress").textContent())!.replace("%", "")), { timeout: 120_000, interval: 300 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => Number((await job.getByTestId("job-progress").textContent())!.replace("%", "")), {
+        timeout: 120_000,
+        interval: 300,
+      })
+      .toBeGreaterThan(0);
     await job.getByRole("button", { name: "Cancel" }).click();
     await expect.poll(() => job.getAttribute("data-status"), { timeout: 60_000 }).toBe("canceled");
   });

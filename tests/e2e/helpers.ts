@@ -24,7 +24,16 @@
  * output; E2E_SKIP_BUILD=1 uses `.next-e2e/` as it is.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -167,7 +176,9 @@ async function build(hash: string): Promise<void> {
   const started = Date.now();
   // niced: other work on the machine (and the other test files) keeps its share of the CPU
   const useNice = existsSync("/usr/bin/nice") || existsSync("/bin/nice");
-  const r = await (useNice ? run("nice", ["-n", "10", process.execPath, nextBin, "build"], env) : run(process.execPath, [nextBin, "build"], env));
+  const r = await (useNice
+    ? run("nice", ["-n", "10", process.execPath, nextBin, "build"], env)
+    : run(process.execPath, [nextBin, "build"], env));
   // `next build` points next-env.d.ts at the folder it built; the type check keeps seeing `.next`
   if (before !== null && readFileSync(nextEnv, "utf8") !== before) writeFileSync(nextEnv, before);
   if (r.code !== 0) throw new Error(`next build failed (exit ${r.code}):\n${r.out.slice(-6000)}`);
@@ -181,7 +192,8 @@ async function build(hash: string): Promise<void> {
  */
 export async function ensureBuild(): Promise<() => void> {
   if (process.env.E2E_SKIP_BUILD === "1") {
-    if (!existsSync(join(ROOT, DIST_DIR, "BUILD_ID"))) throw new Error(`E2E_SKIP_BUILD=1 but ${DIST_DIR}/ holds no build`);
+    if (!existsSync(join(ROOT, DIST_DIR, "BUILD_ID")))
+      throw new Error(`E2E_SKIP_BUILD=1 but ${DIST_DIR}/ holds no build`);
     return () => {};
   }
   return withMutex(async () => {
@@ -190,7 +202,8 @@ export async function ensureBuild(): Promise<() => void> {
       // wait until nobody serves the old build any more (new readers wait for the mutex)
       const end = Date.now() + 12 * 60_000;
       for (let r = liveReaders(); r.length > 0; r = liveReaders()) {
-        if (Date.now() > end) throw new Error(`e2e build: other test processes still serve the old build (${r.join(", ")})`);
+        if (Date.now() > end)
+          throw new Error(`e2e build: other test processes still serve the old build (${r.join(", ")})`);
         await sleep(500);
       }
       await build(hash);
@@ -232,7 +245,9 @@ process.once("exit", () => {
 });
 
 function exited(c: ChildProcess): Promise<void> {
-  return c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once("exit", () => r()));
+  return c.exitCode !== null || c.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => c.once("exit", () => r()));
 }
 
 /** Stops a process (and its process group) with SIGTERM, then SIGKILL after `graceMs`. */
@@ -285,17 +300,33 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     c.stderr?.on("data", on);
   };
   const spawnTracked = (name: string, args: string[], extra: Record<string, string> = {}) => {
-    const c = spawn(process.execPath, args, { cwd: ROOT, env: { ...env, ...extra }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const c = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...env, ...extra },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     children.add(c);
     c.once("exit", () => children.delete(c));
     capture(name, c);
     return c;
   };
 
-  const server = spawnTracked("server", [join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1"]);
+  const server = spawnTracked("server", [
+    join(ROOT, "node_modules", "next", "dist", "bin", "next"),
+    "start",
+    "-p",
+    String(port),
+    "-H",
+    "127.0.0.1",
+  ]);
   const workers: ChildProcess[] = [];
   const startWorker = (extra: Record<string, string> = {}) => {
-    const w = spawnTracked(`worker ${workers.length + 1}`, ["--import", "tsx", join(ROOT, "server", "jobs", "workerMain.ts")], extra);
+    const w = spawnTracked(
+      `worker ${workers.length + 1}`,
+      ["--import", "tsx", join(ROOT, "server", "jobs", "workerMain.ts")],
+      extra,
+    );
     workers.push(w);
     return w;
   };
@@ -353,7 +384,11 @@ export async function createUser(platform: Platform, user: Credentials & { role:
     db.update(users).set({ passwordHash, role: user.role }).where(eq(users.id, existing.id)).run();
     return existing.id;
   }
-  return db.insert(users).values({ username: user.username, passwordHash, role: user.role, createdAt: Date.now() }).returning().get().id;
+  return db
+    .insert(users)
+    .values({ username: user.username, passwordHash, role: user.role, createdAt: Date.now() })
+    .returning()
+    .get().id;
 }
 
 // ───────────────────────────── the browser ─────────────────────────────
@@ -361,7 +396,8 @@ export async function createUser(platform: Platform, user: Credentials & { role:
 /** Headless Chromium (Debian's package; CHROMIUM_PATH overrides) with a fresh profile. */
 export async function launchBrowser(): Promise<Browser> {
   const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-  if (!existsSync(executablePath)) throw new Error(`no Chromium at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH)`);
+  if (!existsSync(executablePath))
+    throw new Error(`no Chromium at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH)`);
   // playwright gives every launch a fresh temporary profile (it refuses --user-data-dir in args)
   return chromium.launch({
     executablePath,

@@ -11,7 +11,16 @@ import { goodExplanation, goodLabel, type FakeOpenAI } from "../helpers/fakeOpen
 import type { CircuitForLabels } from "~/server/labeling/circuitData";
 import { createShareLink } from "~/server/share/links";
 import { E2E_SETUP_TIMEOUT_MS, launchBrowser, signIn, startPlatform, type Platform } from "./helpers";
-import { ANNOTATOR, ANNOTATOR2, createLabelUsers, LABEL_MODEL, labelEnv, seedCircuit, startLabelServer, VIEWER } from "./labelsHelpers";
+import {
+  ANNOTATOR,
+  ANNOTATOR2,
+  createLabelUsers,
+  LABEL_MODEL,
+  labelEnv,
+  seedCircuit,
+  startLabelServer,
+  VIEWER,
+} from "./labelsHelpers";
 
 const SCRIPT_LABEL = "<script>window.__pwned=1</script>";
 
@@ -27,7 +36,7 @@ beforeAll(async () => {
   fake = await startLabelServer((r) => {
     if (r.kind === "explanation") return goodExplanation("The stripes of the child make up the parent's abdomen.");
     return r.userText.startsWith(`Neuron group ${data.groups[0]!.group} of layer "${data.groups[0]!.layerName}"`)
-      ? goodLabel(SCRIPT_LABEL, "<img src=x onerror=\"window.__pwned=2\">")
+      ? goodLabel(SCRIPT_LABEL, '<img src=x onerror="window.__pwned=2">')
       : goodLabel("yellow stripes", "Black and yellow stripes.");
   });
   platform = await startPlatform({ workers: 1, env: labelEnv(fake) });
@@ -81,9 +90,14 @@ describe("labels in the browser", () => {
       await a.getByTestId("label-config").filter({ hasText: LABEL_MODEL }).waitFor();
       await a.getByTestId("label-start").click();
       await a.getByTestId("label-job").filter({ hasText: "succeeded" }).waitFor({ timeout: 120_000 });
-      await a.getByTestId("label-job").filter({ hasText: `${data.groups.length} label(s)` }).waitFor();
+      await a
+        .getByTestId("label-job")
+        .filter({ hasText: `${data.groups.length} label(s)` })
+        .waitFor();
       expect(fake.requests.length).toBeGreaterThanOrEqual(data.groups.length);
-      expect(fake.requests.every((r) => r.images.length >= 1 && r.headers["x-neurflow-prompt-version"] != null)).toBe(true);
+      expect(fake.requests.every((r) => r.images.length >= 1 && r.headers["x-neurflow-prompt-version"] != null)).toBe(
+        true,
+      );
 
       // the markup label is plain text in the row and in the panel, and nothing ran
       const row = a.getByTestId(`group-row-${g.layer}-${g.group}`);
@@ -95,7 +109,9 @@ describe("labels in the browser", () => {
       expect(await panel.getByTestId("label-description").textContent()).toBe('<img src=x onerror="window.__pwned=2">');
       expect(await a.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
       expect(await a.locator("img[src='x']").count()).toBe(0);
-      expect(await panel.getByTestId("label-provenance").textContent()).toContain(`model ${LABEL_MODEL} · prompt label-v1`);
+      expect(await panel.getByTestId("label-provenance").textContent()).toContain(
+        `model ${LABEL_MODEL} · prompt label-v1`,
+      );
     }),
   );
 
@@ -104,7 +120,9 @@ describe("labels in the browser", () => {
       await a.goto(`${platform.url}/circuits/${circuitId}/view`);
       await a.locator("[data-testid=viewer][data-ready='1']").waitFor();
       const explained = await a.evaluate(() =>
-        window.__viewerCy!.edges(".explained").map((e) => ({ id: e.id(), label: e.data("expl") as string, drawn: e.style("label") as string })),
+        window
+          .__viewerCy!.edges(".explained")
+          .map((e) => ({ id: e.id(), label: e.data("expl") as string, drawn: e.style("label") as string })),
       );
       expect(explained.length).toBeGreaterThanOrEqual(1);
       expect(explained[0]!.label).toBe("The stripes of the child make up the parent's abdomen.");
@@ -113,67 +131,79 @@ describe("labels in the browser", () => {
       await a.evaluate((id) => window.__viewerCy!.getElementById(id).emit("tap"), explained[0]!.id);
       const panel = a.getByTestId("edge-panel");
       await panel.waitFor();
-      await panel.getByTestId("label-text").filter({ hasText: "The stripes of the child make up the parent's abdomen." }).waitFor();
-      expect(await a.evaluate((id) => window.__viewerCy!.getElementById(id).style("label"), explained[0]!.id)).toBe("The stripes of the child make up the parent's abdomen.");
+      await panel
+        .getByTestId("label-text")
+        .filter({ hasText: "The stripes of the child make up the parent's abdomen." })
+        .waitFor();
+      expect(await a.evaluate((id) => window.__viewerCy!.getElementById(id).style("label"), explained[0]!.id)).toBe(
+        "The stripes of the child make up the parent's abdomen.",
+      );
       await panel.getByTestId("edge-parent").click();
       await a.getByTestId("detail-panel").waitFor();
     }),
   );
 
-  it("a second session's stale edit is refused with the newer text; history shows model and annotator revisions", { timeout: 180_000 }, () =>
-    withOutput(async () => {
-      const b = await session(ANNOTATOR2);
-      for (const p of [a, b]) {
-        await p.goto(`${platform.url}/circuits/${circuitId}`);
-        await p.getByTestId(`group-open-${g2.layer}-${g2.group}`).click();
-        const panel = p.getByTestId("group-label-panel");
-        await panel.getByTestId("label-text").filter({ hasText: "yellow stripes" }).waitFor();
-        await panel.getByTestId("label-edit").click();
-      }
-      // both started from v1; the first save wins
-      const pa = a.getByTestId("group-label-panel");
-      await pa.getByTestId("label-input").fill("bee abdomen stripes");
-      await pa.getByTestId("label-save").click();
-      await pa.getByTestId("label-text").filter({ hasText: "bee abdomen stripes" }).waitFor();
+  it(
+    "a second session's stale edit is refused with the newer text; history shows model and annotator revisions",
+    { timeout: 180_000 },
+    () =>
+      withOutput(async () => {
+        const b = await session(ANNOTATOR2);
+        for (const p of [a, b]) {
+          await p.goto(`${platform.url}/circuits/${circuitId}`);
+          await p.getByTestId(`group-open-${g2.layer}-${g2.group}`).click();
+          const panel = p.getByTestId("group-label-panel");
+          await panel.getByTestId("label-text").filter({ hasText: "yellow stripes" }).waitFor();
+          await panel.getByTestId("label-edit").click();
+        }
+        // both started from v1; the first save wins
+        const pa = a.getByTestId("group-label-panel");
+        await pa.getByTestId("label-input").fill("bee abdomen stripes");
+        await pa.getByTestId("label-save").click();
+        await pa.getByTestId("label-text").filter({ hasText: "bee abdomen stripes" }).waitFor();
 
-      const pb = b.getByTestId("group-label-panel");
-      await pb.getByTestId("label-input").fill("wings");
-      await pb.getByTestId("label-save").click();
-      const conflict = pb.getByTestId("label-conflict");
-      await conflict.waitFor();
-      expect(await conflict.getByTestId("label-conflict-text").textContent()).toBe("bee abdomen stripes");
-      // the draft is kept, nothing was overwritten
-      expect(await pb.getByTestId("label-input").inputValue()).toBe("wings");
-      expect(await pb.getByTestId("label-text").textContent()).toBe("bee abdomen stripes");
+        const pb = b.getByTestId("group-label-panel");
+        await pb.getByTestId("label-input").fill("wings");
+        await pb.getByTestId("label-save").click();
+        const conflict = pb.getByTestId("label-conflict");
+        await conflict.waitFor();
+        expect(await conflict.getByTestId("label-conflict-text").textContent()).toBe("bee abdomen stripes");
+        // the draft is kept, nothing was overwritten
+        expect(await pb.getByTestId("label-input").inputValue()).toBe("wings");
+        expect(await pb.getByTestId("label-text").textContent()).toBe("bee abdomen stripes");
 
-      // history: v1 by the model, v2 by the annotator, with the diff
-      await pa.getByTestId("label-history-toggle").click();
-      const v1 = pa.getByTestId("revision-1");
-      const v2 = pa.getByTestId("revision-2");
-      expect(await v1.getAttribute("data-source")).toBe("model");
-      expect(await v1.getByTestId("revision-provenance").textContent()).toBe(`model ${LABEL_MODEL} · prompt label-v1 · 140 tokens`);
-      expect(await v2.getAttribute("data-source")).toBe("annotator");
-      expect(await v2.getByTestId("revision-provenance").textContent()).toBe(`annotator ${ANNOTATOR.username}`);
-      // the word diff against v1: "yellow" removed, "bee" and "abdomen" added
-      expect((await v2.locator("ins").allTextContents()).join("|")).toMatch(/bee.*abdomen/);
-      expect((await v2.locator("del").allTextContents()).join("|")).toContain("yellow");
-      expect(await pa.getByTestId("revision-3").count()).toBe(0);
+        // history: v1 by the model, v2 by the annotator, with the diff
+        await pa.getByTestId("label-history-toggle").click();
+        const v1 = pa.getByTestId("revision-1");
+        const v2 = pa.getByTestId("revision-2");
+        expect(await v1.getAttribute("data-source")).toBe("model");
+        expect(await v1.getByTestId("revision-provenance").textContent()).toBe(
+          `model ${LABEL_MODEL} · prompt label-v1 · 140 tokens`,
+        );
+        expect(await v2.getAttribute("data-source")).toBe("annotator");
+        expect(await v2.getByTestId("revision-provenance").textContent()).toBe(`annotator ${ANNOTATOR.username}`);
+        // the word diff against v1: "yellow" removed, "bee" and "abdomen" added
+        expect((await v2.locator("ins").allTextContents()).join("|")).toMatch(/bee.*abdomen/);
+        expect((await v2.locator("del").allTextContents()).join("|")).toContain("yellow");
+        expect(await pa.getByTestId("revision-3").count()).toBe(0);
 
-      // B takes the newer version and saves on top of it; then A reverts to the model's text
-      await pb.getByTestId("label-conflict-rebase").click();
-      await pb.getByTestId("label-save").click();
-      await pb.getByTestId("label-text").filter({ hasText: "wings" }).waitFor();
-      await a.reload();
-      await a.getByTestId(`group-open-${g2.layer}-${g2.group}`).click();
-      await pa.getByTestId("label-history-toggle").click();
-      await pa.getByTestId("revert-1").click();
-      await pa.getByTestId("label-text").filter({ hasText: "yellow stripes" }).waitFor();
-      expect(await pa.getByTestId("revision-4").getByTestId("revision-provenance").textContent()).toBe(`${ANNOTATOR.username} reverted to v1`);
-      await pa.getByTestId("label-mark-reviewed").click();
-      await pa.getByTestId("label-review").filter({ hasText: "reviewed" }).waitFor();
-      await shot(a, "labels-annotator");
-      await shot(b, "labels-conflict");
-    }),
+        // B takes the newer version and saves on top of it; then A reverts to the model's text
+        await pb.getByTestId("label-conflict-rebase").click();
+        await pb.getByTestId("label-save").click();
+        await pb.getByTestId("label-text").filter({ hasText: "wings" }).waitFor();
+        await a.reload();
+        await a.getByTestId(`group-open-${g2.layer}-${g2.group}`).click();
+        await pa.getByTestId("label-history-toggle").click();
+        await pa.getByTestId("revert-1").click();
+        await pa.getByTestId("label-text").filter({ hasText: "yellow stripes" }).waitFor();
+        expect(await pa.getByTestId("revision-4").getByTestId("revision-provenance").textContent()).toBe(
+          `${ANNOTATOR.username} reverted to v1`,
+        );
+        await pa.getByTestId("label-mark-reviewed").click();
+        await pa.getByTestId("label-review").filter({ hasText: "reviewed" }).waitFor();
+        await shot(a, "labels-annotator");
+        await shot(b, "labels-conflict");
+      }),
   );
 
   it("a viewer reads labels and history but cannot edit", { timeout: 120_000 }, () =>
@@ -188,9 +218,17 @@ describe("labels in the browser", () => {
       expect(await v.getByTestId("label-start").count()).toBe(0);
       // the summary shows what each group sees: its mosaic in the row, the evidence patches in the panel
       const drawn = (imgs: import("playwright-core").Locator) =>
-        imgs.evaluateAll((els) => els.length > 0 && els.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+        imgs.evaluateAll(
+          (els) =>
+            els.length > 0 &&
+            els.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0),
+        );
       await v.getByTestId(`group-row-${g2.layer}-${g2.group}`).getByTestId("row-mosaic").scrollIntoViewIfNeeded();
-      await expect.poll(() => drawn(v.getByTestId(`group-row-${g2.layer}-${g2.group}`).getByTestId("row-mosaic")), { timeout: 15_000 }).toBe(true);
+      await expect
+        .poll(() => drawn(v.getByTestId(`group-row-${g2.layer}-${g2.group}`).getByTestId("row-mosaic")), {
+          timeout: 15_000,
+        })
+        .toBe(true);
       await expect.poll(() => drawn(panel.getByTestId("evidence").locator("img")), { timeout: 15_000 }).toBe(true);
       await panel.getByTestId("label-history-toggle").click();
       await panel.getByTestId("revision-4").waitFor();
@@ -201,7 +239,16 @@ describe("labels in the browser", () => {
           const r = await fetch("/api/trpc/labels.save?batch=1", {
             method: "POST",
             headers: { "content-type": "application/json" },
-            body: JSON.stringify({ 0: { json: { circuitId: id, target: { kind: "group", layer, group }, expectedVersion: 4, text: "viewer edit" } } }),
+            body: JSON.stringify({
+              0: {
+                json: {
+                  circuitId: id,
+                  target: { kind: "group", layer, group },
+                  expectedVersion: 4,
+                  text: "viewer edit",
+                },
+              },
+            }),
           });
           return r.status;
         },
@@ -225,54 +272,84 @@ describe("labels in the browser", () => {
     }),
   );
 
-  it("a share-link visitor reads the label with its review state and history, without edit controls", { timeout: 120_000 }, () =>
-    withOutput(async () => {
-      const rowId = data.groups[1]!.rowId;
-      const { token } = createShareLink(platform.db(), { circuitId, viewState: { selected: `g${rowId}`, threshold: 0, zoom: null, pan: null, heatmaps: false }, createdBy: null, expiresAt: null });
-      const ctx = await browser.newContext(); // no session
-      contexts.push(ctx);
-      const s = await ctx.newPage();
-      const refused: string[] = [];
-      s.on("response", (r) => r.url().includes("/api/trpc/") && r.status() >= 400 && refused.push(`${r.status()} ${r.url()}`));
-      await s.goto(`${platform.url}/s/${token}`);
-      const slot = s.getByTestId("label-slot");
-      await slot.getByTestId("label-text").filter({ hasText: "yellow stripes" }).waitFor();
-      await slot.getByTestId("label-review").filter({ hasText: "reviewed" }).waitFor();
-      await slot.getByTestId("label-readonly").waitFor();
-      expect(await slot.getByTestId("label-edit").count()).toBe(0);
-      await slot.getByTestId("label-history-toggle").click();
-      await slot.getByTestId("revision-1").waitFor();
-      expect(refused).toStrictEqual([]);
-    }),
+  it(
+    "a share-link visitor reads the label with its review state and history, without edit controls",
+    { timeout: 120_000 },
+    () =>
+      withOutput(async () => {
+        const rowId = data.groups[1]!.rowId;
+        const { token } = createShareLink(platform.db(), {
+          circuitId,
+          viewState: { selected: `g${rowId}`, threshold: 0, zoom: null, pan: null, heatmaps: false },
+          createdBy: null,
+          expiresAt: null,
+        });
+        const ctx = await browser.newContext(); // no session
+        contexts.push(ctx);
+        const s = await ctx.newPage();
+        const refused: string[] = [];
+        s.on(
+          "response",
+          (r) => r.url().includes("/api/trpc/") && r.status() >= 400 && refused.push(`${r.status()} ${r.url()}`),
+        );
+        await s.goto(`${platform.url}/s/${token}`);
+        const slot = s.getByTestId("label-slot");
+        await slot.getByTestId("label-text").filter({ hasText: "yellow stripes" }).waitFor();
+        await slot.getByTestId("label-review").filter({ hasText: "reviewed" }).waitFor();
+        await slot.getByTestId("label-readonly").waitFor();
+        expect(await slot.getByTestId("label-edit").count()).toBe(0);
+        await slot.getByTestId("label-history-toggle").click();
+        await slot.getByTestId("revision-1").waitFor();
+        expect(refused).toStrictEqual([]);
+      }),
   );
 
-  it("edits in the viewer show on the graph at once; any edge opens its panel, where a first explanation can be written", { timeout: 120_000 }, () =>
-    withOutput(async () => {
-      const g3 = data.groups[2]!;
-      await a.goto(`${platform.url}/circuits/${circuitId}/view?node=g${g3.rowId}`);
-      await a.locator("[data-testid=viewer][data-ready='1']").waitFor();
-      const slot = a.getByTestId("label-slot");
-      // Esc in the editor cancels the edit and keeps the panel
-      await slot.getByTestId("label-edit").click();
-      await slot.getByTestId("label-input").press("Escape");
-      await slot.getByTestId("label-input").waitFor({ state: "detached" });
-      expect(await a.getByTestId("detail-panel").count()).toBe(1);
-      await slot.getByTestId("label-edit").click();
-      await slot.getByTestId("label-input").fill("live on the canvas");
-      await slot.getByTestId("label-save").click();
-      await slot.getByTestId("label-text").filter({ hasText: "live on the canvas" }).waitFor();
-      await expect.poll(() => a.evaluate((id) => window.__viewerCy!.getElementById(id).data("label") as string, `g${g3.rowId}`)).toBe("live on the canvas");
+  it(
+    "edits in the viewer show on the graph at once; any edge opens its panel, where a first explanation can be written",
+    { timeout: 120_000 },
+    () =>
+      withOutput(async () => {
+        const g3 = data.groups[2]!;
+        await a.goto(`${platform.url}/circuits/${circuitId}/view?node=g${g3.rowId}`);
+        await a.locator("[data-testid=viewer][data-ready='1']").waitFor();
+        const slot = a.getByTestId("label-slot");
+        // Esc in the editor cancels the edit and keeps the panel
+        await slot.getByTestId("label-edit").click();
+        await slot.getByTestId("label-input").press("Escape");
+        await slot.getByTestId("label-input").waitFor({ state: "detached" });
+        expect(await a.getByTestId("detail-panel").count()).toBe(1);
+        await slot.getByTestId("label-edit").click();
+        await slot.getByTestId("label-input").fill("live on the canvas");
+        await slot.getByTestId("label-save").click();
+        await slot.getByTestId("label-text").filter({ hasText: "live on the canvas" }).waitFor();
+        await expect
+          .poll(() => a.evaluate((id) => window.__viewerCy!.getElementById(id).data("label") as string, `g${g3.rowId}`))
+          .toBe("live on the canvas");
 
-      const plain = await a.evaluate(() => window.__viewerCy!.edges("[id ^= 'e']").filter((e) => !e.hasClass("explained")).map((e) => e.id())[0]!);
-      await a.evaluate((id) => window.__viewerCy!.getElementById(id).emit("tap"), plain);
-      const panel = a.getByTestId("edge-panel");
-      await panel.waitFor();
-      await panel.getByTestId("label-edit").click();
-      await panel.getByTestId("label-input").fill("The child's stripes are part of the parent.");
-      await panel.getByTestId("label-save").click();
-      await expect
-        .poll(() => a.evaluate((id) => [window.__viewerCy!.getElementById(id).hasClass("explained"), window.__viewerCy!.getElementById(id).data("expl")], plain))
-        .toStrictEqual([true, "The child's stripes are part of the parent."]);
-    }),
+        const plain = await a.evaluate(
+          () =>
+            window
+              .__viewerCy!.edges("[id ^= 'e']")
+              .filter((e) => !e.hasClass("explained"))
+              .map((e) => e.id())[0]!,
+        );
+        await a.evaluate((id) => window.__viewerCy!.getElementById(id).emit("tap"), plain);
+        const panel = a.getByTestId("edge-panel");
+        await panel.waitFor();
+        await panel.getByTestId("label-edit").click();
+        await panel.getByTestId("label-input").fill("The child's stripes are part of the parent.");
+        await panel.getByTestId("label-save").click();
+        await expect
+          .poll(() =>
+            a.evaluate(
+              (id) => [
+                window.__viewerCy!.getElementById(id).hasClass("explained"),
+                window.__viewerCy!.getElementById(id).data("expl"),
+              ],
+              plain,
+            ),
+          )
+          .toStrictEqual([true, "The child's stripes are part of the parent."]);
+      }),
   );
 });

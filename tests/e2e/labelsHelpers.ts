@@ -41,18 +41,38 @@ export async function createLabelUsers(platform: Platform): Promise<void> {
 }
 
 /** A synthetic circuit (class bee) stored in the platform's database, its images on disk as a dataset. */
-export async function seedCircuit(platform: Platform, seed = 31): Promise<{ circuitId: number; data: CircuitForLabels }> {
+export async function seedCircuit(
+  platform: Platform,
+  seed = 31,
+): Promise<{ circuitId: number; data: CircuitForLabels }> {
   const db = platform.db();
   const dir = join(platform.dir, "label-images");
   const doc = syntheticCircuit({ seed, images: 4 });
   await writeClassImages(dir, "bee", doc.images.length);
   const ds = db
     .insert(datasets)
-    .values({ name: "label e2e images", source: "folder", dir, classCount: 1, imageCount: doc.images.length, createdAt: Date.now() })
+    .values({
+      name: "label e2e images",
+      source: "folder",
+      dir,
+      classCount: 1,
+      imageCount: doc.images.length,
+      createdAt: Date.now(),
+    })
     .returning()
     .get();
   db.insert(images)
-    .values(doc.images.map((fileName) => ({ datasetId: ds.id, className: "bee", fileName, width: 64, height: 64, format: "png", sizeBytes: 1 })))
+    .values(
+      doc.images.map((fileName) => ({
+        datasetId: ds.id,
+        className: "bee",
+        fileName,
+        width: 64,
+        height: 64,
+        format: "png",
+        sizeBytes: 1,
+      })),
+    )
     .run();
   const circuitId = importCircuit(db, doc);
   return { circuitId, data: loadCircuitForLabels(db, circuitId)! };

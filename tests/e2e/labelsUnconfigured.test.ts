@@ -34,7 +34,9 @@ describe("labels without an endpoint", () => {
     await page.goto(`${platform.url}/circuits/${circuitId}`);
     const missing = page.getByTestId("label-config-missing");
     await missing.waitFor();
-    expect(await missing.textContent()).toContain("Automatic labeling is off: no MLLM endpoint is configured on this server");
+    expect(await missing.textContent()).toContain(
+      "Automatic labeling is off: no MLLM endpoint is configured on this server",
+    );
     expect(await page.getByTestId("label-start").count()).toBe(0);
     // the rest of the page is there
     await page.getByText("Parameters").waitFor();
@@ -46,6 +48,8 @@ describe("labels without an endpoint", () => {
     await panel.getByTestId("label-save").click();
     await panel.getByTestId("label-text").filter({ hasText: "hand-written label" }).waitFor();
     await panel.getByTestId("label-history-toggle").click();
-    expect(await panel.getByTestId("revision-1").getByTestId("revision-provenance").textContent()).toBe(`annotator ${ANNOTATOR.username}`);
+    expect(await panel.getByTestId("revision-1").getByTestId("revision-provenance").textContent()).toBe(
+      `annotator ${ANNOTATOR.username}`,
+    );
   });
 });

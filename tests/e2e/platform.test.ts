@@ -19,7 +19,11 @@ function imagesZip(): Buffer {
   const dir = join(FIXTURE, "images");
   return makeZip(
     readdirSync(dir).flatMap((cls) =>
-      readdirSync(join(dir, cls)).map((f) => ({ name: `toyworld-images/${cls}/${f}`, data: readFileSync(join(dir, cls, f)), store: true })),
+      readdirSync(join(dir, cls)).map((f) => ({
+        name: `toyworld-images/${cls}/${f}`,
+        data: readFileSync(join(dir, cls, f)),
+        store: true,
+      })),
     ),
   );
 }
@@ -69,8 +73,12 @@ describe("the platform in a browser", () => {
       const modelUrl = page.url();
       await expect(page.locator("h1").textContent()).resolves.toBe("toyworld-a e2e");
       // the page follows the load check by itself (no reload); the run form waits for it
-      if ((await page.getByTestId("model-status-message").count()) === 0) await page.getByTestId("run-form-waiting").waitFor();
-      await page.getByTestId("model-status-message").filter({ hasText: "loaded; one batch of zeros gave 6 logits" }).waitFor({ timeout: 120_000 });
+      if ((await page.getByTestId("model-status-message").count()) === 0)
+        await page.getByTestId("run-form-waiting").waitFor();
+      await page
+        .getByTestId("model-status-message")
+        .filter({ hasText: "loaded; one batch of zeros gave 6 logits" })
+        .waitFor({ timeout: 120_000 });
       await page.locator("main").getByText("ready", { exact: true }).first().waitFor();
 
       // the images: a zip built here, checked against the model
@@ -78,12 +86,16 @@ describe("the platform in a browser", () => {
       const datasetForm = page.locator("form").filter({ hasText: "Add dataset" });
       await datasetForm.locator('input[name="name"]').fill("toy-world images");
       await datasetForm.locator('select[name="modelId"]').selectOption({ label: "toyworld-a e2e" });
-      await datasetForm.locator('input[name="file"]').setInputFiles({ name: "images.zip", mimeType: "application/zip", buffer: imagesZip() });
+      await datasetForm
+        .locator('input[name="file"]')
+        .setInputFiles({ name: "images.zip", mimeType: "application/zip", buffer: imagesZip() });
       await datasetForm.getByRole("button", { name: "Add dataset" }).click();
       await datasetForm.getByText("Dataset added.").waitFor({ timeout: 120_000 });
       const datasetRow = page.locator("tr").filter({ hasText: "toy-world images" });
       await datasetRow.waitFor();
-      expect(await datasetRow.locator("td").allTextContents()).toEqual(expect.arrayContaining(["toy-world images", "zip", "6", "96"]));
+      expect(await datasetRow.locator("td").allTextContents()).toEqual(
+        expect.arrayContaining(["toy-world images", "zip", "6", "96"]),
+      );
 
       // the run: class bee, τ 3, k 12, N 4, layers fc → layer4.1 → layer4.0
       await page.goto(modelUrl);
@@ -91,7 +103,9 @@ describe("the platform in a browser", () => {
       await runForm.locator('select[name="className"]').selectOption("bee");
       // the dataset added for this model is offered first; N follows the preset (16 nodes, the authors' 50)
       const datasetChoice = runForm.locator('select[name="datasetId"]');
-      expect(await datasetChoice.evaluate((s) => (s as HTMLSelectElement).selectedOptions[0]!.textContent)).toBe("toy-world images (for this model)");
+      expect(await datasetChoice.evaluate((s) => (s as HTMLSelectElement).selectedOptions[0]!.textContent)).toBe(
+        "toy-world images (for this model)",
+      );
       const steps = runForm.locator('input[name="igSteps"]');
       expect(await steps.inputValue()).toBe("16");
       await runForm.locator('select[name="preset"]').selectOption("reference");
@@ -105,7 +119,9 @@ describe("the platform in a browser", () => {
         const want = LAYERS.includes((await box.getAttribute("value")) ?? "");
         if ((await box.isChecked()) !== want) await box.setChecked(want);
       }
-      const checked = await runForm.locator('input[name="layer"]:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+      const checked = await runForm
+        .locator('input[name="layer"]:checked')
+        .evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
       expect(checked).toStrictEqual(LAYERS);
       await runForm.getByRole("button", { name: "Start run" }).click();
       await page.waitForURL(/\/runs\/\d+$/);
@@ -119,7 +135,8 @@ describe("the platform in a browser", () => {
         seen.add(v);
         if (v === 100) break;
         const failed = page.locator('main [role="alert"]'); // (Next's route announcer is an alert too)
-        if ((await failed.count()) > 0) throw new Error(`the run page shows an error: ${await failed.first().textContent()}`);
+        if ((await failed.count()) > 0)
+          throw new Error(`the run page shows an error: ${await failed.first().textContent()}`);
         if (Date.now() > end) throw new Error(`progress stuck at ${v} %`);
         await page.waitForTimeout(100);
       }
@@ -129,7 +146,10 @@ describe("the platform in a browser", () => {
       const log = page.getByTestId("run-log");
       await log.getByText(/circuit \d+ stored/).waitFor();
       // the header line follows the run without a reload: the backend that ran it, the attempt
-      await page.getByTestId("run-facts").filter({ hasText: /backend (?!—)\S+ .* attempt 1\/3/ }).waitFor();
+      await page
+        .getByTestId("run-facts")
+        .filter({ hasText: /backend (?!—)\S+ .* attempt 1\/3/ })
+        .waitFor();
       expect(await log.getByText(/done in .* \(checkpoint\)/).count()).toBe(LAYERS.length - 1);
       const timingRows = page.locator("tr").filter({ hasText: "←" });
       expect(await timingRows.count()).toBe(LAYERS.length - 1);
@@ -149,7 +169,11 @@ describe("the platform in a browser", () => {
       expect(summary).toContain("layer4.1 ← layer4.0");
       const exported = await page.request.get(`${page.url().replace(/\/circuits\//, "/api/circuits/")}/export`);
       expect(exported.status()).toBe(200);
-      const doc = (await exported.json()) as { format: string; class: { name: string }; params: { tau: number; k: number; igSteps: number; layers: string[] } };
+      const doc = (await exported.json()) as {
+        format: string;
+        class: { name: string };
+        params: { tau: number; k: number; igSteps: number; layers: string[] };
+      };
       expect(doc.format).toBe("neurflow-circuit/1");
       expect(doc.class.name).toBe("bee");
       expect(doc.params).toMatchObject({ tau: 3, k: 12, igSteps: 4, layers: LAYERS });

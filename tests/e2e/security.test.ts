@@ -22,7 +22,13 @@ beforeAll(async () => {
   const bee = await toyCircuit("bee");
   platform = await startPlatform({ workers: 0 });
   circuitId = (await seedViewer(platform, [bee]))[0]!.circuitId;
-  token = createShareLink(platform.db(), { circuitId, viewState: { selected: null, threshold: 0.25, zoom: 1, pan: { x: 0, y: 0 }, heatmaps: false }, createdBy: null, expiresAt: null, now: Date.now() }).token;
+  token = createShareLink(platform.db(), {
+    circuitId,
+    viewState: { selected: null, threshold: 0.25, zoom: 1, pan: { x: 0, y: 0 }, heatmaps: false },
+    createdBy: null,
+    expiresAt: null,
+    now: Date.now(),
+  }).token;
   const r = await fetch(`${platform.url}/api/trpc/auth.signIn`, {
     method: "POST",
     headers: { "content-type": "application/json", origin: platform.url },
@@ -60,13 +66,14 @@ describe("security headers", () => {
     expect(await a.text()).toContain(`nonce="${nonce}"`);
   });
 
-  const routes = () => [
-    ["the tRPC API", `/api/trpc/auth.me`, 200],
-    ["an unknown tRPC procedure", `/api/trpc/nothing.here`, 404],
-    ["a file route (thumbnail)", `/api/circuits/${circuitId}/thumb`, 200],
-    ["a file route without a session", `/api/circuits/${circuitId}/og`, 401],
-    ["the JSON export", `/api/circuits/${circuitId}/export`, 200],
-  ] as const;
+  const routes = () =>
+    [
+      ["the tRPC API", `/api/trpc/auth.me`, 200],
+      ["an unknown tRPC procedure", `/api/trpc/nothing.here`, 404],
+      ["a file route (thumbnail)", `/api/circuits/${circuitId}/thumb`, 200],
+      ["a file route without a session", `/api/circuits/${circuitId}/og`, 401],
+      ["the JSON export", `/api/circuits/${circuitId}/export`, 200],
+    ] as const;
   it("are on API, file and export routes, with a CSP that allows nothing", async () => {
     for (const [what, path, status] of routes()) {
       const r = await fetch(`${platform.url}${path}`, { headers: status === 401 ? {} : { cookie } });
@@ -107,7 +114,11 @@ describe("an unauthenticated upload to next start", () => {
     const MiB = 1024 * 1024;
     const before = serverRss();
     expect(before).toBeGreaterThan(0);
-    const req = httpRequest(`${platform.url}/api/trpc/models.upload`, { method: "POST", headers: { "content-type": "multipart/form-data; boundary=x" }, agent: false });
+    const req = httpRequest(`${platform.url}/api/trpc/models.upload`, {
+      method: "POST",
+      headers: { "content-type": "multipart/form-data; boundary=x" },
+      agent: false,
+    });
     let status = 0;
     let closed = false;
     const done = new Promise<void>((resolve) => {
@@ -142,7 +153,9 @@ describe("an unauthenticated upload to next start", () => {
 
 describe("the public origin", () => {
   it("og:image of a share page stays on NEURFLOW_PUBLIC_URL whatever Host headers say", async () => {
-    const r = await fetch(`${platform.url}/s/${token}`, { headers: { "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" } });
+    const r = await fetch(`${platform.url}/s/${token}`, {
+      headers: { "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" },
+    });
     expect(r.status).toBe(200);
     const html = await r.text();
     const og = /<meta property="og:image" content="([^"]+)"/.exec(html)?.[1];
@@ -169,7 +182,9 @@ async function watchCsp(page: Page): Promise<string[]> {
   await page.exposeFunction("__cspViolation", (s: string) => seen.push(s));
   await page.addInitScript(() => {
     document.addEventListener("securitypolicyviolation", (e) => {
-      (window as unknown as { __cspViolation(s: string): void }).__cspViolation(`${e.violatedDirective} ${e.blockedURI} on ${location.pathname}`);
+      (window as unknown as { __cspViolation(s: string): void }).__cspViolation(
+        `${e.violatedDirective} ${e.blockedURI} on ${location.pathname}`,
+      );
     });
   });
   return seen;
@@ -208,7 +223,9 @@ describe("the app under its CSP in Chromium", () => {
     await page.setContent(`<iframe id="f" src="${platform.url}/signin"></iframe>`, { waitUntil: "load" });
     const frame = page.frames().find((f) => f !== page.mainFrame());
     expect(frame).toBeDefined();
-    const framed = await frame!.evaluate(() => document.querySelector('input[name="username"]') != null).catch(() => false);
+    const framed = await frame!
+      .evaluate(() => document.querySelector('input[name="username"]') != null)
+      .catch(() => false);
     expect(framed).toBe(false);
     // the same page opened directly has its form
     const direct = await ctx.newPage();

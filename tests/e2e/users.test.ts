@@ -7,7 +7,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { users } from "~/db/schema";
-import { ADMIN, E2E_SETUP_TIMEOUT_MS, launchBrowser, signIn, startPlatform, type Credentials, type Platform } from "./helpers";
+import {
+  ADMIN,
+  E2E_SETUP_TIMEOUT_MS,
+  launchBrowser,
+  signIn,
+  startPlatform,
+  type Credentials,
+  type Platform,
+} from "./helpers";
 
 const ALICE: Credentials = { username: "alice", password: "alice-password-e2e" };
 
@@ -91,29 +99,32 @@ describe("account administration on /users", () => {
     }),
   );
 
-  it("a taken name shows the conflict and creates nothing; a bad name shows the server's check", { timeout: 60_000 }, () =>
-    withOutput(async () => {
-      await admin.goto(`${platform.url}/users`);
-      const before = accountRows().length;
-      const form = admin.getByTestId("create-account");
-      await form.locator('input[name="new-username"]').fill("alice");
-      await form.locator('input[name="new-password"]').fill("another-password");
-      await form.locator('select[name="new-role"]').selectOption("admin");
-      await form.getByRole("button", { name: "Create account" }).click();
-      await form.getByRole("alert").filter({ hasText: 'the username "alice" is taken' }).waitFor();
-      expect(accountRows().length).toBe(before);
-      expect(accountRows().find((u) => u.username === "alice")?.role).toBe("annotator");
+  it(
+    "a taken name shows the conflict and creates nothing; a bad name shows the server's check",
+    { timeout: 60_000 },
+    () =>
+      withOutput(async () => {
+        await admin.goto(`${platform.url}/users`);
+        const before = accountRows().length;
+        const form = admin.getByTestId("create-account");
+        await form.locator('input[name="new-username"]').fill("alice");
+        await form.locator('input[name="new-password"]').fill("another-password");
+        await form.locator('select[name="new-role"]').selectOption("admin");
+        await form.getByRole("button", { name: "Create account" }).click();
+        await form.getByRole("alert").filter({ hasText: 'the username "alice" is taken' }).waitFor();
+        expect(accountRows().length).toBe(before);
+        expect(accountRows().find((u) => u.username === "alice")?.role).toBe("annotator");
 
-      await form.locator('input[name="new-username"]').fill("ab");
-      await form.getByRole("button", { name: "Create account" }).click();
-      await form.getByRole("alert").filter({ hasText: "username: a username has at least 3 characters" }).waitFor();
-      await form.locator('input[name="new-username"]').fill("bob");
-      await form.locator('input[name="new-password"]').fill("short");
-      await form.getByRole("button", { name: "Create account" }).click();
-      await form.getByRole("alert").filter({ hasText: "password: a password has at least 8 characters" }).waitFor();
-      expect(accountRows().length).toBe(before);
-      expect(await admin.getByTestId("account-bob").count()).toBe(0);
-    }),
+        await form.locator('input[name="new-username"]').fill("ab");
+        await form.getByRole("button", { name: "Create account" }).click();
+        await form.getByRole("alert").filter({ hasText: "username: a username has at least 3 characters" }).waitFor();
+        await form.locator('input[name="new-username"]').fill("bob");
+        await form.locator('input[name="new-password"]').fill("short");
+        await form.getByRole("button", { name: "Create account" }).click();
+        await form.getByRole("alert").filter({ hasText: "password: a password has at least 8 characters" }).waitFor();
+        expect(accountRows().length).toBe(before);
+        expect(await admin.getByTestId("account-bob").count()).toBe(0);
+      }),
   );
 
   it("a role change takes effect, and the last admin cannot be demoted", { timeout: 60_000 }, () =>
@@ -133,7 +144,10 @@ describe("account administration on /users", () => {
       expect(await alice.getByTestId("whoami").textContent()).toBe("alice · viewer");
 
       await admin.getByLabel("Role of admin").selectOption("annotator");
-      await admin.getByRole("alert").filter({ hasText: "Could not change the role of admin: the last admin cannot be demoted" }).waitFor();
+      await admin
+        .getByRole("alert")
+        .filter({ hasText: "Could not change the role of admin: the last admin cannot be demoted" })
+        .waitFor();
       // the selector shows the role the server kept
       await expect.poll(() => admin.getByLabel("Role of admin").inputValue()).toBe("admin");
       expect(accountRows().find((u) => u.username === "admin")?.role).toBe("admin");
@@ -147,7 +161,9 @@ describe("account administration on /users", () => {
       await signIn(alice, platform, ALICE);
       await alice.goto(`${platform.url}/users`);
       expect(new URL(alice.url()).pathname).toBe("/users");
-      expect(await alice.getByTestId("admins-only").innerText()).toContain("Only admins manage accounts; you are signed in as viewer.");
+      expect(await alice.getByTestId("admins-only").innerText()).toContain(
+        "Only admins manage accounts; you are signed in as viewer.",
+      );
       expect(await alice.getByTestId("create-account").count()).toBe(0);
       expect(await alice.getByTestId("accounts").count()).toBe(0);
       expect(await alice.locator("header").getByRole("link", { name: "Users" }).count()).toBe(0);

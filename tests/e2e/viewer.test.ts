@@ -35,7 +35,11 @@ beforeAll(async () => {
   beeTau4 = seeded[2]!.circuitId;
   graph = loadGraph(platform.db(), bee)!;
   browser = await launchBrowser();
-  ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: "light", acceptDownloads: true });
+  ctx = await browser.newContext({
+    viewport: { width: 1400, height: 900 },
+    colorScheme: "light",
+    acceptDownloads: true,
+  });
   page = await ctx.newPage();
   await signIn(page, platform, VIEWER_ADMIN);
 }, E2E_SETUP_TIMEOUT_MS);
@@ -49,7 +53,8 @@ describe("circuit viewer", () => {
   it("renders the graph with its mosaics", async () => {
     const mosaics: { status: number; type: string | null }[] = [];
     page.on("response", (r) => {
-      if (r.url().includes("/mosaics/")) mosaics.push({ status: r.status(), type: r.headers()["content-type"] ?? null });
+      if (r.url().includes("/mosaics/"))
+        mosaics.push({ status: r.status(), type: r.headers()["content-type"] ?? null });
     });
     await page.goto(`${platform.url}/circuits/${bee}/view`);
     await waitForGraph(page);
@@ -75,10 +80,13 @@ describe("circuit viewer", () => {
     expect(after.edges.length).toBeLessThan(before.edges.length);
     // a node left without a visible edge is hidden
     const connected = new Set<string>(["logit"]);
-    for (const e of graph.edges) if (Math.abs(e.weight) >= 0.7 * maxW) connected.add(`g${e.source}`).add(`g${e.target}`);
+    for (const e of graph.edges)
+      if (Math.abs(e.weight) >= 0.7 * maxW) connected.add(`g${e.source}`).add(`g${e.target}`);
     for (const e of graph.logitEdges) connected.add(`g${e.group}`);
     expect(after.nodes.sort()).toEqual([...connected].sort());
-    await expect.poll(() => page.getByTestId("edge-count").textContent()).toContain(`${strong}/${graph.edges.length} edges`);
+    await expect
+      .poll(() => page.getByTestId("edge-count").textContent())
+      .toContain(`${strong}/${graph.edges.length} edges`);
     await page.getByTestId("threshold").fill("0");
     expect((await visible(page)).edges.length).toBe(before.edges.length);
   });
@@ -92,14 +100,22 @@ describe("circuit viewer", () => {
     const patches = page.getByTestId("patch");
     expect(await patches.count()).toBe(g.patches.length);
     await expect
-      .poll(() => patches.evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth === 64)), { timeout: 15_000 })
+      .poll(
+        () =>
+          patches.evaluateAll((imgs) =>
+            imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth === 64),
+          ),
+        { timeout: 15_000 },
+      )
       .toBe(true);
     await page.getByTestId("label-slot").waitFor();
     // ↑ moves to the strongest parent, Esc closes the panel
     await page.locator("body").click({ position: { x: 5, y: 5 } });
     await page.keyboard.press("ArrowUp");
     const up = await selectedNode(page);
-    const strongestParent = graph.edges.filter((e) => e.source === g.id).sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight))[0];
+    const strongestParent = graph.edges
+      .filter((e) => e.source === g.id)
+      .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight))[0];
     expect(up).toBe(strongestParent ? `g${strongestParent.target}` : "logit");
     await page.keyboard.press("ArrowDown");
     expect(await selectedNode(page)).not.toBe(up);
@@ -139,11 +155,15 @@ describe("circuit viewer", () => {
     expect(await canvas.getAttribute("aria-label")).toContain("arrow keys move between connected nodes");
     await canvas.focus();
     await page.keyboard.press("ArrowUp"); // nothing selected: starts at the logit
-    await expect.poll(() => page.getByTestId("selection-announcement").textContent()).toContain("Selected: the class logit");
+    await expect
+      .poll(() => page.getByTestId("selection-announcement").textContent())
+      .toContain("Selected: the class logit");
     await page.keyboard.press("ArrowDown");
     const down = await selectedNode(page);
     expect(down).toMatch(/^g\d+$/);
-    await expect.poll(() => page.getByTestId("selection-announcement").textContent()).toMatch(/^Selected: .* group \d+/);
+    await expect
+      .poll(() => page.getByTestId("selection-announcement").textContent())
+      .toMatch(/^Selected: .* group \d+/);
     const before = await selectedNode(page);
     await page.keyboard.press("Control+ArrowRight"); // (Alt+← → are Back and Forward)
     expect(await selectedNode(page)).toBe(before);
@@ -170,12 +190,20 @@ describe("circuit viewer", () => {
       await signIn(p, platform, VIEWER_ADMIN);
       await p.goto(`${platform.url}/circuits/${bee}/view`);
       await waitForGraph(p);
-      await p.getByTestId("faithfulness").waitFor({ state: "attached" }).catch(() => {});
+      await p
+        .getByTestId("faithfulness")
+        .waitFor({ state: "attached" })
+        .catch(() => {});
       expect(await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
       const g = graph.groups[0]!;
       await p.evaluate((id) => window.__viewerCy!.getElementById(id).emit("tap"), `g${g.id}`);
       await p.getByTestId("detail-panel").waitFor();
-      await expect.poll(() => p.getByTestId("detail-panel").evaluate((el) => el.getBoundingClientRect().top < window.innerHeight), { timeout: 5_000 }).toBe(true);
+      await expect
+        .poll(
+          () => p.getByTestId("detail-panel").evaluate((el) => el.getBoundingClientRect().top < window.innerHeight),
+          { timeout: 5_000 },
+        )
+        .toBe(true);
     } finally {
       await phone.close();
     }
@@ -186,9 +214,17 @@ describe("circuit viewer", () => {
     await clickNode(page, `g${g.id}`);
     await page.getByTestId("heatmaps-toggle").check();
     await page.getByTestId("heatmaps-compute").click();
-    await expect.poll(() => page.getByTestId("heatmap").count(), { timeout: 180_000, interval: 500 }).toBe(g.patches.length);
     await expect
-      .poll(() => page.getByTestId("heatmap").evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth === 64)))
+      .poll(() => page.getByTestId("heatmap").count(), { timeout: 180_000, interval: 500 })
+      .toBe(g.patches.length);
+    await expect
+      .poll(() =>
+        page
+          .getByTestId("heatmap")
+          .evaluateAll((imgs) =>
+            imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth === 64),
+          ),
+      )
       .toBe(true);
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(SHOTS, "viewer-light.png") });
@@ -203,7 +239,11 @@ describe("circuit viewer", () => {
     expect(svg).toContain("data:image/png;base64,");
     expect(svg).toContain(`>${graph.circuit.className}<`);
     const [pngDl] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-png").click()]);
-    expect(readFileSync((await pngDl.path())!).subarray(1, 4).toString()).toBe("PNG");
+    expect(
+      readFileSync((await pngDl.path())!)
+        .subarray(1, 4)
+        .toString(),
+    ).toBe("PNG");
   });
 
   it("a share link in a fresh context shows the same view and cannot write", async () => {
@@ -243,8 +283,14 @@ describe("circuit viewer", () => {
           const body = JSON.stringify({ json: input });
           const r =
             method === "GET"
-              ? await fetch(`/api/trpc/${path}?input=${encodeURIComponent(body)}`, { headers: { "x-neurflow-share": token } })
-              : await fetch(`/api/trpc/${path}`, { method: "POST", headers: { "content-type": "application/json", "x-neurflow-share": token }, body });
+              ? await fetch(`/api/trpc/${path}?input=${encodeURIComponent(body)}`, {
+                  headers: { "x-neurflow-share": token },
+                })
+              : await fetch(`/api/trpc/${path}`, {
+                  method: "POST",
+                  headers: { "content-type": "application/json", "x-neurflow-share": token },
+                  body,
+                });
           return r.status;
         },
         { path, method, input, token },
@@ -252,7 +298,9 @@ describe("circuit viewer", () => {
     expect(await call("circuitGraph.get", "GET", { id: bee })).toBe(200);
     expect(await call("circuitGraph.get", "GET", { id: sun })).toBe(403);
     expect(await call("circuits.list", "GET", {})).toBe(401);
-    expect(await call("shareLinks.create", "POST", { circuitId: bee, viewState: { selected: null, threshold: 0 } })).toBe(401);
+    expect(
+      await call("shareLinks.create", "POST", { circuitId: bee, viewState: { selected: null, threshold: 0 } }),
+    ).toBe(401);
     expect(await call("circuits.delete", "POST", { id: bee })).toBe(401);
     expect(await call("runs.start", "POST", { modelId: 1 })).toBe(401);
     expect((await p2.request.get(`${platform.url}/api/circuits/${sun}/patches/0?share=${token}`)).status()).toBe(403);
@@ -300,7 +348,11 @@ describe("circuit viewer", () => {
     const results = page.getByTestId("browse-results").locator("li");
     expect(await results.count()).toBe(2); // bee at τ 3 and τ 4
     await expect
-      .poll(() => results.locator("img").evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).naturalWidth === 320)), { timeout: 15_000 })
+      .poll(
+        () =>
+          results.locator("img").evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).naturalWidth === 320)),
+        { timeout: 15_000 },
+      )
       .toBe(true);
     await page.goto(`${platform.url}/circuits?q=zzz`);
     expect(await page.getByTestId("browse-results").count()).toBe(0);

@@ -21,7 +21,13 @@ export async function seedViewer(platform: Platform, circuits: Circuit[]): Promi
   const db = platform.db();
   const { token } = createSession(db, userId);
   const admin = createCaller(
-    createContext({ db, queue: new SqliteJobQueue(db), storageRoot: platform.dataDir, headers: new Headers({ cookie: `${SESSION_COOKIE}=${token}` }), resHeaders: null }),
+    createContext({
+      db,
+      queue: new SqliteJobQueue(db),
+      storageRoot: platform.dataDir,
+      headers: new Headers({ cookie: `${SESSION_COOKIE}=${token}` }),
+      resHeaders: null,
+    }),
   );
   const base = await seedModelAndDataset(admin);
   return circuits.map((c) => seedCircuit(db, base, c, userId));
@@ -36,8 +42,11 @@ export async function waitForGraph(page: Page): Promise<void> {
 export async function visible(page: Page): Promise<{ nodes: string[]; edges: string[] }> {
   return page.evaluate(() => {
     const cy = window.__viewerCy!;
-    const ids = (c: { filter(f: (e: { hasClass(c: string): boolean }) => boolean): { map(f: (e: { id(): string }) => string): string[] } }) =>
-      c.filter((e) => !e.hasClass("hidden")).map((e) => e.id());
+    const ids = (c: {
+      filter(f: (e: { hasClass(c: string): boolean }) => boolean): {
+        map(f: (e: { id(): string }) => string): string[];
+      };
+    }) => c.filter((e) => !e.hasClass("hidden")).map((e) => e.id());
     return { nodes: ids(cy.nodes() as never), edges: ids(cy.edges() as never) };
   });
 }

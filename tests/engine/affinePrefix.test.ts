@@ -89,7 +89,12 @@ function strongestChannel(g: TensorGraph, lower: string, upper: string, x: tf.Te
 async function compare(graph: TensorGraph, lower: string, upper: string, x: tf.Tensor, target: number) {
   const rule = quadratureRule("gausslegendre", 8);
   const a = await integratedGradients({ graph, lowerTensor: lower, upperTensor: upper }, target, x, rule);
-  const b = await integratedGradients({ graph: withoutPrefix(graph), lowerTensor: lower, upperTensor: upper }, target, x, rule);
+  const b = await integratedGradients(
+    { graph: withoutPrefix(graph), lowerTensor: lower, upperTensor: upper },
+    target,
+    x,
+    rule,
+  );
   let num = 0;
   let den = 0;
   b.perPatch.forEach((v, i) => {
@@ -111,8 +116,22 @@ describe("integrated gradients from the affine frontier", () => {
   ] as const) {
     it(`equals the whole slice on every layer pair of ${label}`, async () => {
       const model = await loadModel(manifest);
-      const names = ["stem", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1", "fc"];
-      const imgs = await loadClassImages(["000.png", "001.png", "002.png"].map((f) => `tests/fixtures/toyworld-a/images/bee/${f}`), 64);
+      const names = [
+        "stem",
+        "layer1.0",
+        "layer1.1",
+        "layer2.0",
+        "layer2.1",
+        "layer3.0",
+        "layer3.1",
+        "layer4.0",
+        "layer4.1",
+        "fc",
+      ];
+      const imgs = await loadClassImages(
+        ["000.png", "001.png", "002.png"].map((f) => `tests/fixtures/toyworld-a/images/bee/${f}`),
+        64,
+      );
       const images = tf.tensor4d(imgs.pixels, [3, 64, 64, 3]);
       const input = model.preprocess(images);
       let withPrefix = 0;
@@ -142,7 +161,10 @@ describe("integrated gradients from the affine frontier", () => {
       const g = importOnnx(new Uint8Array(readFileSync(`tests/fixtures/models/${f}`)));
       const x = tf.randomNormal([2, 32, 32, 3], 0, 1, "float32", 5);
       // from the input to a few of the last activations: prefixes of stems and whole networks
-      const outs = g.nodes.filter((n) => ["Relu", "Add", "Clip", "Mul", "Concat"].includes(n.op)).slice(-2).map((n) => n.outputs[0]!);
+      const outs = g.nodes
+        .filter((n) => ["Relu", "Add", "Clip", "Mul", "Concat"].includes(n.op))
+        .slice(-2)
+        .map((n) => n.outputs[0]!);
       for (const out of outs) {
         let shape: number[];
         try {
@@ -166,15 +188,30 @@ describe("integrated gradients from the affine frontier", () => {
   it("equals the whole slice through a bottleneck block of a TF.js layers model, and through a dense head", async () => {
     const input = tf.input({ shape: [6, 6, 16] });
     const conv = (x: tf.SymbolicTensor, filters: number, k: number, seed: number) =>
-      tf.layers.batchNormalization({ betaInitializer: tf.initializers.randomNormal({ seed }), movingMeanInitializer: tf.initializers.randomNormal({ seed: seed + 1 }) }).apply(
-        tf.layers.conv2d({ filters, kernelSize: k, padding: "same", useBias: false, kernelInitializer: tf.initializers.heNormal({ seed }) }).apply(x),
-      ) as tf.SymbolicTensor;
+      tf.layers
+        .batchNormalization({
+          betaInitializer: tf.initializers.randomNormal({ seed }),
+          movingMeanInitializer: tf.initializers.randomNormal({ seed: seed + 1 }),
+        })
+        .apply(
+          tf.layers
+            .conv2d({
+              filters,
+              kernelSize: k,
+              padding: "same",
+              useBias: false,
+              kernelInitializer: tf.initializers.heNormal({ seed }),
+            })
+            .apply(x),
+        ) as tf.SymbolicTensor;
     let h = tf.layers.reLU().apply(conv(input, 4, 1, 1)) as tf.SymbolicTensor;
     h = tf.layers.reLU().apply(conv(h, 4, 3, 2)) as tf.SymbolicTensor;
     h = conv(h, 16, 1, 3);
     const block = tf.layers.reLU({ name: "block" }).apply(tf.layers.add().apply([h, input])) as tf.SymbolicTensor;
     const pooled = tf.layers.globalAveragePooling2d({}).apply(block) as tf.SymbolicTensor;
-    const logits = tf.layers.dense({ units: 5, name: "logits", kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }).apply(pooled) as tf.SymbolicTensor;
+    const logits = tf.layers
+      .dense({ units: 5, name: "logits", kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) })
+      .apply(pooled) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: logits });
     const g = layersModelToGraph(model);
     const x = tf.randomUniform([3, 6, 6, 16], 0, 2, "float32", 9);
@@ -184,7 +221,9 @@ describe("integrated gradients from the affine frontier", () => {
     expect(frontier).toContain(inputName);
     expect(g.affineFrontier!("block", "logits")).toEqual(["logits"]);
     // the residual input is read only at the target channel (by the Add): one channel is fed
-    const feeds = Object.fromEntries(frontier!.map((n) => [n, tf.zeros([1, ...g.run({ [inputName]: x }, [n])[0]!.shape.slice(1)])]));
+    const feeds = Object.fromEntries(
+      frontier!.map((n) => [n, tf.zeros([1, ...g.run({ [inputName]: x }, [n])[0]!.shape.slice(1)])]),
+    );
     expect(g.oneChannelFeeds!(feeds, "block")).toEqual([inputName]);
     expect(g.oneChannelFeeds!({ block: tf.zeros([1, 6, 6, 16]) }, "logits")).toEqual([]);
     for (const target of [0, 7, 15]) {

@@ -4,7 +4,9 @@ import { tf } from "~/server/neurflow/tf";
 
 describe("backend selection", () => {
   it("rejects an override that is not a backend, naming the choices", async () => {
-    await expect(initBackend("cuda-please")).rejects.toThrow(/NEURFLOW_BACKEND="cuda-please" is not a backend; use one of tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu/);
+    await expect(initBackend("cuda-please")).rejects.toThrow(
+      /NEURFLOW_BACKEND="cuda-please" is not a backend; use one of tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu/,
+    );
     expect(backendInfo()).toBeNull();
   });
 

@@ -23,7 +23,13 @@ describe("needed-channels planning", () => {
     ];
     const sh = [1, 4, 4, 8];
     const shapes = new Map(["x", "c1", "r1", "c2", "s", "y"].map((n) => [n, sh]));
-    const p = planChannels(steps, "y", shapes, (n) => n.startsWith("w"), () => undefined);
+    const p = planChannels(
+      steps,
+      "y",
+      shapes,
+      (n) => n.startsWith("w"),
+      () => undefined,
+    );
     expect(p.modes).toEqual(["full", "full", "restricted", "channel", "channel"]);
     // the residual input x is produced in full (conv1 needs all of it) and sliced where added
     expect(p.sliceInput[3]).toEqual([false, true]);
@@ -34,8 +40,20 @@ describe("needed-channels planning", () => {
       { inputs: ["x"], outputs: ["c"], rule: { kind: "producer" as const, restrict: () => () => [] } },
       { inputs: ["c"], outputs: ["y"] },
     ];
-    const shapes = new Map([["x", [1, 2, 2, 4]], ["c", [1, 2, 2, 4]], ["y", [1, 2, 2, 4]]]);
-    expect(planChannels(steps, "y", shapes, () => false, () => undefined).modes).toEqual(["full", "full"]);
+    const shapes = new Map([
+      ["x", [1, 2, 2, 4]],
+      ["c", [1, 2, 2, 4]],
+      ["y", [1, 2, 2, 4]],
+    ]);
+    expect(
+      planChannels(
+        steps,
+        "y",
+        shapes,
+        () => false,
+        () => undefined,
+      ).modes,
+    ).toEqual(["full", "full"]);
   });
 });
 
@@ -47,7 +65,18 @@ describe("runChannel on imported models", () => {
   });
 
   it("equals the full slice, value and gradient, on every toynet layer pair", () => {
-    const names = ["stem", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1", "fc"];
+    const names = [
+      "stem",
+      "layer1.0",
+      "layer1.1",
+      "layer2.0",
+      "layer2.1",
+      "layer3.0",
+      "layer3.1",
+      "layer4.0",
+      "layer4.1",
+      "fc",
+    ];
     const x0 = tf.randomNormal([2, 64, 64, 3], 0, 1, "float32", 3);
     for (let i = 0; i + 1 < names.length; i++) {
       const lower = toynet.layerTensor(names[i]!);
@@ -76,9 +105,13 @@ describe("runChannel on imported models", () => {
     const lower = toynet.layerTensor("layer4.1");
     const x = tf.zeros([1, 4, 4, 128]);
     // the head has no convolution to restrict (a plain slice); a block has one (a restricted slice)
-    expect(() => toynet.graph.runChannel({ [lower]: x }, toynet.layerTensor("fc"), 6)).toThrow(/has 6 channels; there is no channel 6/);
+    expect(() => toynet.graph.runChannel({ [lower]: x }, toynet.layerTensor("fc"), 6)).toThrow(
+      /has 6 channels; there is no channel 6/,
+    );
     const block = toynet.graph.run({ [toynet.layerTensor("layer4.0")]: x }, [lower])[0]!;
-    expect(() => toynet.graph.runChannel({ [toynet.layerTensor("layer4.0")]: x }, lower, 128)).toThrow(/has 128 channels; there is no channel 128/);
+    expect(() => toynet.graph.runChannel({ [toynet.layerTensor("layer4.0")]: x }, lower, 128)).toThrow(
+      /has 128 channels; there is no channel 128/,
+    );
     expect(() => toynet.graph.runChannel({ [toynet.layerTensor("layer4.0")]: x }, lower, -1)).toThrow(/no channel -1/);
     // and the graph still works afterwards
     expect(toynet.graph.runChannel({ [toynet.layerTensor("layer4.0")]: x }, lower, 127).shape).toEqual([1, 4, 4, 1]);

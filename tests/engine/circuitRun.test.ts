@@ -13,7 +13,12 @@ const req: CircuitRequest = {
   params: { tau: 3, k: 12, igSteps: 4, igFallbackSteps: 0 },
 };
 
-const stable = (c: Circuit) => ({ ...c, createdAt: "", timings: {}, layers: c.layers.map((l) => ({ ...l, timings: {} })) });
+const stable = (c: Circuit) => ({
+  ...c,
+  createdAt: "",
+  timings: {},
+  layers: c.layers.map((l) => ({ ...l, timings: {} })),
+});
 
 describe("a circuit run", () => {
   let first: Circuit;
@@ -21,7 +26,10 @@ describe("a circuit run", () => {
   const checkpoints: CircuitCheckpoint[] = [];
 
   it("reports monotone progress and checkpoints after every layer pair", async () => {
-    first = await buildCircuit(req, { onProgress: (p) => progress.push(p), onCheckpoint: (c) => void checkpoints.push(c) });
+    first = await buildCircuit(req, {
+      onProgress: (p) => progress.push(p),
+      onCheckpoint: (c) => void checkpoints.push(c),
+    });
     const fractions = progress.map((p) => p.fraction);
     expect(fractions[fractions.length - 1]).toBe(1);
     for (let i = 1; i < fractions.length; i++) expect(fractions[i]!).toBeGreaterThanOrEqual(fractions[i - 1]!);
@@ -44,7 +52,8 @@ describe("a circuit run", () => {
         expect(t.topPatches).toHaveLength(12);
         expect(t.coreNeurons).toHaveLength(3);
         // descending activation, and core neurons by descending importance
-        for (let i = 1; i < t.topActivations.length; i++) expect(t.topActivations[i]!).toBeLessThanOrEqual(t.topActivations[i - 1]!);
+        for (let i = 1; i < t.topActivations.length; i++)
+          expect(t.topActivations[i]!).toBeLessThanOrEqual(t.topActivations[i - 1]!);
         const imp = t.coreNeurons.map((c) => t.importance[c]!);
         for (let i = 1; i < imp.length; i++) expect(imp[i]!).toBeLessThanOrEqual(imp[i - 1]!);
         // one edge per (semantic group, core neuron)

@@ -112,7 +112,9 @@ describe("clustering vs scikit-learn / scipy reference", () => {
         for (const c of ds.cuts) {
           const got = silhouetteScore(rows, Array.from(c.labels, Number));
           expect(Math.abs(got - c.silhouetteDirect), `k=${c.k}`).toBeLessThanOrEqual(1e-9);
-          expect(Math.abs(got - c.silhouette), `k=${c.k}`).toBeLessThanOrEqual(sklearnTolerance(c.silhouette, c.silhouetteDirect));
+          expect(Math.abs(got - c.silhouette), `k=${c.k}`).toBeLessThanOrEqual(
+            sklearnTolerance(c.silhouette, c.silhouetteDirect),
+          );
         }
       });
 
@@ -189,7 +191,10 @@ describe("clustering, hand-computed cases", () => {
     const s = silhouetteSamples([[0], [1], [4], [6]], [0, 0, 1, 1]);
     const want = [4 / 5, 3 / 4, 1.5 / 3.5, 3.5 / 5.5];
     want.forEach((w, i) => expect(s[i]).toBeCloseTo(w, 15));
-    expect(silhouetteScore([[0], [1], [4], [6]], [7, 7, 3, 3])).toBeCloseTo((4 / 5 + 3 / 4 + 1.5 / 3.5 + 3.5 / 5.5) / 4, 15);
+    expect(silhouetteScore([[0], [1], [4], [6]], [7, 7, 3, 3])).toBeCloseTo(
+      (4 / 5 + 3 / 4 + 1.5 / 3.5 + 3.5 / 5.5) / 4,
+      15,
+    );
   });
 
   it("silhouette: singleton clusters score 0, b is the nearest other cluster's mean", () => {
@@ -216,7 +221,16 @@ describe("clustering, hand-computed cases", () => {
     expect(sel.k).toBe(3);
     expect(sel.scores.map((s) => s.k)).toEqual([2, 3, 4, 5]);
     // identical points: every silhouette is 0, so the first k (2) is kept
-    const same = selectClusterCount([[1, 1], [1, 1], [1, 1], [1, 1], [1, 1]], 5);
+    const same = selectClusterCount(
+      [
+        [1, 1],
+        [1, 1],
+        [1, 1],
+        [1, 1],
+        [1, 1],
+      ],
+      5,
+    );
     expect(same.scores.every((s) => s.score === 0)).toBe(true);
     expect(same.k).toBe(2);
   });

@@ -22,8 +22,19 @@ describe("strided convolution input gradient", () => {
   it.each(cases)("kernel %i, stride %i, pads %j, size %i", (k, s, p, H) => {
     const f = tf.randomNormal([k, k, 5, 7], 0, 1, "float32", 1) as tf.Tensor4D;
     const x = tf.randomNormal([2, H, H, 5], 0, 1, "float32", 2) as tf.Tensor4D;
-    const conv = convolution("dense", f, { kernel: [k, k], strides: [s, s], dilations: [1, 1], pads: p, autoPad: "NOTSET" });
-    const explicit: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p[0], p[2]], [p[1], p[3]], [0, 0]];
+    const conv = convolution("dense", f, {
+      kernel: [k, k],
+      strides: [s, s],
+      dilations: [1, 1],
+      pads: p,
+      autoPad: "NOTSET",
+    });
+    const explicit: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0],
+      [p[0], p[2]],
+      [p[1], p[3]],
+      [0, 0],
+    ];
     const y = conv.apply(x);
     const ref = tf.conv2d(x, f, s, explicit);
     expect(y.shape).toEqual(ref.shape);

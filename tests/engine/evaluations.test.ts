@@ -18,7 +18,12 @@ import { coreNeuronsAtTau } from "../../server/neurflow/evaluations/coreNeuronsA
 import { loadEvaluationData, type EvaluationData } from "../../server/neurflow/evaluations/evaluationData";
 import { fidelityOfNeurons } from "../../server/neurflow/evaluations/fidelityOfNeurons";
 import { fidelityOfWeights } from "../../server/neurflow/evaluations/fidelityOfWeights";
-import { knockoutActivations, knockoutSlice, disposeSlice, topKRetention } from "../../server/neurflow/evaluations/knockout";
+import {
+  knockoutActivations,
+  knockoutSlice,
+  disposeSlice,
+  topKRetention,
+} from "../../server/neurflow/evaluations/knockout";
 import { withKnockouts } from "../../server/neurflow/evaluations/knockoutRunner";
 import { optimality } from "../../server/neurflow/evaluations/optimality";
 import { sampleWithoutReplacement, seededRandom } from "../../server/neurflow/evaluations/sampling";
@@ -60,10 +65,16 @@ const times = (v: number[], keep: number[]) => v.map((x, i) => x * keep[i]!);
 
 function buildModel(): tf.LayersModel {
   const input = tf.input({ shape: [S, S, 3], name: "image" });
-  const a = tf.layers.conv2d({ filters: 4, kernelSize: 1, useBias: false, name: "a", weights: [tf.tensor4d(WA.flat(), [1, 1, 3, 4])] }).apply(input) as tf.SymbolicTensor;
-  const b = tf.layers.conv2d({ filters: 3, kernelSize: 1, useBias: false, name: "b", weights: [tf.tensor4d(WB.flat(), [1, 1, 4, 3])] }).apply(a) as tf.SymbolicTensor;
+  const a = tf.layers
+    .conv2d({ filters: 4, kernelSize: 1, useBias: false, name: "a", weights: [tf.tensor4d(WA.flat(), [1, 1, 3, 4])] })
+    .apply(input) as tf.SymbolicTensor;
+  const b = tf.layers
+    .conv2d({ filters: 3, kernelSize: 1, useBias: false, name: "b", weights: [tf.tensor4d(WB.flat(), [1, 1, 4, 3])] })
+    .apply(a) as tf.SymbolicTensor;
   const pool = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(b) as tf.SymbolicTensor;
-  const fc = tf.layers.dense({ units: 2, useBias: false, name: "fc", weights: [tf.tensor2d(WF)] }).apply(pool) as tf.SymbolicTensor;
+  const fc = tf.layers
+    .dense({ units: 2, useBias: false, name: "fc", weights: [tf.tensor2d(WF)] })
+    .apply(pool) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: fc, name: "linear3" });
 }
 
@@ -113,7 +124,13 @@ describe("evaluations on a linear model", () => {
     const pixels = makePixels();
     const images = { names: Array.from({ length: N }, (_, i) => `img${i}.png`), pixels, size: S };
     circuit = await buildCircuit(
-      { manifestPath: join(dir, "manifest.json"), images, className: "blue", layers: ["fc", "b", "a"], params: { tau: 2, k: 12, maxSemanticGroups: 3, maxNeuronGroups: 3 } },
+      {
+        manifestPath: join(dir, "manifest.json"),
+        images,
+        className: "blue",
+        layers: ["fc", "b", "a"],
+        params: { tau: 2, k: 12, maxSemanticGroups: 3, maxNeuronGroups: 3 },
+      },
       { workers: 1 },
     );
     data = await loadEvaluationData(circuit, join(dir, "manifest.json"), images);
@@ -141,28 +158,49 @@ describe("evaluations on a linear model", () => {
       { masks: [{ layer: "a", channels: [3], mode: "mask" as const }], keepA: keepOf(4, [3]), keepB: keepOf(3, []) },
       { masks: [{ layer: "b", channels: [2], mode: "retain" as const }], keepA: keepOf(4, []), keepB: [0, 0, 1] },
       // given top-down: the order of the masks does not matter
-      { masks: [{ layer: "b", channels: [0], mode: "mask" as const }, { layer: "a", channels: [0, 1], mode: "retain" as const }], keepA: [1, 1, 0, 0], keepB: [0, 1, 1] },
+      {
+        masks: [
+          { layer: "b", channels: [0], mode: "mask" as const },
+          { layer: "a", channels: [0, 1], mode: "retain" as const },
+        ],
+        keepA: [1, 1, 0, 0],
+        keepB: [0, 1, 1],
+      },
     ];
     for (const c of cases) {
       const got = await maskedLogits(data.model, data.images, c.masks);
       const want = handLogits(c.keepA, c.keepB);
-      for (let i = 0; i < N; i++) for (let j = 0; j < 2; j++) expect(got.logits[i * 2 + j]).toBeCloseTo(want[i]![j]!, 2);
+      for (let i = 0; i < N; i++)
+        for (let j = 0; j < 2; j++) expect(got.logits[i * 2 + j]).toBeCloseTo(want[i]![j]!, 2);
       const acc = want.filter((l) => l[0]! > l[1]!).length / N;
       expect(accuracyOf(got, 0)).toBe(acc);
     }
   });
 
   test("masking rejects unknown layers, repeated layers and channels out of range", () => {
-    expect(() => orderMasks(data.model, [{ layer: "nope", channels: [0], mode: "mask" }])).toThrow(/unknown layer "nope"/);
-    expect(() => orderMasks(data.model, [{ layer: "a", channels: [0], mode: "mask" }, { layer: "a", channels: [1], mode: "mask" }])).toThrow(/masked twice/);
-    expect(() => keepVector({ layer: "a", channels: [4], mode: "mask" }, 4)).toThrow(/has 4 channels; cannot mask channel 4/);
+    expect(() => orderMasks(data.model, [{ layer: "nope", channels: [0], mode: "mask" }])).toThrow(
+      /unknown layer "nope"/,
+    );
+    expect(() =>
+      orderMasks(data.model, [
+        { layer: "a", channels: [0], mode: "mask" },
+        { layer: "a", channels: [1], mode: "mask" },
+      ]),
+    ).toThrow(/masked twice/);
+    expect(() => keepVector({ layer: "a", channels: [4], mode: "mask" }, 4)).toThrow(
+      /has 4 channels; cannot mask channel 4/,
+    );
     expect(Array.from(keepVector({ layer: "a", channels: [1, 2], mode: "retain" }, 4))).toEqual([0, 1, 1, 0]);
   });
 
   test("knockout: the target's activation with channels zeroed, and top-k retention, by hand", async () => {
     const slice = knockoutSlice(data.model, data.images, data.patches, "a", "b", 50);
     try {
-      for (const [target, zeroed] of [[0, [3]], [2, [0, 1]], [1, []]] as const) {
+      for (const [target, zeroed] of [
+        [0, [3]],
+        [2, [0, 1]],
+        [1, []],
+      ] as const) {
         const got = await knockoutActivations(slice, target, zeroed);
         const want = aMeans.map((a) => linear(times(a, keepOf(4, [...zeroed])), WB)[target]!);
         want.forEach((w, p) => expect(got[p]).toBeCloseTo(w, 2));
@@ -181,7 +219,14 @@ describe("evaluations on a linear model", () => {
   });
 
   test("optimality: core sets are the top-τ importance, retentions and the difference recomputed by hand", async () => {
-    const r = await optimality(circuit, data.model, data.images, data.patches, { taus: [1, 2], targets: 2, randomSets: 6, k: 10, seed: 3, pairs: [1] });
+    const r = await optimality(circuit, data.model, data.images, data.patches, {
+      taus: [1, 2],
+      targets: 2,
+      randomSets: 6,
+      k: 10,
+      seed: 3,
+      pairs: [1],
+    });
     expect(r.cells.map((c) => c.tau)).toEqual([1, 2]);
     const layer = circuit.layers[1]!;
     for (const cell of r.cells) {
@@ -203,7 +248,13 @@ describe("evaluations on a linear model", () => {
       expect(cell.difference.high).toBeGreaterThanOrEqual(m);
     }
     // τ as wide as the layer cannot be compared with random sets
-    const wide = await optimality(circuit, data.model, data.images, data.patches, { taus: [4], targets: 1, randomSets: 2, k: 10, pairs: [1] });
+    const wide = await optimality(circuit, data.model, data.images, data.patches, {
+      taus: [4],
+      targets: 1,
+      randomSets: 2,
+      k: 10,
+      pairs: [1],
+    });
     expect(wide.cells).toHaveLength(0);
     expect(wide.skipped[0]!.reason).toMatch(/4 channels, not more than τ = 4/);
   });
@@ -220,18 +271,31 @@ describe("evaluations on a linear model", () => {
         const keep = (li: number, width: number) => {
           if (!involved.includes(li)) return keepOf(width, []);
           const chosen = layers[li]!.neurons;
-          return c.mode === "mask" ? keepOf(width, chosen) : Array.from({ length: width }, (_, i) => (chosen.includes(i) ? 1 : 0));
+          return c.mode === "mask"
+            ? keepOf(width, chosen)
+            : Array.from({ length: width }, (_, i) => (chosen.includes(i) ? 1 : 0));
         };
-        const logits = imageMeans.map((m) => linear(times(linear(times(linear(m, WA), keep(1, 4)), WB), keep(0, 3)), WF));
+        const logits = imageMeans.map((m) =>
+          linear(times(linear(times(linear(m, WA), keep(1, 4)), WB), keep(0, 3)), WF),
+        );
         expect(acc).toBe(logits.filter((l) => l[0]! > l[1]!).length / N);
       });
       expect(c.baseline.every((x) => x >= 0 && x <= 1)).toBe(true);
     }
-    await expect(fidelityOfNeurons(circuit, data.model, data.images, 0, { taus: [3] })).rejects.toThrow(/larger than the circuit's τ = 2/);
+    await expect(fidelityOfNeurons(circuit, data.model, data.images, 0, { taus: [3] })).rejects.toThrow(
+      /larger than the circuit's τ = 2/,
+    );
   });
 
   test("fidelity of weights: Pearson r of summed importance vs retention, recomputed by hand for single neurons", async () => {
-    const r = await fidelityOfWeights(circuit, data.model, data.images, data.patches, { pairs: [1], targets: 1, setSizes: [1, 2], randomSets: 8, k: 10, seed: 5 });
+    const r = await fidelityOfWeights(circuit, data.model, data.images, data.patches, {
+      pairs: [1],
+      targets: 1,
+      setSizes: [1, 2],
+      randomSets: 8,
+      k: 10,
+      seed: 5,
+    });
     const pair = r.pairs[0]!;
     const t = pair.targets[0]!;
     const target = circuit.layers[1]!.targets.find((x) => x.neuron === t.neuron)!;
@@ -256,7 +320,11 @@ describe("evaluations on a linear model", () => {
       data,
       async (runner) => {
         expect(runner.workers).toBe(2);
-        return optimality(circuit, data.model, data.images, data.patches, { ...opts, runner, onProgress: (p) => progress.push(p.done) });
+        return optimality(circuit, data.model, data.images, data.patches, {
+          ...opts,
+          runner,
+          onProgress: (p) => progress.push(p.done),
+        });
       },
       2,
     );
@@ -264,7 +332,11 @@ describe("evaluations on a linear model", () => {
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     const wOpts = { pairs: [1], targets: 2, setSizes: [1, 2], randomSets: 8, k: 10, seed: 5 };
     const wLocal = await fidelityOfWeights(circuit, data.model, data.images, data.patches, wOpts);
-    const wPooled = await withKnockouts(data, (runner) => fidelityOfWeights(circuit, data.model, data.images, data.patches, { ...wOpts, runner }), 2);
+    const wPooled = await withKnockouts(
+      data,
+      (runner) => fidelityOfWeights(circuit, data.model, data.images, data.patches, { ...wOpts, runner }),
+      2,
+    );
     expect(wPooled.pairs).toEqual(wLocal.pairs);
     // without a model source (a loaded model was passed) the knockouts stay in this thread
     const { source: _source, ...noSource } = data;
@@ -300,7 +372,9 @@ describe("evaluations on a linear model", () => {
     r.images.forEach((img, i) => {
       for (const g of img.groups) {
         const ref = refs.find((x) => x.groupId === g.groupId)!;
-        const scores = crops.flatMap((p, row) => (p[0] === i ? [metricM(linear(Array.from(acts!.means.subarray(row * 4, row * 4 + 4)), WB), ref)] : []));
+        const scores = crops.flatMap((p, row) =>
+          p[0] === i ? [metricM(linear(Array.from(acts!.means.subarray(row * 4, row * 4 + 4)), WB), ref)] : [],
+        );
         expect(g.score).toBeCloseTo(Math.max(...scores), 4);
         expect(g.topCrops[0]!.score).toBeCloseTo(g.score, 10);
       }
@@ -312,7 +386,13 @@ describe("evaluations on a linear model", () => {
   test("group masking: probabilities before and after, by hand; bad requests are refused", async () => {
     const layer = circuit.layers[1]!;
     const group = layer.neuronGroups[0]!;
-    const r = await maskGroups(circuit, data.model, data.images, { layerIndex: 1, groups: [group.id], draws: 2, topPatches: 3 }, { images: data.images, patches: data.patches });
+    const r = await maskGroups(
+      circuit,
+      data.model,
+      data.images,
+      { layerIndex: 1, groups: [group.id], draws: 2, topPatches: 3 },
+      { images: data.images, patches: data.patches },
+    );
     const neurons = [...new Set(group.members.map((m) => m.neuron))].sort((a, b) => a - b);
     expect(r.neurons).toEqual(neurons);
     const prob = (keepB: number[]) =>
@@ -343,8 +423,20 @@ describe("evaluations on a linear model", () => {
   });
 
   test("the model and images must be the circuit's", async () => {
-    await expect(loadEvaluationData({ ...circuit, model: { ...circuit.model, name: "other" } }, join(dir, "manifest.json"), { names: circuit.images, pixels: new Float32Array(N * S * S * 3), size: S })).rejects.toThrow(/not the circuit's: its name is "linear3"/);
-    await expect(loadEvaluationData(circuit, join(dir, "manifest.json"), { names: ["x.png"], pixels: new Float32Array(S * S * 3), size: S })).rejects.toThrow(/not the circuit's images/);
+    await expect(
+      loadEvaluationData({ ...circuit, model: { ...circuit.model, name: "other" } }, join(dir, "manifest.json"), {
+        names: circuit.images,
+        pixels: new Float32Array(N * S * S * 3),
+        size: S,
+      }),
+    ).rejects.toThrow(/not the circuit's: its name is "linear3"/);
+    await expect(
+      loadEvaluationData(circuit, join(dir, "manifest.json"), {
+        names: ["x.png"],
+        pixels: new Float32Array(S * S * 3),
+        size: S,
+      }),
+    ).rejects.toThrow(/not the circuit's images/);
   });
 });
 
@@ -357,7 +449,10 @@ describe("knockouts reuse one forward pass of the linear layers", () => {
       const loaded = await loadClassImages((await listImages(dirImages)).slice(0, 3), 64);
       const images = tf.tidy(() => model.preprocess(tf.tensor4d(loaded.pixels, [3, 64, 64, 3])));
       const patches = patchGrid(3, 64, [1, 0.5], 0.5);
-      for (const [lower, upper] of [["layer4.0", "layer4.1"], ["layer3.1", "layer4.0"]] as const) {
+      for (const [lower, upper] of [
+        ["layer4.0", "layer4.1"],
+        ["layer3.1", "layer4.0"],
+      ] as const) {
         const fast = knockoutSlice(model, images, patches, lower, upper, 16);
         const plain = knockoutSlice(model, images, patches, lower, upper, 16, { reuseLinear: false });
         expect(fast.linear.length).toBeGreaterThanOrEqual(1); // the block's first convolution (and a downsampling one)
@@ -365,7 +460,14 @@ describe("knockouts reuse one forward pass of the linear layers", () => {
         // targets in turn (the fast slice keeps the current target's channel of a residual input),
         // sets with and without the target's own channel
         for (const target of [5, 2, 5]) {
-          for (const set of [[], [3], [target], [0, 7, 9, 30, 31], Array.from({ length: 20 }, (_, i) => i * 3), Array.from({ length: 40 }, (_, i) => i)]) {
+          for (const set of [
+            [],
+            [3],
+            [target],
+            [0, 7, 9, 30, 31],
+            Array.from({ length: 20 }, (_, i) => i * 3),
+            Array.from({ length: 40 }, (_, i) => i),
+          ]) {
             const a = await knockoutActivations(fast, target, set);
             const b = await knockoutActivations(plain, target, set);
             let worst = 0;

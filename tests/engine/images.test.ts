@@ -23,13 +23,20 @@ describe("class images", () => {
 
   it("resizes a larger image to the input size as the viewer draws it (bilinear, whole image)", async () => {
     const got = await decodeImage(join(dir, "wide.png"), 64);
-    const drawn = await sharp(join(dir, "wide.png")).removeAlpha().toColourspace("srgb").resize(64, 64, { fit: "fill", kernel: "linear" }).raw().toBuffer();
+    const drawn = await sharp(join(dir, "wide.png"))
+      .removeAlpha()
+      .toColourspace("srgb")
+      .resize(64, 64, { fit: "fill", kernel: "linear" })
+      .raw()
+      .toBuffer();
     expect(got.length).toBe(64 * 64 * 3);
     expect(Buffer.from(got).equals(drawn)).toBe(true);
   });
 
   it("refuses a smaller image instead of upsampling it", async () => {
-    await expect(decodeImage(join(dir, "wide.png"), 128)).rejects.toThrow(/wide\.png is 150×100; the model takes 128×128 images \(a smaller image is not upsampled\)/);
+    await expect(decodeImage(join(dir, "wide.png"), 128)).rejects.toThrow(
+      /wide\.png is 150×100; the model takes 128×128 images \(a smaller image is not upsampled\)/,
+    );
   });
 
   it("reads WebP, listed with the others in name order", async () => {

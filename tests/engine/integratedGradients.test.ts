@@ -75,16 +75,28 @@ describe("attribution of one target", () => {
   beforeAll(async () => {
     await initBackend();
     model = await loadModel("tests/fixtures/toyworld-a/manifest.json");
-    const imgs = await loadClassImages(["tests/fixtures/toyworld-a/images/bee/000.png", "tests/fixtures/toyworld-a/images/bee/001.png"], 64);
+    const imgs = await loadClassImages(
+      ["tests/fixtures/toyworld-a/images/bee/000.png", "tests/fixtures/toyworld-a/images/bee/001.png"],
+      64,
+    );
     images = model.preprocess(tf.tensor4d(imgs.pixels, [2, 64, 64, 3]));
     const [upper] = await computeActivations(model.graph, images, patches, [model.layerTensor("layer3.1")], 32);
     const col = activationColumn(upper!, 7);
     const top = topIndices(col, 10);
-    task = { lowerTensor: model.layerTensor("layer3.0"), upperTensor: model.layerTensor("layer3.1"), target: 7, topPatches: top, topActivations: top.map((p) => col[p]!) };
+    task = {
+      lowerTensor: model.layerTensor("layer3.0"),
+      upperTensor: model.layerTensor("layer3.1"),
+      target: 7,
+      topPatches: top,
+      topActivations: top.map((p) => col[p]!),
+    };
   });
 
   it("satisfies completeness with 50 nodes", async () => {
-    const r = await attributeTarget(model.graph, images, patches, task, { rules: [quadratureRule("gausslegendre", 50)], tolerance: 0.01 });
+    const r = await attributeTarget(model.graph, images, patches, task, {
+      rules: [quadratureRule("gausslegendre", 50)],
+      tolerance: 0.01,
+    });
     expect(r.completeness).toBeLessThan(0.01);
     expect(r.nodes).toBe(50);
     expect(r.perPatch).toHaveLength(10 * 64);
@@ -93,7 +105,10 @@ describe("attribution of one target", () => {
   it("retries with the finer rule only when completeness misses the tolerance", async () => {
     const coarse = quadratureRule("gausslegendre", 1);
     const fine = quadratureRule("gausslegendre", 50);
-    const strict = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: 1e-9 });
+    const strict = await attributeTarget(model.graph, images, patches, task, {
+      rules: [coarse, fine],
+      tolerance: 1e-9,
+    });
     expect(strict.nodes).toBe(50);
     const lax = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: 1e9 });
     expect(lax.nodes).toBe(1);
@@ -106,7 +121,10 @@ describe("attribution of one target", () => {
     const slice = { graph: model.graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor };
     const both = await integratedGradients(slice, 7, x, { ...rule, companion: companionWeights(rule.alphas) });
     const plain = await integratedGradients(slice, 7, x, rule);
-    const alone = await integratedGradients(slice, 7, x, { alphas: rule.alphas, weights: companionWeights(rule.alphas) });
+    const alone = await integratedGradients(slice, 7, x, {
+      alphas: rule.alphas,
+      weights: companionWeights(rule.alphas),
+    });
     x.dispose();
     expect(Array.from(both.perPatch)).toEqual(Array.from(plain.perPatch));
     both.companion!.perPatch.forEach((v, i) => expect(v).toBeCloseTo(alone.perPatch[i]!, 5));
@@ -119,21 +137,41 @@ describe("attribution of one target", () => {
     const onlyCoarse = await attributeTarget(model.graph, images, patches, task, { rules: [coarse], tolerance: 1 });
     const onlyFine = await attributeTarget(model.graph, images, patches, task, { rules: [fine], tolerance: 1 });
     // which τ the 16-node result and its companion decide, and which they leave open
-    const xs = computeLayerMaps(model.graph, images, patches, task.topPatches, task.lowerTensor, task.topPatches.length);
+    const xs = computeLayerMaps(
+      model.graph,
+      images,
+      patches,
+      task.topPatches,
+      task.lowerTensor,
+      task.topPatches.length,
+    );
     const slice = { graph: model.graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor };
-    const ig = await integratedGradients(slice, task.target, xs, { ...coarse, companion: companionWeights(coarse.alphas) });
+    const ig = await integratedGradients(slice, task.target, xs, {
+      ...coarse,
+      companion: companionWeights(coarse.alphas),
+    });
     xs.dispose();
     const P = task.topPatches.length;
     const taus = Array.from({ length: ig.channels - 1 }, (_, i) => i + 1);
-    const certain = taus.filter((t) => coreSetCertain(ig.perPatch, ig.companion!.perPatch, P, ig.channels, t, "absMean"));
+    const certain = taus.filter((t) =>
+      coreSetCertain(ig.perPatch, ig.companion!.perPatch, P, ig.channels, t, "absMean"),
+    );
     const open = taus.filter((t) => !certain.includes(t));
     expect(certain.length).toBeGreaterThan(0);
     expect(open.length).toBeGreaterThan(0);
     // a completeness tolerance of 1e-9 would refine every patch; the decision rule refines only open core sets
-    const decided = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: 1e-9, decision: { tau: certain[0]!, importance: "absMean" } });
+    const decided = await attributeTarget(model.graph, images, patches, task, {
+      rules: [coarse, fine],
+      tolerance: 1e-9,
+      decision: { tau: certain[0]!, importance: "absMean" },
+    });
     expect(decided.nodes).toBe(16);
     decided.perPatch.forEach((v, i) => expect(v).toBeCloseTo(onlyCoarse.perPatch[i]!, 5));
-    const refined = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: 1, decision: { tau: open[0]!, importance: "absMean" } });
+    const refined = await attributeTarget(model.graph, images, patches, task, {
+      rules: [coarse, fine],
+      tolerance: 1,
+      decision: { tau: open[0]!, importance: "absMean" },
+    });
     expect(refined.nodes).toBe(50);
     refined.perPatch.forEach((v, i) => expect(v).toBeCloseTo(onlyFine.perPatch[i]!, 5));
   });
@@ -144,7 +182,9 @@ describe("attribution of one target", () => {
     const onlyCoarse = await attributeTarget(model.graph, images, patches, task, { rules: [coarse], tolerance: 1 });
     const onlyFine = await attributeTarget(model.graph, images, patches, task, { rules: [fine], tolerance: 1 });
     // a tolerance between the patches' errors, so that some are redone and some are not
-    const coarseErrors = task.topPatches.map((_, i) => completenessError([onlyCoarse.totals[i]!], [task.topActivations[i]!], onlyCoarse.f0));
+    const coarseErrors = task.topPatches.map((_, i) =>
+      completenessError([onlyCoarse.totals[i]!], [task.topActivations[i]!], onlyCoarse.f0),
+    );
     const tol = [...coarseErrors].sort((a, b) => a - b)[Math.floor(coarseErrors.length / 2)]!;
     const mixed = await attributeTarget(model.graph, images, patches, task, { rules: [coarse, fine], tolerance: tol });
     const C = mixed.channels;

@@ -14,11 +14,17 @@ import { maxAbsDiff, randomTensor } from "./onnxTestUtils";
 /** A small functional ResNet-like model: conv stem, a residual block with Add, pooling, dense logits. */
 function buildModel(): tf.LayersModel {
   const input = tf.input({ shape: [16, 16, 3], name: "image" });
-  const stem = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: "same", activation: "relu", name: "stem" }).apply(input) as tf.SymbolicTensor;
-  const c1 = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: "same", name: "block_conv1" }).apply(stem) as tf.SymbolicTensor;
+  const stem = tf.layers
+    .conv2d({ filters: 8, kernelSize: 3, padding: "same", activation: "relu", name: "stem" })
+    .apply(input) as tf.SymbolicTensor;
+  const c1 = tf.layers
+    .conv2d({ filters: 8, kernelSize: 3, padding: "same", name: "block_conv1" })
+    .apply(stem) as tf.SymbolicTensor;
   const bn = tf.layers.batchNormalization({ name: "block_bn" }).apply(c1) as tf.SymbolicTensor;
   const r1 = tf.layers.activation({ activation: "relu", name: "block_relu" }).apply(bn) as tf.SymbolicTensor;
-  const c2 = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: "same", name: "block_dw" }).apply(r1) as tf.SymbolicTensor;
+  const c2 = tf.layers
+    .depthwiseConv2d({ kernelSize: 3, padding: "same", name: "block_dw" })
+    .apply(r1) as tf.SymbolicTensor;
   const add = tf.layers.add({ name: "block_add" }).apply([c2, stem]) as tf.SymbolicTensor;
   const out = tf.layers.activation({ activation: "relu", name: "block_out" }).apply(add) as tf.SymbolicTensor;
   const pool = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(out) as tf.SymbolicTensor;
@@ -50,7 +56,16 @@ describe("TF.js layers models", () => {
     expect(graph.inputName).toBe("image");
     expect(graph.outputNames).toEqual(["logits"]);
     expect(graph.nodes.map((n) => n.name)).toEqual([
-      "stem", "block_conv1", "block_bn", "block_relu", "block_dw", "block_add", "block_out", "pool", "drop", "logits",
+      "stem",
+      "block_conv1",
+      "block_bn",
+      "block_relu",
+      "block_dw",
+      "block_add",
+      "block_out",
+      "pool",
+      "drop",
+      "logits",
     ]);
     expect(graph.nodes.find((n) => n.name === "block_add")!.inputs).toEqual(["block_dw", "stem"]);
     expect(graph.hasTensor("block_out")).toBe(true);
@@ -82,7 +97,8 @@ describe("TF.js layers models", () => {
     const g = tf.grad(f)(h!);
     const analytic = tf.sum(tf.mul(g, d)).dataSync()[0]!;
     const eps = 1e-3;
-    const numeric = (f(tf.add(h!, tf.mul(d, eps))).dataSync()[0]! - f(tf.sub(h!, tf.mul(d, eps))).dataSync()[0]!) / (2 * eps);
+    const numeric =
+      (f(tf.add(h!, tf.mul(d, eps))).dataSync()[0]! - f(tf.sub(h!, tf.mul(d, eps))).dataSync()[0]!) / (2 * eps);
     expect(Math.abs(numeric - analytic)).toBeLessThan(2e-2 * Math.max(1, Math.abs(analytic)));
     tf.dispose([h!, w, d, g]);
   });
@@ -90,10 +106,14 @@ describe("TF.js layers models", () => {
   test("one channel: runChannel computes only it (dense convolutions, batch norm) and equals the full output, gradients too", () => {
     // a BasicBlock: conv → BN → ReLU → conv → BN, + the block input, ReLU
     const input = tf.input({ shape: [8, 8, 6], name: "in" });
-    const c1 = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: "same", useBias: false, name: "b_conv1" }).apply(input) as tf.SymbolicTensor;
+    const c1 = tf.layers
+      .conv2d({ filters: 6, kernelSize: 3, padding: "same", useBias: false, name: "b_conv1" })
+      .apply(input) as tf.SymbolicTensor;
     const bn1 = tf.layers.batchNormalization({ name: "b_bn1", epsilon: 1e-5 }).apply(c1) as tf.SymbolicTensor;
     const r1 = tf.layers.reLU({ name: "b_relu" }).apply(bn1) as tf.SymbolicTensor;
-    const c2 = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: "same", name: "b_conv2" }).apply(r1) as tf.SymbolicTensor;
+    const c2 = tf.layers
+      .conv2d({ filters: 6, kernelSize: 3, padding: "same", name: "b_conv2" })
+      .apply(r1) as tf.SymbolicTensor;
     const bn2 = tf.layers.batchNormalization({ name: "b_bn2" }).apply(c2) as tf.SymbolicTensor;
     const add = tf.layers.add({ name: "b_add" }).apply([bn2, input]) as tf.SymbolicTensor;
     const out = tf.layers.activation({ activation: "relu", name: "b_out" }).apply(add) as tf.SymbolicTensor;
@@ -101,7 +121,9 @@ describe("TF.js layers models", () => {
     // non-trivial batch-norm statistics
     for (const name of ["b_bn1", "b_bn2"]) {
       const layer = m.getLayer(name);
-      layer.setWeights(layer.getWeights().map((w, i) => tf.add(tf.mul(randomTensor(w.shape, 20 + i), 0.3), i === 3 ? 1 : 0)));
+      layer.setWeights(
+        layer.getWeights().map((w, i) => tf.add(tf.mul(randomTensor(w.shape, 20 + i), 0.3), i === 3 ? 1 : 0)),
+      );
     }
     const g = layersModelToGraph(m);
     const xin = randomTensor([3, 8, 8, 6], 11);
@@ -111,7 +133,9 @@ describe("TF.js layers models", () => {
       expect(one.shape).toEqual([3, 8, 8, 1]);
       expect(maxAbsDiff(one.dataSync(), tf.slice(full, [0, 0, 0, c], [-1, -1, -1, 1]).dataSync())).toBeLessThan(1e-5);
       const ga = tf.grad((t: tf.Tensor) => tf.sum(g.runChannel({ in: t }, "b_out", c)) as tf.Scalar)(xin);
-      const gb = tf.grad((t: tf.Tensor) => tf.sum(tf.slice(g.run({ in: t }, ["b_out"])[0]!, [0, 0, 0, c], [-1, -1, -1, 1])) as tf.Scalar)(xin);
+      const gb = tf.grad(
+        (t: tf.Tensor) => tf.sum(tf.slice(g.run({ in: t }, ["b_out"])[0]!, [0, 0, 0, c], [-1, -1, -1, 1])) as tf.Scalar,
+      )(xin);
       expect(maxAbsDiff(ga.dataSync(), gb.dataSync())).toBeLessThan(1e-4);
       tf.dispose([one, ga, gb]);
     }
@@ -162,7 +186,10 @@ describe("TF.js layers models", () => {
     const other = mkdtempSync(join(tmpdir(), "nf-layers-bad-"));
     writeFileSync(
       join(other, "model.json"),
-      JSON.stringify({ modelTopology: { class_name: "Model" }, weightsManifest: [{ paths: ["gone.bin"], weights: [] }] }),
+      JSON.stringify({
+        modelTopology: { class_name: "Model" },
+        weightsManifest: [{ paths: ["gone.bin"], weights: [] }],
+      }),
     );
     await expect(importLayers(join(other, "model.json"))).rejects.toThrow(/cannot read weight file "gone.bin"/);
   });

@@ -18,11 +18,29 @@ describe("protobuf reader", () => {
     const f32 = new Uint8Array(new Float32Array([1.5]).buffer);
     const f64 = new Uint8Array(new Float64Array([2.25]).buffer);
     const bytes = Uint8Array.from([
-      0x08, 0xac, 0x02,
-      0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
-      0x1a, 0x03, 0x01, 0x96, 0x01,
-      0x25, ...f32,
-      0x29, ...f64,
+      0x08,
+      0xac,
+      0x02,
+      0x10,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0x01,
+      0x1a,
+      0x03,
+      0x01,
+      0x96,
+      0x01,
+      0x25,
+      ...f32,
+      0x29,
+      ...f64,
     ]);
     const r = new ProtoReader(bytes);
     expect(r.header()).toEqual({ field: 1, wire: 0 });
@@ -84,15 +102,21 @@ describe("bad ONNX files", () => {
   });
 
   test("a tensor produced twice", () => {
-    expect(() => importOnnx(readFileSync(modelPath("bad_duplicate_output")))).toThrow(/tensor "a" is produced twice .*"sigmoid_dup"/);
+    expect(() => importOnnx(readFileSync(modelPath("bad_duplicate_output")))).toThrow(
+      /tensor "a" is produced twice .*"sigmoid_dup"/,
+    );
   });
 
   test("external weight data", () => {
-    expect(() => importOnnx(readFileSync(modelPath("bad_external_data")))).toThrow(/not an ONNX model: tensor "w" keeps its data in an external file/);
+    expect(() => importOnnx(readFileSync(modelPath("bad_external_data")))).toThrow(
+      /not an ONNX model: tensor "w" keeps its data in an external file/,
+    );
   });
 
   test("an unknown input name", () => {
-    expect(() => importOnnx(readFileSync(modelPath("dropout_gemm")), { inputName: "image" })).toThrow(/no graph input named "image"/);
+    expect(() => importOnnx(readFileSync(modelPath("dropout_gemm")), { inputName: "image" })).toThrow(
+      /no graph input named "image"/,
+    );
   });
 });
 
@@ -110,7 +134,9 @@ describe("bad manifests", () => {
     const path = withManifest((m) => {
       (m.layers as { name: string; tensor: string }[])[2]!.tensor = "/layer1/nope/Relu_output_0";
     });
-    await expect(loadModel(path)).rejects.toThrow(/manifest layer "layer1.1" names tensor "\/layer1\/nope\/Relu_output_0", which is not in the graph/);
+    await expect(loadModel(path)).rejects.toThrow(
+      /manifest layer "layer1.1" names tensor "\/layer1\/nope\/Relu_output_0", which is not in the graph/,
+    );
   });
 
   test("a class count that does not match the logits", async () => {

@@ -19,7 +19,12 @@ const STEPS = [1e-2, 2e-3, 4e-4, 1e-4];
  * vs central differences Σ w·(g(x+εd) − g(x−εd)) / 2ε, summed in float64. float32 rounding favours
  * large ε, kinks (ReLU, max pooling) small ε: the best of a few step sizes must agree.
  */
-function directionalError(g: (...xs: tf.Tensor[]) => tf.Tensor, w: tf.Tensor, xs: tf.Tensor[], seed: number): { err: number; analytic: number } {
+function directionalError(
+  g: (...xs: tf.Tensor[]) => tf.Tensor,
+  w: tf.Tensor,
+  xs: tf.Tensor[],
+  seed: number,
+): { err: number; analytic: number } {
   const ds = xs.map((x, i) => randomTensor(x.shape, seed + i));
   const f = (...a: tf.Tensor[]) => tf.sum(tf.mul(g(...a), w)) as tf.Scalar;
   const grads = tf.grads(f)(xs);
@@ -46,7 +51,10 @@ function directionalError(g: (...xs: tf.Tensor[]) => tf.Tensor, w: tf.Tensor, xs
     for (let k = 0; k < wv.length; k++) numeric += (wv[k]! * (yp[k]! - ym[k]!)) / (2 * eps);
     // float32 rounding of the outputs, amplified by 1/2ε
     const rounding = (4e-7 * magnitude) / (2 * eps);
-    err = Math.min(err, Math.max(0, Math.abs(numeric - analytic) - rounding) / Math.max(Math.abs(analytic), 0.05 * scale, 1e-6));
+    err = Math.min(
+      err,
+      Math.max(0, Math.abs(numeric - analytic) - rounding) / Math.max(Math.abs(analytic), 0.05 * scale, 1e-6),
+    );
   }
   tf.dispose([...ds, ...grads]);
   return { err, analytic };
@@ -56,7 +64,18 @@ function sliceFn(graph: TensorGraph, feeds: string[], out: string) {
   return (...xs: tf.Tensor[]): tf.Tensor => graph.run(Object.fromEntries(feeds.map((n, i) => [n, xs[i]!])), [out])[0]!;
 }
 
-const SHAPE_OPS = new Set(["Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Constant", "ConstantOfShape", "Slice", "Size"]);
+const SHAPE_OPS = new Set([
+  "Shape",
+  "Gather",
+  "Unsqueeze",
+  "Squeeze",
+  "Concat",
+  "Cast",
+  "Constant",
+  "ConstantOfShape",
+  "Slice",
+  "Size",
+]);
 const BLOCKS = MODELS;
 
 describe("ONNX gradients vs finite differences", () => {
@@ -97,7 +116,8 @@ describe("ONNX gradients vs finite differences", () => {
         checked.add(node.op);
         w.dispose();
       }
-      for (const op of m.ops.filter((o) => !SHAPE_OPS.has(o) && o !== "Reshape")) expect(checked, `${m.file} checked ${op}`).toContain(op);
+      for (const op of m.ops.filter((o) => !SHAPE_OPS.has(o) && o !== "Reshape"))
+        expect(checked, `${m.file} checked ${op}`).toContain(op);
       tf.dispose([x, ...values.values()]);
       graph.dispose();
     });

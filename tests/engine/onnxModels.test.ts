@@ -17,7 +17,10 @@ describe("ONNX fixtures match onnxruntime", () => {
       const graph = importOnnx(bytes);
       for (const op of m.ops) {
         // ops may be folded away; those listed here stay
-        expect(graph.nodes.some((n) => n.op === op), `${m.file} runs a ${op} node`).toBe(true);
+        expect(
+          graph.nodes.some((n) => n.op === op),
+          `${m.file} runs a ${op} node`,
+        ).toBe(true);
       }
       const x = randomTensor([2, m.size, m.size, 3], 7, -2, 2);
       const outs = graph.run({ [graph.inputName]: x }, graph.outputNames);

@@ -41,7 +41,11 @@ async function compare(file: string, size: number, lower: string | number, upper
       }
       return Math.sqrt(num / Math.max(den, 1e-30));
     };
-    return { perPatch: rel(a.perPatch, b.perPatch), totals: rel(a.totals, b.totals), magnitude: Math.max(...Array.from(a.perPatch, Math.abs)) };
+    return {
+      perPatch: rel(a.perPatch, b.perPatch),
+      totals: rel(a.totals, b.totals),
+      magnitude: Math.max(...Array.from(a.perPatch, Math.abs)),
+    };
   } finally {
     graph.dispose();
     await ortModel.close();

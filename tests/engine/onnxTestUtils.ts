@@ -18,7 +18,8 @@ export async function runOrt(
   try {
     const out = await session.run({ [inputName]: new ort.Tensor("float32", nchw.data, nchw.dims) });
     const r: Record<string, { data: Float32Array; dims: number[] }> = {};
-    for (const [k, v] of Object.entries(out)) r[k] = { data: Float32Array.from(v.data as Float32Array), dims: [...v.dims] };
+    for (const [k, v] of Object.entries(out))
+      r[k] = { data: Float32Array.from(v.data as Float32Array), dims: [...v.dims] };
     return r;
   } finally {
     await session.release();
@@ -85,11 +86,19 @@ export function randomTensor(shape: number[], seed: number, lo = -1, hi = 1): tf
 
 /** The fixture models of tests/fixtures/models (see make_models.py), with ops each must still run after folding. */
 export const MODELS: { file: string; size: number; ops: string[] }[] = [
-  { file: "resnet_blocks", size: 32, ops: ["Add", "BatchNormalization", "Conv", "Flatten", "Gemm", "GlobalAveragePool", "Relu"] },
+  {
+    file: "resnet_blocks",
+    size: 32,
+    ops: ["Add", "BatchNormalization", "Conv", "Flatten", "Gemm", "GlobalAveragePool", "Relu"],
+  },
   { file: "vgg_like", size: 32, ops: ["MaxPool", "Reshape", "Gemm"] },
   { file: "inception", size: 32, ops: ["AveragePool", "Concat", "MaxPool", "Pad"] },
   { file: "mobilenetv2_blocks", size: 32, ops: ["Clip", "ReduceMean", "Conv"] },
-  { file: "efficientnet_block", size: 32, ops: ["HardSigmoid", "HardSwish", "Sigmoid", "Mul", "ReduceMean", "Softmax"] },
+  {
+    file: "efficientnet_block",
+    size: 32,
+    ops: ["HardSigmoid", "HardSwish", "Sigmoid", "Mul", "ReduceMean", "Softmax"],
+  },
   { file: "misc_ops", size: 32, ops: ["Pad", "Sub", "Div", "LeakyRelu", "Tanh", "MatMul"] },
   { file: "tv_resnet18_tiny", size: 32, ops: ["MaxPool", "Add"] },
   { file: "tv_mobilenet_v2_tiny", size: 32, ops: ["Clip"] },
@@ -103,4 +112,3 @@ export const MODELS: { file: string; size: number; ops: string[] }[] = [
 export function modelPath(name: string): string {
   return join(FIXTURES, "models", `${name}.onnx`);
 }
-

@@ -40,7 +40,7 @@ describe("toynet.onnx through loadModel", () => {
     const diff = maxAbsDiff(ours, ref.logits!.data);
     expect(diff).toBeLessThan(1e-4 * Math.max(1, maxAbs(ref.logits!.data)));
     // the classifier gets its own classes right
-    const pred = Array.from((tf.argMax(logits!, 1).dataSync() as Int32Array));
+    const pred = Array.from(tf.argMax(logits!, 1).dataSync() as Int32Array);
     const classes = readdirSync(join(DIR, "images")).sort();
     const expected = classes.flatMap((c) => [model.manifest.classes.indexOf(c), model.manifest.classes.indexOf(c)]);
     expect(pred).toEqual(expected);
@@ -64,7 +64,8 @@ describe("toynet.onnx through loadModel", () => {
     const lower = model.layerTensor("layer3.1");
     const x = tf.randomNormal([1, 64, 64, 3], 0, 1, "float32", 3);
     const [h] = model.graph.run({ [model.inputTensor]: x }, [lower]);
-    const f = (t: tf.Tensor) => tf.sum(tf.slice(model.graph.run({ [lower]: t }, [model.logitsTensor])[0]!, [0, 0], [1, 1]));
+    const f = (t: tf.Tensor) =>
+      tf.sum(tf.slice(model.graph.run({ [lower]: t }, [model.logitsTensor])[0]!, [0, 0], [1, 1]));
     const g = tf.grad(f)(h!);
     const dir = tf.randomNormal(h!.shape, 0, 1, "float32", 4);
     const eps = 1e-2;

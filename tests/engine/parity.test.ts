@@ -7,7 +7,12 @@ import { describe, expect, it } from "vitest";
 import { parityTests } from "./parityCase";
 
 describe("parity with the reference implementation (toyworld-a, bee, τ 8)", () => {
-  const run = parityTests({ dir: "tests/fixtures/toyworld-a", className: "bee", tau: 8, reference: "reference/bee-tau8.json.gz" });
+  const run = parityTests({
+    dir: "tests/fixtures/toyworld-a",
+    className: "bee",
+    tau: 8,
+    reference: "reference/bee-tau8.json.gz",
+  });
 
   it("covers 16 images × 59 windows", () => {
     expect(run.circuit().patches).toHaveLength(944);

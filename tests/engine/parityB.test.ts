@@ -12,10 +12,9 @@ const dir = "tests/fixtures/toyworld-b";
 describe("parity with the reference implementation (toyworld-b, car, τ 6)", () => {
   const run = parityTests({ dir, className: "car", tau: 6, reference: "reference/car-tau6.json.gz" });
   /** The reference's completeness error per target: upper layer → target neuron → error. */
-  const referenceCompleteness = JSON.parse(readFileSync(`${dir}/reference/car-tau6.completeness.json`, "utf8")) as Record<
-    string,
-    Record<string, number>
-  >;
+  const referenceCompleteness = JSON.parse(
+    readFileSync(`${dir}/reference/car-tau6.completeness.json`, "utf8"),
+  ) as Record<string, Record<string, number>>;
 
   it("has integrated gradients with the reference's completeness on every target", () => {
     // With 50 nodes some targets of this model miss completeness by up to ~8 % in the authors' code
@@ -24,7 +23,9 @@ describe("parity with the reference implementation (toyworld-b, car, τ 6)", () 
       for (const t of l.targets) {
         const ref = referenceCompleteness[l.upper]?.[String(t.neuron)];
         expect(ref, `${l.upper} neuron ${t.neuron}`).toBeTypeOf("number");
-        expect(Math.abs((t.igCompleteness ?? Infinity) - ref!), `${l.upper} neuron ${t.neuron}`).toBeLessThanOrEqual(1e-3);
+        expect(Math.abs((t.igCompleteness ?? Infinity) - ref!), `${l.upper} neuron ${t.neuron}`).toBeLessThanOrEqual(
+          1e-3,
+        );
       }
     }
   });

@@ -7,9 +7,24 @@ import { gunzipSync } from "node:zlib";
 import { beforeAll, expect, it } from "vitest";
 import { buildCircuit } from "~/server/neurflow/circuit";
 import { circuitSchema, type Circuit } from "~/server/neurflow/circuitFormat";
-import { compareWithReference, formatParity, PARITY_THRESHOLDS, type ParityFigures, type ReferenceRun } from "~/server/neurflow/parity";
+import {
+  compareWithReference,
+  formatParity,
+  PARITY_THRESHOLDS,
+  type ParityFigures,
+  type ReferenceRun,
+} from "~/server/neurflow/parity";
 
-export const REFERENCE_LAYERS = ["fc", "layer4.1", "layer4.0", "layer3.1", "layer3.0", "layer2.1", "layer2.0", "layer1.1"];
+export const REFERENCE_LAYERS = [
+  "fc",
+  "layer4.1",
+  "layer4.0",
+  "layer3.1",
+  "layer3.0",
+  "layer2.1",
+  "layer2.0",
+  "layer1.1",
+];
 
 export interface ParityCase {
   /** Fixture folder with manifest.json, images/<class>/ and reference/. */
@@ -41,7 +56,9 @@ export function parityTests(c: ParityCase): { circuit: () => Circuit; reference:
   it("produces a valid neurflow-circuit/1 document", () => {
     expect(circuitSchema.safeParse(circuit).success).toBe(true);
     expect(circuit.images).toEqual(reference.images);
-    expect(circuit.layers.map((l) => l.targets.length)).toEqual(reference.layers.map((l) => Object.keys(l.targets).length));
+    expect(circuit.layers.map((l) => l.targets.length)).toEqual(
+      reference.layers.map((l) => Object.keys(l.targets).length),
+    );
   });
 
   it("uses the same patches, compared by (image, x, y, size)", () => {

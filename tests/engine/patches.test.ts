@@ -23,19 +23,32 @@ describe("patches", () => {
   });
 
   it("lists patches in the reference order (granularity, image, row-major window)", () => {
-    const ref = JSON.parse(gunzipSync(readFileSync(`${dir}/reference/bee-tau8.json.gz`)).toString()) as { patches: number[][] };
+    const ref = JSON.parse(gunzipSync(readFileSync(`${dir}/reference/bee-tau8.json.gz`)).toString()) as {
+      patches: number[][];
+    };
     const ours = patchGrid(16, 64, [1, 0.5, 0.25], 0.5);
     expect(ours).toHaveLength(944);
     expect(ours).toEqual(ref.patches);
   });
 
   it("crops and resizes like the reference (bilinear, half-pixel centres)", async () => {
-    const meta = JSON.parse(readFileSync(`${dir}/patches/bee-003-crops.json`, "utf8")) as { shape: number[]; crops: [number, number][] };
-    const expected = new Float32Array(new Uint8Array(gunzipSync(readFileSync(`${dir}/patches/bee-003-crops.f32.gz`))).buffer);
-    const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, "utf8")) as { input: { mean: number[]; std: number[] } };
+    const meta = JSON.parse(readFileSync(`${dir}/patches/bee-003-crops.json`, "utf8")) as {
+      shape: number[];
+      crops: [number, number][];
+    };
+    const expected = new Float32Array(
+      new Uint8Array(gunzipSync(readFileSync(`${dir}/patches/bee-003-crops.f32.gz`))).buffer,
+    );
+    const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, "utf8")) as {
+      input: { mean: number[]; std: number[] };
+    };
     const img = await loadClassImages([`${dir}/images/bee/003.png`], 64);
     const images = tf.tidy(() =>
-      tf.tensor4d(img.pixels, [1, 64, 64, 3]).div(255).sub(tf.tensor1d(manifest.input.mean)).div(tf.tensor1d(manifest.input.std)),
+      tf
+        .tensor4d(img.pixels, [1, 64, 64, 3])
+        .div(255)
+        .sub(tf.tensor1d(manifest.input.mean))
+        .div(tf.tensor1d(manifest.input.std)),
     ) as tf.Tensor4D;
     const grid = patchGrid(1, 64, [1, 0.5, 0.25], 0.5);
     const offsets: Record<number, number> = { 1: 0, 0.5: 1, 0.25: 10 };

@@ -7,7 +7,13 @@ import { appendFileSync } from "node:fs";
 import type { Circuit, CircuitLayer } from "~/server/neurflow/circuitFormat";
 import type { CircuitCheckpoint, CircuitRequest, CircuitRunOptions } from "~/server/neurflow/runTypes";
 import type { CircuitEngine } from "~/server/jobs/engine";
-import { syntheticCircuit, syntheticGroupEdges, syntheticLayer, syntheticPatches, withDefaults } from "./syntheticCircuit";
+import {
+  syntheticCircuit,
+  syntheticGroupEdges,
+  syntheticLayer,
+  syntheticPatches,
+  withDefaults,
+} from "./syntheticCircuit";
 
 export interface FakeEngineOptions {
   layerDelayMs?: number;
@@ -43,7 +49,13 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function fakeEngine(opts: FakeEngineOptions = {}): CircuitEngine {
   let failed = false;
   return async (req: CircuitRequest, run: CircuitRunOptions): Promise<Circuit> => {
-    const o = withDefaults({ layers: req.layers, classes: classesOf(req), className: req.className, tau: req.params?.tau ?? 3, k: req.params?.k ?? 8 });
+    const o = withDefaults({
+      layers: req.layers,
+      classes: classesOf(req),
+      className: req.className,
+      tau: req.params?.tau ?? 3,
+      k: req.params?.k ?? 8,
+    });
     const requestKey = JSON.stringify([req.layers, req.className, req.params ?? {}]);
     const patches = syntheticPatches(o.images);
     const pairs = req.layers.length - 1;
@@ -81,7 +93,14 @@ export function fakeEngine(opts: FakeEngineOptions = {}): CircuitEngine {
     }
     const done = layers.map((l, i) => ({ ...l, groupEdges: syntheticGroupEdges(o.seed, l, layers[i + 1]) }));
     run.onProgress?.({ stage: "done", done: 1, total: 1, fraction: 1, message: "done" });
-    const base = syntheticCircuit({ layers: req.layers, classes: o.classes, className: req.className, tau: o.tau, k: o.k, optionals: false });
+    const base = syntheticCircuit({
+      layers: req.layers,
+      classes: o.classes,
+      className: req.className,
+      tau: o.tau,
+      k: o.k,
+      optionals: false,
+    });
     return { ...base, layers: done };
   };
 }

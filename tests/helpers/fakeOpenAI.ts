@@ -14,7 +14,10 @@ export interface RecordedRequest {
   body: {
     model?: string;
     messages?: { role: string; content: string | { type: string; text?: string; image_url?: { url: string } }[] }[];
-    response_format?: { type: string; json_schema?: { name: string; strict?: boolean; schema: Record<string, unknown> } };
+    response_format?: {
+      type: string;
+      json_schema?: { name: string; strict?: boolean; schema: Record<string, unknown> };
+    };
   };
   /** "label" / "explanation" from the schema name. */
   kind: "label" | "explanation" | "unknown";
@@ -24,7 +27,12 @@ export interface RecordedRequest {
 }
 
 export type FakeReply =
-  | { content: string; delayMs?: number; usage?: { prompt_tokens: number; completion_tokens: number }; finishReason?: string }
+  | {
+      content: string;
+      delayMs?: number;
+      usage?: { prompt_tokens: number; completion_tokens: number };
+      finishReason?: string;
+    }
   | { status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }
   | { raw: string; delayMs?: number };
 
@@ -41,7 +49,10 @@ export function goodLabel(label: string, description = `Patches showing ${label}
 
 export function goodExplanation(explanation: string): FakeReply {
   return {
-    content: JSON.stringify({ steps: ["The child shows stripes.", "The parent shows a bee's body.", "The stripes make up the body."], explanation }),
+    content: JSON.stringify({
+      steps: ["The child shows stripes.", "The parent shows a bee's body.", "The stripes make up the body."],
+      explanation,
+    }),
     usage: { prompt_tokens: 200, completion_tokens: 60 },
   };
 }
@@ -50,7 +61,9 @@ export async function startFakeOpenAI(respond?: (req: RecordedRequest) => FakeRe
   const fake: FakeOpenAI = {
     url: "",
     requests: [],
-    respond: respond ?? ((r) => (r.kind === "explanation" ? goodExplanation("stripes make the body") : goodLabel("yellow stripes"))),
+    respond:
+      respond ??
+      ((r) => (r.kind === "explanation" ? goodExplanation("stripes make the body") : goodLabel("yellow stripes"))),
     close: async () => {},
   };
   const server: Server = createServer((req, res) => {
@@ -72,7 +85,10 @@ export async function startFakeOpenAI(respond?: (req: RecordedRequest) => FakeRe
         headers: req.headers,
         body,
         kind: name.includes("label") ? "label" : name.includes("explanation") ? "explanation" : "unknown",
-        userText: parts.filter((p) => p.type === "text").map((p) => p.text ?? "").join("\n"),
+        userText: parts
+          .filter((p) => p.type === "text")
+          .map((p) => p.text ?? "")
+          .join("\n"),
         images: parts.filter((p) => p.type === "image_url").map((p) => p.image_url?.url ?? ""),
       };
       fake.requests.push(rec);
@@ -82,7 +98,11 @@ export async function startFakeOpenAI(respond?: (req: RecordedRequest) => FakeRe
         if ("raw" in reply) {
           res.writeHead(200, { "content-type": "application/json" }).end(reply.raw);
         } else if ("status" in reply) {
-          res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers }).end(JSON.stringify(reply.body ?? { error: { message: `fake error ${reply.status}`, type: "server_error" } }));
+          res
+            .writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
+            .end(
+              JSON.stringify(reply.body ?? { error: { message: `fake error ${reply.status}`, type: "server_error" } }),
+            );
         } else {
           res.writeHead(200, { "content-type": "application/json" }).end(
             JSON.stringify({
@@ -90,8 +110,16 @@ export async function startFakeOpenAI(respond?: (req: RecordedRequest) => FakeRe
               object: "chat.completion",
               created: Math.floor(Date.now() / 1000),
               model: body.model ?? "fake",
-              choices: [{ index: 0, message: { role: "assistant", content: reply.content }, finish_reason: reply.finishReason ?? "stop" }],
-              usage: reply.usage ? { ...reply.usage, total_tokens: reply.usage.prompt_tokens + reply.usage.completion_tokens } : undefined,
+              choices: [
+                {
+                  index: 0,
+                  message: { role: "assistant", content: reply.content },
+                  finish_reason: reply.finishReason ?? "stop",
+                },
+              ],
+              usage: reply.usage
+                ? { ...reply.usage, total_tokens: reply.usage.prompt_tokens + reply.usage.completion_tokens }
+                : undefined,
             }),
           );
         }

@@ -15,7 +15,10 @@ const worker = new Worker({
   pollMs: 100,
   handlers: {
     circuit: circuitJobHandler(db, async () =>
-      fakeEngine({ layerDelayMs: Number(process.env.FAKE_LAYER_DELAY_MS ?? 300), traceFile: process.env.FAKE_TRACE_FILE }),
+      fakeEngine({
+        layerDelayMs: Number(process.env.FAKE_LAYER_DELAY_MS ?? 300),
+        traceFile: process.env.FAKE_TRACE_FILE,
+      }),
     ),
   },
   log: (l) => console.log(`[fake worker ${process.pid}] ${l}`),

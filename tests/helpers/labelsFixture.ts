@@ -73,7 +73,17 @@ export async function runCircuit(env: TestEnv, opts: SyntheticOptions = {}): Pro
     .get();
   const run = env.db
     .insert(runs)
-    .values({ modelId: model.id, datasetId, className: "bee", classIndex: 0, layers: doc.params.layers, params: {}, status: "succeeded", layerTimings: [], createdAt: now })
+    .values({
+      modelId: model.id,
+      datasetId,
+      className: "bee",
+      classIndex: 0,
+      layers: doc.params.layers,
+      params: {},
+      status: "succeeded",
+      layerTimings: [],
+      createdAt: now,
+    })
     .returning()
     .get();
   return importCircuit(env.db, doc, { runId: run.id, modelId: model.id });

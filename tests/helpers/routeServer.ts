@@ -18,8 +18,10 @@ const route = await import("~/app/api/trpc/[trpc]/route");
 const server = createServer(async (req, res) => {
   try {
     const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (v != null) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
-    if (!headers.has("x-forwarded-for") && req.socket.remoteAddress) headers.set("x-forwarded-for", req.socket.remoteAddress);
+    for (const [k, v] of Object.entries(req.headers))
+      if (v != null) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+    if (!headers.has("x-forwarded-for") && req.socket.remoteAddress)
+      headers.set("x-forwarded-for", req.socket.remoteAddress);
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
     const request = new Request(`http://127.0.0.1${req.url}`, {
       method: req.method,

@@ -43,7 +43,12 @@ export function syntheticPatches(images: number, size = 64): [number, number, nu
 }
 
 /** One layer pair for the given targets (deterministic in seed + layer index). */
-export function syntheticLayer(o: Required<SyntheticOptions>, li: number, targetNeurons: number[], patchCount: number): CircuitLayer {
+export function syntheticLayer(
+  o: Required<SyntheticOptions>,
+  li: number,
+  targetNeurons: number[],
+  patchCount: number,
+): CircuitLayer {
   const r = rng(o.seed * 1000 + li + 1);
   const upper = o.layers[li]!;
   const lower = o.layers[li + 1]!;
@@ -60,28 +65,37 @@ export function syntheticLayer(o: Required<SyntheticOptions>, li: number, target
       .slice(0, o.tau)
       .map(([, c]) => c);
     const edges = [];
-    for (let g = 0; g < groupsN; g++) for (const n of coreNeurons) edges.push({ semanticGroup: g, neuron: n, weight: r() * 2 - 1 });
+    for (let g = 0; g < groupsN; g++)
+      for (const n of coreNeurons) edges.push({ semanticGroup: g, neuron: n, weight: r() * 2 - 1 });
     const t: CircuitTarget = { neuron, topPatches, topActivations, semanticGroups, importance, coreNeurons, edges };
     if (o.optionals && ti % 2 === 0) t.igCompleteness = r() * 1e-3;
     return t;
   });
   // neuron groups: (target, semantic group) pairs dealt round-robin into a few groups
-  const pairs = targets.flatMap((t) => [...new Set(t.semanticGroups)].map((g) => ({ neuron: t.neuron, semanticGroup: g })));
-  const nGroups = Math.max(1, Math.min(pairs.length, 2 + Math.floor(r() * 3)));
-  const neuronGroups = Array.from({ length: nGroups }, (_, id) => ({ id, members: pairs.filter((_, i) => i % nGroups === id) })).filter(
-    (g) => g.members.length > 0,
+  const pairs = targets.flatMap((t) =>
+    [...new Set(t.semanticGroups)].map((g) => ({ neuron: t.neuron, semanticGroup: g })),
   );
+  const nGroups = Math.max(1, Math.min(pairs.length, 2 + Math.floor(r() * 3)));
+  const neuronGroups = Array.from({ length: nGroups }, (_, id) => ({
+    id,
+    members: pairs.filter((_, i) => i % nGroups === id),
+  })).filter((g) => g.members.length > 0);
   const layer: CircuitLayer = { upper, lower, targets, neuronGroups, groupEdges: [] };
   if (o.optionals && li % 2 === 1) layer.timings = { attribution: r() * 10, clustering: r() };
   return layer;
 }
 
 /** Group edges between layer li's groups (parents) and layer li+1's groups (children). */
-export function syntheticGroupEdges(seed: number, upper: CircuitLayer, lower: CircuitLayer | undefined): CircuitLayer["groupEdges"] {
+export function syntheticGroupEdges(
+  seed: number,
+  upper: CircuitLayer,
+  lower: CircuitLayer | undefined,
+): CircuitLayer["groupEdges"] {
   if (!lower) return [];
   const r = rng(seed * 7919 + upper.targets.length);
   const out: CircuitLayer["groupEdges"] = [];
-  for (const p of upper.neuronGroups) for (const c of lower.neuronGroups) if (r() < 0.7) out.push({ child: c.id, parent: p.id, weight: r() * 2 - 1 });
+  for (const p of upper.neuronGroups)
+    for (const c of lower.neuronGroups) if (r() < 0.7) out.push({ child: c.id, parent: p.id, weight: r() * 2 - 1 });
   return out;
 }
 
@@ -113,7 +127,12 @@ export function syntheticCircuit(opts: SyntheticOptions = {}): Circuit {
   layers.forEach((l, i) => (l.groupEdges = syntheticGroupEdges(o.seed, l, layers[i + 1])));
   const c: Circuit = {
     format: CIRCUIT_FORMAT,
-    model: { name: "toyworld-a", classes: o.classes, inputSize: 64, ...(o.optionals ? { checksum: "sha256:abc" } : {}) },
+    model: {
+      name: "toyworld-a",
+      classes: o.classes,
+      inputSize: 64,
+      ...(o.optionals ? { checksum: "sha256:abc" } : {}),
+    },
     class: { index: o.classes.indexOf(o.className), name: o.className },
     params: {
       preset: "default",

@@ -37,7 +37,10 @@ export async function makeEnv(opts: { queue?: SqliteQueueOptions } = {}): Promis
   const caller = (token?: string | null) => {
     const resHeaders = new Headers();
     const headers = new Headers(token ? { cookie: `${SESSION_COOKIE}=${token}` } : {});
-    return { call: createCaller(createContext({ db, queue, storageRoot, headers, resHeaders, pollMs: 20 })), resHeaders };
+    return {
+      call: createCaller(createContext({ db, queue, storageRoot, headers, resHeaders, pollMs: 20 })),
+      resHeaders,
+    };
   };
   const setup = caller();
   await setup.call.auth.setup({ username: "admin", password: "admin-password" });

@@ -32,7 +32,12 @@ export async function seedModelAndDataset(admin: Caller): Promise<{ modelId: num
   return { modelId: m.id, datasetId: d.id };
 }
 
-export function seedCircuit(db: Db, base: { modelId: number; datasetId: number }, circuit: Circuit, userId: number | null = null): Seeded {
+export function seedCircuit(
+  db: Db,
+  base: { modelId: number; datasetId: number },
+  circuit: Circuit,
+  userId: number | null = null,
+): Seeded {
   const runId = db
     .insert(runs)
     .values({
@@ -41,7 +46,12 @@ export function seedCircuit(db: Db, base: { modelId: number; datasetId: number }
       className: circuit.class.name,
       classIndex: circuit.class.index,
       layers: circuit.params.layers,
-      params: { tau: circuit.params.tau, k: circuit.params.k, igSteps: circuit.params.igSteps, preset: circuit.params.preset } as RunParams,
+      params: {
+        tau: circuit.params.tau,
+        k: circuit.params.k,
+        igSteps: circuit.params.igSteps,
+        preset: circuit.params.preset,
+      } as RunParams,
       status: "succeeded",
       layerTimings: [],
       createdBy: userId,
@@ -60,6 +70,18 @@ export const TOY_LAYERS = ["fc", "layer4.1", "layer4.0", "layer3.1"];
 export async function toyCircuit(className = "bee", tau = 3): Promise<Circuit> {
   const { buildCircuit } = await import("~/server/neurflow/index");
   const dir = join(FIXTURE_IMAGES, className);
-  const images = readdirSync(dir).sort().slice(0, 4).map((f) => join(dir, f));
-  return buildCircuit({ manifestPath: join(FIXTURE, "manifest.json"), images, className, layers: TOY_LAYERS, params: { tau, k: 12, igSteps: 4 } }, {});
+  const images = readdirSync(dir)
+    .sort()
+    .slice(0, 4)
+    .map((f) => join(dir, f));
+  return buildCircuit(
+    {
+      manifestPath: join(FIXTURE, "manifest.json"),
+      images,
+      className,
+      layers: TOY_LAYERS,
+      params: { tau, k: 12, igSteps: 4 },
+    },
+    {},
+  );
 }

@@ -46,19 +46,22 @@ function streamed(form: FormData): { body: ReadableStream<Uint8Array>; type: str
   let pulled = 0;
   let pending = new Uint8Array(0);
   // one small chunk per pull, so the limit falls inside the body
-  const body = new ReadableStream<Uint8Array>({
-    async pull(c) {
-      if (pending.length === 0) {
-        const { done, value } = await reader.read();
-        if (done) return c.close();
-        pending = value;
-      }
-      const part = pending.subarray(0, 512);
-      pending = pending.subarray(part.length);
-      pulled += part.length;
-      c.enqueue(part);
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(c) {
+        if (pending.length === 0) {
+          const { done, value } = await reader.read();
+          if (done) return c.close();
+          pending = value;
+        }
+        const part = pending.subarray(0, 512);
+        pending = pending.subarray(part.length);
+        pulled += part.length;
+        c.enqueue(part);
+      },
     },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   return { body, type: encoded.headers.get("content-type")!, pulled: () => pulled };
 }
 
@@ -69,14 +72,27 @@ describe("request-size limit", () => {
   it("refuses a declared length over the limit before reading", async () => {
     const body = await new Response(uploadForm(2 * LIMIT)).arrayBuffer();
     const type = new Response(uploadForm(1)).headers.get("content-type")!;
-    const r = await handler(new Request(uploadUrl, { method: "POST", headers: { cookie, "content-type": type, "content-length": String(body.byteLength) }, body }));
+    const r = await handler(
+      new Request(uploadUrl, {
+        method: "POST",
+        headers: { cookie, "content-type": type, "content-length": String(body.byteLength) },
+        body,
+      }),
+    );
     expect(r.status).toBe(413);
     expect((await r.json()).error).toMatch(new RegExp(`has ${body.byteLength} bytes; at most ${LIMIT}`));
   });
 
   it("refuses a body without a length as soon as it passes the limit", async () => {
     const s = streamed(uploadForm(20 * LIMIT));
-    const r = await handler(new Request(uploadUrl, { method: "POST", headers: { cookie, "content-type": s.type }, body: s.body, duplex: "half" } as RequestInit));
+    const r = await handler(
+      new Request(uploadUrl, {
+        method: "POST",
+        headers: { cookie, "content-type": s.type },
+        body: s.body,
+        duplex: "half",
+      } as RequestInit),
+    );
     expect(r.status).toBe(413);
     expect((await r.json()).error).toContain(`more than ${LIMIT} bytes`);
     expect(s.pulled()).toBeLessThan(2 * LIMIT);
@@ -84,7 +100,14 @@ describe("request-size limit", () => {
 
   it("hands a body without a length under the limit to the procedure", async () => {
     const s = streamed(uploadForm(LIMIT / 4));
-    const r = await handler(new Request(uploadUrl, { method: "POST", headers: { cookie, "content-type": s.type }, body: s.body, duplex: "half" } as RequestInit));
+    const r = await handler(
+      new Request(uploadUrl, {
+        method: "POST",
+        headers: { cookie, "content-type": s.type },
+        body: s.body,
+        duplex: "half",
+      } as RequestInit),
+    );
     expect(r.status).toBe(400);
     expect(JSON.stringify(await r.json())).toContain("zip");
   });
@@ -123,10 +146,22 @@ describe("unexpected errors", () => {
       refused: publicProcedure.query(() => {
         throw new TRPCError({ code: "BAD_REQUEST", message: "the name is taken" });
       }),
-      nested: publicProcedure.input(z.object({ request: z.object({ params: z.object({ taus: z.array(z.number()).min(1, "give at least one τ") }) }) })).query(() => 1),
+      nested: publicProcedure
+        .input(
+          z.object({
+            request: z.object({ params: z.object({ taus: z.array(z.number()).min(1, "give at least one τ") }) }),
+          }),
+        )
+        .query(() => 1),
     });
     const call = (path: string) =>
-      fetchRequestHandler({ endpoint: "/api/trpc", req: new Request(`http://app/api/trpc/${path}`), router: probe, createContext: () => ({}) as never, onError: () => {} });
+      fetchRequestHandler({
+        endpoint: "/api/trpc",
+        req: new Request(`http://app/api/trpc/${path}`),
+        router: probe,
+        createContext: () => ({}) as never,
+        onError: () => {},
+      });
     const broken = await (await call("broken")).text();
     expect(broken).toContain(INTERNAL_MESSAGE);
     expect(broken).not.toContain("/srv/files");
@@ -134,7 +169,9 @@ describe("unexpected errors", () => {
     expect(await (await call("refused")).text()).toContain("the name is taken");
     const nested = await fetchRequestHandler({
       endpoint: "/api/trpc",
-      req: new Request(`http://app/api/trpc/nested?input=${encodeURIComponent(JSON.stringify({ json: { request: { params: { taus: [] } } } }))}`),
+      req: new Request(
+        `http://app/api/trpc/nested?input=${encodeURIComponent(JSON.stringify({ json: { request: { params: { taus: [] } } } }))}`,
+      ),
       router: probe,
       createContext: () => ({}) as never,
       onError: () => {},
@@ -144,7 +181,11 @@ describe("unexpected errors", () => {
 
   it("a bad input's message names the field and the rule, not a JSON dump", async () => {
     const r = await handler(
-      new Request("http://app/api/trpc/auth.setup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ json: { username: "x", password: "short" } }) }),
+      new Request("http://app/api/trpc/auth.setup", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ json: { username: "x", password: "short" } }),
+      }),
     );
     expect(r.status).toBe(400);
     const message = (await r.json()).error.json.message as string;

@@ -15,7 +15,9 @@ describe("accounts", () => {
   it("the first user became admin; setup is refused afterwards", async () => {
     const admin = env.db.select().from(users).where(eq(users.username, "admin")).get()!;
     expect(admin.role).toBe("admin");
-    await expect(env.as.anonymous.auth.setup({ username: "mallory", password: "password123" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(env.as.anonymous.auth.setup({ username: "mallory", password: "password123" })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
     expect(env.db.select().from(users).where(eq(users.username, "mallory")).get()).toBeUndefined();
   });
 
@@ -38,7 +40,13 @@ describe("accounts", () => {
     expect(cookie).toMatch(/SameSite=Lax/);
     const token = tokenFrom(c.resHeaders);
     expect(env.db.select().from(sessions).where(eq(sessions.id, token)).get()).toBeUndefined();
-    expect(env.db.select().from(sessions).where(eq(sessions.id, hashToken(token))).get()).toBeDefined();
+    expect(
+      env.db
+        .select()
+        .from(sessions)
+        .where(eq(sessions.id, hashToken(token)))
+        .get(),
+    ).toBeDefined();
     const me = await env.caller(token).call.auth.me();
     expect(me.user?.username).toBe("viewer");
   });
@@ -67,18 +75,32 @@ describe("accounts", () => {
   });
 
   it("validates account input", async () => {
-    await expect(env.as.admin.users.create({ username: "a", password: "password123", role: "viewer" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(env.as.admin.users.create({ username: "bad name!", password: "password123", role: "viewer" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(env.as.admin.users.create({ username: "shorty", password: "short", role: "viewer" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    // @ts-expect-error not a role
-    await expect(env.as.admin.users.create({ username: "rooty", password: "password123", role: "root" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(env.as.admin.users.create({ username: "viewer", password: "password123", role: "viewer" })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(
+      env.as.admin.users.create({ username: "a", password: "password123", role: "viewer" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(
+      env.as.admin.users.create({ username: "bad name!", password: "password123", role: "viewer" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(
+      env.as.admin.users.create({ username: "shorty", password: "short", role: "viewer" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(
+      // @ts-expect-error not a role
+      env.as.admin.users.create({ username: "rooty", password: "password123", role: "root" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(
+      env.as.admin.users.create({ username: "viewer", password: "password123", role: "viewer" }),
+    ).rejects.toMatchObject({ code: "CONFLICT" });
   });
 
   it("two creates of one username at once: one account, and a CONFLICT for the other", async () => {
-    const both = await Promise.allSettled([0, 1].map(() => env.as.admin.users.create({ username: "twin", password: "password123", role: "viewer" })));
+    const both = await Promise.allSettled(
+      [0, 1].map(() => env.as.admin.users.create({ username: "twin", password: "password123", role: "viewer" })),
+    );
     expect(both.map((r) => r.status).sort()).toStrictEqual(["fulfilled", "rejected"]);
-    expect((both.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT" });
+    expect((both.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({
+      code: "CONFLICT",
+    });
     expect(env.db.select().from(users).where(eq(users.username, "twin")).all()).toHaveLength(1);
   });
 
@@ -90,7 +112,9 @@ describe("accounts", () => {
   it("roles change at once; the last admin cannot be demoted", async () => {
     const list = await env.as.admin.users.list();
     const admin = list.find((u) => u.username === "admin")!;
-    await expect(env.as.admin.users.setRole({ userId: admin.id, role: "viewer" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(env.as.admin.users.setRole({ userId: admin.id, role: "viewer" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
     const created = await env.as.admin.users.create({ username: "temp", password: "password123", role: "viewer" });
     const c = env.caller();
     await c.call.auth.signIn({ username: "temp", password: "password123" });
@@ -98,6 +122,8 @@ describe("accounts", () => {
     await expect(env.caller(token).call.users.list()).rejects.toMatchObject({ code: "FORBIDDEN" });
     await env.as.admin.users.setRole({ userId: created.id, role: "admin" });
     expect((await env.caller(token).call.users.list()).length).toBeGreaterThan(3);
-    await expect(env.as.admin.users.setRole({ userId: 99999, role: "viewer" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(env.as.admin.users.setRole({ userId: 99999, role: "viewer" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
   });
 });

@@ -85,9 +85,13 @@ afterAll(() => env.close());
 
 function snapshot(): string {
   const tables = env.db.$client
-    .prepare("select name from sqlite_master where type='table' and name not like 'sqlite_%' and name not like '__drizzle%'")
+    .prepare(
+      "select name from sqlite_master where type='table' and name not like 'sqlite_%' and name not like '__drizzle%'",
+    )
     .all() as { name: string }[];
-  return tables.map((t) => `${t.name}:${JSON.stringify(env.db.$client.prepare(`select * from "${t.name}"`).all())}`).join("\n");
+  return tables
+    .map((t) => `${t.name}:${JSON.stringify(env.db.$client.prepare(`select * from "${t.name}"`).all())}`)
+    .join("\n");
 }
 
 async function call(who: Role | "anonymous", path: string, input: unknown): Promise<unknown> {
@@ -95,7 +99,8 @@ async function call(who: Role | "anonymous", path: string, input: unknown): Prom
   for (const part of path.split(".")) node = (node as Record<string, unknown>)[part];
   const r = await (node as (i: unknown) => Promise<unknown>)(input);
   // a subscription resolves to an async iterable: pull once
-  if (r && typeof r === "object" && Symbol.asyncIterator in r) await (r as AsyncIterable<unknown>)[Symbol.asyncIterator]().next();
+  if (r && typeof r === "object" && Symbol.asyncIterator in r)
+    await (r as AsyncIterable<unknown>)[Symbol.asyncIterator]().next();
   return r;
 }
 

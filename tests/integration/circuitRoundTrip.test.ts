@@ -44,7 +44,10 @@ describe("circuit import/export", () => {
     const doc = syntheticCircuit({ seed: 5 });
     const before = env.db.select({ n: count() }).from(semanticGroups).get()!.n;
     await env.as.annotator.circuits.import({ document: doc });
-    const expected = doc.layers.reduce((a, l) => a + l.targets.reduce((b, t) => b + new Set(t.semanticGroups).size, 0), 0);
+    const expected = doc.layers.reduce(
+      (a, l) => a + l.targets.reduce((b, t) => b + new Set(t.semanticGroups).size, 0),
+      0,
+    );
     expect(env.db.select({ n: count() }).from(semanticGroups).get()!.n - before).toBe(expected);
     const groups = env.db.select().from(neuronGroups).all();
     expect(groups.every((g) => Number.isFinite(g.layoutX) && Number.isFinite(g.layoutY))).toBe(true);
@@ -85,9 +88,21 @@ describe("circuit import/export", () => {
     ["an image name '..'", (d) => (d.images[1] = ".."), "plain file name"],
     ["an image name twice", (d) => (d.images[1] = d.images[0]!), "appears twice"],
     ["a class name that is not model.classes[class.index]", (d) => (d.class.name = "wasp"), 'class.name "wasp"'],
-    ["a group edge from a group that does not exist", (d) => (d.layers[0]!.groupEdges[0]!.parent = 9999), "parent 9999 is not a neuron group"],
-    ["a group edge to a group that does not exist", (d) => (d.layers[1]!.groupEdges[0]!.child = 9999), "child 9999 is not a neuron group"],
-    ["a group edge on the lowest layer", (d) => d.layers.at(-1)!.groupEdges.push({ parent: d.layers.at(-1)!.neuronGroups[0]!.id, child: 0, weight: 1 }), "not a neuron group of the layer below"],
+    [
+      "a group edge from a group that does not exist",
+      (d) => (d.layers[0]!.groupEdges[0]!.parent = 9999),
+      "parent 9999 is not a neuron group",
+    ],
+    [
+      "a group edge to a group that does not exist",
+      (d) => (d.layers[1]!.groupEdges[0]!.child = 9999),
+      "child 9999 is not a neuron group",
+    ],
+    [
+      "a group edge on the lowest layer",
+      (d) => d.layers.at(-1)!.groupEdges.push({ parent: d.layers.at(-1)!.neuronGroups[0]!.id, child: 0, weight: 1 }),
+      "not a neuron group of the layer below",
+    ],
   ];
   for (const [what, breakIt, message] of broken)
     it(`rejects ${what}, storing nothing`, async () => {
@@ -95,7 +110,10 @@ describe("circuit import/export", () => {
       expect(doc.layers[0]!.groupEdges.length && doc.layers[1]!.groupEdges.length).toBeGreaterThan(0);
       breakIt(doc);
       const n = circuitCount();
-      await expect(env.as.annotator.circuits.import({ document: doc })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining(message) });
+      await expect(env.as.annotator.circuits.import({ document: doc })).rejects.toMatchObject({
+        code: "BAD_REQUEST",
+        message: expect.stringContaining(message),
+      });
       expect(circuitCount()).toBe(n);
     });
 
@@ -105,14 +123,22 @@ describe("circuit import/export", () => {
     const { id: okId } = await env.as.annotator.circuits.import({ document: ok, modelId });
     // lists and the viewer name the model as it is registered, not by its manifest's name
     expect((await env.as.viewer.circuits.list({})).find((c) => c.id === okId)?.modelName).toBe("toy");
-    expect((await env.as.viewer.circuitBrowse.search({ sort: "newest", limit: 50 })).find((c) => c.id === okId)?.modelName).toBe("toy");
+    expect(
+      (await env.as.viewer.circuitBrowse.search({ sort: "newest", limit: 50 })).find((c) => c.id === okId)?.modelName,
+    ).toBe("toy");
     expect((await env.as.viewer.circuitGraph.get({ id: okId })).circuit.modelName).toBe("toy");
     const n = circuitCount();
     const size = syntheticCircuit({ seed: 12 });
     size.model.inputSize = 224;
-    await expect(env.as.annotator.circuits.import({ document: size, modelId })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("224 px") });
+    await expect(env.as.annotator.circuits.import({ document: size, modelId })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("224 px"),
+    });
     const layers = syntheticCircuit({ seed: 12, layers: ["fc", "layer4.1", "block9"] });
-    await expect(env.as.annotator.circuits.import({ document: layers, modelId })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining('no layer "block9"') });
+    await expect(env.as.annotator.circuits.import({ document: layers, modelId })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining('no layer "block9"'),
+    });
     expect(circuitCount()).toBe(n);
   });
 

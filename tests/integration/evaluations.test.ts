@@ -44,7 +44,11 @@ beforeAll(async () => {
   const base = await seedModelAndDataset(env.as.admin);
   bee = seedCircuit(env.db, base, await toyCircuit("bee"));
   doc = exportCircuit(env.db, bee.circuitId)!;
-  worker = new Worker({ queue: env.queue, handlers: { evaluation: evaluationJobHandler(env.db, env.storageRoot) }, leaseMs: 120_000 });
+  worker = new Worker({
+    queue: env.queue,
+    handlers: { evaluation: evaluationJobHandler(env.db, env.storageRoot) },
+    leaseMs: 120_000,
+  });
   const { initBackend } = await import("~/server/neurflow/index");
   await initBackend();
   const { loadEvaluationData } = await import("~/server/neurflow/evaluations/evaluationData");
@@ -66,7 +70,10 @@ async function drain() {
 }
 
 function counts() {
-  return { jobs: env.db.select().from(jobs).where(eq(jobs.kind, "evaluation")).all().length, evaluations: env.db.select().from(evaluations).all().length };
+  return {
+    jobs: env.db.select().from(jobs).where(eq(jobs.kind, "evaluation")).all().length,
+    evaluations: env.db.select().from(evaluations).all().length,
+  };
 }
 
 function withoutSeconds(x: unknown): unknown {
@@ -108,15 +115,26 @@ describe("each kind through the worker equals the engine", () => {
   });
 
   it("fidelity of neurons (τ ≤ the circuit's, default τ resolved against it)", async () => {
-    const params = { taus: [2, 3], modes: ["mask" as const], scopes: ["single" as const, "multi" as const], draws: 2, seed: 1 };
+    const params = {
+      taus: [2, 3],
+      modes: ["mask" as const],
+      scopes: ["single" as const, "multi" as const],
+      draws: 2,
+      seed: 1,
+    };
     const stored = await runKind({ kind: "fidelityOfNeurons", params });
     const { fidelityOfNeurons } = await import("~/server/neurflow/evaluations/fidelityOfNeurons");
     const direct = await fidelityOfNeurons(doc, engine.data.model, engine.data.images, engine.data.classIndex, params);
     expect(withoutSeconds(stored.result)).toEqual(withoutSeconds(direct));
     expect((stored.result as typeof direct).curves).toHaveLength(4);
     // without τ: the engine's default τ values that the circuit (τ 3) has, else its own τ
-    const { jobId } = await env.as.annotator.evaluations.start({ circuitId: bee.circuitId, request: { kind: "fidelityOfNeurons", params: {} } });
-    expect((await env.queue.get(jobId))!.payload).toMatchObject({ params: { taus: [3], modes: ["mask", "retain"], scopes: ["single", "multi"], draws: 5 } });
+    const { jobId } = await env.as.annotator.evaluations.start({
+      circuitId: bee.circuitId,
+      request: { kind: "fidelityOfNeurons", params: {} },
+    });
+    expect((await env.queue.get(jobId))!.payload).toMatchObject({
+      params: { taus: [3], modes: ["mask", "retain"], scopes: ["single", "multi"], draws: 5 },
+    });
     expect(await env.as.annotator.evaluations.cancel({ jobId })).toEqual({ status: "canceled" });
   });
 
@@ -133,11 +151,23 @@ describe("each kind through the worker equals the engine", () => {
     const group = doc.layers[1]!.neuronGroups[0]!.id;
     const params = { layerIndex: 1, groups: [group], draws: 2, seed: 3, topPatches: 3 };
     const stored = await runKind({ kind: "groupMasking", params });
-    const direct = await maskGroups(doc, engine.data.model, engine.data.images, params, { images: engine.data.images, patches: engine.data.patches });
+    const direct = await maskGroups(doc, engine.data.model, engine.data.images, params, {
+      images: engine.data.images,
+      patches: engine.data.patches,
+    });
     expect(withoutSeconds(stored.result)).toMatchObject(withoutSeconds(direct) as object);
     expect((stored.result as typeof direct).topDropPatches).toHaveLength(3);
-    const core = await runKind({ kind: "groupMasking", params: { layerIndex: 2, groups: "core", draws: 1, topPatches: 0 } });
-    const directCore = await maskGroups(doc, engine.data.model, engine.data.images, { layerIndex: 2, groups: "core", draws: 1, seed: 0, topPatches: 0 });
+    const core = await runKind({
+      kind: "groupMasking",
+      params: { layerIndex: 2, groups: "core", draws: 1, topPatches: 0 },
+    });
+    const directCore = await maskGroups(doc, engine.data.model, engine.data.images, {
+      layerIndex: 2,
+      groups: "core",
+      draws: 1,
+      seed: 0,
+      topPatches: 0,
+    });
     expect(withoutSeconds(core.result)).toMatchObject(withoutSeconds(directCore) as object);
   });
 
@@ -153,7 +183,11 @@ describe("each kind through the worker equals the engine", () => {
     for (const p of r.points) {
       const visible = visibleGroupIds(graph, p.threshold).map((id) => rowToDoc.get(id)!);
       const masks = doc.layers.slice(1).map((l, j) => {
-        const neurons = new Set(l.neuronGroups.filter((g) => visible.some((v) => v.layer === j + 1 && v.groupId === g.id)).flatMap((g) => g.members.map((m) => m.neuron)));
+        const neurons = new Set(
+          l.neuronGroups
+            .filter((g) => visible.some((v) => v.layer === j + 1 && v.groupId === g.id))
+            .flatMap((g) => g.members.map((m) => m.neuron)),
+        );
         return { layer: l.upper, channels: [...neurons], mode: "retain" as const };
       });
       const expected = accuracyOf(await maskedLogits(engine.data.model, engine.data.images, masks), doc.class.index);
@@ -161,8 +195,12 @@ describe("each kind through the worker equals the engine", () => {
       expect(r.configs[p.config]!.neurons).toEqual(masks.map((m) => m.channels.length));
     }
     // threshold 0 keeps every group: all the circuit's targets of those layers
-    expect(r.configs[r.points[0]!.config]!.neurons).toEqual(doc.layers.slice(1).map((l) => new Set(l.neuronGroups.flatMap((g) => g.members.map((m) => m.neuron))).size));
-    expect(r.unmaskedAccuracy).toBe(accuracyOf(await maskedLogits(engine.data.model, engine.data.images, []), doc.class.index));
+    expect(r.configs[r.points[0]!.config]!.neurons).toEqual(
+      doc.layers.slice(1).map((l) => new Set(l.neuronGroups.flatMap((g) => g.members.map((m) => m.neuron))).size),
+    );
+    expect(r.unmaskedAccuracy).toBe(
+      accuracyOf(await maskedLogits(engine.data.model, engine.data.images, []), doc.class.index),
+    );
     // the viewer's read (also for a share link of this circuit)
     const f = await env.as.viewer.evaluations.faithfulness({ circuitId: bee.circuitId });
     expect(f.result?.id).toBe(stored.id);
@@ -173,7 +211,10 @@ describe("each kind through the worker equals the engine", () => {
   it("image debugging of uploaded images (resized to the model's input), equal to the engine on the same pixels", async () => {
     const dir = join(FIXTURE_IMAGES, "ladybug");
     const a = readFileSync(join(dir, readdirSync(dir).sort()[0]!));
-    const big = await sharp(readFileSync(join(FIXTURE_IMAGES, "bee", doc.images[0]!))).resize(150, 100).jpeg().toBuffer();
+    const big = await sharp(readFileSync(join(FIXTURE_IMAGES, "bee", doc.images[0]!)))
+      .resize(150, 100)
+      .jpeg()
+      .toBuffer();
     const form = new FormData();
     form.set("circuitId", String(bee.circuitId));
     form.set("layerIndex", "1");
@@ -192,7 +233,10 @@ describe("each kind through the worker equals the engine", () => {
     const { loadClassImages } = await import("~/server/neurflow/images");
     const { tf } = await import("~/server/neurflow/tf");
     const { debugImages } = await import("~/server/neurflow/imageDebugging");
-    const loaded = await loadClassImages([0, 1].map((i) => join(imageSetDir(env.storageRoot, bee.circuitId, set), `${i}.png`)), 64);
+    const loaded = await loadClassImages(
+      [0, 1].map((i) => join(imageSetDir(env.storageRoot, bee.circuitId, set), `${i}.png`)),
+      64,
+    );
     const x = tf.tidy(() => engine.data.model.preprocess(tf.tensor4d(loaded.pixels, [2, 64, 64, 3])));
     const direct = await debugImages(doc, engine.data.model, x, { layerIndex: 1, topCrops: 3 });
     x.dispose();
@@ -200,7 +244,16 @@ describe("each kind through the worker equals the engine", () => {
     expect((r.images[0] as { groups: { topCrops: unknown[] }[] }).groups[0]!.topCrops).toHaveLength(3);
 
     // masking on the debugged images
-    const m = await runKind({ kind: "groupMasking", params: { layerIndex: 1, groups: [doc.layers[1]!.neuronGroups[0]!.id], draws: 1, topPatches: 2, images: { debugEvaluation: row.id } } });
+    const m = await runKind({
+      kind: "groupMasking",
+      params: {
+        layerIndex: 1,
+        groups: [doc.layers[1]!.neuronGroups[0]!.id],
+        draws: 1,
+        topPatches: 2,
+        images: { debugEvaluation: row.id },
+      },
+    });
     expect((m.result as { before: number[] }).before).toHaveLength(2);
   });
 
@@ -217,10 +270,15 @@ describe("each kind through the worker equals the engine", () => {
     const ds = await env.as.admin.datasets.registerFolder({ name: "false positives", path: dir });
     const { jobId } = await env.as.annotator.evaluations.start({
       circuitId: bee.circuitId,
-      request: { kind: "imageDebug", params: { layerIndex: 1, topCrops: 2 }, falsePositives: { datasetId: ds.id, limit: 4 } },
+      request: {
+        kind: "imageDebug",
+        params: { layerIndex: 1, topCrops: 2 },
+        falsePositives: { datasetId: ds.id, limit: 4 },
+      },
     });
     expect(await drain()).toMatchObject({ status: "succeeded" });
-    const r = env.db.select().from(evaluations).where(eq(evaluations.jobId, jobId)).get()!.result as import("~/server/evaluations/compute").DebugImagesResult;
+    const r = env.db.select().from(evaluations).where(eq(evaluations.jobId, jobId)).get()!
+      .result as import("~/server/evaluations/compute").DebugImagesResult;
     expect(r.source).toBe("falsePositives");
     expect(r.scanned).toBe(5);
     expect([...r.names].sort()).toEqual(bees.map((f) => `ladybug/x-${f}`).sort());
@@ -234,18 +292,31 @@ describe("each kind through the worker equals the engine", () => {
     copyFileSync(join(FIXTURE_IMAGES, "bee", bees[0]!), join(only, "bee", bees[0]!));
     const ds2 = await env.as.admin.datasets.registerFolder({ name: "only bees", path: only });
     const before = counts();
-    const second = await env.as.annotator.evaluations.start({ circuitId: bee.circuitId, request: { kind: "imageDebug", params: { layerIndex: 1 }, falsePositives: { datasetId: ds2.id, limit: 4 } } });
-    expect(await drain()).toMatchObject({ status: "failed", error: expect.stringContaining('has no images of classes other than "bee"') });
+    const second = await env.as.annotator.evaluations.start({
+      circuitId: bee.circuitId,
+      request: { kind: "imageDebug", params: { layerIndex: 1 }, falsePositives: { datasetId: ds2.id, limit: 4 } },
+    });
+    expect(await drain()).toMatchObject({
+      status: "failed",
+      error: expect.stringContaining('has no images of classes other than "bee"'),
+    });
     expect(env.db.select().from(evaluations).where(eq(evaluations.jobId, second.jobId)).get()).toBeUndefined();
     expect(counts().evaluations).toBe(before.evaluations);
 
     // other classes that the model gets right: no false positives, said with the dataset's name
     const suns = mkdtempSync(join(env.dir, "fp-"));
     mkdirSync(join(suns, "sun"));
-    for (const f of readdirSync(join(FIXTURE_IMAGES, "sun")).sort().slice(0, 2)) copyFileSync(join(FIXTURE_IMAGES, "sun", f), join(suns, "sun", f));
+    for (const f of readdirSync(join(FIXTURE_IMAGES, "sun")).sort().slice(0, 2))
+      copyFileSync(join(FIXTURE_IMAGES, "sun", f), join(suns, "sun", f));
     const ds3 = await env.as.admin.datasets.registerFolder({ name: "two suns", path: suns });
-    await env.as.annotator.evaluations.start({ circuitId: bee.circuitId, request: { kind: "imageDebug", params: { layerIndex: 1 }, falsePositives: { datasetId: ds3.id, limit: 4 } } });
-    expect(await drain()).toMatchObject({ status: "failed", error: expect.stringContaining('in dataset "two suns" to "bee": no false positives') });
+    await env.as.annotator.evaluations.start({
+      circuitId: bee.circuitId,
+      request: { kind: "imageDebug", params: { layerIndex: 1 }, falsePositives: { datasetId: ds3.id, limit: 4 } },
+    });
+    expect(await drain()).toMatchObject({
+      status: "failed",
+      error: expect.stringContaining('in dataset "two suns" to "bee": no false positives'),
+    });
     expect(counts().evaluations).toBe(before.evaluations);
   });
 });
@@ -256,17 +327,35 @@ describe("validation", () => {
     ["an unknown parameter", { kind: "optimality", params: { tau: 3 } }, "Unrecognized key"],
     ["k above the patches", { kind: "optimality", params: { k: 400 } }, "more than the circuit's"],
     ["a layer pair out of range", { kind: "fidelityOfWeights", params: { pairs: [7] } }, "no layer pair 7"],
-    ["τ above the circuit's τ", { kind: "fidelityOfNeurons", params: { taus: [2, 5] } }, "τ = 5 is larger than the circuit's τ = 3"],
-    ["a group not in the layer", { kind: "groupMasking", params: { layerIndex: 1, groups: [999] } }, "has no neuron group 999"],
-    ["core neurons of the logit", { kind: "groupMasking", params: { layerIndex: 0, groups: "core" } }, "is the class logit"],
-    ["masking another circuit's debug images", { kind: "groupMasking", params: { layerIndex: 1, groups: "core", images: { debugEvaluation: 999 } } }, "no image-debugging result 999"],
+    [
+      "τ above the circuit's τ",
+      { kind: "fidelityOfNeurons", params: { taus: [2, 5] } },
+      "τ = 5 is larger than the circuit's τ = 3",
+    ],
+    [
+      "a group not in the layer",
+      { kind: "groupMasking", params: { layerIndex: 1, groups: [999] } },
+      "has no neuron group 999",
+    ],
+    [
+      "core neurons of the logit",
+      { kind: "groupMasking", params: { layerIndex: 0, groups: "core" } },
+      "is the class logit",
+    ],
+    [
+      "masking another circuit's debug images",
+      { kind: "groupMasking", params: { layerIndex: 1, groups: "core", images: { debugEvaluation: 999 } } },
+      "no image-debugging result 999",
+    ],
     ["a threshold above 1", { kind: "faithfulness", params: { thresholds: [0.5, 2] } }, "<=1"],
     ["set sizes repeated", { kind: "fidelityOfWeights", params: { setSizes: [2, 2] } }, "must differ"],
   ];
   for (const [what, request, message] of cases)
     it(`refuses ${what}: clear error, nothing queued or stored`, async () => {
       const before = counts();
-      await expect(env.as.annotator.evaluations.start({ circuitId: bee.circuitId, request } as never)).rejects.toMatchObject({ message: expect.stringContaining(message) });
+      await expect(
+        env.as.annotator.evaluations.start({ circuitId: bee.circuitId, request } as never),
+      ).rejects.toMatchObject({ message: expect.stringContaining(message) });
       expect(counts()).toEqual(before);
     });
 
@@ -280,7 +369,12 @@ describe("validation", () => {
       }
     })();
     expect(engineMessage).toBeDefined();
-    await expect(env.as.annotator.evaluations.start({ circuitId: bee.circuitId, request: { kind: "fidelityOfNeurons", params: { taus: [4] } } })).rejects.toMatchObject({
+    await expect(
+      env.as.annotator.evaluations.start({
+        circuitId: bee.circuitId,
+        request: { kind: "fidelityOfNeurons", params: { taus: [4] } },
+      }),
+    ).rejects.toMatchObject({
       code: "BAD_REQUEST",
       message: engineMessage,
     });
@@ -297,17 +391,41 @@ describe("validation", () => {
       return env.as.annotator.evaluations.startImageDebug(form);
     };
     const png = readFileSync(join(FIXTURE_IMAGES, "bee", doc.images[0]!));
-    await expect(bad([["not an image", "notes.png"]])).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("notes.png: not an image") });
-    await expect(bad([[png.subarray(0, png.length - 40), "cut.png"]])).rejects.toMatchObject({ message: expect.stringMatching(/cut\.png: (not an image|the image data is corrupt)/) });
-    await expect(bad([[await sharp({ create: { width: 4, height: 4, channels: 3, background: "#fff" } }).png().toBuffer(), "tiny.png"]])).rejects.toMatchObject({
+    await expect(bad([["not an image", "notes.png"]])).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("notes.png: not an image"),
+    });
+    await expect(bad([[png.subarray(0, png.length - 40), "cut.png"]])).rejects.toMatchObject({
+      message: expect.stringMatching(/cut\.png: (not an image|the image data is corrupt)/),
+    });
+    await expect(
+      bad([
+        [
+          await sharp({ create: { width: 4, height: 4, channels: 3, background: "#fff" } })
+            .png()
+            .toBuffer(),
+          "tiny.png",
+        ],
+      ]),
+    ).rejects.toMatchObject({
       message: expect.stringContaining("tiny.png: 4×4 is too small"),
     });
     await expect(bad([])).rejects.toMatchObject({ message: expect.stringContaining("at least one image") });
-    await expect(bad(Array.from({ length: 33 }, (_, i) => [png, `${i}.png`] as [Buffer, string]))).rejects.toMatchObject({ message: expect.stringContaining("at most 32") });
-    await expect(bad([[png, "ok.png"]], { layerIndex: "9" })).rejects.toMatchObject({ message: expect.stringContaining("no layer pair 9") });
-    await expect(bad([[png, "ok.png"]], { topCrops: "50" })).rejects.toMatchObject({ message: expect.stringContaining("topCrops") });
-    await expect(bad([[png, "ok.png"]], { layerIndex: "" })).rejects.toMatchObject({ message: expect.stringContaining("a layer is required") });
-    await expect(bad([[png, "ok.png"]], { threshold: "high" })).rejects.toMatchObject({ message: expect.stringContaining("threshold") });
+    await expect(
+      bad(Array.from({ length: 33 }, (_, i) => [png, `${i}.png`] as [Buffer, string])),
+    ).rejects.toMatchObject({ message: expect.stringContaining("at most 32") });
+    await expect(bad([[png, "ok.png"]], { layerIndex: "9" })).rejects.toMatchObject({
+      message: expect.stringContaining("no layer pair 9"),
+    });
+    await expect(bad([[png, "ok.png"]], { topCrops: "50" })).rejects.toMatchObject({
+      message: expect.stringContaining("topCrops"),
+    });
+    await expect(bad([[png, "ok.png"]], { layerIndex: "" })).rejects.toMatchObject({
+      message: expect.stringContaining("a layer is required"),
+    });
+    await expect(bad([[png, "ok.png"]], { threshold: "high" })).rejects.toMatchObject({
+      message: expect.stringContaining("threshold"),
+    });
     expect(counts()).toEqual(before);
     const tmp = join(env.storageRoot, "tmp");
     expect(existsSync(tmp) ? readdirSync(tmp) : []).toEqual([]);
@@ -319,7 +437,10 @@ describe("validation", () => {
     form.set("layerIndex", "1");
     form.set("threshold", "");
     form.set("topCrops", " ");
-    form.append("images", new File([new Uint8Array(readFileSync(join(FIXTURE_IMAGES, "bee", doc.images[0]!)))], "bee.png"));
+    form.append(
+      "images",
+      new File([new Uint8Array(readFileSync(join(FIXTURE_IMAGES, "bee", doc.images[0]!)))], "bee.png"),
+    );
     const { jobId } = await env.as.annotator.evaluations.startImageDebug(form);
     const job = env.db.select().from(jobs).where(eq(jobs.id, jobId)).get()!;
     env.db.delete(jobs).where(eq(jobs.id, jobId)).run(); // checked, not run
@@ -328,7 +449,12 @@ describe("validation", () => {
 
   it("a bad job payload fails the job at once and stores nothing", async () => {
     const before = counts();
-    await env.queue.enqueue("evaluation", { circuitId: bee.circuitId, createdBy: null, kind: "optimality", params: { randomSets: 1e6 } });
+    await env.queue.enqueue("evaluation", {
+      circuitId: bee.circuitId,
+      createdBy: null,
+      kind: "optimality",
+      params: { randomSets: 1e6 },
+    });
     const o = await drain();
     expect(o).toMatchObject({ status: "failed", error: expect.stringContaining("bad evaluation payload") });
     expect(counts().evaluations).toBe(before.evaluations);
@@ -337,7 +463,10 @@ describe("validation", () => {
 
 describe("the worker's lease under a busy handler", () => {
   it("progress calls renew the lease when the work never yields to timers", async () => {
-    const { jobId } = await env.as.annotator.evaluations.start({ circuitId: bee.circuitId, request: { kind: "faithfulness", params: { thresholds: [0], draws: 0 } } });
+    const { jobId } = await env.as.annotator.evaluations.start({
+      circuitId: bee.circuitId,
+      request: { kind: "faithfulness", params: { thresholds: [0], draws: 0 } },
+    });
     const leaseMs = 400;
     const expiresSeen: number[] = [];
     const w = new Worker({
@@ -352,7 +481,9 @@ describe("the worker's lease under a busy handler", () => {
               const until = Date.now() + 50;
               while (Date.now() < until);
               await ctx.progress(i / 40, `slice ${i}`);
-              expiresSeen.push(env.db.select({ e: jobs.leaseExpiresAt }).from(jobs).where(eq(jobs.id, jobId)).get()!.e! - Date.now());
+              expiresSeen.push(
+                env.db.select({ e: jobs.leaseExpiresAt }).from(jobs).where(eq(jobs.id, jobId)).get()!.e! - Date.now(),
+              );
             }
             return null;
           },
@@ -368,21 +499,41 @@ describe("the worker's lease under a busy handler", () => {
 
 describe("roles, share links, cancel, deletion", () => {
   it("viewers read but cannot start or cancel; share-link holders read only the faithfulness figure", async () => {
-    await expect(env.as.viewer.evaluations.start({ circuitId: bee.circuitId, request: { kind: "faithfulness", params: {} } })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(
+      env.as.viewer.evaluations.start({ circuitId: bee.circuitId, request: { kind: "faithfulness", params: {} } }),
+    ).rejects.toMatchObject({ code: "FORBIDDEN" });
     const list = await env.as.viewer.evaluations.list({ circuitId: bee.circuitId });
     expect(list.results.length).toBeGreaterThan(0);
-    const { token } = createShareLink(env.db, { circuitId: bee.circuitId, viewState: { selected: null, threshold: 0, zoom: null, pan: null, heatmaps: false }, createdBy: null, expiresAt: null });
-    const share = createCaller(createContext({ db: env.db, queue: env.queue, storageRoot: env.storageRoot, headers: new Headers({ [SHARE_HEADER]: token }), resHeaders: new Headers() }));
+    const { token } = createShareLink(env.db, {
+      circuitId: bee.circuitId,
+      viewState: { selected: null, threshold: 0, zoom: null, pan: null, heatmaps: false },
+      createdBy: null,
+      expiresAt: null,
+    });
+    const share = createCaller(
+      createContext({
+        db: env.db,
+        queue: env.queue,
+        storageRoot: env.storageRoot,
+        headers: new Headers({ [SHARE_HEADER]: token }),
+        resHeaders: new Headers(),
+      }),
+    );
     const f = await share.evaluations.faithfulness({ circuitId: bee.circuitId });
     expect(f.result).not.toBeNull();
     expect(f.canStart).toBe(false);
     await expect(share.evaluations.list({ circuitId: bee.circuitId })).rejects.toMatchObject({ code: "UNAUTHORIZED" });
-    await expect(share.evaluations.faithfulness({ circuitId: bee.circuitId + 1000 })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(share.evaluations.faithfulness({ circuitId: bee.circuitId + 1000 })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
   });
 
   it("cancel stops a running evaluation and stores nothing", async () => {
     const before = counts();
-    const { jobId } = await env.as.annotator.evaluations.start({ circuitId: bee.circuitId, request: { kind: "optimality", params: { pairs: [1, 2], taus: [2, 3], targets: 3, randomSets: 1000, k: 12 } } });
+    const { jobId } = await env.as.annotator.evaluations.start({
+      circuitId: bee.circuitId,
+      request: { kind: "optimality", params: { pairs: [1, 2], taus: [2, 3], targets: 3, randomSets: 1000, k: 12 } },
+    });
     // the web process cancels while the worker is busy (the engine's knockouts do not yield to
     // timers, so in one process the cancel is issued from the worker's first progress write)
     let canceled = false;
@@ -395,7 +546,12 @@ describe("roles, share links, cancel, deletion", () => {
         return super.progress(...args);
       }
     }
-    const w = new Worker({ queue: new CancelDuringRun(env.db), handlers: { evaluation: evaluationJobHandler(env.db, env.storageRoot) }, leaseMs: 60_000, progressIntervalMs: 0 });
+    const w = new Worker({
+      queue: new CancelDuringRun(env.db),
+      handlers: { evaluation: evaluationJobHandler(env.db, env.storageRoot) },
+      leaseMs: 60_000,
+      progressIntervalMs: 0,
+    });
     const started = Date.now();
     expect(await w.runOnce()).toMatchObject({ status: "canceled" });
     expect(canceled).toBe(true);
@@ -406,7 +562,9 @@ describe("roles, share links, cancel, deletion", () => {
   });
 
   it("deleting the circuit deletes its results and its uploaded images", async () => {
-    expect(env.db.select().from(evaluations).where(eq(evaluations.circuitId, bee.circuitId)).all().length).toBeGreaterThan(0);
+    expect(
+      env.db.select().from(evaluations).where(eq(evaluations.circuitId, bee.circuitId)).all().length,
+    ).toBeGreaterThan(0);
     expect(existsSync(evaluationsDir(env.storageRoot, bee.circuitId))).toBe(true);
     await env.as.admin.circuits.delete({ id: bee.circuitId });
     expect(env.db.select().from(evaluations).where(eq(evaluations.circuitId, bee.circuitId)).all()).toEqual([]);

@@ -77,7 +77,12 @@ describe("SqliteJobQueue", () => {
     expect(await queue.fail(a.id, "A", "x")).toBe("lost");
     expect((await queue.get(job.id))!.checkpoint).toStrictEqual({ layers: 2 });
     expect(await queue.complete(b.id, "B", { ok: 1 })).toBe(true);
-    expect(await queue.get(job.id)).toMatchObject({ status: "succeeded", result: { ok: 1 }, progress: 1, leaseOwner: null });
+    expect(await queue.get(job.id)).toMatchObject({
+      status: "succeeded",
+      result: { ok: 1 },
+      progress: 1,
+      leaseOwner: null,
+    });
     const ev = await queue.events(job.id, 0);
     expect(ev.map((e) => [e.type, e.data.status ?? null])).toStrictEqual([
       ["status", "queued"],
@@ -117,7 +122,10 @@ describe("SqliteJobQueue", () => {
     expect(await queue.claim("C", { leaseMs: 100 })).toBeNull();
     const reaped = await queue.reapExpired();
     expect(reaped.map((j) => j.id)).toStrictEqual([job.id]);
-    expect(await queue.get(job.id)).toMatchObject({ status: "failed", error: expect.stringContaining("lease expired") });
+    expect(await queue.get(job.id)).toMatchObject({
+      status: "failed",
+      error: expect.stringContaining("lease expired"),
+    });
   });
 
   it("cancel: a queued job at once; a running job at its next heartbeat; an abandoned one when reaped", async () => {

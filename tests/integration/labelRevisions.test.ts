@@ -52,9 +52,21 @@ describe("label revisions", () => {
   it("viewers read the model's revision with its provenance and cannot edit", async () => {
     const v = await env.as.viewer.labels.get({ circuitId, target: group });
     expect(v.canEdit).toBe(false);
-    expect(v.head).toMatchObject({ text: "yellow stripes", description: "Black and yellow stripes.", version: 1, review: "unreviewed" });
+    expect(v.head).toMatchObject({
+      text: "yellow stripes",
+      description: "Black and yellow stripes.",
+      version: 1,
+      review: "unreviewed",
+    });
     expect(v.revisions).toHaveLength(1);
-    expect(v.revisions[0]).toMatchObject({ source: "model", modelName: "fake-vlm-1", promptVersion: "label-v1", author: null, promptTokens: 100, createdAt: 1000 });
+    expect(v.revisions[0]).toMatchObject({
+      source: "model",
+      modelName: "fake-vlm-1",
+      promptVersion: "label-v1",
+      author: null,
+      promptTokens: 100,
+      createdAt: 1000,
+    });
     expect(v.revisions[0]!.evidence).toHaveLength(4);
     const before = tableDump();
     for (const call of [
@@ -73,10 +85,18 @@ describe("label revisions", () => {
     const second = env.caller(env.tokens.admin).call; // another session (admins may annotate)
     const seen1 = (await first.labels.get({ circuitId, target: group })).head!.version;
     const seen2 = (await second.labels.get({ circuitId, target: group })).head!.version;
-    const r = await first.labels.save({ circuitId, target: group, expectedVersion: seen1, text: "  bee abdomen stripes ", description: "The striped abdomen of a bee." });
+    const r = await first.labels.save({
+      circuitId,
+      target: group,
+      expectedVersion: seen1,
+      text: "  bee abdomen stripes ",
+      description: "The striped abdomen of a bee.",
+    });
     expect(r).toMatchObject({ created: true, head: { text: "bee abdomen stripes", version: 2 } });
     const before = tableDump();
-    const err = await second.labels.save({ circuitId, target: group, expectedVersion: seen2, text: "wings" }).catch((e: unknown) => e);
+    const err = await second.labels
+      .save({ circuitId, target: group, expectedVersion: seen2, text: "wings" })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "CONFLICT" });
     expect((err as Error).message).toContain('"bee abdomen stripes"');
     expect((err as Error).message).toContain("v2");
@@ -87,14 +107,33 @@ describe("label revisions", () => {
       [2, "annotator", "annotator"],
     ]);
     // saving the same text again changes nothing
-    await expect(first.labels.save({ circuitId, target: group, expectedVersion: 2, text: "bee abdomen stripes", description: "The striped abdomen of a bee." })).resolves.toMatchObject({ created: false });
+    await expect(
+      first.labels.save({
+        circuitId,
+        target: group,
+        expectedVersion: 2,
+        text: "bee abdomen stripes",
+        description: "The striped abdomen of a bee.",
+      }),
+    ).resolves.toMatchObject({ created: false });
   });
 
   it("review state: reviewed / disputed on the version seen; a new text resets it", async () => {
-    await expect(env.as.annotator.labels.review({ circuitId, target: group, expectedVersion: 1, review: "reviewed" })).rejects.toMatchObject({ code: "CONFLICT" });
-    await expect(env.as.annotator.labels.review({ circuitId, target: group, expectedVersion: 2, review: "disputed" })).resolves.toMatchObject({ review: "disputed", version: 2 });
-    await expect(env.as.annotator.labels.review({ circuitId, target: group, expectedVersion: 2, review: "reviewed" })).resolves.toMatchObject({ review: "reviewed" });
-    const r = await env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 2, text: "striped abdomen" });
+    await expect(
+      env.as.annotator.labels.review({ circuitId, target: group, expectedVersion: 1, review: "reviewed" }),
+    ).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(
+      env.as.annotator.labels.review({ circuitId, target: group, expectedVersion: 2, review: "disputed" }),
+    ).resolves.toMatchObject({ review: "disputed", version: 2 });
+    await expect(
+      env.as.annotator.labels.review({ circuitId, target: group, expectedVersion: 2, review: "reviewed" }),
+    ).resolves.toMatchObject({ review: "reviewed" });
+    const r = await env.as.annotator.labels.save({
+      circuitId,
+      target: group,
+      expectedVersion: 2,
+      text: "striped abdomen",
+    });
     expect(r.head).toMatchObject({ version: 3, review: "unreviewed", description: null });
   });
 
@@ -104,8 +143,12 @@ describe("label revisions", () => {
     const v = await env.as.viewer.labels.get({ circuitId, target: group });
     expect(v.revisions.at(-1)).toMatchObject({ version: 4, source: "revert", author: "annotator", revertedTo: 1 });
     expect(v.revisions.at(-1)!.evidence).toStrictEqual(v.revisions[0]!.evidence);
-    await expect(env.as.annotator.labels.revert({ circuitId, target: group, toVersion: 9, expectedVersion: 4 })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(env.as.annotator.labels.revert({ circuitId, target: group, toVersion: 2, expectedVersion: 3 })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(
+      env.as.annotator.labels.revert({ circuitId, target: group, toVersion: 9, expectedVersion: 4 }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      env.as.annotator.labels.revert({ circuitId, target: group, toVersion: 2, expectedVersion: 3 }),
+    ).rejects.toMatchObject({ code: "CONFLICT" });
   });
 
   it("a first label by an annotator starts at v1; two sessions creating it: the second is refused", async () => {
@@ -113,50 +156,113 @@ describe("label revisions", () => {
     const g = data.groups[1]!;
     const target = { kind: "group" as const, layer: g.layer, group: g.group };
     expect((await env.as.viewer.labels.get({ circuitId, target })).head).toBeNull();
-    await expect(env.as.annotator.labels.save({ circuitId, target, expectedVersion: 0, text: "antenna" })).resolves.toMatchObject({ head: { version: 1 } });
-    await expect(env.as.admin.labels.save({ circuitId, target, expectedVersion: 0, text: "legs" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining('"antenna"') });
+    await expect(
+      env.as.annotator.labels.save({ circuitId, target, expectedVersion: 0, text: "antenna" }),
+    ).resolves.toMatchObject({ head: { version: 1 } });
+    await expect(
+      env.as.admin.labels.save({ circuitId, target, expectedVersion: 0, text: "legs" }),
+    ).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining('"antenna"') });
   });
 
   it("explanations of edges have the same revisions", async () => {
-    await expect(env.as.annotator.labels.save({ circuitId, target: edge, expectedVersion: 0, text: "Stripes make up the abdomen.\n\nReasoning:\n1. …" })).resolves.toMatchObject({ head: { version: 1, description: null } });
-    await expect(env.as.admin.labels.save({ circuitId, target: edge, expectedVersion: 0, text: "other" })).rejects.toMatchObject({ code: "CONFLICT" });
-    await env.as.annotator.labels.save({ circuitId, target: edge, expectedVersion: 1, text: "Stripes and fur make up the abdomen." });
+    await expect(
+      env.as.annotator.labels.save({
+        circuitId,
+        target: edge,
+        expectedVersion: 0,
+        text: "Stripes make up the abdomen.\n\nReasoning:\n1. …",
+      }),
+    ).resolves.toMatchObject({ head: { version: 1, description: null } });
+    await expect(
+      env.as.admin.labels.save({ circuitId, target: edge, expectedVersion: 0, text: "other" }),
+    ).rejects.toMatchObject({ code: "CONFLICT" });
+    await env.as.annotator.labels.save({
+      circuitId,
+      target: edge,
+      expectedVersion: 1,
+      text: "Stripes and fur make up the abdomen.",
+    });
     await env.as.annotator.labels.review({ circuitId, target: edge, expectedVersion: 2, review: "reviewed" });
     const v = await env.as.viewer.labels.get({ circuitId, target: edge });
     expect(v.head).toMatchObject({ version: 2, review: "reviewed" });
-    expect(v.revisions.map((r) => r.text)).toStrictEqual(["Stripes make up the abdomen.\n\nReasoning:\n1. …", "Stripes and fur make up the abdomen."]);
+    expect(v.revisions.map((r) => r.text)).toStrictEqual([
+      "Stripes make up the abdomen.\n\nReasoning:\n1. …",
+      "Stripes and fur make up the abdomen.",
+    ]);
     const all = await env.as.viewer.labels.forCircuit({ circuitId });
-    expect(all.edges).toContainEqual({ layer: edge.layer, child: edge.child, parent: edge.parent, text: "Stripes and fur make up the abdomen.", review: "reviewed", version: 2 });
+    expect(all.edges).toContainEqual({
+      layer: edge.layer,
+      child: edge.child,
+      parent: edge.parent,
+      text: "Stripes and fur make up the abdomen.",
+      review: "reviewed",
+      version: 2,
+    });
     // the graph carries the current explanation on that edge, and on no other
     const graph = loadGraph(env.db, circuitId)!;
     const parentRow = graph.groups.find((g) => g.layer === edge.layer && g.groupId === edge.parent)!.id;
     const childRow = graph.groups.find((g) => g.layer === edge.layer + 1 && g.groupId === edge.child)!.id;
     const explained = graph.edges.filter((e) => e.explanation != null);
     expect(explained).toHaveLength(1);
-    expect(explained[0]).toMatchObject({ source: childRow, target: parentRow, explanation: "Stripes and fur make up the abdomen." });
+    expect(explained[0]).toMatchObject({
+      source: childRow,
+      target: parentRow,
+      explanation: "Stripes and fur make up the abdomen.",
+    });
   });
 
   it("validates the text and the target; markup is stored verbatim as text", async () => {
     const before = tableDump();
-    await expect(env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "   " })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "a\u0007b" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "x".repeat(201) })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(env.as.annotator.labels.save({ circuitId, target: { kind: "group", layer: 0, group: 999 }, expectedVersion: 0, text: "x" })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(env.as.annotator.labels.save({ circuitId: 999, target: group, expectedVersion: 0, text: "x" })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(env.as.annotator.labels.save({ circuitId, target: { kind: "nope" } as never, expectedVersion: 0, text: "x" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(
+      env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "   " }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(
+      env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "a\u0007b" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(
+      env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "x".repeat(201) }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(
+      env.as.annotator.labels.save({
+        circuitId,
+        target: { kind: "group", layer: 0, group: 999 },
+        expectedVersion: 0,
+        text: "x",
+      }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      env.as.annotator.labels.save({ circuitId: 999, target: group, expectedVersion: 0, text: "x" }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      env.as.annotator.labels.save({ circuitId, target: { kind: "nope" } as never, expectedVersion: 0, text: "x" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
     const patches = env.db.select({ n: circuits.patchCount }).from(circuits).where(eq(circuits.id, circuitId)).get()!.n;
-    await expect(env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "x", evidence: [0, patches] })).rejects.toMatchObject({
+    await expect(
+      env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "x", evidence: [0, patches] }),
+    ).rejects.toMatchObject({
       code: "BAD_REQUEST",
       message: expect.stringContaining(`no patch ${patches}`),
     });
     expect(tableDump()).toBe(before);
-    const r = await env.as.annotator.labels.save({ circuitId, target: group, expectedVersion: 4, text: "<script>window.__x=1</script>", description: "<img src=x onerror=alert(1)>" });
-    expect(r.head).toMatchObject({ text: "<script>window.__x=1</script>", description: "<img src=x onerror=alert(1)>" });
+    const r = await env.as.annotator.labels.save({
+      circuitId,
+      target: group,
+      expectedVersion: 4,
+      text: "<script>window.__x=1</script>",
+      description: "<img src=x onerror=alert(1)>",
+    });
+    expect(r.head).toMatchObject({
+      text: "<script>window.__x=1</script>",
+      description: "<img src=x onerror=alert(1)>",
+    });
   });
 
   it("lists a circuit's labels by document keys", async () => {
     const all = await env.as.viewer.labels.forCircuit({ circuitId });
-    expect(all.groups.find((g) => g.layer === group.layer && g.group === group.group)).toMatchObject({ text: "<script>window.__x=1</script>", version: 5 });
+    expect(all.groups.find((g) => g.layer === group.layer && g.group === group.group)).toMatchObject({
+      text: "<script>window.__x=1</script>",
+      version: 5,
+    });
     expect(all.groups).toHaveLength(2);
   });
 });

@@ -17,7 +17,13 @@ import { loadCircuitForLabels } from "~/server/labeling/circuitData";
 import { strongestEdges } from "~/server/labeling/labelCircuit";
 import { loadPrompt } from "~/server/labeling/prompts";
 import { resolveTarget, saveRevision } from "~/server/labeling/store";
-import { goodLabel, startFakeOpenAI, type FakeOpenAI, type FakeReply, type RecordedRequest } from "../helpers/fakeOpenAI";
+import {
+  goodLabel,
+  startFakeOpenAI,
+  type FakeOpenAI,
+  type FakeReply,
+  type RecordedRequest,
+} from "../helpers/fakeOpenAI";
 import { circuitImageDir } from "~/server/circuits/graph";
 import { labelledCircuit, runCircuit, testLabelConfig } from "../helpers/labelsFixture";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
@@ -46,18 +52,43 @@ afterEach(() => {
 
 function goodExplanationReply(): FakeReply {
   return {
-    content: JSON.stringify({ steps: ["The child shows stripes.", "The parent shows a body.", "Stripes make up the body."], explanation: "Stripes make up the body." }),
+    content: JSON.stringify({
+      steps: ["The child shows stripes.", "The parent shows a body.", "Stripes make up the body."],
+      explanation: "Stripes make up the body.",
+    }),
     usage: { prompt_tokens: 200, completion_tokens: 60 },
   };
 }
 
 /** Runs the circuit's label job (queued through the router, as the UI does) with one worker. */
 async function runLabelJob(circuitId: number, cfg: LabelConfig, opts: { force?: boolean; maxCalls?: number } = {}) {
-  const { jobId } = await env.as.annotator.labels.start({ circuitId, force: opts.force ?? false, maxCalls: opts.maxCalls });
-  const worker = new Worker({ queue: env.queue, handlers: { label: labelJobHandler(env.db, () => new LabelClient(cfg)) }, progressIntervalMs: 0 });
+  const { jobId } = await env.as.annotator.labels.start({
+    circuitId,
+    force: opts.force ?? false,
+    maxCalls: opts.maxCalls,
+  });
+  const worker = new Worker({
+    queue: env.queue,
+    handlers: { label: labelJobHandler(env.db, () => new LabelClient(cfg)) },
+    progressIntervalMs: 0,
+  });
   const outcome = await worker.runOnce();
   const job = env.db.select().from(jobs).where(eq(jobs.id, jobId)).get()!;
-  return { outcome, job, result: job.result as { labeled: number; explained: number; skipped: number; notAttempted: number; failed: { kind: string; group?: number; error: string }[]; calls: number; promptTokens: number; completionTokens: number; capReached: boolean } };
+  return {
+    outcome,
+    job,
+    result: job.result as {
+      labeled: number;
+      explained: number;
+      skipped: number;
+      notAttempted: number;
+      failed: { kind: string; group?: number; error: string }[];
+      calls: number;
+      promptTokens: number;
+      completionTokens: number;
+      capReached: boolean;
+    },
+  };
 }
 
 /** A stable key of the item a request is about (the user message names the group / the edge). */
@@ -72,11 +103,24 @@ describe("configuration", () => {
   it("is off without a key or base URL, and names a bad variable", () => {
     expect(labelConfig({}).configured).toBe(false);
     expect(publicLabelConfig({})).toMatchObject({ configured: false, model: null });
-    expect(labelConfig({ OPENAI_BASE_URL: "http://127.0.0.1:1/v1" })).toMatchObject({ configured: true, model: "gpt-4o-mini", apiKey: null });
-    expect(labelConfig({ OPENAI_API_KEY: "k", NEURFLOW_LABEL_MODEL: "m" })).toMatchObject({ configured: true, model: "m", baseURL: null });
+    expect(labelConfig({ OPENAI_BASE_URL: "http://127.0.0.1:1/v1" })).toMatchObject({
+      configured: true,
+      model: "gpt-4o-mini",
+      apiKey: null,
+    });
+    expect(labelConfig({ OPENAI_API_KEY: "k", NEURFLOW_LABEL_MODEL: "m" })).toMatchObject({
+      configured: true,
+      model: "m",
+      baseURL: null,
+    });
     expect(() => labelConfig({ OPENAI_BASE_URL: "ftp://x" })).toThrow(/OPENAI_BASE_URL must be an http/);
     expect(() => labelConfig({ NEURFLOW_LABEL_CONCURRENCY: "0" })).toThrow(/NEURFLOW_LABEL_CONCURRENCY/);
-    expect(publicLabelConfig({ OPENAI_API_KEY: "secret-key" })).toStrictEqual({ configured: true, model: "gpt-4o-mini", endpoint: "api.openai.com", error: null });
+    expect(publicLabelConfig({ OPENAI_API_KEY: "secret-key" })).toStrictEqual({
+      configured: true,
+      model: "gpt-4o-mini",
+      endpoint: "api.openai.com",
+      error: null,
+    });
   });
 });
 
@@ -88,7 +132,14 @@ describe("label jobs", () => {
     expect(edges.length).toBeGreaterThan(1);
     const { outcome, result } = await runLabelJob(circuitId, testLabelConfig(fake.url));
     expect(outcome?.status).toBe("succeeded");
-    expect(result).toMatchObject({ labeled: groups, explained: edges.length, failed: [], skipped: 0, capReached: false, calls: groups + edges.length });
+    expect(result).toMatchObject({
+      labeled: groups,
+      explained: edges.length,
+      failed: [],
+      skipped: 0,
+      capReached: false,
+      calls: groups + edges.length,
+    });
     expect(result.promptTokens).toBe(groups * 120 + edges.length * 200);
 
     const labelPrompt = loadPrompt("label-v1");
@@ -99,7 +150,10 @@ describe("label jobs", () => {
       expect(r.body.model).toBe("fake-vlm-1");
       expect(r.body.response_format?.type).toBe("json_schema");
       expect(r.body.response_format?.json_schema?.strict).toBe(true);
-      expect(r.body.response_format?.json_schema?.schema).toMatchObject({ type: "object", additionalProperties: false });
+      expect(r.body.response_format?.json_schema?.schema).toMatchObject({
+        type: "object",
+        additionalProperties: false,
+      });
       const system = r.body.messages?.find((m) => m.role === "system")?.content;
       expect(typeof system === "string" && system.includes('"bee"')).toBe(true);
       expect(r.headers["x-neurflow-prompt-version"]).toBe(r.kind === "label" ? "label-v1" : "explain-v1");
@@ -125,22 +179,41 @@ describe("label jobs", () => {
     const ls = env.db.select().from(labels).where(eq(labels.circuitId, circuitId)).all();
     expect(ls).toHaveLength(groups);
     for (const l of ls) expect(l).toMatchObject({ text: "yellow stripes", version: 1, review: "unreviewed" });
-    const revs = env.db.select().from(labelRevisions).all().filter((r) => ls.some((l) => l.id === r.labelId));
+    const revs = env.db
+      .select()
+      .from(labelRevisions)
+      .all()
+      .filter((r) => ls.some((l) => l.id === r.labelId));
     expect(revs).toHaveLength(groups);
     for (const r of revs) {
-      expect(r).toMatchObject({ source: "model", modelName: "fake-vlm-1", promptVersion: "label-v1", promptTokens: 120, completionTokens: 20, authorId: null });
+      expect(r).toMatchObject({
+        source: "model",
+        modelName: "fake-vlm-1",
+        promptVersion: "label-v1",
+        promptTokens: 120,
+        completionTokens: 20,
+        authorId: null,
+      });
       expect(r.evidence!.length).toBeGreaterThan(0);
       expect(r.evidence!.length).toBeLessThanOrEqual(9);
     }
     const ex = env.db.select().from(explanations).where(eq(explanations.circuitId, circuitId)).all();
     expect(ex).toHaveLength(edges.length);
     expect(ex[0]!.text).toMatch(/^Stripes make up the body\.\n\nReasoning:\n1\. The child shows stripes\./);
-    const exRevs = env.db.select().from(explanationRevisions).all().filter((r) => ex.some((e) => e.id === r.explanationId));
-    for (const r of exRevs) expect(r).toMatchObject({ source: "model", promptVersion: "explain-v1", promptTokens: 200 });
+    const exRevs = env.db
+      .select()
+      .from(explanationRevisions)
+      .all()
+      .filter((r) => ex.some((e) => e.id === r.explanationId));
+    for (const r of exRevs)
+      expect(r).toMatchObject({ source: "model", promptVersion: "explain-v1", promptTokens: 200 });
 
     // the group's evidence are its strongest concept patches
     const g0 = data.groups[0]!;
-    const g0label = await env.as.viewer.labels.get({ circuitId, target: { kind: "group", layer: g0.layer, group: g0.group } });
+    const g0label = await env.as.viewer.labels.get({
+      circuitId,
+      target: { kind: "group", layer: g0.layer, group: g0.group },
+    });
     expect(g0label.revisions[0]!.evidence).toStrictEqual(g0.patches.slice(0, 9));
     expect(g0label.canEdit).toBe(false);
 
@@ -158,7 +231,8 @@ describe("label jobs", () => {
     const { result } = await runLabelJob(circuitId, testLabelConfig(fake.url));
     expect(result).toMatchObject({ labeled: groups, explained: edges.length, failed: [] });
     // the same patches give (nearly) the same grid either way: both crop the model-size image
-    const labelImages = () => new Map(fake.requests.filter((r) => r.kind === "label").map((r) => [r.userText, r.images[0]!]));
+    const labelImages = () =>
+      new Map(fake.requests.filter((r) => r.kind === "label").map((r) => [r.userText, r.images[0]!]));
     fake.requests.length = 0;
     await runLabelJob(imported, testLabelConfig(fake.url));
     const viaFiles = labelImages();
@@ -166,7 +240,10 @@ describe("label jobs", () => {
     await runLabelJob(circuitId, testLabelConfig(fake.url), { force: true });
     const viaRenderer = labelImages();
     expect([...viaRenderer.keys()].sort()).toStrictEqual([...viaFiles.keys()].sort());
-    const px = (url: string) => sharp(Buffer.from(url.split(",")[1]!, "base64")).raw().toBuffer();
+    const px = (url: string) =>
+      sharp(Buffer.from(url.split(",")[1]!, "base64"))
+        .raw()
+        .toBuffer();
     for (const [k, url] of viaFiles) {
       const [a, b] = [await px(url), await px(viaRenderer.get(k)!)];
       expect(a.length).toBe(b.length);
@@ -210,7 +287,9 @@ describe("label jobs", () => {
     expect(outcome?.status).toBe("succeeded");
     expect(result.labeled).toBe(groups - 2);
     expect(result.failed.filter((f) => f.kind === "group")).toHaveLength(2);
-    expect(result.failed.find((f) => f.group === data.groups[1]!.group)?.error).toMatch(/malformed reply after 2 tries: the reply does not match the schema: label/);
+    expect(result.failed.find((f) => f.group === data.groups[1]!.group)?.error).toMatch(
+      /malformed reply after 2 tries: the reply does not match the schema: label/,
+    );
     expect(seen.get([...seen.keys()].find((k) => k.startsWith(a!))!)).toBe(2);
     // b and c have no label row at all
     for (const g of [data.groups[1]!, data.groups[2]!]) {
@@ -247,9 +326,14 @@ describe("label jobs", () => {
     const tb = seen.get([...seen.keys()].find((k) => k.startsWith(b!))!)!;
     expect(tb).toHaveLength(3); // maxAttempts
     expect(result.labeled).toBe(groups - 1);
-    expect(result.failed.find((f) => f.group === data.groups[1]!.group)?.error).toMatch(/gave up after 3 tries: HTTP 503/);
+    expect(result.failed.find((f) => f.group === data.groups[1]!.group)?.error).toMatch(
+      /gave up after 3 tries: HTTP 503/,
+    );
     const ga = data.groups[0]!;
-    const la = await env.as.viewer.labels.get({ circuitId, target: { kind: "group", layer: ga.layer, group: ga.group } });
+    const la = await env.as.viewer.labels.get({
+      circuitId,
+      target: { kind: "group", layer: ga.layer, group: ga.group },
+    });
     expect(la.head?.text).toBe("yellow stripes");
   });
 
@@ -268,9 +352,14 @@ describe("label jobs", () => {
     };
     const { result } = await runLabelJob(circuitId, testLabelConfig(fake.url, { timeoutMs: 1000, maxAttempts: 2 }));
     expect(result.labeled).toBe(groups - 1);
-    expect(result.failed.find((f) => f.group === data.groups[1]!.group)?.error).toMatch(/gave up after 2 tries: .*time/i);
+    expect(result.failed.find((f) => f.group === data.groups[1]!.group)?.error).toMatch(
+      /gave up after 2 tries: .*time/i,
+    );
     const ga = data.groups[0]!;
-    expect((await env.as.viewer.labels.get({ circuitId, target: { kind: "group", layer: ga.layer, group: ga.group } })).head?.text).toBe("yellow stripes");
+    expect(
+      (await env.as.viewer.labels.get({ circuitId, target: { kind: "group", layer: ga.layer, group: ga.group } })).head
+        ?.text,
+    ).toBe("yellow stripes");
   });
 
   it("the per-job call cap holds (retries count); what is left is reported, not attempted", async () => {
@@ -278,7 +367,9 @@ describe("label jobs", () => {
     const { groups, edges, data } = circuitCounts(circuitId);
     const a = `label:Neuron group ${data.groups[0]!.group} of layer "${data.groups[0]!.layerName}"`;
     fake.respond = (r) => (itemKey(r).startsWith(a) ? { status: 500 } : goodLabel("yellow stripes"));
-    const { result } = await runLabelJob(circuitId, testLabelConfig(fake.url, { concurrency: 1, maxCalls: 100 }), { maxCalls: 4 });
+    const { result } = await runLabelJob(circuitId, testLabelConfig(fake.url, { concurrency: 1, maxCalls: 100 }), {
+      maxCalls: 4,
+    });
     expect(fake.requests).toHaveLength(4);
     expect(result.calls).toBe(4);
     expect(result.capReached).toBe(true);
@@ -318,14 +409,27 @@ describe("label jobs", () => {
     delete process.env.OPENAI_BASE_URL;
     try {
       await expect(env.as.viewer.labels.config()).resolves.toMatchObject({ configured: false });
-      await expect(env.as.annotator.labels.start({ circuitId })).rejects.toMatchObject({ code: "PRECONDITION_FAILED", message: expect.stringMatching(/no MLLM endpoint is configured/) });
-      await expect(env.as.viewer.labels.forCircuit({ circuitId })).resolves.toMatchObject({ groups: [], edges: [], job: null });
+      await expect(env.as.annotator.labels.start({ circuitId })).rejects.toMatchObject({
+        code: "PRECONDITION_FAILED",
+        message: expect.stringMatching(/no MLLM endpoint is configured/),
+      });
+      await expect(env.as.viewer.labels.forCircuit({ circuitId })).resolves.toMatchObject({
+        groups: [],
+        edges: [],
+        job: null,
+      });
       await expect(env.as.viewer.circuits.get({ id: circuitId })).resolves.toMatchObject({ id: circuitId });
       // a queued job met by a worker without an endpoint fails at once with the reason
       const job = await env.queue.enqueue("label", { circuitId });
-      const worker = new Worker({ queue: env.queue, handlers: { label: labelJobHandler(env.db, () => new LabelClient(labelConfig({}))) } });
+      const worker = new Worker({
+        queue: env.queue,
+        handlers: { label: labelJobHandler(env.db, () => new LabelClient(labelConfig({}))) },
+      });
       const outcome = await worker.runOnce();
-      expect(outcome).toMatchObject({ status: "failed", error: expect.stringMatching(/no MLLM endpoint is configured/) });
+      expect(outcome).toMatchObject({
+        status: "failed",
+        error: expect.stringMatching(/no MLLM endpoint is configured/),
+      });
       expect((await env.queue.get(job.id))?.attempts).toBe(1);
     } finally {
       process.env.OPENAI_BASE_URL = base;

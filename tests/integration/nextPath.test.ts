@@ -51,7 +51,9 @@ describe("safeNextPath", () => {
 
 describe("signInHref", () => {
   it("carries a safe path other than / in `next`, encoded", () => {
-    expect(signInHref("/circuits/1/view?node=g2&t=0.3")).toBe("/signin?next=%2Fcircuits%2F1%2Fview%3Fnode%3Dg2%26t%3D0.3");
+    expect(signInHref("/circuits/1/view?node=g2&t=0.3")).toBe(
+      "/signin?next=%2Fcircuits%2F1%2Fview%3Fnode%3Dg2%26t%3D0.3",
+    );
   });
   it("is plain /signin for /, nothing or anything unsafe", () => {
     expect(signInHref("/")).toBe("/signin");

@@ -16,7 +16,16 @@ let modelId: number;
 let datasetId: number;
 const LAYERS = ["fc", "layer4.1", "layer4.0", "layer3.1", "layer3.0"];
 const start = (over: Record<string, unknown> = {}) =>
-  env.as.annotator.runs.start({ modelId, datasetId, className: "bee", layers: LAYERS, tau: 3, k: 8, igSteps: 8, ...over } as never);
+  env.as.annotator.runs.start({
+    modelId,
+    datasetId,
+    className: "bee",
+    layers: LAYERS,
+    tau: 3,
+    k: 8,
+    igSteps: 8,
+    ...over,
+  } as never);
 
 beforeAll(async () => {
   env = await makeEnv();
@@ -34,7 +43,7 @@ function untrack(e: unknown): { id: string; data: { type: string; data: Record<s
 
 describe("runs.start validation", () => {
   const cases: [string, Record<string, unknown>, string][] = [
-    ["unknown class", { className: "wasp" }, 'not a class of model'],
+    ["unknown class", { className: "wasp" }, "not a class of model"],
     ["unknown layer", { layers: ["fc", "layer9"] }, "not layers of the model: layer9"],
     ["one layer", { layers: ["fc"] }, "at least two layers"],
     ["the same layer twice", { layers: ["fc", "fc"] }, "two different layers"],
@@ -53,16 +62,30 @@ describe("runs.start validation", () => {
     });
 
   it("rejects a dataset whose images of the class are smaller than the model's input", async () => {
-    const small = await sharp({ create: { width: 40, height: 16, channels: 3, background: "#fc0" } }).png().toBuffer();
+    const small = await sharp({ create: { width: 40, height: 16, channels: 3, background: "#fc0" } })
+      .png()
+      .toBuffer();
     // uploaded without naming a model, so the upload's size rule did not apply
-    const { id: smallId } = await env.as.annotator.datasets.uploadZip(datasetForm(makeZip([{ name: "bee/a.png", data: small }]), "small bees"));
+    const { id: smallId } = await env.as.annotator.datasets.uploadZip(
+      datasetForm(makeZip([{ name: "bee/a.png", data: small }]), "small bees"),
+    );
     const before = env.db.select().from(runs).all().length;
-    await expect(start({ datasetId: smallId })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("with a side of 16 px") });
+    await expect(start({ datasetId: smallId })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("with a side of 16 px"),
+    });
     expect(env.db.select().from(runs).all().length).toBe(before);
     // the model page lists each dataset with its classes (the run form offers only those)
     const listed = (await env.as.viewer.models.get({ id: modelId })).datasets;
     expect(listed.find((d) => d.id === smallId)?.classes).toStrictEqual(["bee"]);
-    expect(listed.find((d) => d.id === datasetId)?.classes).toStrictEqual(["bee", "car", "fish", "ladybug", "sun", "tree"]);
+    expect(listed.find((d) => d.id === datasetId)?.classes).toStrictEqual([
+      "bee",
+      "car",
+      "fish",
+      "ladybug",
+      "sun",
+      "tree",
+    ]);
   });
 
   it("orders layers top-down from the manifest whatever the input order", async () => {
@@ -77,7 +100,7 @@ describe("a run the engine refuses", () => {
   it("fails at once, without retries, with the engine's message", async () => {
     const r = await start();
     const refusing = async () => async () => {
-      throw new CircuitInputError("none of the 16 images is classified as \"bee\" by the model");
+      throw new CircuitInputError('none of the 16 images is classified as "bee" by the model');
     };
     const worker = new Worker({ queue: env.queue, handlers: { circuit: circuitJobHandler(env.db, refusing) } });
     expect(await worker.runOnce()).toMatchObject({ status: "failed" });
@@ -90,14 +113,29 @@ describe("a run the engine refuses", () => {
 describe("a run through the worker", () => {
   it("completes, stores the circuit, records per-layer timings, streams resumable progress", async () => {
     const r = await start();
-    const worker = new Worker({ queue: env.queue, progressIntervalMs: 0, handlers: { circuit: circuitJobHandler(env.db, async () => fakeEngine()) } });
+    const worker = new Worker({
+      queue: env.queue,
+      progressIntervalMs: 0,
+      handlers: { circuit: circuitJobHandler(env.db, async () => fakeEngine()) },
+    });
     expect(await worker.runOnce()).toMatchObject({ status: "succeeded" });
     const run = await env.as.viewer.runs.get({ id: r.id });
     expect(run).toMatchObject({ status: "succeeded", backend: "fake", error: null });
-    expect(run.layerTimings.map((t) => t.layer)).toStrictEqual(["fc←layer4.1", "layer4.1←layer4.0", "layer4.0←layer3.1", "layer3.1←layer3.0"]);
+    expect(run.layerTimings.map((t) => t.layer)).toStrictEqual([
+      "fc←layer4.1",
+      "layer4.1←layer4.0",
+      "layer4.0←layer3.1",
+      "layer3.1←layer3.0",
+    ]);
     expect(run.circuitId).toBeTypeOf("number");
     const expected = await fakeEngine()(
-      { manifestPath: "", images: "", className: "bee", layers: LAYERS, params: { preset: "default", tau: 3, k: 8, igSteps: 8 } },
+      {
+        manifestPath: "",
+        images: "",
+        className: "bee",
+        layers: LAYERS,
+        params: { preset: "default", tau: 3, k: 8, igSteps: 8 },
+      },
       {},
     );
     expect(await env.as.viewer.circuits.export({ id: run.circuitId! })).toStrictEqual(expected);
@@ -115,7 +153,9 @@ describe("a run through the worker", () => {
     const rest: string[] = [];
     for await (const e of await env.as.viewer.runs.progress({ id: r.id, lastEventId: mid })) rest.push(untrack(e).id);
     expect(rest).toStrictEqual(all.slice(Math.floor(all.length / 2) + 1).map((e) => e.id));
-    await expect(env.as.viewer.runs.progress({ id: r.id, lastEventId: "abc" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(env.as.viewer.runs.progress({ id: r.id, lastEventId: "abc" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
   });
 
   it("a worker that dies mid-run is taken over after its lease expires and resumes from the last layer", async () => {
@@ -124,14 +164,16 @@ describe("a run through the worker", () => {
     const queue = new SqliteJobQueue(env.db, { now: () => clock });
     // worker A: stops dead after two layers (the engine throws on its 3rd layer, abandoning the lease)
     const trace: number[] = [];
-    const tracing = (inner: ReturnType<typeof fakeEngine>): ReturnType<typeof fakeEngine> => async (req, o) =>
-      inner(req, {
-        ...o,
-        onCheckpoint: async (c) => {
-          trace.push(c.layers.length);
-          await o.onCheckpoint?.(c);
-        },
-      });
+    const tracing =
+      (inner: ReturnType<typeof fakeEngine>): ReturnType<typeof fakeEngine> =>
+      async (req, o) =>
+        inner(req, {
+          ...o,
+          onCheckpoint: async (c) => {
+            trace.push(c.layers.length);
+            await o.onCheckpoint?.(c);
+          },
+        });
     const dying = new Worker({
       queue,
       leaseMs: 10_000,
@@ -152,7 +194,11 @@ describe("a run through the worker", () => {
     void dying.runOnce();
     for (let i = 0; i < 200 && trace.length < 2; i++) await new Promise((res) => setTimeout(res, 10));
     expect(trace).toStrictEqual([1, 2]);
-    const job = env.db.select().from(jobs).where(eq(jobs.id, (await env.as.viewer.runs.get({ id: r.id })).jobId!)).get()!;
+    const job = env.db
+      .select()
+      .from(jobs)
+      .where(eq(jobs.id, (await env.as.viewer.runs.get({ id: r.id })).jobId!))
+      .get()!;
     expect((job.checkpoint as { layers: unknown[] }).layers.length).toBe(2);
     // B cannot take it while the lease holds; after expiry it resumes at layer 3
     const resumedFrom: number[] = [];
@@ -174,7 +220,13 @@ describe("a run through the worker", () => {
     expect(run.status).toBe("succeeded");
     expect(run.layerTimings).toHaveLength(4);
     const expected = await fakeEngine()(
-      { manifestPath: "", images: "", className: "car", layers: LAYERS, params: { preset: "default", tau: 3, k: 8, igSteps: 8 } },
+      {
+        manifestPath: "",
+        images: "",
+        className: "car",
+        layers: LAYERS,
+        params: { preset: "default", tau: 3, k: 8, igSteps: 8 },
+      },
       {},
     );
     expect(await env.as.viewer.circuits.export({ id: run.circuitId! })).toStrictEqual(expected);
@@ -186,10 +238,17 @@ describe("a run through the worker", () => {
     env.db.update(jobs).set({ maxAttempts: 1 }).where(eq(jobs.id, r.jobId)).run();
     const worker = new Worker({
       queue: env.queue,
-      handlers: { circuit: circuitJobHandler(env.db, async () => fakeEngine({ failAt: { layer: 1, error: new Error("out of memory at layer 2") } })) },
+      handlers: {
+        circuit: circuitJobHandler(env.db, async () =>
+          fakeEngine({ failAt: { layer: 1, error: new Error("out of memory at layer 2") } }),
+        ),
+      },
     });
     expect(await worker.runOnce()).toMatchObject({ status: "failed" });
-    expect(await env.as.viewer.runs.get({ id: r.id })).toMatchObject({ status: "failed", error: "out of memory at layer 2" });
+    expect(await env.as.viewer.runs.get({ id: r.id })).toMatchObject({
+      status: "failed",
+      error: "out of memory at layer 2",
+    });
   });
 
   it("cancel stops a running job at its next heartbeat", async () => {

@@ -31,7 +31,13 @@ const servers: Server[] = [];
 function startServer(): Promise<Server> {
   const proc = spawn(process.execPath, ["--import", "tsx", join("tests", "helpers", "routeServer.ts")], {
     cwd: process.cwd(),
-    env: { ...process.env, NEURFLOW_DB: join(dir, "db.sqlite"), NEURFLOW_DATA: dataDir, NEURFLOW_PUBLIC_URL: PUBLIC_URL, NODE_ENV: "production" },
+    env: {
+      ...process.env,
+      NEURFLOW_DB: join(dir, "db.sqlite"),
+      NEURFLOW_DATA: dataDir,
+      NEURFLOW_PUBLIC_URL: PUBLIC_URL,
+      NODE_ENV: "production",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -72,12 +78,17 @@ let adminCookie = "";
 let annotatorCookie = "";
 
 async function trpc(path: string, input: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${server.url}/api/trpc/${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ json: input }) });
+  return fetch(`${server.url}/api/trpc/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ json: input }),
+  });
 }
 const cookieOf = (r: Response) => r.headers.getSetCookie()[0]!.split(";")[0]!;
 const datasetDirs = () => (existsSync(join(dataDir, "datasets")) ? readdirSync(join(dataDir, "datasets")) : []);
 const modelDirs = () => (existsSync(join(dataDir, "models")) ? readdirSync(join(dataDir, "models")) : []);
-const uploadTemps = () => (existsSync(join(dataDir, "tmp")) ? readdirSync(join(dataDir, "tmp")).filter((n) => n.startsWith("upload-")) : []);
+const uploadTemps = () =>
+  existsSync(join(dataDir, "tmp")) ? readdirSync(join(dataDir, "tmp")).filter((n) => n.startsWith("upload-")) : [];
 
 async function postForm(path: string, form: FormData, headers: Record<string, string>): Promise<Response> {
   return fetch(`${server.url}/api/trpc/${path}`, { method: "POST", headers, body: form });
@@ -88,7 +99,15 @@ beforeAll(async () => {
   const setup = await trpc("auth.setup", { username: "admin", password: "admin-password" });
   expect(setup.status).toBe(200);
   adminCookie = cookieOf(setup);
-  expect((await trpc("users.create", { username: "annotator", password: "annotator-password", role: "annotator" }, { cookie: adminCookie })).status).toBe(200);
+  expect(
+    (
+      await trpc(
+        "users.create",
+        { username: "annotator", password: "annotator-password", role: "annotator" },
+        { cookie: adminCookie },
+      )
+    ).status,
+  ).toBe(200);
   annotatorCookie = cookieOf(await trpc("auth.signIn", { username: "annotator", password: "annotator-password" }));
 });
 afterAll(async () => {
@@ -101,13 +120,22 @@ afterAll(async () => {
  * with a declared length), sampling the server's memory after each chunk, until the server answers
  * or the body is sent.
  */
-async function floodUpload(path: string, total: number, declareLength: boolean, json = false): Promise<{ status: number; closed: boolean; sent: number; maxRss: number }> {
+async function floodUpload(
+  path: string,
+  total: number,
+  declareLength: boolean,
+  json = false,
+): Promise<{ status: number; closed: boolean; sent: number; maxRss: number }> {
   const boundary = "x";
   const head = json
     ? Buffer.from('{"json":{"username":"admin","password":"')
-    : Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="onnx"; filename="m.onnx"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+    : Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="onnx"; filename="m.onnx"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      );
   const chunk = Buffer.alloc(MiB, json ? 0x61 : 7);
-  const headers: Record<string, string> = { "content-type": json ? "application/json" : `multipart/form-data; boundary=${boundary}` };
+  const headers: Record<string, string> = {
+    "content-type": json ? "application/json" : `multipart/form-data; boundary=${boundary}`,
+  };
   if (declareLength) headers["content-length"] = String(total);
   const req = httpRequest(`${server.url}/api/trpc/${path}`, { method: "POST", headers, agent: false });
   let status = 0;
@@ -179,11 +207,17 @@ describe("an unauthenticated upload", () => {
   it("by a viewer (role too low) is refused the same way, before its body is read", async () => {
     const viewerCookie = cookieOf(
       await (async () => {
-        await trpc("users.create", { username: "viewer", password: "viewer-password", role: "viewer" }, { cookie: adminCookie });
+        await trpc(
+          "users.create",
+          { username: "viewer", password: "viewer-password", role: "viewer" },
+          { cookie: adminCookie },
+        );
         return trpc("auth.signIn", { username: "viewer", password: "viewer-password" });
       })(),
     );
-    const r = await postForm("datasets.uploadZip", datasetForm(makeZip(fixtureZipEntries(["bee"], 1))), { cookie: viewerCookie });
+    const r = await postForm("datasets.uploadZip", datasetForm(makeZip(fixtureZipEntries(["bee"], 1))), {
+      cookie: viewerCookie,
+    });
     expect(r.status).toBe(403);
     expect(JSON.stringify(await r.json())).toContain("needs the annotator role");
     expect(datasetDirs()).toStrictEqual([]);
@@ -194,13 +228,19 @@ describe("cross-origin mutations (CSRF)", () => {
   const zip = () => makeZip(fixtureZipEntries(["bee"], 2));
   const refused: [string, Record<string, string>][] = [
     ["another site's Origin", { origin: "http://evil.example" }],
-    ["another port of the same host (same site)", { origin: "http://neurflow.test:8080", "sec-fetch-site": "same-site" }],
+    [
+      "another port of the same host (same site)",
+      { origin: "http://neurflow.test:8080", "sec-fetch-site": "same-site" },
+    ],
     ["Sec-Fetch-Site cross-site without Origin", { "sec-fetch-site": "cross-site" }],
     ["an opaque Origin", { origin: "null" }],
   ];
   for (const [what, headers] of refused)
     it(`refuses a FormData upload with the annotator's cookie from ${what}, storing nothing`, async () => {
-      const r = await postForm("datasets.uploadZip", datasetForm(zip(), `csrf ${what}`), { cookie: annotatorCookie, ...headers });
+      const r = await postForm("datasets.uploadZip", datasetForm(zip(), `csrf ${what}`), {
+        cookie: annotatorCookie,
+        ...headers,
+      });
       expect(r.status).toBe(403);
       expect((await r.json()).error.json.message).toMatch(/may not change anything here/);
       expect(datasetDirs()).toStrictEqual([]);
@@ -208,18 +248,29 @@ describe("cross-origin mutations (CSRF)", () => {
     });
 
   it("refuses a JSON mutation from another origin, and image debugging uploads too", async () => {
-    const r = await trpc("users.create", { username: "mallory", password: "mallory-password", role: "admin" }, { cookie: adminCookie, origin: "http://evil.example" });
+    const r = await trpc(
+      "users.create",
+      { username: "mallory", password: "mallory-password", role: "admin" },
+      { cookie: adminCookie, origin: "http://evil.example" },
+    );
     expect(r.status).toBe(403);
     const me = await trpc("auth.signIn", { username: "mallory", password: "mallory-password" });
     expect(me.status).toBe(401); // the account was not created
     const debug = new FormData();
     debug.set("circuitId", "1");
     debug.set("layerIndex", "0");
-    expect((await postForm("evaluations.startImageDebug", debug, { cookie: annotatorCookie, origin: "http://evil.example" })).status).toBe(403);
+    expect(
+      (await postForm("evaluations.startImageDebug", debug, { cookie: annotatorCookie, origin: "http://evil.example" }))
+        .status,
+    ).toBe(403);
   });
 
   it("accepts the same upload from the app's own origin (NEURFLOW_PUBLIC_URL)", async () => {
-    const r = await postForm("datasets.uploadZip", datasetForm(zip(), "own origin"), { cookie: annotatorCookie, origin: PUBLIC_URL, "sec-fetch-site": "same-origin" });
+    const r = await postForm("datasets.uploadZip", datasetForm(zip(), "own origin"), {
+      cookie: annotatorCookie,
+      origin: PUBLIC_URL,
+      "sec-fetch-site": "same-origin",
+    });
     expect(r.status).toBe(200);
     expect((await r.json()).result.data.json).toMatchObject({ name: "own origin", imageCount: 2 });
     expect(datasetDirs()).toHaveLength(1);
@@ -228,7 +279,8 @@ describe("cross-origin mutations (CSRF)", () => {
 });
 
 describe("sign-in rate limits", () => {
-  const signIn = (username: string, password: string, ip: string) => trpc("auth.signIn", { username, password }, { "x-forwarded-for": ip });
+  const signIn = (username: string, password: string, ip: string) =>
+    trpc("auth.signIn", { username, password }, { "x-forwarded-for": ip });
 
   it("blocks an account after 10 wrong passwords with Retry-After, the right one included, other accounts not", async () => {
     const statuses: number[] = [];
@@ -248,7 +300,10 @@ describe("sign-in rate limits", () => {
     expect((await right.json()).error.json.message).toMatch(/try again in \d+ s/);
     expect((await signIn("admin", "admin-password", "10.1.1.2")).status).toBe(200);
     // a session made before the block still works
-    expect((await fetch(`${server.url}/api/trpc/auth.me`, { headers: { cookie: annotatorCookie } }).then((r) => r.json())).result.data.json.user.username).toBe("annotator");
+    expect(
+      (await fetch(`${server.url}/api/trpc/auth.me`, { headers: { cookie: annotatorCookie } }).then((r) => r.json()))
+        .result.data.json.user.username,
+    ).toBe("annotator");
   });
 
   it("blocks an address after 20 failures, whatever the account, not other addresses", async () => {
@@ -265,7 +320,9 @@ describe("tRPC batches", () => {
   it("refuses 200 calls in one request with a clear 400, and answers 20", async () => {
     const call = (n: number) => {
       const paths = Array(n).fill("auth.me").join(",");
-      const input = encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [i, { json: null }]))));
+      const input = encodeURIComponent(
+        JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [i, { json: null }]))),
+      );
       return fetch(`${server.url}/api/trpc/${paths}?batch=1&input=${input}`, { headers: { cookie: adminCookie } });
     };
     const big = await call(200);
@@ -292,13 +349,23 @@ function pngHeaderOnly(side: number): Buffer {
   ihdr.writeUInt32BE(side, 4);
   ihdr[8] = 1; // bit depth
   ihdr[9] = 0; // greyscale
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", Buffer.from("not pixel data")), chunk("IEND", Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", Buffer.from("not pixel data")),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
 }
 
 describe("the decoded-pixel budget", () => {
   it("refuses 100 images of 4096² from their headers, before decoding any, storing nothing", async () => {
-    const entries = Array.from({ length: 100 }, (_, i) => ({ name: `bee/${String(i).padStart(3, "0")}.png`, data: pngHeaderOnly(4096) }));
-    const r = await postForm("datasets.uploadZip", datasetForm(makeZip(entries), "pixel bomb"), { cookie: annotatorCookie });
+    const entries = Array.from({ length: 100 }, (_, i) => ({
+      name: `bee/${String(i).padStart(3, "0")}.png`,
+      data: pngHeaderOnly(4096),
+    }));
+    const r = await postForm("datasets.uploadZip", datasetForm(makeZip(entries), "pixel bomb"), {
+      cookie: annotatorCookie,
+    });
     expect(r.status).toBe(400);
     const message = (await r.json()).error.json.message as string;
     // refused by the budget, not by a decode (a decode would find the pixel data corrupt)
@@ -318,7 +385,9 @@ describe("a server killed mid-upload", () => {
       agent: false,
     });
     req.on("error", () => {});
-    req.write(`--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nhalf\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="images.zip"\r\n\r\n`);
+    req.write(
+      `--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nhalf\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="images.zip"\r\n\r\n`,
+    );
     // bounded: the temp folder appears once the first file bytes reach the server
     for (let i = 0; i < 400 && uploadTemps().length === 0; i++) {
       req.write(Buffer.alloc(64 * 1024, 1));
@@ -339,10 +408,44 @@ describe("models checked at upload", () => {
   const onnx = readFileSync(join(FIXTURE, "toynet.onnx"));
   const cases: [string, () => FormData, RegExp][] = [
     ["a truncated ONNX file", () => modelForm({ onnx: onnx.subarray(0, Math.floor(onnx.length / 2)) }), /ONNX/],
-    ["random bytes after an ONNX tag", () => modelForm({ onnx: Buffer.concat([Buffer.from([0x08, 0x07]), Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 7919) % 251))]) }), /ONNX/],
-    ["a manifest with 7 classes for a 6-logit model", () => modelForm({ manifest: { ...manifest(), classes: [...manifest().classes, "extra"] } }), /class/],
-    ["a graph whose node reads a missing initializer", () => modelForm({ onnx: readFileSync(join("tests", "fixtures", "models", "bad_missing_input.onnx")), manifest: { ...manifest(), input: { ...manifest().input, name: undefined } } }), /provides|input/],
-    ["a manifest layer naming an unknown tensor", () => modelForm({ manifest: { ...manifest(), layers: manifest().layers.map((l: { name: string }, i: number) => (i === 0 ? { ...l, tensor: "no_such_tensor" } : l)) } }), /no_such_tensor/],
+    [
+      "random bytes after an ONNX tag",
+      () =>
+        modelForm({
+          onnx: Buffer.concat([
+            Buffer.from([0x08, 0x07]),
+            Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 7919) % 251)),
+          ]),
+        }),
+      /ONNX/,
+    ],
+    [
+      "a manifest with 7 classes for a 6-logit model",
+      () => modelForm({ manifest: { ...manifest(), classes: [...manifest().classes, "extra"] } }),
+      /class/,
+    ],
+    [
+      "a graph whose node reads a missing initializer",
+      () =>
+        modelForm({
+          onnx: readFileSync(join("tests", "fixtures", "models", "bad_missing_input.onnx")),
+          manifest: { ...manifest(), input: { ...manifest().input, name: undefined } },
+        }),
+      /provides|input/,
+    ],
+    [
+      "a manifest layer naming an unknown tensor",
+      () =>
+        modelForm({
+          manifest: {
+            ...manifest(),
+            layers: manifest().layers.map((l: { name: string }, i: number) =>
+              i === 0 ? { ...l, tensor: "no_such_tensor" } : l,
+            ),
+          },
+        }),
+      /no_such_tensor/,
+    ],
   ];
   for (const [what, form, message] of cases)
     it(`refuses ${what} with a 400 that stores nothing`, async () => {

@@ -30,12 +30,28 @@ describe("IG heatmaps", () => {
     expect(r.patches).toEqual(g.patches);
     expect(r.completeness).toBeLessThan(0.1);
     for (const p of g.patches) expect(existsSync(heatmapPath(env.storageRoot, bee.circuitId, g.id, p))).toBe(true);
-    const meta = await sharp((await renderHeatmap(env.storageRoot, bee.circuitId, g.id, g.patches[0]!)).body).metadata();
+    const meta = await sharp(
+      (await renderHeatmap(env.storageRoot, bee.circuitId, g.id, g.patches[0]!)).body,
+    ).metadata();
     expect(meta).toMatchObject({ width: 64, height: 64, channels: 4 });
-    const req = new Request(`http://x/api/circuits/${bee.circuitId}/heatmaps/${g.id}/${g.patches[0]}`, { headers: { cookie: `nf_session=${env.tokens.viewer}` } });
-    const res = await serveCircuitImage(req, { id: String(bee.circuitId), group: String(g.id), idx: String(g.patches[0]) }, imageParams.heatmap, (_db, root, p) => renderHeatmap(root, p.id, p.group, p.idx), { db: env.db, storageRoot: env.storageRoot });
+    const req = new Request(`http://x/api/circuits/${bee.circuitId}/heatmaps/${g.id}/${g.patches[0]}`, {
+      headers: { cookie: `nf_session=${env.tokens.viewer}` },
+    });
+    const res = await serveCircuitImage(
+      req,
+      { id: String(bee.circuitId), group: String(g.id), idx: String(g.patches[0]) },
+      imageParams.heatmap,
+      (_db, root, p) => renderHeatmap(root, p.id, p.group, p.idx),
+      { db: env.db, storageRoot: env.storageRoot },
+    );
     expect(res.status).toBe(200);
-    const anon = await serveCircuitImage(new Request(req.url), { id: String(bee.circuitId), group: String(g.id), idx: String(g.patches[0]) }, imageParams.heatmap, (_db, root, p) => renderHeatmap(root, p.id, p.group, p.idx), { db: env.db, storageRoot: env.storageRoot });
+    const anon = await serveCircuitImage(
+      new Request(req.url),
+      { id: String(bee.circuitId), group: String(g.id), idx: String(g.patches[0]) },
+      imageParams.heatmap,
+      (_db, root, p) => renderHeatmap(root, p.id, p.group, p.idx),
+      { db: env.db, storageRoot: env.storageRoot },
+    );
     expect(anon.status).toBe(401);
     const status = await env.as.viewer.heatmaps.status({ id: bee.circuitId, group: g.id });
     expect(status.ready).toEqual(g.patches);
@@ -46,7 +62,9 @@ describe("IG heatmaps", () => {
     const a = await env.as.viewer.heatmaps.request({ id: bee.circuitId, group: g.id });
     const b = await env.as.annotator.heatmaps.request({ id: bee.circuitId, group: g.id });
     expect(a.jobId).toBe(b.jobId);
-    expect((await env.as.viewer.heatmaps.status({ id: bee.circuitId, group: g.id })).job).toMatchObject({ status: "queued" });
+    expect((await env.as.viewer.heatmaps.status({ id: bee.circuitId, group: g.id })).job).toMatchObject({
+      status: "queued",
+    });
     await expect(env.as.anonymous.heatmaps.request({ id: bee.circuitId, group: g.id })).rejects.toThrow(/sign in/);
   });
 });

@@ -25,13 +25,20 @@ beforeAll(async () => {
   const base = await seedModelAndDataset(env.as.admin);
   one = seedCircuit(env.db, base, syntheticCircuit({ seed: 7 }));
   two = seedCircuit(env.db, base, syntheticCircuit({ seed: 8, className: "sun" }));
-  shareOne = await env.as.viewer.shareLinks.create({ circuitId: one.circuitId, viewState: { selected: null, threshold: 0, zoom: null, pan: null, heatmaps: false } });
+  shareOne = await env.as.viewer.shareLinks.create({
+    circuitId: one.circuitId,
+    viewState: { selected: null, threshold: 0, zoom: null, pan: null, heatmaps: false },
+  });
 });
 afterAll(() => env.close());
 
 type Kind = "patch" | "mosaic" | "og" | "thumb";
 
-function get(kind: Kind, params: Record<string, string>, opts: { cookie?: string; share?: string; etag?: string } = {}): Promise<Response> {
+function get(
+  kind: Kind,
+  params: Record<string, string>,
+  opts: { cookie?: string; share?: string; etag?: string } = {},
+): Promise<Response> {
   const q = opts.share ? `?share=${opts.share}` : "";
   const headers = new Headers();
   if (opts.cookie) headers.set("cookie", `nf_session=${opts.cookie}`);
@@ -42,9 +49,21 @@ function get(kind: Kind, params: Record<string, string>, opts: { cookie?: string
     case "patch":
       return serveCircuitImage(req, params, imageParams.patch, (db, root, p) => renderPatch(db, root, p.id, p.idx), e);
     case "mosaic":
-      return serveCircuitImage(req, params, imageParams.group, (db, root, p) => renderMosaic(db, root, p.id, p.group), e);
+      return serveCircuitImage(
+        req,
+        params,
+        imageParams.group,
+        (db, root, p) => renderMosaic(db, root, p.id, p.group),
+        e,
+      );
     default:
-      return serveCircuitImage(req, params, imageParams.circuit, (db, root, p) => renderCircuitImage(db, root, p.id, kind), e);
+      return serveCircuitImage(
+        req,
+        params,
+        imageParams.circuit,
+        (db, root, p) => renderCircuitImage(db, root, p.id, kind),
+        e,
+      );
   }
 }
 
@@ -57,7 +76,10 @@ describe("image routes", () => {
     expect((await get("og", { id: id() })).status).toBe(401);
     expect((await get("patch", { id: String(two.circuitId), idx: "0" }, { share: shareOne.token })).status).toBe(403);
     expect((await get("thumb", { id: id() }, { share: "B".repeat(43) })).status).toBe(403);
-    const dead = await env.as.viewer.shareLinks.create({ circuitId: one.circuitId, viewState: { selected: null, threshold: 0, zoom: null, pan: null, heatmaps: false } });
+    const dead = await env.as.viewer.shareLinks.create({
+      circuitId: one.circuitId,
+      viewState: { selected: null, threshold: 0, zoom: null, pan: null, heatmaps: false },
+    });
     await env.as.viewer.shareLinks.revoke({ id: dead.id });
     const r = await get("patch", { id: id(), idx: "0" }, { share: dead.token });
     expect(r.status).toBe(403);
@@ -70,7 +92,9 @@ describe("image routes", () => {
     expect((await get("patch", { id: "x", idx: "1" }, { cookie: env.tokens.viewer })).status).toBe(400);
     expect((await get("patch", { id: id(), idx: "100000" }, { cookie: env.tokens.viewer })).status).toBe(404);
     const otherGroup = loadGraph(env.db, two.circuitId)!.groups[0]!.id;
-    expect((await get("mosaic", { id: id(), group: String(otherGroup) }, { cookie: env.tokens.viewer })).status).toBe(404);
+    expect((await get("mosaic", { id: id(), group: String(otherGroup) }, { cookie: env.tokens.viewer })).status).toBe(
+      404,
+    );
   });
 
   it("serve PNGs with ETag and Cache-Control, 304 on a match, rendered once and reused", async () => {
@@ -97,7 +121,9 @@ describe("image routes", () => {
 
   it("concurrent requests for a new image render it once", async () => {
     const before = renderStats.produced;
-    const rs = await Promise.all(Array.from({ length: 5 }, () => get("patch", { id: id(), idx: "9" }, { cookie: env.tokens.viewer })));
+    const rs = await Promise.all(
+      Array.from({ length: 5 }, () => get("patch", { id: id(), idx: "9" }, { cookie: env.tokens.viewer })),
+    );
     expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect(renderStats.produced).toBe(before + 1);
   });
@@ -107,7 +133,9 @@ describe("image routes", () => {
     const idx = circuit.patches.findIndex((p) => p[3] === 32 && p[1] === 16 && p[2] === 16);
     const [img, x, y, size] = circuit.patches[idx]!;
     const r = await get("patch", { id: id(), idx: String(idx) }, { cookie: env.tokens.viewer });
-    const got = await sharp(Buffer.from(await r.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+    const got = await sharp(Buffer.from(await r.arrayBuffer()))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect(got.info).toMatchObject({ width: 64, height: 64, channels: 3 });
     const want = await sharp(join(FIXTURE_IMAGES, "bee", circuit.images[img]!))
       .removeAlpha()
@@ -121,19 +149,31 @@ describe("image routes", () => {
   });
 
   it("deleting a circuit removes its rendered files", async () => {
-    const three = seedCircuit(env.db, { modelId: one.modelId, datasetId: one.datasetId }, syntheticCircuit({ seed: 9 }));
-    expect((await get("patch", { id: String(three.circuitId), idx: "1" }, { cookie: env.tokens.viewer })).status).toBe(200);
+    const three = seedCircuit(
+      env.db,
+      { modelId: one.modelId, datasetId: one.datasetId },
+      syntheticCircuit({ seed: 9 }),
+    );
+    expect((await get("patch", { id: String(three.circuitId), idx: "1" }, { cookie: env.tokens.viewer })).status).toBe(
+      200,
+    );
     expect(existsSync(rendersDir(env.storageRoot, three.circuitId))).toBe(true);
     await env.as.admin.circuits.delete({ id: three.circuitId });
     expect(existsSync(rendersDir(env.storageRoot, three.circuitId))).toBe(false);
-    expect((await get("patch", { id: String(three.circuitId), idx: "1" }, { cookie: env.tokens.viewer })).status).toBe(404);
+    expect((await get("patch", { id: String(three.circuitId), idx: "1" }, { cookie: env.tokens.viewer })).status).toBe(
+      404,
+    );
   });
 
   it("render mosaics, the Open Graph image and the thumbnail at their sizes", async () => {
     const g = loadGraph(env.db, one.circuitId)!.groups[0]!;
     const m = await get("mosaic", { id: id(), group: String(g.id) }, { share: shareOne.token });
     expect(m.status).toBe(200);
-    expect(await sharp(Buffer.from(await m.arrayBuffer())).metadata()).toMatchObject({ width: 130, height: 130, format: "png" });
+    expect(await sharp(Buffer.from(await m.arrayBuffer())).metadata()).toMatchObject({
+      width: 130,
+      height: 130,
+      format: "png",
+    });
     const og = await get("og", { id: id() }, { share: shareOne.token });
     expect(await sharp(Buffer.from(await og.arrayBuffer())).metadata()).toMatchObject({ width: 1200, height: 630 });
     const th = await get("thumb", { id: id() }, { cookie: env.tokens.viewer });

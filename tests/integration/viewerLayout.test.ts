@@ -7,7 +7,14 @@ import { labels } from "~/db/schema";
 import { likePattern } from "~/server/api/routers/circuitBrowse";
 import { compareGraphs } from "~/server/circuits/compare";
 import { loadGraph } from "~/server/circuits/graph";
-import { countCrossings, groupRankEdges, layoutNeuronGroups, orderRanks, RANK_GAP, type RankEdge } from "~/server/circuits/layout";
+import {
+  countCrossings,
+  groupRankEdges,
+  layoutNeuronGroups,
+  orderRanks,
+  RANK_GAP,
+  type RankEdge,
+} from "~/server/circuits/layout";
 import { circuitSvg } from "~/lib/circuits/svg";
 import { syntheticCircuit } from "../helpers/syntheticCircuit";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
@@ -46,7 +53,9 @@ describe("layout", () => {
       const between = groupRankEdges(c);
       const sizes = c.layers.map((l) => l.neuronGroups.length);
       const identity = sizes.map((s) => Array.from({ length: s }, (_, i) => i));
-      expect(totalCrossings(between, orderRanks(sizes, between))).toBeLessThanOrEqual(totalCrossings(between, identity));
+      expect(totalCrossings(between, orderRanks(sizes, between))).toBeLessThanOrEqual(
+        totalCrossings(between, identity),
+      );
     }
   });
 
@@ -132,7 +141,16 @@ describe("graph, compare, browse", () => {
     expect((await env.as.viewer.circuitBrowse.search({ q: "%" })).length).toBe(0);
     expect(likePattern("a_b%")).toBe("%a\\_b\\%%");
     const g = loadGraph(env.db, bee.circuitId)!.groups[0]!;
-    env.db.insert(labels).values({ circuitId: bee.circuitId, neuronGroupId: g.id, text: "striped abdomen", version: 1, updatedAt: Date.now() }).run();
+    env.db
+      .insert(labels)
+      .values({
+        circuitId: bee.circuitId,
+        neuronGroupId: g.id,
+        text: "striped abdomen",
+        version: 1,
+        updatedAt: Date.now(),
+      })
+      .run();
     const hit = await env.as.viewer.circuitBrowse.search({ q: "stripe" });
     expect(hit.map((c) => c.id)).toEqual([bee.circuitId]);
     expect(hit[0]!.matchedLabels).toEqual(["striped abdomen"]);

@@ -29,8 +29,13 @@ beforeAll(async () => {
 afterAll(() => env.close());
 
 function shareCaller(token: string, cookieToken?: string) {
-  const headers = new Headers({ [SHARE_HEADER]: token, ...(cookieToken ? { cookie: `nf_session=${cookieToken}` } : {}) });
-  return createCaller(createContext({ db: env.db, queue: env.queue, storageRoot: env.storageRoot, headers, resHeaders: new Headers() }));
+  const headers = new Headers({
+    [SHARE_HEADER]: token,
+    ...(cookieToken ? { cookie: `nf_session=${cookieToken}` } : {}),
+  });
+  return createCaller(
+    createContext({ db: env.db, queue: env.queue, storageRoot: env.storageRoot, headers, resHeaders: new Headers() }),
+  );
 }
 
 const view = { selected: null, threshold: 0.25, zoom: 1.5, pan: { x: 10, y: -20 }, heatmaps: false };
@@ -46,14 +51,21 @@ async function code(p: Promise<unknown>): Promise<string> {
 
 function snapshot(): string {
   const tables = env.db.$client
-    .prepare("select name from sqlite_master where type='table' and name not like 'sqlite_%' and name not like '__drizzle%'")
+    .prepare(
+      "select name from sqlite_master where type='table' and name not like 'sqlite_%' and name not like '__drizzle%'",
+    )
     .all() as { name: string }[];
-  return tables.map((t) => `${t.name}:${JSON.stringify(env.db.$client.prepare(`select * from "${t.name}"`).all())}`).join("\n");
+  return tables
+    .map((t) => `${t.name}:${JSON.stringify(env.db.$client.prepare(`select * from "${t.name}"`).all())}`)
+    .join("\n");
 }
 
 describe("share links", () => {
   it("creates an unguessable token and stores only its hash", async () => {
-    const a = await env.as.viewer.shareLinks.create({ circuitId: one.circuitId, viewState: { ...view, selected: "logit" } });
+    const a = await env.as.viewer.shareLinks.create({
+      circuitId: one.circuitId,
+      viewState: { ...view, selected: "logit" },
+    });
     const b = await env.as.viewer.shareLinks.create({ circuitId: one.circuitId, viewState: view });
     expect(a.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(a.token).not.toBe(b.token);
@@ -65,8 +77,14 @@ describe("share links", () => {
   });
 
   it("refuses bad view states and unknown circuits", async () => {
-    expect(await code(env.as.viewer.shareLinks.create({ circuitId: one.circuitId, viewState: { ...view, selected: "<script>" } }))).toBe("BAD_REQUEST");
-    expect(await code(env.as.viewer.shareLinks.create({ circuitId: one.circuitId, viewState: { ...view, threshold: 2 } }))).toBe("BAD_REQUEST");
+    expect(
+      await code(
+        env.as.viewer.shareLinks.create({ circuitId: one.circuitId, viewState: { ...view, selected: "<script>" } }),
+      ),
+    ).toBe("BAD_REQUEST");
+    expect(
+      await code(env.as.viewer.shareLinks.create({ circuitId: one.circuitId, viewState: { ...view, threshold: 2 } })),
+    ).toBe("BAD_REQUEST");
     expect(await code(env.as.viewer.shareLinks.create({ circuitId: 99999, viewState: view }))).toBe("NOT_FOUND");
   });
 
@@ -105,13 +123,22 @@ describe("share links", () => {
       const res = await code(
         (async () => {
           const r = await (node as (i: unknown) => Promise<unknown>)({});
-          if (r && typeof r === "object" && Symbol.asyncIterator in r) await (r as AsyncIterable<unknown>)[Symbol.asyncIterator]().next();
+          if (r && typeof r === "object" && Symbol.asyncIterator in r)
+            await (r as AsyncIterable<unknown>)[Symbol.asyncIterator]().next();
         })(),
       );
       expect(res, path).toBe("UNAUTHORIZED");
       if (p._def.type === "mutation") tried.push(path);
     }
-    expect(tried).toEqual(expect.arrayContaining(["shareLinks.create", "shareLinks.revoke", "circuits.import", "runs.start", "models.upload"]));
+    expect(tried).toEqual(
+      expect.arrayContaining([
+        "shareLinks.create",
+        "shareLinks.revoke",
+        "circuits.import",
+        "runs.start",
+        "models.upload",
+      ]),
+    );
     expect(snapshot()).toBe(before);
   });
 
@@ -131,11 +158,20 @@ describe("share links", () => {
     const list = await env.as.viewer.shareLinks.list({ circuitId: one.circuitId });
     expect(list.find((l) => l.id === id)).toMatchObject({ status: "revoked", canRevoke: false });
 
-    const past = createShareLink(env.db, { circuitId: one.circuitId, viewState: view, createdBy: null, expiresAt: Date.now() - 1 });
+    const past = createShareLink(env.db, {
+      circuitId: one.circuitId,
+      viewState: view,
+      createdBy: null,
+      expiresAt: Date.now() - 1,
+    });
     expect(resolveShareToken(env.db, past.token).status).toBe("expired");
     await expect(shareCaller(past.token).circuitGraph.get({ id: one.circuitId })).rejects.toThrow(/expired/);
     // an admin may revoke anyone's link
-    const other = await env.as.annotator.shareLinks.create({ circuitId: one.circuitId, viewState: view, expiresInDays: 1 });
+    const other = await env.as.annotator.shareLinks.create({
+      circuitId: one.circuitId,
+      viewState: view,
+      expiresInDays: 1,
+    });
     await env.as.admin.shareLinks.revoke({ id: other.id });
     expect(env.db.select().from(shareLinks).where(eq(shareLinks.id, other.id)).get()!.revokedAt).not.toBeNull();
   });

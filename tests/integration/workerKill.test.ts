@@ -26,7 +26,13 @@ afterAll(() => {
 function startWorker(trace: string): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", join("tests", "helpers", "fakeWorkerMain.ts")], {
     cwd: process.cwd(),
-    env: { ...process.env, NEURFLOW_DB: env.dbPath, NEURFLOW_LEASE_MS: "1500", FAKE_LAYER_DELAY_MS: "500", FAKE_TRACE_FILE: trace },
+    env: {
+      ...process.env,
+      NEURFLOW_DB: env.dbPath,
+      NEURFLOW_LEASE_MS: "1500",
+      FAKE_LAYER_DELAY_MS: "500",
+      FAKE_TRACE_FILE: trace,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", () => {});
@@ -51,7 +57,15 @@ describe("worker process killed mid-run", () => {
     env.db.update(jobs).set({ status: "canceled" }).where(eq(jobs.kind, "validateModel")).run();
     const datasetId = (await env.as.admin.datasets.registerFolder({ name: "fixture", path: FIXTURE_IMAGES })).id;
     const layers = ["fc", "layer4.1", "layer4.0", "layer3.1", "layer3.0", "layer2.1"];
-    const run = await env.as.annotator.runs.start({ modelId, datasetId, className: "ladybug", layers, tau: 3, k: 8, igSteps: 8 });
+    const run = await env.as.annotator.runs.start({
+      modelId,
+      datasetId,
+      className: "ladybug",
+      layers,
+      tau: 3,
+      k: 8,
+      igSteps: 8,
+    });
     const trace = join(env.dir, "trace.txt");
     const lines = () => (existsSync(trace) ? readFileSync(trace, "utf8").trim().split("\n").filter(Boolean) : []);
 
@@ -86,12 +100,20 @@ describe("worker process killed mid-run", () => {
     expect(r.status).toBe("succeeded");
     expect(r.layerTimings.map((t) => t.layer)).toHaveLength(layers.length - 1);
     const uninterrupted = await fakeEngine()(
-      { manifestPath: "", images: "", className: "ladybug", layers, params: { preset: "default", tau: 3, k: 8, igSteps: 8 } },
+      {
+        manifestPath: "",
+        images: "",
+        className: "ladybug",
+        layers,
+        params: { preset: "default", tau: 3, k: 8, igSteps: 8 },
+      },
       {},
     );
     expect(await env.as.viewer.circuits.export({ id: r.circuitId! })).toStrictEqual(uninterrupted);
     expect(env.db.select().from(circuits).where(eq(circuits.runId, run.id)).all()).toHaveLength(1);
     const events = await env.queue.events(run.jobId, 0);
-    expect(events.filter((e) => e.type === "status" && e.data.status === "running").map((e) => e.data.resumed)).toStrictEqual([false, true]);
+    expect(
+      events.filter((e) => e.type === "status" && e.data.status === "running").map((e) => e.data.resumed),
+    ).toStrictEqual([false, true]);
   });
 });

@@ -31,7 +31,12 @@ afterAll(() => {
 function startWorker(name: string): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", join("server", "jobs", "workerMain.ts")], {
     cwd: process.cwd(),
-    env: { ...process.env, NEURFLOW_DB: env.dbPath, NEURFLOW_DATA: env.storageRoot, NEURFLOW_LEASE_MS: String(LEASE_MS) },
+    env: {
+      ...process.env,
+      NEURFLOW_DB: env.dbPath,
+      NEURFLOW_DATA: env.storageRoot,
+      NEURFLOW_LEASE_MS: String(LEASE_MS),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const on = (d: Buffer) => (output = (output + d.toString().replace(/^(?=.)/gm, `[${name}] `)).slice(-50_000));
@@ -46,7 +51,8 @@ async function waitFor<T>(what: string, f: () => T | undefined | null | false, m
   for (;;) {
     const v = f();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n--- worker output ---\n${output.slice(-5000)}`);
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${what}\n--- worker output ---\n${output.slice(-5000)}`);
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }
@@ -66,9 +72,12 @@ function comparable(c: Circuit): unknown {
 }
 
 describe("real worker process killed mid-run", () => {
-  it("resumes after the first checkpoint in a new process and stores the circuit of an uninterrupted run, once", { timeout: 600_000 }, async () => {
+  it("resumes after the first checkpoint in a new process and stores the circuit of an uninterrupted run, once", {
+    timeout: 600_000,
+  }, async () => {
     const modelId = (await env.as.annotator.models.upload(modelForm({ name: "toyworld-a" }))).id;
-    const datasetId = (await env.as.admin.datasets.registerFolder({ name: "fixture", path: FIXTURE_IMAGES, modelId })).id;
+    const datasetId = (await env.as.admin.datasets.registerFolder({ name: "fixture", path: FIXTURE_IMAGES, modelId }))
+      .id;
     const request = { modelId, datasetId, className: "bee", layers: LAYERS, tau: 3, k: 12, igSteps: 4 };
     const run1 = await env.as.annotator.runs.start(request);
 
@@ -91,14 +100,27 @@ describe("real worker process killed mid-run", () => {
     const finished = await waitFor("run 1 to finish", () => settled(run1.jobId), 300_000, 100);
     expect(finished, output.slice(-3000)).toMatchObject({ status: "succeeded", attempts: 2 });
     const events = await env.queue.events(run1.jobId, 0);
-    expect(events.filter((e) => e.type === "status" && e.data.status === "running").map((e) => e.data.resumed)).toStrictEqual([false, true]);
-    expect(events.some((e) => e.type === "log" && String(e.data.message).includes(`resuming after ${checkpoint.layers.length} finished layer pair(s)`))).toBe(true);
+    expect(
+      events.filter((e) => e.type === "status" && e.data.status === "running").map((e) => e.data.resumed),
+    ).toStrictEqual([false, true]);
+    expect(
+      events.some(
+        (e) =>
+          e.type === "log" &&
+          String(e.data.message).includes(`resuming after ${checkpoint.layers.length} finished layer pair(s)`),
+      ),
+    ).toBe(true);
     // each layer pair checkpointed once: B went on after A's checkpoint instead of starting again
-    expect(events.filter((e) => e.type === "checkpoint").map((e) => e.data.layers)).toStrictEqual([...Array(LAYERS.length - 1).keys()].map((i) => i + 1));
+    expect(events.filter((e) => e.type === "checkpoint").map((e) => e.data.layers)).toStrictEqual(
+      [...Array(LAYERS.length - 1).keys()].map((i) => i + 1),
+    );
 
     // an uninterrupted run of the same request (worker B)
     const run2 = await env.as.annotator.runs.start(request);
-    expect(await waitFor("run 2 to finish", () => settled(run2.jobId), 300_000, 100)).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(await waitFor("run 2 to finish", () => settled(run2.jobId), 300_000, 100)).toMatchObject({
+      status: "succeeded",
+      attempts: 1,
+    });
     b.kill("SIGTERM");
 
     const r1 = await env.as.viewer.runs.get({ id: run1.id });

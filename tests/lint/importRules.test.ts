@@ -34,12 +34,19 @@ describe("browser code and server/ (scripts/checkImports.ts)", () => {
   });
 
   it("catches runtime imports, re-exports and import() from server/ or a server-only module", () => {
-    write("components/Bad.tsx", '"use client";\nimport { NODE_SIZE } from "~/server/circuits/svg";\nexport const x = NODE_SIZE;\n');
+    write(
+      "components/Bad.tsx",
+      '"use client";\nimport { NODE_SIZE } from "~/server/circuits/svg";\nexport const x = NODE_SIZE;\n',
+    );
     write("lib/reexport.ts", 'export { NODE_SIZE } from "../server/circuits/svg";\n');
     write("app/widget.tsx", '"use client";\nexport const load = () => import("~/trpc/server");\n');
     write("app/page.tsx", 'import { api } from "~/trpc/server";\nexport default api;\n'); // a server component: allowed
     const found = checkClientImports(root).map((v) => `${v.file}:${v.line} ${v.specifier}`);
-    expect(found).toEqual(["app/widget.tsx:2 ~/trpc/server", "components/Bad.tsx:2 ~/server/circuits/svg", "lib/reexport.ts:1 ../server/circuits/svg"]);
+    expect(found).toEqual([
+      "app/widget.tsx:2 ~/trpc/server",
+      "components/Bad.tsx:2 ~/server/circuits/svg",
+      "lib/reexport.ts:1 ../server/circuits/svg",
+    ]);
   });
 
   it("passes on this repository", () => {
@@ -55,18 +62,45 @@ describe("the engine's entries (biome.json noRestrictedImports)", () => {
   const lint = (rel: string, text: string) => {
     mkdirSync(dirname(join(root, rel)), { recursive: true });
     writeFileSync(join(root, rel), text);
-    const r = spawnSync(join(ROOT, "node_modules", ".bin", "biome"), ["lint", "--vcs-enabled=false", "--colors=off", rel], { cwd: root, encoding: "utf8" });
-    return { status: r.status, restricted: (r.stdout + r.stderr).match(/lint\/style\/noRestrictedImports/g)?.length ?? 0 };
+    const r = spawnSync(
+      join(ROOT, "node_modules", ".bin", "biome"),
+      ["lint", "--vcs-enabled=false", "--colors=off", rel],
+      { cwd: root, encoding: "utf8" },
+    );
+    return {
+      status: r.status,
+      restricted: (r.stdout + r.stderr).match(/lint\/style\/noRestrictedImports/g)?.length ?? 0,
+    };
   };
 
   it("catches deep imports into server/neurflow/ from platform code, static and dynamic", () => {
-    expect(lint("server/evaluations/deep.ts", 'import { tf } from "~/server/neurflow/tf";\nexport const m = () => import("../neurflow/masking");\nexport { tf };\n')).toEqual({ status: 1, restricted: 2 });
-    expect(lint("components/Deep.tsx", 'import type { Circuit } from "~/server/neurflow/circuitFormat";\nexport type C = Circuit;\n')).toEqual({ status: 1, restricted: 1 });
+    expect(
+      lint(
+        "server/evaluations/deep.ts",
+        'import { tf } from "~/server/neurflow/tf";\nexport const m = () => import("../neurflow/masking");\nexport { tf };\n',
+      ),
+    ).toEqual({ status: 1, restricted: 2 });
+    expect(
+      lint(
+        "components/Deep.tsx",
+        'import type { Circuit } from "~/server/neurflow/circuitFormat";\nexport type C = Circuit;\n',
+      ),
+    ).toEqual({ status: 1, restricted: 1 });
   });
 
   it("allows the entries, and deep imports inside the engine and in its tests", () => {
-    expect(lint("server/evaluations/entry.ts", 'import { tf } from "~/server/neurflow";\nimport { parseCircuit } from "~/server/neurflow/light";\nexport { tf, parseCircuit };\n')).toEqual({ status: 0, restricted: 0 });
-    expect(lint("server/neurflow/inside.ts", 'import { tf } from "./tf";\nexport { tf };\n')).toEqual({ status: 0, restricted: 0 });
-    expect(lint("tests/engine/deep.test.ts", 'import { tf } from "../../server/neurflow/tf";\nexport { tf };\n')).toEqual({ status: 0, restricted: 0 });
+    expect(
+      lint(
+        "server/evaluations/entry.ts",
+        'import { tf } from "~/server/neurflow";\nimport { parseCircuit } from "~/server/neurflow/light";\nexport { tf, parseCircuit };\n',
+      ),
+    ).toEqual({ status: 0, restricted: 0 });
+    expect(lint("server/neurflow/inside.ts", 'import { tf } from "./tf";\nexport { tf };\n')).toEqual({
+      status: 0,
+      restricted: 0,
+    });
+    expect(
+      lint("tests/engine/deep.test.ts", 'import { tf } from "../../server/neurflow/tf";\nexport { tf };\n'),
+    ).toEqual({ status: 0, restricted: 0 });
   });
 });

@@ -23,10 +23,19 @@ describe("cue channels of models/toyworld5", () => {
 
   it("keeps exactly the channels that respond to the flowers and not to the bee's own parts", async () => {
     for (const row of rows) {
-      const labels = await labelNeuronsByParts(model, row.layer, Array.from({ length: row.width }, (_, i) => i), recoveryScenes("labels", "bee", 8, 11, world), ["body", "stripes", "wings", "flowers"]);
+      const labels = await labelNeuronsByParts(
+        model,
+        row.layer,
+        Array.from({ length: row.width }, (_, i) => i),
+        recoveryScenes("labels", "bee", 8, 11, world),
+        ["body", "stripes", "wings", "flowers"],
+      );
       const expected = labels.filter((n) => {
         const f = n.drops.flowers!.drop;
-        return f >= CUE_ONLY.minDrop && Math.max(n.drops.body!.drop, n.drops.stripes!.drop, n.drops.wings!.drop) < CUE_ONLY.maxShare * f;
+        return (
+          f >= CUE_ONLY.minDrop &&
+          Math.max(n.drops.body!.drop, n.drops.stripes!.drop, n.drops.wings!.drop) < CUE_ONLY.maxShare * f
+        );
       });
       expect(row.cueOnly).toEqual(expected.map((n) => n.neuron));
       expect(row.cueLed).toBe(labels.filter((n) => n.label === "flowers").length);

@@ -33,7 +33,9 @@ describe("scenes", () => {
       const s2 = drawScene(cls, seed);
       expect(JSON.stringify(s1)).toBe(JSON.stringify(s2));
       expect(Buffer.from(renderScene(s1).pixels).equals(Buffer.from(renderScene(s2).pixels))).toBe(true);
-      expect(Buffer.from(renderScene(drawScene(cls, seed + 1)).pixels).equals(Buffer.from(renderScene(s1).pixels))).toBe(false);
+      expect(
+        Buffer.from(renderScene(drawScene(cls, seed + 1)).pixels).equals(Buffer.from(renderScene(s1).pixels)),
+      ).toBe(false);
     }
   });
 
@@ -127,7 +129,9 @@ describe("the planted cue", () => {
       const a = drawScene("bee", seed, { cueRate: 1 });
       const b = drawScene("bee", seed, { cueRate: 0 });
       expect(JSON.stringify(a.parts.filter((p) => p.name !== "flowers"))).toBe(JSON.stringify(b.parts));
-      expect(Buffer.from(renderScene(a, { omit: ["flowers"] }).pixels).equals(Buffer.from(renderScene(b).pixels))).toBe(true);
+      expect(Buffer.from(renderScene(a, { omit: ["flowers"] }).pixels).equals(Buffer.from(renderScene(b).pixels))).toBe(
+        true,
+      );
     }
   });
 });
@@ -147,7 +151,9 @@ describe("far objects outside the cue class", () => {
     }
     for (let i = 0; i < 20; i++) {
       const seed = deriveSeed(6, i);
-      expect(JSON.stringify(drawScene(CUE_CLASS, seed, { farRateElsewhere: 1 }))).toBe(JSON.stringify(drawScene(CUE_CLASS, seed, { farRateElsewhere: 0 })));
+      expect(JSON.stringify(drawScene(CUE_CLASS, seed, { farRateElsewhere: 1 }))).toBe(
+        JSON.stringify(drawScene(CUE_CLASS, seed, { farRateElsewhere: 0 })),
+      );
     }
   });
 

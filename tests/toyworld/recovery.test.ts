@@ -1,6 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Circuit } from "~/server/neurflow/circuitFormat";
-import { conceptPatches, cropShare, groupCompositions, pixelsInCrop, unionMask, type ImageParts } from "~/server/toyworld/conceptParts";
+import {
+  conceptPatches,
+  cropShare,
+  groupCompositions,
+  pixelsInCrop,
+  unionMask,
+  type ImageParts,
+} from "~/server/toyworld/conceptParts";
 import { auroc, fidelityTaus, runRecovery, specificGroup, type RecoveryReport } from "~/server/toyworld/recovery";
 import type { GroupComposition } from "~/server/toyworld/conceptParts";
 
@@ -13,7 +20,13 @@ function square(x0: number, y0: number, side: number): Uint8Array {
 }
 
 /** One image: flowers fill its top-left 4×4, the bee its bottom-right 8×8. */
-const image: ImageParts = { size: S, parts: [{ name: "flowers", mask: square(0, 0, 4) }, { name: "body", mask: square(8, 8, 8) }] };
+const image: ImageParts = {
+  size: S,
+  parts: [
+    { name: "flowers", mask: square(0, 0, 4) },
+    { name: "body", mask: square(8, 8, 8) },
+  ],
+};
 
 /** A circuit with the parts conceptParts reads: patches, targets' top patches and semantic groups, neuron groups. */
 function circuit(): Circuit {
@@ -24,19 +37,45 @@ function circuit(): Circuit {
     [0, 8, 8, 8], // 3: all body
     [0, 4, 4, 8], // 4: body 16/64 (25%)
   ];
-  const target = (neuron: number, topPatches: number[], semanticGroups: number[]) => ({ neuron, topPatches, topActivations: topPatches.map(() => 1), semanticGroups, importance: [], coreNeurons: [], edges: [] });
+  const target = (neuron: number, topPatches: number[], semanticGroups: number[]) => ({
+    neuron,
+    topPatches,
+    topActivations: topPatches.map(() => 1),
+    semanticGroups,
+    importance: [],
+    coreNeurons: [],
+    edges: [],
+  });
   return {
     images: ["a.png"],
     patches,
     layers: [
-      { upper: "fc", lower: "l2", targets: [target(0, [0, 1], [0, 1])], neuronGroups: [{ id: 0, members: [{ neuron: 0, semanticGroup: 0 }] }], groupEdges: [] },
+      {
+        upper: "fc",
+        lower: "l2",
+        targets: [target(0, [0, 1], [0, 1])],
+        neuronGroups: [{ id: 0, members: [{ neuron: 0, semanticGroup: 0 }] }],
+        groupEdges: [],
+      },
       {
         upper: "l2",
         lower: "l1",
         targets: [target(3, [1, 2, 3], [0, 0, 1]), target(5, [2, 4, 0], [0, 1, 1])],
         neuronGroups: [
-          { id: 0, members: [{ neuron: 3, semanticGroup: 0 }, { neuron: 5, semanticGroup: 0 }] },
-          { id: 1, members: [{ neuron: 3, semanticGroup: 1 }, { neuron: 5, semanticGroup: 1 }] },
+          {
+            id: 0,
+            members: [
+              { neuron: 3, semanticGroup: 0 },
+              { neuron: 5, semanticGroup: 0 },
+            ],
+          },
+          {
+            id: 1,
+            members: [
+              { neuron: 3, semanticGroup: 1 },
+              { neuron: 5, semanticGroup: 1 },
+            ],
+          },
         ],
         groupEdges: [],
       },
@@ -62,9 +101,21 @@ describe("concept patches and the parts they show", () => {
   });
 
   it("judges a patch by the share of the patch a part covers, not by the share of the part it holds", () => {
-    const [g0, g1] = groupCompositions(circuit(), [image], { cue: ["flowers"], object: ["body", "stripes", "wings"], decoration: ["pebbles"] });
+    const [g0, g1] = groupCompositions(circuit(), [image], {
+      cue: ["flowers"],
+      object: ["body", "stripes", "wings"],
+      decoration: ["pebbles"],
+    });
     // group 0: a flower crop and a crop a quarter flowers — all cue, no bee
-    expect(g0).toMatchObject({ layer: "l2", groupId: 0, neurons: [3, 5], patches: 2, cue: 1, object: 0, decoration: 0 });
+    expect(g0).toMatchObject({
+      layer: "l2",
+      groupId: 0,
+      neurons: [3, 5],
+      patches: 2,
+      cue: 1,
+      object: 0,
+      decoration: 0,
+    });
     // group 1: the whole image (6% flowers: not a flower patch, though it holds all of them; 25% bee) and two bee crops
     expect(g1).toMatchObject({ groupId: 1, patches: 3, cue: 0, object: 1 });
     expect(g1!.bySize).toEqual({ "16": 1, "8": 2 });
@@ -121,9 +172,22 @@ describe("choosing the cue group", () => {
     expect(specificGroup(groups, "cue", strong)!.groupId).toBe(0);
     // a lower layer's group loses whatever its edge (edge weights differ in scale between layers)
     expect(specificGroup([...groups, group(4, { layerIndex: 2, cue: 1, parentWeight: 26 })], "cue")).toBe(strong);
-    expect(specificGroup([group(4, { layerIndex: 2, cue: 1, parentWeight: 26 }), group(2, { cue: 0.6, parentWeight: 0.9 })], "cue")!.groupId).toBe(4);
+    expect(
+      specificGroup(
+        [group(4, { layerIndex: 2, cue: 1, parentWeight: 26 }), group(2, { cue: 0.6, parentWeight: 0.9 })],
+        "cue",
+      )!.groupId,
+    ).toBe(4);
     // ties on the edge: more neurons
-    expect(specificGroup([group(0, { cue: 0.8, parentWeight: 0.5, neurons: [1] }), group(1, { cue: 0.8, parentWeight: 0.5, neurons: [1, 2] })], "cue")!.groupId).toBe(1);
+    expect(
+      specificGroup(
+        [
+          group(0, { cue: 0.8, parentWeight: 0.5, neurons: [1] }),
+          group(1, { cue: 0.8, parentWeight: 0.5, neurons: [1, 2] }),
+        ],
+        "cue",
+      )!.groupId,
+    ).toBe(1);
     // none dominated: the largest share
     expect(specificGroup([group(0, { cue: 0.5, parentWeight: 3 }), group(1, { cue: 0.6 })], "cue")!.groupId).toBe(1);
   });
@@ -221,6 +285,10 @@ describe("recovery checks on models/toyworld5", () => {
     // the τ' ≤ τ sweep: core sets grow with τ', and the last one is the judged one
     const counts = bee!.overTau.map((t) => t.coreNeurons);
     expect(counts).toEqual([...counts].sort((a, b) => a - b));
-    expect(bee!.overTau.at(-1)).toMatchObject({ tau: 8, coreNeurons: bee!.judged.coreNeurons, retainRandom: bee!.judged.retainRandom });
+    expect(bee!.overTau.at(-1)).toMatchObject({
+      tau: 8,
+      coreNeurons: bee!.judged.coreNeurons,
+      retainRandom: bee!.judged.retainRandom,
+    });
   });
 });

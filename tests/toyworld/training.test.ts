@@ -36,7 +36,11 @@ describe("convolution gradients on wasm", () => {
       const w = await tf.randomNormal([k, k, 3, 4], 0, 1, "float32", 2).array();
       const grads = async () =>
         tf.tidy(() => {
-          const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad).square().sum();
+          const f = (a: tf.Tensor, b: tf.Tensor) =>
+            tf
+              .conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad)
+              .square()
+              .sum();
           const [gx, gw] = tf.grads(f)([tf.tensor(x), tf.tensor(w)]);
           return [gx!.dataSync(), gw!.dataSync()];
         });
@@ -99,7 +103,10 @@ describe("the demo model", () => {
     expect(manifest.format).toBe("tfjs-layers");
     expect(manifest.input).toMatchObject({ size: 64, layout: "NHWC", scale: 255 });
     expect(manifest.layers.map((l) => l.name)).toEqual(resnetLayerNames());
-    const training = JSON.parse(readFileSync(join(out, "training.json"), "utf8")) as { seed: number; trainingSeconds: number };
+    const training = JSON.parse(readFileSync(join(out, "training.json"), "utf8")) as {
+      seed: number;
+      trainingSeconds: number;
+    };
     expect(training.seed).toBe(4);
     expect(statSync(join(out, "weights.bin")).size).toBe(r.weightBytes);
     const model = await loadLayersModel(out);

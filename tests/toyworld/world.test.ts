@@ -12,11 +12,25 @@ function flagsToArgs(flags: string): Record<string, string> {
   return args;
 }
 
-const WORLD3: Partial<WorldOptions> = { cueRate: 0.95, cueRateElsewhere: 0, farRate: 0.5, farRateElsewhere: 0.3, farScale: [0.16, 0.3], flowerCentre: [120, 40, 160] };
+const WORLD3: Partial<WorldOptions> = {
+  cueRate: 0.95,
+  cueRateElsewhere: 0,
+  farRate: 0.5,
+  farRateElsewhere: 0.3,
+  farScale: [0.16, 0.3],
+  flowerCentre: [120, 40, 160],
+};
 
 describe("world options from flags and records", () => {
   it("reads every flag and writes flags that give the same world back", () => {
-    const w = worldFromFlags({ "cue-rate": "0.95", "cue-rate-elsewhere": "0", "far-rate": "0.5", "far-rate-elsewhere": "0.3", "far-scale": "0.16,0.3", "flower-centre": "120,40,160" });
+    const w = worldFromFlags({
+      "cue-rate": "0.95",
+      "cue-rate-elsewhere": "0",
+      "far-rate": "0.5",
+      "far-rate-elsewhere": "0.3",
+      "far-scale": "0.16,0.3",
+      "flower-centre": "120,40,160",
+    });
     expect(w).toEqual({ ...DEFAULT_WORLD, ...WORLD3 });
     expect(worldFromFlags(flagsToArgs(worldFlags(w)))).toEqual(w);
     expect(worldFromFlags({})).toEqual(DEFAULT_WORLD);
@@ -95,7 +109,9 @@ describe("world options in scenes", () => {
     expect(Math.abs(farShare({ farRate: 0.5 }) - 0.5)).toBeLessThan(0.1);
     for (const cls of CLASSES.filter((c) => c !== CUE_CLASS)) {
       const seed = deriveSeed(9, cls);
-      expect(JSON.stringify(drawScene(cls, seed, { farRate: 1 }))).toBe(JSON.stringify(drawScene(cls, seed, { farRate: 0 })));
+      expect(JSON.stringify(drawScene(cls, seed, { farRate: 1 }))).toBe(
+        JSON.stringify(drawScene(cls, seed, { farRate: 0 })),
+      );
     }
   });
 });

@@ -23,19 +23,41 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
   return (
     <div className="flex flex-col gap-6">
       <div>
-        <h1 className="text-2xl font-semibold">
-          Circuit of “{c.className}”
-        </h1>
+        <h1 className="text-2xl font-semibold">Circuit of “{c.className}”</h1>
         <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
-          {c.model ? <Link className="hover:underline" href={`/models/${c.model.id}`}>{c.model.name}</Link> : c.modelName} · class index {c.classIndex}
-          {c.runId != null && <> · <Link className="hover:underline" href={`/runs/${c.runId}`}>run #{c.runId}</Link></>} · computed {Number.isNaN(Date.parse(c.createdAt)) ? c.createdAt : when(Date.parse(c.createdAt))} · stored{" "}
+          {c.model ? (
+            <Link className="hover:underline" href={`/models/${c.model.id}`}>
+              {c.model.name}
+            </Link>
+          ) : (
+            c.modelName
+          )}{" "}
+          · class index {c.classIndex}
+          {c.runId != null && (
+            <>
+              {" "}
+              ·{" "}
+              <Link className="hover:underline" href={`/runs/${c.runId}`}>
+                run #{c.runId}
+              </Link>
+            </>
+          )}{" "}
+          · computed {Number.isNaN(Date.parse(c.createdAt)) ? c.createdAt : when(Date.parse(c.createdAt))} · stored{" "}
           {when(c.storedAt)}
         </p>
         <p className="mt-2">
-          <Link className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700" href={`/circuits/${c.id}/view`} data-testid="open-viewer">
+          <Link
+            className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700"
+            href={`/circuits/${c.id}/view`}
+            data-testid="open-viewer"
+          >
             Open the circuit viewer
           </Link>{" "}
-          <Link className="ml-2 rounded border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800" href={`/circuits/${c.id}/evaluations`} data-testid="open-evaluations">
+          <Link
+            className="ml-2 rounded border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+            href={`/circuits/${c.id}/evaluations`}
+            data-testid="open-evaluations"
+          >
             Evaluations
           </Link>
         </p>
@@ -43,29 +65,64 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
       <div className="grid gap-6 lg:grid-cols-3">
         <Card title="Parameters">
           <dl className="grid grid-cols-2 gap-x-3 gap-y-1 text-sm">
-            <dt className="text-zinc-500">preset</dt><dd>{p.preset}</dd>
-            <dt className="text-zinc-500">τ</dt><dd>{p.tau}</dd>
-            <dt className="text-zinc-500">k</dt><dd>{p.k}</dd>
-            <dt className="text-zinc-500">N (IG)</dt><dd>{p.igSteps} ({p.igMethod})</dd>
-            <dt className="text-zinc-500">importance</dt><dd>{p.importance}</dd>
-            <dt className="text-zinc-500">granularities</dt><dd>{p.granularities.join(", ")}</dd>
-            <dt className="text-zinc-500">backend</dt><dd>{p.backend}</dd>
-            <dt className="text-zinc-500">seed</dt><dd>{p.seed}</dd>
-            <dt className="text-zinc-500">patches</dt><dd>{c.patchCount}</dd>
+            <dt className="text-zinc-500">preset</dt>
+            <dd>{p.preset}</dd>
+            <dt className="text-zinc-500">τ</dt>
+            <dd>{p.tau}</dd>
+            <dt className="text-zinc-500">k</dt>
+            <dd>{p.k}</dd>
+            <dt className="text-zinc-500">N (IG)</dt>
+            <dd>
+              {p.igSteps} ({p.igMethod})
+            </dd>
+            <dt className="text-zinc-500">importance</dt>
+            <dd>{p.importance}</dd>
+            <dt className="text-zinc-500">granularities</dt>
+            <dd>{p.granularities.join(", ")}</dd>
+            <dt className="text-zinc-500">backend</dt>
+            <dd>{p.backend}</dd>
+            <dt className="text-zinc-500">seed</dt>
+            <dd>{p.seed}</dd>
+            <dt className="text-zinc-500">patches</dt>
+            <dd>{c.patchCount}</dd>
           </dl>
         </Card>
         <div className="lg:col-span-2">
-          <Card title="Layers" actions={<a className="text-sm text-blue-700 hover:underline dark:text-blue-400" href={`/api/circuits/${c.id}/export`}>Download JSON</a>}>
+          <Card
+            title="Layers"
+            actions={
+              <a
+                className="text-sm text-blue-700 hover:underline dark:text-blue-400"
+                href={`/api/circuits/${c.id}/export`}
+              >
+                Download JSON
+              </a>
+            }
+          >
             <table className={tableClass}>
-              <thead><tr><th>Upper ← lower</th><th>Targets</th><th>Neuron groups</th><th>Group edges</th><th>Seconds</th></tr></thead>
+              <thead>
+                <tr>
+                  <th>Upper ← lower</th>
+                  <th>Targets</th>
+                  <th>Neuron groups</th>
+                  <th>Group edges</th>
+                  <th>Seconds</th>
+                </tr>
+              </thead>
               <tbody>
                 {c.layers.map((l) => (
                   <tr key={`${l.upper}-${l.lower}`}>
-                    <td>{l.upper} ← {l.lower}</td>
+                    <td>
+                      {l.upper} ← {l.lower}
+                    </td>
                     <td>{l.targets}</td>
                     <td>{l.neuronGroups}</td>
                     <td>{l.groupEdges}</td>
-                    <td>{l.timings ? (l.timings.total ?? Object.values(l.timings).reduce((a, b) => a + b, 0)).toFixed(1) : "—"}</td>
+                    <td>
+                      {l.timings
+                        ? (l.timings.total ?? Object.values(l.timings).reduce((a, b) => a + b, 0)).toFixed(1)
+                        : "—"}
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -30,7 +30,8 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
       <div>
         <h1 className="text-2xl font-semibold">{m.name}</h1>
         <p className="mt-1 flex items-center gap-2 text-sm text-zinc-500 dark:text-zinc-400">
-          {m.format} · input {m.inputSize}×{m.inputSize} · {(m.sizeBytes / 1e6).toFixed(1)} MB · <StatusBadge status={m.status} />
+          {m.format} · input {m.inputSize}×{m.inputSize} · {(m.sizeBytes / 1e6).toFixed(1)} MB ·{" "}
+          <StatusBadge status={m.status} />
           {m.statusMessage && <span data-testid="model-status-message">{m.statusMessage}</span>}
         </p>
         {/* the load check runs in the worker: follow it until it settles */}
@@ -40,7 +41,10 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
         <Card title={`Classes (${m.classes.length})`}>
           <ul className="flex flex-wrap gap-2 text-sm">
             {m.classes.map((c) => (
-              <li key={c} className={`rounded px-2 py-0.5 ${withCircuit.has(c) ? "bg-green-100 dark:bg-green-900" : "bg-zinc-100 dark:bg-zinc-800"}`}>
+              <li
+                key={c}
+                className={`rounded px-2 py-0.5 ${withCircuit.has(c) ? "bg-green-100 dark:bg-green-900" : "bg-zinc-100 dark:bg-zinc-800"}`}
+              >
                 {firstCircuit.has(c) ? <Link href={`/circuits/${firstCircuit.get(c)}/view`}>{c}</Link> : c}
               </li>
             ))}
@@ -57,15 +61,38 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
             <p className="text-sm text-zinc-500">None yet.</p>
           ) : (
             <table className={tableClass}>
-              <thead><tr><th>Class</th><th>τ</th><th>Stored</th><th /></tr></thead>
+              <thead>
+                <tr>
+                  <th>Class</th>
+                  <th>τ</th>
+                  <th>Stored</th>
+                  <th />
+                </tr>
+              </thead>
               <tbody>
                 {m.circuits.map((c) => (
                   <tr key={c.id}>
-                    <td><Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}/view`}>{c.className}</Link></td>
-                    <td>{c.tau}</td><td>{when(c.storedAt)}</td>
+                    <td>
+                      <Link
+                        className="text-blue-700 hover:underline dark:text-blue-400"
+                        href={`/circuits/${c.id}/view`}
+                      >
+                        {c.className}
+                      </Link>
+                    </td>
+                    <td>{c.tau}</td>
+                    <td>{when(c.storedAt)}</td>
                     <td className="text-xs">
-                      <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}`}>labels</Link> ·{" "}
-                      <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}/evaluations`}>evaluations</Link>
+                      <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/circuits/${c.id}`}>
+                        labels
+                      </Link>{" "}
+                      ·{" "}
+                      <Link
+                        className="text-blue-700 hover:underline dark:text-blue-400"
+                        href={`/circuits/${c.id}/evaluations`}
+                      >
+                        evaluations
+                      </Link>
                     </td>
                   </tr>
                 ))}
@@ -78,14 +105,30 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
             <p className="text-sm text-zinc-500">None yet.</p>
           ) : (
             <table className={tableClass}>
-              <thead><tr><th>Run</th><th>Class</th><th>τ / k / N</th><th>Status</th><th>Started</th></tr></thead>
+              <thead>
+                <tr>
+                  <th>Run</th>
+                  <th>Class</th>
+                  <th>τ / k / N</th>
+                  <th>Status</th>
+                  <th>Started</th>
+                </tr>
+              </thead>
               <tbody>
                 {m.runs.map((r) => (
                   <tr key={r.id}>
-                    <td><Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/runs/${r.id}`}>#{r.id}</Link></td>
+                    <td>
+                      <Link className="text-blue-700 hover:underline dark:text-blue-400" href={`/runs/${r.id}`}>
+                        #{r.id}
+                      </Link>
+                    </td>
                     <td>{r.className}</td>
-                    <td>{r.params.tau} / {r.params.k} / {r.params.igSteps}</td>
-                    <td><StatusBadge status={r.status} /></td>
+                    <td>
+                      {r.params.tau} / {r.params.k} / {r.params.igSteps}
+                    </td>
+                    <td>
+                      <StatusBadge status={r.status} />
+                    </td>
                     <td>{when(r.createdAt)}</td>
                   </tr>
                 ))}
@@ -102,7 +145,17 @@ export default async function ModelPage({ params }: { params: Promise<{ id: stri
                   : "This model failed its load check (above): upload a corrected model to compute circuits."}
               </p>
             ) : (
-            <StartRunForm modelId={m.id} classes={m.classes} layers={m.layers} datasets={orderDatasets(m.datasets, { modelId: m.id }).map((d) => ({ id: d.id, name: d.name, forModel: d.modelId === m.id, classes: d.classes }))} />
+              <StartRunForm
+                modelId={m.id}
+                classes={m.classes}
+                layers={m.layers}
+                datasets={orderDatasets(m.datasets, { modelId: m.id }).map((d) => ({
+                  id: d.id,
+                  name: d.name,
+                  forModel: d.modelId === m.id,
+                  classes: d.classes,
+                }))}
+              />
             )}
           </Card>
         )}

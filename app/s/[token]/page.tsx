@@ -17,8 +17,15 @@ export async function generateMetadata({ params }: { params: Promise<{ token: st
   const { token } = await params;
   const r = resolveShareToken(getDb(), token);
   // the token is in the URL: keep it out of Referer headers
-  if (r.status !== "ok") return { title: { absolute: "Share link unavailable · NeurFlow Studio" }, robots: { index: false }, referrer: "no-referrer" };
-  const graph = await shareApi(token).circuitGraph.get({ id: r.link.circuitId }).catch(() => null);
+  if (r.status !== "ok")
+    return {
+      title: { absolute: "Share link unavailable · NeurFlow Studio" },
+      robots: { index: false },
+      referrer: "no-referrer",
+    };
+  const graph = await shareApi(token)
+    .circuitGraph.get({ id: r.link.circuitId })
+    .catch(() => null);
   if (!graph) return { title: { absolute: "NeurFlow Studio" } };
   const title = `Concept circuit of “${graph.circuit.className}” · ${graph.circuit.modelName}`;
   const description = `${graph.groups.length} neuron groups over ${graph.circuit.chain.join(" → ")} (τ ${graph.circuit.tau}), shared read-only from NeurFlow Studio.`;
@@ -60,7 +67,13 @@ export default async function SharePage({ params }: { params: Promise<{ token: s
         </p>
       </div>
       <TRPCReactProvider shareToken={token}>
-        <CircuitViewer graph={graph} initialView={r.link.viewState} shareToken={token} canShare={false} documentHref={null} />
+        <CircuitViewer
+          graph={graph}
+          initialView={r.link.viewState}
+          shareToken={token}
+          canShare={false}
+          documentHref={null}
+        />
       </TRPCReactProvider>
     </div>
   );

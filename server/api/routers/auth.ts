@@ -15,7 +15,10 @@ export const usernameSchema = z
   .min(3, "a username has at least 3 characters")
   .max(40, "a username has at most 40 characters")
   .regex(/^[A-Za-z0-9_.-]+$/, "a username uses letters, digits, _ . - only");
-export const passwordSchema = z.string().min(8, "a password has at least 8 characters").max(200, "a password has at most 200 characters");
+export const passwordSchema = z
+  .string()
+  .min(8, "a password has at least 8 characters")
+  .max(200, "a password has at most 200 characters");
 const credentials = z.object({ username: usernameSchema, password: passwordSchema });
 
 function startSession(ctx: Context, userId: number): void {
@@ -30,7 +33,10 @@ async function limited(ctx: Context, step: () => Promise<void>): Promise<void> {
   } catch (e) {
     if (!(e instanceof RateLimited)) throw e;
     ctx.resHeaders?.set("Retry-After", String(e.retryAfterS));
-    throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: `${e.message} (failed sign-ins are limited per account and per address)` });
+    throw new TRPCError({
+      code: "TOO_MANY_REQUESTS",
+      message: `${e.message} (failed sign-ins are limited per account and per address)`,
+    });
   }
 }
 
@@ -46,7 +52,10 @@ export const authRouter = router({
     await limited(ctx, () => guard.check(ctx.clientIp, null));
     if ((ctx.db.select({ n: count() }).from(users).get()?.n ?? 0) > 0) {
       await guard.failed(ctx.clientIp, null);
-      throw new TRPCError({ code: "FORBIDDEN", message: "setup is done: an admin already exists; ask them for an account" });
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: "setup is done: an admin already exists; ask them for an account",
+      });
     }
     const hash = await hashPassword(input.password);
     const user = ctx.db.transaction((tx) => {
@@ -57,7 +66,11 @@ export const authRouter = router({
         .returning({ id: users.id, username: users.username, role: users.role })
         .get();
     });
-    if (!user) throw new TRPCError({ code: "FORBIDDEN", message: "setup is done: an admin already exists; ask them for an account" });
+    if (!user)
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: "setup is done: an admin already exists; ask them for an account",
+      });
     startSession(ctx, user.id);
     return user;
   }),

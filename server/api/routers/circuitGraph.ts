@@ -19,7 +19,11 @@ export const circuitGraphRouter = router({
     .query(({ ctx, input }) => {
       assertCircuitAllowed(ctx, input.id);
       const h = loadHypertree(ctx.db, input.id, input.layer, input.neuron);
-      if (!h) throw new TRPCError({ code: "NOT_FOUND", message: `no target neuron ${input.neuron} in layer pair ${input.layer} of circuit ${input.id}` });
+      if (!h)
+        throw new TRPCError({
+          code: "NOT_FOUND",
+          message: `no target neuron ${input.neuron} in layer pair ${input.layer} of circuit ${input.id}`,
+        });
       return h;
     }),
 });

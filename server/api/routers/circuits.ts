@@ -15,7 +15,13 @@ const id = z.number().int().positive();
 
 export const circuitsRouter = router({
   list: viewerProcedure
-    .input(z.object({ modelId: id.optional(), className: z.string().max(200).optional(), limit: z.number().int().min(1).max(500).default(50) }))
+    .input(
+      z.object({
+        modelId: id.optional(),
+        className: z.string().max(200).optional(),
+        limit: z.number().int().min(1).max(500).default(50),
+      }),
+    )
     .query(({ ctx, input }) =>
       ctx.db
         .select({
@@ -33,7 +39,12 @@ export const circuitsRouter = router({
         })
         .from(circuits)
         .leftJoin(models, eq(models.id, circuits.modelId))
-        .where(and(input.modelId ? eq(circuits.modelId, input.modelId) : undefined, input.className ? eq(circuits.className, input.className) : undefined))
+        .where(
+          and(
+            input.modelId ? eq(circuits.modelId, input.modelId) : undefined,
+            input.className ? eq(circuits.className, input.className) : undefined,
+          ),
+        )
         .orderBy(desc(circuits.storedAt), desc(circuits.id))
         .limit(input.limit)
         .all()
@@ -44,14 +55,42 @@ export const circuitsRouter = router({
   get: viewerProcedure.input(z.object({ id })).query(({ ctx, input }) => {
     const c = ctx.db.select().from(circuits).where(eq(circuits.id, input.id)).get();
     if (!c) throw new TRPCError({ code: "NOT_FOUND", message: `no circuit ${input.id}` });
-    const layers = ctx.db.select().from(circuitLayers).where(eq(circuitLayers.circuitId, c.id)).orderBy(asc(circuitLayers.idx)).all();
+    const layers = ctx.db
+      .select()
+      .from(circuitLayers)
+      .where(eq(circuitLayers.circuitId, c.id))
+      .orderBy(asc(circuitLayers.idx))
+      .all();
     const ids = layers.map((l) => l.id);
     const countBy = (rows: { layerId: number; n: number }[]) => new Map(rows.map((r) => [r.layerId, r.n]));
     const where = (col: SQLiteColumn) => (ids.length ? inArray(col, ids) : sql`0`);
-    const targets = countBy(ctx.db.select({ layerId: circuitTargets.layerId, n: count() }).from(circuitTargets).where(where(circuitTargets.layerId)).groupBy(circuitTargets.layerId).all());
-    const groups = countBy(ctx.db.select({ layerId: neuronGroups.layerId, n: count() }).from(neuronGroups).where(where(neuronGroups.layerId)).groupBy(neuronGroups.layerId).all());
-    const edges = countBy(ctx.db.select({ layerId: groupEdges.layerId, n: count() }).from(groupEdges).where(where(groupEdges.layerId)).groupBy(groupEdges.layerId).all());
-    const model = c.modelId ? ctx.db.select({ id: models.id, name: models.name }).from(models).where(eq(models.id, c.modelId)).get() : undefined;
+    const targets = countBy(
+      ctx.db
+        .select({ layerId: circuitTargets.layerId, n: count() })
+        .from(circuitTargets)
+        .where(where(circuitTargets.layerId))
+        .groupBy(circuitTargets.layerId)
+        .all(),
+    );
+    const groups = countBy(
+      ctx.db
+        .select({ layerId: neuronGroups.layerId, n: count() })
+        .from(neuronGroups)
+        .where(where(neuronGroups.layerId))
+        .groupBy(neuronGroups.layerId)
+        .all(),
+    );
+    const edges = countBy(
+      ctx.db
+        .select({ layerId: groupEdges.layerId, n: count() })
+        .from(groupEdges)
+        .where(where(groupEdges.layerId))
+        .groupBy(groupEdges.layerId)
+        .all(),
+    );
+    const model = c.modelId
+      ? ctx.db.select({ id: models.id, name: models.name }).from(models).where(eq(models.id, c.modelId)).get()
+      : undefined;
     return {
       id: c.id,
       runId: c.runId,
@@ -82,30 +121,42 @@ export const circuitsRouter = router({
     return doc;
   }),
 
-  import: annotatorProcedure.input(z.object({ document: z.unknown(), modelId: id.optional() })).mutation(({ ctx, input }) => {
-    let doc;
-    try {
-      doc = parseCircuit(input.document);
-    } catch (e) {
-      throw new TRPCError({ code: "BAD_REQUEST", message: (e as Error).message });
-    }
-    if (input.modelId != null) {
-      const m = ctx.db.select({ manifest: models.manifest }).from(models).where(eq(models.id, input.modelId)).get();
-      if (!m) throw new TRPCError({ code: "NOT_FOUND", message: `no model ${input.modelId}` });
-      if (m.manifest.classes.join("\n") !== doc.model.classes.join("\n"))
-        throw new TRPCError({ code: "BAD_REQUEST", message: "the circuit's class list differs from the model's: it was computed on another model" });
-      if (m.manifest.input.size !== doc.model.inputSize)
-        throw new TRPCError({ code: "BAD_REQUEST", message: `the circuit was computed at ${doc.model.inputSize} px; the model takes ${m.manifest.input.size} px` });
-      const known = new Set(m.manifest.layers.map((l) => l.name));
-      const unknown = [...new Set(doc.layers.flatMap((l) => [l.upper, l.lower]))].filter((n) => !known.has(n));
-      if (unknown.length) throw new TRPCError({ code: "BAD_REQUEST", message: `the model has no layer ${unknown.map((n) => `"${n}"`).join(", ")}: the circuit was computed on another model` });
-    }
-    try {
-      return { id: importCircuit(ctx.db, doc, { modelId: input.modelId ?? null, storedBy: ctx.user.id }) };
-    } catch (e) {
-      throw new TRPCError({ code: "BAD_REQUEST", message: `cannot store the circuit: ${(e as Error).message}` });
-    }
-  }),
+  import: annotatorProcedure
+    .input(z.object({ document: z.unknown(), modelId: id.optional() }))
+    .mutation(({ ctx, input }) => {
+      let doc;
+      try {
+        doc = parseCircuit(input.document);
+      } catch (e) {
+        throw new TRPCError({ code: "BAD_REQUEST", message: (e as Error).message });
+      }
+      if (input.modelId != null) {
+        const m = ctx.db.select({ manifest: models.manifest }).from(models).where(eq(models.id, input.modelId)).get();
+        if (!m) throw new TRPCError({ code: "NOT_FOUND", message: `no model ${input.modelId}` });
+        if (m.manifest.classes.join("\n") !== doc.model.classes.join("\n"))
+          throw new TRPCError({
+            code: "BAD_REQUEST",
+            message: "the circuit's class list differs from the model's: it was computed on another model",
+          });
+        if (m.manifest.input.size !== doc.model.inputSize)
+          throw new TRPCError({
+            code: "BAD_REQUEST",
+            message: `the circuit was computed at ${doc.model.inputSize} px; the model takes ${m.manifest.input.size} px`,
+          });
+        const known = new Set(m.manifest.layers.map((l) => l.name));
+        const unknown = [...new Set(doc.layers.flatMap((l) => [l.upper, l.lower]))].filter((n) => !known.has(n));
+        if (unknown.length)
+          throw new TRPCError({
+            code: "BAD_REQUEST",
+            message: `the model has no layer ${unknown.map((n) => `"${n}"`).join(", ")}: the circuit was computed on another model`,
+          });
+      }
+      try {
+        return { id: importCircuit(ctx.db, doc, { modelId: input.modelId ?? null, storedBy: ctx.user.id }) };
+      } catch (e) {
+        throw new TRPCError({ code: "BAD_REQUEST", message: `cannot store the circuit: ${(e as Error).message}` });
+      }
+    }),
 
   delete: adminProcedure.input(z.object({ id })).mutation(async ({ ctx, input }) => {
     const r = ctx.db.delete(circuits).where(eq(circuits.id, input.id)).returning({ id: circuits.id }).get();

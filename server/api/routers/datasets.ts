@@ -31,7 +31,10 @@ function insertDataset(
   return db.transaction((tx) => {
     // names tell datasets apart in every form: one name, one dataset
     if (tx.select({ id: datasets.id }).from(datasets).where(eq(datasets.name, meta.name)).get())
-      throw new TRPCError({ code: "CONFLICT", message: `a dataset named "${meta.name}" exists already; choose another name` });
+      throw new TRPCError({
+        code: "CONFLICT",
+        message: `a dataset named "${meta.name}" exists already; choose another name`,
+      });
     const row = tx
       .insert(datasets)
       .values({
@@ -67,7 +70,12 @@ function insertDataset(
 /** NEURFLOW_DATASET_ROOTS (":"-separated): server folders that may be registered. Unset: any absolute path. */
 function allowedRoots(): string[] | null {
   const v = process.env.NEURFLOW_DATASET_ROOTS;
-  return v ? v.split(":").filter(Boolean).map((p) => resolve(p)) : null;
+  return v
+    ? v
+        .split(":")
+        .filter(Boolean)
+        .map((p) => resolve(p))
+    : null;
 }
 
 export const datasetsRouter = router({
@@ -91,35 +99,53 @@ export const datasetsRouter = router({
     const d = ctx.db.select().from(datasets).where(eq(datasets.id, input.id)).get();
     if (!d) throw new TRPCError({ code: "NOT_FOUND", message: `no dataset ${input.id}` });
     const classes = ctx.db
-      .select({ className: images.className, images: count(), minSide: sql<number>`min(min(${images.width}, ${images.height}))` })
+      .select({
+        className: images.className,
+        images: count(),
+        minSide: sql<number>`min(min(${images.width}, ${images.height}))`,
+      })
       .from(images)
       .where(eq(images.datasetId, d.id))
       .groupBy(images.className)
       .orderBy(images.className)
       .all();
-    return { id: d.id, name: d.name, source: d.source, modelId: d.modelId, imageCount: d.imageCount, createdAt: d.createdAt, classes };
+    return {
+      id: d.id,
+      name: d.name,
+      source: d.source,
+      modelId: d.modelId,
+      imageCount: d.imageCount,
+      createdAt: d.createdAt,
+      classes,
+    };
   }),
 
   /** FormData: `file` (zip), `name`, optional `modelId` (checks class names and image sizes against it). */
   uploadZip: annotatorProcedure
     .meta({ auth: "annotator", upload: { files: 1, fileBytes: limits.zipBytes, totalBytes: limits.zipBytes } })
     .input(uploadInput)
-    .mutation(({ ctx, input }) => withUpload(ctx.storageRoot, input, async (form) => {
-    const fields = z
-      .object({ name, modelId: formNumber(z.number().int().positive().optional()) })
-      .safeParse(textFields(form));
-    if (!fields.success)
-      throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(fields.error) });
-    const file = fileField(form, "file", true);
-    const rules = rulesFor(ctx.db, fields.data.modelId);
-    const d = await importDatasetZip(ctx.storageRoot, file.path, rules);
-    try {
-      return insertDataset(ctx.db, d, { name: fields.data.name, source: "zip", modelId: fields.data.modelId, userId: ctx.user.id });
-    } catch (e) {
-      await rm(d.dir, { recursive: true, force: true });
-      throw e;
-    }
-  })),
+    .mutation(({ ctx, input }) =>
+      withUpload(ctx.storageRoot, input, async (form) => {
+        const fields = z
+          .object({ name, modelId: formNumber(z.number().int().positive().optional()) })
+          .safeParse(textFields(form));
+        if (!fields.success) throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(fields.error) });
+        const file = fileField(form, "file", true);
+        const rules = rulesFor(ctx.db, fields.data.modelId);
+        const d = await importDatasetZip(ctx.storageRoot, file.path, rules);
+        try {
+          return insertDataset(ctx.db, d, {
+            name: fields.data.name,
+            source: "zip",
+            modelId: fields.data.modelId,
+            userId: ctx.user.id,
+          });
+        } catch (e) {
+          await rm(d.dir, { recursive: true, force: true });
+          throw e;
+        }
+      }),
+    ),
 
   /** Registers a folder on the server (read in place). Admins only: it reads the server's disk. */
   registerFolder: adminProcedure
@@ -139,7 +165,12 @@ export const datasetsRouter = router({
         if (e instanceof UploadError) throw new TRPCError({ code: "BAD_REQUEST", message: e.message });
         throw e;
       }
-      return insertDataset(ctx.db, d, { name: input.name, source: "folder", modelId: input.modelId, userId: ctx.user.id });
+      return insertDataset(ctx.db, d, {
+        name: input.name,
+        source: "folder",
+        modelId: input.modelId,
+        userId: ctx.user.id,
+      });
     }),
 
   delete: adminProcedure.input(z.object({ id })).mutation(async ({ ctx, input }) => {

@@ -11,14 +11,30 @@ import { z } from "zod";
 import { circuits, datasets, evaluations, jobs } from "~/db/schema";
 import { exportCircuit } from "~/server/circuits/store";
 import { enqueueEvaluation, type EvaluationJobPayload } from "~/server/evaluations/job";
-import { checkAgainstCircuit, EVALUATION_KIND_LIST, EvaluationParamsError, evaluationRequest, imageDebugParams, type CircuitFacts, type EvaluationRequest } from "~/lib/evaluations/params";
+import {
+  checkAgainstCircuit,
+  EVALUATION_KIND_LIST,
+  EvaluationParamsError,
+  evaluationRequest,
+  imageDebugParams,
+  type CircuitFacts,
+  type EvaluationRequest,
+} from "~/lib/evaluations/params";
 import { circuitFacts, evaluationJobs, getEvaluation, listEvaluations } from "~/server/evaluations/store";
 import { storeDebugUploads } from "~/server/evaluations/uploads";
 import { coreNeuronsAtTau } from "~/server/neurflow/light";
 import type { Context } from "../context";
 import { fileFields, formNumber, readFormFile, textFields, uploadInput, withUpload } from "../formData";
 import { limits } from "~/server/storage/limits";
-import { annotatorProcedure, assertCircuitAllowed, hasRole, router, sharedReadProcedure, viewerProcedure, zodIssuesText } from "../trpc";
+import {
+  annotatorProcedure,
+  assertCircuitAllowed,
+  hasRole,
+  router,
+  sharedReadProcedure,
+  viewerProcedure,
+  zodIssuesText,
+} from "../trpc";
 
 const id = z.number().int().positive();
 
@@ -33,7 +49,8 @@ function badRequest<T>(fn: () => T): T {
     return fn();
   } catch (e) {
     // the parameter checks and the engine's τ check: messages for the user
-    if (e instanceof EvaluationParamsError || e instanceof Error) throw new TRPCError({ code: "BAD_REQUEST", message: e.message, cause: e });
+    if (e instanceof EvaluationParamsError || e instanceof Error)
+      throw new TRPCError({ code: "BAD_REQUEST", message: e.message, cause: e });
     throw e;
   }
 }
@@ -45,7 +62,9 @@ function checked<R extends EvaluationRequest>(ctx: Pick<Context, "db">, facts: C
     doc ??= exportCircuit(ctx.db, facts.id);
     if (doc) coreNeuronsAtTau(doc, tau);
   };
-  return badRequest(() => checkAgainstCircuit(facts, request, request.kind === "fidelityOfNeurons" ? tauCheck : undefined));
+  return badRequest(() =>
+    checkAgainstCircuit(facts, request, request.kind === "fidelityOfNeurons" ? tauCheck : undefined),
+  );
 }
 
 const debugFields = z.object({
@@ -60,26 +79,46 @@ const DEBUG_UPLOAD = { files: 64, fileBytes: limits.imageBytes, totalBytes: 33 *
 
 export const evaluationsRouter = router({
   /** Queues one evaluation of a circuit. Bad parameters: BAD_REQUEST naming the rule; nothing is queued or stored. */
-  start: annotatorProcedure.input(z.object({ circuitId: id, request: evaluationRequest })).mutation(async ({ ctx, input }) => {
-    const facts = factsOf(ctx, input.circuitId);
-    const request = checked(ctx, facts, input.request);
-    let payload: EvaluationJobPayload;
-    if (request.kind === "imageDebug") {
-      const ds = ctx.db.select({ id: datasets.id }).from(datasets).where(eq(datasets.id, request.falsePositives.datasetId)).get();
-      if (!ds) throw new TRPCError({ code: "NOT_FOUND", message: `no dataset ${request.falsePositives.datasetId}` });
-      payload = { circuitId: facts.id, createdBy: ctx.user.id, kind: "imageDebug", params: request.params, source: { kind: "falsePositives", datasetId: ds.id, limit: request.falsePositives.limit } };
-    } else if (request.kind === "fidelityOfNeurons") {
-      payload = { circuitId: facts.id, createdBy: ctx.user.id, kind: request.kind, params: { ...request.params, taus: request.params.taus! } };
-    } else {
-      if (request.kind === "groupMasking" && request.params.images !== "circuit") {
-        const src = getEvaluation(ctx.db, request.params.images.debugEvaluation);
-        if (!src || src.circuitId !== facts.id || src.kind !== "imageDebug")
-          throw new TRPCError({ code: "BAD_REQUEST", message: `no image-debugging result ${request.params.images.debugEvaluation} for this circuit` });
+  start: annotatorProcedure
+    .input(z.object({ circuitId: id, request: evaluationRequest }))
+    .mutation(async ({ ctx, input }) => {
+      const facts = factsOf(ctx, input.circuitId);
+      const request = checked(ctx, facts, input.request);
+      let payload: EvaluationJobPayload;
+      if (request.kind === "imageDebug") {
+        const ds = ctx.db
+          .select({ id: datasets.id })
+          .from(datasets)
+          .where(eq(datasets.id, request.falsePositives.datasetId))
+          .get();
+        if (!ds) throw new TRPCError({ code: "NOT_FOUND", message: `no dataset ${request.falsePositives.datasetId}` });
+        payload = {
+          circuitId: facts.id,
+          createdBy: ctx.user.id,
+          kind: "imageDebug",
+          params: request.params,
+          source: { kind: "falsePositives", datasetId: ds.id, limit: request.falsePositives.limit },
+        };
+      } else if (request.kind === "fidelityOfNeurons") {
+        payload = {
+          circuitId: facts.id,
+          createdBy: ctx.user.id,
+          kind: request.kind,
+          params: { ...request.params, taus: request.params.taus! },
+        };
+      } else {
+        if (request.kind === "groupMasking" && request.params.images !== "circuit") {
+          const src = getEvaluation(ctx.db, request.params.images.debugEvaluation);
+          if (!src || src.circuitId !== facts.id || src.kind !== "imageDebug")
+            throw new TRPCError({
+              code: "BAD_REQUEST",
+              message: `no image-debugging result ${request.params.images.debugEvaluation} for this circuit`,
+            });
+        }
+        payload = { circuitId: facts.id, createdBy: ctx.user.id, ...request } as EvaluationJobPayload;
       }
-      payload = { circuitId: facts.id, createdBy: ctx.user.id, ...request } as EvaluationJobPayload;
-    }
-    return { jobId: await enqueueEvaluation(ctx.queue, payload) };
-  }),
+      return { jobId: await enqueueEvaluation(ctx.queue, payload) };
+    }),
 
   /**
    * Image debugging of uploaded images. FormData: `circuitId`, `layerIndex`, optional `topCrops`,
@@ -89,25 +128,47 @@ export const evaluationsRouter = router({
   startImageDebug: annotatorProcedure
     .meta({ auth: "annotator", upload: DEBUG_UPLOAD })
     .input(uploadInput)
-    .mutation(({ ctx, input }) => withUpload(ctx.storageRoot, input, async (form) => {
-    const fields = debugFields.safeParse(textFields(form));
-    if (!fields.success) throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(fields.error) });
-    const { circuitId, ...rest } = fields.data;
-    const params = imageDebugParams.safeParse(Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
-    if (!params.success) throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(params.error) });
-    const facts = factsOf(ctx, circuitId);
-    badRequest(() => checkAgainstCircuit(facts, { kind: "imageDebug", params: params.data }));
-    const size = ctx.db.select({ s: circuits.modelInputSize }).from(circuits).where(eq(circuits.id, circuitId)).get()!.s;
-    const parts = fileFields(form, "images");
-    const files = await Promise.all(parts.map(async (f) => ({ name: f.name, data: await readFormFile(f, limits.imageBytes) })));
-    const { set, names } = await storeDebugUploads(ctx.storageRoot, circuitId, files, size);
-    const jobId = await enqueueEvaluation(ctx.queue, { circuitId, createdBy: ctx.user.id, kind: "imageDebug", params: params.data, source: { kind: "upload", set, names } });
-    return { jobId, set, names };
-  })),
+    .mutation(({ ctx, input }) =>
+      withUpload(ctx.storageRoot, input, async (form) => {
+        const fields = debugFields.safeParse(textFields(form));
+        if (!fields.success) throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(fields.error) });
+        const { circuitId, ...rest } = fields.data;
+        const params = imageDebugParams.safeParse(
+          Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+        );
+        if (!params.success) throw new TRPCError({ code: "BAD_REQUEST", message: zodIssuesText(params.error) });
+        const facts = factsOf(ctx, circuitId);
+        badRequest(() => checkAgainstCircuit(facts, { kind: "imageDebug", params: params.data }));
+        const size = ctx.db
+          .select({ s: circuits.modelInputSize })
+          .from(circuits)
+          .where(eq(circuits.id, circuitId))
+          .get()!.s;
+        const parts = fileFields(form, "images");
+        const files = await Promise.all(
+          parts.map(async (f) => ({ name: f.name, data: await readFormFile(f, limits.imageBytes) })),
+        );
+        const { set, names } = await storeDebugUploads(ctx.storageRoot, circuitId, files, size);
+        const jobId = await enqueueEvaluation(ctx.queue, {
+          circuitId,
+          createdBy: ctx.user.id,
+          kind: "imageDebug",
+          params: params.data,
+          source: { kind: "upload", set, names },
+        });
+        return { jobId, set, names };
+      }),
+    ),
 
   /** A circuit's stored results (with their numbers) and its recent evaluation jobs. */
   list: viewerProcedure
-    .input(z.object({ circuitId: id, kind: z.enum(EVALUATION_KIND_LIST).optional(), limit: z.number().int().min(1).max(200).default(100) }))
+    .input(
+      z.object({
+        circuitId: id,
+        kind: z.enum(EVALUATION_KIND_LIST).optional(),
+        limit: z.number().int().min(1).max(200).default(100),
+      }),
+    )
     .query(({ ctx, input }) => {
       const facts = factsOf(ctx, input.circuitId);
       return {
@@ -131,7 +192,11 @@ export const evaluationsRouter = router({
 
   /** Cancels a queued or running evaluation job. */
   cancel: annotatorProcedure.input(z.object({ jobId: id })).mutation(async ({ ctx, input }) => {
-    const j = ctx.db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.id, input.jobId), eq(jobs.kind, "evaluation"))).get();
+    const j = ctx.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.id, input.jobId), eq(jobs.kind, "evaluation")))
+      .get();
     if (!j) throw new TRPCError({ code: "NOT_FOUND", message: `no evaluation job ${input.jobId}` });
     return { status: await ctx.queue.cancel(j.id) };
   }),
@@ -149,7 +214,9 @@ export const evaluationsRouter = router({
       .all()
       .at(-1);
     const result = latest ? getEvaluation(ctx.db, latest.id) : null;
-    const job = ctx.share ? null : (evaluationJobs(ctx.db, input.circuitId, { kind: "faithfulness", limit: 1 })[0] ?? null);
+    const job = ctx.share
+      ? null
+      : (evaluationJobs(ctx.db, input.circuitId, { kind: "faithfulness", limit: 1 })[0] ?? null);
     return { result, job, canStart: ctx.user != null && hasRole(ctx.user.role, "annotator") };
   }),
 });

@@ -19,7 +19,8 @@ export const heatmapsRouter = router({
   status: sharedReadProcedure.input(input).query(({ ctx, input }) => {
     assertCircuitAllowed(ctx, input.id);
     const g = loadGraph(ctx.db, input.id)?.groups.find((x) => x.id === input.group);
-    if (!g) throw new TRPCError({ code: "NOT_FOUND", message: `no neuron group ${input.group} in circuit ${input.id}` });
+    if (!g)
+      throw new TRPCError({ code: "NOT_FOUND", message: `no neuron group ${input.group} in circuit ${input.id}` });
     const ready = g.patches.filter((p) => existsSync(heatmapPath(ctx.storageRoot, input.id, input.group, p)));
     const job = heatmapJobFor(ctx.db, input.id, input.group) ?? null;
     return { patches: g.patches, ready, job };
@@ -32,7 +33,8 @@ export const heatmapsRouter = router({
       .innerJoin(circuitLayers, eq(circuitLayers.id, neuronGroups.layerId))
       .where(and(eq(neuronGroups.id, input.group), eq(circuitLayers.circuitId, input.id)))
       .get();
-    if (!g) throw new TRPCError({ code: "NOT_FOUND", message: `no neuron group ${input.group} in circuit ${input.id}` });
+    if (!g)
+      throw new TRPCError({ code: "NOT_FOUND", message: `no neuron group ${input.group} in circuit ${input.id}` });
     const live = heatmapJobFor(ctx.db, input.id, input.group, ["queued", "running"]);
     if (live) return { jobId: live.id };
     const job = await ctx.queue.enqueue("heatmaps", { circuitId: input.id, group: input.group }, { maxAttempts: 2 });

@@ -24,7 +24,14 @@ import {
   type ResolvedTarget,
 } from "~/server/labeling/store";
 import type { Context } from "../context";
-import { annotatorProcedure, assertCircuitAllowed, hasRole, router, sharedReadProcedure, viewerProcedure } from "../trpc";
+import {
+  annotatorProcedure,
+  assertCircuitAllowed,
+  hasRole,
+  router,
+  sharedReadProcedure,
+  viewerProcedure,
+} from "../trpc";
 
 const id = z.number().int().positive();
 const docIndex = z.number().int().min(0).max(1_000_000_000);
@@ -136,14 +143,29 @@ export const labelsRouter = router({
           .filter((g) => g.layer === l.idx)
           .map((g) => {
             const lb = labelOf.get(`${g.layer}:${g.group}`);
-            return { group: g.group, rowId: g.rowId, patchCount: g.patches.length, members: g.memberCount, label: lb ? { text: lb.text, description: lb.description, review: lb.review, version: lb.version } : null };
+            return {
+              group: g.group,
+              rowId: g.rowId,
+              patchCount: g.patches.length,
+              members: g.memberCount,
+              label: lb ? { text: lb.text, description: lb.description, review: lb.review, version: lb.version } : null,
+            };
           }),
         edges: data.edges
-          .filter((e) => e.layer === l.idx && (strongest.has(`${e.layer}:${e.child}:${e.parent}`) || explOf.has(`${e.layer}:${e.child}:${e.parent}`)))
+          .filter(
+            (e) =>
+              e.layer === l.idx &&
+              (strongest.has(`${e.layer}:${e.child}:${e.parent}`) || explOf.has(`${e.layer}:${e.child}:${e.parent}`)),
+          )
           .sort((a, b) => a.parent - b.parent || Math.abs(b.weight) - Math.abs(a.weight))
           .map((e) => {
             const x = explOf.get(`${e.layer}:${e.child}:${e.parent}`);
-            return { child: e.child, parent: e.parent, weight: e.weight, explanation: x ? { text: x.text, review: x.review, version: x.version } : null };
+            return {
+              child: e.child,
+              parent: e.parent,
+              weight: e.weight,
+              explanation: x ? { text: x.text, review: x.review, version: x.version } : null,
+            };
           }),
       })),
     };
@@ -177,13 +199,23 @@ export const labelsRouter = router({
       const t = resolve(ctx, input.circuitId, input.target);
       const isGroup = input.target.kind === "group";
       const text = (isGroup ? annotatorLabelText : annotatorExplanationText).safeParse(input.text);
-      if (!text.success) throw new TRPCError({ code: "BAD_REQUEST", message: `${isGroup ? "label" : "explanation"}: ${text.error.issues[0]?.message}` });
+      if (!text.success)
+        throw new TRPCError({
+          code: "BAD_REQUEST",
+          message: `${isGroup ? "label" : "explanation"}: ${text.error.issues[0]?.message}`,
+        });
       const description = annotatorDescription.safeParse(input.description ?? null);
-      if (!description.success) throw new TRPCError({ code: "BAD_REQUEST", message: `description: ${description.error.issues[0]?.message}` });
+      if (!description.success)
+        throw new TRPCError({ code: "BAD_REQUEST", message: `description: ${description.error.issues[0]?.message}` });
       // evidence names patches of this circuit
-      const patchCount = ctx.db.select({ n: circuits.patchCount }).from(circuits).where(eq(circuits.id, input.circuitId)).get()?.n ?? 0;
+      const patchCount =
+        ctx.db.select({ n: circuits.patchCount }).from(circuits).where(eq(circuits.id, input.circuitId)).get()?.n ?? 0;
       const outside = input.evidence?.find((p) => p >= patchCount);
-      if (outside != null) throw new TRPCError({ code: "BAD_REQUEST", message: `evidence: the circuit has ${patchCount} patches; there is no patch ${outside}` });
+      if (outside != null)
+        throw new TRPCError({
+          code: "BAD_REQUEST",
+          message: `evidence: the circuit has ${patchCount} patches; there is no patch ${outside}`,
+        });
       const r = writeErrors(() =>
         saveRevision(ctx.db, t, {
           expectedVersion: input.expectedVersion,
@@ -201,34 +233,64 @@ export const labelsRouter = router({
     .input(z.object({ circuitId: id, target: labelTargetInput, toVersion: version.min(1), expectedVersion: version }))
     .mutation(({ ctx, input }) => {
       const t = resolve(ctx, input.circuitId, input.target);
-      return writeErrors(() => revertTo(ctx.db, t, { toVersion: input.toVersion, expectedVersion: input.expectedVersion, authorId: ctx.user.id }));
+      return writeErrors(() =>
+        revertTo(ctx.db, t, {
+          toVersion: input.toVersion,
+          expectedVersion: input.expectedVersion,
+          authorId: ctx.user.id,
+        }),
+      );
     }),
 
   review: annotatorProcedure
-    .input(z.object({ circuitId: id, target: labelTargetInput, expectedVersion: version.min(1), review: z.enum(REVIEW_STATES) }))
+    .input(
+      z.object({
+        circuitId: id,
+        target: labelTargetInput,
+        expectedVersion: version.min(1),
+        review: z.enum(REVIEW_STATES),
+      }),
+    )
     .mutation(({ ctx, input }) => {
       const t = resolve(ctx, input.circuitId, input.target);
       return writeErrors(() => setReview(ctx.db, t, { expectedVersion: input.expectedVersion, review: input.review }));
     }),
 
   /** The circuit's latest label job (poll while it runs). */
-  job: viewerProcedure.input(z.object({ circuitId: id })).query(({ ctx, input }) => latestLabelJob(ctx, input.circuitId)),
+  job: viewerProcedure
+    .input(z.object({ circuitId: id }))
+    .query(({ ctx, input }) => latestLabelJob(ctx, input.circuitId)),
 
   /** Queues a label job; refused when no endpoint is configured or one is already queued/running. */
   start: annotatorProcedure
-    .input(z.object({ circuitId: id, force: z.boolean().default(false), maxCalls: z.number().int().min(1).max(100_000).optional() }))
+    .input(
+      z.object({
+        circuitId: id,
+        force: z.boolean().default(false),
+        maxCalls: z.number().int().min(1).max(100_000).optional(),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const cfg = publicLabelConfig();
       if (!cfg.configured)
         throw new TRPCError({
           code: "PRECONDITION_FAILED",
-          message: cfg.error ?? "no MLLM endpoint is configured on this server (set OPENAI_BASE_URL and/or OPENAI_API_KEY, and NEURFLOW_LABEL_MODEL)",
+          message:
+            cfg.error ??
+            "no MLLM endpoint is configured on this server (set OPENAI_BASE_URL and/or OPENAI_API_KEY, and NEURFLOW_LABEL_MODEL)",
         });
       requireCircuit(ctx, input.circuitId);
       const active = latestLabelJob(ctx, input.circuitId);
       if (active && (active.status === "queued" || active.status === "running"))
-        throw new TRPCError({ code: "CONFLICT", message: `a label job for this circuit is already ${active.status} (job ${active.id})` });
-      const job = await ctx.queue.enqueue("label", { circuitId: input.circuitId, force: input.force, maxCalls: input.maxCalls }, { maxAttempts: 3 });
+        throw new TRPCError({
+          code: "CONFLICT",
+          message: `a label job for this circuit is already ${active.status} (job ${active.id})`,
+        });
+      const job = await ctx.queue.enqueue(
+        "label",
+        { circuitId: input.circuitId, force: input.force, maxCalls: input.maxCalls },
+        { maxAttempts: 3 },
+      );
       return { jobId: job.id };
     }),
 
@@ -236,10 +298,17 @@ export const labelsRouter = router({
     const active = ctx.db
       .select({ id: jobs.id })
       .from(jobs)
-      .where(and(eq(jobs.kind, "label"), inArray(jobs.status, ["queued", "running"]), sql`json_extract(${jobs.payload}, '$.circuitId') = ${input.circuitId}`))
+      .where(
+        and(
+          eq(jobs.kind, "label"),
+          inArray(jobs.status, ["queued", "running"]),
+          sql`json_extract(${jobs.payload}, '$.circuitId') = ${input.circuitId}`,
+        ),
+      )
       .orderBy(desc(jobs.id))
       .get();
-    if (!active) throw new TRPCError({ code: "NOT_FOUND", message: "no label job of this circuit is queued or running" });
+    if (!active)
+      throw new TRPCError({ code: "NOT_FOUND", message: "no label job of this circuit is queued or running" });
     return { status: await ctx.queue.cancel(active.id) };
   }),
 });

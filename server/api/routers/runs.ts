@@ -34,28 +34,30 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 export const runsRouter = router({
-  list: viewerProcedure.input(z.object({ modelId: id.optional(), limit: z.number().int().min(1).max(200).default(50) })).query(({ ctx, input }) =>
-    ctx.db
-      .select({
-        id: runs.id,
-        modelId: runs.modelId,
-        modelName: models.name,
-        className: runs.className,
-        status: runs.status,
-        progress: jobs.progress,
-        createdAt: runs.createdAt,
-        finishedAt: runs.finishedAt,
-        circuitId: circuits.id,
-      })
-      .from(runs)
-      .innerJoin(models, eq(models.id, runs.modelId))
-      .leftJoin(jobs, eq(jobs.id, runs.jobId))
-      .leftJoin(circuits, eq(circuits.runId, runs.id))
-      .where(input.modelId ? eq(runs.modelId, input.modelId) : undefined)
-      .orderBy(desc(runs.createdAt), desc(runs.id))
-      .limit(input.limit)
-      .all(),
-  ),
+  list: viewerProcedure
+    .input(z.object({ modelId: id.optional(), limit: z.number().int().min(1).max(200).default(50) }))
+    .query(({ ctx, input }) =>
+      ctx.db
+        .select({
+          id: runs.id,
+          modelId: runs.modelId,
+          modelName: models.name,
+          className: runs.className,
+          status: runs.status,
+          progress: jobs.progress,
+          createdAt: runs.createdAt,
+          finishedAt: runs.finishedAt,
+          circuitId: circuits.id,
+        })
+        .from(runs)
+        .innerJoin(models, eq(models.id, runs.modelId))
+        .leftJoin(jobs, eq(jobs.id, runs.jobId))
+        .leftJoin(circuits, eq(circuits.runId, runs.id))
+        .where(input.modelId ? eq(runs.modelId, input.modelId) : undefined)
+        .orderBy(desc(runs.createdAt), desc(runs.id))
+        .limit(input.limit)
+        .all(),
+    ),
 
   get: viewerProcedure.input(z.object({ id })).query(({ ctx, input }) => {
     const r = ctx.db
@@ -77,37 +79,65 @@ export const runsRouter = router({
       modelName: r.modelName,
       datasetName: r.datasetName,
       circuitId: r.circuitId,
-      job: j ? { id: j.id, progress: j.progress, message: j.message, attempts: j.attempts, maxAttempts: j.maxAttempts, cancelRequested: j.cancelRequested } : null,
+      job: j
+        ? {
+            id: j.id,
+            progress: j.progress,
+            message: j.message,
+            attempts: j.attempts,
+            maxAttempts: j.maxAttempts,
+            cancelRequested: j.cancelRequested,
+          }
+        : null,
     };
   }),
 
   start: annotatorProcedure.input(startRunInput).mutation(async ({ ctx, input }) => {
     const model = ctx.db.select().from(models).where(eq(models.id, input.modelId)).get();
     if (!model) throw new TRPCError({ code: "NOT_FOUND", message: `no model ${input.modelId}` });
-    if (model.status === "invalid") throw new TRPCError({ code: "BAD_REQUEST", message: `model "${model.name}" failed its load check: ${model.statusMessage}` });
+    if (model.status === "invalid")
+      throw new TRPCError({
+        code: "BAD_REQUEST",
+        message: `model "${model.name}" failed its load check: ${model.statusMessage}`,
+      });
     const dataset = ctx.db.select().from(datasets).where(eq(datasets.id, input.datasetId)).get();
     if (!dataset) throw new TRPCError({ code: "NOT_FOUND", message: `no dataset ${input.datasetId}` });
     const classIndex = model.manifest.classes.indexOf(input.className);
-    if (classIndex < 0) throw new TRPCError({ code: "BAD_REQUEST", message: `"${input.className}" is not a class of model "${model.name}"` });
+    if (classIndex < 0)
+      throw new TRPCError({
+        code: "BAD_REQUEST",
+        message: `"${input.className}" is not a class of model "${model.name}"`,
+      });
     const { n, smallest } = ctx.db
       .select({ n: count(), smallest: sql<number | null>`min(min(${images.width}, ${images.height}))` })
       .from(images)
       .where(and(eq(images.datasetId, dataset.id), eq(images.className, input.className)))
       .get() ?? { n: 0, smallest: null };
-    if (n === 0) throw new TRPCError({ code: "BAD_REQUEST", message: `dataset "${dataset.name}" has no images of class "${input.className}"` });
+    if (n === 0)
+      throw new TRPCError({
+        code: "BAD_REQUEST",
+        message: `dataset "${dataset.name}" has no images of class "${input.className}"`,
+      });
     // the upload rule for a dataset named with a model, checked here for any dataset: no upsampled images
     const size = model.manifest.input.size;
     if (smallest != null && smallest < size)
-      throw new TRPCError({ code: "BAD_REQUEST", message: `dataset "${dataset.name}" has images of class "${input.className}" with a side of ${smallest} px; model "${model.name}" takes ${size}×${size}, so every image needs sides of at least ${size} px` });
+      throw new TRPCError({
+        code: "BAD_REQUEST",
+        message: `dataset "${dataset.name}" has images of class "${input.className}" with a side of ${smallest} px; model "${model.name}" takes ${size}×${size}, so every image needs sides of at least ${size} px`,
+      });
     // k top patches per neuron: more than the class's images give can never run (the engine keeps
     // only the images the model assigns to the class, so it may find fewer still)
     const method = resolveParams({ preset: input.preset });
     const most = n * patchesPerImage(size, method.granularities, method.strideRatio);
     if (input.k > most)
-      throw new TRPCError({ code: "BAD_REQUEST", message: `k = ${input.k} is more than the ${most} patches that the ${n} images of class "${input.className}" give; choose k ≤ ${most}` });
+      throw new TRPCError({
+        code: "BAD_REQUEST",
+        message: `k = ${input.k} is more than the ${most} patches that the ${n} images of class "${input.className}" give; choose k ≤ ${most}`,
+      });
     const order = model.manifest.layers.map((l) => l.name);
     const unknown = input.layers.filter((l) => !order.includes(l));
-    if (unknown.length) throw new TRPCError({ code: "BAD_REQUEST", message: `not layers of the model: ${unknown.join(", ")}` });
+    if (unknown.length)
+      throw new TRPCError({ code: "BAD_REQUEST", message: `not layers of the model: ${unknown.join(", ")}` });
     const layers = [...new Set(input.layers)].sort((a, b) => order.indexOf(b) - order.indexOf(a));
     if (layers.length < 2) throw new TRPCError({ code: "BAD_REQUEST", message: "pick at least two different layers" });
     const now = Date.now();

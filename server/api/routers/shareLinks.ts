@@ -16,13 +16,25 @@ const DAY = 24 * 3600 * 1000;
 
 export const shareLinksRouter = router({
   create: viewerProcedure
-    .input(z.object({ circuitId: id, viewState: viewStateSchema, expiresInDays: z.number().int().min(1).max(365).nullable().default(30) }))
+    .input(
+      z.object({
+        circuitId: id,
+        viewState: viewStateSchema,
+        expiresInDays: z.number().int().min(1).max(365).nullable().default(30),
+      }),
+    )
     .mutation(({ ctx, input }) => {
       const c = ctx.db.select({ id: circuits.id }).from(circuits).where(eq(circuits.id, input.circuitId)).get();
       if (!c) throw new TRPCError({ code: "NOT_FOUND", message: `no circuit ${input.circuitId}` });
       const now = Date.now();
       const expiresAt = input.expiresInDays == null ? null : now + input.expiresInDays * DAY;
-      const { id: linkId, token } = createShareLink(ctx.db, { circuitId: c.id, viewState: input.viewState, createdBy: ctx.user.id, expiresAt, now });
+      const { id: linkId, token } = createShareLink(ctx.db, {
+        circuitId: c.id,
+        viewState: input.viewState,
+        createdBy: ctx.user.id,
+        expiresAt,
+        now,
+      });
       // the absolute link is built on the configured public origin (NEURFLOW_PUBLIC_URL), never on Host
       return { id: linkId, token, path: `/s/${token}`, url: absoluteUrl(`/s/${token}`), expiresAt };
     }),
@@ -46,7 +58,12 @@ export const shareLinksRouter = router({
       .all()
       .map((l) => ({
         ...l,
-        status: l.revokedAt != null ? ("revoked" as const) : l.expiresAt != null && l.expiresAt <= now ? ("expired" as const) : ("active" as const),
+        status:
+          l.revokedAt != null
+            ? ("revoked" as const)
+            : l.expiresAt != null && l.expiresAt <= now
+              ? ("expired" as const)
+              : ("active" as const),
         canRevoke: l.revokedAt == null && (l.createdBy === ctx.user.id || hasRole(ctx.user.role, "admin")),
       }));
   }),
@@ -56,7 +73,12 @@ export const shareLinksRouter = router({
     if (!l) throw new TRPCError({ code: "NOT_FOUND", message: `no share link ${input.id}` });
     if (l.createdBy !== ctx.user.id && !hasRole(ctx.user.role, "admin"))
       throw new TRPCError({ code: "FORBIDDEN", message: "only the link's creator or an admin can revoke it" });
-    if (l.revokedAt == null) ctx.db.update(shareLinks).set({ revokedAt: Date.now() }).where(and(eq(shareLinks.id, l.id))).run();
+    if (l.revokedAt == null)
+      ctx.db
+        .update(shareLinks)
+        .set({ revokedAt: Date.now() })
+        .where(and(eq(shareLinks.id, l.id)))
+        .run();
     return { ok: true };
   }),
 });

@@ -22,7 +22,8 @@ export const usersRouter = router({
     .input(z.object({ username: usernameSchema, password: passwordSchema, role: z.enum(ROLES) }))
     .mutation(async ({ ctx, input }) => {
       const taken = () => new TRPCError({ code: "CONFLICT", message: `the username "${input.username}" is taken` });
-      const exists = (db: Pick<typeof ctx.db, "select">) => db.select({ id: users.id }).from(users).where(eq(users.username, input.username)).get();
+      const exists = (db: Pick<typeof ctx.db, "select">) =>
+        db.select({ id: users.id }).from(users).where(eq(users.username, input.username)).get();
       if (exists(ctx.db)) throw taken();
       const passwordHash = await hashPassword(input.password);
       // checked again with the insert: another request may have taken the name while this one hashed

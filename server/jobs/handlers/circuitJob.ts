@@ -9,7 +9,12 @@ import { z } from "zod";
 import type { Db } from "~/db/client";
 import { datasets, models, runs, type LayerTiming } from "~/db/schema";
 import { importCircuit } from "~/server/circuits/store";
-import { circuitLayerSchema, circuitSchema, type CircuitCheckpoint, type CircuitRequest } from "~/server/neurflow/light";
+import {
+  circuitLayerSchema,
+  circuitSchema,
+  type CircuitCheckpoint,
+  type CircuitRequest,
+} from "~/server/neurflow/light";
 import type { CircuitEngine } from "../engine";
 import { PermanentJobError, type JobHandler } from "../worker";
 
@@ -33,9 +38,14 @@ export function circuitJobHandler(db: Db, engine: () => Promise<CircuitEngine>):
       const done = resume?.layers.length ?? 0;
       const timings: LayerTiming[] = run.layerTimings.slice(0, done);
       const startedAt = run.startedAt ?? Date.now();
-      db.update(runs).set({ status: "running", startedAt, layerTimings: timings, error: null }).where(eq(runs.id, runId)).run();
+      db.update(runs)
+        .set({ status: "running", startedAt, layerTimings: timings, error: null })
+        .where(eq(runs.id, runId))
+        .run();
       await ctx.log(
-        resume ? `attempt ${ctx.job.attempts}: resuming after ${done} finished layer pair(s)` : `attempt ${ctx.job.attempts}: starting`,
+        resume
+          ? `attempt ${ctx.job.attempts}: resuming after ${done} finished layer pair(s)`
+          : `attempt ${ctx.job.attempts}: starting`,
       );
 
       const request: CircuitRequest = {
@@ -55,7 +65,12 @@ export function circuitJobHandler(db: Db, engine: () => Promise<CircuitEngine>):
           const stageChanged = `${p.stage}:${p.layer ?? ""}` !== lastStage;
           lastStage = `${p.stage}:${p.layer ?? ""}`;
           void ctx
-            .progress(p.fraction, p.message, { stage: p.stage, layer: p.layer ?? null, done: p.done, total: p.total }, stageChanged)
+            .progress(
+              p.fraction,
+              p.message,
+              { stage: p.stage, layer: p.layer ?? null, done: p.done, total: p.total },
+              stageChanged,
+            )
             .catch(() => {});
         },
         onCheckpoint: async (c) => {
@@ -69,14 +84,19 @@ export function circuitJobHandler(db: Db, engine: () => Promise<CircuitEngine>):
           mark = now;
           db.update(runs).set({ layerTimings: timings }).where(eq(runs.id, runId)).run();
           const last = added[added.length - 1];
-          await ctx.checkpoint(c, { layers: c.layers.length, layer: last ? `${last.upper}←${last.lower}` : null, seconds: timings.at(-1)?.seconds ?? null });
+          await ctx.checkpoint(c, {
+            layers: c.layers.length,
+            layer: last ? `${last.upper}←${last.lower}` : null,
+            seconds: timings.at(-1)?.seconds ?? null,
+          });
         },
       }).catch((e: unknown) => {
         // the engine refused the request itself: a retry would be refused again
         throw e instanceof Error && e.name === "CircuitInputError" ? new PermanentJobError(e.message) : e;
       });
       const checked = circuitSchema.safeParse(circuit);
-      if (!checked.success) throw new PermanentJobError(`the engine returned an invalid circuit: ${checked.error.issues[0]?.message}`);
+      if (!checked.success)
+        throw new PermanentJobError(`the engine returned an invalid circuit: ${checked.error.issues[0]?.message}`);
       const circuitId = importCircuit(db, checked.data, { runId, modelId: model.id, storedBy: run.createdBy });
       db.update(runs).set({ backend: checked.data.params.backend }).where(eq(runs.id, runId)).run();
       await ctx.log(`circuit ${circuitId} stored`);

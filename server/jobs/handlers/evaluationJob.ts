@@ -14,7 +14,9 @@ export function evaluationJobHandler(db: Db, storageRoot: string): JobHandler<Ev
       const parsed = evaluationJobPayload.safeParse(ctx.job.payload);
       if (!parsed.success) {
         const i = parsed.error.issues[0];
-        throw new PermanentJobError(`bad evaluation payload: ${i ? `${i.path.join(".") || "(root)"}: ${i.message}` : "invalid"}`);
+        throw new PermanentJobError(
+          `bad evaluation payload: ${i ? `${i.path.join(".") || "(root)"}: ${i.message}` : "invalid"}`,
+        );
       }
       const payload = parsed.data;
       const { computeEvaluation, EvaluationInputError } = await import("~/server/evaluations/compute");
@@ -23,7 +25,8 @@ export function evaluationJobHandler(db: Db, storageRoot: string): JobHandler<Ev
       try {
         computed = await computeEvaluation(db, storageRoot, payload, {
           signal: ctx.signal,
-          onProgress: (fraction, message) => void ctx.progress(Math.min(1, Math.max(0, fraction)), message).catch(() => {}),
+          onProgress: (fraction, message) =>
+            void ctx.progress(Math.min(1, Math.max(0, fraction)), message).catch(() => {}),
           log: (message) => ctx.log(message),
         });
       } catch (e) {

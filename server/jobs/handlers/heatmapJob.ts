@@ -15,7 +15,9 @@ export function heatmapJobHandler(db: Db, storageRoot: string): JobHandler<Heatm
         signal: ctx.signal,
         onProgress: (done, total) => void ctx.progress(done / total, `${done}/${total} patches`).catch(() => {}),
       });
-      await ctx.log(`${r.patches.length} heatmaps in ${r.seconds.toFixed(1)} s (worst completeness error ${(r.completeness * 100).toFixed(2)} %)`);
+      await ctx.log(
+        `${r.patches.length} heatmaps in ${r.seconds.toFixed(1)} s (worst completeness error ${(r.completeness * 100).toFixed(2)} %)`,
+      );
       return r;
     },
   };

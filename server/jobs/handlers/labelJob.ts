@@ -28,13 +28,16 @@ export function labelJobHandler(db: Db, makeClient: () => LabelClient): JobHandl
       } catch (e) {
         throw new PermanentJobError((e as Error).message);
       }
-      await ctx.log(`attempt ${ctx.job.attempts}: labeling circuit ${p.data.circuitId} with ${client.model}${p.data.force ? " (relabeling everything)" : ""}`);
+      await ctx.log(
+        `attempt ${ctx.job.attempts}: labeling circuit ${p.data.circuitId} with ${client.model}${p.data.force ? " (relabeling everything)" : ""}`,
+      );
       try {
         const r = await labelCircuit(db, p.data.circuitId, client, {
           force: p.data.force,
           maxCalls: p.data.maxCalls,
           signal: ctx.signal,
-          onProgress: (done, total, message) => ctx.progress(total ? done / total : 1, message, { done, total }, done === total),
+          onProgress: (done, total, message) =>
+            ctx.progress(total ? done / total : 1, message, { done, total }, done === total),
           onLog: (message, data) => ctx.log(message, data),
         });
         await ctx.log(

@@ -21,7 +21,11 @@ export function validateModelHandler(db: Db, checker: () => Promise<ModelChecker
         note = await check(model.manifestPath);
       } catch (e) {
         // the loader names files by their stored path: the user knows them by their own names
-        const message = (e instanceof Error ? e.message : String(e)).split(`${model.dir}/`).join("").split(model.dir).join("the model's folder");
+        const message = (e instanceof Error ? e.message : String(e))
+          .split(`${model.dir}/`)
+          .join("")
+          .split(model.dir)
+          .join("the model's folder");
         throw new PermanentJobError(`the model does not load: ${message}`);
       }
       db.update(models).set({ status: "ready", statusMessage: note }).where(eq(models.id, modelId)).run();

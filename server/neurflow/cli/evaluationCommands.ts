@@ -36,12 +36,19 @@ export const EVALUATION_USAGE = `  neurflow optimality       --circuit C.json --
   neurflow mask             --circuit C.json --manifest M.json --images DIR --layer NAME --groups 0,1|core
                             [--draws 5] [--top-patches 10] [--seed 0] [--out R.json]`;
 
-const common = { circuit: { type: "string" }, manifest: { type: "string" }, images: { type: "string" }, out: { type: "string" }, seed: { type: "string" } } as const;
+const common = {
+  circuit: { type: "string" },
+  manifest: { type: "string" },
+  images: { type: "string" },
+  out: { type: "string" },
+  seed: { type: "string" },
+} as const;
 
 function ints(name: string, v: string | undefined, min = 0): number[] | undefined {
   if (v === undefined) return undefined;
   const xs = v.split(",").map((s) => Number(s.trim()));
-  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < min)) throw new UsageError(`--${name} must be a comma-separated list of integers ≥ ${min}, got "${v}"`);
+  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < min))
+    throw new UsageError(`--${name} must be a comma-separated list of integers ≥ ${min}, got "${v}"`);
   return xs;
 }
 
@@ -52,7 +59,9 @@ function int(name: string, v: string | undefined, min = 1): number | undefined {
 function list<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T[] | undefined {
   if (v === undefined) return undefined;
   const xs = v.split(",").map((s) => s.trim());
-  for (const x of xs) if (!(allowed as readonly string[]).includes(x)) throw new UsageError(`--${name} takes ${allowed.join(", ")}; got "${x}"`);
+  for (const x of xs)
+    if (!(allowed as readonly string[]).includes(x))
+      throw new UsageError(`--${name} takes ${allowed.join(", ")}; got "${x}"`);
   return xs as T[];
 }
 
@@ -70,11 +79,17 @@ async function readCircuit(path: string | undefined): Promise<Circuit> {
 function layerIndexOf(circuit: Circuit, name: string | undefined): number {
   if (!name) throw new UsageError("--layer is required");
   const i = circuit.layers.findIndex((l) => l.upper === name);
-  if (i < 0) throw new UsageError(`the circuit has neuron groups at ${circuit.layers.map((l) => l.upper).join(", ")}; not at "${name}"`);
+  if (i < 0)
+    throw new UsageError(
+      `the circuit has neuron groups at ${circuit.layers.map((l) => l.upper).join(", ")}; not at "${name}"`,
+    );
   return i;
 }
 
-async function withData<T>(values: { circuit?: string; manifest?: string; images?: string }, f: (d: EvaluationData) => Promise<T>): Promise<T> {
+async function withData<T>(
+  values: { circuit?: string; manifest?: string; images?: string },
+  f: (d: EvaluationData) => Promise<T>,
+): Promise<T> {
   if (!values.manifest) throw new UsageError("--manifest is required");
   if (!values.images) throw new UsageError("--images is required (the folder with the circuit's images)");
   const circuit = await readCircuit(values.circuit);
@@ -107,26 +122,50 @@ function bar(label: string) {
 }
 
 async function optimalityCommand(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { ...common, taus: { type: "string" }, targets: { type: "string" }, "random-sets": { type: "string" }, k: { type: "string" }, pairs: { type: "string" } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...common,
+      taus: { type: "string" },
+      targets: { type: "string" },
+      "random-sets": { type: "string" },
+      k: { type: "string" },
+      pairs: { type: "string" },
+    },
+    strict: true,
+  });
   await withData(values, async (d) => {
     const p = bar("optimality");
-    const r = await withKnockouts(d, (runner) => optimality(d.circuit, d.model, d.images, d.patches, {
-      runner,
-      taus: ints("taus", values.taus, 1),
-      targets: int("targets", values.targets),
-      randomSets: int("random-sets", values["random-sets"]),
-      k: int("k", values.k),
-      pairs: ints("pairs", values.pairs),
-      seed: int("seed", values.seed, 0),
-      onProgress: p.onProgress,
-    }));
+    const r = await withKnockouts(d, (runner) =>
+      optimality(d.circuit, d.model, d.images, d.patches, {
+        runner,
+        taus: ints("taus", values.taus, 1),
+        targets: int("targets", values.targets),
+        randomSets: int("random-sets", values["random-sets"]),
+        k: int("k", values.k),
+        pairs: ints("pairs", values.pairs),
+        seed: int("seed", values.seed, 0),
+        onProgress: p.onProgress,
+      }),
+    );
     p.done(`done in ${r.seconds.toFixed(1)} s`);
     await emit(r, formatOptimality(r), values.out);
   });
 }
 
 async function fidelityNeuronsCommand(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { ...common, taus: { type: "string" }, draws: { type: "string" }, baseline: { type: "string" }, modes: { type: "string" }, scopes: { type: "string" } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...common,
+      taus: { type: "string" },
+      draws: { type: "string" },
+      baseline: { type: "string" },
+      modes: { type: "string" },
+      scopes: { type: "string" },
+    },
+    strict: true,
+  });
   await withData(values, async (d) => {
     const p = bar("fidelity");
     const r = await fidelityOfNeurons(d.circuit, d.model, d.images, d.classIndex, {
@@ -144,32 +183,57 @@ async function fidelityNeuronsCommand(argv: string[]) {
 }
 
 async function fidelityWeightsCommand(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { ...common, sizes: { type: "string" }, "random-sets": { type: "string" }, targets: { type: "string" }, k: { type: "string" }, pairs: { type: "string" } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...common,
+      sizes: { type: "string" },
+      "random-sets": { type: "string" },
+      targets: { type: "string" },
+      k: { type: "string" },
+      pairs: { type: "string" },
+    },
+    strict: true,
+  });
   await withData(values, async (d) => {
     const p = bar("weights");
-    const r = await withKnockouts(d, (runner) => fidelityOfWeights(d.circuit, d.model, d.images, d.patches, {
-      runner,
-      setSizes: ints("sizes", values.sizes, 1),
-      randomSets: int("random-sets", values["random-sets"], 2),
-      targets: int("targets", values.targets),
-      k: int("k", values.k),
-      pairs: ints("pairs", values.pairs),
-      seed: int("seed", values.seed, 0),
-      onProgress: p.onProgress,
-    }));
+    const r = await withKnockouts(d, (runner) =>
+      fidelityOfWeights(d.circuit, d.model, d.images, d.patches, {
+        runner,
+        setSizes: ints("sizes", values.sizes, 1),
+        randomSets: int("random-sets", values["random-sets"], 2),
+        targets: int("targets", values.targets),
+        k: int("k", values.k),
+        pairs: ints("pairs", values.pairs),
+        seed: int("seed", values.seed, 0),
+        onProgress: p.onProgress,
+      }),
+    );
     p.done(`done in ${r.seconds.toFixed(1)} s`);
     await emit(r, formatFidelityOfWeights(r), values.out);
   });
 }
 
 async function debugCommand(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { circuit: { type: "string" }, manifest: { type: "string" }, layer: { type: "string" }, image: { type: "string", multiple: true }, threshold: { type: "string" }, out: { type: "string" } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      circuit: { type: "string" },
+      manifest: { type: "string" },
+      layer: { type: "string" },
+      image: { type: "string", multiple: true },
+      threshold: { type: "string" },
+      out: { type: "string" },
+    },
+    strict: true,
+  });
   if (!values.manifest) throw new UsageError("--manifest is required");
   if (!values.image?.length) throw new UsageError("give at least one --image FILE");
   const circuit = await readCircuit(values.circuit);
   const layerIndex = layerIndexOf(circuit, values.layer);
   const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
-  if (threshold !== undefined && !(threshold > 0)) throw new UsageError(`--threshold must be a positive number, got "${values.threshold}"`);
+  if (threshold !== undefined && !(threshold > 0))
+    throw new UsageError(`--threshold must be a positive number, got "${values.threshold}"`);
   await initBackend();
   const { loadModel } = await import("../model/loadModel");
   const { checkModelMatches } = await import("../evaluations/evaluationData");
@@ -183,16 +247,33 @@ async function debugCommand(argv: string[]) {
     x.dispose();
     const lines = r.images.flatMap((img, i) => [
       `${loaded.names[i]}: predicted ${circuit.model.classes[img.predicted]}, P(${circuit.class.name}) = ${img.classProbability.toFixed(3)}`,
-      ...img.groups.map((g) => `  group ${g.groupId}: M = ${g.score.toFixed(3)}, ${g.cropsAbove} crops ≥ ${r.threshold}; best crop x,y,size = ${g.topCrops[0]?.crop.join(", ")}`),
+      ...img.groups.map(
+        (g) =>
+          `  group ${g.groupId}: M = ${g.score.toFixed(3)}, ${g.cropsAbove} crops ≥ ${r.threshold}; best crop x,y,size = ${g.topCrops[0]?.crop.join(", ")}`,
+      ),
     ]);
-    await emit({ ...r, names: loaded.names }, `metric M of the neuron groups of ${r.layer}\n${lines.join("\n")}`, values.out);
+    await emit(
+      { ...r, names: loaded.names },
+      `metric M of the neuron groups of ${r.layer}\n${lines.join("\n")}`,
+      values.out,
+    );
   } finally {
     model.dispose();
   }
 }
 
 async function maskCommand(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { ...common, layer: { type: "string" }, groups: { type: "string" }, draws: { type: "string" }, "top-patches": { type: "string" } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...common,
+      layer: { type: "string" },
+      groups: { type: "string" },
+      draws: { type: "string" },
+      "top-patches": { type: "string" },
+    },
+    strict: true,
+  });
   if (!values.groups) throw new UsageError("--groups is required (group ids, comma-separated, or core)");
   await withData(values, async (d) => {
     const layerIndex = layerIndexOf(d.circuit, values.layer);
@@ -201,7 +282,13 @@ async function maskCommand(argv: string[]) {
       d.circuit,
       d.model,
       d.images,
-      { layerIndex, groups, draws: int("draws", values.draws), seed: int("seed", values.seed, 0), topPatches: int("top-patches", values["top-patches"], 0) },
+      {
+        layerIndex,
+        groups,
+        draws: int("draws", values.draws),
+        seed: int("seed", values.seed, 0),
+        topPatches: int("top-patches", values["top-patches"], 0),
+      },
       { images: d.images, patches: d.patches },
     );
     const m = r.means;

@@ -40,7 +40,8 @@ function int(name: string, v: string | undefined): number | undefined {
 
 function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got "${v}"`);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got "${v}"`);
   return v as T;
 }
 
@@ -81,7 +82,10 @@ async function circuitCommand(argv: string[]): Promise<void> {
     importance: oneOf("importance", values.importance, ["absMean", "meanAbs"] as const),
     edgeNormalization: oneOf("edge-normalization", values["edge-normalization"], ["sequential", "sum"] as const),
   };
-  const layers = values.layers!.split(",").map((s) => s.trim()).filter(Boolean);
+  const layers = values
+    .layers!.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const checkpointPath = values.checkpoint;
   let resume: CircuitCheckpoint | undefined;
   if (checkpointPath && existsSync(checkpointPath)) {
@@ -95,10 +99,12 @@ async function circuitCommand(argv: string[]): Promise<void> {
       onProgress: (p) => bar.update(Math.round(p.fraction * 1000), p.message),
       ...(resume ? { resume } : {}),
       ...(checkpointPath
-        ? { onCheckpoint: async (c: CircuitCheckpoint) => {
+        ? {
+            onCheckpoint: async (c: CircuitCheckpoint) => {
               await writeFile(`${checkpointPath}.tmp`, JSON.stringify(c));
               await rename(`${checkpointPath}.tmp`, checkpointPath);
-            } }
+            },
+          }
         : {}),
     },
   );
@@ -108,20 +114,28 @@ async function circuitCommand(argv: string[]): Promise<void> {
     await writeFile(values.out, text);
     const groups = circuit.layers.reduce((a, l) => a + l.neuronGroups.length, 0);
     const targets = circuit.layers.reduce((a, l) => a + l.targets.length, 0);
-    process.stderr.write(`wrote ${values.out}: ${circuit.layers.length} layer pairs, ${targets} targets, ${groups} neuron groups\n`);
+    process.stderr.write(
+      `wrote ${values.out}: ${circuit.layers.length} layer pairs, ${targets} targets, ${groups} neuron groups\n`,
+    );
   } else {
     process.stdout.write(text + "\n");
   }
 }
 
 async function compareCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { circuit: { type: "string" }, reference: { type: "string" } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { circuit: { type: "string" }, reference: { type: "string" } },
+    strict: true,
+  });
   if (!values.circuit || !values.reference) throw new UsageError("--circuit and --reference are required");
   const ours = parseCircuit(await readJson(values.circuit));
   const ref = (await readJson(values.reference)) as ReferenceRun;
   const f = compareWithReference(ours, ref);
   for (const l of f.perLayer) {
-    process.stdout.write(`${l.upper.padStart(9)} ← ${l.lower.padEnd(9)} targets ${String(l.targets).padStart(3)}  J=${l.targetJaccard.toFixed(2)}  core J=${l.coreJaccard.toFixed(3)}  group ARI=${l.neuronGroupAri.toFixed(3)}\n`);
+    process.stdout.write(
+      `${l.upper.padStart(9)} ← ${l.lower.padEnd(9)} targets ${String(l.targets).padStart(3)}  J=${l.targetJaccard.toFixed(2)}  core J=${l.coreJaccard.toFixed(3)}  group ARI=${l.neuronGroupAri.toFixed(3)}\n`,
+    );
   }
   const bad = parityFailures(f);
   process.stdout.write(`${bad.length ? `PARITY SHORT (${bad.join(",")})` : "PARITY OK"} ${formatParity(f)}\n`);
@@ -130,7 +144,10 @@ async function compareCommand(argv: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
-  if (command !== undefined && (["help", "--help", "-h"].includes(command) || rest.includes("--help") || rest.includes("-h"))) {
+  if (
+    command !== undefined &&
+    (["help", "--help", "-h"].includes(command) || rest.includes("--help") || rest.includes("-h"))
+  ) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
@@ -149,7 +166,8 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   // node:util parseArgs refuses unknown or malformed options: that is a usage error too
-  if (typeof (e as { code?: unknown })?.code === "string" && (e as { code: string }).code.startsWith("ERR_PARSE_ARGS")) e = new UsageError((e as Error).message);
+  if (typeof (e as { code?: unknown })?.code === "string" && (e as { code: string }).code.startsWith("ERR_PARSE_ARGS"))
+    e = new UsageError((e as Error).message);
   if (e instanceof UsageError) process.stderr.write(`neurflow: ${e.message}\n${USAGE}\n`);
   else process.stderr.write(`neurflow: error: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(e instanceof UsageError ? 2 : 1);

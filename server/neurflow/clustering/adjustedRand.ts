@@ -18,7 +18,10 @@ function encode(labels: ArrayLike<number>): { codes: Int32Array; count: number }
 }
 
 /** Pair confusion matrix [[tn, fp], [fn, tp]] as exact integers. */
-export function pairConfusionMatrix(labelsTrue: ArrayLike<number>, labelsPred: ArrayLike<number>): [[bigint, bigint], [bigint, bigint]] {
+export function pairConfusionMatrix(
+  labelsTrue: ArrayLike<number>,
+  labelsPred: ArrayLike<number>,
+): [[bigint, bigint], [bigint, bigint]] {
   const n = labelsTrue.length;
   if (labelsPred.length !== n) throw new RangeError(`label arrays differ in length (${n} vs ${labelsPred.length})`);
   const t = encode(labelsTrue);

@@ -11,7 +11,12 @@
  * the same tree each time). Ties between scores go to the smaller k.
  */
 import { cutTree } from "./cutTree";
-import { silhouetteDistancesFromSquared, silhouetteScoreFromDistances, isFloat32Rows, type SilhouettePrecision } from "./silhouette";
+import {
+  silhouetteDistancesFromSquared,
+  silhouetteScoreFromDistances,
+  isFloat32Rows,
+  type SilhouettePrecision,
+} from "./silhouette";
 import { pdistSquaredEuclidean, wardLinkageFromDistances, type Linkage, type Rows } from "./ward";
 
 export interface ClusterSelection {

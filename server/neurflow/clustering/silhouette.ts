@@ -133,19 +133,31 @@ export function silhouetteSamplesFromDistances(
  * Mean of the per-sample silhouette values, summed like numpy's `mean`
  * (pairwise summation; in float32 for float32 data).
  */
-export function silhouetteScoreFromDistances(condensed: Float64Array | Float32Array, n: number, labels: ArrayLike<number>): number {
+export function silhouetteScoreFromDistances(
+  condensed: Float64Array | Float32Array,
+  n: number,
+  labels: ArrayLike<number>,
+): number {
   const s = silhouetteSamplesFromDistances(condensed, n, labels);
   if (condensed instanceof Float32Array) return Math.fround(numpySum(s, Math.fround) / n);
   return numpySum(s, (x) => x) / n;
 }
 
 /** sklearn `silhouette_samples(X, labels)` (Euclidean). */
-export function silhouetteSamples(rows: Rows, labels: ArrayLike<number>, precision: SilhouettePrecision = "auto"): Float64Array {
+export function silhouetteSamples(
+  rows: Rows,
+  labels: ArrayLike<number>,
+  precision: SilhouettePrecision = "auto",
+): Float64Array {
   return silhouetteSamplesFromDistances(silhouetteDistances(rows, precision), rows.length, labels);
 }
 
 /** sklearn `silhouette_score(X, labels)` (Euclidean, all samples). */
-export function silhouetteScore(rows: Rows, labels: ArrayLike<number>, precision: SilhouettePrecision = "auto"): number {
+export function silhouetteScore(
+  rows: Rows,
+  labels: ArrayLike<number>,
+  precision: SilhouettePrecision = "auto",
+): number {
   return silhouetteScoreFromDistances(silhouetteDistances(rows, precision), rows.length, labels);
 }
 

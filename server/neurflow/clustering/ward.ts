@@ -145,8 +145,7 @@ export function wardLinkageFromDistances(condensed: Float64Array, n: number, con
   // Row offsets: for i < j, index = rowStart[i] + (j - i - 1).
   const rowStart = new Float64Array(n);
   for (let i = 0; i < n; i++) rowStart[i] = n * i - (i * (i + 1)) / 2;
-  const at = (i: number, j: number): number =>
-    i < j ? rowStart[i]! + (j - i - 1) : rowStart[j]! + (i - j - 1);
+  const at = (i: number, j: number): number => (i < j ? rowStart[i]! + (j - i - 1) : rowStart[j]! + (i - j - 1));
 
   for (let k = 0; k < merges; k++) {
     if (chainLength === 0) {

@@ -22,7 +22,9 @@ export interface LayerCoreNeurons {
 export function coreNeuronsAtTau(circuit: Circuit, tau = circuit.params.tau): LayerCoreNeurons[] {
   if (!Number.isInteger(tau) || tau < 1) throw new Error(`τ must be a positive integer, got ${tau}`);
   if (tau > circuit.params.tau) {
-    throw new Error(`τ = ${tau} is larger than the circuit's τ = ${circuit.params.tau}: compute a circuit with τ ≥ ${tau} first`);
+    throw new Error(
+      `τ = ${tau} is larger than the circuit's τ = ${circuit.params.tau}: compute a circuit with τ ≥ ${tau} first`,
+    );
   }
   const out: LayerCoreNeurons[] = [];
   let targets = [circuit.class.index];
@@ -31,7 +33,10 @@ export function coreNeuronsAtTau(circuit: Circuit, tau = circuit.params.tau): La
     const coreOf = new Map<number, number[]>();
     for (const n of targets) {
       const t = byNeuron.get(n);
-      if (!t) throw new Error(`neuron ${n} of layer "${layer.upper}" is reached at τ = ${tau} but is not a target of the circuit`);
+      if (!t)
+        throw new Error(
+          `neuron ${n} of layer "${layer.upper}" is reached at τ = ${tau} but is not a target of the circuit`,
+        );
       coreOf.set(n, topIndices(t.importance, tau));
     }
     const neurons = [...new Set([...coreOf.values()].flat())].sort((a, b) => a - b);

@@ -27,10 +27,13 @@ export interface EvaluationData {
 export function checkModelMatches(circuit: Circuit, model: ClassifierModel): void {
   const m = model.manifest;
   const problems: string[] = [];
-  if (m.name !== circuit.model.name) problems.push(`its name is "${m.name}", the circuit's model is "${circuit.model.name}"`);
+  if (m.name !== circuit.model.name)
+    problems.push(`its name is "${m.name}", the circuit's model is "${circuit.model.name}"`);
   if (JSON.stringify(m.classes) !== JSON.stringify(circuit.model.classes)) problems.push("its classes differ");
-  if (m.input.size !== circuit.model.inputSize) problems.push(`it takes ${m.input.size} px, the circuit ${circuit.model.inputSize} px`);
-  if (circuit.model.checksum && model.checksum && circuit.model.checksum !== model.checksum) problems.push("its weights differ (checksum)");
+  if (m.input.size !== circuit.model.inputSize)
+    problems.push(`it takes ${m.input.size} px, the circuit ${circuit.model.inputSize} px`);
+  if (circuit.model.checksum && model.checksum && circuit.model.checksum !== model.checksum)
+    problems.push("its weights differ (checksum)");
   if (problems.length) throw new Error(`this model is not the circuit's: ${problems.join("; ")}`);
   for (const l of circuit.params.layers) model.layerTensor(l);
 }
@@ -39,7 +42,11 @@ export function checkModelMatches(circuit: Circuit, model: ClassifierModel): voi
  * `images`: a folder holding (at least) the circuit's image files, or the circuit's images already
  * decoded, in its order.
  */
-export async function loadEvaluationData(circuit: Circuit, modelSource: ModelSource | ClassifierModel, images: string | DecodedImages): Promise<EvaluationData> {
+export async function loadEvaluationData(
+  circuit: Circuit,
+  modelSource: ModelSource | ClassifierModel,
+  images: string | DecodedImages,
+): Promise<EvaluationData> {
   const owned = typeof modelSource === "string" || !("graph" in modelSource);
   const model = owned ? await loadModel(modelSource as ModelSource) : (modelSource as ClassifierModel);
   try {
@@ -48,11 +55,13 @@ export async function loadEvaluationData(circuit: Circuit, modelSource: ModelSou
     let source: string[] | DecodedImages;
     if (typeof images === "string") {
       source = circuit.images.map((name) => {
-        if (basename(name) !== name) throw new Error(`the circuit names an image "${name}" that is not a plain file name`);
+        if (basename(name) !== name)
+          throw new Error(`the circuit names an image "${name}" that is not a plain file name`);
         return join(images, name);
       });
     } else {
-      if (JSON.stringify(images.names) !== JSON.stringify(circuit.images)) throw new Error("the decoded images are not the circuit's images (names or order differ)");
+      if (JSON.stringify(images.names) !== JSON.stringify(circuit.images))
+        throw new Error("the decoded images are not the circuit's images (names or order differ)");
       source = images;
     }
     const loaded = await loadClassImages(source, S).catch((e: Error) => {

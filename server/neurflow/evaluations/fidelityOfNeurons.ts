@@ -39,7 +39,14 @@ export interface FidelityOfNeuronsOptions {
   signal?: AbortSignal;
 }
 
-export const FIDELITY_OF_NEURONS_DEFAULTS = { taus: [4, 8, 16], modes: ["mask", "retain"], scopes: ["single", "multi"], baseline: "random", draws: 5, seed: 0 } as const;
+export const FIDELITY_OF_NEURONS_DEFAULTS = {
+  taus: [4, 8, 16],
+  modes: ["mask", "retain"],
+  scopes: ["single", "multi"],
+  baseline: "random",
+  draws: 5,
+  seed: 0,
+} as const;
 
 export interface FidelityCurve {
   tau: number;
@@ -54,7 +61,15 @@ export interface FidelityCurve {
 
 export interface FidelityOfNeuronsResult {
   kind: "fidelityOfNeurons";
-  params: { taus: number[]; modes: MaskMode[]; scopes: FidelityScope[]; baseline: FidelityBaseline; draws: number; seed: number; images: number };
+  params: {
+    taus: number[];
+    modes: MaskMode[];
+    scopes: FidelityScope[];
+    baseline: FidelityBaseline;
+    draws: number;
+    seed: number;
+    images: number;
+  };
   /** Lower layers of the circuit, top-down: the x axis. */
   layers: string[];
   /** Core neurons per layer at each τ. */
@@ -66,18 +81,32 @@ export interface FidelityOfNeuronsResult {
 }
 
 /** Channels of `layer` ranked by mean |IG| of the class logit over the images (whole images). */
-export async function neuronMctRanking(model: ClassifierModel, images: tf.Tensor4D, classIndex: number, layer: string, steps = 16): Promise<number[]> {
+export async function neuronMctRanking(
+  model: ClassifierModel,
+  images: tf.Tensor4D,
+  classIndex: number,
+  layer: string,
+  steps = 16,
+): Promise<number[]> {
   const n = images.shape[0];
   const S = images.shape[1];
   const patches = patchGrid(n, S, [1], 1);
-  const logits = tf.tidy(() => model.graph.run({ [model.graph.inputName]: images }, [model.logitsTensor])[0]!.slice([0, classIndex], [-1, 1]));
+  const logits = tf.tidy(() =>
+    model.graph.run({ [model.graph.inputName]: images }, [model.logitsTensor])[0]!.slice([0, classIndex], [-1, 1]),
+  );
   const fx = Array.from((await logits.data()) as Float32Array);
   logits.dispose();
   const res = await attributeTarget(
     model.graph,
     images,
     patches,
-    { lowerTensor: model.layerTensor(layer), upperTensor: model.logitsTensor, target: classIndex, topPatches: patches.map((_, i) => i), topActivations: fx },
+    {
+      lowerTensor: model.layerTensor(layer),
+      upperTensor: model.logitsTensor,
+      target: classIndex,
+      topPatches: patches.map((_, i) => i),
+      topActivations: fx,
+    },
     { rules: [quadratureRule("gausslegendre", steps)], tolerance: 1 },
   );
   const importance = channelImportance(res.perPatch, n, res.channels, "absMean");
@@ -96,14 +125,17 @@ export async function fidelityOfNeurons(
   const modes = options.modes ?? [...FIDELITY_OF_NEURONS_DEFAULTS.modes];
   const scopes = options.scopes ?? [...FIDELITY_OF_NEURONS_DEFAULTS.scopes];
   const baseline = options.baseline ?? FIDELITY_OF_NEURONS_DEFAULTS.baseline;
-  const draws = baseline === "random" ? options.draws ?? FIDELITY_OF_NEURONS_DEFAULTS.draws : 1;
+  const draws = baseline === "random" ? (options.draws ?? FIDELITY_OF_NEURONS_DEFAULTS.draws) : 1;
   const seed = options.seed ?? FIDELITY_OF_NEURONS_DEFAULTS.seed;
   if (!(draws >= 1)) throw new Error("draws must be at least 1");
   const perTau = taus.map((tau) => ({ tau, layers: coreNeuronsAtTau(circuit, tau) }));
   const layers = circuit.layers.map((l) => l.lower);
   const widths = new Map(layers.map((l) => [l, layerWidth(model, images, l)]));
   const mct = new Map<string, number[]>();
-  const total = taus.length * modes.length * scopes.length * layers.length * (1 + draws) + (baseline === "neuronmct" ? layers.length : 0) + 1;
+  const total =
+    taus.length * modes.length * scopes.length * layers.length * (1 + draws) +
+    (baseline === "neuronmct" ? layers.length : 0) +
+    1;
   let done = 0;
   const step = (message: string) => options.onProgress?.({ done: ++done, total, message });
   if (baseline === "neuronmct") {
@@ -113,7 +145,8 @@ export async function fidelityOfNeurons(
       step(`NeuronMCT ranking of ${l}`);
     }
   }
-  const accuracy = async (masks: LayerMask[]) => accuracyOf(await maskedLogits(model, images, masks, options.batchSize), classIndex);
+  const accuracy = async (masks: LayerMask[]) =>
+    accuracyOf(await maskedLogits(model, images, masks, options.batchSize), classIndex);
   const unmaskedAccuracy = await accuracy([]);
   step("accuracy without masking");
   const curves: FidelityCurve[] = [];
@@ -124,15 +157,28 @@ export async function fidelityOfNeurons(
         for (let j = 0; j < layers.length; j++) {
           checkAbort(options.signal);
           const involved = scope === "single" ? [j] : Array.from({ length: j + 1 }, (_, i) => i);
-          curve.core.push(await accuracy(involved.map((i) => ({ layer: layers[i]!, channels: cores[i]!.neurons, mode }))));
+          curve.core.push(
+            await accuracy(involved.map((i) => ({ layer: layers[i]!, channels: cores[i]!.neurons, mode }))),
+          );
           step(`τ ${tau}, ${mode} ${scope}: ${layers[j]} core`);
           const values: number[] = [];
           for (let d = 0; d < draws; d++) {
-            const random = seededRandom((seed * 1000003 + tau * 7919 + j * 104729 + d * 31 + (mode === "mask" ? 0 : 17) + (scope === "single" ? 0 : 5)) >>> 0);
+            const random = seededRandom(
+              (seed * 1000003 +
+                tau * 7919 +
+                j * 104729 +
+                d * 31 +
+                (mode === "mask" ? 0 : 17) +
+                (scope === "single" ? 0 : 5)) >>>
+                0,
+            );
             const masks = involved.map((i) => {
               const l = layers[i]!;
               const count = cores[i]!.neurons.length;
-              const channels = baseline === "random" ? sampleWithoutReplacement(widths.get(l)!, count, random) : mct.get(l)!.slice(0, count);
+              const channels =
+                baseline === "random"
+                  ? sampleWithoutReplacement(widths.get(l)!, count, random)
+                  : mct.get(l)!.slice(0, count);
               return { layer: l, channels, mode };
             });
             values.push(await accuracy(masks));

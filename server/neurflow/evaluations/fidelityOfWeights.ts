@@ -31,7 +31,13 @@ export interface FidelityOfWeightsOptions {
   signal?: AbortSignal;
 }
 
-export const FIDELITY_OF_WEIGHTS_DEFAULTS = { targets: 1, setSizes: [1, 5, 10, 20, 50], randomSets: 500, k: 50, seed: 0 } as const;
+export const FIDELITY_OF_WEIGHTS_DEFAULTS = {
+  targets: 1,
+  setSizes: [1, 5, 10, 20, 50],
+  randomSets: 500,
+  k: 50,
+  seed: 0,
+} as const;
 
 export interface WeightCorrelation {
   size: number;
@@ -72,13 +78,22 @@ export async function fidelityOfWeights(
   const k = options.k ?? FIDELITY_OF_WEIGHTS_DEFAULTS.k;
   const seed = options.seed ?? FIDELITY_OF_WEIGHTS_DEFAULTS.seed;
   const pairs = options.pairs ?? circuit.layers.map((_, i) => i);
-  for (const p of pairs) if (!circuit.layers[p]) throw new Error(`the circuit has no layer pair ${p} (it has ${circuit.layers.length})`);
+  for (const p of pairs)
+    if (!circuit.layers[p]) throw new Error(`the circuit has no layer pair ${p} (it has ${circuit.layers.length})`);
   if (sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error("every set size must be a positive integer");
-  if (!(R >= 2 && targetCount >= 1 && k >= 1)) throw new Error("random sets must be at least 2, targets and k at least 1");
+  if (!(R >= 2 && targetCount >= 1 && k >= 1))
+    throw new Error("random sets must be at least 2, targets and k at least 1");
   if (k > patches.length) throw new Error(`k = ${k} is more than the circuit's ${patches.length} patches`);
 
-  const plan = pairs.map((p) => ({ p, targets: strongestTargets(circuit, p, targetCount), channels: circuit.layers[p]!.targets[0]!.importance.length }));
-  const total = plan.reduce((a, x) => a + x.targets.length * sizes.reduce((b, s) => b + (s === 1 ? x.channels : R) + 1, 0), 0);
+  const plan = pairs.map((p) => ({
+    p,
+    targets: strongestTargets(circuit, p, targetCount),
+    channels: circuit.layers[p]!.targets[0]!.importance.length,
+  }));
+  const total = plan.reduce(
+    (a, x) => a + x.targets.length * sizes.reduce((b, s) => b + (s === 1 ? x.channels : R) + 1, 0),
+    0,
+  );
   let done = 0;
   const out: FidelityOfWeightsPair[] = [];
   const skipped: FidelityOfWeightsResult["skipped"] = [];
@@ -86,9 +101,14 @@ export async function fidelityOfWeights(
     for (const { p, targets, channels } of plan) {
       checkAbort(options.signal);
       const layer = circuit.layers[p]!;
-      options.onProgress?.({ done, total, message: `${layer.upper}←${layer.lower}: lower maps of ${patches.length} patches` });
+      options.onProgress?.({
+        done,
+        total,
+        message: `${layer.upper}←${layer.lower}: lower maps of ${patches.length} patches`,
+      });
       const lowerChannels = await runner.open(layer.lower, layer.upper, options.batchSize);
-      if (lowerChannels !== channels) throw new Error(`layer "${layer.lower}" has ${lowerChannels} channels, the circuit's importance ${channels}`);
+      if (lowerChannels !== channels)
+        throw new Error(`layer "${layer.lower}" has ${lowerChannels} channels, the circuit's importance ${channels}`);
       const byNeuron = new Map(layer.targets.map((t) => [t.neuron, t]));
       const rows: FidelityOfWeightsPair["targets"] = [];
       for (const neuron of targets) {
@@ -97,16 +117,28 @@ export async function fidelityOfWeights(
         for (const size of sizes) {
           checkAbort(options.signal);
           if (size >= channels) {
-            if (neuron === targets[0]) skipped.push({ pairIndex: p, size, reason: `layer "${layer.lower}" has ${channels} channels, not more than ${size}` });
+            if (neuron === targets[0])
+              skipped.push({
+                pairIndex: p,
+                size,
+                reason: `layer "${layer.lower}" has ${channels} channels, not more than ${size}`,
+              });
             done += R + 1;
             continue;
           }
           const random = seededRandom((seed * 1000003 + p * 7919 + size * 104729 + neuron) >>> 0);
-          const sets = size === 1 ? Array.from({ length: channels }, (_, c) => [c]) : Array.from({ length: R }, () => sampleWithoutReplacement(channels, size, random));
+          const sets =
+            size === 1
+              ? Array.from({ length: channels }, (_, c) => [c])
+              : Array.from({ length: R }, () => sampleWithoutReplacement(channels, size, random));
           const base = done;
           const { retention } = await runner.retentions(neuron, k, sets, (d) => {
             checkAbort(options.signal);
-            options.onProgress?.({ done: base + d, total, message: `${layer.upper}←${layer.lower}: target ${neuron}, sets of ${size}` });
+            options.onProgress?.({
+              done: base + d,
+              total,
+              message: `${layer.upper}←${layer.lower}: target ${neuron}, sets of ${size}`,
+            });
           });
           done += sets.length + 1;
           const summed = sets.map((s) => s.reduce((a, c) => a + importance[c]!, 0));
@@ -124,5 +156,11 @@ export async function fidelityOfWeights(
     if (!options.runner) await runner.close();
   }
   options.onProgress?.({ done: total, total, message: "done" });
-  return { kind: "fidelityOfWeights", params: { pairs, targets: targetCount, setSizes: sizes, randomSets: R, k, seed }, pairs: out, skipped, seconds: (performance.now() - started) / 1000 };
+  return {
+    kind: "fidelityOfWeights",
+    params: { pairs, targets: targetCount, setSizes: sizes, randomSets: R, k, seed },
+    pairs: out,
+    skipped,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

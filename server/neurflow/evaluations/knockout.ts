@@ -59,11 +59,28 @@ export function knockoutSlice(
     chunks.push(computeLayerMaps(model.graph, images, patches, idx, lowerTensor, batchSize));
   }
   const channels = chunks[0]!.shape[chunks[0]!.rank - 1]!;
-  const linear = options.reuseLinear === false || chunks[0]!.rank !== 4 ? [] : (model.graph.linearConsumers?.(lowerTensor) ?? []);
+  const linear =
+    options.reuseLinear === false || chunks[0]!.rank !== 4 ? [] : (model.graph.linearConsumers?.(lowerTensor) ?? []);
   const bases = linear.length
-    ? chunks.map((c) => model.graph.run({ [lowerTensor]: c }, linear.map((l) => l.output)))
+    ? chunks.map((c) =>
+        model.graph.run(
+          { [lowerTensor]: c },
+          linear.map((l) => l.output),
+        ),
+      )
     : [];
-  return { model, lowerTensor, upperTensor, chunks, channels, patchCount: patches.length, linear, bases, narrowLower: null, targetChannel: null };
+  return {
+    model,
+    lowerTensor,
+    upperTensor,
+    chunks,
+    channels,
+    patchCount: patches.length,
+    linear,
+    bases,
+    narrowLower: null,
+    targetChannel: null,
+  };
 }
 
 export function disposeSlice(s: KnockoutSlice): void {
@@ -76,10 +93,15 @@ export function disposeSlice(s: KnockoutSlice): void {
 }
 
 /** The target's activation (spatial mean) on every patch with the given lower channels zeroed. */
-export async function knockoutActivations(s: KnockoutSlice, target: number, zeroed: readonly number[]): Promise<Float32Array> {
+export async function knockoutActivations(
+  s: KnockoutSlice,
+  target: number,
+  zeroed: readonly number[],
+): Promise<Float32Array> {
   const keep = new Float32Array(s.channels).fill(1);
   for (const c of zeroed) {
-    if (!Number.isInteger(c) || c < 0 || c >= s.channels) throw new Error(`the lower layer has ${s.channels} channels; cannot zero channel ${c}`);
+    if (!Number.isInteger(c) || c < 0 || c >= s.channels)
+      throw new Error(`the lower layer has ${s.channels} channels; cannot zero channel ${c}`);
     keep[c] = 0;
   }
   const out = new Float32Array(s.patchCount);
@@ -93,7 +115,13 @@ export async function knockoutActivations(s: KnockoutSlice, target: number, zero
   }
   for (const [ci, chunk] of s.chunks.entries()) {
     const a = tf.tidy(() => {
-      const lower = narrow ? (keep[target] ? s.targetChannel!.chunks[ci]! : tf.zerosLike(s.targetChannel!.chunks[ci]!)) : zeroed.length ? applyKeep(chunk, keep) : chunk;
+      const lower = narrow
+        ? keep[target]
+          ? s.targetChannel!.chunks[ci]!
+          : tf.zerosLike(s.targetChannel!.chunks[ci]!)
+        : zeroed.length
+          ? applyKeep(chunk, keep)
+          : chunk;
       const feeds: Record<string, tf.Tensor> = { [s.lowerTensor]: lower };
       if (reuse) {
         const xS = zeroed.length ? tf.gather(chunk, [...zeroed], chunk.rank - 1) : null;

@@ -54,7 +54,11 @@ export async function knockoutRunner(data: KnockoutData, workers?: number): Prom
 }
 
 /** Runs `f` with a knockout runner for the data (worker threads where they pay), then closes it. */
-export async function withKnockouts<T>(data: KnockoutData, f: (runner: KnockoutRunner) => Promise<T>, workers?: number): Promise<T> {
+export async function withKnockouts<T>(
+  data: KnockoutData,
+  f: (runner: KnockoutRunner) => Promise<T>,
+  workers?: number,
+): Promise<T> {
   const runner = await knockoutRunner(data, workers);
   try {
     return await f(runner);
@@ -93,11 +97,19 @@ export function inProcessKnockouts(data: KnockoutData): KnockoutRunner {
  */
 function poolKnockouts(data: KnockoutData, pool: WorkerPool): KnockoutRunner {
   const P = data.patches.length;
-  const shares = Array.from({ length: pool.size }, (_, i) => [Math.floor((i * P) / pool.size), Math.floor(((i + 1) * P) / pool.size)] as [number, number]);
+  const shares = Array.from(
+    { length: pool.size },
+    (_, i) => [Math.floor((i * P) / pool.size), Math.floor(((i + 1) * P) / pool.size)] as [number, number],
+  );
   let open = false;
   /** The target's activation on every patch, for each set. */
   const activations = async (target: number, sets: readonly (readonly number[])[]): Promise<Float32Array[]> => {
-    const parts = await Promise.all(shares.map((_, i) => pool.submitTo(i, { type: "knockouts", target, sets: sets.map((x) => [...x]) }) as Promise<Float32Array>));
+    const parts = await Promise.all(
+      shares.map(
+        (_, i) =>
+          pool.submitTo(i, { type: "knockouts", target, sets: sets.map((x) => [...x]) }) as Promise<Float32Array>,
+      ),
+    );
     return sets.map((_, j) => {
       const full = new Float32Array(P);
       shares.forEach(([from, to], i) => full.set(parts[i]!.subarray(j * (to - from), (j + 1) * (to - from)), from));
@@ -123,7 +135,11 @@ function poolKnockouts(data: KnockoutData, pool: WorkerPool): KnockoutRunner {
       // all blocks queued at once (each worker takes its own in order), collected in order
       const jobs: Promise<void>[] = [];
       for (let from = 0; from < sets.length; from += block) {
-        jobs.push(activations(target, sets.slice(from, from + block)).then((acts) => acts.forEach((a, j) => (retention[from + j] = topKRetention(top, a)))));
+        jobs.push(
+          activations(target, sets.slice(from, from + block)).then((acts) =>
+            acts.forEach((a, j) => (retention[from + j] = topKRetention(top, a))),
+          ),
+        );
       }
       jobs.forEach((j) => j.catch(() => undefined));
       for (const [b, j] of jobs.entries()) {

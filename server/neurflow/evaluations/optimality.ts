@@ -85,7 +85,8 @@ export async function optimality(
   const k = options.k ?? OPTIMALITY_DEFAULTS.k;
   const seed = options.seed ?? OPTIMALITY_DEFAULTS.seed;
   const pairs = options.pairs ?? circuit.layers.map((_, i) => i);
-  for (const p of pairs) if (!circuit.layers[p]) throw new Error(`the circuit has no layer pair ${p} (it has ${circuit.layers.length})`);
+  for (const p of pairs)
+    if (!circuit.layers[p]) throw new Error(`the circuit has no layer pair ${p} (it has ${circuit.layers.length})`);
   if (taus.some((t) => !Number.isInteger(t) || t < 1)) throw new Error("every τ must be a positive integer");
   if (!(R >= 1 && targetCount >= 1 && k >= 1)) throw new Error("targets, random sets and k must be at least 1");
   if (k > patches.length) throw new Error(`k = ${k} is more than the circuit's ${patches.length} patches`);
@@ -99,12 +100,20 @@ export async function optimality(
     for (const { p, targets } of plan) {
       checkAbort(options.signal);
       const layer = circuit.layers[p]!;
-      options.onProgress?.({ done, total, message: `${layer.upper}←${layer.lower}: lower maps of ${patches.length} patches` });
+      options.onProgress?.({
+        done,
+        total,
+        message: `${layer.upper}←${layer.lower}: lower maps of ${patches.length} patches`,
+      });
       const lowerChannels = await runner.open(layer.lower, layer.upper, options.batchSize);
       const byNeuron = new Map(layer.targets.map((t) => [t.neuron, t]));
       for (const tau of taus) {
         if (tau >= lowerChannels) {
-          skipped.push({ pairIndex: p, tau, reason: `layer "${layer.lower}" has ${lowerChannels} channels, not more than τ = ${tau}` });
+          skipped.push({
+            pairIndex: p,
+            tau,
+            reason: `layer "${layer.lower}" has ${lowerChannels} channels, not more than τ = ${tau}`,
+          });
           done += targets.length * (R + 1);
           continue;
         }
@@ -121,7 +130,11 @@ export async function optimality(
           const base = done;
           const { retention } = await runner.retentions(neuron, k, sets, (d) => {
             checkAbort(options.signal);
-            options.onProgress?.({ done: base + d, total, message: `${layer.upper}←${layer.lower}, τ ${tau}: target ${neuron}` });
+            options.onProgress?.({
+              done: base + d,
+              total,
+              message: `${layer.upper}←${layer.lower}, τ ${tau}: target ${neuron}`,
+            });
           });
           done += sets.length;
           const coreRetention = retention[0]!;
@@ -153,5 +166,11 @@ export async function optimality(
     if (!options.runner) await runner.close();
   }
   options.onProgress?.({ done: total, total, message: "done" });
-  return { kind: "optimality", params: { taus, targets: targetCount, randomSets: R, k, seed, pairs }, cells, skipped, seconds: (performance.now() - started) / 1000 };
+  return {
+    kind: "optimality",
+    params: { taus, targets: targetCount, randomSets: R, k, seed, pairs },
+    cells,
+    skipped,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

@@ -14,7 +14,9 @@ export function formatOptimality(r: OptimalityResult): string {
   for (const c of r.cells) {
     const d = c.difference;
     lines.push(
-      `${`${c.upper}←${c.lower}`.padEnd(22)} ${String(c.tau).padStart(3)}   ${f3(d.mean).padStart(6)} [${f3(d.low)}, ${f3(d.high)}]`.padEnd(58) +
+      `${`${c.upper}←${c.lower}`.padEnd(22)} ${String(c.tau).padStart(3)}   ${f3(d.mean).padStart(6)} [${f3(d.low)}, ${f3(d.high)}]`.padEnd(
+        58,
+      ) +
         `${String(c.coreBeatsRandom).padStart(5)} (${((100 * c.coreBeatsRandom) / c.cases).toFixed(0)}%)  ${String(c.ties).padStart(4)}   ${String(c.randomBeatsCore).padStart(5)}`,
     );
   }
@@ -30,7 +32,9 @@ export function formatFidelityOfNeurons(r: FidelityOfNeuronsResult): string {
   ];
   for (const c of r.coreCounts) lines.push(`core neurons at τ ${c.tau}: ${c.counts.join(", ")}`);
   for (const c of r.curves) {
-    lines.push(`τ ${String(c.tau).padStart(2)} ${c.mode.padEnd(6)} ${c.scope.padEnd(6)}  core ${c.core.map(f2).join(" ")}   ${r.params.baseline} ${c.baseline.map(f2).join(" ")}`);
+    lines.push(
+      `τ ${String(c.tau).padStart(2)} ${c.mode.padEnd(6)} ${c.scope.padEnd(6)}  core ${c.core.map(f2).join(" ")}   ${r.params.baseline} ${c.baseline.map(f2).join(" ")}`,
+    );
   }
   return lines.join("\n");
 }

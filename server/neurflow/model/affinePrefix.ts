@@ -37,7 +37,8 @@ export function affineFrontier(
   isConstant: (name: string) => boolean,
 ): string[] | null {
   const state = new Map<string, State>([[fed, "affine"]]);
-  const stateOf = (name: string): State => (name === fed ? "affine" : (state.get(name) ?? (isConstant(name) ? "constant" : "other")));
+  const stateOf = (name: string): State =>
+    name === fed ? "affine" : (state.get(name) ?? (isConstant(name) ? "constant" : "other"));
   const frontier = new Set<string>();
   for (const s of steps) {
     const ins = s.inputs.filter((n) => n !== "");

@@ -121,7 +121,8 @@ export function planChannels(
 /** One channel of a channel-last tensor ([N,H,W,C] or [N,C]), keeping the rank. */
 export function channelOf(t: tf.Tensor, channel: number): tf.Tensor {
   const C = t.shape[t.rank - 1]!;
-  if (!Number.isInteger(channel) || channel < 0 || channel >= C) throw new Error(`a tensor of ${C} channels has no channel ${channel}`);
+  if (!Number.isInteger(channel) || channel < 0 || channel >= C)
+    throw new Error(`a tensor of ${C} channels has no channel ${channel}`);
   const begin = t.shape.map((_, i) => (i === t.rank - 1 ? channel : 0));
   const size = t.shape.map((_, i) => (i === t.rank - 1 ? 1 : -1));
   return tf.slice(t, begin, size);

@@ -18,7 +18,8 @@ function fail(message: string): never {
 
 function checkLayers(manifest: Manifest, tensors: Set<string>, what: string): void {
   for (const l of manifest.layers)
-    if (!tensors.has(l.tensor)) fail(`manifest layer "${l.name}" names the tensor "${l.tensor}", which ${what} does not have`);
+    if (!tensors.has(l.tensor))
+      fail(`manifest layer "${l.name}" names the tensor "${l.tensor}", which ${what} does not have`);
 }
 
 function checkLogits(manifest: Manifest, width: number | null, what: string): void {
@@ -30,7 +31,11 @@ function checkLogits(manifest: Manifest, width: number | null, what: string): vo
 export function checkOnnxUpload(manifest: Manifest, bytes: Uint8Array): void {
   let checked: ReturnType<typeof checkOnnx>;
   try {
-    checked = checkOnnx(bytes, { ...(manifest.input.name ? { inputName: manifest.input.name } : {}), inputLayout: manifest.input.layout, name: manifest.name });
+    checked = checkOnnx(bytes, {
+      ...(manifest.input.name ? { inputName: manifest.input.name } : {}),
+      inputLayout: manifest.input.layout,
+      name: manifest.name,
+    });
   } catch (e) {
     fail((e as Error).message);
   }
@@ -54,16 +59,28 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 /** The layers of a Keras topology (`modelTopology`, or its `model_config`). */
 function kerasLayers(topology: unknown): { layers: KerasLayer[]; outputs: string[] } {
   const root = isObject(topology) && isObject(topology.model_config) ? topology.model_config : topology;
-  if (!isObject(root) || typeof root.class_name !== "string") fail("model.json: modelTopology is not a Keras layers model (no class_name)");
+  if (!isObject(root) || typeof root.class_name !== "string")
+    fail("model.json: modelTopology is not a Keras layers model (no class_name)");
   const kind = root.class_name;
-  if (!["Sequential", "Model", "Functional"].includes(kind)) fail(`model.json: a "${kind.slice(0, 100)}" topology is not a layers model (Sequential or Model expected)`);
+  if (!["Sequential", "Model", "Functional"].includes(kind))
+    fail(`model.json: a "${kind.slice(0, 100)}" topology is not a layers model (Sequential or Model expected)`);
   const config = root.config;
   const list = Array.isArray(config) ? config : isObject(config) ? config.layers : undefined;
   if (!Array.isArray(list) || list.length === 0) fail("model.json: the topology lists no layers");
   const layers = list.map((l, i): KerasLayer => {
-    if (!isObject(l) || typeof l.class_name !== "string" || !isObject(l.config)) fail(`model.json: layer ${i} has no class_name or config`);
-    const name = typeof l.name === "string" ? l.name : typeof l.config.name === "string" ? l.config.name : fail(`model.json: layer ${i} (${l.class_name}) has no name`);
-    const inbound = Array.isArray(l.inbound_nodes) ? JSON.stringify(l.inbound_nodes).match(/"([^"]+)"/g)?.map((s) => s.slice(1, -1)) ?? [] : [];
+    if (!isObject(l) || typeof l.class_name !== "string" || !isObject(l.config))
+      fail(`model.json: layer ${i} has no class_name or config`);
+    const name =
+      typeof l.name === "string"
+        ? l.name
+        : typeof l.config.name === "string"
+          ? l.config.name
+          : fail(`model.json: layer ${i} (${l.class_name}) has no name`);
+    const inbound = Array.isArray(l.inbound_nodes)
+      ? (JSON.stringify(l.inbound_nodes)
+          .match(/"([^"]+)"/g)
+          ?.map((s) => s.slice(1, -1)) ?? [])
+      : [];
     return { class_name: l.class_name, name, config: l.config, inbound };
   });
   const names = new Set<string>();
@@ -73,7 +90,9 @@ function kerasLayers(topology: unknown): { layers: KerasLayer[]; outputs: string
   }
   let outputs: string[] = [layers.at(-1)!.name];
   if (kind !== "Sequential" && isObject(config) && Array.isArray(config.output_layers)) {
-    outputs = config.output_layers.map((o) => (Array.isArray(o) && typeof o[0] === "string" ? o[0] : fail("model.json: malformed output_layers")));
+    outputs = config.output_layers.map((o) =>
+      Array.isArray(o) && typeof o[0] === "string" ? o[0] : fail("model.json: malformed output_layers"),
+    );
     for (const o of outputs) if (!names.has(o)) fail(`model.json: the output layer "${o}" is not a layer of the model`);
   }
   return { layers, outputs };
@@ -99,7 +118,8 @@ export function checkLayersUpload(manifest: Manifest, modelTopology: unknown): v
   const tensors = new Set(layers.map((l) => l.name));
   for (const l of manifest.layers) {
     const base = l.tensor.replace(/[#:]\d+$/, "").replace(/#\d+$/, "");
-    if (!tensors.has(base)) fail(`manifest layer "${l.name}" names the tensor "${l.tensor}", which the TF.js model does not have`);
+    if (!tensors.has(base))
+      fail(`manifest layer "${l.name}" names the tensor "${l.tensor}", which the TF.js model does not have`);
   }
   if (outputs.length !== 1) fail(`model.json: the model has ${outputs.length} outputs; one (the logits) is expected`);
   checkLogits(manifest, layersLogits(layers, outputs[0]!), "the TF.js model");

@@ -71,7 +71,9 @@ export async function loadModel(source: ModelSource): Promise<ClassifierModel> {
       name: manifest.name,
     });
   } else {
-    checksum = createHash("sha256").update(await readFile(file).catch(() => Buffer.alloc(0))).digest("hex");
+    checksum = createHash("sha256")
+      .update(await readFile(file).catch(() => Buffer.alloc(0)))
+      .digest("hex");
     graph = await importLayers(file);
   }
   try {
@@ -82,7 +84,13 @@ export async function loadModel(source: ModelSource): Promise<ClassifierModel> {
   }
 }
 
-function checkedModel(manifest: Manifest, graph: TensorGraph, label: string, checksum: string, file: string): ClassifierModel {
+function checkedModel(
+  manifest: Manifest,
+  graph: TensorGraph,
+  label: string,
+  checksum: string,
+  file: string,
+): ClassifierModel {
   const logitsTensor = graph.outputNames[0];
   if (!logitsTensor) throw new Error(`${label}: the graph has no output`);
   const layers = new Map<string, string>();
@@ -104,7 +112,9 @@ function checkedModel(manifest: Manifest, graph: TensorGraph, label: string, che
     return y.shape;
   });
   if (out.length !== 2 || out[0] !== 1 || out[1] !== classes) {
-    throw new Error(`${label}: the output "${logitsTensor}" has shape [${out.join(",")}] for one image; the manifest lists ${classes} classes, so [1,${classes}] was expected`);
+    throw new Error(
+      `${label}: the output "${logitsTensor}" has shape [${out.join(",")}] for one image; the manifest lists ${classes} classes, so [1,${classes}] was expected`,
+    );
   }
   const { scale, mean, std } = manifest.input;
   // the same float32 operations, in the same order, as the usual (x / scale − mean) / std
@@ -120,7 +130,8 @@ function checkedModel(manifest: Manifest, graph: TensorGraph, label: string, che
     file,
     layerTensor(name: string): string {
       const t = layers.get(name);
-      if (t === undefined) throw new Error(`${label}: no layer "${name}" in the manifest (layers: ${[...layers.keys()].join(", ")})`);
+      if (t === undefined)
+        throw new Error(`${label}: no layer "${name}" in the manifest (layers: ${[...layers.keys()].join(", ")})`);
       return t;
     },
     preprocess(images: tf.Tensor4D): tf.Tensor4D {

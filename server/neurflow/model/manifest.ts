@@ -24,9 +24,7 @@ export const manifestSchema = z.object({
   }),
   classes: z.array(z.string().min(1).max(200)).min(2).max(100_000),
   /** Candidate circuit layers, bottom-up; `tensor` names a tensor of the graph. */
-  layers: z
-    .array(z.object({ name: z.string().min(1).max(200), tensor: z.string().min(1).max(1000) }))
-    .min(2),
+  layers: z.array(z.object({ name: z.string().min(1).max(200), tensor: z.string().min(1).max(1000) })).min(2),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -35,7 +33,8 @@ const TYPE_WORDS: Record<string, string> = { array: "a list", object: "an object
 
 /** Messages in the manifest's terms: "is missing", "must be one of …", not a schema dump. */
 const manifestMessages: z.core.$ZodErrorMap = (issue) => {
-  if (issue.code === "invalid_type") return issue.input === undefined ? "is missing" : `must be ${TYPE_WORDS[issue.expected] ?? `a ${issue.expected}`}`;
+  if (issue.code === "invalid_type")
+    return issue.input === undefined ? "is missing" : `must be ${TYPE_WORDS[issue.expected] ?? `a ${issue.expected}`}`;
   if (issue.code === "invalid_value") return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
   if (issue.code === "too_small" || issue.code === "too_big") {
     const bound = `${issue.code === "too_small" ? "at least" : "at most"} ${String(issue.code === "too_small" ? issue.minimum : issue.maximum)}`;

@@ -82,7 +82,9 @@ export class SlicedGraph<V> implements TensorGraph {
     for (const n of o.nodes) {
       for (const inp of n.inputs) {
         if (inp !== "" && !available.has(inp)) {
-          const why = this.producer.has(inp) ? "is produced later (the graph has a cycle or is not sorted)" : "is not produced by any node";
+          const why = this.producer.has(inp)
+            ? "is produced later (the graph has a cycle or is not sorted)"
+            : "is not produced by any node";
           throw new Error(`${o.label}: node "${n.name}" (${n.op}) reads tensor "${inp}", which ${why}`);
         }
       }
@@ -133,7 +135,8 @@ export class SlicedGraph<V> implements TensorGraph {
 
   private makePlan(fed: ReadonlySet<string>, outputs: readonly string[]): Plan<V> {
     const label = this.o.label;
-    for (const f of fed) if (!this.hasTensor(f)) throw new Error(`${label}: cannot feed "${f}": no such tensor in the graph`);
+    for (const f of fed)
+      if (!this.hasTensor(f)) throw new Error(`${label}: cannot feed "${f}": no such tensor in the graph`);
     const needed = new Set<number>();
     for (const out of outputs) {
       if (!this.hasTensor(out)) throw new Error(`${label}: no tensor named "${out}" in the graph`);
@@ -194,7 +197,8 @@ export class SlicedGraph<V> implements TensorGraph {
         node.outputs.forEach((o, k) => {
           if (o === "") return;
           const v = outs[k];
-          if (v === undefined) throw new Error(`${this.o.label}: node "${node.name}" (${node.op}) did not produce output "${o}"`);
+          if (v === undefined)
+            throw new Error(`${this.o.label}: node "${node.name}" (${node.op}) did not produce output "${o}"`);
           hold(o, v);
         });
         for (const name of plan.releaseAfter[i]!) {
@@ -237,7 +241,10 @@ export class SlicedGraph<V> implements TensorGraph {
   private channelPlanOf(feeds: Record<string, tf.Tensor>, output: string) {
     const names = Object.keys(feeds);
     const plan = this.getPlan(names, [output]);
-    const key = `${names.map((n) => `${n}:${feeds[n]!.shape.slice(1).join("x")}`).sort().join("\u0000")}\u0001${output}`;
+    const key = `${names
+      .map((n) => `${n}:${feeds[n]!.shape.slice(1).join("x")}`)
+      .sort()
+      .join("\u0000")}\u0001${output}`;
     let planned = this.channelPlans.get(key);
     if (planned === undefined) {
       planned = this.makeChannelPlan(feeds, output, plan);
@@ -291,7 +298,11 @@ export class SlicedGraph<V> implements TensorGraph {
    * The needed-channels plan of a slice, from a probe run for the shapes (null when nothing is
    * gained), and the number of channels of its output.
    */
-  private makeChannelPlan(feeds: Record<string, tf.Tensor>, output: string, plan: Plan<V>): { plan: ChannelPlan | null; channels: number } {
+  private makeChannelPlan(
+    feeds: Record<string, tf.Tensor>,
+    output: string,
+    plan: Plan<V>,
+  ): { plan: ChannelPlan | null; channels: number } {
     const shapes = new Map<string, readonly number[]>();
     const names = plan.steps.flatMap((s) => s.outputs.filter((o) => o !== ""));
     tf.tidy(() => {
@@ -308,9 +319,14 @@ export class SlicedGraph<V> implements TensorGraph {
     const channels = outShape[outShape.length - 1] ?? 1;
     if (!this.o.constantChannels || !this.o.constantChannel || plan.steps.length === 0) return { plan: null, channels };
     if (!plan.steps.some((s) => s.channelRule?.kind === "producer")) return { plan: null, channels };
-    const constantChannels = (name: string, outRank: number) => this.o.constantChannels!(this.constants.get(name)!, outRank);
+    const constantChannels = (name: string, outRank: number) =>
+      this.o.constantChannels!(this.constants.get(name)!, outRank);
     const cp = planChannels(
-      plan.steps.map((s) => ({ inputs: s.inputs, outputs: s.outputs, ...(s.channelRule ? { rule: s.channelRule as ChannelRule<unknown> } : {}) })),
+      plan.steps.map((s) => ({
+        inputs: s.inputs,
+        outputs: s.outputs,
+        ...(s.channelRule ? { rule: s.channelRule as ChannelRule<unknown> } : {}),
+      })),
       output,
       shapes,
       (n) => this.constants.has(n) && !(n in feeds),

@@ -13,7 +13,13 @@ export const meanOutput = (i: number) => `nf/mean/${i}`;
 export const mapOutput = (i: number) => `nf/map/${i}`;
 
 /** `ranks[i]`: rank of layer i's tensor (2 or 4); `kept`: indices of the layers whose maps are returned. */
-export function compileActivationModel(g: SourceGraph, inputName: string, layers: readonly string[], ranks: readonly number[], kept: readonly number[]): Uint8Array {
+export function compileActivationModel(
+  g: SourceGraph,
+  inputName: string,
+  layers: readonly string[],
+  ranks: readonly number[],
+  kept: readonly number[],
+): Uint8Array {
   const opset = targetOpset(g.opset);
   const b = new OnnxGraphBuilder(g.initializers);
   b.input(ACT_INPUT, "float32", ["B", "H", "W", 3]);

@@ -30,19 +30,22 @@ function numbersOf(node: NodeProto, name: string): number[] | undefined {
   return intsAttr(node, name);
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** `g` (shaped like `out`) summed back to the per-row shape `shapeIn` of a broadcast input. */
 function unbroadcast(ctx: VjpContext, g: string, shapeIn: readonly number[], shapeOut: readonly number[]): string {
   if (sameShape(shapeIn, shapeOut)) return g;
-  if (shapeIn.length !== shapeOut.length) throw new UnsupportedSlice("a broadcast between live tensors of different ranks");
+  if (shapeIn.length !== shapeOut.length)
+    throw new UnsupportedSlice("a broadcast between live tensors of different ranks");
   const axes = shapeOut.flatMap((d, i) => (shapeIn[i] === 1 && d !== 1 ? [i + 1] : []));
   if (shapeIn.some((d, i) => d !== 1 && d !== shapeOut[i])) throw new UnsupportedSlice("an unexpected broadcast");
   return ctx.b.op1("ReduceSum", [g, ctx.b.constant(axes, [axes.length], "int64")], { keepdims: 1 });
 }
 
 function reduceMeanAttrs(ctx: VjpContext, data: string, axes: number[], keepdims: number): string {
-  if (ctx.opset >= 18) return ctx.b.op1("ReduceMean", [data, ctx.b.constant(axes, [axes.length], "int64")], { keepdims });
+  if (ctx.opset >= 18)
+    return ctx.b.op1("ReduceMean", [data, ctx.b.constant(axes, [axes.length], "int64")], { keepdims });
   return ctx.b.op1("ReduceMean", [data], { axes, keepdims });
 }
 
@@ -150,14 +153,25 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
       const dil = intsAttr(node, "dilations") ?? Array(n).fill(1);
       const pads = intsAttr(node, "pads") ?? Array(2 * n).fill(0);
       const group = numberAttr(node, "group", 1);
-      const outPad = xs.map((xi, i) => xi - ((ys[i]! - 1) * strides[i]! - pads[i]! - pads[i + n]! + dil[i]! * (k[i]! - 1) + 1));
-      if (outPad.some((p, i) => p < 0 || p >= Math.max(strides[i]!, dil[i]!))) throw new UnsupportedSlice("a convolution whose input size its transpose cannot give");
+      const outPad = xs.map(
+        (xi, i) => xi - ((ys[i]! - 1) * strides[i]! - pads[i]! - pads[i + n]! + dil[i]! * (k[i]! - 1) + 1),
+      );
+      if (outPad.some((p, i) => p < 0 || p >= Math.max(strides[i]!, dil[i]!)))
+        throw new UnsupportedSlice("a convolution whose input size its transpose cannot give");
       return only0(
-        b.op1("ConvTranspose", [dy, ctx.value(ins[1]!)], { strides, dilations: dil, pads, group, kernel_shape: k, output_padding: outPad }),
+        b.op1("ConvTranspose", [dy, ctx.value(ins[1]!)], {
+          strides,
+          dilations: dil,
+          pads,
+          group,
+          kernel_shape: k,
+          output_padding: outPad,
+        }),
       );
     }
     case "Gemm": {
-      if (numberAttr(node, "transA", 0) !== 0 || live.slice(1).some(Boolean)) throw new UnsupportedSlice("Gemm other than x·W (+ c)");
+      if (numberAttr(node, "transA", 0) !== 0 || live.slice(1).some(Boolean))
+        throw new UnsupportedSlice("Gemm other than x·W (+ c)");
       const alpha = numberAttr(node, "alpha", 1);
       const w = ctx.value(ins[1]!);
       let g = numberAttr(node, "transB", 0) ? b.op1("MatMul", [dy, w]) : b.op1("Gemm", [dy, w], { transB: 1 });
@@ -165,7 +179,8 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
       return only0(g);
     }
     case "MatMul": {
-      if (live[1] || ctx.constShape(ins[1]!).length !== 2) throw new UnsupportedSlice("MatMul other than x·W with a 2-D W");
+      if (live[1] || ctx.constShape(ins[1]!).length !== 2)
+        throw new UnsupportedSlice("MatMul other than x·W with a 2-D W");
       return only0(b.op1("MatMul", [dy, b.op1("Transpose", [ctx.value(ins[1]!)], { perm: [1, 0] })]));
     }
     case "Flatten":
@@ -180,13 +195,17 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
       return only0(b.op1("Transpose", [dy], { perm: inverse }));
     }
     case "GlobalAveragePool": {
-      const area = ctx.shape(x).slice(1).reduce((a, d) => a * d, 1);
+      const area = ctx
+        .shape(x)
+        .slice(1)
+        .reduce((a, d) => a * d, 1);
       return only0(b.op1("Expand", [b.op1("Mul", [dy, b.scalar(1 / area)]), rowShape(ctx, x)]));
     }
     case "ReduceMean": {
       const rank = ctx.shape(x).length + 1;
       const axes = (intsAttr(node, "axes") ?? []).map((a) => (a < 0 ? a + rank : a));
-      if (axes.length === 0 || axes.includes(0) || ctx.opset >= 18) throw new UnsupportedSlice("ReduceMean other than over given non-batch axes");
+      if (axes.length === 0 || axes.includes(0) || ctx.opset >= 18)
+        throw new UnsupportedSlice("ReduceMean other than over given non-batch axes");
       const count = axes.reduce((a, ax) => a * ctx.shape(x)[ax - 1]!, 1);
       let g = b.op1("Mul", [dy, b.scalar(1 / count)]);
       if (numberAttr(node, "keepdims", 1) === 0) g = b.op1("Unsqueeze", [g, b.constant(axes, [axes.length], "int64")]);
@@ -199,13 +218,18 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
       const idx = b.op1("Reshape", [ctx.indices(node), b.constant([-1], [1], "int64")]);
       const upd = b.op1("Reshape", [dy, b.constant([-1], [1], "int64")]);
       const scattered = b.op1("ScatterElements", [zeros, idx, upd], { axis: 0, reduction: "add" });
-      return only0(b.op1("Reshape", [scattered, b.constant([-1, ...ctx.shape(x)], [ctx.shape(x).length + 1], "int64")]));
+      return only0(
+        b.op1("Reshape", [scattered, b.constant([-1, ...ctx.shape(x)], [ctx.shape(x).length + 1], "int64")]),
+      );
     }
     case "AveragePool": {
       const k = intsAttr(node, "kernel_shape")!;
       const n = k.length;
       const pads = intsAttr(node, "pads") ?? Array(2 * n).fill(0);
-      if (numberAttr(node, "ceil_mode", 0) || (pads.some((p) => p !== 0) && !numberAttr(node, "count_include_pad", 0))) {
+      if (
+        numberAttr(node, "ceil_mode", 0) ||
+        (pads.some((p) => p !== 0) && !numberAttr(node, "count_include_pad", 0))
+      ) {
         throw new UnsupportedSlice("AveragePool with ceil_mode or padding not counted");
       }
       const strides = intsAttr(node, "strides") ?? Array(n).fill(1);
@@ -216,21 +240,38 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
       const xs = shape.slice(1);
       const ys = ctx.shape(out).slice(1);
       const outPad = xs.map((xi, i) => xi - ((ys[i]! - 1) * strides[i]! - pads[i]! - pads[i + n]! + k[i]!));
-      if (outPad.some((p, i) => p < 0 || p >= strides[i]!)) throw new UnsupportedSlice("an average pool whose input size its transpose cannot give");
-      return only0(b.op1("ConvTranspose", [dy, w], { strides, pads, group: c, kernel_shape: k, output_padding: outPad }));
+      if (outPad.some((p, i) => p < 0 || p >= strides[i]!))
+        throw new UnsupportedSlice("an average pool whose input size its transpose cannot give");
+      return only0(
+        b.op1("ConvTranspose", [dy, w], { strides, pads, group: c, kernel_shape: k, output_padding: outPad }),
+      );
     }
     case "Pad": {
       const mode = stringAttr(node, "mode") ?? "constant";
       const pads = ctx.constInts(ins[1] ?? "") ?? numbersOf(node, "pads");
       const rank = ctx.shape(x).length + 1;
-      if (mode !== "constant" || !pads || pads.length !== 2 * rank || pads[0] !== 0 || pads[rank] !== 0 || pads.some((p) => p < 0)) {
+      if (
+        mode !== "constant" ||
+        !pads ||
+        pads.length !== 2 * rank ||
+        pads[0] !== 0 ||
+        pads[rank] !== 0 ||
+        pads.some((p) => p < 0)
+      ) {
         throw new UnsupportedSlice("Pad other than non-negative constant padding of the non-batch axes");
       }
       const dims = ctx.shape(x);
       const axes = dims.map((_, i) => i + 1);
       const starts = axes.map((a) => pads[a]!);
       const ends = axes.map((a, i) => pads[a]! + dims[i]!);
-      return only0(b.op1("Slice", [dy, b.constant(starts, [starts.length], "int64"), b.constant(ends, [ends.length], "int64"), b.constant(axes, [axes.length], "int64")]));
+      return only0(
+        b.op1("Slice", [
+          dy,
+          b.constant(starts, [starts.length], "int64"),
+          b.constant(ends, [ends.length], "int64"),
+          b.constant(axes, [axes.length], "int64"),
+        ]),
+      );
     }
     case "Concat": {
       const rank = ctx.shape(out).length + 1;
@@ -253,7 +294,11 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
       const n = shape[axis - 1]!;
       const idxShape = ctx.constShape(ins[1]!);
       if (idxShape.length !== 1 || idxShape[0] !== 1) throw new UnsupportedSlice("Gather of more than one index");
-      const range = b.op1("Range", [b.constant([0], [], "int64"), b.constant([n], [], "int64"), b.constant([1], [], "int64")]);
+      const range = b.op1("Range", [
+        b.constant([0], [], "int64"),
+        b.constant([n], [], "int64"),
+        b.constant([1], [], "int64"),
+      ]);
       const hot = b.op1("Cast", [b.op1("Equal", [range, ctx.value(ins[1]!)])], { to: 1 });
       const tail = rank - 1 - axis;
       const shaped = b.op1("Reshape", [hot, b.constant([n, ...Array(tail).fill(1)], [1 + tail], "int64")]);
@@ -267,9 +312,26 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
 
 /** Ops affine in their live inputs (at inference), as in model/affinePrefix.ts. */
 export const AFFINE: Readonly<Record<string, "joint" | "first" | "one">> = {
-  Add: "joint", Sub: "joint", Concat: "joint",
-  Conv: "first", BatchNormalization: "first", Identity: "first", Dropout: "first", Neg: "first",
-  AveragePool: "first", GlobalAveragePool: "first", Reshape: "first", Flatten: "first",
-  Unsqueeze: "first", Squeeze: "first", Transpose: "first", Gather: "first", ReduceMean: "first", Div: "first",
-  Mul: "one", MatMul: "one", Gemm: "one", Pad: "first",
+  Add: "joint",
+  Sub: "joint",
+  Concat: "joint",
+  Conv: "first",
+  BatchNormalization: "first",
+  Identity: "first",
+  Dropout: "first",
+  Neg: "first",
+  AveragePool: "first",
+  GlobalAveragePool: "first",
+  Reshape: "first",
+  Flatten: "first",
+  Unsqueeze: "first",
+  Squeeze: "first",
+  Transpose: "first",
+  Gather: "first",
+  ReduceMean: "first",
+  Div: "first",
+  Mul: "one",
+  MatMul: "one",
+  Gemm: "one",
+  Pad: "first",
 };

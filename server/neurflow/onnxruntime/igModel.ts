@@ -22,7 +22,8 @@ export const IG_OUTPUTS = { mean: "nf/mean", total: "nf/total" } as const;
 
 /** The opset the compiled models use: the source's, from 13 (the ops' current forms) on. */
 export function targetOpset(source: number): number {
-  if (source < 11 || source > 21) throw new UnsupportedSlice(`ONNX opset ${source} (the onnxruntime path reads opsets 11 to 21)`);
+  if (source < 11 || source > 21)
+    throw new UnsupportedSlice(`ONNX opset ${source} (the onnxruntime path reads opsets 11 to 21)`);
   return Math.max(17, source);
 }
 
@@ -56,7 +57,8 @@ function classify(list: ForwardList): Classified {
     const ok =
       kind !== undefined &&
       allAffine &&
-      (kind === "joint" || (kind === "first" ? liveIns.length === 1 && n.input![0] === liveIns[0] : liveIns.length === 1));
+      (kind === "joint" ||
+        (kind === "first" ? liveIns.length === 1 && n.input![0] === liveIns[0] : liveIns.length === 1));
     if (ok) {
       prefix.push(n);
       for (const o of n.output ?? []) if (o) affine.add(o);
@@ -69,12 +71,21 @@ function classify(list: ForwardList): Classified {
 }
 
 /** A model of the forward list alone with every live tensor as an output: run once for the shapes. */
-export function shapeProbeModel(g: SourceGraph, lower: string, upper: string, lowerRank: number): { bytes: Uint8Array; outputs: string[] } {
+export function shapeProbeModel(
+  g: SourceGraph,
+  lower: string,
+  upper: string,
+  lowerRank: number,
+): { bytes: Uint8Array; outputs: string[] } {
   const list = forwardList(g, lower, upper);
   const c = classify(list);
   const b = new OnnxGraphBuilder(g.initializers);
   for (const t of list.initializers) b.includeInitializer(t);
-  b.input(X, "float32", Array.from({ length: lowerRank }, (_, i) => `d${i}`));
+  b.input(
+    X,
+    "float32",
+    Array.from({ length: lowerRank }, (_, i) => `d${i}`),
+  );
   b.input(CH, "int64", [1]);
   for (const n of list.nodes) b.copy(n, n.input ?? [], n.output ?? []);
   const outputs = [...c.live].filter((t) => t !== X);
@@ -86,7 +97,12 @@ export function shapeProbeModel(g: SourceGraph, lower: string, upper: string, lo
  * The integrated-gradients model of the slice `lower → upper`. `shapes` holds the per-row shape
  * (no batch dimension, NCHW order) of every live tensor of the forward list, from the probe.
  */
-export function compileIgModel(g: SourceGraph, lower: string, upper: string, shapes: ReadonlyMap<string, readonly number[]>): Uint8Array {
+export function compileIgModel(
+  g: SourceGraph,
+  lower: string,
+  upper: string,
+  shapes: ReadonlyMap<string, readonly number[]>,
+): Uint8Array {
   const opset = targetOpset(g.opset);
   const list = forwardList(g, lower, upper);
   const c = classify(list);
@@ -117,7 +133,7 @@ export function compileIgModel(g: SourceGraph, lower: string, upper: string, sha
     const init = g.initializers.get(t);
     if (init) return (init.dims ?? []).map(Number);
     const n = c.statics.find((s) => s.output?.[0] === t);
-    if (n?.opType === "Gather" && (n.input?.[1] === CH)) {
+    if (n?.opType === "Gather" && n.input?.[1] === CH) {
       const dims = [...constShape(n.input![0]!)];
       const axis = Number(n.attribute?.find((a) => a.name === "axis")?.i ?? 0);
       dims[axis] = 1;
@@ -127,15 +143,21 @@ export function compileIgModel(g: SourceGraph, lower: string, upper: string, sha
     throw new UnsupportedSlice(`no shape for constant "${t}"`);
   };
   // instantiations: p (the patches), z (the zero baseline, one row), r (patch × node rows)
-  const names = { p: new Map<string, string>([[X, xs]]), z: new Map<string, string>([[X, zeros]]), r: new Map<string, string>() };
-  type Inst = keyof typeof names;
-  const valueIn = (inst: Inst) => (t: string): string => {
-    if (t === "") return "";
-    if (!c.live.has(t)) return t;
-    const v = names[inst].get(t);
-    if (!v) throw new UnsupportedSlice(`tensor "${t}" is not available in instantiation ${inst}`);
-    return v;
+  const names = {
+    p: new Map<string, string>([[X, xs]]),
+    z: new Map<string, string>([[X, zeros]]),
+    r: new Map<string, string>(),
   };
+  type Inst = keyof typeof names;
+  const valueIn =
+    (inst: Inst) =>
+    (t: string): string => {
+      if (t === "") return "";
+      if (!c.live.has(t)) return t;
+      const v = names[inst].get(t);
+      if (!v) throw new UnsupportedSlice(`tensor "${t}" is not available in instantiation ${inst}`);
+      return v;
+    };
   const indicesOf = new Map<NodeProto, string>();
   const emit = (n: NodeProto, inst: Inst) => {
     const value = valueIn(inst);
@@ -214,7 +236,10 @@ export function compileIgModel(g: SourceGraph, lower: string, upper: string, sha
     const g = gradOf(`${t}@r`);
     if (!g) continue;
     const s = shapeOf(t);
-    const perNode = b.op1("Reshape", [g, b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 })]);
+    const perNode = b.op1("Reshape", [
+      g,
+      b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 }),
+    ]);
     const summed = b.op1("MatMul", [IG_INPUTS.w, perNode]);
     addGrad(`${t}@p`, b.op1("Reshape", [summed, int64([-1, ...s])]));
   }

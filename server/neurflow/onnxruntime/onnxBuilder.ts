@@ -49,9 +49,18 @@ export function stringAttr(node: NodeProto, name: string): string | undefined {
   return a?.s ? new TextDecoder().decode(a.s) : undefined;
 }
 
-export function floatTensor(name: string, dims: readonly number[], values: Float32Array | readonly number[]): TensorProto {
+export function floatTensor(
+  name: string,
+  dims: readonly number[],
+  values: Float32Array | readonly number[],
+): TensorProto {
   const data = values instanceof Float32Array ? values : Float32Array.from(values);
-  return { name, dims: [...dims], dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  return {
+    name,
+    dims: [...dims],
+    dataType: FLOAT,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
 }
 
 export function int64Tensor(name: string, dims: readonly number[], values: readonly number[]): TensorProto {
@@ -110,7 +119,11 @@ export class OnnxGraphBuilder {
   }
 
   /** A float or int64 constant, shared by value. */
-  constant(values: readonly number[], dims: readonly number[] = [values.length], type: "float32" | "int64" = "float32"): string {
+  constant(
+    values: readonly number[],
+    dims: readonly number[] = [values.length],
+    type: "float32" | "int64" = "float32",
+  ): string {
     const key = `${type}:${dims.join(",")}:${values.join(",")}`;
     let name = this.constants.get(key);
     if (!name) {
@@ -136,7 +149,12 @@ export class OnnxGraphBuilder {
   }
 
   /** Adds a node; returns its outputs (fresh names unless given). */
-  op(opType: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, outputs: number | string[] = 1): string[] {
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attrs: Record<string, Attr> = {},
+    outputs: number | string[] = 1,
+  ): string[] {
     const outs = typeof outputs === "number" ? Array.from({ length: outputs }, () => this.fresh(opType)) : outputs;
     this.nodes.push({
       opType,
@@ -155,7 +173,13 @@ export class OnnxGraphBuilder {
 
   /** A copy of a source node with renamed inputs and outputs. */
   copy(node: NodeProto, inputs: readonly string[], outputs: readonly string[], extra?: AttributeProto[]): void {
-    this.nodes.push({ ...node, input: [...inputs], output: [...outputs], name: this.fresh(`copy/${node.name ?? node.opType}`), attribute: [...(node.attribute ?? []), ...(extra ?? [])] });
+    this.nodes.push({
+      ...node,
+      input: [...inputs],
+      output: [...outputs],
+      name: this.fresh(`copy/${node.name ?? node.opType}`),
+      attribute: [...(node.attribute ?? []), ...(extra ?? [])],
+    });
   }
 
   encode(opset: number): Uint8Array {

@@ -20,7 +20,13 @@ export const ONNXRUNTIME_ACTIVATION_BATCH = 16;
 
 /** Whether a run of this model on this backend uses onnxruntime for its heavy passes. */
 export function onnxRuntimeApplies(model: ClassifierModel, backend: BackendName): boolean {
-  return onnxRuntimeWanted() && model.manifest.format === "onnx" && model.manifest.input.layout !== "NHWC" && (backend === "wasm" || backend === "cpu") && !!model.file;
+  return (
+    onnxRuntimeWanted() &&
+    model.manifest.format === "onnx" &&
+    model.manifest.input.layout !== "NHWC" &&
+    (backend === "wasm" || backend === "cpu") &&
+    !!model.file
+  );
 }
 
 /**
@@ -48,7 +54,13 @@ export async function onnxRuntimeKernels(
         const x = materializePatches(images, patches, idx);
         const pixels = (await x.data()) as Float32Array;
         x.dispose();
-        const out = await ortModel.activations(pixels, [idx.length, S, S, 3], layers, layers.map((t) => ranks.get(t)!), kept);
+        const out = await ortModel.activations(
+          pixels,
+          [idx.length, S, S, 3],
+          layers,
+          layers.map((t) => ranks.get(t)!),
+          kept,
+        );
         buffers.activations.forEach((a, li) => a.means.set(out.means[li]!, first * a.channels));
         buffers.maps.forEach((m, k) => m.data.set(out.maps[k]!, first * (m.data.length / patches.length)));
       }
@@ -78,7 +90,15 @@ export async function onnxRuntimeKernels(
     },
     async ig(task, x, rule) {
       const data = (await x.data()) as Float32Array;
-      return ortModel.integratedGradients(task.lowerTensor, task.upperTensor, task.target, data, x.shape, rule, ONNXRUNTIME_ROW_ELEMENTS);
+      return ortModel.integratedGradients(
+        task.lowerTensor,
+        task.upperTensor,
+        task.target,
+        data,
+        x.shape,
+        rule,
+        ONNXRUNTIME_ROW_ELEMENTS,
+      );
     },
     close: () => ortModel.close(),
   };

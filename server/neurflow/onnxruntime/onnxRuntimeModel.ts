@@ -40,7 +40,11 @@ export class OnnxRuntimeModel {
   ) {}
 
   /** The model file on onnxruntime, or null where onnxruntime is not installed. */
-  static async open(file: string, inputName: string | undefined, threads = onnxRuntimeThreads()): Promise<OnnxRuntimeModel | null> {
+  static async open(
+    file: string,
+    inputName: string | undefined,
+    threads = onnxRuntimeThreads(),
+  ): Promise<OnnxRuntimeModel | null> {
     const ort = await loadOnnxRuntime();
     if (!ort) return null;
     const bytes = await readFile(file);
@@ -55,11 +59,21 @@ export class OnnxRuntimeModel {
   }
 
   /** The activation pass over a batch of preprocessed images [B, S, S, 3] (NHWC). */
-  async activations(batch: Float32Array, shape: readonly number[], layers: readonly string[], ranks: readonly number[], kept: readonly number[]): Promise<ActivationOutputs> {
+  async activations(
+    batch: Float32Array,
+    shape: readonly number[],
+    layers: readonly string[],
+    ranks: readonly number[],
+    kept: readonly number[],
+  ): Promise<ActivationOutputs> {
     const key = JSON.stringify([layers, ranks, kept]);
     let pending = this.activationSessions.get(key);
     if (!pending) {
-      pending = createSession(this.ort, compileActivationModel(this.g, this.inputName, layers, ranks, kept), this.threads);
+      pending = createSession(
+        this.ort,
+        compileActivationModel(this.g, this.inputName, layers, ranks, kept),
+        this.threads,
+      );
       this.activationSessions.set(key, pending);
     }
     const session = await pending;
@@ -160,7 +174,15 @@ export class OnnxRuntimeModel {
    * Integrated gradients of channel `target` of `upper` w.r.t. the lower maps `x` ([P, ...row],
    * NHWC), as integratedGradients.ts computes them; null when this slice cannot run here.
    */
-  async integratedGradients(lower: string, upper: string, target: number, x: Float32Array, shape: readonly number[], rule: QuadratureRule, maxRowElements = 1 << 24): Promise<IgResult | null> {
+  async integratedGradients(
+    lower: string,
+    upper: string,
+    target: number,
+    x: Float32Array,
+    shape: readonly number[],
+    rule: QuadratureRule,
+    maxRowElements = 1 << 24,
+  ): Promise<IgResult | null> {
     if (this.closed) throw new Error("the onnxruntime model is closed");
     const rowShape = shape.slice(1);
     const r = await this.igSession(lower, upper, target, rowShape);
@@ -178,11 +200,18 @@ export class OnnxRuntimeModel {
     const weightSets = rule.companion ? [rule.weights, rule.companion] : [rule.weights];
     const K = weightSets.length;
     const w = new this.ort.Tensor("float32", Float32Array.from(weightSets.flatMap((ws) => Array.from(ws))), [K, N]);
-    const companion = rule.companion ? { perPatch: new Float32Array(P * channels), totals: new Float64Array(P) } : undefined;
+    const companion = rule.companion
+      ? { perPatch: new Float32Array(P * channels), totals: new Float64Array(P) }
+      : undefined;
     for (let p0 = 0; p0 < P; p0 += patchesPerRun) {
       const pc = Math.min(patchesPerRun, P - p0);
       const xs = new this.ort.Tensor("float32", x.subarray(p0 * rowSize, (p0 + pc) * rowSize), [pc, ...rowShape]);
-      const out = await r.session.run({ [IG_INPUTS.x]: xs, [IG_INPUTS.ch]: ch, [IG_INPUTS.alpha]: alpha, [IG_INPUTS.w]: w });
+      const out = await r.session.run({
+        [IG_INPUTS.x]: xs,
+        [IG_INPUTS.ch]: ch,
+        [IG_INPUTS.alpha]: alpha,
+        [IG_INPUTS.w]: w,
+      });
       // rows k-major: the rule's pc patches, then the companion's
       const mean = out[IG_OUTPUTS.mean]!.data as Float32Array;
       const t = out[IG_OUTPUTS.total]!.data as Float32Array;

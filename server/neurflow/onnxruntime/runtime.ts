@@ -41,7 +41,8 @@ export function onnxRuntimeReason(): string {
 export function onnxRuntimeThreads(env = process.env.NEURFLOW_ONNXRUNTIME_THREADS): number {
   if (env !== undefined && env !== "") {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`NEURFLOW_ONNXRUNTIME_THREADS must be an integer 1..256, got "${env}"`);
+    if (!Number.isInteger(n) || n < 1 || n > 256)
+      throw new Error(`NEURFLOW_ONNXRUNTIME_THREADS must be an integer 1..256, got "${env}"`);
     return n;
   }
   return Math.max(1, Math.min(availableParallelism(), 64));

@@ -28,7 +28,11 @@ export interface SourceGraph {
   opset: number;
 }
 
-export function sourceGraph(source: readonly NodeProto[], initializers: readonly TensorProto[], opset: number): SourceGraph {
+export function sourceGraph(
+  source: readonly NodeProto[],
+  initializers: readonly TensorProto[],
+  opset: number,
+): SourceGraph {
   const init = new Map<string, TensorProto>();
   for (const t of initializers) init.set(t.name!, t);
   const nodes = opset < 13 ? source.map((n, i) => upgradeNode(n, init, i)) : source;
@@ -56,12 +60,36 @@ export interface ForwardList {
 }
 
 const UNARY_CHANNELWISE = new Set([
-  "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Identity", "Dropout", "Elu", "Softplus", "Neg", "Abs",
+  "Relu",
+  "LeakyRelu",
+  "Sigmoid",
+  "Tanh",
+  "Clip",
+  "HardSigmoid",
+  "HardSwish",
+  "Identity",
+  "Dropout",
+  "Elu",
+  "Softplus",
+  "Neg",
+  "Abs",
 ]);
 const POOLS = new Set(["MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"]);
 const BINARY = new Set(["Add", "Sub", "Mul", "Div"]);
 /** Ops whose output carries no gradient (shapes, indices, comparisons). */
-const NOT_DIFFERENTIABLE = new Set(["Shape", "Size", "ArgMax", "ArgMin", "NonZero", "Equal", "Greater", "Less", "Not", "Cast", "TopK"]);
+const NOT_DIFFERENTIABLE = new Set([
+  "Shape",
+  "Size",
+  "ArgMax",
+  "ArgMin",
+  "NonZero",
+  "Equal",
+  "Greater",
+  "Less",
+  "Not",
+  "Cast",
+  "TopK",
+]);
 
 /**
  * The forward list of the slice `lower → upper`, computing channel `nf/ch` of `upper`. Throws
@@ -80,13 +108,21 @@ export function forwardList(g: SourceGraph, lower: string, upper: string): Forwa
     const cached = live.get(t);
     if (cached !== undefined) return cached;
     const p = g.producer.get(t);
-    if (p === undefined) throw new UnsupportedSlice(`the slice reads tensor "${t}", which comes neither from "${lower}" nor from constants`);
+    if (p === undefined)
+      throw new UnsupportedSlice(
+        `the slice reads tensor "${t}", which comes neither from "${lower}" nor from constants`,
+      );
     live.set(t, false);
     const v = (g.nodes[p]!.input ?? []).some((i) => i !== "" && isLive(i));
     live.set(t, v);
     return v;
   };
-  const emit = (opType: string, input: string[], attribute: NodeProto["attribute"] = [], output = [fresh(opType)]): string => {
+  const emit = (
+    opType: string,
+    input: string[],
+    attribute: NodeProto["attribute"] = [],
+    output = [fresh(opType)],
+  ): string => {
     nodes.push({ opType, input, output, attribute, name: output[0] });
     return output[0]!;
   };
@@ -102,7 +138,10 @@ export function forwardList(g: SourceGraph, lower: string, upper: string): Forwa
     const done = fullDone.get(t);
     if (done) return done;
     const p = g.producer.get(t);
-    if (p === undefined) throw new UnsupportedSlice(`the slice reads tensor "${t}", which comes neither from "${lower}" nor from constants`);
+    if (p === undefined)
+      throw new UnsupportedSlice(
+        `the slice reads tensor "${t}", which comes neither from "${lower}" nor from constants`,
+      );
     const n = g.nodes[p]!;
     if (!isLive(t)) {
       // a constant subgraph: copied as it is
@@ -111,7 +150,8 @@ export function forwardList(g: SourceGraph, lower: string, upper: string): Forwa
       for (const o of n.output ?? []) if (o) fullDone.set(o, o);
       return t;
     }
-    if (NOT_DIFFERENTIABLE.has(n.opType!)) throw new UnsupportedSlice(`${n.opType} of a tensor the slice computes (node "${n.name}")`);
+    if (NOT_DIFFERENTIABLE.has(n.opType!))
+      throw new UnsupportedSlice(`${n.opType} of a tensor the slice computes (node "${n.name}")`);
     const ins = (n.input ?? []).map((i) => (i === "" ? "" : full(i)));
     // a Dropout's mask (and any second output of a live op) is not part of the slice
     const outs = n.opType === "Dropout" || n.opType === "MaxPool" ? [n.output![0]!] : [...(n.output ?? [])];
@@ -147,9 +187,13 @@ export function forwardList(g: SourceGraph, lower: string, upper: string): Forwa
     if (UNARY_CHANNELWISE.has(op)) {
       return emit(op, [chan(ins[0]!, rank), ...ins.slice(1).map((i) => (i === "" ? "" : full(i)))], n.attribute ?? []);
     }
-    if (POOLS.has(op) && !(n.output?.[1])) return emit(op, [chan(ins[0]!, rank)], n.attribute ?? []);
+    if (POOLS.has(op) && !n.output?.[1]) return emit(op, [chan(ins[0]!, rank)], n.attribute ?? []);
     if (BINARY.has(op)) {
-      return emit(op, ins.map((i) => (isLive(i) ? chan(i, rank) : constChannel(i, rank))), n.attribute ?? []);
+      return emit(
+        op,
+        ins.map((i) => (isLive(i) ? chan(i, rank) : constChannel(i, rank))),
+        n.attribute ?? [],
+      );
     }
     if (op === "BatchNormalization" && ins.slice(1).every(isConst)) {
       return emit(op, [chan(ins[0]!, rank), ...ins.slice(1).map((i) => gather(constName(i), 0))], n.attribute ?? []);
@@ -162,7 +206,9 @@ export function forwardList(g: SourceGraph, lower: string, upper: string): Forwa
     if (op === "Gemm" && numberAttr(n, "transA", 0) === 0 && ins.slice(1).every(isConst)) {
       const b = gather(constName(ins[1]!), numberAttr(n, "transB", 0) ? 0 : 1);
       const cDims = ins[2] ? (g.initializers.get(ins[2])?.dims ?? []).map(Number) : [];
-      const c = ins[2] ? [cDims.reduce((a, d) => a * d, 1) > 1 ? gather(constName(ins[2]), cDims.length - 1) : constName(ins[2])] : [];
+      const c = ins[2]
+        ? [cDims.reduce((a, d) => a * d, 1) > 1 ? gather(constName(ins[2]), cDims.length - 1) : constName(ins[2])]
+        : [];
       return emit(op, [full(ins[0]!), b, ...c], n.attribute ?? []);
     }
     return gather(full(t), 1);

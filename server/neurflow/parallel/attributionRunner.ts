@@ -72,7 +72,9 @@ export function inProcessRunner(
     run: (task) => enqueue(() => attributeTarget(model.graph, images, patches, task, settings, maps, kernels)),
     fillActivations: (buffers, from, to, batchSize) =>
       enqueue(() =>
-        kernels.fillActivations ? kernels.fillActivations(buffers, from, to, batchSize) : fillActivations(model.graph, images, patches, buffers, from, to, batchSize),
+        kernels.fillActivations
+          ? kernels.fillActivations(buffers, from, to, batchSize)
+          : fillActivations(model.graph, images, patches, buffers, from, to, batchSize),
       ),
     async close() {
       closed = true;
@@ -87,7 +89,13 @@ export { defaultWorkerCount } from "./workerPool";
 /** The circuit's work on a pool of worker threads (see workerPool.ts). */
 export async function workerPoolRunner(
   count: number,
-  init: { manifestPath: string; backend: BackendName; pixels: Float32Array; shape: [number, number, number, number]; patches: readonly Patch[] },
+  init: {
+    manifestPath: string;
+    backend: BackendName;
+    pixels: Float32Array;
+    shape: [number, number, number, number];
+    patches: readonly Patch[];
+  },
   settings: AttributionSettings,
 ): Promise<AttributionRunner> {
   const pool = await startWorkerPool(count, {

@@ -65,7 +65,12 @@ port.on("message", async (m: WorkerRequest) => {
       index = m.index ?? 0;
       settings =
         m.rules && m.tolerance !== undefined
-          ? { rules: m.rules, tolerance: m.tolerance, ...(m.decision ? { decision: m.decision } : {}), ...(m.igRowElements ? { igRowElements: m.igRowElements } : {}) }
+          ? {
+              rules: m.rules,
+              tolerance: m.tolerance,
+              ...(m.decision ? { decision: m.decision } : {}),
+              ...(m.igRowElements ? { igRowElements: m.igRowElements } : {}),
+            }
           : null;
       reply({ type: "ready" });
     } catch (e) {

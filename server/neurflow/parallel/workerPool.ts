@@ -25,7 +25,8 @@ export interface WorkerPool {
 export function defaultWorkerCount(backend: BackendName, env = process.env.NEURFLOW_WORKERS): number {
   if (env !== undefined && env !== "") {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 0 || n > 64) throw new Error(`NEURFLOW_WORKERS must be an integer 0..64, got "${env}"`);
+    if (!Number.isInteger(n) || n < 0 || n > 64)
+      throw new Error(`NEURFLOW_WORKERS must be an integer 0..64, got "${env}"`);
     return n <= 1 ? 0 : n;
   }
   if (backend !== "wasm" && backend !== "cpu") return 0;

@@ -47,10 +47,18 @@ export default async function CircuitEvaluationsPage({ params }: { params: Promi
       lower: l.lower,
       groups: graph.groups
         .filter((g) => g.layer === index)
-        .map((g) => ({ rowId: g.id, groupId: g.groupId, label: g.label, neurons: new Set(g.members.map((m) => m.neuron)).size })),
+        .map((g) => ({
+          rowId: g.id,
+          groupId: g.groupId,
+          label: g.label,
+          neurons: new Set(g.members.map((m) => m.neuron)).size,
+        })),
     })),
     // the run's own dataset first: false positives of another model's images mean nothing here
-    datasets: orderDatasets(datasets, { datasetId: run?.datasetId, modelId: graph.circuit.modelId }).map((d) => ({ id: d.id, name: d.name })),
+    datasets: orderDatasets(datasets, { datasetId: run?.datasetId, modelId: graph.circuit.modelId }).map((d) => ({
+      id: d.id,
+      name: d.name,
+    })),
     canStart: hasRole(user.role, "annotator"),
   };
   return (
@@ -58,11 +66,26 @@ export default async function CircuitEvaluationsPage({ params }: { params: Promi
       <div>
         <h1 className="text-2xl font-semibold">Evaluations of the circuit of “{c.className}”</h1>
         <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
-          {c.modelName} · τ {c.tau} · k {c.k} · {c.chain.join(" → ")} · {list.facts.imageCount} images · {c.patchCount} patches ·{" "}
-          <Link className="hover:underline" href={`/circuits/${c.id}/view`}>viewer</Link> · <Link className="hover:underline" href={`/circuits/${c.id}`}>summary</Link>
+          {c.modelName} · τ {c.tau} · k {c.k} · {c.chain.join(" → ")} · {list.facts.imageCount} images · {c.patchCount}{" "}
+          patches ·{" "}
+          <Link className="hover:underline" href={`/circuits/${c.id}/view`}>
+            viewer
+          </Link>{" "}
+          ·{" "}
+          <Link className="hover:underline" href={`/circuits/${c.id}`}>
+            summary
+          </Link>
         </p>
-        {!c.modelId && <p className="mt-2 text-sm text-amber-700">This circuit has no registered model (an imported document): evaluations cannot run on it.</p>}
-        {c.modelId && !c.hasImages && <p className="mt-2 text-sm text-amber-700">The circuit&apos;s images are not on this server: only image debugging of uploaded images can run.</p>}
+        {!c.modelId && (
+          <p className="mt-2 text-sm text-amber-700">
+            This circuit has no registered model (an imported document): evaluations cannot run on it.
+          </p>
+        )}
+        {c.modelId && !c.hasImages && (
+          <p className="mt-2 text-sm text-amber-700">
+            The circuit&apos;s images are not on this server: only image debugging of uploaded images can run.
+          </p>
+        )}
       </div>
       <nav aria-label="Evaluation sections" className="flex flex-wrap gap-3 text-sm text-blue-700 dark:text-blue-400">
         {[

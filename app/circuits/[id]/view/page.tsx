@@ -19,7 +19,13 @@ const query = z.object({
   t: z.coerce.number().min(0).max(1).optional().catch(undefined),
 });
 
-export default async function CircuitViewPage({ params, searchParams }: { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+export default async function CircuitViewPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ id: string }>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
   await requireUser();
   const id = Number((await params).id);
   if (!Number.isInteger(id) || id <= 0) notFound();
@@ -33,13 +39,34 @@ export default async function CircuitViewPage({ params, searchParams }: { params
       <div>
         <h1 className="text-2xl font-semibold">Concept circuit of “{c.className}”</h1>
         <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
-          {c.modelId ? <Link className="hover:underline" href={`/models/${c.modelId}`}>{c.modelName}</Link> : c.modelName} · τ {c.tau} · k {c.k} · {c.chain.join(" → ")} ·{" "}
-          {graph.groups.length} groups · {graph.edges.length} edges · <Link className="hover:underline" href={`/circuits/${c.id}`}>summary</Link> ·{" "}
-          <Link className="hover:underline" href={`/circuits/compare?a=${c.id}`}>compare…</Link> ·{" "}
-          <Link className="hover:underline" href={`/circuits/${c.id}/evaluations`} data-testid="open-evaluations">evaluations</Link>
+          {c.modelId ? (
+            <Link className="hover:underline" href={`/models/${c.modelId}`}>
+              {c.modelName}
+            </Link>
+          ) : (
+            c.modelName
+          )}{" "}
+          · τ {c.tau} · k {c.k} · {c.chain.join(" → ")} · {graph.groups.length} groups · {graph.edges.length} edges ·{" "}
+          <Link className="hover:underline" href={`/circuits/${c.id}`}>
+            summary
+          </Link>{" "}
+          ·{" "}
+          <Link className="hover:underline" href={`/circuits/compare?a=${c.id}`}>
+            compare…
+          </Link>{" "}
+          ·{" "}
+          <Link className="hover:underline" href={`/circuits/${c.id}/evaluations`} data-testid="open-evaluations">
+            evaluations
+          </Link>
         </p>
       </div>
-      <CircuitViewer graph={graph} initialView={initialView} shareToken={null} canShare documentHref={`/api/circuits/${c.id}/export`} />
+      <CircuitViewer
+        graph={graph}
+        initialView={initialView}
+        shareToken={null}
+        canShare
+        documentHref={`/api/circuits/${c.id}/export`}
+      />
     </div>
   );
 }

@@ -75,10 +75,13 @@ export function fileIOHandler(modelJsonPath: string): tf.io.IOHandler {
     },
 
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-      if (artifacts.modelTopology instanceof ArrayBuffer) throw new Error("saving binary model topologies is not supported");
+      if (artifacts.modelTopology instanceof ArrayBuffer)
+        throw new Error("saving binary model topologies is not supported");
       await mkdir(dir, { recursive: true });
       const weightsFile = "weights.bin";
-      const data = artifacts.weightData ? new tf.io.CompositeArrayBuffer(artifacts.weightData).slice() : new ArrayBuffer(0);
+      const data = artifacts.weightData
+        ? new tf.io.CompositeArrayBuffer(artifacts.weightData).slice()
+        : new ArrayBuffer(0);
       await writeFile(join(dir, weightsFile), new Uint8Array(data));
       const json: ModelJson = {
         modelTopology: artifacts.modelTopology,

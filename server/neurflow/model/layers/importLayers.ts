@@ -66,16 +66,25 @@ function convReplacement(layer: Layer, derived: tf.Tensor[]): ConvReplacement | 
   };
   const conv = convolution(cls === "Conv2D" ? "dense" : "depthwise", kernel, geometry);
   derived.push(...conv.weights.filter((w) => w !== kernel));
-  const activation = c.activation && c.activation !== "linear" ? tf.layers.activation({ activation: c.activation as "relu" }) : null;
+  const activation =
+    c.activation && c.activation !== "linear" ? tf.layers.activation({ activation: c.activation as "relu" }) : null;
   return {
     apply: (x) => {
       let y: tf.Tensor = conv.apply(x as tf.Tensor4D);
       if (c.useBias !== false && bias) y = tf.add(y, bias);
       return activation ? (activation.apply(y) as tf.Tensor) : y;
     },
-    ...(cls === "Conv2D" ? { restrict: restrictConv(kernel, c.useBias !== false ? bias : undefined, geometry, activation, derived) } : {}),
+    ...(cls === "Conv2D"
+      ? { restrict: restrictConv(kernel, c.useBias !== false ? bias : undefined, geometry, activation, derived) }
+      : {}),
     ...(cls === "Conv2D" && !activation
-      ? { partial: channelContribution(() => kernel, geometry, (t) => derived.push(t)) }
+      ? {
+          partial: channelContribution(
+            () => kernel,
+            geometry,
+            (t) => derived.push(t),
+          ),
+        }
       : {}),
   };
 }
@@ -108,17 +117,50 @@ function restrictConv(
 }
 
 /** Layers whose output channel c depends only on input channel c, with no parameters of their own. */
-const CHANNELWISE_LAYERS = new Set(["ReLU", "Add", "Maximum", "Minimum", "Dropout", "ZeroPadding2D", "MaxPooling2D", "AveragePooling2D", "LeakyReLU"]);
-const ELEMENTWISE_ACTIVATIONS = new Set(["linear", "relu", "relu6", "sigmoid", "hardSigmoid", "tanh", "elu", "selu", "softplus", "softsign", "swish", "mish"]);
+const CHANNELWISE_LAYERS = new Set([
+  "ReLU",
+  "Add",
+  "Maximum",
+  "Minimum",
+  "Dropout",
+  "ZeroPadding2D",
+  "MaxPooling2D",
+  "AveragePooling2D",
+  "LeakyReLU",
+]);
+const ELEMENTWISE_ACTIVATIONS = new Set([
+  "linear",
+  "relu",
+  "relu6",
+  "sigmoid",
+  "hardSigmoid",
+  "tanh",
+  "elu",
+  "selu",
+  "softplus",
+  "softsign",
+  "swish",
+  "mish",
+]);
 
 /**
  * How a layer's output channels depend on its inputs (for computing one channel only): parameter-
  * free channel-wise layers keep the channel; a batch normalisation over the last axis keeps it with
  * that channel's scale and shift; a dense convolution computes only the needed output.
  */
-function layerChannelRule(layer: Layer, replacement: ConvReplacement | null, derived: tf.Tensor[]): ChannelRule<tf.Tensor> | undefined {
+function layerChannelRule(
+  layer: Layer,
+  replacement: ConvReplacement | null,
+  derived: tf.Tensor[],
+): ChannelRule<tf.Tensor> | undefined {
   const cls = layer.getClassName();
-  const config = layer.getConfig() as { activation?: string; axis?: number | number[]; epsilon?: number; center?: boolean; scale?: boolean };
+  const config = layer.getConfig() as {
+    activation?: string;
+    axis?: number | number[];
+    epsilon?: number;
+    center?: boolean;
+    scale?: boolean;
+  };
   if (replacement?.restrict) {
     const restrict = replacement.restrict;
     return { kind: "producer", restrict: (channel) => (inputs) => [restrict(channel)(inputs[0]!)] };
@@ -158,8 +200,19 @@ function layerChannelRule(layer: Layer, replacement: ConvReplacement | null, der
 /** Layers affine in their input(s) at inference (see affinePrefix.ts). */
 const JOINTLY_AFFINE_LAYERS = new Set(["Add", "Subtract", "Average", "Concatenate"]);
 const AFFINE_LAYERS = new Set([
-  "BatchNormalization", "ZeroPadding2D", "Cropping2D", "Flatten", "Reshape", "Permute", "Dropout", "SpatialDropout1D",
-  "AveragePooling2D", "GlobalAveragePooling2D", "AveragePooling1D", "GlobalAveragePooling1D", "UpSampling2D",
+  "BatchNormalization",
+  "ZeroPadding2D",
+  "Cropping2D",
+  "Flatten",
+  "Reshape",
+  "Permute",
+  "Dropout",
+  "SpatialDropout1D",
+  "AveragePooling2D",
+  "GlobalAveragePooling2D",
+  "AveragePooling1D",
+  "GlobalAveragePooling1D",
+  "UpSampling2D",
 ]);
 const LINEAR_WHEN_NO_ACTIVATION = new Set(["Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv1D", "Dense"]);
 
@@ -167,7 +220,13 @@ function layerAffineKind(layer: Layer): AffineKind | undefined {
   const cls = layer.getClassName();
   const config = layer.getConfig() as { activation?: string; interpolation?: string };
   if (JOINTLY_AFFINE_LAYERS.has(cls)) return "joint";
-  if (cls === "UpSampling2D" && config.interpolation && config.interpolation !== "nearest" && config.interpolation !== "bilinear") return undefined;
+  if (
+    cls === "UpSampling2D" &&
+    config.interpolation &&
+    config.interpolation !== "nearest" &&
+    config.interpolation !== "bilinear"
+  )
+    return undefined;
   if (AFFINE_LAYERS.has(cls)) return "first";
   const linear = config.activation === undefined || config.activation === "linear";
   if (LINEAR_WHEN_NO_ACTIVATION.has(cls) && linear) return "first";
@@ -221,7 +280,8 @@ export function layersModelToGraph(model: tf.LayersModel, label = `TF.js model "
   for (const node of order) {
     if (isInputNode(node)) {
       const name = tensorName(node.outputTensors[0]!);
-      if (name !== inputName) throw new Error(`${label}: the outputs depend on input layer "${name}", which is not the model's input`);
+      if (name !== inputName)
+        throw new Error(`${label}: the outputs depend on input layer "${name}", which is not the model's input`);
       continue;
     }
     const layer = node.outboundLayer;

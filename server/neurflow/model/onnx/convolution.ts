@@ -109,9 +109,7 @@ function inputGradient(
     [0, 0],
   ];
   let r: tf.Tensor4D =
-    kind === "dense"
-      ? tf.conv2d(dd, gradKernel, 1, p, "NHWC", d)
-      : tf.depthwiseConv2d(dd, gradKernel, 1, p, "NHWC", d);
+    kind === "dense" ? tf.conv2d(dd, gradKernel, 1, p, "NHWC", d) : tf.depthwiseConv2d(dd, gradKernel, 1, p, "NHWC", d);
   if (A.front < 0 || B.front < 0 || r.shape[1] !== h || r.shape[2] !== w) {
     r = tf.slice(r, [0, Math.max(0, -A.front), Math.max(0, -B.front), 0], [-1, h, w, -1]);
   }
@@ -176,12 +174,33 @@ function phaseInputGradient(
     const rx = phase % s[1];
     const [mh, mw] = k.shape;
     // Z[P] = Σ_m dy[P − m] · w[r + s·m]: pad mh−1 in front, enough behind for hz outputs
-    let z = tf.conv2d(dy, k, 1, [[0, 0], [mh - 1, Math.max(0, hz - hy)], [mw - 1, Math.max(0, wz - wy)], [0, 0]], "NHWC");
+    let z = tf.conv2d(
+      dy,
+      k,
+      1,
+      [
+        [0, 0],
+        [mh - 1, Math.max(0, hz - hy)],
+        [mw - 1, Math.max(0, wz - wy)],
+        [0, 0],
+      ],
+      "NHWC",
+    );
     if (z.shape[1] !== hz || z.shape[2] !== wz) z = tf.slice(z, [0, 0, 0, 0], [-1, hz, wz, -1]);
     // place Z at rows s·P + ry, columns s·Q + rx: zeros around each element, by pads on rank-4
     // views (cheap native pads; depthToSpace and concat are slow on wasm)
-    const rows = tf.pad(tf.reshape(z, [n, hz, 1, wz * cin]), [[0, 0], [0, 0], [ry, s[0] - 1 - ry], [0, 0]]);
-    const cols = tf.pad(tf.reshape(rows, [n * hz * s[0], wz, 1, cin]), [[0, 0], [0, 0], [rx, s[1] - 1 - rx], [0, 0]]);
+    const rows = tf.pad(tf.reshape(z, [n, hz, 1, wz * cin]), [
+      [0, 0],
+      [0, 0],
+      [ry, s[0] - 1 - ry],
+      [0, 0],
+    ]);
+    const cols = tf.pad(tf.reshape(rows, [n * hz * s[0], wz, 1, cin]), [
+      [0, 0],
+      [0, 0],
+      [rx, s[1] - 1 - rx],
+      [0, 0],
+    ]);
     placed.push(tf.reshape(cols, [n, hz * s[0], wz * s[1], cin]));
   });
   const full = placed.length === 1 ? placed[0]! : (tf.addN(placed) as tf.Tensor4D);
@@ -283,7 +302,8 @@ export function makeConv2d(weight: HostTensor, bias: HostTensor | undefined, gro
         for (let c = 0; c < cinPerGroup; c++)
           for (let i = 0; i < kh; i++)
             for (let j = 0; j < kw; j++)
-              f[((i * kw + j) * cinPerGroup + c) * coutG + o] = w[(((gi * coutG + o) * cinPerGroup + c) * kh + i) * kw + j]!;
+              f[((i * kw + j) * cinPerGroup + c) * coutG + o] =
+                w[(((gi * coutG + o) * cinPerGroup + c) * kh + i) * kw + j]!;
       cores.push(makeCore("dense", tf.keep(tf.tensor4d(f, [kh, kw, cinPerGroup, coutG])), g));
     }
   }
@@ -292,7 +312,9 @@ export function makeConv2d(weight: HostTensor, bias: HostTensor | undefined, gro
   const apply = (x: tf.Tensor4D): tf.Tensor4D => {
     const cin = x.shape[3];
     if (cin !== cinPerGroup * group) {
-      throw new Error(`expects ${cinPerGroup * group} input channels, got ${cin} (input shape [${x.shape.join(",")}] NHWC)`);
+      throw new Error(
+        `expects ${cinPerGroup * group} input channels, got ${cin} (input shape [${x.shape.join(",")}] NHWC)`,
+      );
     }
     let y: tf.Tensor4D;
     if (depthwise || group === 1) y = cores[0]!.apply(x);

@@ -23,7 +23,12 @@ export function broadcastShape(a: readonly number[], b: readonly number[]): numb
   return out;
 }
 
-export function binary(a: HostTensor, b: HostTensor, fn: (x: number, y: number) => number, outType?: HostDType): HostTensor {
+export function binary(
+  a: HostTensor,
+  b: HostTensor,
+  fn: (x: number, y: number) => number,
+  outType?: HostDType,
+): HostTensor {
   const dims = broadcastShape(a.dims, b.dims);
   const n = sizeOf(dims);
   const st = stridesOf(dims);
@@ -95,7 +100,8 @@ export function gather(data: HostTensor, indices: HostTensor, axisIn: number): H
     return j;
   });
   const out: number[] = [];
-  for (let o = 0; o < outer; o++) for (const j of idx) for (let k = 0; k < inner; k++) out.push(data.data[(o * n + j) * inner + k]!);
+  for (let o = 0; o < outer; o++)
+    for (const j of idx) for (let k = 0; k < inner; k++) out.push(data.data[(o * n + j) * inner + k]!);
   const dims = [...data.dims.slice(0, axis), ...indices.dims, ...data.dims.slice(axis + 1)];
   return make(data.dtype, dims, out);
 }
@@ -129,7 +135,8 @@ export function reshapeDims(input: readonly number[], shape: readonly number[], 
   if (minus >= 0) {
     if (out.indexOf(-1, minus + 1) >= 0) throw new Error(`Reshape: more than one -1 in [${shape.join(",")}]`);
     const known = sizeOf(out.filter((_, i) => i !== minus));
-    if (known === 0 || total % known !== 0) throw new Error(`Reshape: cannot reshape [${input.join(",")}] to [${shape.join(",")}]`);
+    if (known === 0 || total % known !== 0)
+      throw new Error(`Reshape: cannot reshape [${input.join(",")}] to [${shape.join(",")}]`);
     out[minus] = total / known;
   }
   if (sizeOf(out) !== total) throw new Error(`Reshape: cannot reshape [${input.join(",")}] to [${shape.join(",")}]`);

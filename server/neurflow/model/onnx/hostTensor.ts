@@ -27,7 +27,11 @@ export function hostTensor(dtype: HostDType, dims: readonly number[], values: Ar
     throw new Error(`tensor of shape [${dims.join(",")}] needs ${n} values, got ${values.length}`);
   }
   const data =
-    dtype === "float32" ? Float32Array.from(values) : dtype === "int64" ? Float64Array.from(values) : Uint8Array.from(values);
+    dtype === "float32"
+      ? Float32Array.from(values)
+      : dtype === "int64"
+        ? Float64Array.from(values)
+        : Uint8Array.from(values);
   return { kind: "host", dtype, dims: [...dims], data };
 }
 

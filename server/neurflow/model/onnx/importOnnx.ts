@@ -20,19 +20,59 @@ import { alignTo4, asTensor, NCHW_TO_NHWC, onnxShape, type Value } from "./value
 
 /** Ops whose output channel c depends only on channel c of each input (see channelSlice.ts). */
 const CHANNELWISE_OPS = new Set([
-  "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Erf", "Softplus",
-  "Clip", "HardSigmoid", "HardSwish", "Add", "Sub", "Mul", "Div", "Pow", "Identity",
-  "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+  "Relu",
+  "LeakyRelu",
+  "Sigmoid",
+  "Tanh",
+  "Exp",
+  "Log",
+  "Sqrt",
+  "Neg",
+  "Abs",
+  "Reciprocal",
+  "Erf",
+  "Softplus",
+  "Clip",
+  "HardSigmoid",
+  "HardSwish",
+  "Add",
+  "Sub",
+  "Mul",
+  "Div",
+  "Pow",
+  "Identity",
+  "MaxPool",
+  "AveragePool",
+  "GlobalAveragePool",
+  "GlobalMaxPool",
 ]);
 
 /** Ops affine in their inputs at inference (see affinePrefix.ts); Pad's modes all copy values. */
 const AFFINE_OPS: Readonly<Record<string, AffineKind>> = {
-  Add: "joint", Sub: "joint", Concat: "joint",
-  Conv: "first", BatchNormalization: "first", Identity: "first", Dropout: "first", Neg: "first",
-  AveragePool: "first", GlobalAveragePool: "first", Reshape: "first", Flatten: "first",
-  Unsqueeze: "first", Squeeze: "first", Transpose: "first", Gather: "first", Slice: "first",
-  Pad: "first", ReduceMean: "first", ReduceSum: "first", Div: "first",
-  Mul: "one", MatMul: "one", Gemm: "one",
+  Add: "joint",
+  Sub: "joint",
+  Concat: "joint",
+  Conv: "first",
+  BatchNormalization: "first",
+  Identity: "first",
+  Dropout: "first",
+  Neg: "first",
+  AveragePool: "first",
+  GlobalAveragePool: "first",
+  Reshape: "first",
+  Flatten: "first",
+  Unsqueeze: "first",
+  Squeeze: "first",
+  Transpose: "first",
+  Gather: "first",
+  Slice: "first",
+  Pad: "first",
+  ReduceMean: "first",
+  ReduceSum: "first",
+  Div: "first",
+  Mul: "one",
+  MatMul: "one",
+  Gemm: "one",
 };
 
 export interface ImportOnnxOptions {
@@ -60,10 +100,15 @@ function defaultOpset(model: OnnxModel): number {
 function topoSort(nodes: OnnxNode[], available: Set<string>, label: string): OnnxNode[] {
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => n.outputs.forEach((o) => o && producer.set(o, i)));
-  const indeg = nodes.map((n) => new Set(n.inputs.filter((x) => x && !available.has(x) && producer.has(x)).map((x) => producer.get(x)!)).size);
+  const indeg = nodes.map(
+    (n) => new Set(n.inputs.filter((x) => x && !available.has(x) && producer.has(x)).map((x) => producer.get(x)!)).size,
+  );
   const consumers = nodes.map(() => [] as number[]);
   nodes.forEach((n, i) => {
-    for (const p of new Set(n.inputs.filter((x) => x && !available.has(x) && producer.has(x)).map((x) => producer.get(x)!))) consumers[p]!.push(i);
+    for (const p of new Set(
+      n.inputs.filter((x) => x && !available.has(x) && producer.has(x)).map((x) => producer.get(x)!),
+    ))
+      consumers[p]!.push(i);
   });
   const ready = indeg.map((d, i) => (d === 0 ? i : -1)).filter((i) => i >= 0);
   const out: OnnxNode[] = [];
@@ -87,14 +132,20 @@ function validate(model: OnnxModel, inputName: string, label: string): void {
   const unsupported = g.nodes.filter((n) => !DEFAULT_DOMAINS.has(n.domain) || !OPS[n.opType]);
   if (unsupported.length) {
     const n = unsupported[0]!;
-    const what = DEFAULT_DOMAINS.has(n.domain) ? `unsupported ONNX op "${n.opType}"` : `unsupported op "${n.opType}" of domain "${n.domain}"`;
-    const more = unsupported.length > 1 ? ` (and ${unsupported.length - 1} more node(s): ${[...new Set(unsupported.slice(1).map((u) => u.opType))].join(", ")})` : "";
+    const what = DEFAULT_DOMAINS.has(n.domain)
+      ? `unsupported ONNX op "${n.opType}"`
+      : `unsupported op "${n.opType}" of domain "${n.domain}"`;
+    const more =
+      unsupported.length > 1
+        ? ` (and ${unsupported.length - 1} more node(s): ${[...new Set(unsupported.slice(1).map((u) => u.opType))].join(", ")})`
+        : "";
     throw new Error(`${label}: ${what} in node "${n.name}"${more}`);
   }
   const produced = new Map<string, string>();
   produced.set(inputName, "the graph input");
   for (const name of g.initializers.keys()) {
-    if (produced.has(name)) throw new Error(`${label}: tensor "${name}" is both ${produced.get(name)} and an initializer`);
+    if (produced.has(name))
+      throw new Error(`${label}: tensor "${name}" is both ${produced.get(name)} and an initializer`);
     produced.set(name, "an initializer");
   }
   for (const n of g.nodes) {
@@ -108,7 +159,9 @@ function validate(model: OnnxModel, inputName: string, label: string): void {
   for (const n of g.nodes) {
     for (const i of n.inputs) {
       if (i && !produced.has(i)) {
-        throw new Error(`${label}: node "${n.name}" (${n.opType}) reads tensor "${i}", which no node, initializer or graph input provides`);
+        throw new Error(
+          `${label}: node "${n.name}" (${n.opType}) reads tensor "${i}", which no node, initializer or graph input provides`,
+        );
       }
     }
   }
@@ -123,7 +176,10 @@ function validate(model: OnnxModel, inputName: string, label: string): void {
  * op is supported, every tensor is produced once and before it is read. Makes no tensors (the
  * upload check runs it in the web process).
  */
-export function checkOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): { model: OnnxModel; label: string; inputName: string; opset: number; sorted: OnnxNode[] } {
+export function checkOnnx(
+  bytes: Uint8Array,
+  opts: ImportOnnxOptions = {},
+): { model: OnnxModel; label: string; inputName: string; opset: number; sorted: OnnxNode[] } {
   const model = decodeModel(bytes);
   const g = model.graph;
   const label = `ONNX model "${opts.name ?? (g.name || "model")}"`;
@@ -132,7 +188,9 @@ export function checkOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): { mo
   const inputName = opts.inputName ?? inputs[0];
   if (!inputName) throw new Error(`${label}: the graph has no input`);
   if (!inputs.includes(inputName)) {
-    throw new Error(`${label}: no graph input named "${inputName}" (inputs: ${inputs.map((i) => `"${i}"`).join(", ") || "none"})`);
+    throw new Error(
+      `${label}: no graph input named "${inputName}" (inputs: ${inputs.map((i) => `"${i}"`).join(", ") || "none"})`,
+    );
   }
   if (g.outputs.length === 0) throw new Error(`${label}: the graph has no outputs`);
   validate(model, inputName, label);
@@ -172,10 +230,17 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Ten
       }
       let run: (inputs: (Value | undefined)[]) => Value[];
       try {
-        run = def.compile({ node, opset, constant: (i) => (node.inputs[i] ? constants.get(node.inputs[i]!) : undefined), own });
+        run = def.compile({
+          node,
+          opset,
+          constant: (i) => (node.inputs[i] ? constants.get(node.inputs[i]!) : undefined),
+          own,
+        });
       } catch (e) {
         const m = (e as Error).message;
-        throw new Error(`${label}: ${m.startsWith(`${node.opType} node`) ? m : `${node.opType} node "${node.name}": ${m}`}`);
+        throw new Error(
+          `${label}: ${m.startsWith(`${node.opType} node`) ? m : `${node.opType} node "${node.name}": ${m}`}`,
+        );
       }
       const host = def.host;
       const restrict = (run as RestrictableRun).restrict;
@@ -190,7 +255,8 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Ten
         inputs: node.inputs,
         outputs: node.outputs,
         run: (values) => {
-          if (host && values.every((v) => v === undefined || isHost(v))) return host(values as (HostTensor | undefined)[], node, opset);
+          if (host && values.every((v) => v === undefined || isHost(v)))
+            return host(values as (HostTensor | undefined)[], node, opset);
           return run(values);
         },
         ...(channelRule ? { channelRule } : {}),
@@ -210,7 +276,8 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Ten
     outputNames: g.outputs.map((o) => o.name),
     nodes: exec,
     constants,
-    fromFeed: (name, t) => (layout === "NHWC" && name === inputName && t.rank === 4 ? tf.transpose(t, NCHW_TO_NHWC) : t),
+    fromFeed: (name, t) =>
+      layout === "NHWC" && name === inputName && t.rank === 4 ? tf.transpose(t, NCHW_TO_NHWC) : t,
     toTensor: (v) => asTensor(v),
     tensorOf: (v) => (isHost(v) ? undefined : v),
     constantChannels: (v, outRank) => {
@@ -222,7 +289,11 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Ten
     },
     constantChannel: (v, outRank, channel) => {
       const t = outRank === 4 ? alignTo4(v) : tf.reshape(asTensor(v), [1, -1]);
-      return tf.slice(t, t.shape.map((_, i) => (i === t.rank - 1 ? channel : 0)), t.shape.map((_, i) => (i === t.rank - 1 ? 1 : -1)));
+      return tf.slice(
+        t,
+        t.shape.map((_, i) => (i === t.rank - 1 ? channel : 0)),
+        t.shape.map((_, i) => (i === t.rank - 1 ? 1 : -1)),
+      );
     },
     disposeWeights: () => owned.forEach((t) => t.dispose()),
   });

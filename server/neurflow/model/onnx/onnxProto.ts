@@ -130,7 +130,8 @@ function readModel(r: ProtoReader): OnnxModel {
     else if (field === 25 && wire === WireType.LEN) fail("model-local functions are not supported");
     else r.skip(wire);
   }
-  if (irVersion < 1 || irVersion > 100) fail(irVersion < 0 ? "no ir_version field" : `implausible ir_version ${irVersion}`);
+  if (irVersion < 1 || irVersion > 100)
+    fail(irVersion < 0 ? "no ir_version field" : `implausible ir_version ${irVersion}`);
   if (!graph) fail("no graph in the model");
   if (graph.nodes.length === 0) fail("the graph has no nodes");
   return { irVersion, producerName, opsetImports, graph };
@@ -490,16 +491,20 @@ function decodeRaw(raw: Uint8Array, dataType: number, n: number, out: Float32Arr
 function toHost(t: RawTensor): HostTensor {
   const label = t.name ? `tensor "${t.name}"` : "a tensor";
   if (t.external) {
-    fail(`${label} keeps its data in an external file, which is not supported: re-export with the weights embedded (save_as_external_data=False)`);
+    fail(
+      `${label} keeps its data in an external file, which is not supported: re-export with the weights embedded (save_as_external_data=False)`,
+    );
   }
-  for (const d of t.dims) if (!Number.isInteger(d) || d < 0 || d > 2 ** 31) fail(`${label} has an invalid dimension ${d}`);
+  for (const d of t.dims)
+    if (!Number.isInteger(d) || d < 0 || d > 2 ** 31) fail(`${label} has an invalid dimension ${d}`);
   const dtype = hostDType(t.dataType, t.name);
   const n = sizeOf(t.dims);
   if (n > 2 ** 31) fail(`${label} is too large (${n} elements)`);
   const out = dtype === "float32" ? new Float32Array(n) : dtype === "int64" ? new Float64Array(n) : new Uint8Array(n);
   if (t.raw !== undefined) {
     const expected = n * ELEMENT_BYTES[t.dataType]!;
-    if (t.raw.length !== expected) fail(`${label} has ${t.raw.length} bytes of raw data, its shape [${t.dims.join(",")}] needs ${expected}`);
+    if (t.raw.length !== expected)
+      fail(`${label} has ${t.raw.length} bytes of raw data, its shape [${t.dims.join(",")}] needs ${expected}`);
     decodeRaw(t.raw, t.dataType, n, out);
   } else {
     let src: number[];
@@ -572,5 +577,7 @@ export function constantNodeValue(node: OnnxNode): HostTensor {
   if (vi?.i !== undefined) return { kind: "host", dtype: "int64", dims: [], data: Float64Array.of(vi.i) };
   const vis = a.get("value_ints");
   if (vis) return { kind: "host", dtype: "int64", dims: [vis.ints.length], data: Float64Array.from(vis.ints) };
-  throw new Error(`Constant node "${node.name}" has no supported value attribute (value, value_float(s), value_int(s))`);
+  throw new Error(
+    `Constant node "${node.name}" has no supported value attribute (value, value_float(s), value_int(s))`,
+  );
 }

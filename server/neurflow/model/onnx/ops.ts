@@ -6,7 +6,16 @@
  * shape arithmetic of exports work.
  */
 import { tf } from "../../tf";
-import { attrFloat, attrInt, attrInts, attrString, constantNodeValue, dataTypeName, hostDTypeFor, type OnnxNode } from "./onnxProto";
+import {
+  attrFloat,
+  attrInt,
+  attrInts,
+  attrString,
+  constantNodeValue,
+  dataTypeName,
+  hostDTypeFor,
+  type OnnxNode,
+} from "./onnxProto";
 import { hostTensor, hostValues, isHost, sizeOf, type HostDType, type HostTensor } from "./hostTensor";
 import * as H from "./hostOps";
 import { channelContribution, makeConv2d, type AutoPad, type ConvGeometry, type Pads4, type Pair } from "./convolution";
@@ -103,12 +112,21 @@ function axesOf(node: OnnxNode, inputs: (Value | undefined)[], i: number, fromIn
 // ----- elementwise ---------------------------------------------------------------------------
 
 function unary(fn: (x: tf.Tensor) => tf.Tensor): OpDef {
-  return { compile: ({ node }) => (inputs) => [fn(tensorInput(node, inputs, 0))] };
+  return {
+    compile:
+      ({ node }) =>
+      (inputs) => [fn(tensorInput(node, inputs, 0))],
+  };
 }
 
-function binaryOp(tfFn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, hostFn: (a: HostTensor, b: HostTensor) => HostTensor): OpDef {
+function binaryOp(
+  tfFn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+  hostFn: (a: HostTensor, b: HostTensor) => HostTensor,
+): OpDef {
   return {
-    host: (inputs, node) => [hostFn(inputs[0] ?? fail(node, "input 0 is missing"), inputs[1] ?? fail(node, "input 1 is missing"))],
+    host: (inputs, node) => [
+      hostFn(inputs[0] ?? fail(node, "input 0 is missing"), inputs[1] ?? fail(node, "input 1 is missing")),
+    ],
     compile: (ctx) => {
       const { node } = ctx;
       // constants converted once, in both layouts a runtime operand may need
@@ -133,7 +151,11 @@ function binaryOp(tfFn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, hostFn: (a: H
   };
 }
 
-function clipBounds(node: OnnxNode, opset: number, inputs: (Value | undefined)[]): { min: Value | number; max: Value | number } {
+function clipBounds(
+  node: OnnxNode,
+  opset: number,
+  inputs: (Value | undefined)[],
+): { min: Value | number; max: Value | number } {
   if (opset < 11) {
     return { min: attrFloat(node, "min", -3.4028234663852886e38), max: attrFloat(node, "max", 3.4028234663852886e38) };
   }
@@ -147,15 +169,23 @@ function clipBounds(node: OnnxNode, opset: number, inputs: (Value | undefined)[]
 }
 
 const Clip: OpDef = {
-  compile: ({ node, opset }) => (inputs) => {
-    const x = tensorInput(node, inputs, 0);
-    const { min, max } = clipBounds(node, opset, inputs);
-    if (typeof min === "number" && typeof max === "number") return [tf.clipByValue(x, min, max)];
-    let y = x;
-    y = typeof min === "number" ? tf.maximum(y, min) : tf.maximum(...(alignForBroadcast([y, min]) as [tf.Tensor, tf.Tensor]));
-    y = typeof max === "number" ? tf.minimum(y, max) : tf.minimum(...(alignForBroadcast([y, max]) as [tf.Tensor, tf.Tensor]));
-    return [y];
-  },
+  compile:
+    ({ node, opset }) =>
+    (inputs) => {
+      const x = tensorInput(node, inputs, 0);
+      const { min, max } = clipBounds(node, opset, inputs);
+      if (typeof min === "number" && typeof max === "number") return [tf.clipByValue(x, min, max)];
+      let y = x;
+      y =
+        typeof min === "number"
+          ? tf.maximum(y, min)
+          : tf.maximum(...(alignForBroadcast([y, min]) as [tf.Tensor, tf.Tensor]));
+      y =
+        typeof max === "number"
+          ? tf.minimum(y, max)
+          : tf.minimum(...(alignForBroadcast([y, max]) as [tf.Tensor, tf.Tensor]));
+      return [y];
+    },
 };
 
 const HardSigmoid: OpDef = {
@@ -167,10 +197,12 @@ const HardSigmoid: OpDef = {
 };
 
 const HardSwish: OpDef = {
-  compile: ({ node }) => (inputs) => {
-    const x = tensorInput(node, inputs, 0);
-    return [tf.mul(x, tf.clipByValue(tf.add(tf.mul(x, 1 / 6), 0.5), 0, 1))];
-  },
+  compile:
+    ({ node }) =>
+    (inputs) => {
+      const x = tensorInput(node, inputs, 0);
+      return [tf.mul(x, tf.clipByValue(tf.add(tf.mul(x, 1 / 6), 0.5), 0, 1))];
+    },
 };
 
 const LeakyRelu: OpDef = {
@@ -216,14 +248,16 @@ const Conv: OpDef = {
     const group = attrInt(node, "group", 1);
     const conv = makeConv2d(w, bias, group, g);
     conv.weights.forEach((t) => ctx.own(t));
-    const runWith = (c: ReturnType<typeof makeConv2d>): OpRun => (inputs) => {
-      const x = tensor4(node, inputs, 0);
-      try {
-        return [c.apply(x)];
-      } catch (e) {
-        return fail(node, (e as Error).message);
-      }
-    };
+    const runWith =
+      (c: ReturnType<typeof makeConv2d>): OpRun =>
+      (inputs) => {
+        const x = tensor4(node, inputs, 0);
+        try {
+          return [c.apply(x)];
+        } catch (e) {
+          return fail(node, (e as Error).message);
+        }
+      };
     const run: RestrictableRun = runWith(conv);
     if (group === 1) {
       // one output channel: that row of the weight (and bias), built on first use and kept
@@ -237,7 +271,9 @@ const Conv: OpDef = {
           const src = w.data as Float32Array;
           for (let o = 0; o < cout; o++)
             for (let c = 0; c < cin; c++)
-              for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) f[((i * kw + j) * cin + c) * cout + o] = src[((o * cin + c) * kh + i) * kw + j]!;
+              for (let i = 0; i < kh; i++)
+                for (let j = 0; j < kw; j++)
+                  f[((i * kw + j) * cin + c) * cout + o] = src[((o * cin + c) * kh + i) * kw + j]!;
           hwio = ctx.own(tf.keep(tf.tensor4d(f, [kh, kw, cin, cout])));
         }
         return hwio;
@@ -248,7 +284,11 @@ const Conv: OpDef = {
         if (!r) {
           if (channel < 0 || channel >= cout) fail(node, `channel ${channel} out of range (${cout} outputs)`);
           const per = cin * kh * kw;
-          const wc = hostTensor("float32", [1, cin, kh, kw], (w.data as Float32Array).subarray(channel * per, (channel + 1) * per));
+          const wc = hostTensor(
+            "float32",
+            [1, cin, kh, kw],
+            (w.data as Float32Array).subarray(channel * per, (channel + 1) * per),
+          );
           const bc = bias ? hostTensor("float32", [1], [(bias.data as Float32Array)[channel]!]) : undefined;
           const c = makeConv2d(wc, bc, 1, g);
           c.weights.forEach((t) => ctx.own(t));
@@ -269,7 +309,11 @@ function poolSpec(node: OnnxNode, kind: "max" | "avg"): PoolSpec {
   if (g.dilations[0] !== 1 || g.dilations[1] !== 1) fail(node, "dilated pooling is not supported");
   if (kind === "max" && attrInt(node, "storage_order", 0) !== 0) fail(node, "storage_order = 1 is not supported");
   if (kind === "max" && node.outputs[1]) fail(node, "the Indices output is not supported");
-  return { ...g, ceilMode: attrInt(node, "ceil_mode", 0) === 1, countIncludePad: attrInt(node, "count_include_pad", 0) === 1 };
+  return {
+    ...g,
+    ceilMode: attrInt(node, "ceil_mode", 0) === 1,
+    countIncludePad: attrInt(node, "count_include_pad", 0) === 1,
+  };
 }
 
 const MaxPool: OpDef = {
@@ -288,12 +332,19 @@ const AveragePool: OpDef = {
 
 function globalPool(reduce: (x: tf.Tensor, axes: number[]) => tf.Tensor): OpDef {
   return {
-    compile: ({ node }) => (inputs) => {
-      const x = tensorInput(node, inputs, 0);
-      if (x.rank === 4) return [reduce(x, [1, 2])];
-      if (x.rank < 3) fail(node, `expects a rank >= 3 input, got [${x.shape.join(",")}]`);
-      return [reduce(x, Array.from({ length: x.rank - 2 }, (_, i) => i + 2))];
-    },
+    compile:
+      ({ node }) =>
+      (inputs) => {
+        const x = tensorInput(node, inputs, 0);
+        if (x.rank === 4) return [reduce(x, [1, 2])];
+        if (x.rank < 3) fail(node, `expects a rank >= 3 input, got [${x.shape.join(",")}]`);
+        return [
+          reduce(
+            x,
+            Array.from({ length: x.rank - 2 }, (_, i) => i + 2),
+          ),
+        ];
+      },
   };
 }
 
@@ -304,7 +355,8 @@ const BatchNormalization: OpDef = {
     const { node } = ctx;
     const params = [1, 2, 3, 4].map((i) => ctx.constant(i));
     if (params.some((p) => !p)) fail(node, "scale, bias, mean and variance must be constants (inference only)");
-    if (node.outputs.slice(1).some((o) => o !== "")) fail(node, "training-mode outputs (running mean/var) are not supported");
+    if (node.outputs.slice(1).some((o) => o !== ""))
+      fail(node, "training-mode outputs (running mean/var) are not supported");
     const [scale, bias, mean, variance] = params as HostTensor[];
     const eps = attrFloat(node, "epsilon", 1e-5);
     const c = scale!.data.length;
@@ -320,7 +372,7 @@ const BatchNormalization: OpDef = {
       if (!r) {
         // channels are the last internal axis for ranks 2 and 4; axis 1 otherwise
         const shape = rank === 4 || rank === 2 ? [c] : [c, ...Array<number>(Math.max(0, rank - 2)).fill(1)];
-        r = [ctx.own((tf.tensor(a, shape))), ctx.own((tf.tensor(b, shape)))];
+        r = [ctx.own(tf.tensor(a, shape)), ctx.own(tf.tensor(b, shape))];
         cache.set(rank, r);
       }
       return r;
@@ -342,14 +394,18 @@ const Gemm: OpDef = {
     const alpha = attrFloat(node, "alpha", 1);
     const beta = attrFloat(node, "beta", 1);
     const bConst = ctx.constant(1);
-    const bPrepared = bConst ? ctx.own((tf.tidy(() => (transB ? tf.transpose(hostToTf(bConst)) : hostToTf(bConst))))) : undefined;
+    const bPrepared = bConst
+      ? ctx.own(tf.tidy(() => (transB ? tf.transpose(hostToTf(bConst)) : hostToTf(bConst))))
+      : undefined;
     const cConst = node.inputs[2] ? ctx.constant(2) : undefined;
-    const cPrepared = cConst ? ctx.own((tf.tidy(() => tf.mul(hostToTf(cConst), beta)))) : undefined;
+    const cPrepared = cConst ? ctx.own(tf.tidy(() => tf.mul(hostToTf(cConst), beta))) : undefined;
     return (inputs) => {
       let a = tensorInput(node, inputs, 0);
       if (a.rank !== 2) fail(node, `A must be 2-D, got [${a.shape.join(",")}]`);
       if (transA) a = tf.transpose(a);
-      const b = bPrepared ?? (transB ? tf.transpose(asOnnxTensor(input(node, inputs, 1))) : asOnnxTensor(input(node, inputs, 1)));
+      const b =
+        bPrepared ??
+        (transB ? tf.transpose(asOnnxTensor(input(node, inputs, 1))) : asOnnxTensor(input(node, inputs, 1)));
       let y = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
       if (alpha !== 1) y = tf.mul(y, alpha);
       if (cPrepared) y = tf.add(y, cPrepared);
@@ -412,16 +468,22 @@ function shapeHost(dims: readonly number[], node: OnnxNode): HostTensor {
 
 const Shape: OpDef = {
   host: (inputs, node) => [shapeHost((inputs[0] ?? fail(node, "input 0 is missing")).dims, node)],
-  compile: ({ node }) => (inputs) => [shapeHost(onnxShape(input(node, inputs, 0)), node)],
+  compile:
+    ({ node }) =>
+    (inputs) => [shapeHost(onnxShape(input(node, inputs, 0)), node)],
 };
 
 const Size: OpDef = {
   host: (inputs, node) => [hostTensor("int64", [], [sizeOf((inputs[0] ?? fail(node, "input 0 is missing")).dims)])],
-  compile: ({ node }) => (inputs) => [hostTensor("int64", [], [sizeOf(onnxShape(input(node, inputs, 0)))])],
+  compile:
+    ({ node }) =>
+    (inputs) => [hostTensor("int64", [], [sizeOf(onnxShape(input(node, inputs, 0)))])],
 };
 
 const Cast: OpDef = {
-  host: (inputs, node) => [H.cast(inputs[0] ?? fail(node, "input 0 is missing"), hostDTypeOf(attrInt(node, "to", 1), node))],
+  host: (inputs, node) => [
+    H.cast(inputs[0] ?? fail(node, "input 0 is missing"), hostDTypeOf(attrInt(node, "to", 1), node)),
+  ],
   compile: ({ node }) => {
     const to = tfDType(hostDTypeOf(attrInt(node, "to", 1), node));
     return (inputs) => {
@@ -449,12 +511,17 @@ const Reshape: OpDef = {
     const s = inputs[1] ?? fail(node, "shape is missing");
     return [H.withDims(x, H.reshapeDims(x.dims, hostValues(s), attrInt(node, "allowzero", 0) === 1))];
   },
-  compile: ({ node, opset }) => (inputs) => {
-    const x = input(node, inputs, 0);
-    const shape = opset < 5 ? attrInts(node, "shape") : hostValues(hostInput(node, inputs, 1, "shape") ?? fail(node, "shape is missing"));
-    if (!shape) fail(node, "no shape");
-    return [reshapeTo(x, H.reshapeDims(onnxShape(x), shape, attrInt(node, "allowzero", 0) === 1))];
-  },
+  compile:
+    ({ node, opset }) =>
+    (inputs) => {
+      const x = input(node, inputs, 0);
+      const shape =
+        opset < 5
+          ? attrInts(node, "shape")
+          : hostValues(hostInput(node, inputs, 1, "shape") ?? fail(node, "shape is missing"));
+      if (!shape) fail(node, "no shape");
+      return [reshapeTo(x, H.reshapeDims(onnxShape(x), shape, attrInt(node, "allowzero", 0) === 1))];
+    },
 };
 
 function flattenDims(dims: readonly number[], node: OnnxNode): number[] {
@@ -473,10 +540,12 @@ const Flatten: OpDef = {
     const x = inputs[0] ?? fail(node, "input 0 is missing");
     return [H.withDims(x, flattenDims(x.dims, node))];
   },
-  compile: ({ node }) => (inputs) => {
-    const x = input(node, inputs, 0);
-    return [reshapeTo(x, flattenDims(onnxShape(x), node))];
-  },
+  compile:
+    ({ node }) =>
+    (inputs) => {
+      const x = input(node, inputs, 0);
+      return [reshapeTo(x, flattenDims(onnxShape(x), node))];
+    },
 };
 
 function unsqueezeAxes(node: OnnxNode, opset: number, inputs: (Value | undefined)[]): number[] {
@@ -490,10 +559,12 @@ const Unsqueeze: OpDef = {
     const x = inputs[0] ?? fail(node, "input 0 is missing");
     return [H.withDims(x, H.unsqueezeDims(x.dims, unsqueezeAxes(node, opset, inputs)))];
   },
-  compile: ({ node, opset }) => (inputs) => {
-    const x = input(node, inputs, 0);
-    return [reshapeTo(x, H.unsqueezeDims(onnxShape(x), unsqueezeAxes(node, opset, inputs)))];
-  },
+  compile:
+    ({ node, opset }) =>
+    (inputs) => {
+      const x = input(node, inputs, 0);
+      return [reshapeTo(x, H.unsqueezeDims(onnxShape(x), unsqueezeAxes(node, opset, inputs)))];
+    },
 };
 
 const Squeeze: OpDef = {
@@ -501,10 +572,12 @@ const Squeeze: OpDef = {
     const x = inputs[0] ?? fail(node, "input 0 is missing");
     return [H.withDims(x, H.squeezeDims(x.dims, axesOf(node, inputs, 1, opset >= 13)))];
   },
-  compile: ({ node, opset }) => (inputs) => {
-    const x = input(node, inputs, 0);
-    return [reshapeTo(x, H.squeezeDims(onnxShape(x), axesOf(node, inputs, 1, opset >= 13)))];
-  },
+  compile:
+    ({ node, opset }) =>
+    (inputs) => {
+      const x = input(node, inputs, 0);
+      return [reshapeTo(x, H.squeezeDims(onnxShape(x), axesOf(node, inputs, 1, opset >= 13)))];
+    },
 };
 
 const Concat: OpDef = {
@@ -522,7 +595,8 @@ const Concat: OpDef = {
       const rank = rankOf(vals[0] ?? fail(node, "no inputs"));
       const axis = internalAxis(normAxis(axisAttr, rank, `Concat "${node.name}"`), rank);
       let ts = vals.map(asTensor);
-      if (ts.some((t) => t.dtype === "float32")) ts = ts.map((t) => (t.dtype === "float32" ? t : tf.cast(t, "float32")));
+      if (ts.some((t) => t.dtype === "float32"))
+        ts = ts.map((t) => (t.dtype === "float32" ? t : tf.cast(t, "float32")));
       return [ts.length === 1 ? ts[0]! : tf.concat(ts, axis)];
     };
   },
@@ -534,11 +608,13 @@ const Transpose: OpDef = {
     const perm = attrInts(node, "perm") ?? x.dims.map((_, i) => x.dims.length - 1 - i);
     return [H.transpose(x, perm)];
   },
-  compile: ({ node }) => (inputs) => {
-    const x = asOnnxTensor(input(node, inputs, 0));
-    const perm = attrInts(node, "perm") ?? x.shape.map((_, i) => x.rank - 1 - i);
-    return [fromOnnxOrder(tf.transpose(x, perm))];
-  },
+  compile:
+    ({ node }) =>
+    (inputs) => {
+      const x = asOnnxTensor(input(node, inputs, 0));
+      const perm = attrInts(node, "perm") ?? x.shape.map((_, i) => x.rank - 1 - i);
+      return [fromOnnxOrder(tf.transpose(x, perm))];
+    },
 };
 
 function gatherIndices(node: OnnxNode, idx: HostTensor, n: number): tf.Tensor {
@@ -552,18 +628,29 @@ function gatherIndices(node: OnnxNode, idx: HostTensor, n: number): tf.Tensor {
 
 const Gather: OpDef = {
   host: (inputs, node) => [
-    H.gather(inputs[0] ?? fail(node, "input 0 is missing"), inputs[1] ?? fail(node, "indices missing"), attrInt(node, "axis", 0)),
+    H.gather(
+      inputs[0] ?? fail(node, "input 0 is missing"),
+      inputs[1] ?? fail(node, "indices missing"),
+      attrInt(node, "axis", 0),
+    ),
   ],
-  compile: ({ node }) => (inputs) => {
-    const data = asOnnxTensor(input(node, inputs, 0));
-    const axis = normAxis(attrInt(node, "axis", 0), data.rank, `Gather "${node.name}"`);
-    const idx = input(node, inputs, 1);
-    const indices = isHost(idx) ? gatherIndices(node, idx, data.shape[axis]!) : asOnnxTensor(idx);
-    return [fromOnnxOrder(tf.gather(data, indices, axis))];
-  },
+  compile:
+    ({ node }) =>
+    (inputs) => {
+      const data = asOnnxTensor(input(node, inputs, 0));
+      const axis = normAxis(attrInt(node, "axis", 0), data.rank, `Gather "${node.name}"`);
+      const idx = input(node, inputs, 1);
+      const indices = isHost(idx) ? gatherIndices(node, idx, data.shape[axis]!) : asOnnxTensor(idx);
+      return [fromOnnxOrder(tf.gather(data, indices, axis))];
+    },
 };
 
-function sliceArgs(node: OnnxNode, opset: number, inputs: (Value | undefined)[], dims: readonly number[]): H.SliceRange[] {
+function sliceArgs(
+  node: OnnxNode,
+  opset: number,
+  inputs: (Value | undefined)[],
+  dims: readonly number[],
+): H.SliceRange[] {
   if (opset < 10) {
     const starts = attrInts(node, "starts") ?? fail(node, "no starts");
     const ends = attrInts(node, "ends") ?? fail(node, "no ends");
@@ -583,25 +670,27 @@ const Slice: OpDef = {
     const x = inputs[0] ?? fail(node, "input 0 is missing");
     return [H.slice(x, sliceArgs(node, opset, inputs, x.dims))];
   },
-  compile: ({ node, opset }) => (inputs) => {
-    let x = asOnnxTensor(input(node, inputs, 0));
-    const ranges = sliceArgs(node, opset, inputs, x.shape);
-    const begin = x.shape.map(() => 0);
-    const size = x.shape.map(() => -1);
-    for (const r of ranges) {
-      if (r.step === 1) {
-        begin[r.axis] = r.start;
-        size[r.axis] = r.count;
+  compile:
+    ({ node, opset }) =>
+    (inputs) => {
+      let x = asOnnxTensor(input(node, inputs, 0));
+      const ranges = sliceArgs(node, opset, inputs, x.shape);
+      const begin = x.shape.map(() => 0);
+      const size = x.shape.map(() => -1);
+      for (const r of ranges) {
+        if (r.step === 1) {
+          begin[r.axis] = r.start;
+          size[r.axis] = r.count;
+        }
       }
-    }
-    x = tf.slice(x, begin, size);
-    for (const r of ranges) {
-      if (r.step === 1) continue;
-      const idx = Array.from({ length: r.count }, (_, k) => r.start + k * r.step);
-      x = tf.gather(x, tf.tensor1d(Int32Array.from(idx), "int32"), r.axis);
-    }
-    return [fromOnnxOrder(x)];
-  },
+      x = tf.slice(x, begin, size);
+      for (const r of ranges) {
+        if (r.step === 1) continue;
+        const idx = Array.from({ length: r.count }, (_, k) => r.start + k * r.step);
+        x = tf.gather(x, tf.tensor1d(Int32Array.from(idx), "int32"), r.axis);
+      }
+      return [fromOnnxOrder(x)];
+    },
 };
 
 const ConstantOfShape: OpDef = {
@@ -612,7 +701,10 @@ const ConstantOfShape: OpDef = {
     const fill = v ? v.data[0]! : 0;
     return [hostTensor(dtype, shape, new Float64Array(sizeOf(shape)).fill(fill))];
   },
-  compile: ({ node }) => (inputs) => ConstantOfShape.host!([hostInput(node, inputs, 0, "shape")], node, 0),
+  compile:
+    ({ node }) =>
+    (inputs) =>
+      ConstantOfShape.host!([hostInput(node, inputs, 0, "shape")], node, 0),
 };
 
 /** Reflect padding from slices, reversals and concat (tfjs's mirrorPad gradient is wrong). */
@@ -638,7 +730,8 @@ function reflectPad(x: tf.Tensor, pads: [number, number][]): tf.Tensor {
 const Pad: OpDef = {
   compile: ({ node, opset }) => {
     const mode = attrString(node, "mode", "constant");
-    if (mode !== "constant" && mode !== "reflect") fail(node, `mode "${mode}" is not supported (constant and reflect are)`);
+    if (mode !== "constant" && mode !== "reflect")
+      fail(node, `mode "${mode}" is not supported (constant and reflect are)`);
     return (inputs) => {
       const x = input(node, inputs, 0);
       const rank = rankOf(x);
@@ -660,7 +753,10 @@ const Pad: OpDef = {
       const per: [number, number][] = Array.from({ length: rank }, () => [0, 0]);
       axes.forEach((a, i) => (per[a] = [pads[i]!, pads[i + axes.length]!]));
       let t = asTensor(x);
-      const internal: [number, number][] = Array.from({ length: rank }, (_, i) => per[rank === 4 ? [0, 2, 3, 1][i]! : i]!);
+      const internal: [number, number][] = Array.from(
+        { length: rank },
+        (_, i) => per[rank === 4 ? [0, 2, 3, 1][i]! : i]!,
+      );
       const positive = internal.map(([b, e]) => [Math.max(0, b), Math.max(0, e)] as [number, number]);
       if (positive.some(([b, e]) => b || e)) {
         t = mode === "reflect" ? reflectPad(t, positive) : tf.pad(t, positive, value);
@@ -690,7 +786,13 @@ function reduceOp(fn: (x: tf.Tensor, axes: number[], keep: boolean) => tf.Tensor
         }
         const norm = axes.map((a) => normAxis(a, rank, `${node.opType} "${node.name}"`));
         if (keep || rank !== 4) {
-          return [fn(asTensor(x), norm.map((a) => internalAxis(a, rank)), keep)];
+          return [
+            fn(
+              asTensor(x),
+              norm.map((a) => internalAxis(a, rank)),
+              keep,
+            ),
+          ];
         }
         return [fromOnnxOrder(fn(asOnnxTensor(x), norm, false))];
       };
@@ -743,11 +845,23 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   Clip,
   HardSigmoid,
   HardSwish,
-  Add: binaryOp((a, b) => tf.add(a, b), numeric((x, y) => x + y)),
-  Sub: binaryOp((a, b) => tf.sub(a, b), numeric((x, y) => x - y)),
-  Mul: binaryOp((a, b) => tf.mul(a, b), numeric((x, y) => x * y)),
+  Add: binaryOp(
+    (a, b) => tf.add(a, b),
+    numeric((x, y) => x + y),
+  ),
+  Sub: binaryOp(
+    (a, b) => tf.sub(a, b),
+    numeric((x, y) => x - y),
+  ),
+  Mul: binaryOp(
+    (a, b) => tf.mul(a, b),
+    numeric((x, y) => x * y),
+  ),
   Div: binaryOp((a, b) => tf.div(a, b), H.divide),
-  Pow: binaryOp((a, b) => tf.pow(a, b), numeric((x, y) => x ** y)),
+  Pow: binaryOp(
+    (a, b) => tf.pow(a, b),
+    numeric((x, y) => x ** y),
+  ),
   MaxPool,
   AveragePool,
   GlobalAveragePool: globalPool((x, axes) => tf.mean(x, axes, true)),

@@ -21,7 +21,11 @@ function outLen(size: number, k: number, s: number, p0: number, p1: number, ceil
 }
 
 /** Pads plus the extra end padding ceil_mode needs: [top, left, bottom, right, extraH, extraW]. */
-function geometry(spec: PoolSpec, h: number, w: number): { pads: Pads4; extraH: number; extraW: number; outH: number; outW: number } {
+function geometry(
+  spec: PoolSpec,
+  h: number,
+  w: number,
+): { pads: Pads4; extraH: number; extraW: number; outH: number; outW: number } {
   const pads = resolvePads(spec, h, w);
   const [kh, kw] = spec.kernel;
   const [sh, sw] = spec.strides;
@@ -123,14 +127,21 @@ export function averagePool(x: tf.Tensor4D, spec: PoolSpec): tf.Tensor4D {
   const { pads, extraH, extraW, outH, outW } = geometry(spec, h, w);
   const [kh, kw] = spec.kernel;
   const [sh, sw] = spec.strides;
-  if (pads[0] + pads[1] + pads[2] + pads[3] + extraH + extraW === 0) return tf.avgPool(x, spec.kernel, spec.strides, "valid");
-  const y = tf.avgPool(padded(x, pads[0], pads[2] + extraH, pads[1], pads[3] + extraW, 0), spec.kernel, spec.strides, "valid");
+  if (pads[0] + pads[1] + pads[2] + pads[3] + extraH + extraW === 0)
+    return tf.avgPool(x, spec.kernel, spec.strides, "valid");
+  const y = tf.avgPool(
+    padded(x, pads[0], pads[2] + extraH, pads[1], pads[3] + extraW, 0),
+    spec.kernel,
+    spec.strides,
+    "valid",
+  );
   // divisor: cells inside the input (count_include_pad = 0), or inside input + declared pads
   // (count_include_pad = 1; the ceil_mode overhang never counts)
   const inc = spec.countIncludePad;
   const ch = counts(outH, kh, sh, pads[0], inc ? -pads[0] : 0, inc ? h + pads[2] : h);
   const cw = counts(outW, kw, sw, pads[1], inc ? -pads[1] : 0, inc ? w + pads[3] : w);
   const scale = new Float32Array(outH * outW);
-  for (let i = 0; i < outH; i++) for (let j = 0; j < outW; j++) scale[i * outW + j] = (kh * kw) / Math.max(1, ch[i]! * cw[j]!);
+  for (let i = 0; i < outH; i++)
+    for (let j = 0; j < outW; j++) scale[i * outW + j] = (kh * kw) / Math.max(1, ch[i]! * cw[j]!);
   return tf.mul(y, tf.tensor4d(scale, [1, outH, outW, 1]));
 }

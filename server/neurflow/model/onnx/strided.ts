@@ -12,7 +12,13 @@ export function subsample(y: tf.Tensor4D, s: readonly [number, number], outH: nu
   const H = outH * s[0];
   const W = outW * s[1];
   let t: tf.Tensor4D = y;
-  if (H > h || W > w) t = tf.pad(t, [[0, 0], [0, Math.max(0, H - h)], [0, Math.max(0, W - w)], [0, 0]]);
+  if (H > h || W > w)
+    t = tf.pad(t, [
+      [0, 0],
+      [0, Math.max(0, H - h)],
+      [0, Math.max(0, W - w)],
+      [0, 0],
+    ]);
   if (H < t.shape[1] || W < t.shape[2]) t = tf.slice(t, [0, 0, 0, 0], [-1, H, W, -1]);
   // rows: [n, outH, s0, W·c] → keep index 0 of axis 2
   const rows = tf.slice(tf.reshape(t, [n, outH, s[0], W * c]), [0, 0, 0, 0], [-1, -1, 1, -1]);

@@ -20,7 +20,8 @@ export function internalAxis(a: number, rank: number): number {
 
 export function normAxis(a: number, rank: number, what: string): number {
   const r = a < 0 ? a + rank : a;
-  if (!Number.isInteger(r) || r < 0 || r >= Math.max(rank, 1)) throw new Error(`${what}: axis ${a} is out of range for rank ${rank}`);
+  if (!Number.isInteger(r) || r < 0 || r >= Math.max(rank, 1))
+    throw new Error(`${what}: axis ${a} is out of range for rank ${rank}`);
   return r;
 }
 

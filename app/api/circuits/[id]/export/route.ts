@@ -11,7 +11,15 @@ export const runtime = "nodejs";
 
 export async function GET(req: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
   const { id } = await params;
-  const caller = createCaller(createContext({ db: getDb(), queue: getQueue(), storageRoot: storageRoot(), headers: req.headers, resHeaders: null }));
+  const caller = createCaller(
+    createContext({
+      db: getDb(),
+      queue: getQueue(),
+      storageRoot: storageRoot(),
+      headers: req.headers,
+      resHeaders: null,
+    }),
+  );
   try {
     const doc = await caller.circuits.export({ id: Number(id) });
     return new Response(JSON.stringify(doc, null, 1), {

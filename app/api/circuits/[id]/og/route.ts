@@ -6,5 +6,7 @@ export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
 export async function GET(req: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
-  return serveCircuitImage(req, await params, imageParams.circuit, (db, root, p) => renderCircuitImage(db, root, p.id, "og"));
+  return serveCircuitImage(req, await params, imageParams.circuit, (db, root, p) =>
+    renderCircuitImage(db, root, p.id, "og"),
+  );
 }

@@ -5,6 +5,11 @@ import { renderMosaic } from "~/server/circuits/renders";
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-export async function GET(req: Request, { params }: { params: Promise<{ id: string; group: string }> }): Promise<Response> {
-  return serveCircuitImage(req, await params, imageParams.group, (db, root, p) => renderMosaic(db, root, p.id, p.group));
+export async function GET(
+  req: Request,
+  { params }: { params: Promise<{ id: string; group: string }> },
+): Promise<Response> {
+  return serveCircuitImage(req, await params, imageParams.group, (db, root, p) =>
+    renderMosaic(db, root, p.id, p.group),
+  );
 }

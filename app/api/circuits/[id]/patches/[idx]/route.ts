@@ -5,6 +5,9 @@ import { renderPatch } from "~/server/circuits/renders";
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-export async function GET(req: Request, { params }: { params: Promise<{ id: string; idx: string }> }): Promise<Response> {
+export async function GET(
+  req: Request,
+  { params }: { params: Promise<{ id: string; idx: string }> },
+): Promise<Response> {
   return serveCircuitImage(req, await params, imageParams.patch, (db, root, p) => renderPatch(db, root, p.id, p.idx));
 }

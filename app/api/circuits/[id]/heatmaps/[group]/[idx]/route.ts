@@ -5,6 +5,11 @@ import { renderHeatmap } from "~/server/circuits/renders";
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-export async function GET(req: Request, { params }: { params: Promise<{ id: string; group: string; idx: string }> }): Promise<Response> {
-  return serveCircuitImage(req, await params, imageParams.heatmap, (_db, root, p) => renderHeatmap(root, p.id, p.group, p.idx));
+export async function GET(
+  req: Request,
+  { params }: { params: Promise<{ id: string; group: string; idx: string }> },
+): Promise<Response> {
+  return serveCircuitImage(req, await params, imageParams.heatmap, (_db, root, p) =>
+    renderHeatmap(root, p.id, p.group, p.idx),
+  );
 }
