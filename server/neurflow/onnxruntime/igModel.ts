@@ -2,9 +2,10 @@
  * Compiles the integrated gradients of one layer pair into an ONNX model that onnxruntime runs:
  *
  *   inputs   nf/x [P, H, W, C] (the lower maps, internal NHWC layout; [P, C] for a dense layer),
- *            nf/ch [1] (the target channel), nf/alpha [N], nf/w [K, N] (the quadrature nodes and K
+ *            nf/ch [1] (the target channel), nf/alpha [N], nf/w [2, N] (the quadrature nodes and two
  *            weight vectors: the rule's, and its companion's for an error estimate)
- *   outputs  nf/mean [K·P, C] (attribution averaged over positions), nf/total [K·P] (its sum)
+ *   outputs  nf/mean [2P, C] (attribution averaged over positions; the rule's patches, then the
+ *            companion's), nf/total [2P] (its sum)
  *
  * The same work as integratedGradients.ts, in one model: the affine prefix of the slice (a block's
  * first convolution and batch normalisation, a downsample path, the target channel of a residual
@@ -38,9 +39,50 @@ interface Classified {
   frontier: string[];
 }
 
+/** Piecewise-linear ops through the origin: f(αx) = α f(x) for α > 0, with the same Jacobian along the ray. */
+const HOMOGENEOUS = new Set(["Relu", "LeakyRelu", "MaxPool", "GlobalMaxPool"]);
+/** Linear ops of their first input (no constant term). */
+const LINEAR_FIRST = new Set([
+  "Identity",
+  "Dropout",
+  "Reshape",
+  "Flatten",
+  "Squeeze",
+  "Unsqueeze",
+  "Transpose",
+  "Gather",
+  "AveragePool",
+  "GlobalAveragePool",
+  "ReduceMean",
+  "Neg",
+  "MatMul",
+]);
+
+/**
+ * Whether node `n` keeps the ray through the origin: its output along α·x is α times its output at x
+ * (X itself; ReLU and max pooling of such a tensor; convolutions without bias, sums, products with
+ * constants, reshapes and average pools of such tensors). Then it belongs to the prefix even when
+ * it is not affine, as its Jacobian is the same at every α > 0: a max pool or a ReLU right after the
+ * lower layer (an inception block's pool branch, GoogLeNet's max pool between stages) runs once per
+ * patch instead of once per node.
+ */
+function keepsRay(n: NodeProto, live: (t: string) => boolean, ray: Set<string>): boolean {
+  const ins = n.input ?? [];
+  const liveIns = ins.filter((i) => i !== "" && live(i));
+  if (liveIns.length === 0 || !liveIns.every((i) => ray.has(i))) return false;
+  const op = n.opType!;
+  if (HOMOGENEOUS.has(op) || LINEAR_FIRST.has(op)) return ins[0] === liveIns[0] && liveIns.length === 1;
+  if (op === "Conv" || op === "Gemm") return ins[0] === liveIns[0] && liveIns.length === 1 && !ins[2];
+  if (op === "Add" || op === "Sub" || op === "Concat") return ins.every((i) => i === "" || live(i));
+  if (op === "Mul") return liveIns.length === 1;
+  if (op === "Div") return liveIns.length === 1 && ins[0] === liveIns[0];
+  return false;
+}
+
 function classify(list: ForwardList): Classified {
   const live = new Set<string>([X]);
   const affine = new Set<string>([X]);
+  const ray = new Set<string>([X]);
   const prefix: NodeProto[] = [];
   const rows: NodeProto[] = [];
   const statics: NodeProto[] = [];
@@ -54,14 +96,16 @@ function classify(list: ForwardList): Classified {
     for (const o of n.output ?? []) if (o) live.add(o);
     const kind = AFFINE[n.opType!];
     const allAffine = liveIns.every((i) => affine.has(i));
-    const ok =
+    const isAffine =
       kind !== undefined &&
       allAffine &&
       (kind === "joint" ||
         (kind === "first" ? liveIns.length === 1 && n.input![0] === liveIns[0] : liveIns.length === 1));
-    if (ok) {
+    const onRay = keepsRay(n, (t) => live.has(t), ray);
+    if (isAffine || onRay) {
       prefix.push(n);
       for (const o of n.output ?? []) if (o) affine.add(o);
+      if (onRay) for (const o of n.output ?? []) if (o) ray.add(o);
     } else rows.push(n);
   }
   const frontier = new Set<string>();
@@ -120,7 +164,7 @@ export function compileIgModel(
   b.input(IG_INPUTS.x, "float32", ["P", ...nhwc]);
   b.input(CH, "int64", [1]);
   b.input(IG_INPUTS.alpha, "float32", ["N"]);
-  b.input(IG_INPUTS.w, "float32", ["K", "N"]);
+  b.input(IG_INPUTS.w, "float32", [2, "N"]);
   const int64 = (v: number[]) => b.constant(v, [v.length], "int64");
   const xs = rank === 4 ? b.op1("Transpose", [IG_INPUTS.x], { perm: [0, 3, 1, 2] }) : IG_INPUTS.x;
   const zeros = b.op1("ConstantOfShape", [int64([1, ...xShape])]);
@@ -166,7 +210,7 @@ export function compileIgModel(
       names[inst].set(o, name);
       return name;
     });
-    if (n.opType === "MaxPool" && inst === "r") {
+    if (n.opType === "MaxPool" && inst !== "z") {
       const idx = `${outs[0]}/indices`;
       indicesOf.set(n, idx);
       b.copy(n, (n.input ?? []).map(value), [outs[0]!, idx]);
@@ -209,7 +253,7 @@ export function compileIgModel(
     },
     indices: (n) => {
       const i = indicesOf.get(n);
-      if (!i) throw new UnsupportedSlice("a MaxPool gradient outside the rows");
+      if (!i) throw new UnsupportedSlice("a MaxPool gradient without its indices");
       return i;
     },
   });
@@ -217,41 +261,42 @@ export function compileIgModel(
   const outShape = shapeOf(list.output);
   const count = outShape.reduce((a, d) => a * d, 1);
   addGrad(`${list.output}@r`, b.op1("Expand", [b.scalar(1 / count), b.op1("Shape", [outRow])]));
-  const backward = (nodes: NodeProto[], inst: Inst) => {
+  /** Reverse pass over `nodes` with the forward values of `inst`, gradients keyed by `key`. */
+  const backward = (nodes: NodeProto[], inst: Inst, key: string = inst) => {
     const ctx = ctxFor(inst);
     for (let i = nodes.length - 1; i >= 0; i--) {
       const n = nodes[i]!;
-      const dy = gradOf(`${n.output![0]}@${inst}`);
+      const dy = gradOf(`${n.output![0]}@${key}`);
       if (!dy) continue;
       const gs = vjp(n, dy, ctx);
       (n.input ?? []).forEach((t, k) => {
         const g = gs[k];
-        if (g && c.live.has(t)) addGrad(`${t}@${inst}`, g);
+        if (g && c.live.has(t)) addGrad(`${t}@${key}`, g);
       });
     }
   };
   backward(c.rows, "r");
-  // Σ_n w_kn g_n for each weight vector k: [K, N] × [N, P·S] → K·P rows (k-major)
-  for (const t of c.frontier) {
-    const g = gradOf(`${t}@r`);
-    if (!g) continue;
-    const s = shapeOf(t);
-    const perNode = b.op1("Reshape", [
-      g,
-      b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 }),
-    ]);
-    const summed = b.op1("MatMul", [IG_INPUTS.w, perNode]);
-    addGrad(`${t}@p`, b.op1("Reshape", [summed, int64([-1, ...s])]));
+  // Σ_n w_kn g_n for each of the two weight vectors (the rule's, its companion's), then each back
+  // through the prefix on the patches' own rows (so that its gradients meet the prefix's values)
+  const attributions: string[] = [];
+  for (const k of [0, 1]) {
+    const wk = b.op1("Gather", [IG_INPUTS.w, b.constant([k], [1], "int64")], { axis: 0 });
+    for (const t of c.frontier) {
+      const g = gradOf(`${t}@r`);
+      if (!g) continue;
+      const s = shapeOf(t);
+      const perNode = b.op1("Reshape", [
+        g,
+        b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 }),
+      ]);
+      addGrad(`${t}@p${k}`, b.op1("Reshape", [b.op1("MatMul", [wk, perNode]), int64([-1, ...s])]));
+    }
+    backward(c.prefix, "p", `p${k}`);
+    const gx = gradOf(`${X}@p${k}`) ?? b.op1("Mul", [xs, b.scalar(0)]);
+    attributions.push(b.op1("Mul", [gx, xs]));
   }
-  backward(c.prefix, "p");
-  const kDim = b.op1("Slice", [b.op1("Shape", [IG_INPUTS.w]), int64([0]), int64([1]), int64([0])]);
-  const gxAll = gradOf(`${X}@p`);
-  // [K, P, ...x]: one gradient per weight vector
-  const gx = gxAll
-    ? b.op1("Reshape", [gxAll, b.op1("Concat", [kDim, int64([-1, ...xShape])], { axis: 0 })])
-    : b.op1("Expand", [b.scalar(0), b.op1("Concat", [kDim, int64([1, ...xShape])], { axis: 0 })]);
-  // x ⊙ gradient for each weight vector, back to K·P rows
-  const attribution = b.op1("Reshape", [b.op1("Mul", [gx, xs]), int64([-1, ...xShape])]);
+  // x ⊙ gradient, the rule's patches then the companion's
+  const attribution = b.op1("Concat", attributions, { axis: 0 });
   if (rank === 4) {
     b.op("Identity", [reduceMean({ b, opset } as VjpContext, attribution, [2, 3], 0)], {}, [IG_OUTPUTS.mean]);
     b.op("ReduceSum", [attribution, int64([1, 2, 3])], { keepdims: 0 }, [IG_OUTPUTS.total]);
@@ -259,7 +304,7 @@ export function compileIgModel(
     b.op("Identity", [attribution], {}, [IG_OUTPUTS.mean]);
     b.op("ReduceSum", [attribution, int64([1])], { keepdims: 0 }, [IG_OUTPUTS.total]);
   }
-  b.output(IG_OUTPUTS.mean, "float32", ["KP", xShape[0]!]);
-  b.output(IG_OUTPUTS.total, "float32", ["KP"]);
+  b.output(IG_OUTPUTS.mean, "float32", ["2P", xShape[0]!]);
+  b.output(IG_OUTPUTS.total, "float32", ["2P"]);
   return b.encode(opset);
 }

@@ -197,9 +197,9 @@ export class OnnxRuntimeModel {
     const totals = new Float64Array(P);
     const ch = new this.ort.Tensor("int64", BigInt64Array.from([BigInt(target - r.offset)]), [1]);
     const alpha = new this.ort.Tensor("float32", Float32Array.from(rule.alphas), [N]);
-    const weightSets = rule.companion ? [rule.weights, rule.companion] : [rule.weights];
-    const K = weightSets.length;
-    const w = new this.ort.Tensor("float32", Float32Array.from(weightSets.flatMap((ws) => Array.from(ws))), [K, N]);
+    // the compiled model takes two weight vectors: the rule's and its companion's (or the rule's again)
+    const weightSets = [rule.weights, rule.companion ?? rule.weights];
+    const w = new this.ort.Tensor("float32", Float32Array.from(weightSets.flatMap((ws) => Array.from(ws))), [2, N]);
     const companion = rule.companion
       ? { perPatch: new Float32Array(P * channels), totals: new Float64Array(P) }
       : undefined;
