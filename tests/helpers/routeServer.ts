@@ -8,8 +8,15 @@
  * `listening <port>` on stdout.
  */
 import { createServer } from "node:http";
+import { createRequire } from "node:module";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
+
+// Next resolves `server-only` to its empty module on the server (the react-server condition); do
+// the same here, where the route's server-only modules run outside Next
+const require = createRequire(import.meta.url);
+const serverOnly = require.resolve("server-only");
+require.cache[serverOnly] = { id: serverOnly, filename: serverOnly, loaded: true, exports: {} } as NodeJS.Module;
 
 const { onServerStart } = await import("~/server/startup");
 await onServerStart();
