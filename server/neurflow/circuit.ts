@@ -28,7 +28,8 @@ import {
   type AttributionRunner,
 } from "./parallel/attributionRunner";
 import { loadModel, type ClassifierModel } from "./model/loadModel";
-import { onnxRuntimeApplies, onnxRuntimeKernels } from "./onnxruntime/onnxRuntimeKernels";
+import { ONNXRUNTIME_ACTIVATION_BATCH, onnxRuntimeApplies, onnxRuntimeKernels } from "./onnxruntime/onnxRuntimeKernels";
+import { OnnxRuntimeModel } from "./onnxruntime/onnxRuntimeModel";
 import { conceptVector, groupEdges, neuronGroups, type SemanticGroupVector } from "./neuronGroups";
 import { patchGrid, type Patch } from "./patches";
 import { resolveParams, type MethodParams } from "./presets";
@@ -140,9 +141,28 @@ async function imagesOfClass(
   images: tf.Tensor4D,
   classIndex: number,
   batchSize: number,
+  ortModel: OnnxRuntimeModel | null,
 ): Promise<number[]> {
   const keep: number[] = [];
   const n = images.shape[0];
+  if (ortModel) {
+    const [, S, , C] = images.shape;
+    for (let i = 0; i < n; i += ONNXRUNTIME_ACTIVATION_BATCH) {
+      const x = tf.slice(images, i, Math.min(ONNXRUNTIME_ACTIVATION_BATCH, n - i));
+      const pixels = (await x.data()) as Float32Array;
+      const rows = x.shape[0];
+      x.dispose();
+      const logits = (await ortModel.activations(pixels, [rows, S, S, C], [model.logitsTensor], [2], [])).means[0]!;
+      const classes = logits.length / rows;
+      for (let r = 0; r < rows; r++) {
+        // argmax, ties to the lower index (as tf.argMax)
+        let best = 0;
+        for (let c = 1; c < classes; c++) if (logits[r * classes + c]! > logits[r * classes + best]!) best = c;
+        if (best === classIndex) keep.push(i + r);
+      }
+    }
+    return keep;
+  }
   for (let i = 0; i < n; i += batchSize) {
     const pred = tf.tidy(() => {
       const x = tf.slice(images, i, Math.min(batchSize, n - i));
@@ -235,12 +255,17 @@ export async function buildCircuit(
   const model = await loadModel(req.manifestPath);
   let imagesTensor: tf.Tensor4D | null = null;
   let runner: AttributionRunner | null = null;
+  let ortModel: OnnxRuntimeModel | null = null;
   try {
     const { classIndex } = validateRequest(model, req, params);
+    // the heavy passes on onnxruntime where it applies (null where it is not installed)
+    if (options.onnxRuntime !== false && onnxRuntimeApplies(model, backend.name)) {
+      ortModel = await OnnxRuntimeModel.open(model.file!, model.manifest.input.name);
+    }
     const S = model.manifest.input.size;
     const loaded = await loadClassImages(req.images, S);
     const all = tf.tidy(() => model.preprocess(tf.tensor4d(loaded.pixels, [loaded.names.length, S, S, 3])));
-    const keep = await imagesOfClass(model, all, classIndex, batchSize);
+    const keep = await imagesOfClass(model, all, classIndex, batchSize, ortModel);
     if (keep.length === 0) {
       all.dispose();
       throw new CircuitInputError(
@@ -269,7 +294,9 @@ export async function buildCircuit(
     const settings: AttributionSettings = {
       rules,
       tolerance: params.igTolerance,
-      ...(params.igRefine === "coreSet" ? { decision: { tau: params.tau, importance: params.importance } } : {}),
+      ...(params.igRefine === "coreSet"
+        ? { decision: { tau: params.tau, importance: params.importance, edgeNormalization: params.edgeNormalization } }
+        : {}),
       igRowElements: options.igRowElements ?? defaultIgRowElements(backend.name),
     };
     let t0 = performance.now();
@@ -297,10 +324,9 @@ export async function buildCircuit(
       throw new CircuitInputError(`layer "${req.layers[0]}" has no unit for class ${classIndex}`);
 
     const workers = options.workers ?? defaultWorkerCount(backend.name);
-    const kernels =
-      options.onnxRuntime !== false && onnxRuntimeApplies(model, backend.name)
-        ? await onnxRuntimeKernels(model, images, patches, new Map(tensors.map((t) => [t, shapeOf(t).length + 1])))
-        : null;
+    const kernels = ortModel
+      ? onnxRuntimeKernels(model, images, patches, new Map(tensors.map((t) => [t, shapeOf(t).length + 1])), ortModel)
+      : null;
     const backendName = kernels ? `onnxruntime+${backend.name}` : backend.name;
     const attribution: AttributionRunner = kernels
       ? inProcessRunner(model, images, patches, settings, kernels)
@@ -385,6 +411,13 @@ export async function buildCircuit(
       keptMaps.delete(tensors[li + 1]!);
       await attribution.setMaps(maps);
       stage.maps = (performance.now() - t0) / 1000;
+      // semantic groups first (they depend on the lower activations alone): the decision rule of the
+      // integrated gradients checks the edge weights they give
+      t0 = performance.now();
+      const groupsOf = new Map(
+        targets.map((t) => [t, semanticGroups(activationRows(lowerActs, topOf.get(t)!), params.maxSemanticGroups)]),
+      );
+      stage.clustering += (performance.now() - t0) / 1000;
       // all targets of the pair go to the runner at once; results are taken in target order
       t0 = performance.now();
       const jobs = targets.map((target) => {
@@ -396,6 +429,7 @@ export async function buildCircuit(
           target,
           topPatches,
           topActivations: topPatches.map((p) => column[p]!),
+          semanticGroups: groupsOf.get(target)!,
         });
       });
       jobs.forEach((j) => j.catch(() => undefined));
@@ -408,8 +442,7 @@ export async function buildCircuit(
         const column = activationColumn(upperActs, target);
         const importance = channelImportance(ig.perPatch, top.length, ig.channels, params.importance);
         const core = selectCoreNeurons(importance, params.tau);
-        const lowerVectors = activationRows(lowerActs, top);
-        const groups = semanticGroups(lowerVectors, params.maxSemanticGroups);
+        const groups = groupsOf.get(target)!;
         out.push({
           neuron: target,
           topPatches: top,
@@ -479,6 +512,7 @@ export async function buildCircuit(
     };
   } finally {
     await runner?.close();
+    await ortModel?.close();
     imagesTensor?.dispose();
     model.dispose();
   }

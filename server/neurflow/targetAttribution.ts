@@ -5,7 +5,8 @@
  * so results do not depend on where.
  */
 import { computeLayerMaps } from "./activations";
-import { channelImportance, topIndices, type ImportanceMode } from "./coreNeurons";
+import { channelImportance, selectCoreNeurons, topIndices, type ImportanceMode } from "./coreNeurons";
+import { edgeWeights, type EdgeNormalization } from "./edgeWeights";
 import { integratedGradients, targetActivation, type IgResult } from "./integratedGradients";
 import type { TensorGraph } from "./model/graph";
 import type { Patch } from "./patches";
@@ -19,6 +20,8 @@ export interface AttributionTask {
   topPatches: number[];
   /** The target's activation on each top patch (for completeness). */
   topActivations: number[];
+  /** The top patches' semantic groups (for the decision rule's edge-weight check), if known. */
+  semanticGroups?: number[];
 }
 
 export interface AttributionResult {
@@ -44,7 +47,7 @@ export interface AttributionSettings {
    * Refine by the decision instead of by completeness (igRefine "coreSet"): the next rule is used,
    * for all top patches, only where the estimated quadrature error could change the core set.
    */
-  decision?: { tau: number; importance: ImportanceMode };
+  decision?: { tau: number; importance: ImportanceMode; edgeNormalization: EdgeNormalization };
   /** Input elements per IG pass. */
   igRowElements?: number;
 }
@@ -149,6 +152,27 @@ export function coreSetCertain(
   return coreLow > restHigh;
 }
 
+/**
+ * The largest change of an edge weight (normalised, as the circuit stores it) that the decision rule
+ * leaves to 16 nodes: a tenth of what parity with the reference allows (PARITY_THRESHOLDS).
+ */
+export const EDGE_WEIGHT_ERROR_TOLERANCE = 1e-3;
+
+/** Whether the target's edge weights by `perPatch` and by its companion differ by at most the tolerance. */
+export function edgeWeightsSettled(
+  perPatch: Float32Array,
+  companion: Float32Array,
+  patches: number,
+  channels: number,
+  groups: readonly number[],
+  d: { tau: number; importance: ImportanceMode; edgeNormalization: EdgeNormalization },
+): boolean {
+  const core = selectCoreNeurons(channelImportance(perPatch, patches, channels, d.importance), d.tau);
+  const a = edgeWeights(perPatch, channels, groups, core, d.edgeNormalization);
+  const b = edgeWeights(companion, channels, groups, core, d.edgeNormalization);
+  return a.every((e, i) => Math.abs(e.weight - b[i]!.weight) <= EDGE_WEIGHT_ERROR_TOLERANCE);
+}
+
 export async function attributeTarget(
   graph: TensorGraph,
   images: tf.Tensor4D,
@@ -178,14 +202,11 @@ export async function attributeTarget(
       // estimated error of the importance could change the core set
       const ig = await igOf(x, { ...first, companion: companionWeights(first.alphas) });
       const P = task.topPatches.length;
-      const certain = coreSetCertain(
-        ig.perPatch,
-        ig.companion!.perPatch,
-        P,
-        ig.channels,
-        settings.decision.tau,
-        settings.decision.importance,
-      );
+      const d = settings.decision;
+      const certain =
+        coreSetCertain(ig.perPatch, ig.companion!.perPatch, P, ig.channels, d.tau, d.importance) &&
+        (!task.semanticGroups ||
+          edgeWeightsSettled(ig.perPatch, ig.companion!.perPatch, P, ig.channels, task.semanticGroups, d));
       const final = certain ? ig : await igOf(x, finer[finer.length - 1]!);
       const errors = task.topActivations.map((fx, i) => completenessError([final.totals[i]!], [fx], f0));
       const nodes = certain ? first.alphas.length : finer[finer.length - 1]!.alphas.length;

@@ -3,7 +3,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "~/server/neurflow/backend";
 import { loadModel, type ClassifierModel } from "~/server/neurflow/model/loadModel";
 import { companionWeights, gaussLegendre, quadratureRule } from "~/server/neurflow/quadrature";
-import { attributeTarget, completenessError, coreSetCertain } from "~/server/neurflow/targetAttribution";
+import {
+  attributeTarget,
+  completenessError,
+  coreSetCertain,
+  edgeWeightsSettled,
+} from "~/server/neurflow/targetAttribution";
 import { integratedGradients } from "~/server/neurflow/integratedGradients";
 import { activationColumn, computeActivations, computeLayerMaps } from "~/server/neurflow/activations";
 import { patchGrid } from "~/server/neurflow/patches";
@@ -56,6 +61,18 @@ describe("quadrature", () => {
     // an exact tie at the boundary is never certain
     const tie = Float32Array.from([4, 1, 1, 0.5, 4, 1, 1, 0.5]);
     expect(coreSetCertain(tie, tie, 2, 4, 2, "absMean")).toBe(false);
+  });
+
+  it("leaves edge weights to the first rule only when its companion gives nearly the same", () => {
+    // 4 patches in two semantic groups, 3 channels; τ 2 → core channels 0 and 1
+    const ig = Float32Array.from([4, 2, 0.1, 4, 2, 0.1, 3, 3, 0.1, 3, 3, 0.1]);
+    const groups = [0, 0, 1, 1];
+    const d = { tau: 2, importance: "absMean" as const, edgeNormalization: "sum" as const };
+    const tiny = ig.map((v, i) => (i === 0 ? v + 1e-4 : v));
+    expect(edgeWeightsSettled(ig, tiny, 4, 3, groups, d)).toBe(true);
+    // group 0's weights move by ~0.02 with the companion: more than the tolerance
+    const moved = ig.map((v, i) => (i === 0 || i === 3 ? v + 0.3 : v));
+    expect(edgeWeightsSettled(ig, moved, 4, 3, groups, d)).toBe(false);
   });
 
   it("measures completeness relative to the change of the target", () => {
@@ -163,14 +180,14 @@ describe("attribution of one target", () => {
     const decided = await attributeTarget(model.graph, images, patches, task, {
       rules: [coarse, fine],
       tolerance: 1e-9,
-      decision: { tau: certain[0]!, importance: "absMean" },
+      decision: { tau: certain[0]!, importance: "absMean", edgeNormalization: "sequential" },
     });
     expect(decided.nodes).toBe(16);
     decided.perPatch.forEach((v, i) => expect(v).toBeCloseTo(onlyCoarse.perPatch[i]!, 5));
     const refined = await attributeTarget(model.graph, images, patches, task, {
       rules: [coarse, fine],
       tolerance: 1,
-      decision: { tau: open[0]!, importance: "absMean" },
+      decision: { tau: open[0]!, importance: "absMean", edgeNormalization: "sequential" },
     });
     expect(refined.nodes).toBe(50);
     refined.perPatch.forEach((v, i) => expect(v).toBeCloseTo(onlyFine.perPatch[i]!, 5));

@@ -30,17 +30,17 @@ export function onnxRuntimeApplies(model: ClassifierModel, backend: BackendName)
 }
 
 /**
- * Kernels for an in-process runner, or null where onnxruntime is not installed. `ranks[i]` is the
- * rank of layer tensor i (4 for a feature map, 2 for a dense layer).
+ * Kernels for an in-process runner on the model's onnxruntime sessions (OnnxRuntimeModel.open).
+ * `ranks` maps each layer tensor to its rank (4 for a feature map, 2 for a dense layer). Closing the
+ * runner leaves `ortModel` open: its owner closes it.
  */
-export async function onnxRuntimeKernels(
+export function onnxRuntimeKernels(
   model: ClassifierModel,
   images: tf.Tensor4D,
   patches: readonly Patch[],
   ranks: ReadonlyMap<string, number>,
-): Promise<InProcessKernels | null> {
-  const ortModel = await OnnxRuntimeModel.open(model.file!, model.manifest.input.name);
-  if (!ortModel) return null;
+  ortModel: OnnxRuntimeModel,
+): InProcessKernels {
   const S = model.manifest.input.size;
   return {
     activationBatch: ONNXRUNTIME_ACTIVATION_BATCH,
@@ -100,6 +100,5 @@ export async function onnxRuntimeKernels(
         ONNXRUNTIME_ROW_ELEMENTS,
       );
     },
-    close: () => ortModel.close(),
   };
 }
