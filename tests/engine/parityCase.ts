@@ -1,6 +1,7 @@
 /**
  * The parity checks shared by every fixture made with the reference implementation: run the engine
- * with the reference preset and compare with the recorded run (patches by (image, x, y, size)).
+ * (by default with the reference preset and the toy fixtures' layers) and compare with the recorded
+ * run (patches by (image, x, y, size)).
  */
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
@@ -18,6 +19,10 @@ export interface ParityCase {
   tau: number;
   /** Reference run file inside `dir`. */
   reference: string;
+  /** Circuit layers, top-down; default REFERENCE_LAYERS. */
+  layers?: string[];
+  /** Engine preset; default "reference". */
+  preset?: "reference" | "default";
 }
 
 /** Declares the parity tests (inside a describe block); returns accessors for extra checks. */
@@ -31,8 +36,9 @@ export function parityTests(c: ParityCase): { circuit: () => Circuit; reference:
       manifestPath: `${c.dir}/manifest.json`,
       images: `${c.dir}/images/${c.className}`,
       className: c.className,
-      layers: REFERENCE_LAYERS,
-      params: { preset: "reference", tau: c.tau, k: 50, igSteps: 50 },
+      layers: c.layers ?? REFERENCE_LAYERS,
+      // the reference preset pins N = 50 (the recorded runs' value); the default preset keeps its own quadrature
+      params: (c.preset ?? "reference") === "reference" ? { preset: "reference", tau: c.tau, k: 50, igSteps: 50 } : { preset: "default", tau: c.tau, k: 50 },
     });
     figures = compareWithReference(circuit, reference);
     console.log(formatParity(figures));
