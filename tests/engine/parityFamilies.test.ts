@@ -6,6 +6,7 @@
  * runs with the reference preset and with the default preset against the same recorded run.
  */
 import { describe } from "vitest";
+import type { PARITY_THRESHOLDS } from "~/server/neurflow/parity";
 import { parityTests } from "./parityCase";
 
 const root = "tests/fixtures/families";
@@ -15,20 +16,56 @@ interface Family {
   className: string;
   tau: number;
   layers: string[];
+  /** Thresholds of the default-preset run that differ from PARITY_THRESHOLDS. */
+  defaultThresholds?: Partial<Record<keyof typeof PARITY_THRESHOLDS, number>>;
 }
 
 const FAMILIES: Family[] = [
   { name: "googlenet", className: "c5", tau: 4, layers: ["fc", "inception5b", "inception5a", "inception4e"] },
-  { name: "mobilenet_v2", className: "c8", tau: 4, layers: ["classifier", "features.17", "features.16", "features.15"] },
-  { name: "efficientnet_b0", className: "c2", tau: 4, layers: ["classifier", "features.8", "features.7", "features.6"] },
+  // The default preset integrates with 16 Gauss–Legendre nodes and goes to 50 only where the estimated error
+  // could change the core set; edge weights are those 16-node values. Where ReLU6 / deep concatenations make
+  // the integrand rough (MobileNetV2 features.16 target 26: completeness error 23 % at 16 nodes, 6.9 % at 50)
+  // the core sets still agree exactly but edge weights differ from the authors' 50-node ones by up to 6.4e-2
+  // (MobileNetV2) and 1.23e-2 (DenseNet); the reference preset stays within 1e-2 on every family.
+  {
+    name: "mobilenet_v2",
+    className: "c8",
+    tau: 4,
+    layers: ["classifier", "features.17", "features.16", "features.15"],
+    defaultThresholds: { edgeWeightMaxDiff: 0.08 },
+  },
+  {
+    name: "efficientnet_b0",
+    className: "c2",
+    tau: 4,
+    layers: ["classifier", "features.8", "features.7", "features.6"],
+  },
   { name: "vgg16_bn", className: "c6", tau: 4, layers: ["classifier", "features.42", "features.39", "features.36"] },
+  // transitions, not dense blocks: a dense block's output begins with its input's channels, whose targets
+  // have exactly one non-zero lower neuron, so the rest of the core set is a tie at 0 (torch.topk and the
+  // engine order it differently; see the fixture README)
+  {
+    name: "densenet121",
+    className: "c0",
+    tau: 4,
+    layers: ["classifier", "features.transition3", "features.transition2"],
+    defaultThresholds: { edgeWeightMaxDiff: 0.02 },
+  },
 ];
 
 for (const f of FAMILIES) {
   const dir = `${root}/${f.name}`;
   for (const preset of ["reference", "default"] as const) {
     describe(`parity with the reference implementation (${f.name}, ${f.className}, τ ${f.tau}, preset ${preset})`, () => {
-      parityTests({ dir, className: f.className, tau: f.tau, reference: `reference/${f.className}-tau${f.tau}.json.gz`, layers: f.layers, preset });
+      parityTests({
+        dir,
+        className: f.className,
+        tau: f.tau,
+        reference: `reference/${f.className}-tau${f.tau}.json.gz`,
+        layers: f.layers,
+        preset,
+        thresholds: preset === "default" ? f.defaultThresholds : undefined,
+      });
     });
   }
 }
