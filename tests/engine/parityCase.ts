@@ -38,6 +38,10 @@ export interface ParityCase {
   layers?: string[];
   /** Engine preset; default "reference". */
   preset?: "reference" | "default";
+  /** Run on onnxruntime where it applies (the engine's default) or, false, on the TensorFlow.js import of the model. */
+  onnxRuntime?: boolean;
+  /** Input elements per integrated-gradients pass; default the engine's. */
+  igRowElements?: number;
   /** Thresholds that differ from PARITY_THRESHOLDS for this case (each one documented where it is set). */
   thresholds?: Partial<Record<keyof typeof PARITY_THRESHOLDS, number>>;
 }
@@ -50,17 +54,20 @@ export function parityTests(c: ParityCase): { circuit: () => Circuit; reference:
   const reference = JSON.parse(gunzipSync(readFileSync(`${c.dir}/${c.reference}`)).toString()) as ReferenceRun;
 
   beforeAll(async () => {
-    circuit = await buildCircuit({
-      manifestPath: `${c.dir}/manifest.json`,
-      images: `${c.dir}/images/${c.className}`,
-      className: c.className,
-      layers: c.layers ?? REFERENCE_LAYERS,
-      // the reference preset pins N = 50 (the recorded runs' value); the default preset keeps its own quadrature
-      params:
-        (c.preset ?? "reference") === "reference"
-          ? { preset: "reference", tau: c.tau, k: 50, igSteps: 50 }
-          : { preset: "default", tau: c.tau, k: 50 },
-    });
+    circuit = await buildCircuit(
+      {
+        manifestPath: `${c.dir}/manifest.json`,
+        images: `${c.dir}/images/${c.className}`,
+        className: c.className,
+        layers: c.layers ?? REFERENCE_LAYERS,
+        // the reference preset pins N = 50 (the recorded runs' value); the default preset keeps its own quadrature
+        params:
+          (c.preset ?? "reference") === "reference"
+            ? { preset: "reference", tau: c.tau, k: 50, igSteps: 50 }
+            : { preset: "default", tau: c.tau, k: 50 },
+      },
+      { onnxRuntime: c.onnxRuntime, igRowElements: c.igRowElements },
+    );
     figures = compareWithReference(circuit, reference);
     console.log(formatParity(figures));
   }, 1_800_000);
