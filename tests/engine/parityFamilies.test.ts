@@ -6,7 +6,7 @@
  * runs with the reference preset and with the default preset against the same recorded run (on the engine's
  * onnxruntime path), and with the reference preset on its TensorFlow.js import of the model.
  */
-import { describe } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PARITY_THRESHOLDS } from "~/server/neurflow/parity";
 import { parityTests } from "./parityCase";
 
@@ -55,7 +55,8 @@ const FAMILIES: Family[] = [
     defaultThresholds: { edgeWeightMaxDiff: 0.02 },
     // On the TensorFlow.js wasm backend the engine's default IG batch (2^22 input elements: 2048 rows of the
     // 4×4×128 transition2 map) backpropagates through dense block 3's 24 concatenating layers and fails
-    // with a wasm "RuntimeError: divide by zero" in _register_tensor (the 4 GB wasm heap, it seems); the
+    // with a wasm "RuntimeError: divide by zero" in _register_tensor (the 4 GB wasm heap, it seems: 4.4 GB peak
+    // RSS at the failure, 1.4 GB at 2^20); the
     // onnxruntime path runs it at the default. 2^18 elements (128 rows) runs and reaches parity.
     tfjsIgRowElements: 2 ** 18,
   },
@@ -72,7 +73,7 @@ for (const f of FAMILIES) {
   const dir = `${root}/${f.name}`;
   for (const r of RUNS) {
     describe(`parity with the reference implementation (${f.name}, ${f.className}, τ ${f.tau}, ${r.label})`, () => {
-      parityTests({
+      const run = parityTests({
         dir,
         className: f.className,
         tau: f.tau,
@@ -82,6 +83,10 @@ for (const f of FAMILIES) {
         onnxRuntime: r.onnxRuntime,
         igRowElements: r.onnxRuntime ? undefined : f.tfjsIgRowElements,
         thresholds: r.preset === "default" ? f.defaultThresholds : undefined,
+      });
+
+      it(`runs on ${r.onnxRuntime ? "onnxruntime" : "TensorFlow.js alone"}`, () => {
+        expect(run.circuit().params.backend?.includes("onnxruntime")).toBe(r.onnxRuntime);
       });
     });
   }
