@@ -11,7 +11,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError, z } from "zod";
 import type { Role } from "~/db/schema";
-import { resolveShareToken, shareMessage } from "~/server/share/links";
+import { resolveShareRequest, shareMessage } from "~/server/share/links";
 import { UploadError } from "~/server/storage/limits";
 import type { Context } from "./context";
 
@@ -100,10 +100,15 @@ export const adminProcedure = t.procedure.meta({ auth: "admin" }).use(errors).us
  * and the procedure must call `assertCircuitAllowed` with the circuit it reads. Every other
  * procedure needs a session, so a share-link holder can read nothing else and write nothing.
  */
-const viewerOrShare = t.middleware(({ ctx, next }) => {
+const viewerOrShare = t.middleware(async ({ ctx, next }) => {
   if (ctx.user) return next({ ctx: { ...ctx, share: null as { circuitId: number; linkId: number } | null } });
   if (ctx.shareToken) {
-    const r = resolveShareToken(ctx.db, ctx.shareToken);
+    // rate-limited per address (failed resolutions) and per link+address (uses): 429 + Retry-After
+    const r = await resolveShareRequest(ctx.db, ctx.shareToken, ctx.clientIp);
+    if (r.status === "limited") {
+      ctx.resHeaders?.set("Retry-After", String(r.retryAfterS));
+      throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: r.message });
+    }
     if (r.status !== "ok") throw new TRPCError({ code: "UNAUTHORIZED", message: shareMessage(r) });
     return next({
       ctx: {

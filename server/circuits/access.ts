@@ -6,19 +6,25 @@
 import "server-only";
 import type { Db } from "~/db/client";
 import { readCookie, SESSION_COOKIE, userForToken } from "~/server/auth/sessions";
-import { resolveShareToken, shareMessage } from "~/server/share/links";
+import { clientAddress } from "~/server/security/rateLimit";
+import { resolveShareRequest, shareMessage } from "~/server/share/links";
 
-export type ReadAccess = { ok: true; via: "user" | "share" } | { ok: false; status: 401 | 403; message: string };
+export type ReadAccess =
+  | { ok: true; via: "user" | "share" }
+  | { ok: false; status: 401 | 403; message: string }
+  | { ok: false; status: 429; message: string; retryAfterS: number };
 
-export function circuitReadAccess(
+/** A share token is rate-limited per client address (`resolveShareRequest`): 429 with `retryAfterS`. */
+export async function circuitReadAccess(
   db: Db,
   circuitId: number,
   headers: Headers,
   shareToken: string | null,
   now = Date.now(),
-): ReadAccess {
+): Promise<ReadAccess> {
   if (shareToken != null) {
-    const r = resolveShareToken(db, shareToken, now);
+    const r = await resolveShareRequest(db, shareToken, clientAddress(headers), now);
+    if (r.status === "limited") return { ok: false, status: 429, message: r.message, retryAfterS: r.retryAfterS };
     if (r.status !== "ok") return { ok: false, status: 403, message: shareMessage(r) };
     if (r.link.circuitId !== circuitId)
       return { ok: false, status: 403, message: "this share link is for another circuit" };

@@ -1,7 +1,7 @@
 /**
  * The shared body of the circuit image routes (patches, mosaics, Open Graph image, thumbnail):
  * validates the path parameters with zod, checks access (session or `?share=` token for this
- * circuit), renders (once; see renders.ts) and answers with an ETag and Cache-Control, or 304 when
+ * circuit; share tokens rate-limited per address, 429 with Retry-After), renders (once; see renders.ts) and answers with an ETag and Cache-Control, or 304 when
  * the browser's copy is current.
  */
 import "server-only";
@@ -50,11 +50,17 @@ export async function serveCircuitImage<P extends { id: number }>(
   const parsed = schema.safeParse(rawParams);
   if (!parsed.success) return Response.json({ error: `bad path: ${parsed.error.issues[0]?.message}` }, { status: 400 });
   const share = new URL(req.url).searchParams.get("share");
-  const access = circuitReadAccess(env.db, parsed.data.id, req.headers, share, env.now);
+  const access = await circuitReadAccess(env.db, parsed.data.id, req.headers, share, env.now);
   if (!access.ok)
     return Response.json(
       { error: access.message },
-      { status: access.status, headers: { "cache-control": "no-store" } },
+      {
+        status: access.status,
+        headers: {
+          "cache-control": "no-store",
+          ...(access.status === 429 ? { "retry-after": String(access.retryAfterS) } : {}),
+        },
+      },
     );
   let r: Rendered;
   try {

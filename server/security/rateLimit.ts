@@ -1,5 +1,5 @@
 /**
- * Rate limits of the unauthenticated endpoints (sign-in, first-user setup), with
+ * Rate limits of the unauthenticated endpoints (sign-in, first-user setup, share links), with
  * `rate-limiter-flexible`:
  *
  *   per account  NEURFLOW_SIGNIN_ACCOUNT_FAILS (10) failed sign-ins within 15 minutes block that
@@ -13,6 +13,17 @@
  * The client address is the last X-Forwarded-For hop (Next.js sets it from the socket when the
  * client sent none; a reverse proxy in front must append or overwrite it, so a client cannot choose
  * its own address). In-process callers without one skip the per-IP limit.
+ *
+ * Share links (`ShareGuard`; the share page, tRPC reads with `x-neurflow-share`, the image routes'
+ * `?share=`):
+ *
+ *   per IP       NEURFLOW_SHARE_FAILS (30) failed resolutions (unknown, revoked or expired token)
+ *                within NEURFLOW_SHARE_FAIL_WINDOW_S (600 s) block that address's share-link use for
+ *                NEURFLOW_SHARE_BLOCK_S (300 s); a blocked address is refused before the database
+ *                is asked. Other addresses, with valid links, are not affected.
+ *   per link+IP  NEURFLOW_SHARE_REQUESTS (600) uses of one valid link from one address within
+ *                NEURFLOW_SHARE_REQUEST_WINDOW_S (60 s); past them, 429 until the window ends, so one
+ *                leaked link cannot flood the server with renders.
  *
  * The store: in memory, per web process. The seam for a shared store is `createLimiter`: with the
  * scale-out queue (NEURFLOW_QUEUE=redis://…) a `RateLimiterRedis({ storeClient, ...options })` from
@@ -58,8 +69,11 @@ export function clientAddress(headers: Headers): string | null {
 /** Refused: wait this many seconds. */
 export class RateLimited extends Error {
   override name = "RateLimited";
-  constructor(readonly retryAfterS: number) {
-    super(`too many failed attempts; try again in ${retryAfterS} s`);
+  constructor(
+    readonly retryAfterS: number,
+    what = "too many failed attempts",
+  ) {
+    super(`${what}; try again in ${retryAfterS} s`);
   }
 }
 
@@ -114,6 +128,53 @@ export class SignInGuard {
   }
 }
 
+export class ShareGuard {
+  readonly fails = num("NEURFLOW_SHARE_FAILS", 30);
+  readonly failWindowS = num("NEURFLOW_SHARE_FAIL_WINDOW_S", 600);
+  readonly blockS = num("NEURFLOW_SHARE_BLOCK_S", 300);
+  readonly requests = num("NEURFLOW_SHARE_REQUESTS", 600);
+  readonly requestWindowS = num("NEURFLOW_SHARE_REQUEST_WINDOW_S", 60);
+  private readonly failsPerIp = createLimiter({
+    keyPrefix: "share-fail-ip",
+    points: this.fails,
+    duration: this.failWindowS,
+  });
+  private readonly perLink = createLimiter({
+    keyPrefix: "share-link-ip",
+    points: this.requests,
+    duration: this.requestWindowS,
+  });
+
+  /** Throws RateLimited when the address is blocked for failed share-link resolutions. */
+  async check(ip: string | null): Promise<void> {
+    if (!ip) return;
+    const r = await this.failsPerIp.get(ip);
+    if (r && r.consumedPoints > this.fails)
+      throw new RateLimited(
+        secondsOf(r.msBeforeNext),
+        "too many unknown, revoked or expired share links from your address",
+      );
+  }
+
+  /** Counts a failed resolution; blocks the address once it reaches the limit. */
+  async failed(ip: string | null): Promise<void> {
+    if (!ip) return;
+    const r = await consume(this.failsPerIp, ip);
+    if (r.remainingPoints === 0) await this.failsPerIp.block(ip, this.blockS);
+  }
+
+  /** Counts one use of a valid link from an address; throws RateLimited past the limit. */
+  async used(linkId: number, ip: string | null): Promise<void> {
+    if (!ip) return;
+    const r = await consume(this.perLink, `${linkId}|${ip}`);
+    if (r.consumedPoints > this.requests)
+      throw new RateLimited(
+        secondsOf(r.msBeforeNext),
+        `this share link was used for more than ${this.requests} requests in ${this.requestWindowS} s from your address`,
+      );
+  }
+}
+
 async function consume(l: RateLimiterAbstract, key: string): Promise<RateLimiterRes> {
   try {
     return await l.consume(key);
@@ -123,9 +184,15 @@ async function consume(l: RateLimiterAbstract, key: string): Promise<RateLimiter
   }
 }
 
-const g = globalThis as unknown as { __neurflowSignInGuard?: SignInGuard };
+const g = globalThis as unknown as { __neurflowSignInGuard?: SignInGuard; __neurflowShareGuard?: ShareGuard };
 /** The process's guard. */
 export function signInGuard(): SignInGuard {
   g.__neurflowSignInGuard ??= new SignInGuard();
   return g.__neurflowSignInGuard;
+}
+
+/** The process's share-link guard. */
+export function shareGuard(): ShareGuard {
+  g.__neurflowShareGuard ??= new ShareGuard();
+  return g.__neurflowShareGuard;
 }

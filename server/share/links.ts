@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { Db } from "~/db/client";
 import { shareLinks } from "~/db/schema";
 import { hashToken } from "~/server/auth/sessions";
+import { RateLimited, shareGuard } from "~/server/security/rateLimit";
 import { viewStateSchema } from "~/lib/circuits/viewState";
 import { SHARE_HEADER, type ViewState } from "~/lib/circuits/viewTypes";
 
@@ -61,8 +62,44 @@ export function resolveShareToken(db: Db, token: string | null | undefined, now 
   };
 }
 
-export function shareMessage(r: ShareResolution): string {
+/** Refused by a rate limit (`server/security/rateLimit.ts`, ShareGuard): answer 429 with Retry-After. */
+export interface ShareLimited {
+  status: "limited";
+  retryAfterS: number;
+  message: string;
+}
+
+/**
+ * `resolveShareToken` for a request from `ip` (null in-process: not limited): an address blocked for
+ * too many failed resolutions is refused before the database is asked; a failure counts towards
+ * that block; a valid link's use counts towards its per-link+address limit.
+ */
+export async function resolveShareRequest(
+  db: Db,
+  token: string | null | undefined,
+  ip: string | null,
+  now = Date.now(),
+): Promise<ShareResolution | ShareLimited> {
+  const guard = shareGuard();
+  try {
+    await guard.check(ip);
+    const r = resolveShareToken(db, token, now);
+    if (r.status !== "ok") {
+      await guard.failed(ip);
+      return r;
+    }
+    await guard.used(r.link.id, ip);
+    return r;
+  } catch (e) {
+    if (e instanceof RateLimited) return { status: "limited", retryAfterS: e.retryAfterS, message: e.message };
+    throw e;
+  }
+}
+
+export function shareMessage(r: ShareResolution | ShareLimited): string {
   switch (r.status) {
+    case "limited":
+      return r.message;
     case "ok":
       return "ok";
     case "unknown":

@@ -3,19 +3,30 @@
  * without an account. A revoked, expired or unknown link shows a clear page and nothing else.
  */
 import type { Metadata } from "next";
+import { headers } from "next/headers";
+import { cache } from "react";
 import { getDb } from "~/db/client";
 import { CircuitViewer } from "~/components/viewer/CircuitViewer";
 import { imageUrls } from "~/lib/circuits/viewTypes";
 import { absoluteUrl } from "~/server/security/origin";
-import { resolveShareToken, shareMessage } from "~/server/share/links";
+import { clientAddress } from "~/server/security/rateLimit";
+import { resolveShareRequest, shareMessage } from "~/server/share/links";
 import { TRPCReactProvider } from "~/trpc/react";
 import { shareApi } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
 
+/**
+ * The link, resolved once per request (metadata and page share it) and rate-limited per client
+ * address like every share-token use (`server/security/rateLimit.ts`, ShareGuard).
+ */
+const resolveForPage = cache(async (token: string) =>
+  resolveShareRequest(getDb(), token, clientAddress(await headers())),
+);
+
 export async function generateMetadata({ params }: { params: Promise<{ token: string }> }): Promise<Metadata> {
   const { token } = await params;
-  const r = resolveShareToken(getDb(), token);
+  const r = await resolveForPage(token);
   // the token is in the URL: keep it out of Referer headers
   if (r.status !== "ok")
     return {
@@ -43,7 +54,17 @@ export async function generateMetadata({ params }: { params: Promise<{ token: st
 
 export default async function SharePage({ params }: { params: Promise<{ token: string }> }) {
   const { token } = await params;
-  const r = resolveShareToken(getDb(), token);
+  const r = await resolveForPage(token);
+  if (r.status === "limited") {
+    return (
+      <div className="mx-auto mt-16 max-w-lg text-center" data-testid="share-unavailable">
+        <h1 className="text-2xl font-semibold">Too many requests</h1>
+        <p className="mt-3 text-zinc-600 dark:text-zinc-300" data-testid="share-reason">
+          {shareMessage(r).replace(/^./, (c) => c.toUpperCase())}.
+        </p>
+      </div>
+    );
+  }
   if (r.status !== "ok") {
     return (
       <div className="mx-auto mt-16 max-w-lg text-center" data-testid="share-unavailable">
