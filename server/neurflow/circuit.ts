@@ -295,7 +295,14 @@ export async function buildCircuit(
       rules,
       tolerance: params.igTolerance,
       ...(params.igRefine === "coreSet"
-        ? { decision: { tau: params.tau, importance: params.importance, edgeNormalization: params.edgeNormalization } }
+        ? {
+            decision: {
+              tau: params.tau,
+              importance: params.importance,
+              edgeNormalization: params.edgeNormalization,
+              estimate: quadratureRule(params.igMethod, Math.max(1, Math.floor(params.igSteps / 2))),
+            },
+          }
         : {}),
       igRowElements: options.igRowElements ?? defaultIgRowElements(backend.name),
     };
