@@ -204,16 +204,23 @@ export async function attributeTarget(
       (kernel && (await kernel(task, xs, rule, settings.igRowElements))) ??
       integratedGradients(slice, task.target, xs, rule, settings.igRowElements);
     if (settings.decision && finer.length) {
-      // the first rule, and a coarser one on other nodes for an error estimate; the finest rule only
-      // where that estimate could change the core set or move an edge weight
+      // the first rule; where a patch misses the completeness tolerance, a coarser rule on other
+      // nodes estimates the error, and the finest rule runs only where that estimate could change the
+      // core set or move an edge weight
       const d = settings.decision;
       const ig = await igOf(x, first);
-      const rough = await igOf(x, d.estimate);
       const P = task.topPatches.length;
-      const certain =
-        coreSetCertain(ig.perPatch, rough.perPatch, P, ig.channels, d.tau, d.importance) &&
-        (!task.semanticGroups ||
-          edgeWeightsSettled(ig.perPatch, rough.perPatch, P, ig.channels, task.semanticGroups, d));
+      const complete = task.topActivations.every(
+        (fx, i) => completenessError([ig.totals[i]!], [fx], f0) <= settings.tolerance,
+      );
+      let certain = complete;
+      if (!complete) {
+        const rough = await igOf(x, d.estimate);
+        certain =
+          coreSetCertain(ig.perPatch, rough.perPatch, P, ig.channels, d.tau, d.importance) &&
+          (!task.semanticGroups ||
+            edgeWeightsSettled(ig.perPatch, rough.perPatch, P, ig.channels, task.semanticGroups, d));
+      }
       const final = certain ? ig : await igOf(x, finer[finer.length - 1]!);
       const errors = task.topActivations.map((fx, i) => completenessError([final.totals[i]!], [fx], f0));
       const nodes = certain ? first.alphas.length : finer[finer.length - 1]!.alphas.length;

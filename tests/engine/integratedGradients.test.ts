@@ -149,6 +149,19 @@ describe("attribution of one target", () => {
   });
 
   it("refines by the core set: the finer rule for all top patches only where the core set is uncertain", async () => {
+    // within the completeness tolerance the first rule stands, without an estimate
+    const fine50 = quadratureRule("gausslegendre", 50);
+    const within = await attributeTarget(model.graph, images, patches, task, {
+      rules: [quadratureRule("gausslegendre", 16), fine50],
+      tolerance: 1,
+      decision: {
+        tau: 1,
+        importance: "absMean",
+        edgeNormalization: "sequential",
+        estimate: quadratureRule("gausslegendre", 8),
+      },
+    });
+    expect(within.nodes).toBe(16);
     const coarse = quadratureRule("gausslegendre", 16);
     const fine = quadratureRule("gausslegendre", 50);
     const onlyCoarse = await attributeTarget(model.graph, images, patches, task, { rules: [coarse], tolerance: 1 });
@@ -174,7 +187,7 @@ describe("attribution of one target", () => {
     const open = taus.filter((t) => !certain.includes(t));
     expect(certain.length).toBeGreaterThan(0);
     expect(open.length).toBeGreaterThan(0);
-    // a completeness tolerance of 1e-9 would refine every patch; the decision rule refines only open core sets
+    // a completeness tolerance of 1e-9 sends every target to the estimate; the decision rule refines only open core sets
     const decided = await attributeTarget(model.graph, images, patches, task, {
       rules: [coarse, fine],
       tolerance: 1e-9,
@@ -184,7 +197,7 @@ describe("attribution of one target", () => {
     decided.perPatch.forEach((v, i) => expect(v).toBeCloseTo(onlyCoarse.perPatch[i]!, 5));
     const refined = await attributeTarget(model.graph, images, patches, task, {
       rules: [coarse, fine],
-      tolerance: 1,
+      tolerance: 1e-9,
       decision: { tau: open[0]!, importance: "absMean", edgeNormalization: "sequential", estimate },
     });
     expect(refined.nodes).toBe(50);

@@ -89,6 +89,8 @@ export function onnxRuntimeKernels(
       return tf.tensor(data, [indices.length, ...rowShape]);
     },
     async ig(task, x, rule) {
+      // a circuit goes pair by pair: the sessions of finished pairs hold memory for nothing
+      ortModel.releaseOtherPairs(task.lowerTensor);
       const data = (await x.data()) as Float32Array;
       return ortModel.integratedGradients(
         task.lowerTensor,

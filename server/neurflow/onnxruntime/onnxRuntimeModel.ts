@@ -170,6 +170,15 @@ export class OnnxRuntimeModel {
     return s;
   }
 
+  /** Releases the integrated-gradients sessions of every layer pair but the one whose lower tensor is `lower`. */
+  releaseOtherPairs(lower: string): void {
+    for (const [key, s] of this.sessions) {
+      if (key.startsWith(`${lower}\u0000`)) continue;
+      this.sessions.delete(key);
+      void s.then((r) => r?.session.release()).catch(() => undefined);
+    }
+  }
+
   /**
    * Integrated gradients of channel `target` of `upper` w.r.t. the lower maps `x` ([P, ...row],
    * NHWC), as integratedGradients.ts computes them; null when this slice cannot run here.
