@@ -24,8 +24,6 @@ export interface IgResult {
   channels: number;
   /** Σ of all attributions per patch (for completeness: should equal f(x) − f(0)). */
   totals: Float64Array;
-  /** The same with the rule's companion weights, where the rule has them. */
-  companion?: { perPatch: Float32Array; totals: Float64Array };
 }
 
 /** Target activation: spatial mean of channel `target` per batch row (dense: the unit itself). */
@@ -86,11 +84,6 @@ export async function integratedGradients(
   const grads = tf.grads(f);
   const perPatch = new Float32Array(P * channels);
   const totals = new Float64Array(P);
-  // one weighted sum per weight vector (the rule's, and its companion's) over the same evaluations
-  const weightSets = rule.companion ? [rule.weights, rule.companion] : [rule.weights];
-  const companion = rule.companion
-    ? { perPatch: new Float32Array(P * channels), totals: new Float64Array(P) }
-    : undefined;
   // a pass holds, per row, the start tensors and the slice's tensors from there on (of their size)
   const elementsPerRow = Math.max(
     1,
@@ -109,10 +102,11 @@ export async function integratedGradients(
         const deltas = z0
           ? startsOf(graph.run({ [lowerTensor]: xs }, frontier!)).map((z, i) => tf.sub(z, z0![i]!))
           : [xs];
-        const accs: (tf.Tensor | null)[][] = weightSets.map(() => starts.map(() => null));
+        const acc: (tf.Tensor | null)[] = starts.map(() => null);
         for (let s0 = 0; s0 < N; s0 += stepsPerPass) {
           const sc = Math.min(stepsPerPass, N - s0);
           const alphas = tf.tensor3d(Array.from(rule.alphas.subarray(s0, s0 + sc)), [sc, 1, 1], "float32");
+          const weights = tf.tensor2d(Array.from(rule.weights.subarray(s0, s0 + sc)), [sc, 1], "float32");
           // rows ordered step-major: row = s * pc + p
           const feeds = deltas.map((d, i) => {
             const scaled = tf.mul(alphas, d.reshape([1, pc, startSizes[i]!]));
@@ -120,44 +114,33 @@ export async function integratedGradients(
             return shifted.reshape([sc * pc, ...startShapes[i]!]);
           });
           const g = grads(feeds);
-          weightSets.forEach((set, k) => {
-            const weights = tf.tensor2d(Array.from(set.subarray(s0, s0 + sc)), [sc, 1], "float32");
-            const acc = accs[k]!;
-            g.forEach((gi, i) => {
-              // Σ_s w_s·g_s as an elementwise product and a sum (a [1, sc]×[sc, M] matMul exceeds WebGPU's dispatch limits for large M)
-              const weighted = tf
-                .sum(tf.mul(gi.reshape([sc, pc * startSizes[i]!]), weights), 0)
-                .reshape([pc, ...startShapes[i]!]);
-              acc[i] = acc[i] ? tf.add(acc[i]!, weighted) : weighted;
-            });
+          g.forEach((gi, i) => {
+            // Σ_s w_s·g_s as an elementwise product and a sum (a [1, sc]×[sc, M] matMul exceeds WebGPU's dispatch limits for large M)
+            const weighted = tf
+              .sum(tf.mul(gi.reshape([sc, pc * startSizes[i]!]), weights), 0)
+              .reshape([pc, ...startShapes[i]!]);
+            acc[i] = acc[i] ? tf.add(acc[i]!, weighted) : weighted;
           });
         }
-        return accs.map((acc) => {
-          // back through the affine prefix, once: its backward is the same linear map at every α
-          const gradient = z0
-            ? tf.grad((xx: tf.Tensor) =>
-                tf.addN(
-                  startsOf(graph.run({ [lowerTensor]: xx }, frontier!)).map((z, i) => tf.sum(tf.mul(z, acc[i]!))),
-                ),
-              )(xs)
-            : acc[0]!;
-          const attribution = tf.mul(gradient, xs);
-          const flat = attribution.reshape([pc, positions, channels]);
-          return { mean: flat.mean(1), total: flat.sum([1, 2]) };
-        });
+        // back through the affine prefix, once: its backward is the same linear map at every α
+        const gradient = z0
+          ? tf.grad((xx: tf.Tensor) =>
+              tf.addN(startsOf(graph.run({ [lowerTensor]: xx }, frontier!)).map((z, i) => tf.sum(tf.mul(z, acc[i]!)))),
+            )(xs)
+          : acc[0]!;
+        const attribution = tf.mul(gradient, xs);
+        const flat = attribution.reshape([pc, positions, channels]);
+        return { mean: flat.mean(1), total: flat.sum([1, 2]) };
       });
       // asynchronous reads: WebGPU in Node has no synchronous readback
-      const outs = [{ perPatch, totals }, ...(companion ? [companion] : [])];
-      for (const [k, r] of result.entries()) {
-        const [mean, t] = await Promise.all([r.mean.data(), r.total.data()]);
-        outs[k]!.perPatch.set(mean as Float32Array, p0 * channels);
-        for (let i = 0; i < pc; i++) outs[k]!.totals[p0 + i] = t[i]!;
-        r.mean.dispose();
-        r.total.dispose();
-      }
+      const [mean, t] = await Promise.all([result.mean.data(), result.total.data()]);
+      perPatch.set(mean as Float32Array, p0 * channels);
+      for (let i = 0; i < pc; i++) totals[p0 + i] = t[i]!;
+      result.mean.dispose();
+      result.total.dispose();
     }
   } finally {
     z0?.forEach((t) => t.dispose());
   }
-  return { perPatch, channels, totals, ...(companion ? { companion } : {}) };
+  return { perPatch, channels, totals };
 }

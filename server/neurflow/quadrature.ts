@@ -8,23 +8,6 @@ export type QuadratureMethod = "gausslegendre" | "riemann";
 export interface QuadratureRule {
   alphas: Float64Array;
   weights: Float64Array;
-  /**
-   * Weights of a second, lower-order rule on the same nodes (see companionWeights): where given,
-   * integrated gradients also returns that estimate, and the difference estimates the error.
-   */
-  companion?: Float64Array;
-}
-
-/**
- * A rule on the same nodes as `alphas` (ascending, in (0, 1)) that integrates a piecewise-constant
- * interpolation of the integrand: each node weighs the part of [0, 1] closer to it than to its
- * neighbours. Its weights sum to 1. Against Gauss–Legendre on the same evaluations it costs nothing,
- * and |GL − companion| estimates GL's error per channel (conservatively on smooth integrands, where
- * Gauss–Legendre is far more accurate).
- */
-export function companionWeights(alphas: Float64Array): Float64Array {
-  const n = alphas.length;
-  return alphas.map((a, i) => (i + 1 < n ? (a + alphas[i + 1]!) / 2 : 1) - (i > 0 ? (alphas[i - 1]! + a) / 2 : 0));
 }
 
 /** Legendre polynomial P_n(x) and its derivative, by the three-term recurrence. */

@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "~/server/neurflow/backend";
 import { loadModel, type ClassifierModel } from "~/server/neurflow/model/loadModel";
-import { companionWeights, gaussLegendre, quadratureRule } from "~/server/neurflow/quadrature";
+import { gaussLegendre, quadratureRule } from "~/server/neurflow/quadrature";
 import {
   attributeTarget,
   completenessError,
@@ -38,18 +38,6 @@ describe("quadrature", () => {
     expect(r.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 15);
   });
 
-  it("has a companion rule on the Gauss–Legendre nodes: cell widths summing to 1, exact for constants only", () => {
-    const { alphas } = quadratureRule("gausslegendre", 16);
-    const w = companionWeights(alphas);
-    expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 14);
-    w.forEach((x) => expect(x).toBeGreaterThan(0));
-    // the cell of node i is [(α_{i−1}+α_i)/2, (α_i+α_{i+1})/2]
-    expect(w[3]).toBeCloseTo((alphas[4]! - alphas[2]!) / 2, 14);
-    let linear = 0;
-    alphas.forEach((a, i) => (linear += w[i]! * a ** 3));
-    expect(Math.abs(linear - 0.25)).toBeGreaterThan(1e-4);
-  });
-
   it("decides whether a core set is certain under the estimated error", () => {
     // 2 patches, 4 channels; importance (absMean) [4, 3, 1, 0.5]
     const ig = Float32Array.from([4, 3, 1, 0.5, 4, 3, 1, 0.5]);
@@ -63,7 +51,7 @@ describe("quadrature", () => {
     expect(coreSetCertain(tie, tie, 2, 4, 2, "absMean")).toBe(false);
   });
 
-  it("leaves edge weights to the first rule only when its companion gives nearly the same", () => {
+  it("leaves edge weights to the first rule only when the estimate gives nearly the same", () => {
     // 4 patches in two semantic groups, 3 channels; τ 2 → core channels 0 and 1
     const ig = Float32Array.from([4, 2, 0.1, 4, 2, 0.1, 3, 3, 0.1, 3, 3, 0.1]);
     const groups = [0, 0, 1, 1];
@@ -132,22 +120,6 @@ describe("attribution of one target", () => {
     expect(lax.completeness).toBeGreaterThan(strict.completeness);
   });
 
-  it("returns the companion estimate from the same evaluations", async () => {
-    const rule = quadratureRule("gausslegendre", 8);
-    const x = tf.tidy(() => model.graph.run({ [model.graph.inputName]: images }, [task.lowerTensor])[0]!);
-    const slice = { graph: model.graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor };
-    const both = await integratedGradients(slice, 7, x, { ...rule, companion: companionWeights(rule.alphas) });
-    const plain = await integratedGradients(slice, 7, x, rule);
-    const alone = await integratedGradients(slice, 7, x, {
-      alphas: rule.alphas,
-      weights: companionWeights(rule.alphas),
-    });
-    x.dispose();
-    expect(Array.from(both.perPatch)).toEqual(Array.from(plain.perPatch));
-    both.companion!.perPatch.forEach((v, i) => expect(v).toBeCloseTo(alone.perPatch[i]!, 5));
-    expect(Math.max(...both.companion!.perPatch.map((v, i) => Math.abs(v - plain.perPatch[i]!)))).toBeGreaterThan(0);
-  });
-
   it("refines by the core set: the finer rule for all top patches only where the core set is uncertain", async () => {
     // within the completeness tolerance the first rule stands, without an estimate
     const fine50 = quadratureRule("gausslegendre", 50);
@@ -166,7 +138,6 @@ describe("attribution of one target", () => {
     const fine = quadratureRule("gausslegendre", 50);
     const onlyCoarse = await attributeTarget(model.graph, images, patches, task, { rules: [coarse], tolerance: 1 });
     const onlyFine = await attributeTarget(model.graph, images, patches, task, { rules: [fine], tolerance: 1 });
-    // which τ the 16-node result and its companion decide, and which they leave open
     const xs = computeLayerMaps(
       model.graph,
       images,

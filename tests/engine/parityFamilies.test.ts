@@ -27,7 +27,7 @@ const FAMILIES: Family[] = [
   { name: "googlenet", className: "c5", tau: 4, layers: ["fc", "inception5b", "inception5a", "inception4e"] },
   // MobileNetV2's ReLU6 makes the integrand rough (features.16 target 26: completeness error 23 % at 16
   // nodes, 6.9 % at 50): the default preset's decision rule sends such targets to 50 nodes because their
-  // edge weights move with the companion rule, so the default preset meets the same thresholds.
+  // edge weights move with the 8-node estimate, so the default preset meets the same thresholds.
   {
     name: "mobilenet_v2",
     className: "c8",

@@ -309,29 +309,3 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
       throw new UnsupportedSlice(`no gradient for ONNX op ${node.opType}`);
   }
 }
-
-/** Ops affine in their live inputs (at inference), as in model/affinePrefix.ts. */
-export const AFFINE: Readonly<Record<string, "joint" | "first" | "one">> = {
-  Add: "joint",
-  Sub: "joint",
-  Concat: "joint",
-  Conv: "first",
-  BatchNormalization: "first",
-  Identity: "first",
-  Dropout: "first",
-  Neg: "first",
-  AveragePool: "first",
-  GlobalAveragePool: "first",
-  Reshape: "first",
-  Flatten: "first",
-  Unsqueeze: "first",
-  Squeeze: "first",
-  Transpose: "first",
-  Gather: "first",
-  ReduceMean: "first",
-  Div: "first",
-  Mul: "one",
-  MatMul: "one",
-  Gemm: "one",
-  Pad: "first",
-};

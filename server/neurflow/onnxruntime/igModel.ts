@@ -2,10 +2,8 @@
  * Compiles the integrated gradients of one layer pair into an ONNX model that onnxruntime runs:
  *
  *   inputs   nf/x [P, H, W, C] (the lower maps, internal NHWC layout; [P, C] for a dense layer),
- *            nf/ch [1] (the target channel), nf/alpha [N], nf/w [2, N] (the quadrature nodes and two
- *            weight vectors: the rule's, and its companion's for an error estimate)
- *   outputs  nf/mean [2P, C] (attribution averaged over positions; the rule's patches, then the
- *            companion's), nf/total [2P] (its sum)
+ *            nf/ch [1] (the target channel), nf/alpha [N], nf/w [N] (the quadrature rule)
+ *   outputs  nf/mean [P, C] (attribution averaged over positions), nf/total [P] (its sum)
  *
  * The same work as integratedGradients.ts, in one model: the affine prefix of the slice (a block's
  * first convolution and batch normalisation, a downsample path, the target channel of a residual
@@ -15,7 +13,8 @@
  * and only [P, C] comes back.
  */
 import { OnnxGraphBuilder, tensorInts, type NodeProto } from "./onnxBuilder";
-import { AFFINE, reduceMean, vjp, type VjpContext } from "./gradients";
+import { AFFINE_OPS as AFFINE } from "../model/onnx/importOnnx";
+import { reduceMean, vjp, type VjpContext } from "./gradients";
 import { CH, forwardList, UnsupportedSlice, X, type ForwardList, type SourceGraph } from "./sliceGraph";
 
 export const IG_INPUTS = { x: "nf/x", ch: "nf/ch", alpha: "nf/alpha", w: "nf/w" } as const;
@@ -164,7 +163,7 @@ export function compileIgModel(
   b.input(IG_INPUTS.x, "float32", ["P", ...nhwc]);
   b.input(CH, "int64", [1]);
   b.input(IG_INPUTS.alpha, "float32", ["N"]);
-  b.input(IG_INPUTS.w, "float32", [2, "N"]);
+  b.input(IG_INPUTS.w, "float32", ["N"]);
   const int64 = (v: number[]) => b.constant(v, [v.length], "int64");
   const xs = rank === 4 ? b.op1("Transpose", [IG_INPUTS.x], { perm: [0, 3, 1, 2] }) : IG_INPUTS.x;
   const zeros = b.op1("ConstantOfShape", [int64([1, ...xShape])]);
@@ -261,8 +260,9 @@ export function compileIgModel(
   const outShape = shapeOf(list.output);
   const count = outShape.reduce((a, d) => a * d, 1);
   addGrad(`${list.output}@r`, b.op1("Expand", [b.scalar(1 / count), b.op1("Shape", [outRow])]));
-  /** Reverse pass over `nodes` with the forward values of `inst`, gradients keyed by `key`. */
-  const backward = (nodes: NodeProto[], inst: Inst, key: string = inst) => {
+  /** Reverse pass over `nodes` with the forward values (and gradient keys) of `inst`. */
+  const backward = (nodes: NodeProto[], key: Inst) => {
+    const inst = key;
     const ctx = ctxFor(inst);
     for (let i = nodes.length - 1; i >= 0; i--) {
       const n = nodes[i]!;
@@ -276,27 +276,21 @@ export function compileIgModel(
     }
   };
   backward(c.rows, "r");
-  // Σ_n w_kn g_n for each of the two weight vectors (the rule's, its companion's), then each back
-  // through the prefix on the patches' own rows (so that its gradients meet the prefix's values)
-  const attributions: string[] = [];
-  for (const k of [0, 1]) {
-    const wk = b.op1("Gather", [IG_INPUTS.w, b.constant([k], [1], "int64")], { axis: 0 });
-    for (const t of c.frontier) {
-      const g = gradOf(`${t}@r`);
-      if (!g) continue;
-      const s = shapeOf(t);
-      const perNode = b.op1("Reshape", [
-        g,
-        b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 }),
-      ]);
-      addGrad(`${t}@p${k}`, b.op1("Reshape", [b.op1("MatMul", [wk, perNode]), int64([-1, ...s])]));
-    }
-    backward(c.prefix, "p", `p${k}`);
-    const gx = gradOf(`${X}@p${k}`) ?? b.op1("Mul", [xs, b.scalar(0)]);
-    attributions.push(b.op1("Mul", [gx, xs]));
+  // Σ_n w_n g_n ([1, N] × [N, P·S]), then back through the prefix once, on the patches' own rows
+  const w = b.op1("Unsqueeze", [IG_INPUTS.w, int64([0])]);
+  for (const t of c.frontier) {
+    const g = gradOf(`${t}@r`);
+    if (!g) continue;
+    const s = shapeOf(t);
+    const perNode = b.op1("Reshape", [
+      g,
+      b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 }),
+    ]);
+    addGrad(`${t}@p`, b.op1("Reshape", [b.op1("MatMul", [w, perNode]), int64([-1, ...s])]));
   }
-  // x ⊙ gradient, the rule's patches then the companion's
-  const attribution = b.op1("Concat", attributions, { axis: 0 });
+  backward(c.prefix, "p");
+  const gx = gradOf(`${X}@p`) ?? b.op1("Mul", [xs, b.scalar(0)]);
+  const attribution = b.op1("Mul", [gx, xs]);
   if (rank === 4) {
     b.op("Identity", [reduceMean({ b, opset } as VjpContext, attribution, [2, 3], 0)], {}, [IG_OUTPUTS.mean]);
     b.op("ReduceSum", [attribution, int64([1, 2, 3])], { keepdims: 0 }, [IG_OUTPUTS.total]);
@@ -304,7 +298,7 @@ export function compileIgModel(
     b.op("Identity", [attribution], {}, [IG_OUTPUTS.mean]);
     b.op("ReduceSum", [attribution, int64([1])], { keepdims: 0 }, [IG_OUTPUTS.total]);
   }
-  b.output(IG_OUTPUTS.mean, "float32", ["2P", xShape[0]!]);
-  b.output(IG_OUTPUTS.total, "float32", ["2P"]);
+  b.output(IG_OUTPUTS.mean, "float32", ["P", xShape[0]!]);
+  b.output(IG_OUTPUTS.total, "float32", ["P"]);
   return b.encode(opset);
 }

@@ -206,12 +206,7 @@ export class OnnxRuntimeModel {
     const totals = new Float64Array(P);
     const ch = new this.ort.Tensor("int64", BigInt64Array.from([BigInt(target - r.offset)]), [1]);
     const alpha = new this.ort.Tensor("float32", Float32Array.from(rule.alphas), [N]);
-    // the compiled model takes two weight vectors: the rule's and its companion's (or the rule's again)
-    const weightSets = [rule.weights, rule.companion ?? rule.weights];
-    const w = new this.ort.Tensor("float32", Float32Array.from(weightSets.flatMap((ws) => Array.from(ws))), [2, N]);
-    const companion = rule.companion
-      ? { perPatch: new Float32Array(P * channels), totals: new Float64Array(P) }
-      : undefined;
+    const w = new this.ort.Tensor("float32", Float32Array.from(rule.weights), [N]);
     for (let p0 = 0; p0 < P; p0 += patchesPerRun) {
       const pc = Math.min(patchesPerRun, P - p0);
       const xs = new this.ort.Tensor("float32", x.subarray(p0 * rowSize, (p0 + pc) * rowSize), [pc, ...rowShape]);
@@ -221,15 +216,11 @@ export class OnnxRuntimeModel {
         [IG_INPUTS.alpha]: alpha,
         [IG_INPUTS.w]: w,
       });
-      // rows k-major: the rule's pc patches, then the companion's
-      const mean = out[IG_OUTPUTS.mean]!.data as Float32Array;
+      perPatch.set(out[IG_OUTPUTS.mean]!.data as Float32Array, p0 * channels);
       const t = out[IG_OUTPUTS.total]!.data as Float32Array;
-      [{ perPatch, totals }, ...(companion ? [companion] : [])].forEach((r, k) => {
-        r.perPatch.set(mean.subarray(k * pc * channels, (k + 1) * pc * channels), p0 * channels);
-        for (let i = 0; i < pc; i++) r.totals[p0 + i] = t[k * pc + i]!;
-      });
+      for (let i = 0; i < pc; i++) totals[p0 + i] = t[i]!;
     }
-    return { perPatch, channels, totals, ...(companion ? { companion } : {}) };
+    return { perPatch, channels, totals };
   }
 
   async close(): Promise<void> {

@@ -8,17 +8,15 @@ import { availableParallelism } from "node:os";
 
 type Ort = typeof import("onnxruntime-node");
 export type OrtSession = import("onnxruntime-node").InferenceSession;
-export type OrtTensor = import("onnxruntime-node").Tensor;
 
 let loaded: Promise<Ort | null> | null = null;
-let reason = "";
 
 /** Whether onnxruntime may be used (NEURFLOW_ONNXRUNTIME is not 0/off/false). */
 export function onnxRuntimeWanted(env = process.env.NEURFLOW_ONNXRUNTIME): boolean {
   return !(env !== undefined && /^(0|off|false|no)$/i.test(env.trim()));
 }
 
-/** onnxruntime-node, or null when it is not installed or cannot start here (see `onnxRuntimeReason`). */
+/** onnxruntime-node, or null when it is not installed or cannot start here. */
 export function loadOnnxRuntime(): Promise<Ort | null> {
   loaded ??= (async () => {
     try {
@@ -26,16 +24,11 @@ export function loadOnnxRuntime(): Promise<Ort | null> {
       const ort = (mod.InferenceSession ? mod : mod.default) as Ort;
       if (!ort?.InferenceSession) throw new Error("the package has no InferenceSession");
       return ort;
-    } catch (e) {
-      reason = (e as Error).message.split("\n")[0] ?? "not installed";
+    } catch {
       return null;
     }
   })();
   return loaded;
-}
-
-export function onnxRuntimeReason(): string {
-  return reason;
 }
 
 export function onnxRuntimeThreads(env = process.env.NEURFLOW_ONNXRUNTIME_THREADS): number {

@@ -48,7 +48,7 @@ const CHANNELWISE_OPS = new Set([
 ]);
 
 /** Ops affine in their inputs at inference (see affinePrefix.ts); Pad's modes all copy values. */
-const AFFINE_OPS: Readonly<Record<string, AffineKind>> = {
+export const AFFINE_OPS: Readonly<Record<string, AffineKind>> = {
   Add: "joint",
   Sub: "joint",
   Concat: "joint",
