@@ -128,7 +128,7 @@ describe("labels in the browser", () => {
       expect(explained[0]!.label).toBe("The stripes of the child make up the parent's abdomen.");
       expect(explained[0]!.drawn).toBe("✎");
       // clicking the edge selects it: its label shows the explanation, and the panel opens
-      await a.evaluate((id) => window.__viewerCy!.getElementById(id).emit("tap"), explained[0]!.id);
+      await a.evaluate((id) => void window.__viewerCy!.getElementById(id).emit("tap"), explained[0]!.id);
       const panel = a.getByTestId("edge-panel");
       await panel.waitFor();
       await panel
@@ -333,7 +333,7 @@ describe("labels in the browser", () => {
               .filter((e) => !e.hasClass("explained"))
               .map((e) => e.id())[0]!,
         );
-        await a.evaluate((id) => window.__viewerCy!.getElementById(id).emit("tap"), plain);
+        await a.evaluate((id) => void window.__viewerCy!.getElementById(id).emit("tap"), plain);
         const panel = a.getByTestId("edge-panel");
         await panel.waitFor();
         await panel.getByTestId("label-edit").click();

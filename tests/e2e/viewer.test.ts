@@ -196,7 +196,7 @@ describe("circuit viewer", () => {
         .catch(() => {});
       expect(await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
       const g = graph.groups[0]!;
-      await p.evaluate((id) => window.__viewerCy!.getElementById(id).emit("tap"), `g${g.id}`);
+      await p.evaluate((id) => void window.__viewerCy!.getElementById(id).emit("tap"), `g${g.id}`);
       await p.getByTestId("detail-panel").waitFor();
       await expect
         .poll(
