@@ -27,7 +27,7 @@ console.log(`${cases.length} cases in ${root}; backend ${backend.name}; rtol ${R
 
 const results: CaseResult[] = [];
 for (const c of cases) {
-  const r = runCase(join(root, c), c);
+  const r = runCase(join(root, c), { name: c });
   results.push(r);
   if (r.status === "pass") {
     if (!quiet) console.log(`PASS     ${c} (${r.ops.join(", ")}) max |err| ${r.maxError!.toExponential(1)}`);

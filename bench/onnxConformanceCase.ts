@@ -182,9 +182,13 @@ function onnxValues(t: tf.Tensor): { dims: number[]; data: ArrayLike<number> } {
   return out;
 }
 
-/** Runs the case in `dir` (its name is the folder's); never throws for a problem of the case. */
-export function runCase(dir: string, name = dir.split("/").filter(Boolean).pop()!): CaseResult {
-  const bytes = new Uint8Array(readFileSync(join(dir, "model.onnx")));
+/**
+ * Runs the case in `dir`; never throws for a problem of the case. `name` defaults to the folder's;
+ * `model` replaces the folder's model.onnx (a test's edited copy).
+ */
+export function runCase(dir: string, opts: { name?: string; model?: Uint8Array } = {}): CaseResult {
+  const name = opts.name ?? dir.split("/").filter(Boolean).pop()!;
+  const bytes = opts.model ?? new Uint8Array(readFileSync(join(dir, "model.onnx")));
   let decoded: ReturnType<typeof decodeModel>;
   try {
     decoded = decodeModel(bytes);
