@@ -10,6 +10,7 @@ import type { onnx as OnnxNs } from "onnx-proto";
 import { beforeAll, describe, expect, test } from "vitest";
 import { compareOutput, runCase } from "../../bench/onnxConformanceCase";
 import { initBackend } from "../../server/neurflow/backend";
+import { importOnnx } from "../../server/neurflow/model/onnx/importOnnx";
 
 const DIR = new URL("../fixtures/onnx-node/", import.meta.url).pathname;
 const { onnx } = createRequire(import.meta.url)("onnx-proto") as { onnx: typeof OnnxNs };
@@ -121,6 +122,42 @@ describe("ONNX backend node tests", () => {
     const r = runCase(join(DIR, "test_relu"), { model: readFileSync(join(DIR, "test_leakyrelu", "model.onnx")) });
     expect(r.status).toBe("fail");
     expect(r.message).toMatch(/output "y": element \d+/);
+  });
+});
+
+describe("refusals the node tests do not reach", () => {
+  test("opset 6 broadcasting from an axis", () => {
+    const model = onnx.ModelProto.encode({
+      irVersion: 3,
+      opsetImport: [{ domain: "", version: 6 }],
+      graph: {
+        name: "legacy",
+        node: [
+          {
+            name: "add_axis",
+            opType: "Add",
+            input: ["x", "b"],
+            output: ["y"],
+            attribute: [
+              { name: "broadcast", type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+              { name: "axis", type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+            ],
+          },
+        ],
+        initializer: [{ name: "b", dims: [2], dataType: 1, floatData: [1, 2] }],
+        input: [
+          {
+            name: "x",
+            type: { tensorType: { elemType: 1, shape: { dim: [1, 2, 2, 2].map((d) => ({ dimValue: d })) } } },
+          },
+        ],
+        output: [{ name: "y", type: { tensorType: { elemType: 1 } } }],
+      },
+    }).finish();
+    // numpy's rule would add b along W, the last axis; opset 6 adds it along C
+    expect(() => importOnnx(model)).toThrow(
+      /Add node "add_axis": broadcasting from an axis \(broadcast = 1 with axis, opset < 7\) is not supported/,
+    );
   });
 });
 

@@ -123,16 +123,27 @@ function unary(fn: (x: tf.Tensor) => tf.Tensor, hostFn?: (x: number) => number):
   };
 }
 
+/**
+ * Before opset 7 a binary op broadcast only with `broadcast = 1`, and `axis` aligned the second
+ * operand from that axis instead of from the end (numpy's rule, which later opsets use): refused.
+ */
+function checkLegacyBroadcast(node: OnnxNode, opset: number): void {
+  if (opset < 7 && attrInt(node, "broadcast", 0) === 1 && attrInt(node, "axis") !== undefined)
+    fail(node, "broadcasting from an axis (broadcast = 1 with axis, opset < 7) is not supported");
+}
+
 function binaryOp(
   tfFn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
   hostFn: (a: HostTensor, b: HostTensor) => HostTensor,
 ): OpDef {
   return {
-    host: (inputs, node) => [
-      hostFn(inputs[0] ?? fail(node, "input 0 is missing"), inputs[1] ?? fail(node, "input 1 is missing")),
-    ],
+    host: (inputs, node, opset) => {
+      checkLegacyBroadcast(node, opset);
+      return [hostFn(inputs[0] ?? fail(node, "input 0 is missing"), inputs[1] ?? fail(node, "input 1 is missing"))];
+    },
     compile: (ctx) => {
       const { node } = ctx;
+      checkLegacyBroadcast(node, ctx.opset);
       // constants converted once, in both layouts a runtime operand may need
       const prepared = [0, 1].map((i) => {
         const c = ctx.constant(i);
