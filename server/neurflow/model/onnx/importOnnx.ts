@@ -13,7 +13,7 @@ import type { TensorGraph } from "../graph";
 import type { AffineKind } from "../affinePrefix";
 import type { ChannelRule } from "../channelSlice";
 import { SlicedGraph, type ExecNode } from "../slicedGraph";
-import { decodeModel, type OnnxModel, type OnnxNode } from "./onnxProto";
+import { DataType, dataTypeName, decodeModel, type OnnxModel, type OnnxNode, type OnnxValueInfo } from "./onnxProto";
 import { isHost, type HostTensor } from "./hostTensor";
 import { OPS, type RestrictableRun } from "./ops";
 import { alignTo4, asTensor, NCHW_TO_NHWC, onnxShape, type Value } from "./value";
@@ -170,7 +170,26 @@ function validate(model: OnnxModel, inputName: string, label: string): void {
   }
 }
 
-/** Imports a serialized ONNX model. Throws a clear error for anything it cannot run. */
+/** Element types the image input may have: the engine feeds float32 batches, and computes every float type in float32. */
+const FLOAT_INPUTS = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
+
+/**
+ * The input that receives images must be a float tensor: a batch of images is fed as float32, so an
+ * integer input (whose ops wrap around or divide as integers) or a sequence would run other
+ * arithmetic than the model's. A value without type information is taken as it comes.
+ */
+function checkImageInput(info: OnnxValueInfo, label: string): void {
+  if (info.kind !== undefined && info.kind !== "tensor")
+    throw new Error(
+      `${label}: graph input "${info.name}" is of ${info.kind} type; the image input must be a float tensor`,
+    );
+  if (info.elemType !== undefined && !FLOAT_INPUTS.has(info.elemType)) {
+    throw new Error(
+      `${label}: graph input "${info.name}" holds ${dataTypeName(info.elemType)}; the image input must be a float tensor (FLOAT, DOUBLE, FLOAT16 or BFLOAT16)`,
+    );
+  }
+}
+
 /**
  * What `importOnnx` checks before it builds anything: the file decodes, the opset, the input, every
  * op is supported, every tensor is produced once and before it is read. Makes no tensors (the
@@ -192,12 +211,14 @@ export function checkOnnx(
       `${label}: no graph input named "${inputName}" (inputs: ${inputs.map((i) => `"${i}"`).join(", ") || "none"})`,
     );
   }
+  checkImageInput(g.inputs.find((i) => i.name === inputName)!, label);
   if (g.outputs.length === 0) throw new Error(`${label}: the graph has no outputs`);
   validate(model, inputName, label);
   const available = new Set<string>([...inputs, ...g.initializers.keys()]);
   return { model, label, inputName, opset, sorted: topoSort(g.nodes, available, label) };
 }
 
+/** Imports a serialized ONNX model. Throws a clear error for anything it cannot run. */
 export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): TensorGraph {
   const { model, label, inputName, opset, sorted } = checkOnnx(bytes, opts);
   const g = model.graph;

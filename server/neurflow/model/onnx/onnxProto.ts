@@ -77,6 +77,8 @@ export interface OnnxNode {
 
 export interface OnnxValueInfo {
   name: string;
+  /** What kind of value it is (TypeProto's `value` case); undefined when the file gives no type. */
+  kind?: "tensor" | "sequence" | "map" | "optional" | "sparse tensor" | "opaque";
   elemType?: number;
   /** Dimensions: a number, a symbolic name, or null when unknown. */
   shape?: (number | string | null)[];
@@ -111,6 +113,21 @@ export function decodeModel(bytes: Uint8Array): OnnxModel {
   } catch (e) {
     if (e instanceof ProtobufError || e instanceof OnnxFormatError || e instanceof RangeError) {
       throw new Error(`not an ONNX model: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Decodes a serialized TensorProto (a `.pb` file of ONNX's test data, for instance) into its name
+ * and a host tensor, with the same rules as initializers. Throws "not an ONNX tensor: …".
+ */
+export function decodeTensor(bytes: Uint8Array): { name: string; tensor: HostTensor } {
+  try {
+    return readTensor(new ProtoReader(bytes));
+  } catch (e) {
+    if (e instanceof ProtobufError || e instanceof OnnxFormatError || e instanceof RangeError) {
+      throw new Error(`not an ONNX tensor: ${e.message}`);
     }
     throw e;
   }
@@ -274,10 +291,24 @@ function readValueInfo(r: ProtoReader): OnnxValueInfo {
   return v;
 }
 
+/** TypeProto's fields other than tensor_type (1). */
+const OTHER_TYPE_KINDS: Record<number, OnnxValueInfo["kind"]> = {
+  4: "sequence",
+  5: "map",
+  7: "opaque",
+  8: "sparse tensor",
+  9: "optional",
+};
+
 function readType(r: ProtoReader, v: OnnxValueInfo): void {
   while (!r.done) {
     const { field, wire } = r.header();
-    if (field === 1 && wire === WireType.LEN) {
+    const other = OTHER_TYPE_KINDS[field];
+    if (other && wire === WireType.LEN) {
+      v.kind = other;
+      r.skip(wire);
+    } else if (field === 1 && wire === WireType.LEN) {
+      v.kind = "tensor";
       const t = r.message();
       while (!t.done) {
         const h = t.header();
@@ -321,6 +352,7 @@ interface RawTensor {
   doubleData: number[];
   uint64Data: number[];
   external: boolean;
+  strings: boolean;
 }
 
 function readTensor(r: ProtoReader): { name: string; tensor: HostTensor } {
@@ -334,6 +366,7 @@ function readTensor(r: ProtoReader): { name: string; tensor: HostTensor } {
     doubleData: [],
     uint64Data: [],
     external: false,
+    strings: false,
   };
   while (!r.done) {
     const { field, wire } = r.header();
@@ -351,7 +384,9 @@ function readTensor(r: ProtoReader): { name: string; tensor: HostTensor } {
         r.repeatedInt64(wire, t.int32Data);
         break;
       case 6:
-        fail(`tensor "${t.name}" holds strings, which are not supported`);
+        // failed in toHost, once the name (which may come later) is known
+        t.strings = true;
+        r.skip(wire);
         break;
       case 7:
         r.repeatedInt64(wire, t.int64Data);
@@ -490,6 +525,7 @@ function decodeRaw(raw: Uint8Array, dataType: number, n: number, out: Float32Arr
 
 function toHost(t: RawTensor): HostTensor {
   const label = t.name ? `tensor "${t.name}"` : "a tensor";
+  if (t.strings || t.dataType === DataType.STRING) fail(`${label} holds strings, which are not supported`);
   if (t.external) {
     fail(
       `${label} keeps its data in an external file, which is not supported: re-export with the weights embedded (save_as_external_data=False)`,

@@ -12,6 +12,7 @@ import {
   attrInts,
   attrString,
   constantNodeValue,
+  DataType,
   dataTypeName,
   hostDTypeFor,
   type OnnxNode,
@@ -20,6 +21,7 @@ import { hostTensor, hostValues, isHost, sizeOf, type HostDType, type HostTensor
 import * as H from "./hostOps";
 import { channelContribution, makeConv2d, type AutoPad, type ConvGeometry, type Pads4, type Pair } from "./convolution";
 import { averagePool, makeMaxPool, type PoolSpec } from "./pooling";
+import { Dropout } from "./dropout";
 import {
   alignForBroadcast,
   alignTo4,
@@ -111,12 +113,23 @@ function axesOf(node: OnnxNode, inputs: (Value | undefined)[], i: number, fromIn
 
 // ----- elementwise ---------------------------------------------------------------------------
 
-function unary(fn: (x: tf.Tensor) => tf.Tensor): OpDef {
+/** An elementwise op; `hostFn` also runs it on host tensors (the shape arithmetic of exports negates axes). */
+function unary(fn: (x: tf.Tensor) => tf.Tensor, hostFn?: (x: number) => number): OpDef {
   return {
+    ...(hostFn ? { host: (inputs, node) => [H.unary(inputs[0] ?? fail(node, "input 0 is missing"), hostFn)] } : {}),
     compile:
       ({ node }) =>
       (inputs) => [fn(tensorInput(node, inputs, 0))],
   };
+}
+
+/**
+ * Before opset 7 a binary op broadcast only with `broadcast = 1`, and `axis` aligned the second
+ * operand from that axis instead of from the end (numpy's rule, which later opsets use): refused.
+ */
+function checkLegacyBroadcast(node: OnnxNode, opset: number): void {
+  if (opset < 7 && attrInt(node, "broadcast", 0) === 1 && attrInt(node, "axis") !== undefined)
+    fail(node, "broadcasting from an axis (broadcast = 1 with axis, opset < 7) is not supported");
 }
 
 function binaryOp(
@@ -124,11 +137,13 @@ function binaryOp(
   hostFn: (a: HostTensor, b: HostTensor) => HostTensor,
 ): OpDef {
   return {
-    host: (inputs, node) => [
-      hostFn(inputs[0] ?? fail(node, "input 0 is missing"), inputs[1] ?? fail(node, "input 1 is missing")),
-    ],
+    host: (inputs, node, opset) => {
+      checkLegacyBroadcast(node, opset);
+      return [hostFn(inputs[0] ?? fail(node, "input 0 is missing"), inputs[1] ?? fail(node, "input 1 is missing"))];
+    },
     compile: (ctx) => {
       const { node } = ctx;
+      checkLegacyBroadcast(node, ctx.opset);
       // constants converted once, in both layouts a runtime operand may need
       const prepared = [0, 1].map((i) => {
         const c = ctx.constant(i);
@@ -353,6 +368,13 @@ function globalPool(reduce: (x: tf.Tensor, axes: number[]) => tf.Tensor): OpDef 
 const BatchNormalization: OpDef = {
   compile: (ctx) => {
     const { node } = ctx;
+    if (attrInt(node, "training_mode", 0) === 1)
+      fail(
+        node,
+        "BatchNormalization in training mode (training_mode = 1) is not supported: it uses the batch's statistics",
+      );
+    if (ctx.opset < 9 && attrInt(node, "spatial", 1) === 0)
+      fail(node, "spatial = 0 (statistics per element, not per channel) is not supported");
     const params = [1, 2, 3, 4].map((i) => ctx.constant(i));
     if (params.some((p) => !p)) fail(node, "scale, bias, mean and variance must be constants (inference only)");
     if (node.outputs.slice(1).some((o) => o !== ""))
@@ -440,10 +462,9 @@ const MatMul: OpDef = {
 
 const Identity: OpDef = {
   host: (inputs, node) => [inputs[0] ?? fail(node, "input 0 is missing")],
-  compile: ({ node }) => {
-    if (node.opType === "Dropout" && node.outputs[1]) fail(node, "the mask output is not supported");
-    return (inputs) => [input(node, inputs, 0)];
-  },
+  compile:
+    ({ node }) =>
+    (inputs) => [input(node, inputs, 0)],
 };
 
 const Constant: OpDef = {
@@ -480,12 +501,21 @@ const Size: OpDef = {
     (inputs) => [hostTensor("int64", [], [sizeOf(onnxShape(input(node, inputs, 0)))])],
 };
 
+/**
+ * Cast's target type. Every float type is computed in float32, which is exact for casts to FLOAT and
+ * DOUBLE; a cast to a 16-bit float rounds to fewer mantissa bits, which is not implemented: refused.
+ */
+function castTarget(node: OnnxNode): HostDType {
+  const to = attrInt(node, "to", 1);
+  if (to === DataType.FLOAT16 || to === DataType.BFLOAT16)
+    fail(node, `Cast to ${dataTypeName(to)} is not supported (floats are computed in float32, not rounded to 16 bits)`);
+  return hostDTypeOf(to, node);
+}
+
 const Cast: OpDef = {
-  host: (inputs, node) => [
-    H.cast(inputs[0] ?? fail(node, "input 0 is missing"), hostDTypeOf(attrInt(node, "to", 1), node)),
-  ],
+  host: (inputs, node) => [H.cast(inputs[0] ?? fail(node, "input 0 is missing"), castTarget(node))],
   compile: ({ node }) => {
-    const to = tfDType(hostDTypeOf(attrInt(node, "to", 1), node));
+    const to = tfDType(castTarget(node));
     return (inputs) => {
       const x = tensorInput(node, inputs, 0);
       return [x.dtype === to ? x : tf.cast(x, to)];
@@ -727,11 +757,24 @@ function reflectPad(x: tf.Tensor, pads: [number, number][]): tf.Tensor {
   return t;
 }
 
+/** Edge padding: each border row/column repeated, by a gather of clamped indices (which has a gradient). */
+function edgePad(x: tf.Tensor, pads: [number, number][]): tf.Tensor {
+  let t = x;
+  pads.forEach(([b, e], axis) => {
+    if (!b && !e) return;
+    const n = t.shape[axis]!;
+    if (n === 0) throw new Error(`edge padding needs a non-empty dimension (axis ${axis} is empty)`);
+    const idx = Array.from({ length: b + n + e }, (_, i) => Math.min(Math.max(i - b, 0), n - 1));
+    t = tf.gather(t, tf.tensor1d(Int32Array.from(idx), "int32"), axis);
+  });
+  return t;
+}
+
 const Pad: OpDef = {
   compile: ({ node, opset }) => {
     const mode = attrString(node, "mode", "constant");
-    if (mode !== "constant" && mode !== "reflect")
-      fail(node, `mode "${mode}" is not supported (constant and reflect are)`);
+    if (mode !== "constant" && mode !== "reflect" && mode !== "edge")
+      fail(node, `mode "${mode}" is not supported (constant, reflect and edge are)`);
     return (inputs) => {
       const x = input(node, inputs, 0);
       const rank = rankOf(x);
@@ -759,7 +802,12 @@ const Pad: OpDef = {
       );
       const positive = internal.map(([b, e]) => [Math.max(0, b), Math.max(0, e)] as [number, number]);
       if (positive.some(([b, e]) => b || e)) {
-        t = mode === "reflect" ? reflectPad(t, positive) : tf.pad(t, positive, value);
+        t =
+          mode === "reflect"
+            ? reflectPad(t, positive)
+            : mode === "edge"
+              ? edgePad(t, positive)
+              : tf.pad(t, positive, value);
       }
       if (internal.some(([b, e]) => b < 0 || e < 0)) {
         const begin = internal.map(([b]) => Math.max(0, -b));
@@ -804,9 +852,13 @@ function softmaxOp(log: boolean): OpDef {
   return {
     compile: ({ node, opset }) => {
       const axisAttr = attrInt(node, "axis", opset >= 13 ? -1 : 1);
+      // shifted by the maximum first: x − logSumExp(x) would round at the magnitude of x (an error
+      // of 2.4e-4 on onnx's test_logsoftmax_large_number, inputs near 10⁴)
       const along = (t: tf.Tensor, axis: number) => {
-        const lse = tf.logSumExp(t, axis, true);
-        return log ? tf.sub(t, lse) : tf.exp(tf.sub(t, lse));
+        const shifted = tf.sub(t, tf.max(t, axis, true));
+        const e = tf.exp(shifted);
+        const sum = tf.sum(e, axis, true);
+        return log ? tf.sub(shifted, tf.log(sum)) : tf.div(e, sum);
       };
       return (inputs) => {
         const x = input(node, inputs, 0);
@@ -837,8 +889,11 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   Exp: unary((x) => tf.exp(x)),
   Log: unary((x) => tf.log(x)),
   Sqrt: unary((x) => tf.sqrt(x)),
-  Neg: unary((x) => tf.neg(x)),
-  Abs: unary((x) => tf.abs(x)),
+  Neg: unary(
+    (x) => tf.neg(x),
+    (x) => -x,
+  ),
+  Abs: unary((x) => tf.abs(x), Math.abs),
   Reciprocal: unary((x) => tf.reciprocal(x)),
   Erf: unary((x) => tf.erf(x)),
   Softplus: unary((x) => tf.softplus(x)),
@@ -870,7 +925,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   Gemm,
   MatMul,
   Identity,
-  Dropout: Identity,
+  Dropout,
   Constant,
   Shape,
   Size,
