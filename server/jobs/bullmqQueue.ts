@@ -17,7 +17,7 @@
  * any queued or running job that Redis does not know (a Redis restart that lost writes, or an
  * enqueue that could not reach Redis).
  */
-import { and, eq, inArray, or, sql, gte } from "drizzle-orm";
+import { and, asc, eq, gte, inArray, or, sql } from "drizzle-orm";
 import { Job, Queue, UnrecoverableError, Worker as BullWorker } from "bullmq";
 import { Redis } from "ioredis";
 import { z } from "zod";
@@ -396,6 +396,13 @@ export class BullmqJobQueue implements JobQueue {
     return null;
   }
 
+  /** After the record was settled by the worker holding the job: settles the BullMQ job too (best effort). */
+  private async settleHeld(jobId: number, workerId: string, how: "completed" | "failed", reason: string): Promise<void> {
+    const bj = await this.bullJob(jobId).catch(() => null);
+    this.claimed.delete(jobId);
+    if (bj) await this.settleInRedis(bj, workerId, how, reason);
+  }
+
   private async settleInRedis(bj: Job, token: string, how: "completed" | "failed", reason: string): Promise<void> {
     try {
       if (how === "completed") await bj.moveToCompleted(null, token, false);
@@ -410,6 +417,7 @@ export class BullmqJobQueue implements JobQueue {
   private async bullJob(id: number): Promise<Job | null> {
     const held = this.claimed.get(id);
     if (held) return held;
+    if (this.closed) return null;
     const row = this.db.select({ kind: jobs.kind }).from(jobs).where(eq(jobs.id, id)).get();
     if (!row) return null;
     return (await Job.fromId(this.queue(row.kind), bullJobId(id))) ?? null;
@@ -424,7 +432,7 @@ export class BullmqJobQueue implements JobQueue {
     // BullMQ's lock is the lease: extended only while its value is still this worker's id
     const extended = await bj.extendLock(workerId, leaseMs);
     if (Number(extended) !== 1) {
-      this.claimed.delete(jobId);
+      if (bj.token === workerId) this.claimed.delete(jobId);
       return LOST;
     }
     return this.records.renew(jobId, workerId, leaseMs);
@@ -458,9 +466,7 @@ export class BullmqJobQueue implements JobQueue {
     workerIdSchema.parse(workerId);
     // the record first: once it says succeeded, a redelivery of the job is settled by the claim
     const ok = await this.records.complete(jobId, workerId, result);
-    const bj = this.claimed.get(jobId);
-    this.claimed.delete(jobId);
-    if (ok && bj) await this.settleInRedis(bj, workerId, "completed", "succeeded");
+    if (ok) await this.settleHeld(jobId, workerId, "completed", "succeeded");
     return ok;
   }
 
@@ -474,7 +480,7 @@ export class BullmqJobQueue implements JobQueue {
       .where(and(eq(jobs.id, jobId), eq(jobs.leaseOwner, workerId), eq(jobs.status, "running")))
       .get();
     if (!row) return "lost";
-    const bj = await this.bullJob(jobId);
+    const bj = await this.bullJob(jobId).catch(() => null);
     this.claimed.delete(jobId);
     const retry = opts.retryable !== false && row.attempts < row.maxAttempts;
     // BullMQ's exponential back-off counts the failures so far (a takeover is not one)
@@ -523,9 +529,7 @@ export class BullmqJobQueue implements JobQueue {
     jobIdSchema.parse(jobId);
     workerIdSchema.parse(workerId);
     const ok = await this.records.markCanceled(jobId, workerId);
-    const bj = this.claimed.get(jobId);
-    this.claimed.delete(jobId);
-    if (ok && bj) await this.settleInRedis(bj, workerId, "failed", "canceled");
+    if (ok) await this.settleHeld(jobId, workerId, "failed", "canceled");
     return ok;
   }
 
@@ -606,6 +610,8 @@ export class BullmqJobQueue implements JobQueue {
       })
       .from(jobs)
       .where(inArray(jobs.status, ["queued", "running"]))
+      // jobs that had started first (like BullMQ's stalled jobs), then in the order they were queued
+      .orderBy(sql`${jobs.status} = 'running' desc`, asc(jobs.id))
       .all();
     if (rows.length === 0) return [];
     const pipe = this.connection.pipeline();

@@ -12,7 +12,7 @@ import { SqliteJobQueue } from "./sqliteQueue";
 export type QueueConfig = { kind: "sqlite" } | { kind: "redis"; url: string; prefix?: string };
 
 /** Reads `NEURFLOW_QUEUE` / `NEURFLOW_QUEUE_PREFIX`; throws a clear error when they are malformed. */
-export function queueConfig(env: NodeJS.ProcessEnv = process.env): QueueConfig {
+export function queueConfig(env: Record<string, string | undefined> = process.env): QueueConfig {
   const raw = env.NEURFLOW_QUEUE?.trim() ?? "";
   if (raw === "") return { kind: "sqlite" };
   const url = redisUrlSchema.safeParse(raw);
