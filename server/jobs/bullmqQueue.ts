@@ -397,7 +397,12 @@ export class BullmqJobQueue implements JobQueue {
   }
 
   /** After the record was settled by the worker holding the job: settles the BullMQ job too (best effort). */
-  private async settleHeld(jobId: number, workerId: string, how: "completed" | "failed", reason: string): Promise<void> {
+  private async settleHeld(
+    jobId: number,
+    workerId: string,
+    how: "completed" | "failed",
+    reason: string,
+  ): Promise<void> {
     const bj = await this.bullJob(jobId).catch(() => null);
     this.claimed.delete(jobId);
     if (bj) await this.settleInRedis(bj, workerId, how, reason);
