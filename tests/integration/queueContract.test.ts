@@ -3,7 +3,7 @@
  * SQLite queue on a real file, and BullMQ on a real `redis-server` (tests/helpers/redisServer.ts).
  * Each queue gets a second instance on its own connections, as a second worker process would.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,13 +30,15 @@ interface Harness {
   setup(): Promise<void>;
   /** A fresh pair (BullMQ: a new key prefix, so Redis starts empty for each test). */
   pair(): Promise<Pair>;
+  /** Closes the last pair's second connection and its Redis clients. */
+  release(): Promise<void>;
   teardown(): Promise<void>;
 }
 
 function sqliteHarness(): Harness {
   let dir = "";
   let db: Db;
-  const extra: Db[] = [];
+  let extra: Db | null = null;
   return {
     name: "SqliteJobQueue",
     async setup() {
@@ -45,15 +47,19 @@ function sqliteHarness(): Harness {
     },
     async pair() {
       const other = openDb(join(dir, "q.db"));
-      extra.push(other);
+      extra = other;
       return {
         db,
         a: new SqliteJobQueue(db, { backoffBaseMs: BACKOFF_MS }),
         b: new SqliteJobQueue(other, { backoffBaseMs: BACKOFF_MS }),
       };
     },
+    async release() {
+      extra?.$client.close();
+      extra = null;
+    },
     async teardown() {
-      for (const d of [db, ...extra]) d.$client.close();
+      db.$client.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -64,8 +70,8 @@ function bullmqHarness(): Harness {
   let db: Db;
   let redis: RedisServer;
   let n = 0;
-  const open: BullmqJobQueue[] = [];
-  const extra: Db[] = [];
+  let open: BullmqJobQueue[] = [];
+  let extra: Db | null = null;
   return {
     name: "BullmqJobQueue",
     async setup() {
@@ -76,7 +82,7 @@ function bullmqHarness(): Harness {
     async pair() {
       const prefix = `contract${++n}`;
       const other = openDb(join(dir, "q.db"));
-      extra.push(other);
+      extra = other;
       const make = (d: Db) =>
         new BullmqJobQueue(d, {
           url: redis.url,
@@ -87,12 +93,17 @@ function bullmqHarness(): Harness {
         });
       const a = make(db);
       const b = make(other);
-      open.push(a, b);
+      open = [a, b];
       return { db, a, b };
     },
-    async teardown() {
+    async release() {
       for (const q of open) await q.close();
-      for (const d of [db, ...extra]) d.$client.close();
+      open = [];
+      extra?.$client.close();
+      extra = null;
+    },
+    async teardown() {
+      db.$client.close();
       await redis.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -114,6 +125,7 @@ async function eventually<T>(what: string, f: () => Promise<T | null | undefined
 describe.each([sqliteHarness(), bullmqHarness()])("$name: the JobQueue contract", (h) => {
   let p: Pair;
   beforeAll(() => h.setup());
+  afterEach(() => h.release());
   afterAll(() => h.teardown());
   beforeEach(async () => {
     p = await h.pair();
