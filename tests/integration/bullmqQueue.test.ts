@@ -14,8 +14,14 @@ import { openDb, type Db } from "~/db/client";
 import { jobs } from "~/db/schema";
 import { BullmqJobQueue } from "~/server/jobs/bullmqQueue";
 import { createJobQueue, describeQueue, queueConfig } from "~/server/jobs/createQueue";
+import { labelJobHandler } from "~/server/jobs/handlers/labelJob";
 import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
+import { Worker } from "~/server/jobs/worker";
+import { LabelClient } from "~/server/labeling/client";
+import { goodExplanation, goodLabel, startFakeOpenAI } from "../helpers/fakeOpenAI";
+import { labelledCircuit, testLabelConfig } from "../helpers/labelsFixture";
 import { startRedis, type RedisServer } from "../helpers/redisServer";
+import { makeEnv } from "../helpers/testEnv";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function eventually<T>(what: string, f: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
@@ -227,5 +233,47 @@ describe("BullmqJobQueue", () => {
     const c = await eventually("the job queued during the outage", () => q.claim("A", { leaseMs: 5000 }));
     expect(c.id).toBe(job.id);
     expect(await q.complete(c.id, "A", null)).toBe(true);
+  });
+});
+
+describe("a job kind other than circuits on BullMQ", () => {
+  it("a label job queued by labels.start runs through Redis against the local OpenAI-compatible server; labels.cancel removes a queued one", async () => {
+    const env = await makeEnv({
+      jobQueue: (d) => new BullmqJobQueue(d, { url: redis.url, prefix: `labels${++n}`, log: () => {} }),
+    });
+    const fake = await startFakeOpenAI((r) =>
+      r.kind === "explanation" ? goodExplanation("Stripes make up the body.") : goodLabel("yellow stripes"),
+    );
+    const saved = process.env.OPENAI_BASE_URL;
+    process.env.OPENAI_BASE_URL = fake.url; // labels.start refuses without an endpoint
+    try {
+      const circuitId = await labelledCircuit(env, { seed: 11 });
+      const { jobId } = await env.as.annotator.labels.start({ circuitId });
+      const worker = new Worker({
+        queue: env.queue,
+        handlers: { label: labelJobHandler(env.db, () => new LabelClient(testLabelConfig(fake.url))) },
+        progressIntervalMs: 0,
+      });
+      expect(await worker.runOnce()).toMatchObject({ status: "succeeded" });
+      const job = (await env.queue.get(jobId))!;
+      const result = job.result as { labeled: number; explained: number; failed: unknown[]; calls: number };
+      expect(job).toMatchObject({ status: "succeeded", attempts: 1 });
+      expect(result.labeled).toBeGreaterThan(3);
+      expect(result.failed).toStrictEqual([]);
+      expect(fake.requests).toHaveLength(result.calls);
+      expect((await env.as.viewer.labels.job({ circuitId }))!.status).toBe("succeeded");
+
+      const again = await env.as.annotator.labels.start({ circuitId, force: true });
+      expect(await env.as.annotator.labels.cancel({ circuitId })).toStrictEqual({ status: "canceled" });
+      expect(await worker.runOnce()).toBeNull();
+      expect((await env.queue.get(again.jobId))!.status).toBe("canceled");
+      expect(fake.requests).toHaveLength(result.calls);
+    } finally {
+      if (saved === undefined) delete process.env.OPENAI_BASE_URL;
+      else process.env.OPENAI_BASE_URL = saved;
+      await fake.close();
+      await (env.queue as BullmqJobQueue).close();
+      env.close();
+    }
   });
 });
