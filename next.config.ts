@@ -5,8 +5,9 @@ const config: NextConfig = {
   // the end-to-end tests build into their own folder (tests/e2e/helpers.ts), leaving `.next` alone
   distDir: process.env.NEURFLOW_NEXT_DIST_DIR || ".next",
   // native modules stay outside the server bundle, and so does TensorFlow.js (the model check at
-  // upload parses graphs with the engine's importer, which imports it)
-  serverExternalPackages: ["better-sqlite3", "sharp", "@tensorflow/tfjs"],
+  // upload parses graphs with the engine's importer, which imports it); so do BullMQ and ioredis
+  // (NEURFLOW_QUEUE=redis://…), whose msgpackr loads an optional native extension
+  serverExternalPackages: ["better-sqlite3", "sharp", "@tensorflow/tfjs", "bullmq", "ioredis"],
   poweredByHeader: false,
   // `npm run typecheck` (tsc over the whole repository) is the type check; the build skips its own
   // pass so a 2-core machine builds in reasonable time.

@@ -24,7 +24,7 @@ import { createContext } from "~/server/api/context";
 import { createCaller } from "~/server/api/root";
 import { hashPassword } from "~/server/auth/password";
 import { createSession, SESSION_COOKIE } from "~/server/auth/sessions";
-import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
+import { createJobQueue } from "~/server/jobs/createQueue";
 import { storageRoot } from "~/server/storage/paths";
 import { builtHash, sourceHash, writeBuildStamp } from "./buildStamp";
 
@@ -112,7 +112,7 @@ async function main() {
 
   step("creating / migrating the database");
   const db = openDb();
-  const queue = new SqliteJobQueue(db);
+  const queue = createJobQueue(db);
 
   const password = randomBytes(9).toString("base64url");
   const hash = await hashPassword(password);

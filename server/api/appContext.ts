@@ -1,12 +1,13 @@
 /** The web process's shared database connection and queue. */
 import "server-only";
 import { getDb } from "~/db/client";
-import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
+import { createJobQueue } from "~/server/jobs/createQueue";
 import type { JobQueue } from "~/server/jobs/queue";
 
 const g = globalThis as unknown as { __neurflowQueue?: JobQueue };
 
 export function getQueue(): JobQueue {
-  g.__neurflowQueue ??= new SqliteJobQueue(getDb());
+  // NEURFLOW_QUEUE: unset, the SQLite queue; redis://…, BullMQ (server/jobs/createQueue.ts)
+  g.__neurflowQueue ??= createJobQueue(getDb());
   return g.__neurflowQueue;
 }

@@ -1,7 +1,7 @@
 /**
  * The job queue as the rest of the platform sees it. `SqliteJobQueue` (sqliteQueue.ts) fills it
- * on the application database; docs/platform.md describes how a BullMQ (Redis) implementation
- * would fill the same contract for deployments with one worker per GPU.
+ * on the application database; `BullmqJobQueue` (bullmqQueue.ts) on BullMQ (Redis) for deployments
+ * with one worker per GPU (docs/platform.md, "Jobs on BullMQ"). `createQueue.ts` picks one.
  *
  * Contract:
  * - `claim` hands a job to exactly one worker and gives it a lease until `leaseExpiresAt`.

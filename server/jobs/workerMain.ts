@@ -1,11 +1,15 @@
 /**
  * The worker process (`npm run worker`): opens the database, runs circuit, model-check, label, heatmap and evaluation jobs
  * until SIGINT/SIGTERM. Several workers may run at once (one per GPU); each claims its own jobs.
+ * The queue is the SQLite one, or BullMQ on Redis with `NEURFLOW_QUEUE=redis://HOST:PORT[/DB]`
+ * (server/jobs/createQueue.ts); with Redis the worker refuses to start when Redis does not answer.
  * On a signal the current job is abandoned without writing: its lease expires and a worker
  * resumes it from the last checkpoint.
  */
 import { openDb } from "~/db/client";
 import { storageRoot } from "~/server/storage/paths";
+import { BullmqJobQueue } from "./bullmqQueue";
+import { createJobQueue, describeQueue, queueConfig, type QueueConfig } from "./createQueue";
 import { loadEngine, loadModelChecker } from "./engine";
 import { circuitJobHandler } from "./handlers/circuitJob";
 import { evaluationJobHandler } from "./handlers/evaluationJob";
@@ -14,11 +18,25 @@ import { labelJobHandler } from "./handlers/labelJob";
 import { validateModelHandler } from "./handlers/validateModelJob";
 import { LabelClient } from "~/server/labeling/client";
 import { labelConfig } from "~/server/labeling/config";
-import { SqliteJobQueue } from "./sqliteQueue";
 import { Worker } from "./worker";
 
+let config: QueueConfig;
+try {
+  config = queueConfig();
+} catch (e) {
+  console.error(`[worker] ${(e as Error).message}`);
+  process.exit(2);
+}
 const db = openDb();
-const queue = new SqliteJobQueue(db);
+const queue = createJobQueue(db, config);
+if (queue instanceof BullmqJobQueue) {
+  try {
+    await queue.ping(10_000);
+  } catch (e) {
+    console.error(`[worker] the queue's Redis (${describeQueue(config)}) does not answer: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
 const leaseMs = Number(process.env.NEURFLOW_LEASE_MS ?? 30_000);
 const worker = new Worker({
   queue,
@@ -34,7 +52,7 @@ const worker = new Worker({
   log: (line) => console.log(`[worker ${new Date().toISOString()}] ${line}`),
 });
 
-console.log(`[worker] ${worker.workerId} started (lease ${leaseMs} ms)`);
+console.log(`[worker] ${worker.workerId} started (lease ${leaseMs} ms, queue: ${describeQueue(config)})`);
 let signals = 0;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => {

@@ -1,16 +1,17 @@
 /**
  * A worker process like `npm run worker`, but with the fake engine: for the SIGKILL test.
- * Env: NEURFLOW_DB, NEURFLOW_LEASE_MS, FAKE_LAYER_DELAY_MS, FAKE_TRACE_FILE.
+ * Env: NEURFLOW_DB, NEURFLOW_QUEUE (and NEURFLOW_QUEUE_PREFIX), NEURFLOW_LEASE_MS, FAKE_LAYER_DELAY_MS,
+ * FAKE_TRACE_FILE.
  */
 import { openDb } from "~/db/client";
 import { circuitJobHandler } from "~/server/jobs/handlers/circuitJob";
-import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
+import { createJobQueue } from "~/server/jobs/createQueue";
 import { Worker } from "~/server/jobs/worker";
 import { fakeEngine } from "./fakeEngine";
 
 const db = openDb();
 const worker = new Worker({
-  queue: new SqliteJobQueue(db),
+  queue: createJobQueue(db),
   leaseMs: Number(process.env.NEURFLOW_LEASE_MS ?? 2000),
   pollMs: 100,
   handlers: {

@@ -7,6 +7,7 @@ import type { Role } from "~/db/schema";
 import { createContext } from "~/server/api/context";
 import { createCaller } from "~/server/api/root";
 import { SESSION_COOKIE } from "~/server/auth/sessions";
+import type { JobQueue } from "~/server/jobs/queue";
 import { SqliteJobQueue, type SqliteQueueOptions } from "~/server/jobs/sqliteQueue";
 
 export interface TestEnv {
@@ -14,7 +15,7 @@ export interface TestEnv {
   dbPath: string;
   storageRoot: string;
   db: Db;
-  queue: SqliteJobQueue;
+  queue: JobQueue;
   caller(token?: string | null): { call: ReturnType<typeof createCaller>; resHeaders: Headers };
   /** Callers signed in as each role (admin created by setup). */
   as: Record<Role | "anonymous", ReturnType<typeof createCaller>>;
@@ -28,12 +29,15 @@ export function tokenFrom(headers: Headers): string {
   return cookie.slice(SESSION_COOKIE.length + 1).split(";")[0]!;
 }
 
-export async function makeEnv(opts: { queue?: SqliteQueueOptions } = {}): Promise<TestEnv> {
+/** `queue`: options of the SQLite queue; `jobQueue`: another queue on the env's database (BullMQ). */
+export async function makeEnv(
+  opts: { queue?: SqliteQueueOptions; jobQueue?: (db: Db) => JobQueue } = {},
+): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), "neurflow-test-"));
   const dbPath = join(dir, "test.db");
   const storageRoot = join(dir, "files");
   const db = openDb(dbPath);
-  const queue = new SqliteJobQueue(db, opts.queue);
+  const queue = opts.jobQueue ? opts.jobQueue(db) : new SqliteJobQueue(db, opts.queue);
   const caller = (token?: string | null) => {
     const resHeaders = new Headers();
     const headers = new Headers(token ? { cookie: `${SESSION_COOKIE}=${token}` } : {});
