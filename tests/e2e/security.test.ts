@@ -287,14 +287,17 @@ describe("the app under its CSP in Chromium", () => {
     await card.waitFor();
     expect(await card.getByTestId("opt-bar").count()).toBe(2);
     // exported as SVG (a blob: download) and PNG (the SVG drawn from a blob: URL onto a canvas)
-    const [svgDl] = await Promise.all([page.waitForEvent("download"), card.getByTestId("export-svg").click()]);
-    expect(readFileSync((await svgDl.path())!, "utf8")).toContain('xmlns="http://www.w3.org/2000/svg"');
-    const [pngDl] = await Promise.all([page.waitForEvent("download"), card.getByTestId("export-png").click()]);
-    expect(
-      readFileSync((await pngDl.path())!)
-        .subarray(1, 4)
-        .toString(),
-    ).toBe("PNG");
+    const download = async (testId: string) => {
+      const [dl] = await Promise.all([
+        page.waitForEvent("download", { timeout: 15_000 }),
+        card.getByTestId(testId).click(),
+      ]).catch((e: Error) => {
+        throw new Error(`${testId}: no download (${e.message}); CSP violations: ${violations.join("; ") || "none"}`);
+      });
+      return readFileSync((await dl.path())!);
+    };
+    expect((await download("export-svg")).toString("utf8")).toContain('xmlns="http://www.w3.org/2000/svg"');
+    expect((await download("export-png")).subarray(1, 4).toString()).toBe("PNG");
     await page.goto(`${platform.url}/circuits`);
     await page.locator("h1").first().waitFor();
     const share = await ctx.browser()!.newContext();
