@@ -330,23 +330,60 @@ describe("the app under its CSP in Chromium", () => {
   });
 });
 
-// last: it blocks this platform's loopback address for sign-in
+/** A request to the platform from the local address `from` (127.0.0.1 or another loopback address). */
+function requestFrom(
+  from: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${platform.url}${path}`, { method, headers, localAddress: from, agent: false }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+// last: these block this platform's loopback address 127.0.0.1 for sign-in and share links
 describe("the client address under next start", () => {
-  it("is the socket's: a client that writes a new X-Forwarded-For (and a forged stamp) on every sign-in is blocked after 20 failures", async () => {
+  const rotating = (i: number) => ({
+    "x-forwarded-for": i % 2 ? `198.51.100.${i + 1}` : `203.0.113.${i + 1}, 198.51.100.${i + 1}`,
+    "x-neurflow-peer": `forged 192.0.2.${i + 1}`,
+  });
+
+  it("is the socket's: a client that writes a new X-Forwarded-For (and a forged stamp) on every sign-in is blocked after 20 failures, another address is not", async () => {
+    const signIn = (from: string, username: string, password: string, headers: Record<string, string>) =>
+      requestFrom(
+        from,
+        "POST",
+        "/api/trpc/auth.signIn",
+        { "content-type": "application/json", ...headers },
+        JSON.stringify({ json: { username, password } }),
+      );
     const statuses: number[] = [];
-    for (let i = 0; i < 24; i++) {
-      const r = await fetch(`${platform.url}/api/trpc/auth.signIn`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-forwarded-for": i % 2 ? `198.51.100.${i + 1}` : `203.0.113.${i + 1}, 198.51.100.${i + 1}`,
-          "x-neurflow-peer": `forged 192.0.2.${i + 1}`,
-        },
-        body: JSON.stringify({ json: { username: `nobody${i}`, password: "wrong-password" } }),
-      });
-      statuses.push(r.status);
-    }
+    for (let i = 0; i < 24; i++)
+      statuses.push((await signIn("127.0.0.1", `nobody${i}`, "wrong-password", rotating(i))).status);
     expect(statuses.slice(0, 20)).toStrictEqual(Array(20).fill(401));
     expect(statuses.slice(20)).toStrictEqual(Array(4).fill(429));
+    // keyed on the socket's address (not one key for every request): 127.0.0.2 signs in
+    expect((await signIn("127.0.0.2", VIEWER_ADMIN.username, VIEWER_ADMIN.password, rotating(99))).status).toBe(200);
+  });
+
+  it("reaches the share page: 30 unknown tokens from one socket, each with a new X-Forwarded-For, block its share links, not another address's", async () => {
+    for (let i = 0; i < 30; i++) {
+      const r = await requestFrom("127.0.0.1", "GET", `/s/unknown-token-${i}`, rotating(i));
+      expect(r.text).not.toContain("Too many requests");
+    }
+    const blocked = await requestFrom("127.0.0.1", "GET", `/s/${token}`, rotating(31));
+    expect(blocked.text).toContain("Too many requests");
+    const other = await requestFrom("127.0.0.2", "GET", `/s/${token}`, rotating(32));
+    expect(other.status).toBe(200);
+    expect(other.text).not.toContain("Too many requests");
+    expect(other.text).toContain(`/api/circuits/${circuitId}/og?share=${token}`);
   });
 });
