@@ -26,9 +26,10 @@
  *                leaked link cannot flood the server with renders.
  *
  * The store: in memory, per web process: with several web processes each counts alone (the limits
- * multiply by their number). A Redis store comes with the scale-out queue (NEURFLOW_QUEUE=redis://…,
- * not built yet): `createLimiter` is the seam, where a `RateLimiterRedis({ storeClient, ...options })`
- * from the same package takes these options unchanged, so all web processes count together.
+ * multiply by their number). A Redis store belongs with the scale-out queue's Redis
+ * (NEURFLOW_QUEUE=redis://…) and is not plugged in yet: `createLimiter` is the seam, where a
+ * `RateLimiterRedis({ storeClient, ...options })` from the same package takes these options
+ * unchanged, so all web processes count together.
  */
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 
