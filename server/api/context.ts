@@ -5,7 +5,7 @@
 import type { Db } from "~/db/client";
 import { readCookie, SESSION_COOKIE, userForToken, type SessionUser } from "~/server/auth/sessions";
 import type { JobQueue } from "~/server/jobs/queue";
-import { clientAddress } from "~/server/security/rateLimit";
+import { clientAddress } from "~/server/security/clientAddress";
 import { readShareHeader } from "~/server/share/links";
 
 export interface Context {

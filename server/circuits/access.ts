@@ -6,7 +6,7 @@
 import "server-only";
 import type { Db } from "~/db/client";
 import { readCookie, SESSION_COOKIE, userForToken } from "~/server/auth/sessions";
-import { clientAddress } from "~/server/security/rateLimit";
+import { clientAddress } from "~/server/security/clientAddress";
 import { resolveShareRequest, shareMessage } from "~/server/share/links";
 
 export type ReadAccess =

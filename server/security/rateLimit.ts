@@ -10,9 +10,9 @@
  *                the account, block that address for 15 minutes.
  *
  * A refused attempt is answered 429 with `Retry-After` (seconds) before the password is checked.
- * The client address is the last X-Forwarded-For hop (Next.js sets it from the socket when the
- * client sent none; a reverse proxy in front must append or overwrite it, so a client cannot choose
- * its own address). In-process callers without one skip the per-IP limit.
+ * The client address is the socket's, or with NEURFLOW_TRUST_PROXY = n trusted proxies the n-th
+ * X-Forwarded-For hop from the end (`clientAddress`, server/security/clientAddress.ts). In-process
+ * callers have none and skip the per-IP limits.
  *
  * Share links (`ShareGuard`; the share page, tRPC reads with `x-neurflow-share`, the image routes'
  * `?share=`):
@@ -25,9 +25,11 @@
  *                NEURFLOW_SHARE_REQUEST_WINDOW_S (60 s); past them, 429 until the window ends, so one
  *                leaked link cannot flood the server with renders.
  *
- * The store: in memory, per web process. The seam for a shared store is `createLimiter`: with the
- * scale-out queue (NEURFLOW_QUEUE=redis://…) a `RateLimiterRedis({ storeClient, ...options })` from
- * the same package takes these options unchanged, so all web processes count together.
+ * The store: in memory, per web process: with several web processes each counts alone (the limits
+ * multiply by their number). A Redis store belongs with the scale-out queue's Redis
+ * (NEURFLOW_QUEUE=redis://…) and is not plugged in yet: `createLimiter` is the seam, where a
+ * `RateLimiterRedis({ storeClient, ...options })` from the same package takes these options
+ * unchanged, so all web processes count together.
  */
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 
@@ -58,13 +60,6 @@ function num(name: string, fallback: number): number {
 
 const WINDOW_S = 15 * 60;
 const MAX_BLOCK_S = 15 * 60;
-
-/** The client's address: the last X-Forwarded-For hop, or null when unknown. */
-export function clientAddress(headers: Headers): string | null {
-  const xff = headers.get("x-forwarded-for");
-  const last = xff?.split(",").at(-1)?.trim();
-  return last ? last.slice(0, 100) : null;
-}
 
 /** Refused: wait this many seconds. */
 export class RateLimited extends Error {

@@ -1,13 +1,18 @@
 /**
  * Security headers and the Content-Security-Policy on the real platform (`next start`): the
  * headers on each kind of route (pages, the tRPC API, file routes, the JSON export, static
- * assets), a share page whose og:image stays on the public origin whatever X-Forwarded-Host says,
- * and the pages in Chromium with the CSP on: they work, and the browser reports no violation.
+ * assets), a share page whose og:image and a created share link's url stay on the public origin
+ * whatever Host / X-Forwarded-Host say, the pages in Chromium with the CSP on (the evaluations page
+ * drawing a stored result's plot and exporting it as SVG and PNG): they work, and the browser
+ * reports no violation; and the per-address sign-in limit keyed on the socket's address, whatever
+ * X-Forwarded-For a client writes (the address stamp under Next.js).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storeEvaluation } from "~/server/evaluations/store";
+import type { OptimalityResult } from "~/server/neurflow/evaluations/optimality";
 import { createShareLink } from "~/server/share/links";
 import { E2E_SETUP_TIMEOUT_MS, launchBrowser, signIn, startPlatform, type Platform } from "./helpers";
 import { seedViewer, toyCircuit, VIEWER_ADMIN, waitForGraph } from "./viewerHelpers";
@@ -18,10 +23,53 @@ let circuitId: number;
 let token: string;
 let cookie = "";
 
+/** A stored optimality result (made up, no worker needed) for the circuit's first layer pair: 2 bars. */
+function seedOptimality(pair: { upper: string; lower: string }): OptimalityResult {
+  const interval = (mean: number) => ({
+    mean,
+    halfWidth: 0.02,
+    low: mean - 0.02,
+    high: mean + 0.02,
+    n: 3,
+    level: 0.99,
+  });
+  const result: OptimalityResult = {
+    kind: "optimality",
+    params: { taus: [2, 3], targets: 1, randomSets: 3, k: 12, seed: 0, pairs: [0] },
+    cells: [2, 3].map((tau) => ({
+      pairIndex: 0,
+      upper: pair.upper,
+      lower: pair.lower,
+      tau,
+      targets: [
+        { neuron: 0, core: [1, 2], coreRetention: 0.5, randomRetentions: [0.6, 0.7, 0.55], meanDifference: 0.1 },
+      ],
+      difference: interval(0.05 * tau),
+      cases: 3,
+      randomBeatsCore: 3,
+      ties: 0,
+      coreBeatsRandom: 0,
+    })),
+    skipped: [],
+    seconds: 0.1,
+  };
+  storeEvaluation(platform.db(), {
+    circuitId,
+    kind: "optimality",
+    params: result.params,
+    result,
+    jobId: null,
+    seconds: result.seconds,
+    createdBy: null,
+  });
+  return result;
+}
+
 beforeAll(async () => {
   const bee = await toyCircuit("bee");
   platform = await startPlatform({ workers: 0 });
   circuitId = (await seedViewer(platform, [bee]))[0]!.circuitId;
+  seedOptimality(bee.layers[0]!);
   token = createShareLink(platform.db(), {
     circuitId,
     viewState: { selected: null, threshold: 0.25, zoom: 1, pan: { x: 0, y: 0 }, heatmaps: false },
@@ -163,6 +211,37 @@ describe("the public origin", () => {
     expect(html).not.toContain("evil.example");
   });
 
+  it("a share link created with forged Host and X-Forwarded-Host headers is on NEURFLOW_PUBLIC_URL", async () => {
+    const body = JSON.stringify({
+      json: { circuitId, viewState: { selected: null, threshold: 0, zoom: null, pan: null, heatmaps: false } },
+    });
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(
+        `${platform.url}/api/trpc/shareLinks.create`,
+        {
+          method: "POST",
+          headers: {
+            host: "evil.example",
+            "x-forwarded-host": "evil.example",
+            "x-forwarded-proto": "https",
+            "content-type": "application/json",
+            cookie,
+          },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (d) => (text += d));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+    expect(status, text).toBe(200);
+    const link = JSON.parse(text).result.data.json as { token: string; url: string };
+    expect(link.url).toBe(`${platform.url}/s/${link.token}`);
+  });
+
   it("a sign-in from another origin is refused", async () => {
     const r = await fetch(`${platform.url}/api/trpc/auth.signIn`, {
       method: "POST",
@@ -192,7 +271,7 @@ async function watchCsp(page: Page): Promise<string[]> {
 
 describe("the app under its CSP in Chromium", () => {
   it("signs in, shows the home page, the viewer, the evaluations page and a share page, with no violation", async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1300, height: 850 } });
+    const ctx = await browser.newContext({ viewport: { width: 1300, height: 850 }, acceptDownloads: true });
     const page = await ctx.newPage();
     const violations = await watchCsp(page);
     await signIn(page, platform, VIEWER_ADMIN);
@@ -203,6 +282,22 @@ describe("the app under its CSP in Chromium", () => {
     expect(await page.locator('[data-testid="circuit-canvas"] canvas').count()).toBeGreaterThan(0);
     await page.goto(`${platform.url}/circuits/${circuitId}/evaluations`);
     await page.locator("h1").first().waitFor();
+    // the stored result's plot: inline SVG, drawn under the CSP
+    const card = page.getByTestId("plotcard-optimality");
+    await card.waitFor();
+    expect(await card.getByTestId("opt-bar").count()).toBe(2);
+    // exported as SVG (a blob: download) and PNG (the SVG drawn from a blob: URL onto a canvas)
+    const download = async (testId: string) => {
+      const [dl] = await Promise.all([
+        page.waitForEvent("download", { timeout: 15_000 }),
+        card.getByTestId(testId).click(),
+      ]).catch((e: Error) => {
+        throw new Error(`${testId}: no download (${e.message}); CSP violations: ${violations.join("; ") || "none"}`);
+      });
+      return readFileSync((await dl.path())!);
+    };
+    expect((await download("export-svg")).toString("utf8")).toContain('xmlns="http://www.w3.org/2000/svg"');
+    expect((await download("export-png")).subarray(1, 4).toString()).toBe("PNG");
     await page.goto(`${platform.url}/circuits`);
     await page.locator("h1").first().waitFor();
     const share = await ctx.browser()!.newContext();
@@ -232,5 +327,63 @@ describe("the app under its CSP in Chromium", () => {
     await direct.goto(`${platform.url}/signin`);
     expect(await direct.locator('input[name="username"]').count()).toBe(1);
     await ctx.close();
+  });
+});
+
+/** A request to the platform from the local address `from` (127.0.0.1 or another loopback address). */
+function requestFrom(
+  from: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${platform.url}${path}`, { method, headers, localAddress: from, agent: false }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+// last: these block this platform's loopback address 127.0.0.1 for sign-in and share links
+describe("the client address under next start", () => {
+  const rotating = (i: number) => ({
+    "x-forwarded-for": i % 2 ? `198.51.100.${i + 1}` : `203.0.113.${i + 1}, 198.51.100.${i + 1}`,
+    "x-neurflow-peer": `forged 192.0.2.${i + 1}`,
+  });
+
+  it("is the socket's: a client that writes a new X-Forwarded-For (and a forged stamp) on every sign-in is blocked after 20 failures, another address is not", async () => {
+    const signIn = (from: string, username: string, password: string, headers: Record<string, string>) =>
+      requestFrom(
+        from,
+        "POST",
+        "/api/trpc/auth.signIn",
+        { "content-type": "application/json", ...headers },
+        JSON.stringify({ json: { username, password } }),
+      );
+    const statuses: number[] = [];
+    for (let i = 0; i < 24; i++)
+      statuses.push((await signIn("127.0.0.1", `nobody${i}`, "wrong-password", rotating(i))).status);
+    expect(statuses.slice(0, 20)).toStrictEqual(Array(20).fill(401));
+    expect(statuses.slice(20)).toStrictEqual(Array(4).fill(429));
+    // keyed on the socket's address (not one key for every request): 127.0.0.2 signs in
+    expect((await signIn("127.0.0.2", VIEWER_ADMIN.username, VIEWER_ADMIN.password, rotating(99))).status).toBe(200);
+  });
+
+  it("reaches the share page: 30 unknown tokens from one socket, each with a new X-Forwarded-For, block its share links, not another address's", async () => {
+    for (let i = 0; i < 30; i++) {
+      const r = await requestFrom("127.0.0.1", "GET", `/s/unknown-token-${i}`, rotating(i));
+      expect(r.text).not.toContain("Too many requests");
+    }
+    const blocked = await requestFrom("127.0.0.1", "GET", `/s/${token}`, rotating(31));
+    expect(blocked.text).toContain("Too many requests");
+    const other = await requestFrom("127.0.0.2", "GET", `/s/${token}`, rotating(32));
+    expect(other.status).toBe(200);
+    expect(other.text).not.toContain("Too many requests");
+    expect(other.text).toContain(`/api/circuits/${circuitId}/og?share=${token}`);
   });
 });

@@ -1,6 +1,7 @@
 /** Uploads of the toyworld-a fixture, as the browser would send them. */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { makeZip, type ZipInput } from "./zipWriter";
 
 export const FIXTURE = join(process.cwd(), "tests", "fixtures", "toyworld-a");
@@ -37,3 +38,26 @@ export function datasetForm(zip: Buffer, name = "toy images", modelId?: number):
 }
 
 export { makeZip };
+
+/** A PNG whose header says `side`×`side` (one bit per pixel) but whose pixel data is garbage: only a decode could tell. */
+export function pngHeaderOnly(side: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body) >>> 0);
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(side, 0);
+  ihdr.writeUInt32BE(side, 4);
+  ihdr[8] = 1; // bit depth
+  ihdr[9] = 0; // greyscale
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", Buffer.from("not pixel data")),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}

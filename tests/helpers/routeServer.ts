@@ -4,8 +4,8 @@
  * `node --import tsx tests/helpers/routeServer.ts`; NEURFLOW_DB / NEURFLOW_DATA as for the app.
  * Requests become fetch `Request`s as Next.js makes them: the body streams from the socket as the
  * handler reads it, and X-Forwarded-For is the socket's address unless the client sent one.
- * It runs the server-start hook first (as instrumentation.ts does in Next), then prints
- * `listening <port>` on stdout.
+ * It runs the server-start hook first (as instrumentation.ts does in Next; it also stamps each
+ * request with its socket's address, `x-neurflow-peer`), then prints `listening <port>` on stdout.
  */
 import { createServer } from "node:http";
 import { createRequire } from "node:module";

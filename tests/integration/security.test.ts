@@ -10,9 +10,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { datasetForm, FIXTURE, fixtureZipEntries, makeZip, modelForm } from "../helpers/fixtures";
+import { datasetForm, FIXTURE, fixtureZipEntries, makeZip, modelForm, pngHeaderOnly } from "../helpers/fixtures";
 
 const PUBLIC_URL = "http://neurflow.test";
 const MiB = 1024 * 1024;
@@ -28,15 +27,22 @@ const dir = mkdtempSync(join(tmpdir(), "neurflow-security-"));
 const dataDir = join(dir, "files");
 const servers: Server[] = [];
 
-function startServer(): Promise<Server> {
+/**
+ * A route server process on loopback: by default on the shared database and data folder of this
+ * file, or on its own (`root`), with more environment (`env`).
+ */
+function startServer(opts: { root?: string; env?: Record<string, string> } = {}): Promise<Server> {
+  const root = opts.root ?? dir;
   const proc = spawn(process.execPath, ["--import", "tsx", join("tests", "helpers", "routeServer.ts")], {
     cwd: process.cwd(),
     env: {
       ...process.env,
-      NEURFLOW_DB: join(dir, "db.sqlite"),
-      NEURFLOW_DATA: dataDir,
+      NEURFLOW_DB: join(root, "db.sqlite"),
+      NEURFLOW_DATA: join(root, "files"),
       NEURFLOW_PUBLIC_URL: PUBLIC_URL,
       NODE_ENV: "production",
+      NEURFLOW_TRUST_PROXY: "",
+      ...opts.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -77,8 +83,13 @@ let server: Server;
 let adminCookie = "";
 let annotatorCookie = "";
 
-async function trpc(path: string, input: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${server.url}/api/trpc/${path}`, {
+async function trpc(
+  path: string,
+  input: unknown,
+  headers: Record<string, string> = {},
+  on: Server = server,
+): Promise<Response> {
+  return fetch(`${on.url}/api/trpc/${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({ json: input }),
@@ -87,8 +98,8 @@ async function trpc(path: string, input: unknown, headers: Record<string, string
 const cookieOf = (r: Response) => r.headers.getSetCookie()[0]!.split(";")[0]!;
 const datasetDirs = () => (existsSync(join(dataDir, "datasets")) ? readdirSync(join(dataDir, "datasets")) : []);
 const modelDirs = () => (existsSync(join(dataDir, "models")) ? readdirSync(join(dataDir, "models")) : []);
-const uploadTemps = () =>
-  existsSync(join(dataDir, "tmp")) ? readdirSync(join(dataDir, "tmp")).filter((n) => n.startsWith("upload-")) : [];
+const uploadTemps = (data = dataDir) =>
+  existsSync(join(data, "tmp")) ? readdirSync(join(data, "tmp")).filter((n) => n.startsWith("upload-")) : [];
 
 async function postForm(path: string, form: FormData, headers: Record<string, string>): Promise<Response> {
   return fetch(`${server.url}/api/trpc/${path}`, { method: "POST", headers, body: form });
@@ -116,11 +127,12 @@ afterAll(async () => {
 });
 
 /**
- * Sends a multipart body of `total` bytes to `path` without a cookie, in 1 MiB chunks (chunked, or
- * with a declared length), sampling the server's memory after each chunk, until the server answers
- * or the body is sent.
+ * Sends a multipart body of `total` bytes to `path` on `on` without a cookie, in 1 MiB chunks
+ * (chunked, or with a declared length), sampling the server's memory after each chunk, until the
+ * server answers or the body is sent.
  */
 async function floodUpload(
+  on: Server,
   path: string,
   total: number,
   declareLength: boolean,
@@ -137,7 +149,7 @@ async function floodUpload(
     "content-type": json ? "application/json" : `multipart/form-data; boundary=${boundary}`,
   };
   if (declareLength) headers["content-length"] = String(total);
-  const req = httpRequest(`${server.url}/api/trpc/${path}`, { method: "POST", headers, agent: false });
+  const req = httpRequest(`${on.url}/api/trpc/${path}`, { method: "POST", headers, agent: false });
   let status = 0;
   let failed = false;
   const answered = new Promise<void>((resolve) => {
@@ -163,7 +175,7 @@ async function floodUpload(
     const flushed = req.write(part);
     sent += part.length;
     if (!flushed) await Promise.race([new Promise((r) => req.once("drain", r)), answered]);
-    maxRss = Math.max(maxRss, memory(server.proc.pid!).rss);
+    maxRss = Math.max(maxRss, memory(on.proc.pid!).rss);
   }
   if (status === 0 && !failed) req.end();
   await answered;
@@ -171,37 +183,50 @@ async function floodUpload(
   return { status, closed: failed, sent, maxRss };
 }
 
+/**
+ * A 600 MiB unauthenticated body to `path` on a server of its own, started for this one
+ * measurement (memory that an earlier flood left held cannot hide this one's growth, nor count
+ * against it): warmed (its route loaded, one small refusal run), then its RSS and peak measured
+ * around the flood. Returns the growth, and how the server answered.
+ */
+async function measuredFlood(path: string, declareLength: boolean, json = false) {
+  const root = mkdtempSync(join(dir, "flood-"));
+  const own = await startServer({ root });
+  try {
+    expect((await fetch(`${own.url}/api/trpc/auth.me`)).status).toBe(200);
+    await floodUpload(own, path, 2 * MiB, declareLength, json);
+    const before = memory(own.proc.pid!).rss;
+    resetPeak(own.proc.pid!);
+    const r = await floodUpload(own, path, 600 * MiB, declareLength, json);
+    const growth = Math.max(memory(own.proc.pid!).peak, r.maxRss) - before;
+    return { ...r, growth, temps: uploadTemps(join(root, "files")) };
+  } finally {
+    await stop(own, "SIGKILL");
+  }
+}
+
 describe("an unauthenticated upload", () => {
   for (const declareLength of [false, true])
     it(`is refused before its body is read, holding no memory (${declareLength ? "with" : "without"} Content-Length)`, async () => {
-      // warm: the route's modules are loaded and a refusal has run once
-      expect((await fetch(`${server.url}/api/trpc/auth.me`)).status).toBe(200);
-      await floodUpload("models.upload", 2 * MiB, declareLength);
-      const before = memory(server.proc.pid!).rss;
-      resetPeak(server.proc.pid!);
-      const r = await floodUpload("models.upload", 600 * MiB, declareLength);
+      const r = await measuredFlood("models.upload", declareLength);
       // refused: answered 401, or the connection closed by the server long before the body was sent
       if (r.status !== 0) expect(r.status).toBe(401);
       else {
         expect(r.closed).toBe(true);
         expect(r.sent).toBeLessThan(100 * MiB);
       }
-      const { peak } = memory(server.proc.pid!);
-      expect(Math.max(peak, r.maxRss) - before).toBeLessThan(50 * MiB);
-      expect(uploadTemps()).toStrictEqual([]);
+      expect(r.growth).toBeLessThan(50 * MiB);
+      expect(r.temps).toStrictEqual([]);
     });
 
   it("of JSON (a 600 MiB sign-in, chunked) is refused after 64 KiB, holding no memory", async () => {
-    await floodUpload("auth.signIn", 2 * MiB, false, true);
-    const before = memory(server.proc.pid!).rss;
-    resetPeak(server.proc.pid!);
-    const r = await floodUpload("auth.signIn", 600 * MiB, false, true);
+    const r = await measuredFlood("auth.signIn", false, true);
     if (r.status !== 0) expect(r.status).toBe(413);
     else {
       expect(r.closed).toBe(true);
       expect(r.sent).toBeLessThan(100 * MiB);
     }
-    expect(Math.max(memory(server.proc.pid!).peak, r.maxRss) - before).toBeLessThan(50 * MiB);
+    expect(r.growth).toBeLessThan(50 * MiB);
   });
 
   it("by a viewer (role too low) is refused the same way, before its body is read", async () => {
@@ -278,16 +303,62 @@ describe("cross-origin mutations (CSRF)", () => {
   });
 });
 
+interface Accounts {
+  s: Server;
+  adminCookie: string;
+  annotatorCookie: string;
+}
+
+/** A server of its own (fresh limits), with an admin and an annotator. */
+async function serverWithAccounts(env: Record<string, string>): Promise<Accounts> {
+  const s = await startServer({ root: mkdtempSync(join(dir, "limits-")), env });
+  const setup = await trpc("auth.setup", { username: "admin", password: "admin-password" }, {}, s);
+  expect(setup.status).toBe(200);
+  const adminCookie = cookieOf(setup);
+  const user = { username: "annotator", password: "annotator-password" };
+  expect((await trpc("users.create", { ...user, role: "annotator" }, { cookie: adminCookie }, s)).status).toBe(200);
+  return { s, adminCookie, annotatorCookie: cookieOf(await trpc("auth.signIn", user, {}, s)) };
+}
+
+/** A JSON POST to `on` from the local address `from` (another loopback address: 127.0.0.2, …). */
+function postFrom(on: Server, from: string, path: string, input: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${on.url}/api/trpc/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      localAddress: from,
+      agent: false,
+    });
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify({ json: input }));
+  });
+}
+
+/** A different made-up address each call. */
+let made = 0;
+const madeUp = () => `198.51.${Math.floor(++made / 250) % 250}.${(made % 250) + 1}`;
+
 describe("sign-in rate limits", () => {
-  const signIn = (username: string, password: string, ip: string) =>
-    trpc("auth.signIn", { username, password }, { "x-forwarded-for": ip });
+  // NEURFLOW_TRUST_PROXY = 1: the address is the last X-Forwarded-For hop (a proxy appended it)
+  let proxied: Accounts;
+  // the default: the socket's address; X-Forwarded-For is the client's to write, and ignored
+  let direct: Accounts;
+  beforeAll(async () => {
+    [proxied, direct] = await Promise.all([serverWithAccounts({ NEURFLOW_TRUST_PROXY: "1" }), serverWithAccounts({})]);
+  });
+  const signIn = (on: Accounts, username: string, password: string, headers: Record<string, string>) =>
+    trpc("auth.signIn", { username, password }, headers, on.s);
 
   it("blocks an account after 10 wrong passwords with Retry-After, the right one included, other accounts not", async () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 30; i++) {
       // a different address each time: the per-account limit holds on its own
-      const r = await signIn("annotator", `wrong-password-${i}`, `10.1.0.${i + 1}`);
+      const r = await signIn(proxied, "annotator", `wrong-password-${i}`, { "x-forwarded-for": `10.1.0.${i + 1}` });
       statuses.push(r.status);
       if (r.status === 429) retryAfter ??= r.headers.get("retry-after");
     }
@@ -295,24 +366,57 @@ describe("sign-in rate limits", () => {
     expect(statuses.slice(10)).toStrictEqual(Array(20).fill(429));
     expect(Number(retryAfter)).toBeGreaterThan(0);
     expect(Number(retryAfter)).toBeLessThanOrEqual(15 * 60);
-    const right = await signIn("annotator", "annotator-password", "10.1.1.1");
+    const right = await signIn(proxied, "annotator", "annotator-password", { "x-forwarded-for": "10.1.1.1" });
     expect(right.status).toBe(429);
     expect((await right.json()).error.json.message).toMatch(/try again in \d+ s/);
-    expect((await signIn("admin", "admin-password", "10.1.1.2")).status).toBe(200);
+    expect((await signIn(proxied, "admin", "admin-password", { "x-forwarded-for": "10.1.1.2" })).status).toBe(200);
     // a session made before the block still works
     expect(
-      (await fetch(`${server.url}/api/trpc/auth.me`, { headers: { cookie: annotatorCookie } }).then((r) => r.json()))
-        .result.data.json.user.username,
+      (
+        await fetch(`${proxied.s.url}/api/trpc/auth.me`, { headers: { cookie: proxied.annotatorCookie } }).then((r) =>
+          r.json(),
+        )
+      ).result.data.json.user.username,
     ).toBe("annotator");
   });
 
-  it("blocks an address after 20 failures, whatever the account, not other addresses", async () => {
+  it("behind 1 trusted proxy, blocks the last X-Forwarded-For hop after 20 failures, whatever the account or the hops before it, not other addresses", async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 30; i++) statuses.push((await signIn(`nobody${i}`, "wrong-password", "10.2.0.1")).status);
+    for (let i = 0; i < 30; i++)
+      statuses.push(
+        (await signIn(proxied, `nobody${i}`, "wrong-password", { "x-forwarded-for": `${madeUp()}, 10.2.0.1` })).status,
+      );
     expect(statuses.slice(0, 20)).toStrictEqual(Array(20).fill(401));
     expect(statuses.slice(20)).toStrictEqual(Array(10).fill(429));
-    expect((await signIn("admin", "admin-password", "10.2.0.1")).status).toBe(429);
-    expect((await signIn("admin", "admin-password", "10.2.0.2")).status).toBe(200);
+    expect((await signIn(proxied, "admin", "admin-password", { "x-forwarded-for": "10.2.0.1" })).status).toBe(429);
+    // the blocked address written by the client before the proxy's hop is not the address
+    expect((await signIn(proxied, "admin", "admin-password", { "x-forwarded-for": "10.2.0.1, 10.2.0.2" })).status).toBe(
+      200,
+    );
+  });
+
+  it("without a trusted proxy (the default), a client that writes a new X-Forwarded-For (and a forged address stamp) on every attempt is still one address: blocked after 20", async () => {
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 30; i++) {
+      const xff = i % 2 ? madeUp() : `${madeUp()}, ${madeUp()}`;
+      const r = await signIn(direct, `nobody${i}`, "wrong-password", {
+        "x-forwarded-for": xff,
+        "x-neurflow-peer": `forged ${madeUp()}`,
+      });
+      statuses.push(r.status);
+      if (r.status === 429) retryAfter ??= r.headers.get("retry-after");
+    }
+    expect(statuses.slice(0, 20)).toStrictEqual(Array(20).fill(401));
+    expect(statuses.slice(20)).toStrictEqual(Array(10).fill(429));
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+    // the loopback address is blocked, whatever the next request claims
+    expect((await signIn(direct, "admin", "admin-password", { "x-forwarded-for": madeUp() })).status).toBe(429);
+    expect((await signIn(direct, "admin", "admin-password", {})).status).toBe(429);
+    // the socket's address, not one shared key: another loopback address is not blocked
+    expect(
+      await postFrom(direct.s, "127.0.0.2", "auth.signIn", { username: "admin", password: "admin-password" }),
+    ).toBe(200);
   });
 });
 
@@ -333,29 +437,6 @@ describe("tRPC batches", () => {
     expect(await ok.json()).toHaveLength(20);
   });
 });
-
-/** A PNG whose header says `side`×`side` (one bit per pixel) but whose pixel data is garbage: only a decode could tell. */
-function pngHeaderOnly(side: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body) >>> 0);
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(side, 0);
-  ihdr.writeUInt32BE(side, 4);
-  ihdr[8] = 1; // bit depth
-  ihdr[9] = 0; // greyscale
-  return Buffer.concat([
-    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", Buffer.from("not pixel data")),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
 
 describe("the decoded-pixel budget", () => {
   it("refuses 100 images of 4096² from their headers, before decoding any, storing nothing", async () => {

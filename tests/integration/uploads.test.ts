@@ -5,10 +5,22 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpat
 import { join } from "node:path";
 import sharp from "sharp";
 import { datasets, images, jobs, models } from "~/db/schema";
+import { limits } from "~/server/storage/limits";
 import { validateModelHandler } from "~/server/jobs/handlers/validateModelJob";
 import { Worker } from "~/server/jobs/worker";
-import { datasetForm, file, FIXTURE, FIXTURE_IMAGES, fixtureZipEntries, makeZip, modelForm } from "../helpers/fixtures";
+import {
+  datasetForm,
+  file,
+  FIXTURE,
+  FIXTURE_IMAGES,
+  fixtureZipEntries,
+  makeZip,
+  modelForm,
+  pngHeaderOnly,
+} from "../helpers/fixtures";
+import { syntheticCircuit } from "../helpers/syntheticCircuit";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
+import { seedCircuit, seedModelAndDataset } from "../helpers/viewerSeed";
 
 let env: TestEnv;
 let modelId: number;
@@ -541,5 +553,58 @@ describe("dataset upload", () => {
     } finally {
       delete process.env.NEURFLOW_DATASET_ROOTS;
     }
+  });
+});
+
+describe("the per-image pixel budget (NEURFLOW_MAX_IMAGE_PIXELS)", () => {
+  // 200² pixels: a 300×300 image has sides within 8–4096 px, so only the pixel budget refuses it.
+  // The images are header-only PNGs (pixel data garbage): a decode of either would fail as corrupt,
+  // so a refusal that names the budget was made from the headers, before any decode; the small
+  // corrupt one comes first, so checking each image's header and decoding it in turn would fail on it.
+  const saved = limits.imagePixels;
+  let circuitId = 0;
+  beforeAll(async () => {
+    limits.imagePixels = 200 * 200;
+    circuitId = seedCircuit(env.db, await seedModelAndDataset(env.as.admin), syntheticCircuit({ seed: 5 })).circuitId;
+  });
+  afterAll(() => {
+    limits.imagePixels = saved;
+  });
+  const budgetMessage = /big\.png"?: 300×300 has 90000 pixels; at most 40000 per image \(NEURFLOW_MAX_IMAGE_PIXELS\)/;
+
+  it("refuses one oversize image in a dataset zip from its header, before decoding any, storing nothing", async () => {
+    const n = datasetCount();
+    const zip = makeZip([
+      ...fixtureZipEntries(["bee"], 2),
+      { name: "bee/corrupt.png", data: pngHeaderOnly(64) },
+      { name: "bee/big.png", data: pngHeaderOnly(300) },
+    ]);
+    const refused = await env.as.annotator.datasets.uploadZip(datasetForm(zip, "one too big")).then(
+      () => null,
+      (e: { code: string; message: string }) => e,
+    );
+    expect(refused).toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(budgetMessage) });
+    expect(refused!.message).not.toMatch(/corrupt|decod/);
+    expect(datasetCount()).toBe(n);
+    assertClean();
+  });
+
+  it("refuses one oversize image of an image-debugging upload from its header, before decoding any, storing nothing", async () => {
+    const jobsBefore = env.db.select({ n: count() }).from(jobs).get()!.n;
+    const form = new FormData();
+    form.set("circuitId", String(circuitId));
+    form.set("layerIndex", "1");
+    form.append("images", file(readFileSync(join(FIXTURE_IMAGES, "bee", "000.png")), "ok.png"));
+    form.append("images", file(pngHeaderOnly(64), "corrupt.png"));
+    form.append("images", file(pngHeaderOnly(300), "big.png"));
+    const refused = await env.as.annotator.evaluations.startImageDebug(form).then(
+      () => null,
+      (e: { code: string; message: string }) => e,
+    );
+    expect(refused).toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(budgetMessage) });
+    expect(refused!.message).not.toMatch(/corrupt|decod/);
+    expect(env.db.select({ n: count() }).from(jobs).get()!.n).toBe(jobsBefore);
+    expect(ls(join(env.storageRoot, "evaluations"))).toStrictEqual([]);
+    assertClean();
   });
 });

@@ -9,7 +9,7 @@ import { getDb } from "~/db/client";
 import { CircuitViewer } from "~/components/viewer/CircuitViewer";
 import { imageUrls } from "~/lib/circuits/viewTypes";
 import { absoluteUrl } from "~/server/security/origin";
-import { clientAddress } from "~/server/security/rateLimit";
+import { clientAddress } from "~/server/security/clientAddress";
 import { resolveShareRequest, shareMessage } from "~/server/share/links";
 import { TRPCReactProvider } from "~/trpc/react";
 import { shareApi } from "~/trpc/server";
