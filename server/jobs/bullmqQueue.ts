@@ -20,6 +20,7 @@
 import { and, asc, eq, gte, inArray, or, sql } from "drizzle-orm";
 import { Job, Queue, UnrecoverableError, Worker as BullWorker } from "bullmq";
 import { Redis } from "ioredis";
+import { redisUrlSchema } from "./queueConfig";
 import { z } from "zod";
 import type { Db } from "~/db/client";
 import { JOB_KINDS, jobEvents, jobs, type JobKind, type JobStatus } from "~/db/schema";
@@ -66,26 +67,6 @@ const workerIdSchema = z
   .max(200)
   .regex(/^[\x21-\x7e]+$/, "a worker id is printable ASCII without spaces");
 const jobIdSchema = z.number().int().positive();
-
-/** `redis://[user:password@]host:port[/db]` (or `rediss://`): the queue's address, checked. */
-export const redisUrlSchema = z
-  .string()
-  .trim()
-  .refine((s) => {
-    let u: URL;
-    try {
-      u = new URL(s);
-    } catch {
-      return false;
-    }
-    return (
-      (u.protocol === "redis:" || u.protocol === "rediss:") &&
-      u.hostname !== "" &&
-      /^(\/\d{0,2})?$/.test(u.pathname) &&
-      u.search === "" &&
-      u.hash === ""
-    );
-  }, "expected redis://HOST:PORT[/DB] (or rediss:// for TLS)");
 
 export interface BullmqQueueOptions {
   /** `redis://HOST:PORT[/DB]`. */

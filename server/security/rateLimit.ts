@@ -25,13 +25,15 @@
  *                NEURFLOW_SHARE_REQUEST_WINDOW_S (60 s); past them, 429 until the window ends, so one
  *                leaked link cannot flood the server with renders.
  *
- * The store: in memory, per web process: with several web processes each counts alone (the limits
- * multiply by their number). A Redis store belongs with the scale-out queue's Redis
- * (NEURFLOW_QUEUE=redis://…) and is not plugged in yet: `createLimiter` is the seam, where a
- * `RateLimiterRedis({ storeClient, ...options })` from the same package takes these options
- * unchanged, so all web processes count together.
+ * The store: in memory, per web process, by default. Where the scale-out queue's Redis is
+ * configured (NEURFLOW_QUEUE=redis://…), the counters live there (`RateLimiterRedis`, keys under
+ * NEURFLOW_QUEUE_PREFIX), so every web process counts together and a restart forgets nothing; should
+ * Redis not answer, each process falls back to its own in-memory counters (the insurance limiter)
+ * rather than refusing sign-ins.
  */
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { queueConfig } from "~/server/jobs/queueConfig";
 
 export interface LimiterOptions {
   keyPrefix: string;
@@ -40,17 +42,33 @@ export interface LimiterOptions {
   duration: number;
 }
 
-let warned = false;
+const store = globalThis as unknown as { __neurflowLimiterRedis?: { url: string; client: Redis } };
 
-/** A limiter on the configured store (memory; see the seam above). */
-export function createLimiter(o: LimiterOptions): RateLimiterAbstract {
-  if (process.env.NEURFLOW_QUEUE?.startsWith("redis://") && !warned) {
-    warned = true;
-    console.warn(
-      "rate limits are counted per web process (in memory): plug a RateLimiterRedis into server/security/rateLimit.ts to share them",
-    );
+/** The process's Redis client for the counters (one connection, made on first use). */
+function limiterRedis(url: string): Redis {
+  if (store.__neurflowLimiterRedis?.url !== url) {
+    // commands wait for the connection, at most a second: while Redis is away a count fails after
+    // that and the insurance limiter counts instead
+    const client = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 1000, connectTimeout: 2000 });
+    client.on("error", () => undefined);
+    store.__neurflowLimiterRedis = { url, client };
   }
-  return new RateLimiterMemory(o);
+  return store.__neurflowLimiterRedis.client;
+}
+
+/** A limiter on the configured store: Redis with the queue's Redis (memory as insurance), else memory. */
+export function createLimiter(
+  o: LimiterOptions,
+  env: Record<string, string | undefined> = process.env,
+): RateLimiterAbstract {
+  const config = queueConfig(env);
+  if (config.kind === "sqlite") return new RateLimiterMemory(o);
+  return new RateLimiterRedis({
+    ...o,
+    keyPrefix: `${config.prefix ?? "neurflow"}:rl:${o.keyPrefix}`,
+    storeClient: limiterRedis(config.url),
+    insuranceLimiter: new RateLimiterMemory(o),
+  });
 }
 
 function num(name: string, fallback: number): number {
