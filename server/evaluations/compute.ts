@@ -15,7 +15,7 @@ import { exportCircuit } from "~/server/circuits/store";
 import { visibleGroupIds, visibilityKey } from "~/lib/circuits/visibility";
 import type { Circuit, ClassifierModel, tf as TF } from "~/server/neurflow";
 import { throwIfAborted as checkAbort } from "~/server/neurflow/light";
-import type { EvaluationJobPayload } from "./job";
+import type { EvaluationJobPayload } from "~/server/jobs/kinds/evaluation";
 import { imageSetDir } from "./store";
 import { toModelSize, writeImageSet } from "./uploads";
 

@@ -32,7 +32,7 @@ export function imageSetDir(root: string, circuitId: number, setId: string): str
   return join(evaluationsDir(root, circuitId), setId);
 }
 
-export const imageSetIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export { imageSetIdPattern } from "~/server/jobs/kinds/evaluation";
 
 export function circuitFacts(db: Db, circuitId: number): CircuitFacts | null {
   const c = db

@@ -1,14 +1,7 @@
-/** The `heatmaps` job: payload and lookup of a group's live job (the handler is server/jobs/handlers/heatmapJob.ts). */
+/** The newest `heatmaps` job of a group (the job's definition: server/jobs/kinds/heatmaps.ts). */
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
-import { z } from "zod";
 import type { Db } from "~/db/client";
 import { jobs } from "~/db/schema";
-
-export const heatmapJobPayload = z.object({
-  circuitId: z.number().int().positive(),
-  group: z.number().int().positive(),
-});
-export type HeatmapJobPayload = z.infer<typeof heatmapJobPayload>;
 
 /** The newest heatmaps job of (circuit, group), if any. */
 export function heatmapJobFor(

@@ -24,6 +24,7 @@ import { redisUrlSchema } from "./queueConfig";
 import { z } from "zod";
 import type { Db } from "~/db/client";
 import { JOB_KINDS, jobEvents, jobs, type JobKind, type JobStatus } from "~/db/schema";
+import type { JobPayload } from "./kinds";
 import { payloadProblem } from "./payloads";
 import {
   isTerminal,
@@ -221,7 +222,11 @@ export class BullmqJobQueue implements JobQueue {
     );
   }
 
-  async enqueue<P>(kind: JobKind, payload: P, opts: EnqueueOptions = {}): Promise<JobRecord<P>> {
+  async enqueue<K extends JobKind>(
+    kind: K,
+    payload: JobPayload<K>,
+    opts: EnqueueOptions = {},
+  ): Promise<JobRecord<JobPayload<K>>> {
     kindSchema.parse(kind);
     const o = enqueueOptionsSchema.parse(opts);
     const problem = payloadProblem(kind, payload);

@@ -12,6 +12,7 @@
  * - The last checkpoint survives the worker: the next claim returns it, so the handler resumes.
  */
 import type { JobEventType, JobKind, JobStatus } from "~/db/schema";
+import type { JobPayload } from "./kinds";
 
 export interface JobRecord<P = unknown> {
   id: number;
@@ -71,7 +72,8 @@ export interface ProgressUpdate {
 export type FailOutcome = "requeued" | "failed" | "lost";
 
 export interface JobQueue {
-  enqueue<P>(kind: JobKind, payload: P, opts?: EnqueueOptions): Promise<JobRecord<P>>;
+  /** Queues a job; a payload that is not its kind's (server/jobs/kinds/) is refused with a clear error. */
+  enqueue<K extends JobKind>(kind: K, payload: JobPayload<K>, opts?: EnqueueOptions): Promise<JobRecord<JobPayload<K>>>;
   /** Atomically takes the next claimable job (queued, or running with an expired lease). */
   claim(workerId: string, opts: ClaimOptions): Promise<JobRecord | null>;
   /** Heartbeat: extends the lease to now + leaseMs. */

@@ -4,6 +4,8 @@
  * lock, so two workers (threads or processes) can never claim the same job.
  */
 import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql } from "drizzle-orm";
+import type { JobPayload } from "./kinds";
+import { payloadProblem } from "./payloads";
 import type { Db } from "~/db/client";
 import { jobEvents, jobs, type JobEventType, type JobKind, type JobStatus } from "~/db/schema";
 import type {
@@ -73,7 +75,13 @@ export class SqliteJobQueue implements JobQueue {
     return and(eq(jobs.id, jobId), eq(jobs.leaseOwner, workerId), eq(jobs.status, "running"));
   }
 
-  async enqueue<P>(kind: JobKind, payload: P, opts: EnqueueOptions = {}): Promise<JobRecord<P>> {
+  async enqueue<K extends JobKind>(
+    kind: K,
+    payload: JobPayload<K>,
+    opts: EnqueueOptions = {},
+  ): Promise<JobRecord<JobPayload<K>>> {
+    const problem = payloadProblem(kind, payload);
+    if (problem) throw new Error(problem);
     const now = this.now();
     return this.db.transaction(() => {
       const row = this.db
@@ -91,7 +99,7 @@ export class SqliteJobQueue implements JobQueue {
         .returning()
         .get();
       this.event(row.id, "status", { status: "queued" });
-      return toRecord(row) as JobRecord<P>;
+      return toRecord(row) as JobRecord<JobPayload<K>>;
     });
   }
 

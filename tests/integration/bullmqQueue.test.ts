@@ -99,8 +99,8 @@ describe("BullmqJobQueue", () => {
   it("checks a payload against its kind's schema when queued, and again when claimed", async () => {
     const q = queue(redis);
     const before = db.select().from(jobs).all().length;
-    await expect(q.enqueue("circuit", { runId: "7" })).rejects.toThrow(/bad circuit payload: runId/);
-    await expect(q.enqueue("heatmaps", { circuitId: 1 })).rejects.toThrow(/bad heatmaps payload: group/);
+    await expect(q.enqueue("circuit", { runId: "7" } as never)).rejects.toThrow(/bad circuit payload: runId/);
+    await expect(q.enqueue("heatmaps", { circuitId: 1 } as never)).rejects.toThrow(/bad heatmaps payload: group/);
     await expect(q.enqueue("circuit", { runId: 1 }, { priority: 1.5 })).rejects.toThrow();
     await expect(q.enqueue("nope" as "circuit", { runId: 1 })).rejects.toThrow();
     expect(db.select().from(jobs).all()).toHaveLength(before);

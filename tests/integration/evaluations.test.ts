@@ -447,14 +447,17 @@ describe("validation", () => {
     expect((job.payload as { params: unknown }).params).toEqual({ layerIndex: 1, ...EVALUATION_DEFAULTS.imageDebug });
   });
 
-  it("a bad job payload fails the job at once and stores nothing", async () => {
+  it("a bad job payload is refused when queued; one already stored fails the job at once and stores nothing", async () => {
     const before = counts();
-    await env.queue.enqueue("evaluation", {
-      circuitId: bee.circuitId,
-      createdBy: null,
-      kind: "optimality",
-      params: { randomSets: 1e6 },
-    });
+    const bad = { circuitId: bee.circuitId, createdBy: null, kind: "optimality", params: { randomSets: 1e6 } };
+    await expect(env.queue.enqueue("evaluation", bad as never)).rejects.toThrow(/bad evaluation payload/);
+    expect(counts()).toStrictEqual(before);
+    // a row the queue would refuse today (written by an older version, say) is refused by the worker
+    const now = Date.now();
+    env.db
+      .insert(jobs)
+      .values({ kind: "evaluation", status: "queued", payload: bad, runAt: now, createdAt: now, updatedAt: now })
+      .run();
     const o = await drain();
     expect(o).toMatchObject({ status: "failed", error: expect.stringContaining("bad evaluation payload") });
     expect(counts().evaluations).toBe(before.evaluations);

@@ -25,9 +25,9 @@ function clear() {
 describe("SqliteJobQueue", () => {
   it("claims each job exactly once, in priority then FIFO order", async () => {
     clear();
-    const a = await queue.enqueue("circuit", { n: 1 });
-    const b = await queue.enqueue("circuit", { n: 2 });
-    const c = await queue.enqueue("circuit", { n: 3 }, { priority: 5 });
+    const a = await queue.enqueue("circuit", { runId: 1 });
+    const b = await queue.enqueue("circuit", { runId: 2 });
+    const c = await queue.enqueue("circuit", { runId: 3 }, { priority: 5 });
     const claims = await Promise.all([1, 2, 3, 4].map((i) => queue.claim(`w${i}`, { leaseMs: 1000 })));
     const ids = claims.filter(Boolean).map((j) => j!.id);
     expect(ids).toStrictEqual([c.id, a.id, b.id]);
@@ -38,7 +38,7 @@ describe("SqliteJobQueue", () => {
   it("two connections to the same file never claim the same job", async () => {
     clear();
     const other = new SqliteJobQueue(openDb(env.dbPath), { now: () => clock });
-    for (let i = 0; i < 20; i++) await queue.enqueue("circuit", { i });
+    for (let i = 0; i < 20; i++) await queue.enqueue("circuit", { runId: i + 1 });
     const got: number[] = [];
     for (let i = 0; i < 12; i++) {
       const [x, y] = await Promise.all([queue.claim("A", { leaseMs: 1000 }), other.claim("B", { leaseMs: 1000 })]);
@@ -51,8 +51,8 @@ describe("SqliteJobQueue", () => {
 
   it("only kinds the worker handles are claimed; delayed jobs wait", async () => {
     clear();
-    await queue.enqueue("label", {});
-    await queue.enqueue("circuit", {}, { delayMs: 5000 });
+    await queue.enqueue("label", { circuitId: 1 });
+    await queue.enqueue("circuit", { runId: 1 }, { delayMs: 5000 });
     expect(await queue.claim("w", { kinds: ["circuit"], leaseMs: 1000 })).toBeNull();
     clock += 5001;
     expect(await queue.claim("w", { kinds: ["circuit"], leaseMs: 1000 })).not.toBeNull();
@@ -60,7 +60,7 @@ describe("SqliteJobQueue", () => {
 
   it("heartbeat extends the lease; an expired lease is taken over with the checkpoint; the old owner is shut out", async () => {
     clear();
-    const job = await queue.enqueue("circuit", { run: 1 });
+    const job = await queue.enqueue("circuit", { runId: 1 });
     const a = (await queue.claim("A", { leaseMs: 1000 }))!;
     expect(a.id).toBe(job.id);
     await queue.checkpoint(a.id, "A", { layers: 2 });
@@ -98,7 +98,7 @@ describe("SqliteJobQueue", () => {
 
   it("fail requeues with back-off until attempts run out; permanent failures fail at once", async () => {
     clear();
-    const job = await queue.enqueue("circuit", {}, { maxAttempts: 2 });
+    const job = await queue.enqueue("circuit", { runId: 1 }, { maxAttempts: 2 });
     await queue.claim("A", { leaseMs: 1000 });
     expect(await queue.fail(job.id, "A", "boom")).toBe("requeued");
     expect(await queue.get(job.id)).toMatchObject({ status: "queued", error: "boom", leaseOwner: null });
@@ -107,14 +107,14 @@ describe("SqliteJobQueue", () => {
     expect((await queue.claim("A", { leaseMs: 1000 }))!.attempts).toBe(2);
     expect(await queue.fail(job.id, "A", "boom again")).toBe("failed");
     expect(await queue.get(job.id)).toMatchObject({ status: "failed", error: "boom again" });
-    const p = await queue.enqueue("circuit", {}, { maxAttempts: 5 });
+    const p = await queue.enqueue("circuit", { runId: 1 }, { maxAttempts: 5 });
     await queue.claim("A", { leaseMs: 1000 });
     expect(await queue.fail(p.id, "A", "bad input", { retryable: false })).toBe("failed");
   });
 
   it("a job whose worker keeps dying fails after maxAttempts (reaped)", async () => {
     clear();
-    const job = await queue.enqueue("circuit", {}, { maxAttempts: 2 });
+    const job = await queue.enqueue("circuit", { runId: 1 }, { maxAttempts: 2 });
     await queue.claim("A", { leaseMs: 100 });
     clock += 101;
     await queue.claim("B", { leaseMs: 100 });
@@ -130,10 +130,10 @@ describe("SqliteJobQueue", () => {
 
   it("cancel: a queued job at once; a running job at its next heartbeat; an abandoned one when reaped", async () => {
     clear();
-    const q = await queue.enqueue("circuit", {});
+    const q = await queue.enqueue("circuit", { runId: 1 });
     expect(await queue.cancel(q.id)).toBe("canceled");
     expect(await queue.claim("A", { leaseMs: 1000 })).toBeNull();
-    const r = await queue.enqueue("circuit", {});
+    const r = await queue.enqueue("circuit", { runId: 1 });
     await queue.claim("A", { leaseMs: 1000 });
     expect(await queue.cancel(r.id)).toBe("running");
     expect(await queue.renew(r.id, "A", 1000)).toStrictEqual({ held: true, cancelRequested: true });
@@ -141,7 +141,7 @@ describe("SqliteJobQueue", () => {
     expect((await queue.get(r.id))!.status).toBe("canceled");
     expect(await queue.cancel(r.id)).toBe("canceled");
     expect(await queue.cancel(424242)).toBeNull();
-    const s = await queue.enqueue("circuit", {});
+    const s = await queue.enqueue("circuit", { runId: 1 });
     await queue.claim("A", { leaseMs: 100 });
     await queue.cancel(s.id);
     clock += 101;
@@ -165,7 +165,7 @@ describe("Worker", () => {
           async run(ctx) {
             await ctx.progress(0.5, "half");
             await ctx.checkpoint({ step: 1 });
-            if ((ctx.job.payload as { bad?: boolean }).bad) throw new PermanentJobError("bad payload");
+            if ((ctx.job.payload as { runId: number }).runId === 999) throw new PermanentJobError("bad payload");
             return { ok: true };
           },
           settled(job, o) {
@@ -174,9 +174,9 @@ describe("Worker", () => {
         },
       },
     });
-    const good = await realQueue.enqueue("circuit", {});
+    const good = await realQueue.enqueue("circuit", { runId: 1 });
     expect(await worker.runOnce()).toMatchObject({ status: "succeeded", result: { ok: true } });
-    const bad = await realQueue.enqueue("circuit", { bad: true }, { maxAttempts: 3 });
+    const bad = await realQueue.enqueue("circuit", { runId: 999 }, { maxAttempts: 3 });
     expect(await worker.runOnce()).toMatchObject({ status: "failed", error: "bad payload" });
     expect(seen).toStrictEqual([`${good.id}:succeeded`, `${bad.id}:failed`]);
     expect(await worker.runOnce()).toBeNull();
@@ -198,7 +198,7 @@ describe("Worker", () => {
         },
       },
     });
-    const job = await realQueue.enqueue("circuit", {});
+    const job = await realQueue.enqueue("circuit", { runId: 1 });
     const running = worker.runOnce();
     await new Promise((r) => setTimeout(r, 50));
     await realQueue.cancel(job.id);

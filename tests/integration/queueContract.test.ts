@@ -138,6 +138,15 @@ describe.each([sqliteHarness(), bullmqHarness()])("$name: the JobQueue contract"
       .run();
   });
 
+  it("a payload that is not its kind's is refused when queued, and nothing is stored", async () => {
+    const before = p.db.select({ id: jobs.id }).from(jobs).all().length;
+    await expect(p.a.enqueue("circuit", { runId: "1" } as never)).rejects.toThrow(/bad circuit payload: runId/);
+    await expect(p.a.enqueue("label", {} as never)).rejects.toThrow(/bad label payload: circuitId/);
+    await expect(p.a.enqueue("heatmaps", { circuitId: 1, group: 0 })).rejects.toThrow(/bad heatmaps payload: group/);
+    expect(p.db.select({ id: jobs.id }).from(jobs).all().length).toBe(before);
+    expect(await p.a.claim("w1", { leaseMs: 5000 })).toBeNull();
+  });
+
   it("enqueue → claim → progress → checkpoint → complete; events in order, resumable after an id", async () => {
     const job = await p.a.enqueue("circuit", { runId: 1 });
     expect(job).toMatchObject({ kind: "circuit", status: "queued", attempts: 0, payload: { runId: 1 } });

@@ -10,7 +10,7 @@ import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { circuits, datasets, evaluations, jobs } from "~/db/schema";
 import { exportCircuit } from "~/server/circuits/store";
-import { enqueueEvaluation, type EvaluationJobPayload } from "~/server/evaluations/job";
+import { evaluationJob, type EvaluationJobPayload } from "~/server/jobs/kinds/evaluation";
 import {
   checkAgainstCircuit,
   EVALUATION_KIND_LIST,
@@ -117,7 +117,7 @@ export const evaluationsRouter = router({
         }
         payload = { circuitId: facts.id, createdBy: ctx.user.id, ...request } as EvaluationJobPayload;
       }
-      return { jobId: await enqueueEvaluation(ctx.queue, payload) };
+      return { jobId: (await evaluationJob.enqueue(ctx.queue, payload)).id };
     }),
 
   /**
@@ -149,7 +149,7 @@ export const evaluationsRouter = router({
           parts.map(async (f) => ({ name: f.name, data: await readFormFile(f, limits.imageBytes) })),
         );
         const { set, names } = await storeDebugUploads(ctx.storageRoot, circuitId, files, size);
-        const jobId = await enqueueEvaluation(ctx.queue, {
+        const { id: jobId } = await evaluationJob.enqueue(ctx.queue, {
           circuitId,
           createdBy: ctx.user.id,
           kind: "imageDebug",

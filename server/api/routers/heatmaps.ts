@@ -3,6 +3,7 @@
  * circuit) and a request that queues their computation in the worker (signed-in users; one live
  * job per group; computed once, then served from storage).
  */
+import { heatmapsJob } from "~/server/jobs/kinds/heatmaps";
 import { TRPCError } from "@trpc/server";
 import { and, eq } from "drizzle-orm";
 import { existsSync } from "node:fs";
@@ -37,7 +38,7 @@ export const heatmapsRouter = router({
       throw new TRPCError({ code: "NOT_FOUND", message: `no neuron group ${input.group} in circuit ${input.id}` });
     const live = heatmapJobFor(ctx.db, input.id, input.group, ["queued", "running"]);
     if (live) return { jobId: live.id };
-    const job = await ctx.queue.enqueue("heatmaps", { circuitId: input.id, group: input.group }, { maxAttempts: 2 });
+    const job = await heatmapsJob.enqueue(ctx.queue, { circuitId: input.id, group: input.group });
     return { jobId: job.id };
   }),
 });

@@ -3,6 +3,7 @@
  * (annotators, with optimistic versioning), and label jobs on the queue (annotators start them).
  * Thin: validation and roles here, the work in server/labeling/.
  */
+import { labelJob } from "~/server/jobs/kinds/label";
 import { TRPCError } from "@trpc/server";
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -286,11 +287,11 @@ export const labelsRouter = router({
           code: "CONFLICT",
           message: `a label job for this circuit is already ${active.status} (job ${active.id})`,
         });
-      const job = await ctx.queue.enqueue(
-        "label",
-        { circuitId: input.circuitId, force: input.force, maxCalls: input.maxCalls },
-        { maxAttempts: 3 },
-      );
+      const job = await labelJob.enqueue(ctx.queue, {
+        circuitId: input.circuitId,
+        force: input.force,
+        maxCalls: input.maxCalls,
+      });
       return { jobId: job.id };
     }),
 

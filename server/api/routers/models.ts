@@ -1,4 +1,5 @@
 /** Models: list, detail (classes, layers, runs), upload, delete. */
+import { validateModelJob } from "~/server/jobs/kinds/validateModel";
 import { TRPCError } from "@trpc/server";
 import { desc, eq, sql } from "drizzle-orm";
 import { rm } from "node:fs/promises";
@@ -137,7 +138,7 @@ export const modelsRouter = router({
             })
             .returning({ id: models.id, name: models.name, status: models.status })
             .get();
-          const job = await ctx.queue.enqueue("validateModel", { modelId: row.id }, { maxAttempts: 2 });
+          const job = await validateModelJob.enqueue(ctx.queue, { modelId: row.id });
           return { ...row, jobId: job.id };
         } catch (e) {
           await rm(stored.dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 /** Circuit runs: start, list, detail, cancel, and the live progress subscription (SSE). */
+import { circuitJob } from "~/server/jobs/kinds/circuit";
 import { tracked, TRPCError } from "@trpc/server";
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -157,7 +158,7 @@ export const runsRouter = router({
       })
       .returning()
       .get();
-    const job = await ctx.queue.enqueue("circuit", { runId: run.id }, { maxAttempts: 3 });
+    const job = await circuitJob.enqueue(ctx.queue, { runId: run.id });
     ctx.db.update(runs).set({ jobId: job.id }).where(eq(runs.id, run.id)).run();
     return { id: run.id, jobId: job.id, layers };
   }),

@@ -16,17 +16,15 @@ import {
   type CircuitRequest,
 } from "~/server/neurflow/light";
 import type { CircuitEngine } from "../engine";
+import { circuitJob, type CircuitJobPayload } from "../kinds/circuit";
 import { PermanentJobError, type JobHandler } from "../worker";
-
-export const circuitJobPayload = z.object({ runId: z.number().int().positive() });
-export type CircuitJobPayload = z.infer<typeof circuitJobPayload>;
 
 const checkpointSchema = z.object({ requestKey: z.string(), layers: z.array(circuitLayerSchema) });
 
 export function circuitJobHandler(db: Db, engine: () => Promise<CircuitEngine>): JobHandler<CircuitJobPayload> {
   return {
     async run(ctx) {
-      const { runId } = circuitJobPayload.parse(ctx.job.payload);
+      const { runId } = circuitJob.payload.parse(ctx.job.payload);
       const run = db.select().from(runs).where(eq(runs.id, runId)).get();
       if (!run) throw new PermanentJobError(`run ${runId} no longer exists`);
       const model = db.select().from(models).where(eq(models.id, run.modelId)).get();
@@ -103,7 +101,7 @@ export function circuitJobHandler(db: Db, engine: () => Promise<CircuitEngine>):
       return { circuitId };
     },
     settled(job, outcome) {
-      const parsed = circuitJobPayload.safeParse(job.payload);
+      const parsed = circuitJob.payload.safeParse(job.payload);
       if (!parsed.success) return;
       const terminal = outcome.status === "succeeded" || outcome.status === "failed" || outcome.status === "canceled";
       db.update(runs)

@@ -4,14 +4,14 @@
  * circuit / model / image set that is gone, fails the job at once and stores nothing.
  */
 import type { Db } from "~/db/client";
-import { evaluationJobPayload, type EvaluationJobPayload } from "~/server/evaluations/job";
+import { evaluationJob, type EvaluationJobPayload } from "../kinds/evaluation";
 import { storeEvaluation } from "~/server/evaluations/store";
 import { PermanentJobError, type JobHandler } from "../worker";
 
 export function evaluationJobHandler(db: Db, storageRoot: string): JobHandler<EvaluationJobPayload> {
   return {
     async run(ctx) {
-      const parsed = evaluationJobPayload.safeParse(ctx.job.payload);
+      const parsed = evaluationJob.payload.safeParse(ctx.job.payload);
       if (!parsed.success) {
         const i = parsed.error.issues[0];
         throw new PermanentJobError(

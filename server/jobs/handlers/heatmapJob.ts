@@ -1,12 +1,12 @@
 /** Computes a neuron group's IG heatmaps in the worker (server/heatmaps/compute.ts). */
 import type { Db } from "~/db/client";
-import { heatmapJobPayload, type HeatmapJobPayload } from "~/server/heatmaps/job";
+import { heatmapsJob, type HeatmapJobPayload } from "../kinds/heatmaps";
 import { PermanentJobError, type JobHandler } from "../worker";
 
 export function heatmapJobHandler(db: Db, storageRoot: string): JobHandler<HeatmapJobPayload> {
   return {
     async run(ctx) {
-      const parsed = heatmapJobPayload.safeParse(ctx.job.payload);
+      const parsed = heatmapsJob.payload.safeParse(ctx.job.payload);
       if (!parsed.success) throw new PermanentJobError(`bad heatmaps payload: ${parsed.error.issues[0]?.message}`);
       const { computeHeatmaps } = await import("~/server/heatmaps/compute");
       const { circuitId, group } = parsed.data;

@@ -3,24 +3,16 @@
  * item (so a retried or resumed job continues where it stopped: what is labeled is skipped).
  * Progress is items done / items to do; the result lists every failure.
  */
-import { z } from "zod";
 import type { Db } from "~/db/client";
 import type { LabelClient } from "~/server/labeling/client";
 import { labelCircuit, LabelSetupError } from "~/server/labeling/labelCircuit";
+import { labelJob, type LabelJobPayload } from "../kinds/label";
 import { PermanentJobError, type JobHandler } from "../worker";
-
-export const labelJobPayload = z.object({
-  circuitId: z.number().int().positive(),
-  /** Relabel what is already labeled (a new model revision on top; nothing is lost). */
-  force: z.boolean().default(false),
-  maxCalls: z.number().int().positive().optional(),
-});
-export type LabelJobPayload = z.input<typeof labelJobPayload>;
 
 export function labelJobHandler(db: Db, makeClient: () => LabelClient): JobHandler<LabelJobPayload> {
   return {
     async run(ctx) {
-      const p = labelJobPayload.safeParse(ctx.job.payload);
+      const p = labelJob.payload.safeParse(ctx.job.payload);
       if (!p.success) throw new PermanentJobError(`bad label job payload: ${p.error.issues[0]?.message}`);
       let client: LabelClient;
       try {

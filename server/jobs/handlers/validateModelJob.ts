@@ -1,18 +1,15 @@
 /** Load-checks an uploaded model in the worker (the web process never loads TensorFlow.js). */
 import { eq } from "drizzle-orm";
-import { z } from "zod";
 import type { Db } from "~/db/client";
 import { models } from "~/db/schema";
 import type { ModelChecker } from "../engine";
+import { validateModelJob, type ValidateModelPayload } from "../kinds/validateModel";
 import { PermanentJobError, type JobHandler } from "../worker";
-
-export const validateModelPayload = z.object({ modelId: z.number().int().positive() });
-export type ValidateModelPayload = z.infer<typeof validateModelPayload>;
 
 export function validateModelHandler(db: Db, checker: () => Promise<ModelChecker>): JobHandler<ValidateModelPayload> {
   return {
     async run(ctx) {
-      const { modelId } = validateModelPayload.parse(ctx.job.payload);
+      const { modelId } = validateModelJob.payload.parse(ctx.job.payload);
       const model = db.select().from(models).where(eq(models.id, modelId)).get();
       if (!model) throw new PermanentJobError(`model ${modelId} no longer exists`);
       const check = await checker();
@@ -32,7 +29,7 @@ export function validateModelHandler(db: Db, checker: () => Promise<ModelChecker
       return { note };
     },
     settled(job, outcome) {
-      const parsed = validateModelPayload.safeParse(job.payload);
+      const parsed = validateModelJob.payload.safeParse(job.payload);
       if (!parsed.success || outcome.status === "succeeded" || outcome.status === "queued") return;
       db.update(models)
         .set({ status: "invalid", statusMessage: outcome.error ?? `check ${outcome.status}` })

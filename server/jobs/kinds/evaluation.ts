@@ -1,9 +1,9 @@
 /**
- * The `evaluation` job: its payload (validated again by the worker: a bad payload fails the job at
- * once and stores nothing) and how the router queues one.
+ * The `evaluation` job: one of the paper's evaluations, group masking, image debugging or the
+ * faithfulness curve of a circuit (handler: server/jobs/handlers/evaluationJob.ts). Validated when
+ * queued and again by the worker: a bad payload fails the job at once and stores nothing.
  */
 import { z } from "zod";
-import type { JobQueue } from "~/server/jobs/queue";
 import {
   faithfulnessParams,
   fidelityOfNeuronsParams,
@@ -13,7 +13,10 @@ import {
   optimalityParams,
   EVALUATION_LIMITS,
 } from "~/lib/evaluations/params";
-import { imageSetIdPattern } from "./store";
+import { defineJob } from "./defineJob";
+
+/** Uploaded image sets are stored under a random UUID. */
+export const imageSetIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const base = { circuitId: z.number().int().positive(), createdBy: z.number().int().positive().nullable() };
 
@@ -37,7 +40,7 @@ export const imageSource = z.discriminatedUnion("kind", [
     .strict(),
 ]);
 
-export const evaluationJobPayload = z.discriminatedUnion("kind", [
+const evaluationJobPayload = z.discriminatedUnion("kind", [
   z.object({ ...base, kind: z.literal("optimality"), params: optimalityParams }),
   z.object({
     ...base,
@@ -49,14 +52,6 @@ export const evaluationJobPayload = z.discriminatedUnion("kind", [
   z.object({ ...base, kind: z.literal("faithfulness"), params: faithfulnessParams }),
   z.object({ ...base, kind: z.literal("imageDebug"), params: imageDebugParams, source: imageSource }),
 ]);
-export type EvaluationJobPayload = z.infer<typeof evaluationJobPayload>;
-
 /** Evaluations run one at a time per worker; a lost worker's job is started again (no checkpoint: results are not partial). */
-export const EVALUATION_MAX_ATTEMPTS = 2;
-
-export async function enqueueEvaluation(queue: JobQueue, payload: EvaluationJobPayload): Promise<number> {
-  const job = await queue.enqueue("evaluation", evaluationJobPayload.parse(payload), {
-    maxAttempts: EVALUATION_MAX_ATTEMPTS,
-  });
-  return job.id;
-}
+export const evaluationJob = defineJob("evaluation", evaluationJobPayload, { maxAttempts: 2 });
+export type EvaluationJobPayload = z.infer<typeof evaluationJob.payload>;

@@ -1,0 +1,19 @@
+/** Every job kind's definition, by kind (see defineJob.ts). */
+import type { z } from "zod";
+import type { JobKind } from "~/db/schema";
+import { circuitJob } from "./circuit";
+import { evaluationJob } from "./evaluation";
+import { heatmapsJob } from "./heatmaps";
+import { labelJob } from "./label";
+import { validateModelJob } from "./validateModel";
+
+export const JOBS = {
+  circuit: circuitJob,
+  validateModel: validateModelJob,
+  label: labelJob,
+  heatmaps: heatmapsJob,
+  evaluation: evaluationJob,
+} as const satisfies { [K in JobKind]: { kind: K; payload: z.ZodType } };
+
+/** What `queue.enqueue(kind, …)` takes for a kind. */
+export type JobPayload<K extends JobKind> = z.input<(typeof JOBS)[K]["payload"]>;
