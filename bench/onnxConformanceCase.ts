@@ -11,15 +11,17 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import onnxProto from "onnx-proto";
 import { importOnnx } from "../server/neurflow/model/onnx/importOnnx";
 import { DataType, decodeModel, decodeTensor } from "../server/neurflow/model/onnx/onnxProto";
 import { OPS } from "../server/neurflow/model/onnx/ops";
-import { ProtoReader, WireType } from "../server/neurflow/model/onnx/protobuf";
 import { tf } from "../server/neurflow/tf";
 
 /** onnx's backend test runner compares with numpy's assert_allclose at these tolerances. */
 export const RTOL = 1e-3;
 export const ATOL = 1e-7;
+
+const { onnx } = onnxProto;
 
 const DEFAULT_DOMAINS = new Set(["", "ai.onnx"]);
 
@@ -38,82 +40,33 @@ export interface CaseResult {
   maxError?: number;
 }
 
-// ----- protobuf writing (just enough to add initializers to a graph) ---------------------------
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  let v = n;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
-
-function lenField(field: number, payload: Uint8Array): Uint8Array {
-  const head = [...varint(field * 8 + WireType.LEN), ...varint(payload.length)];
-  const out = new Uint8Array(head.length + payload.length);
-  out.set(head, 0);
-  out.set(payload, head.length);
-  return out;
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+// ----- editing a case's protobufs ---------------------------------------------------------------
 
 /**
  * The model with `tensors` (serialized TensorProtos) added to its graph as initializers named
- * `name`. Every other byte of the file is kept as it is.
+ * `name`. The model is decoded and re-encoded with the ONNX schema the importer reads it with, so
+ * nothing the importer sees is lost.
  */
 export function withInitializers(model: Uint8Array, tensors: { name: string; bytes: Uint8Array }[]): Uint8Array {
-  const r = new ProtoReader(model);
-  const parts: Uint8Array[] = [];
-  while (!r.done) {
-    const start = r.offset;
-    const { field, wire } = r.header();
-    if (field === 7 && wire === WireType.LEN) {
-      const graph = r.bytesField();
-      const extra = tensors.map(({ name, bytes }) =>
-        // TensorProto.name is field 8; a later occurrence replaces an earlier one
-        lenField(5, concatBytes([bytes, lenField(8, new TextEncoder().encode(name))])),
-      );
-      parts.push(lenField(7, concatBytes([graph, ...extra])));
-    } else {
-      r.skip(wire);
-      parts.push(model.subarray(start, r.offset));
-    }
-  }
-  return concatBytes(parts);
-}
-
-/** TensorProto.data_type of a serialized tensor (0 when absent). */
-function dataTypeOf(tensor: Uint8Array): number {
-  const r = new ProtoReader(tensor);
-  let t = 0;
-  while (!r.done) {
-    const { field, wire } = r.header();
-    if (field === 2 && wire === WireType.VARINT) t = r.int64();
-    else r.skip(wire);
-  }
-  return t;
+  const m = onnx.ModelProto.decode(model);
+  if (!m.graph) return model;
+  const extra = tensors.map(({ name, bytes }) => Object.assign(onnx.TensorProto.decode(bytes), { name }));
+  // a message's absent repeated field is a shared, frozen empty array: replaced, never pushed to
+  m.graph.initializer = [...(m.graph.initializer ?? []), ...extra];
+  return onnx.ModelProto.encode(m).finish();
 }
 
 /**
  * The test data as the graph declares it. numpy has no bfloat16, so onnx's test data stores the
  * BFLOAT16 values of a graph input or output as UINT16 bit patterns (same size, same storage);
- * a later data_type field relabels them.
+ * the tensor is relabelled.
  */
 export function asDeclared(tensor: Uint8Array, declared: number | undefined): Uint8Array {
-  if (declared !== DataType.BFLOAT16 || dataTypeOf(tensor) !== DataType.UINT16) return tensor;
-  return concatBytes([tensor, Uint8Array.from([...varint(2 * 8 + WireType.VARINT), ...varint(DataType.BFLOAT16)])]);
+  if (declared !== DataType.BFLOAT16) return tensor;
+  const t = onnx.TensorProto.decode(tensor);
+  if (t.dataType !== DataType.UINT16) return tensor;
+  t.dataType = DataType.BFLOAT16;
+  return onnx.TensorProto.encode(t).finish();
 }
 
 // ----- comparison --------------------------------------------------------------------------------

@@ -2,25 +2,25 @@
  * The concept circuit of a class: the hierarchical hypertree from the class logit down the chosen
  * layers, with semantic groups, edge weights, neuron groups and group edges (DESIGN §The method).
  *
- * Per layer pair (upper, lower), top first:
+ * Per layer pair (upper, lower), top first (the hypertree walk, `buildCircuit`):
  *   targets = the class logit at the top, then the union of the core neurons found one step up;
- *   for each target: its top-k patches by activation, integrated gradients over them w.r.t. the
- *   lower layer, importance, the τ core neurons, semantic groups, edge weights;
- *   then the neuron groups of the layer's targets.
+ *   the pair's circuit layer (circuitLayer.ts): for each target its top-k patches by activation,
+ *   integrated gradients over them w.r.t. the lower layer, importance, the τ core neurons,
+ *   semantic groups, edge weights; then the neuron groups of the layer's targets.
  * Activations of every chosen layer are computed once for all patches, keeping the full maps of the
  * lower layers that fit the maps budget; the others' maps only for the patches some target of the
  * pair needs.
  */
 import { createHash } from "node:crypto";
-import { activationColumn, activationRows, allocateActivations, computeLayerMaps, outputShapes } from "./activations";
+import { allocateActivations, outputShapes, type ActivationBuffers } from "./activations";
 import { abortError } from "./abort";
 import { CircuitInputError } from "./circuitInputError";
 import { initBackend, type BackendName } from "./backend";
-import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } from "./circuitFormat";
-import { channelImportance, selectCoreNeurons, topIndices } from "./coreNeurons";
-import { edgeWeights } from "./edgeWeights";
+import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer } from "./circuitFormat";
+import { buildCircuitLayer, type CircuitRun, type LayerPair } from "./circuitLayer";
 import { loadClassImages } from "./images";
-import type { AttributionKernels, AttributionSettings, LayerMaps } from "./targetAttribution";
+import { mapsToKeep } from "./lowerLayerMaps";
+import type { AttributionSettings } from "./targetAttribution";
 import {
   defaultWorkerCount,
   inProcessRunner,
@@ -30,12 +30,11 @@ import {
 import { loadModel, type ClassifierModel } from "./model/loadModel";
 import { ONNXRUNTIME_ACTIVATION_BATCH, onnxRuntimeApplies, onnxRuntimeKernels } from "./onnxruntime/onnxRuntimeKernels";
 import { OnnxRuntimeModel } from "./onnxruntime/onnxRuntimeModel";
-import { conceptVector, groupEdges, neuronGroups, type SemanticGroupVector } from "./neuronGroups";
+import { groupEdges } from "./neuronGroups";
 import { patchGrid, type Patch } from "./patches";
 import { resolveParams, type MethodParams } from "./presets";
 import { quadratureRule } from "./quadrature";
 import type { CircuitCheckpoint, CircuitProgress, CircuitRequest, CircuitRunOptions } from "./runTypes";
-import { semanticGroups } from "./semanticGroups";
 import { tf } from "./tf";
 
 export interface ExecutionOptions {
@@ -174,66 +173,59 @@ async function imagesOfClass(
   return keep;
 }
 
-/**
- * The lower layers whose full maps the activation pass keeps for every patch: the pairs' lower
- * layers in pair order (from the top, where maps are small and the network up to them is long),
- * while all of them fit the budget together. The others are computed per pair, for the patches
- * their targets need.
- */
-function mapsToKeep(
-  lowerTensors: readonly string[],
-  shapeOf: (t: string) => readonly number[],
-  patches: number,
-  budgetBytes: number,
-): string[] {
-  const keep: string[] = [];
-  let bytes = 0;
-  for (const t of lowerTensors) {
-    bytes += shapeOf(t).reduce((a, b) => a * b, 1) * patches * 4;
-    if (bytes > budgetBytes) break;
-    keep.push(t);
-  }
-  return keep;
+/** How integrated gradients runs: the quadrature rules, the refinement rule, the batch size. */
+function attributionSettings(params: MethodParams, igRowElements: number): AttributionSettings {
+  const rules = [quadratureRule(params.igMethod, params.igSteps)];
+  if (params.igFallbackSteps > params.igSteps) rules.push(quadratureRule(params.igMethod, params.igFallbackSteps));
+  return {
+    rules,
+    tolerance: params.igTolerance,
+    ...(params.igRefine === "coreSet"
+      ? {
+          decision: {
+            tau: params.tau,
+            importance: params.importance,
+            edgeNormalization: params.edgeNormalization,
+            estimate: quadratureRule(params.igMethod, Math.max(1, Math.floor(params.igSteps / 2))),
+          },
+        }
+      : {}),
+    igRowElements,
+  };
 }
 
-/**
- * The lower-layer maps of the given patches, computed once in batches into shared memory (so worker
- * threads read them without copies); null when they would exceed the budget.
- */
-async function sharedLayerMaps(
-  model: ClassifierModel,
-  images: tf.Tensor4D,
-  patches: readonly Patch[],
-  needed: number[],
-  lowerTensor: string,
-  batchSize: number,
-  budgetBytes: number,
-  kernels: AttributionKernels | null,
-): Promise<LayerMaps | null> {
-  needed.sort((a, b) => a - b);
-  let rowShape: number[] = [];
-  let data: Float32Array | null = null;
-  for (let i = 0; i < needed.length; i += batchSize) {
-    const t = kernels?.layerMaps
-      ? await kernels.layerMaps(needed.slice(i, i + batchSize), lowerTensor)
-      : computeLayerMaps(model.graph, images, patches, needed.slice(i, i + batchSize), lowerTensor, batchSize);
-    if (!data) {
-      // the first batch tells the row size, and so whether the whole set fits the budget
-      rowShape = t.shape.slice(1);
-      const bytes = needed.length * rowShape.reduce((a, b) => a * b, 1) * 4;
-      if (bytes > budgetBytes) {
-        t.dispose();
-        return null;
-      }
-      data = new Float32Array(new SharedArrayBuffer(bytes));
-    }
-    data.set((await t.data()) as Float32Array, i * (data.length / needed.length));
-    t.dispose();
+/** The activation pass: every chosen layer's activations of every patch, one batch per job, spread over the workers. */
+async function activationPass(
+  attribution: AttributionRunner,
+  buffers: ActivationBuffers,
+  patchCount: number,
+  activationBatch: number,
+  report: (p: Omit<CircuitProgress, "fraction">, fraction: number) => void,
+  stopIfCancelled: () => void,
+): Promise<void> {
+  const batches: [number, number][] = [];
+  for (let from = 0; from < patchCount; from += activationBatch)
+    batches.push([from, Math.min(patchCount, from + activationBatch)]);
+  let filled = 0;
+  const fills = batches.map(([from, to]) =>
+    attribution.fillActivations(buffers, from, to, activationBatch).then(() => {
+      filled++;
+      report(
+        {
+          stage: "activations",
+          done: filled,
+          total: batches.length,
+          message: `activations: batch ${filled}/${batches.length}`,
+        },
+        0.02 + 0.08 * (filled / batches.length),
+      );
+    }),
+  );
+  fills.forEach((f) => f.catch(() => undefined));
+  for (const f of fills) {
+    stopIfCancelled();
+    await f;
   }
-  if (!data) return null;
-  const rowOf = new Int32Array(patches.length).fill(-1);
-  needed.forEach((p, i) => (rowOf[p] = i));
-  return { lowerTensor, rowShape, rowOf, data };
 }
 
 export async function buildCircuit(
@@ -289,23 +281,7 @@ export async function buildCircuit(
         `k = ${params.k} is more than the ${patches.length} patches of ${keep.length} images`,
       );
     const tensors = req.layers.map((l) => model.layerTensor(l));
-    const rules = [quadratureRule(params.igMethod, params.igSteps)];
-    if (params.igFallbackSteps > params.igSteps) rules.push(quadratureRule(params.igMethod, params.igFallbackSteps));
-    const settings: AttributionSettings = {
-      rules,
-      tolerance: params.igTolerance,
-      ...(params.igRefine === "coreSet"
-        ? {
-            decision: {
-              tau: params.tau,
-              importance: params.importance,
-              edgeNormalization: params.edgeNormalization,
-              estimate: quadratureRule(params.igMethod, Math.max(1, Math.floor(params.igSteps / 2))),
-            },
-          }
-        : {}),
-      igRowElements: options.igRowElements ?? defaultIgRowElements(backend.name),
-    };
+    const settings = attributionSettings(params, options.igRowElements ?? defaultIgRowElements(backend.name));
     let t0 = performance.now();
     report({ stage: "activations", done: 0, total: 1, message: `activations of ${patches.length} patches` }, 0.02);
     const mapsBudget = options.mapsBudgetBytes ?? 512 * 2 ** 20;
@@ -352,147 +328,49 @@ export async function buildCircuit(
         : inProcessRunner(model, images, patches, settings);
     runner = attribution;
     timings.workers = (performance.now() - t0) / 1000;
-    // the activation pass, one batch per job, spread over the workers
     t0 = performance.now();
-    const batches: [number, number][] = [];
     const activationBatch = options.batchSize ?? kernels?.activationBatch ?? activationBatchSize(S, backend.name);
-    for (let from = 0; from < patches.length; from += activationBatch)
-      batches.push([from, Math.min(patches.length, from + activationBatch)]);
-    let filled = 0;
-    const fills = batches.map(([from, to]) =>
-      attribution.fillActivations(buffers, from, to, activationBatch).then(() => {
-        filled++;
-        report(
-          {
-            stage: "activations",
-            done: filled,
-            total: batches.length,
-            message: `activations: batch ${filled}/${batches.length}`,
-          },
-          0.02 + 0.08 * (filled / batches.length),
-        );
-      }),
-    );
-    fills.forEach((f) => f.catch(() => undefined));
-    for (const f of fills) {
-      stopIfCancelled();
-      await f;
-    }
+    await activationPass(attribution, buffers, patches.length, activationBatch, report, stopIfCancelled);
     const keptMaps = new Map(buffers.maps.map((m) => [m.lowerTensor, m]));
     timings.activations = (performance.now() - t0) / 1000;
+    // the hypertree, top-down: one circuit layer per layer pair, a checkpoint after each
+    const run: CircuitRun = {
+      model,
+      images,
+      patches,
+      params,
+      attribution,
+      kernels,
+      batchSize,
+      mapsBudgetBytes: mapsBudget,
+      stopIfCancelled,
+      report,
+    };
     const layers: CircuitLayer[] = options.resume ? structuredClone(options.resume.layers) : [];
     const pairs = req.layers.length - 1;
     for (let li = layers.length; li < pairs; li++) {
-      const upper = req.layers[li]!;
-      const lower = req.layers[li + 1]!;
-      const label = `${upper}←${lower}`;
-      const layerStart = performance.now();
-      const stage: Record<string, number> = {};
+      // the class logit at the top, then the union of the core neurons found one step up
       const targets =
         li === 0
           ? [classIndex]
           : [...new Set(layers[li - 1]!.targets.flatMap((t) => t.coreNeurons))].sort((a, b) => a - b);
-      const base = 0.1 + (0.88 * li) / pairs;
-      const span = 0.88 / pairs;
-      const upperActs = acts[li]!;
-      const lowerActs = acts[li + 1]!;
-      const topOf = new Map<number, number[]>();
-      for (const t of targets) topOf.set(t, topIndices(activationColumn(upperActs, t), params.k));
-      stage.ig = 0;
-      stage.clustering = 0;
-      const out: CircuitTarget[] = [];
-      // the lower maps of every patch some target needs, once for the pair (within the budget)
-      t0 = performance.now();
-      const maps =
-        keptMaps.get(tensors[li + 1]!) ??
-        (await sharedLayerMaps(
-          model,
-          images,
-          patches,
-          [...new Set([...topOf.values()].flat())],
-          tensors[li + 1]!,
-          batchSize,
-          mapsBudget,
-          kernels,
-        ));
-      keptMaps.delete(tensors[li + 1]!);
-      await attribution.setMaps(maps);
-      stage.maps = (performance.now() - t0) / 1000;
-      // semantic groups first (they depend on the lower activations alone): the decision rule of the
-      // integrated gradients checks the edge weights they give
-      t0 = performance.now();
-      const groupsOf = new Map(
-        targets.map((t) => [t, semanticGroups(activationRows(lowerActs, topOf.get(t)!), params.maxSemanticGroups)]),
-      );
-      stage.clustering += (performance.now() - t0) / 1000;
-      // all targets of the pair go to the runner at once; results are taken in target order
-      t0 = performance.now();
-      const jobs = targets.map((target) => {
-        const column = activationColumn(upperActs, target);
-        const topPatches = topOf.get(target)!;
-        return attribution.run({
-          lowerTensor: tensors[li + 1]!,
-          upperTensor: tensors[li]!,
-          target,
-          topPatches,
-          topActivations: topPatches.map((p) => column[p]!),
-          semanticGroups: groupsOf.get(target)!,
-        });
-      });
-      jobs.forEach((j) => j.catch(() => undefined));
-      for (const [ti, target] of targets.entries()) {
-        stopIfCancelled();
-        const top = topOf.get(target)!;
-        const ig = await jobs[ti]!;
-        stage.ig += (performance.now() - t0) / 1000;
-        t0 = performance.now();
-        const column = activationColumn(upperActs, target);
-        const importance = channelImportance(ig.perPatch, top.length, ig.channels, params.importance);
-        const core = selectCoreNeurons(importance, params.tau);
-        const groups = groupsOf.get(target)!;
-        out.push({
-          neuron: target,
-          topPatches: top,
-          topActivations: top.map((p) => column[p]!),
-          semanticGroups: groups,
-          importance: Array.from(importance),
-          coreNeurons: core,
-          edges: edgeWeights(ig.perPatch, ig.channels, groups, core, params.edgeNormalization),
-          igCompleteness: ig.completeness,
-          igSteps: ig.nodes,
-        });
-        stage.clustering += (performance.now() - t0) / 1000;
-        report(
-          {
-            stage: "layer",
-            layer: label,
-            done: ti + 1,
-            total: targets.length,
-            message: `${label}: target ${ti + 1}/${targets.length}`,
-          },
-          base + span * 0.95 * ((ti + 1) / targets.length),
-        );
-        t0 = performance.now();
-      }
-      t0 = performance.now();
-      report(
-        { stage: "neuronGroups", layer: label, done: 0, total: 1, message: `${label}: neuron groups` },
-        base + span * 0.96,
-      );
-      const items: SemanticGroupVector[] = [];
-      for (const t of out) {
-        const vectors = activationRows(lowerActs, t.topPatches);
-        for (const g of [...new Set(t.semanticGroups)].sort((a, b) => a - b)) {
-          items.push({ neuron: t.neuron, semanticGroup: g, vector: conceptVector(vectors, t.semanticGroups, g) });
-        }
-      }
-      const groups = neuronGroups(items, params.maxNeuronGroups);
-      stage.neuronGroups = (performance.now() - t0) / 1000;
-      stage.total = (performance.now() - layerStart) / 1000;
-      layers.push({ upper, lower, targets: out, neuronGroups: groups, groupEdges: [], timings: stage });
+      const lowerTensor = tensors[li + 1]!;
+      const pair: LayerPair = {
+        upper: req.layers[li]!,
+        lower: req.layers[li + 1]!,
+        upperTensor: tensors[li]!,
+        lowerTensor,
+        upperActivations: acts[li]!,
+        lowerActivations: acts[li + 1]!,
+        keptMaps: keptMaps.get(lowerTensor),
+        progress: { base: 0.1 + (0.88 * li) / pairs, span: 0.88 / pairs },
+      };
+      keptMaps.delete(lowerTensor);
+      layers.push(await buildCircuitLayer(run, pair, targets));
       const checkpoint: CircuitCheckpoint = { requestKey: key, layers: structuredClone(layers) };
       await options.onCheckpoint?.(checkpoint);
     }
+    // group edges link each layer's neuron groups to the next layer's
     for (let li = 0; li < layers.length; li++) {
       const child = layers[li + 1];
       layers[li]!.groupEdges = child

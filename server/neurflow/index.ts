@@ -18,7 +18,15 @@ export { maskGroups, type GroupMaskingResult } from "./groupMasking";
 export { debugImages, type DebuggedImage } from "./imageDebugging";
 export { loadEvaluationData, checkModelMatches } from "./evaluations/evaluationData";
 export { withKnockouts } from "./evaluations/knockoutRunner";
-export { optimality, type OptimalityResult } from "./evaluations/optimality";
-export { fidelityOfNeurons, type FidelityOfNeuronsResult } from "./evaluations/fidelityOfNeurons";
-export { fidelityOfWeights, type FidelityOfWeightsResult } from "./evaluations/fidelityOfWeights";
+export { optimality, OPTIMALITY_DEFAULTS, type OptimalityResult } from "./evaluations/optimality";
+export {
+  fidelityOfNeurons,
+  FIDELITY_OF_NEURONS_DEFAULTS,
+  type FidelityOfNeuronsResult,
+} from "./evaluations/fidelityOfNeurons";
+export {
+  fidelityOfWeights,
+  FIDELITY_OF_WEIGHTS_DEFAULTS,
+  type FidelityOfWeightsResult,
+} from "./evaluations/fidelityOfWeights";
 export { checkOnnxUpload, checkLayersUpload, ModelCheckError } from "./model/inspect";

@@ -19,10 +19,12 @@ import { loadGraph } from "~/server/circuits/graph";
 import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 import type { DebugImagesResult, FaithfulnessResult } from "~/server/evaluations/compute";
 import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
-import type { FidelityOfNeuronsResult } from "~/server/neurflow/evaluations/fidelityOfNeurons";
-import type { FidelityOfWeightsResult } from "~/server/neurflow/evaluations/fidelityOfWeights";
-import type { OptimalityResult } from "~/server/neurflow/evaluations/optimality";
-import type { GroupMaskingResult } from "~/server/neurflow/groupMasking";
+import type {
+  FidelityOfNeuronsResult,
+  FidelityOfWeightsResult,
+  GroupMaskingResult,
+  OptimalityResult,
+} from "~/server/neurflow";
 import { FIXTURE_IMAGES } from "../helpers/fixtures";
 import { E2E_SETUP_TIMEOUT_MS, launchBrowser, ROOT, signIn, startPlatform, type Platform } from "./helpers";
 import { seedViewer, toyCircuit, VIEWER_ADMIN, visible, waitForGraph } from "./viewerHelpers";

@@ -9,7 +9,7 @@ import { createCaller } from "~/server/api/root";
 import { createContext } from "~/server/api/context";
 import { createSession, SESSION_COOKIE } from "~/server/auth/sessions";
 import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
-import type { Circuit } from "~/server/neurflow/circuitFormat";
+import type { Circuit } from "~/server/neurflow/light";
 import { seedCircuit, seedModelAndDataset, type Seeded } from "../helpers/viewerSeed";
 export { toyCircuit, TOY_LAYERS } from "../helpers/viewerSeed";
 import { createUser, type Credentials, type Platform } from "./helpers";

@@ -2,66 +2,92 @@
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import onnxProto from "onnx-proto";
+import type { onnx as OnnxNs } from "onnx-proto";
 import { beforeAll, describe, expect, test } from "vitest";
 import { initBackend } from "../../server/neurflow/backend";
 import { loadModel } from "../../server/neurflow/model/loadModel";
 import { importOnnx } from "../../server/neurflow/model/onnx/importOnnx";
-import { decodeModel } from "../../server/neurflow/model/onnx/onnxProto";
-import { ProtoReader } from "../../server/neurflow/model/onnx/protobuf";
+import { attrFloat, attrInt, attrInts, decodeModel, decodeTensor } from "../../server/neurflow/model/onnx/onnxProto";
 import { FIXTURES, modelPath, rng } from "./onnxTestUtils";
 
+const { onnx } = onnxProto;
 const TOY = join(FIXTURES, "toyworld-a");
 
-describe("protobuf reader", () => {
-  test("varints, 64-bit values, packed fields", () => {
-    // field 1 varint 300; field 2 varint -1 (int64); field 3 packed [1, 150]; field 4 fixed32 float 1.5; field 5 double 2.25
-    const f32 = new Uint8Array(new Float32Array([1.5]).buffer);
-    const f64 = new Uint8Array(new Float64Array([2.25]).buffer);
-    const bytes = Uint8Array.from([
-      0x08,
-      0xac,
-      0x02,
-      0x10,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0x01,
-      0x1a,
-      0x03,
-      0x01,
-      0x96,
-      0x01,
-      0x25,
-      ...f32,
-      0x29,
-      ...f64,
-    ]);
-    const r = new ProtoReader(bytes);
-    expect(r.header()).toEqual({ field: 1, wire: 0 });
-    expect(r.varint()).toBe(300);
-    expect(r.header()).toEqual({ field: 2, wire: 0 });
-    expect(r.int64()).toBe(-1);
-    const h = r.header();
-    const out: number[] = [];
-    r.repeatedInt64(h.wire, out);
-    expect(out).toEqual([1, 150]);
-    r.header();
-    expect(r.float()).toBe(1.5);
-    r.header();
-    expect(r.double()).toBe(2.25);
-    expect(r.done).toBe(true);
+describe("decoding with the ONNX schema", () => {
+  /** A one-node model (Identity of "x") with these initializers and the node's attributes. */
+  function model(initializer: OnnxNs.ITensorProto[], attribute: OnnxNs.IAttributeProto[] = []): Uint8Array {
+    return onnx.ModelProto.encode({
+      irVersion: 8,
+      opsetImport: [{ domain: "", version: 13 }],
+      graph: {
+        name: "g",
+        node: [{ opType: "Identity", input: ["x"], output: ["y"], attribute }],
+        initializer,
+        input: [
+          { name: "x", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "N" }, { dimValue: 3 }] } } } },
+        ],
+        output: [{ name: "y" }],
+      },
+    }).finish();
+  }
+
+  test("int64 values, raw data and typed fields, set and unset attributes", () => {
+    const f32 = new Uint8Array(Float32Array.of(1.5, -2).buffer);
+    const m = decodeModel(
+      model(
+        [
+          { name: "raw", dataType: 1, dims: [2], rawData: f32 },
+          { name: "floats", dataType: 1, dims: [1, 2], floatData: [0.25, 3] },
+          { name: "int64s", dataType: 7, dims: [3], int64Data: [-1, 2 ** 40, 7] },
+          { name: "half", dataType: 10, dims: [1], int32Data: [0x3c00] },
+        ],
+        [
+          { name: "axis", type: 2, i: -1 },
+          { name: "zero", type: 1, f: 0 },
+          { name: "perm", type: 7, ints: [0, -2, 2 ** 33] },
+        ],
+      ),
+    );
+    expect(m.irVersion).toBe(8);
+    expect(m.opsetImports).toEqual([{ domain: "", version: 13 }]);
+    const inits = m.graph.initializers;
+    expect([...inits.get("raw")!.data]).toEqual([1.5, -2]);
+    expect(inits.get("floats")!.dims).toEqual([1, 2]);
+    expect([...inits.get("floats")!.data]).toEqual([0.25, 3]);
+    expect(inits.get("int64s")!.dtype).toBe("int64");
+    expect([...inits.get("int64s")!.data]).toEqual([-1, 2 ** 40, 7]);
+    expect([...inits.get("half")!.data]).toEqual([1]);
+    const node = m.graph.nodes[0]!;
+    expect(node.name).toBe("Identity_0");
+    expect(attrInt(node, "axis")).toBe(-1);
+    expect(attrFloat(node, "zero", 9)).toBe(0);
+    expect(attrFloat(node, "axis")).toBeUndefined();
+    expect(attrInts(node, "perm")).toEqual([0, -2, 2 ** 33]);
+    expect(m.graph.inputs[0]).toEqual({ name: "x", kind: "tensor", elemType: 1, shape: ["N", 3] });
+    expect(m.graph.outputs[0]).toEqual({ name: "y" });
   });
 
-  test("reading past the end is an error, not a hang", () => {
-    expect(() => new ProtoReader(Uint8Array.from([0x0a, 0x05, 0x01])).lengthDelimited()).toThrow(/truncated/);
-    expect(() => new ProtoReader(Uint8Array.from([0xff, 0xff, 0xff])).varint()).toThrow(/truncated/);
-    expect(() => new ProtoReader(Uint8Array.from(new Array(12).fill(0xff))).varint()).toThrow(/longer than 10 bytes/);
+  test("raw data of the wrong size, and external data, are refused", () => {
+    expect(() => decodeModel(model([{ name: "w", dataType: 1, dims: [3], rawData: new Uint8Array(8) }]))).toThrow(
+      /^not an ONNX model: tensor "w" has 8 bytes of raw data, its shape \[3\] needs 12/,
+    );
+    const external = { name: "w", dataType: 1, dims: [1], externalData: [{ key: "location", value: "w.bin" }] };
+    expect(() => decodeModel(model([external]))).toThrow(
+      /^not an ONNX model: tensor "w" keeps its data in an external/,
+    );
+  });
+
+  test("reading past the end, bad varints and bad wire types are errors, not hangs", () => {
+    const corrupt = /^not an ONNX model: the file is truncated or corrupt \(protobuf: /;
+    expect(() => decodeModel(Uint8Array.from([0x0a, 0x05, 0x01]))).toThrow(corrupt);
+    expect(() => decodeModel(Uint8Array.from([0x08, 0xff, 0xff, 0xff]))).toThrow(corrupt);
+    expect(() => decodeModel(Uint8Array.from([0x08, ...new Array(12).fill(0xff)]))).toThrow(corrupt);
+    // field 30, wire type 7
+    expect(() => decodeModel(Uint8Array.from([0xf7, 0x01, 0x00]))).toThrow(corrupt);
+    expect(() => decodeTensor(Uint8Array.from([0x4a, 0x09, 0x00]))).toThrow(
+      /^not an ONNX tensor: the file is truncated/,
+    );
   });
 });
 

@@ -4,8 +4,8 @@
  * Optional: a delay per layer, and a file that records which layer pairs were computed by whom.
  */
 import { appendFileSync } from "node:fs";
-import type { Circuit, CircuitLayer } from "~/server/neurflow/circuitFormat";
-import type { CircuitCheckpoint, CircuitRequest, CircuitRunOptions } from "~/server/neurflow/runTypes";
+import type { Circuit, CircuitLayer } from "~/server/neurflow/light";
+import type { CircuitCheckpoint, CircuitRequest, CircuitRunOptions } from "~/server/neurflow/light";
 import type { CircuitEngine } from "~/server/jobs/engine";
 import {
   syntheticCircuit,

@@ -3,7 +3,7 @@
  * (hypertree of core neurons, semantic groups, neuron groups, group edges), values from a seeded
  * generator. Used by the round-trip test and by the fake engine.
  */
-import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } from "~/server/neurflow/circuitFormat";
+import { CIRCUIT_FORMAT, type Circuit, type CircuitLayer, type CircuitTarget } from "~/server/neurflow/light";
 
 export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;

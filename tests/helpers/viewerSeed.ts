@@ -9,7 +9,7 @@ import type { Db } from "~/db/client";
 import { runs, type RunParams } from "~/db/schema";
 import { createCaller } from "~/server/api/root";
 import { importCircuit } from "~/server/circuits/store";
-import type { Circuit } from "~/server/neurflow/circuitFormat";
+import type { Circuit } from "~/server/neurflow/light";
 import { FIXTURE, FIXTURE_IMAGES } from "./fixtures";
 
 type Caller = ReturnType<typeof createCaller>;
@@ -68,7 +68,7 @@ export const TOY_LAYERS = ["fc", "layer4.1", "layer4.0", "layer3.1"];
 
 /** The engine on the toy fixture: class `className`, τ 3, k 12, N 4, four layers, four images (a few seconds). */
 export async function toyCircuit(className = "bee", tau = 3): Promise<Circuit> {
-  const { buildCircuit } = await import("~/server/neurflow/index");
+  const { buildCircuit } = await import("~/server/neurflow");
   const dir = join(FIXTURE_IMAGES, className);
   const images = readdirSync(dir)
     .sort()

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { count } from "drizzle-orm";
 import { circuits, neuronGroups, semanticGroups } from "~/db/schema";
-import { type Circuit, circuitSchema } from "~/server/neurflow/circuitFormat";
+import { type Circuit, circuitSchema } from "~/server/neurflow/light";
 import { modelForm } from "../helpers/fixtures";
 import { syntheticCircuit } from "../helpers/syntheticCircuit";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";

@@ -19,7 +19,7 @@ import { evaluationsDir, imageSetDir } from "~/server/evaluations/store";
 import { evaluationJobHandler } from "~/server/jobs/handlers/evaluationJob";
 import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
 import { Worker } from "~/server/jobs/worker";
-import type { Circuit } from "~/server/neurflow/circuitFormat";
+import type { Circuit } from "~/server/neurflow/light";
 import { createShareLink } from "~/server/share/links";
 import { SHARE_HEADER } from "~/lib/circuits/viewTypes";
 import { createContext } from "~/server/api/context";
@@ -35,7 +35,7 @@ let worker: Worker;
 const MANIFEST = join(FIXTURE, "manifest.json");
 
 type Engine = {
-  data: Awaited<ReturnType<typeof import("~/server/neurflow/evaluations/evaluationData").loadEvaluationData>>;
+  data: Awaited<ReturnType<typeof import("~/server/neurflow").loadEvaluationData>>;
 };
 let engine: Engine;
 
@@ -49,9 +49,8 @@ beforeAll(async () => {
     handlers: { evaluation: evaluationJobHandler(env.db, env.storageRoot) },
     leaseMs: 120_000,
   });
-  const { initBackend } = await import("~/server/neurflow/index");
+  const { initBackend, loadEvaluationData } = await import("~/server/neurflow");
   await initBackend();
-  const { loadEvaluationData } = await import("~/server/neurflow/evaluations/evaluationData");
   engine = { data: await loadEvaluationData(doc, MANIFEST, join(FIXTURE_IMAGES, "bee")) };
 });
 afterAll(() => {
@@ -94,9 +93,9 @@ async function runKind(request: Parameters<TestEnv["as"]["annotator"]["evaluatio
 
 describe("defaults", () => {
   it("are the engine's", async () => {
-    const { OPTIMALITY_DEFAULTS } = await import("~/server/neurflow/evaluations/optimality");
-    const { FIDELITY_OF_NEURONS_DEFAULTS } = await import("~/server/neurflow/evaluations/fidelityOfNeurons");
-    const { FIDELITY_OF_WEIGHTS_DEFAULTS } = await import("~/server/neurflow/evaluations/fidelityOfWeights");
+    const { OPTIMALITY_DEFAULTS, FIDELITY_OF_NEURONS_DEFAULTS, FIDELITY_OF_WEIGHTS_DEFAULTS } = await import(
+      "~/server/neurflow"
+    );
     expect(EVALUATION_DEFAULTS.optimality).toEqual(OPTIMALITY_DEFAULTS);
     expect(EVALUATION_DEFAULTS.fidelityOfNeurons).toEqual(FIDELITY_OF_NEURONS_DEFAULTS);
     expect(EVALUATION_DEFAULTS.fidelityOfWeights).toEqual(FIDELITY_OF_WEIGHTS_DEFAULTS);
@@ -107,7 +106,7 @@ describe("each kind through the worker equals the engine", () => {
   it("optimality", async () => {
     const params = { pairs: [1], taus: [2], targets: 1, randomSets: 3, k: 12, seed: 4 };
     const stored = await runKind({ kind: "optimality", params });
-    const { optimality } = await import("~/server/neurflow/evaluations/optimality");
+    const { optimality } = await import("~/server/neurflow");
     const direct = await optimality(doc, engine.data.model, engine.data.images, engine.data.patches, params);
     expect(withoutSeconds(stored.result)).toEqual(withoutSeconds(direct));
     expect(stored.params).toEqual(direct.params);
@@ -123,7 +122,7 @@ describe("each kind through the worker equals the engine", () => {
       seed: 1,
     };
     const stored = await runKind({ kind: "fidelityOfNeurons", params });
-    const { fidelityOfNeurons } = await import("~/server/neurflow/evaluations/fidelityOfNeurons");
+    const { fidelityOfNeurons } = await import("~/server/neurflow");
     const direct = await fidelityOfNeurons(doc, engine.data.model, engine.data.images, engine.data.classIndex, params);
     expect(withoutSeconds(stored.result)).toEqual(withoutSeconds(direct));
     expect((stored.result as typeof direct).curves).toHaveLength(4);
@@ -141,13 +140,13 @@ describe("each kind through the worker equals the engine", () => {
   it("fidelity of weights", async () => {
     const params = { pairs: [1], targets: 1, setSizes: [1, 2], randomSets: 4, k: 12, seed: 2 };
     const stored = await runKind({ kind: "fidelityOfWeights", params });
-    const { fidelityOfWeights } = await import("~/server/neurflow/evaluations/fidelityOfWeights");
+    const { fidelityOfWeights } = await import("~/server/neurflow");
     const direct = await fidelityOfWeights(doc, engine.data.model, engine.data.images, engine.data.patches, params);
     expect(withoutSeconds(stored.result)).toEqual(withoutSeconds(direct));
   });
 
   it("group masking of one group and of a layer's core neurons", async () => {
-    const { maskGroups } = await import("~/server/neurflow/groupMasking");
+    const { maskGroups } = await import("~/server/neurflow");
     const group = doc.layers[1]!.neuronGroups[0]!.id;
     const params = { layerIndex: 1, groups: [group], draws: 2, seed: 3, topPatches: 3 };
     const stored = await runKind({ kind: "groupMasking", params });
@@ -176,7 +175,7 @@ describe("each kind through the worker equals the engine", () => {
     const r = stored.result as import("~/server/evaluations/compute").FaithfulnessResult;
     expect(r.layers).toEqual(doc.layers.slice(1).map((l) => l.upper));
     expect(r.points.map((p) => p.threshold)).toEqual([0, 0.3, 1]);
-    const { maskedLogits, accuracyOf } = await import("~/server/neurflow/masking");
+    const { maskedLogits, accuracyOf } = await import("~/server/neurflow");
     const graph = loadGraph(env.db, bee.circuitId)!;
     // independent of the job: the visible groups' members, read from the document by group id
     const rowToDoc = new Map(graph.groups.map((g) => [g.id, { layer: g.layer, groupId: g.groupId }]));
@@ -230,9 +229,7 @@ describe("each kind through the worker equals the engine", () => {
     const r = row.result as import("~/server/evaluations/compute").DebugImagesResult;
     expect(r.names).toEqual(names);
     expect(r.images).toHaveLength(2);
-    const { loadClassImages } = await import("~/server/neurflow/images");
-    const { tf } = await import("~/server/neurflow/tf");
-    const { debugImages } = await import("~/server/neurflow/imageDebugging");
+    const { loadClassImages, tf, debugImages } = await import("~/server/neurflow");
     const loaded = await loadClassImages(
       [0, 1].map((i) => join(imageSetDir(env.storageRoot, bee.circuitId, set), `${i}.png`)),
       64,
@@ -360,7 +357,7 @@ describe("validation", () => {
     });
 
   it("τ above the circuit's is refused with the engine's own message", async () => {
-    const { coreNeuronsAtTau } = await import("~/server/neurflow/evaluations/coreNeuronsAtTau");
+    const { coreNeuronsAtTau } = await import("~/server/neurflow/light");
     const engineMessage = (() => {
       try {
         coreNeuronsAtTau(doc, 4);

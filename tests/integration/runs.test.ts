@@ -5,7 +5,7 @@ import { circuits, jobs, runs } from "~/db/schema";
 import { circuitJobHandler } from "~/server/jobs/handlers/circuitJob";
 import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
 import { Worker } from "~/server/jobs/worker";
-import { CircuitInputError } from "~/server/neurflow/circuitInputError";
+import { CircuitInputError } from "~/server/neurflow/light";
 import { fakeEngine } from "../helpers/fakeEngine";
 import sharp from "sharp";
 import { datasetForm, FIXTURE_IMAGES, makeZip, modelForm } from "../helpers/fixtures";

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { circuits, jobs, models } from "~/db/schema";
-import type { Circuit } from "~/server/neurflow/circuitFormat";
+import type { Circuit } from "~/server/neurflow/light";
 import { FIXTURE_IMAGES, modelForm } from "../helpers/fixtures";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
 

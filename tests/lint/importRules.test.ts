@@ -88,6 +88,24 @@ describe("the engine's entries (biome.json noRestrictedImports)", () => {
     ).toEqual({ status: 1, restricted: 1 });
   });
 
+  it("catches deep imports from the tests outside tests/engine/", () => {
+    for (const file of ["tests/integration/deep.test.ts", "tests/helpers/deep.ts", "tests/toyworld/deep.test.ts"]) {
+      expect(
+        lint(
+          file,
+          'import { tf } from "~/server/neurflow/tf";\nexport const m = () => import("~/server/neurflow/masking");\nexport { tf };\n',
+        ),
+        file,
+      ).toEqual({ status: 1, restricted: 2 });
+    }
+    expect(
+      lint(
+        "tests/e2e/deep.test.ts",
+        'import type { Circuit } from "~/server/neurflow/circuitFormat";\nexport type C = Circuit;\n',
+      ),
+    ).toEqual({ status: 1, restricted: 1 });
+  });
+
   it("allows the entries, and deep imports inside the engine and in its tests", () => {
     expect(
       lint(
@@ -101,6 +119,9 @@ describe("the engine's entries (biome.json noRestrictedImports)", () => {
     });
     expect(
       lint("tests/engine/deep.test.ts", 'import { tf } from "../../server/neurflow/tf";\nexport { tf };\n'),
+    ).toEqual({ status: 0, restricted: 0 });
+    expect(
+      lint("tests/integration/entry.test.ts", 'import { tf } from "~/server/neurflow";\nexport { tf };\n'),
     ).toEqual({ status: 0, restricted: 0 });
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "~/server/neurflow/backend";
-import { loadModel, type ClassifierModel } from "~/server/neurflow/model/loadModel";
+import { initBackend } from "~/server/neurflow";
+import { loadModel, type ClassifierModel } from "~/server/neurflow";
 import { readWorld } from "~/server/toyworld/check";
 import { CUE_ONLY, cueChannels, type CueChannelsOfLayer } from "~/server/toyworld/cueChannels";
 import { labelNeuronsByParts } from "~/server/toyworld/partLabels";

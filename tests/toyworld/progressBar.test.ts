@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createProgressBar } from "~/server/neurflow/cli/progressBar";
+import { createProgressBar } from "~/server/neurflow/light";
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];

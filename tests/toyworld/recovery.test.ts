@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Circuit } from "~/server/neurflow/circuitFormat";
+import type { Circuit } from "~/server/neurflow/light";
 import {
   conceptPatches,
   cropShare,

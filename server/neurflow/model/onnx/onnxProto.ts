@@ -1,10 +1,17 @@
 /**
- * Decodes the parts of an ONNX ModelProto the importer needs (onnx.proto3 field numbers): the
- * opset imports and the graph — nodes with their attributes, initializers (TensorProto), and the
- * graph's inputs and outputs. Anything malformed is an Error "not an ONNX model: …".
+ * The parts of an ONNX ModelProto the importer needs, decoded with the ONNX schema (`onnx-proto`,
+ * on protobufjs) and converted to the importer's own types: the opset imports and the graph —
+ * nodes with their attributes, initializers (as host tensors), and the graph's inputs and outputs.
+ * Anything malformed is an Error "not an ONNX model: …".
  */
-import { ProtoReader, ProtobufError, WireType, type WireTypeValue } from "./protobuf";
+import onnxProto from "onnx-proto";
+import type { onnx as OnnxNs } from "onnx-proto";
+import protobuf from "protobufjs/minimal";
+import type { Reader } from "protobufjs/minimal";
 import { sizeOf, type HostDType, type HostTensor } from "./hostTensor";
+
+// a CommonJS package: its default export is the schema's root
+const { onnx } = onnxProto;
 
 /** TensorProto.DataType values. */
 export const DataType = {
@@ -32,25 +39,6 @@ const DATA_TYPE_NAMES = Object.fromEntries(Object.entries(DataType).map(([k, v])
 export function dataTypeName(t: number): string {
   return DATA_TYPE_NAMES[t] ?? `data type ${t}`;
 }
-
-/** AttributeProto.AttributeType values. */
-export const AttributeType = {
-  UNDEFINED: 0,
-  FLOAT: 1,
-  INT: 2,
-  STRING: 3,
-  TENSOR: 4,
-  GRAPH: 5,
-  FLOATS: 6,
-  INTS: 7,
-  STRINGS: 8,
-  TENSORS: 9,
-  GRAPHS: 10,
-  SPARSE_TENSOR: 11,
-  SPARSE_TENSORS: 12,
-  TYPE_PROTO: 13,
-  TYPE_PROTOS: 14,
-} as const;
 
 export interface OnnxAttribute {
   name: string;
@@ -107,15 +95,8 @@ function fail(message: string): never {
 
 /** Decodes a serialized ModelProto. Throws "not an ONNX model: …" on anything malformed. */
 export function decodeModel(bytes: Uint8Array): OnnxModel {
-  try {
-    if (bytes.length === 0) fail("the file is empty");
-    return readModel(new ProtoReader(bytes));
-  } catch (e) {
-    if (e instanceof ProtobufError || e instanceof OnnxFormatError || e instanceof RangeError) {
-      throw new Error(`not an ONNX model: ${e.message}`);
-    }
-    throw e;
-  }
+  if (bytes.length === 0) throw new Error("not an ONNX model: the file is empty");
+  return converted("not an ONNX model", () => toModel(parsed(bytes, (r) => onnx.ModelProto.decode(r))));
 }
 
 /**
@@ -123,222 +104,145 @@ export function decodeModel(bytes: Uint8Array): OnnxModel {
  * and a host tensor, with the same rules as initializers. Throws "not an ONNX tensor: …".
  */
 export function decodeTensor(bytes: Uint8Array): { name: string; tensor: HostTensor } {
+  return converted("not an ONNX tensor", () => toTensor(parsed(bytes, (r) => onnx.TensorProto.decode(r))));
+}
+
+/**
+ * protobufjs's decode: every error it throws (a read past the end of the buffer, an invalid wire
+ * type or varint, a stack overflow on absurdly nested messages) means the bytes are not a valid
+ * message of the schema. It reads a varint cut off by the end of the buffer as if zeros followed,
+ * so a read that ended past the end is an error too.
+ */
+function parsed<T>(bytes: Uint8Array, decode: (reader: Reader) => T): T {
+  let reader: Reader | undefined;
+  let message: T;
   try {
-    return readTensor(new ProtoReader(bytes));
+    reader = protobuf.Reader.create(bytes);
+    message = decode(reader);
   } catch (e) {
-    if (e instanceof ProtobufError || e instanceof OnnxFormatError || e instanceof RangeError) {
-      throw new Error(`not an ONNX tensor: ${e.message}`);
-    }
+    const why = e instanceof Error ? e.message : String(e);
+    fail(`the file is truncated or corrupt (protobuf: ${why})`);
+  }
+  if (reader.pos > reader.len)
+    fail(`the file is truncated or corrupt (protobuf: a value runs past the end, ${reader.len} bytes)`);
+  return message;
+}
+
+function converted<T>(what: string, convert: () => T): T {
+  try {
+    return convert();
+  } catch (e) {
+    if (e instanceof OnnxFormatError || e instanceof RangeError) throw new Error(`${what}: ${e.message}`);
     throw e;
   }
 }
 
-function readModel(r: ProtoReader): OnnxModel {
-  let irVersion = -1;
-  let producerName = "";
-  const opsetImports: OnnxModel["opsetImports"] = [];
-  let graph: OnnxGraph | null = null;
-  while (!r.done) {
-    const { field, wire } = r.header();
-    if (field === 1 && wire === WireType.VARINT) irVersion = r.int64();
-    else if (field === 2 && wire === WireType.LEN) producerName = r.string();
-    else if (field === 7 && wire === WireType.LEN) graph = readGraph(r.message());
-    else if (field === 8 && wire === WireType.LEN) opsetImports.push(readOpset(r.message()));
-    else if (field === 25 && wire === WireType.LEN) fail("model-local functions are not supported");
-    else r.skip(wire);
-  }
+/** An int64 field's value: protobufjs gives a Long where the long package is installed. */
+function int(v: number | { toNumber(): number } | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === "number" ? v : v.toNumber();
+}
+
+/** Whether the file sets the field (protobufjs keeps defaults on the prototype). */
+function has(message: object, field: string): boolean {
+  return Object.hasOwn(message, field);
+}
+
+function toModel(m: OnnxNs.ModelProto): OnnxModel {
+  const graph = m.graph ? toGraph(m.graph) : null;
+  if (m.functions.length) fail("model-local functions are not supported");
+  const irVersion = has(m, "irVersion") ? int(m.irVersion) : -1;
   if (irVersion < 1 || irVersion > 100)
     fail(irVersion < 0 ? "no ir_version field" : `implausible ir_version ${irVersion}`);
   if (!graph) fail("no graph in the model");
   if (graph.nodes.length === 0) fail("the graph has no nodes");
-  return { irVersion, producerName, opsetImports, graph };
+  const opsetImports = m.opsetImport.map((o) => ({ domain: o.domain ?? "", version: int(o.version) }));
+  return { irVersion, producerName: m.producerName, opsetImports, graph };
 }
 
-function readOpset(r: ProtoReader): { domain: string; version: number } {
-  let domain = "";
-  let version = 0;
-  while (!r.done) {
-    const { field, wire } = r.header();
-    if (field === 1 && wire === WireType.LEN) domain = r.string();
-    else if (field === 2 && wire === WireType.VARINT) version = r.int64();
-    else r.skip(wire);
+function toGraph(p: OnnxNs.IGraphProto): OnnxGraph {
+  const g: OnnxGraph = { name: p.name ?? "", nodes: [], initializers: new Map(), inputs: [], outputs: [] };
+  for (const n of p.node ?? []) g.nodes.push(toNode(n, g.nodes.length));
+  for (const i of p.initializer ?? []) {
+    const t = toTensor(i);
+    if (g.initializers.has(t.name)) fail(`initializer "${t.name}" is defined twice`);
+    g.initializers.set(t.name, t.tensor);
   }
-  return { domain, version };
-}
-
-function readGraph(r: ProtoReader): OnnxGraph {
-  const g: OnnxGraph = { name: "", nodes: [], initializers: new Map(), inputs: [], outputs: [] };
-  while (!r.done) {
-    const { field, wire } = r.header();
-    if (wire !== WireType.LEN) {
-      r.skip(wire);
-      continue;
-    }
-    switch (field) {
-      case 1:
-        g.nodes.push(readNode(r.message(), g.nodes.length));
-        break;
-      case 2:
-        g.name = r.string();
-        break;
-      case 5: {
-        const t = readTensor(r.message());
-        if (g.initializers.has(t.name)) fail(`initializer "${t.name}" is defined twice`);
-        g.initializers.set(t.name, t.tensor);
-        break;
-      }
-      case 11:
-        g.inputs.push(readValueInfo(r.message()));
-        break;
-      case 12:
-        g.outputs.push(readValueInfo(r.message()));
-        break;
-      case 15:
-        fail("sparse initializers are not supported");
-        break;
-      default:
-        r.skip(wire);
-    }
-  }
+  if (p.sparseInitializer?.length) fail("sparse initializers are not supported");
+  g.inputs = (p.input ?? []).map(toValueInfo);
+  g.outputs = (p.output ?? []).map(toValueInfo);
   return g;
 }
 
-function readNode(r: ProtoReader, index: number): OnnxNode {
-  const n: OnnxNode = { name: "", opType: "", domain: "", inputs: [], outputs: [], attributes: new Map() };
-  while (!r.done) {
-    const { field, wire } = r.header();
-    if (wire !== WireType.LEN) {
-      r.skip(wire);
-      continue;
-    }
-    if (field === 1) n.inputs.push(r.string());
-    else if (field === 2) n.outputs.push(r.string());
-    else if (field === 3) n.name = r.string();
-    else if (field === 4) n.opType = r.string();
-    else if (field === 7) n.domain = r.string();
-    else if (field === 5) {
-      const a = readAttribute(r.message());
-      n.attributes.set(a.name, a);
-    } else r.skip(wire);
+function toNode(p: OnnxNs.INodeProto, index: number): OnnxNode {
+  const n: OnnxNode = {
+    name: p.name ?? "",
+    opType: p.opType ?? "",
+    domain: p.domain ?? "",
+    inputs: [...(p.input ?? [])],
+    outputs: [...(p.output ?? [])],
+    attributes: new Map(),
+  };
+  for (const a of p.attribute ?? []) {
+    const attr = toAttribute(a);
+    n.attributes.set(attr.name, attr);
   }
   if (!n.opType) fail(`node #${index} has no op_type`);
   if (!n.name) n.name = `${n.opType}_${index}`;
   return n;
 }
 
-function readAttribute(r: ProtoReader): OnnxAttribute {
-  const a: OnnxAttribute = { name: "", type: 0, floats: [], ints: [], strings: [], hasGraph: false };
-  while (!r.done) {
-    const { field, wire } = r.header();
-    switch (field) {
-      case 1:
-        expectLen(wire, "AttributeProto.name");
-        a.name = r.string();
-        break;
-      case 20:
-        a.type = r.int64();
-        break;
-      case 2:
-        if (wire !== WireType.I32) fail("AttributeProto.f has the wrong wire type");
-        a.f = r.float();
-        break;
-      case 3:
-        a.i = r.int64();
-        break;
-      case 4:
-        expectLen(wire, "AttributeProto.s");
-        a.s = r.bytesField();
-        break;
-      case 5:
-        expectLen(wire, "AttributeProto.t");
-        a.t = readTensor(r.message()).tensor;
-        break;
-      case 6:
-      case 11:
-        a.hasGraph = true;
-        r.skip(wire);
-        break;
-      case 7:
-        r.repeatedFloat(wire, a.floats);
-        break;
-      case 8:
-        r.repeatedInt64(wire, a.ints);
-        break;
-      case 9:
-        expectLen(wire, "AttributeProto.strings");
-        a.strings.push(r.bytesField());
-        break;
-      default:
-        r.skip(wire);
-    }
-  }
-  if (!a.name) fail("an attribute has no name");
+function toAttribute(p: OnnxNs.IAttributeProto): OnnxAttribute {
+  if (!p.name) fail("an attribute has no name");
+  const a: OnnxAttribute = {
+    name: p.name,
+    type: p.type ?? 0,
+    floats: [...(p.floats ?? [])],
+    ints: (p.ints ?? []).map(int),
+    strings: [...(p.strings ?? [])],
+    hasGraph: has(p, "g") || (p.graphs?.length ?? 0) > 0,
+  };
+  if (has(p, "f")) a.f = p.f!;
+  if (has(p, "i")) a.i = int(p.i);
+  if (has(p, "s")) a.s = p.s!;
+  if (p.t && has(p, "t")) a.t = toTensor(p.t).tensor;
   return a;
 }
 
-function expectLen(wire: WireTypeValue, what: string): void {
-  if (wire !== WireType.LEN) fail(`${what} has the wrong wire type`);
-}
-
-function readValueInfo(r: ProtoReader): OnnxValueInfo {
-  const v: OnnxValueInfo = { name: "" };
-  while (!r.done) {
-    const { field, wire } = r.header();
-    if (field === 1 && wire === WireType.LEN) v.name = r.string();
-    else if (field === 2 && wire === WireType.LEN) readType(r.message(), v);
-    else r.skip(wire);
-  }
+function toValueInfo(p: OnnxNs.IValueInfoProto): OnnxValueInfo {
+  const v: OnnxValueInfo = { name: p.name ?? "" };
+  const t = p.type;
+  if (!t) return v;
+  if (t.tensorType) {
+    v.kind = "tensor";
+    if (has(t.tensorType, "elemType")) v.elemType = t.tensorType.elemType!;
+    if (t.tensorType.shape)
+      v.shape = (t.tensorType.shape.dim ?? []).map((d) =>
+        has(d, "dimValue") ? int(d.dimValue) : has(d, "dimParam") ? d.dimParam! : null,
+      );
+  } else if (t.sequenceType) v.kind = "sequence";
+  else if (t.mapType) v.kind = "map";
+  else if (t.sparseTensorType) v.kind = "sparse tensor";
+  else if (t.optionalType) v.kind = "optional";
   return v;
 }
 
-/** TypeProto's fields other than tensor_type (1). */
-const OTHER_TYPE_KINDS: Record<number, OnnxValueInfo["kind"]> = {
-  4: "sequence",
-  5: "map",
-  7: "opaque",
-  8: "sparse tensor",
-  9: "optional",
-};
-
-function readType(r: ProtoReader, v: OnnxValueInfo): void {
-  while (!r.done) {
-    const { field, wire } = r.header();
-    const other = OTHER_TYPE_KINDS[field];
-    if (other && wire === WireType.LEN) {
-      v.kind = other;
-      r.skip(wire);
-    } else if (field === 1 && wire === WireType.LEN) {
-      v.kind = "tensor";
-      const t = r.message();
-      while (!t.done) {
-        const h = t.header();
-        if (h.field === 1 && h.wire === WireType.VARINT) v.elemType = t.int64();
-        else if (h.field === 2 && h.wire === WireType.LEN) v.shape = readShape(t.message());
-        else t.skip(h.wire);
-      }
-    } else r.skip(wire);
-  }
-}
-
-function readShape(r: ProtoReader): (number | string | null)[] {
-  const dims: (number | string | null)[] = [];
-  while (!r.done) {
-    const { field, wire } = r.header();
-    if (field !== 1 || wire !== WireType.LEN) {
-      r.skip(wire);
-      continue;
-    }
-    const d = r.message();
-    let dim: number | string | null = null;
-    while (!d.done) {
-      const h = d.header();
-      if (h.field === 1 && h.wire === WireType.VARINT) dim = d.int64();
-      else if (h.field === 2 && h.wire === WireType.LEN) dim = d.string();
-      else d.skip(h.wire);
-    }
-    dims.push(dim);
-  }
-  return dims;
+function toTensor(p: OnnxNs.ITensorProto): { name: string; tensor: HostTensor } {
+  const name = p.name ?? "";
+  const t: RawTensor = {
+    dims: (p.dims ?? []).map(int),
+    dataType: p.dataType ?? 0,
+    name,
+    floatData: p.floatData ?? [],
+    int32Data: p.int32Data ?? [],
+    int64Data: (p.int64Data ?? []).map(int),
+    doubleData: p.doubleData ?? [],
+    uint64Data: (p.uint64Data ?? []).map(int),
+    external: (p.externalData?.length ?? 0) > 0 || p.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL,
+    strings: (p.stringData?.length ?? 0) > 0,
+  };
+  if (p.rawData && has(p, "rawData")) t.raw = p.rawData;
+  return { name, tensor: toHost(t) };
 }
 
 interface RawTensor {
@@ -353,70 +257,6 @@ interface RawTensor {
   uint64Data: number[];
   external: boolean;
   strings: boolean;
-}
-
-function readTensor(r: ProtoReader): { name: string; tensor: HostTensor } {
-  const t: RawTensor = {
-    dims: [],
-    dataType: 0,
-    name: "",
-    floatData: [],
-    int32Data: [],
-    int64Data: [],
-    doubleData: [],
-    uint64Data: [],
-    external: false,
-    strings: false,
-  };
-  while (!r.done) {
-    const { field, wire } = r.header();
-    switch (field) {
-      case 1:
-        r.repeatedInt64(wire, t.dims);
-        break;
-      case 2:
-        t.dataType = r.int64();
-        break;
-      case 4:
-        r.repeatedFloat(wire, t.floatData);
-        break;
-      case 5:
-        r.repeatedInt64(wire, t.int32Data);
-        break;
-      case 6:
-        // failed in toHost, once the name (which may come later) is known
-        t.strings = true;
-        r.skip(wire);
-        break;
-      case 7:
-        r.repeatedInt64(wire, t.int64Data);
-        break;
-      case 8:
-        expectLen(wire, "TensorProto.name");
-        t.name = r.string();
-        break;
-      case 9:
-        expectLen(wire, "TensorProto.raw_data");
-        t.raw = r.bytesField();
-        break;
-      case 10:
-        r.repeatedDouble(wire, t.doubleData);
-        break;
-      case 11:
-        r.repeatedUint64(wire, t.uint64Data);
-        break;
-      case 13:
-        t.external = true;
-        r.skip(wire);
-        break;
-      case 14:
-        if (r.int64() === 1) t.external = true;
-        break;
-      default:
-        r.skip(wire);
-    }
-  }
-  return { name: t.name, tensor: toHost(t) };
 }
 
 /** The host type that holds ONNX `dataType` (floats as float32, integers as int64), or null. */
@@ -478,7 +318,14 @@ function bfloat16ToFloat(h: number): number {
   return bf16View.getFloat32(0);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 function decodeRaw(raw: Uint8Array, dataType: number, n: number, out: Float32Array | Float64Array | Uint8Array): void {
+  if (dataType === DataType.FLOAT && LITTLE_ENDIAN && out instanceof Float32Array) {
+    // raw_data is little-endian: on such a host, FLOAT weights are copied as they are
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(raw);
+    return;
+  }
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   for (let i = 0; i < n; i++) {
     switch (dataType) {
