@@ -12,7 +12,7 @@ import { request as httpRequest } from "node:http";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storeEvaluation } from "~/server/evaluations/store";
-import type { OptimalityResult } from "~/server/neurflow/evaluations/optimality";
+import type { OptimalityResult } from "~/server/neurflow";
 import { createShareLink } from "~/server/share/links";
 import { E2E_SETUP_TIMEOUT_MS, launchBrowser, signIn, startPlatform, type Platform } from "./helpers";
 import { seedViewer, toyCircuit, VIEWER_ADMIN, waitForGraph } from "./viewerHelpers";
