@@ -20,5 +20,13 @@ export { loadEvaluationData, checkModelMatches } from "./evaluations/evaluationD
 export { withKnockouts } from "./evaluations/knockoutRunner";
 export { optimality, type OptimalityResult } from "./evaluations/optimality";
 export { fidelityOfNeurons, type FidelityOfNeuronsResult } from "./evaluations/fidelityOfNeurons";
+export {
+  classDependence,
+  CLASS_DEPENDENCE_DEFAULTS,
+  type ClassDependenceResult,
+  type ClassDependenceOptions,
+  type GroupDependence,
+} from "./evaluations/classDependence";
+export { formatClassDependence } from "./evaluations/report";
 export { fidelityOfWeights, type FidelityOfWeightsResult } from "./evaluations/fidelityOfWeights";
 export { checkOnnxUpload, checkLayersUpload, ModelCheckError } from "./model/inspect";
