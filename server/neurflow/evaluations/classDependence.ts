@@ -35,6 +35,8 @@ export const CLASS_DEPENDENCE_DEFAULTS = {
   falsePositives: 16,
   /** Metric M on the false positives / metric M on the class images at or above which a group looks like context. */
   contextRatio: 0.5,
+  /** Share of the false positives proper a bias candidate must explain. */
+  minExplained: 0.5,
   /** Metric M at or above which a crop shows the concept (the authors' threshold). */
   mThreshold: 0.6,
   /** Concept patches listed per group. */
@@ -47,6 +49,7 @@ export interface ClassDependenceOptions {
   level?: number;
   falsePositives?: number;
   contextRatio?: number;
+  minExplained?: number;
   mThreshold?: number;
   conceptPatches?: number;
   /** Circuit layer pairs whose (upper-layer) groups are measured; default every pair but the logit's own (1, 2, …). */
@@ -118,15 +121,22 @@ export interface GroupDependence {
   /** Drop above random (group − random mean) on the class images: the ranking key. */
   excessDrop: number;
   classImages: DependenceEffect;
+  /** On the false positives proper (other images assigned to the class); null when there are none. */
   falsePositives: DependenceEffect | null;
+  /** On the nearest misses (other images not assigned to the class, largest class margin); null when there are none. */
+  nearMisses: DependenceEffect | null;
   metricM: {
     /** Mean over images of the best-crop M, and the share of images with a crop ≥ mThreshold. */
     classImages: number;
     classShows: number;
     falsePositives: number | null;
     falsePositiveShows: number | null;
+    nearMisses: number | null;
   };
-  /** Indices into `falsePositives` whose class logit the group lowers more than any draw's upper percentile on that image. */
+  /**
+   * Indices into the report's `falsePositives` list (false positives proper and nearest misses) whose
+   * class logit the group lowers more than the random sets' upper percentile on that image.
+   */
   explains: number[];
   /** Explained false positives proper that masking the group flips away from the class. */
   flipsFalsePositives: number[];
@@ -146,6 +156,7 @@ export interface ClassDependenceResult {
     level: number;
     falsePositiveLimit: number;
     contextRatio: number;
+    minExplained: number;
     mThreshold: number;
     pairs: number[];
     classImages: number;
@@ -310,28 +321,25 @@ function conceptPatchesOf(
     });
 }
 
-/** Best-crop metric M of every group of a layer on each image (the circuit's crops). */
-async function metricMOfLayer(
+/** Best-crop metric M of every group of the given layer pairs on each image (the circuit's crops), in one pass. */
+async function metricMOfGroups(
   circuit: Circuit,
   model: ClassifierModel,
   images: tf.Tensor4D,
-  pairIndex: number,
+  pairs: readonly number[],
   batchSize: number,
-): Promise<Map<number, Float64Array>> {
+): Promise<Map<string, Float64Array>> {
   const N = images.shape[0];
-  const out = new Map<number, Float64Array>();
-  if (N === 0) return out;
   const patches: Patch[] = patchGrid(N, images.shape[1], circuit.params.granularities, circuit.params.strideRatio);
-  const [acts] = await computeActivations(
-    model.graph,
-    images,
-    patches,
-    [model.layerTensor(circuit.layers[pairIndex]!.upper)],
-    batchSize,
-  );
+  const tensors = [...new Set(pairs.map((p) => model.layerTensor(circuit.layers[p]!.upper)))];
+  const acts = await computeActivations(model.graph, images, patches, tensors, batchSize);
   const inputOf = patches.map((p) => p[0]);
-  for (const ref of groupReferences(circuit, pairIndex))
-    out.set(ref.groupId, metricMOfCrops(acts!.means, acts!.channels, ref, inputOf, N).perInput);
+  const out = new Map<string, Float64Array>();
+  for (const p of pairs) {
+    const a = acts[tensors.indexOf(model.layerTensor(circuit.layers[p]!.upper))]!;
+    for (const ref of groupReferences(circuit, p))
+      out.set(`${p}:${ref.groupId}`, metricMOfCrops(a.means, a.channels, ref, inputOf, N).perInput);
+  }
   return out;
 }
 
@@ -360,6 +368,7 @@ export async function classDependence(
   const fpLimit = options.falsePositives ?? D.falsePositives;
   const contextRatio = options.contextRatio ?? D.contextRatio;
   const mThreshold = options.mThreshold ?? D.mThreshold;
+  const minExplained = options.minExplained ?? D.minExplained;
   const batchSize = options.batchSize ?? 64;
   if (!(Number.isInteger(draws) && draws >= 1)) throw new Error(`draws must be a positive integer, got ${draws}`);
   if (!(level > 0 && level < 1)) throw new Error(`level must be in (0, 1), got ${level}`);
@@ -407,6 +416,8 @@ export async function classDependence(
   const wholes: Patch[] = Array.from({ length: N + F }, (_, i) => [i, 0, 0, S]);
   const classRows = Array.from({ length: N }, (_, i) => i);
   const fpRows = Array.from({ length: F }, (_, i) => N + i);
+  const properRows = fpRows.filter((_, i) => fps[i]!.assigned);
+  const missRows = fpRows.filter((_, i) => !fps[i]!.assigned);
 
   const groupsTodo = pairs.flatMap((p) =>
     circuit.layers[p]!.neuronGroups.map((g) => ({ pairIndex: p, groupId: g.id })),
@@ -421,6 +432,9 @@ export async function classDependence(
   const results: Omit<GroupDependence, "rank">[] = [];
   let classAccuracy = 0;
   try {
+    // metric M of every group on the class images and the false positives
+    const mOf = await metricMOfGroups(circuit, model, all, pairs, batchSize);
+    step("metric M");
     for (const p of pairs) {
       checkAbort(options.signal);
       const layer = circuit.layers[p]!;
@@ -435,25 +449,29 @@ export async function classDependence(
           for (const r of classRows) if (argmaxRow(base, r, classes) === cls) hits++;
           classAccuracy = N ? hits / N : NaN;
         }
-        const mClass = await metricMOfLayer(circuit, model, data.classImages, p, batchSize);
-        const fpImages = tf.tidy(() => tf.slice(all, N, F)) as tf.Tensor4D;
-        const mFp = F ? await metricMOfLayer(circuit, model, fpImages, p, batchSize) : new Map<number, Float64Array>();
-        fpImages.dispose();
-        step(`${layer.upper}: unmasked logits and metric M`);
+        step(`${layer.upper}: unmasked logits`);
         // random sets: one series per group size, shared by the layer's groups of that size
-        const randomBySize = new Map<number, { cls: Measured[]; fp: Measured[]; perImage: Float64Array[] }>();
+        const randomBySize = new Map<
+          number,
+          { cls: Measured[]; fp: Measured[]; miss: Measured[]; perImage: Float64Array[] }
+        >();
         const randomOf = async (size: number) => {
           const hit = randomBySize.get(size);
           if (hit) return hit;
           const random = seededRandom((seed * 1000003 + p * 7919 + size * 104729) >>> 0);
-          const r = { cls: [] as Measured[], fp: [] as Measured[], perImage: [] as Float64Array[] };
+          const r = {
+            cls: [] as Measured[],
+            fp: [] as Measured[],
+            miss: [] as Measured[],
+            perImage: [] as Float64Array[],
+          };
           for (let d = 0; d < draws; d++) {
             if (d % 16 === 0) checkAbort(options.signal);
             const masked = (await knockoutOutputs(slice, sampleWithoutReplacement(width, size, random))).values;
             r.cls.push(measure(base, masked, classes, cls, classRows));
-            const f = measure(base, masked, classes, cls, fpRows);
-            r.fp.push(f);
-            r.perImage.push(f.drops);
+            r.fp.push(measure(base, masked, classes, cls, properRows));
+            r.miss.push(measure(base, masked, classes, cls, missRows));
+            r.perImage.push(measure(base, masked, classes, cls, fpRows).drops);
             step(`${layer.upper}: random sets of ${size} neurons ${d + 1}/${draws}`);
           }
           randomBySize.set(size, r);
@@ -474,7 +492,12 @@ export async function classDependence(
             level,
           );
           const fpMeasured = measure(base, masked, classes, cls, fpRows);
-          const onFp = F ? effect(fpMeasured, random.fp, base, classes, cls, fpRows, level) : null;
+          const onFp = properRows.length
+            ? effect(measure(base, masked, classes, cls, properRows), random.fp, base, classes, cls, properRows, level)
+            : null;
+          const onMiss = missRows.length
+            ? effect(measure(base, masked, classes, cls, missRows), random.miss, base, classes, cls, missRows, level)
+            : null;
           // a false positive is explained when the group lowers its class logit more than the random upper percentile there
           const explains: number[] = [];
           const flipsFalsePositives: number[] = [];
@@ -487,13 +510,16 @@ export async function classDependence(
                 flipsFalsePositives.push(i);
             }
           }
-          const mc = mClass.get(g.id)!;
-          const mf = mFp.get(g.id) ?? null;
+          const mAll = mOf.get(`${p}:${g.id}`)!;
+          const mc = mAll.subarray(0, N);
+          const mf = properRows.length ? Float64Array.from(properRows, (r) => mAll[r]!) : null;
+          const mm = missRows.length ? Float64Array.from(missRows, (r) => mAll[r]!) : null;
           const mClassMean = meanOf(mc);
           const mFpMean = mf ? meanOf(mf) : null;
+          const explainedProper = explains.filter((i) => fps[i]!.assigned).length;
           const flag = {
             classDependence: onClass.exceedsRandom,
-            falsePositiveShare: onFp?.exceedsRandom ?? false,
+            falsePositiveShare: (onFp?.exceedsRandom ?? false) && explainedProper >= properRows.length * minExplained,
             contextLike: mFpMean != null && mClassMean > 0 && mFpMean >= contextRatio * mClassMean,
           };
           results.push({
@@ -505,11 +531,13 @@ export async function classDependence(
             excessDrop: onClass.logitDrop - onClass.random.mean,
             classImages: onClass,
             falsePositives: onFp,
+            nearMisses: onMiss,
             metricM: {
               classImages: mClassMean,
               classShows: shareAtLeast(mc, mThreshold),
               falsePositives: mFpMean,
               falsePositiveShows: mf ? shareAtLeast(mf, mThreshold) : null,
+              nearMisses: mm ? meanOf(mm) : null,
             },
             explains,
             flipsFalsePositives,
@@ -537,6 +565,7 @@ export async function classDependence(
       level,
       falsePositiveLimit: fpLimit,
       contextRatio,
+      minExplained,
       mThreshold,
       pairs,
       classImages: N,
