@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend";
 import { parseCircuit, type Circuit } from "../circuitFormat";
@@ -354,8 +354,8 @@ async function dependenceCommand(argv: string[]) {
       const dir = join(values.others!, c);
       if (!existsSync(dir)) continue;
       for (const f of (await listImages(dir)).slice(0, perClass)) {
-        files.push(join(dir, f));
-        names.push(`${c}/${f}`);
+        files.push(f);
+        names.push(`${c}/${basename(f)}`);
         trueClasses.push(ci);
       }
     }
