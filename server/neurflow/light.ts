@@ -18,6 +18,7 @@ export type {
   FalsePositive,
   GroupDependence,
 } from "./evaluations/classDependence";
+export { classDependenceSchema, parseClassDependence } from "./evaluations/classDependenceFormat";
 export { seededRandom, sampleWithoutReplacement, type Random } from "./evaluations/sampling";
 export { mean, sampleStd } from "./evaluations/statistics";
 export {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "~/server/neurflow/backend";
 import { chooseFalsePositives, quantile, rankAmong } from "~/server/neurflow/evaluations/classDependence";
+import { parseClassDependence } from "~/server/neurflow/evaluations/classDependenceFormat";
 import { disposeSlice, knockoutOutputs, knockoutSlice } from "~/server/neurflow/evaluations/knockout";
 import { maskedLogits } from "~/server/neurflow/masking";
 import { loadModel, type ClassifierModel } from "~/server/neurflow/model/loadModel";
@@ -49,6 +50,11 @@ describe("class dependence: statistics", () => {
       [3, false, -1],
     ]);
     expect(chooseFalsePositives(logits, 3, 0, 0)).toEqual([]);
+  });
+
+  it("refuses data that is not a class-dependence report", () => {
+    expect(() => parseClassDependence({ kind: "optimality" })).toThrow(/not a class-dependence report/);
+    expect(() => parseClassDependence({ kind: "classDependence", groups: [] })).toThrow(/class/);
   });
 });
 

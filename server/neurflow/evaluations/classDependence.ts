@@ -384,6 +384,7 @@ export async function classDependence(
   const N = data.classImages.shape[0];
   const M = data.otherImages.shape[0];
   const S = model.manifest.input.size;
+  if (N === 0) throw new Error("the class-dependence report needs at least one class image");
 
   // unmasked logits of every other image: the false-positive set
   const otherBase = await maskedLogits(model, data.otherImages, [], batchSize);
@@ -571,7 +572,7 @@ export async function classDependence(
       classImages: N,
       otherImages: M,
     },
-    unmasked: { classAccuracy, otherAssigned: M ? otherAssigned / M : NaN },
+    unmasked: { classAccuracy, otherAssigned: M ? otherAssigned / M : 0 },
     falsePositives: fps,
     groups: results.map((r, i) => ({ rank: i + 1, ...r })),
     seconds: (performance.now() - started) / 1000,
