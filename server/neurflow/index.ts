@@ -8,6 +8,7 @@ export { tf } from "./tf";
 export { initBackend, backendInfo, BACKEND_NAMES, type BackendInfo, type BackendName } from "./backend";
 export { buildCircuit, validateRequest, type ExecutionOptions } from "./circuit";
 export { loadModel, type ClassifierModel } from "./model/loadModel";
+export { metricM, groupReferences } from "./metricM";
 export { patchGrid, type Patch } from "./patches";
 export { loadClassImages } from "./images";
 export { spatialMean } from "./activations";
@@ -29,4 +30,12 @@ export {
   FIDELITY_OF_WEIGHTS_DEFAULTS,
   type FidelityOfWeightsResult,
 } from "./evaluations/fidelityOfWeights";
+export {
+  classDependence,
+  CLASS_DEPENDENCE_DEFAULTS,
+  type ClassDependenceResult,
+  type ClassDependenceOptions,
+  type GroupDependence,
+} from "./evaluations/classDependence";
+export { formatClassDependence } from "./evaluations/report";
 export { checkOnnxUpload, checkLayersUpload, ModelCheckError } from "./model/inspect";

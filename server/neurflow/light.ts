@@ -12,6 +12,13 @@ export { readManifest, parseManifest, type Manifest } from "./model/manifest";
 export { patchesPerImage } from "./patchGrid";
 export { throwIfAborted } from "./abort";
 export { coreNeuronsAtTau, type LayerCoreNeurons } from "./evaluations/coreNeuronsAtTau";
+export type {
+  ClassDependenceResult,
+  DependenceEffect,
+  FalsePositive,
+  GroupDependence,
+} from "./evaluations/classDependence";
+export { classDependenceSchema, parseClassDependence } from "./evaluations/classDependenceFormat";
 export { seededRandom, sampleWithoutReplacement, type Random } from "./evaluations/sampling";
 export { mean, sampleStd } from "./evaluations/statistics";
 export {

@@ -1,24 +1,32 @@
 /**
  * Command-line evaluations and applications on a stored circuit (JSON from `neurflow circuit`):
- *   optimality | fidelity-neurons | fidelity-weights | debug | mask
+ *   optimality | fidelity-neurons | fidelity-weights | debug | mask | dependence
  * Every command takes --circuit C.json --manifest M.json --images DIR (the folder holding the
  * circuit's images) and writes the full result as JSON with --out; a summary goes to stdout and a
  * progress bar to stderr.
  */
+import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend";
 import { parseCircuit, type Circuit } from "../circuitFormat";
 import { loadEvaluationData, type EvaluationData } from "../evaluations/evaluationData";
+import { classDependence } from "../evaluations/classDependence";
 import { fidelityOfNeurons, type FidelityBaseline, type FidelityScope } from "../evaluations/fidelityOfNeurons";
 import { fidelityOfWeights } from "../evaluations/fidelityOfWeights";
 import { withKnockouts } from "../evaluations/knockoutRunner";
 import { optimality } from "../evaluations/optimality";
 import type { EvaluationProgress } from "../evaluations/progress";
-import { formatFidelityOfNeurons, formatFidelityOfWeights, formatOptimality } from "../evaluations/report";
+import {
+  formatClassDependence,
+  formatFidelityOfNeurons,
+  formatFidelityOfWeights,
+  formatOptimality,
+} from "../evaluations/report";
 import { maskGroups } from "../groupMasking";
 import { debugImages } from "../imageDebugging";
-import { loadClassImages } from "../images";
+import { listImages, loadClassImages } from "../images";
 import type { MaskMode } from "../masking";
 import { tf } from "../tf";
 import { createProgressBar } from "./progressBar";
@@ -34,7 +42,11 @@ export const EVALUATION_USAGE = `  neurflow optimality       --circuit C.json --
   neurflow debug            --circuit C.json --manifest M.json --layer NAME --image FILE [--image FILE ...]
                             [--threshold 0.6] [--out R.json]
   neurflow mask             --circuit C.json --manifest M.json --images DIR --layer NAME --groups 0,1|core
-                            [--draws 5] [--top-patches 10] [--seed 0] [--out R.json]`;
+                            [--draws 5] [--top-patches 10] [--seed 0] [--out R.json]
+  neurflow dependence       --circuit C.json --manifest M.json --images DIR --others DATASET [--per-class 32]
+                            [--draws 200] [--false-positives 16] [--level 0.95] [--context-ratio 0.5]
+                            [--pairs 1,2,...] [--seed 0] [--json R.json]
+                            (DATASET: one folder per class; the folders of the other classes are read)`;
 
 const common = {
   circuit: { type: "string" },
@@ -304,10 +316,85 @@ async function maskCommand(argv: string[]) {
   });
 }
 
+function fraction(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!(x > 0 && x < 1)) throw new UsageError(`--${name} must be a number between 0 and 1, got "${v}"`);
+  return x;
+}
+
+async function dependenceCommand(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...common,
+      json: { type: "string" },
+      others: { type: "string" },
+      "per-class": { type: "string" },
+      draws: { type: "string" },
+      "false-positives": { type: "string" },
+      level: { type: "string" },
+      "context-ratio": { type: "string" },
+      pairs: { type: "string" },
+    },
+    strict: true,
+  });
+  if (!values.others) throw new UsageError("--others is required (a dataset folder with one folder per class)");
+  const perClass = int("per-class", values["per-class"]) ?? 32;
+  const contextRatio = values["context-ratio"] === undefined ? undefined : Number(values["context-ratio"]);
+  if (contextRatio !== undefined && !(contextRatio > 0))
+    throw new UsageError(`--context-ratio must be a positive number, got "${values["context-ratio"]}"`);
+  await withData(values, async (d) => {
+    const classes = d.circuit.model.classes;
+    const files: string[] = [];
+    const names: string[] = [];
+    const trueClasses: number[] = [];
+    for (const [ci, c] of classes.entries()) {
+      if (ci === d.classIndex) continue;
+      const dir = join(values.others!, c);
+      if (!existsSync(dir)) continue;
+      for (const f of (await listImages(dir)).slice(0, perClass)) {
+        files.push(f);
+        names.push(`${c}/${basename(f)}`);
+        trueClasses.push(ci);
+      }
+    }
+    if (files.length === 0)
+      throw new UsageError(
+        `--others ${values.others} has no images in folders named after the other classes (${classes.filter((_, i) => i !== d.classIndex).join(", ")})`,
+      );
+    const S = d.model.manifest.input.size;
+    const loaded = await loadClassImages(files, S);
+    const otherImages = tf.tidy(() => d.model.preprocess(tf.tensor4d(loaded.pixels, [files.length, S, S, 3])));
+    try {
+      const p = bar("dependence");
+      const r = await classDependence(
+        d.circuit,
+        d.model,
+        { classImages: d.images, otherImages, otherNames: names, otherClasses: trueClasses },
+        {
+          draws: int("draws", values.draws),
+          falsePositives: int("false-positives", values["false-positives"], 0),
+          level: fraction("level", values.level),
+          contextRatio,
+          pairs: ints("pairs", values.pairs, 1),
+          seed: int("seed", values.seed, 0),
+          onProgress: p.onProgress,
+        },
+      );
+      p.done(`done in ${r.seconds.toFixed(1)} s`);
+      await emit(r, formatClassDependence(r, classes), values.json ?? values.out);
+    } finally {
+      otherImages.dispose();
+    }
+  });
+}
+
 export const EVALUATION_COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   optimality: optimalityCommand,
   "fidelity-neurons": fidelityNeuronsCommand,
   "fidelity-weights": fidelityWeightsCommand,
   debug: debugCommand,
   mask: maskCommand,
+  dependence: dependenceCommand,
 };

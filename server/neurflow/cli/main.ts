@@ -6,7 +6,7 @@
  *                     [--edge-normalization sequential|sum] [--out circuit.json]
  *   npm run neurflow -- compare --circuit C.json --reference R.json[.gz]
  *   npm run neurflow -- backend
- *   npm run neurflow -- optimality | fidelity-neurons | fidelity-weights | debug | mask  (evaluationCommands.ts)
+ *   npm run neurflow -- optimality | fidelity-neurons | fidelity-weights | debug | mask | dependence  (evaluationCommands.ts)
  * Progress goes to stderr, the result to --out (or stdout).
  */
 import { existsSync } from "node:fs";

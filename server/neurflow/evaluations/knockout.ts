@@ -49,10 +49,10 @@ export function knockoutSlice(
   lowerLayer: string,
   upperLayer: string,
   batchSize = 64,
-  options: { reuseLinear?: boolean } = {},
+  options: { reuseLinear?: boolean; upperTensor?: string } = {},
 ): KnockoutSlice {
   const lowerTensor = model.layerTensor(lowerLayer);
-  const upperTensor = model.layerTensor(upperLayer);
+  const upperTensor = options.upperTensor ?? model.layerTensor(upperLayer);
   const chunks: tf.Tensor[] = [];
   for (let i = 0; i < patches.length; i += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, patches.length - i) }, (_, j) => i + j);
@@ -138,6 +138,49 @@ export async function knockoutActivations(
     a.dispose();
   }
   return out;
+}
+
+/**
+ * Every channel of the upper tensor (spatial mean; [patches × channels] row-major) with the given
+ * lower channels zeroed: e.g. all the logits, for the class-dependence report's flips. The same
+ * reuse of the linear consumers as `knockoutActivations`, without the one-channel shortcut.
+ */
+export async function knockoutOutputs(
+  s: KnockoutSlice,
+  zeroed: readonly number[],
+): Promise<{ values: Float32Array; channels: number }> {
+  const keep = new Float32Array(s.channels).fill(1);
+  for (const c of zeroed) {
+    if (!Number.isInteger(c) || c < 0 || c >= s.channels)
+      throw new Error(`the lower layer has ${s.channels} channels; cannot zero channel ${c}`);
+    keep[c] = 0;
+  }
+  const reuse = s.linear.length > 0 && zeroed.length * 2 <= s.channels;
+  const parts: Float32Array[] = [];
+  let channels = 0;
+  for (const [ci, chunk] of s.chunks.entries()) {
+    const a = tf.tidy(() => {
+      const feeds: Record<string, tf.Tensor> = { [s.lowerTensor]: zeroed.length ? applyKeep(chunk, keep) : chunk };
+      if (reuse) {
+        const xS = zeroed.length ? tf.gather(chunk, [...zeroed], chunk.rank - 1) : null;
+        s.linear.forEach((l, j) => {
+          const base = s.bases[ci]![j]!;
+          feeds[l.output] = xS ? tf.sub(base, l.partial(xS, zeroed)) : base;
+        });
+      }
+      return spatialMean(s.model.graph.run(feeds, [s.upperTensor])[0]!);
+    });
+    channels = a.shape[1];
+    parts.push((await a.data()) as Float32Array);
+    a.dispose();
+  }
+  const values = new Float32Array(s.patchCount * channels);
+  let offset = 0;
+  for (const p of parts) {
+    values.set(p, offset);
+    offset += p.length;
+  }
+  return { values, channels };
 }
 
 function lowerReadAtTargetOnly(s: KnockoutSlice): boolean {

@@ -1,4 +1,5 @@
 /** Plain-text summaries of evaluation results, for the command line and the docs. */
+import type { ClassDependenceResult } from "./classDependence";
 import type { FidelityOfNeuronsResult } from "./fidelityOfNeurons";
 import type { FidelityOfWeightsResult } from "./fidelityOfWeights";
 import type { OptimalityResult } from "./optimality";
@@ -52,5 +53,64 @@ export function formatFidelityOfWeights(r: FidelityOfWeightsResult): string {
     lines.push(`${`${p.upper}←${p.lower}`.padEnd(22)}  ${cells.join(" ")}`);
   }
   for (const s of r.skipped) lines.push(`skipped pair ${s.pairIndex}, size ${s.size}: ${s.reason}`);
+  return lines.join("\n");
+}
+
+export function formatClassDependence(r: ClassDependenceResult, classes?: readonly string[]): string {
+  const p = r.params;
+  const pct = Math.round(p.level * 100);
+  const assigned = r.falsePositives.filter((f) => f.assigned).length;
+  const lines = [
+    `class dependence of "${r.class.name}": ${p.classImages} class images (accuracy ${f2(r.unmasked.classAccuracy)}), ` +
+      `${p.otherImages} other images (${(100 * r.unmasked.otherAssigned).toFixed(1)}% assigned to the class); ` +
+      `${p.draws} random sets per layer and size, ${pct}% percentile intervals (${r.seconds.toFixed(1)} s)`,
+    `false positives: ${r.falsePositives.length} (${assigned} assigned to the class, ${r.falsePositives.length - assigned} nearest misses)` +
+      (r.falsePositives.length
+        ? `: ${r.falsePositives
+            .map(
+              (f) =>
+                `${f.name ?? `#${f.image}`}${f.trueClass != null && classes ? ` (${classes[f.trueClass]})` : ""}${f.assigned ? "" : "~"}`,
+            )
+            .join(", ")}`
+        : ""),
+    "rank  layer      group  neurons  class logit drop  random mean [interval]   p      flips (rnd)   FP drop  random [interval]      FP flips  M class  M FP   explains  bias",
+  ];
+  for (const g of r.groups) {
+    const c = g.classImages;
+    const f = g.falsePositives;
+    lines.push(
+      [
+        String(g.rank).padStart(4),
+        g.layer.padEnd(10),
+        `g${g.groupId}`.padStart(5),
+        `${g.neurons.length}/${g.layerWidth}`.padStart(8),
+        f2(c.logitDrop).padStart(17),
+        `${f2(c.random.mean)} [${f2(c.random.low)}, ${f2(c.random.high)}]`.padStart(24),
+        c.pValue.toFixed(3).padStart(6),
+        `${f2(c.flips)} (${f2(c.random.flipsMean)})`.padStart(12),
+        (f ? f2(f.logitDrop) : "—").padStart(8),
+        (f ? `${f2(f.random.mean)} [${f2(f.random.low)}, ${f2(f.random.high)}]` : "—").padStart(22),
+        (f ? f2(f.flips) : "—").padStart(9),
+        f2(g.metricM.classImages).padStart(8),
+        (g.metricM.falsePositives == null ? "—" : f2(g.metricM.falsePositives)).padStart(6),
+        `${g.explains.length}/${r.falsePositives.length}`.padStart(9),
+        g.biasCandidate ? "  BIAS CANDIDATE" : "",
+      ].join(" "),
+    );
+  }
+  const flagged = r.groups.filter((g) => g.biasCandidate);
+  lines.push(
+    flagged.length
+      ? `bias candidates: ${flagged
+          .map(
+            (g) =>
+              `${g.layer} g${g.groupId} (explains ${g.explains.length} false positives, flips ${g.flipsFalsePositives.length}; concept patches ${g.conceptPatches
+                .slice(0, 4)
+                .map((c) => `${c.image}@${c.box.slice(1).join(",")}`)
+                .join(" ")})`,
+          )
+          .join("; ")}`
+      : "bias candidates: none",
+  );
   return lines.join("\n");
 }
