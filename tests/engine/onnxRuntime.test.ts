@@ -83,6 +83,78 @@ describe("integrated gradients on onnxruntime", () => {
     });
   }
 
+  // [fixture, lower, upper, whether the rows have a part independent of the target channel]
+  // (inception's channels 0-2 come from its 1×1 branch, whose only row op is per channel)
+  const shared: [string, number, number, boolean][] = [
+    ["resnet_blocks", 11, 23, true],
+    ["tv_resnet18_tiny", 13, 19, true],
+    ["inception", 3, 13, false],
+    ["mobilenetv2_blocks", 11, 28, true],
+  ];
+  for (const [file, lower, upper, sharing] of shared) {
+    it(`targets sharing the forward work get what each gets alone (${file}, ${lower} → ${upper})`, async () => {
+      const graph: TensorGraph = importOnnx(readFileSync(modelPath(file)));
+      const ortModel = (await OnnxRuntimeModel.open(modelPath(file), undefined))!;
+      try {
+        const names = graph.nodes.map((n) => n.outputs[0]!).filter(Boolean);
+        const [lo, up] = [names[lower]!, names[upper]!];
+        // 12 patches; each target takes 8 of them, overlapping the others'
+        const all = tf.tidy(() => graph.run({ [graph.inputName]: randomTensor([12, 32, 32, 3], 11, -2, 2) }, [lo])[0]!);
+        const rowShape = all.shape.slice(1);
+        for (const target of [0, 1, 2]) {
+          const ids = Array.from({ length: 8 }, (_, i) => (i * 5 + target * 3) % 12);
+          const x = tf.gather(all, ids);
+          const data = (await x.data()) as Float32Array;
+          x.dispose();
+          const alone = (await ortModel.integratedGradients(lo, up, target, data, [8, ...rowShape], rule))!;
+          const together = (await ortModel.integratedGradients(lo, up, target, data, [8, ...rowShape], rule, 1 << 24, {
+            patchIds: ids,
+            budgetBytes: 1 << 30,
+          }))!;
+          expect(ortModel.refusals).toStrictEqual([]);
+          let num = 0;
+          let den = 0;
+          for (let i = 0; i < alone.perPatch.length; i++) {
+            num += (alone.perPatch[i]! - together.perPatch[i]!) ** 2;
+            den += alone.perPatch[i]! ** 2;
+          }
+          expect(den).toBeGreaterThan(0);
+          expect(Math.sqrt(num / den)).toBeLessThan(1e-6);
+          for (let i = 0; i < alone.totals.length; i++) expect(together.totals[i]).toBeCloseTo(alone.totals[i]!, 4);
+        }
+        // the forward work was kept where there is some to share
+        if (sharing) expect(ortModel.sharedForwardBytes).toBeGreaterThan(0);
+        else expect(ortModel.sharedForwardBytes).toBe(0);
+        all.dispose();
+      } finally {
+        graph.dispose();
+        await ortModel.close();
+      }
+    });
+  }
+
+  it("without room for the shared forward work a target runs its whole model", async () => {
+    const ortModel = (await OnnxRuntimeModel.open(modelPath("resnet_blocks"), undefined))!;
+    const graph: TensorGraph = importOnnx(readFileSync(modelPath("resnet_blocks")));
+    try {
+      const names = graph.nodes.map((n) => n.outputs[0]!).filter(Boolean);
+      const x = tf.tidy(
+        () => graph.run({ [graph.inputName]: randomTensor([4, 32, 32, 3], 5, -2, 2) }, [names[11]!])[0]!,
+      );
+      const data = (await x.data()) as Float32Array;
+      const r = await ortModel.integratedGradients(names[11]!, names[23]!, 0, data, x.shape, rule, 1 << 24, {
+        patchIds: [0, 1, 2, 3],
+        budgetBytes: 1,
+      });
+      x.dispose();
+      expect(r!.perPatch.some((v) => v !== 0)).toBe(true);
+      expect(ortModel.sharedForwardBytes).toBe(0);
+    } finally {
+      graph.dispose();
+      await ortModel.close();
+    }
+  });
+
   it("refuses by name what it cannot differentiate (the engine then uses TensorFlow.js)", async () => {
     const shape = await compare("tv_shufflenet_v2_tiny", 32, 11, 34, 0);
     expect(shape.refused).toMatch(/Shape of a tensor the slice computes/);

@@ -25,6 +25,8 @@ export interface VjpContext {
   indices(node: NodeProto): string;
   /** The values of an int64 constant, if it is one. */
   constInts(t: string): number[] | undefined;
+  /** Whether a forward value comes in from another model (then a rule prefers values computed here). */
+  handedIn?(t: string): boolean;
 }
 
 /**
@@ -109,9 +111,12 @@ export function vjp(node: NodeProto, dy: string, ctx: VjpContext): (string | nul
   const zero = b.scalar(0);
   const out = node.output![0]!;
   switch (node.opType) {
-    case "Relu":
-      // dy times the mask as a float (onnxruntime's Where runs slower than Greater, Cast and Mul together)
-      return only0(b.op1("Mul", [dy, b.op1("Cast", [b.op1("Greater", [ctx.value(x), zero])], { to: FLOAT })]));
+    case "Relu": {
+      // dy times the mask as a float (onnxruntime's Where runs slower than Greater, Cast and Mul
+      // together); y > 0 exactly where x > 0, so the mask is read from whichever is at hand
+      const from = ctx.handedIn?.(x) ? out : x;
+      return only0(b.op1("Mul", [dy, b.op1("Cast", [b.op1("Greater", [ctx.value(from), zero])], { to: FLOAT })]));
+    }
     case "LeakyRelu": {
       const alpha = b.scalar(numberAttr(node, "alpha", 0.01));
       return only0(b.op1("Where", [b.op1("Greater", [ctx.value(x), zero]), dy, b.op1("Mul", [dy, alpha])]));

@@ -146,9 +146,71 @@ export function compileIgModel(
   upper: string,
   shapes: ReadonlyMap<string, readonly number[]>,
 ): Uint8Array {
+  return compile(g, lower, upper, shapes, { kind: "whole" }).bytes;
+}
+
+/** A row tensor handed from the shared forward model to the per-target model. */
+export interface SharedTensor {
+  /** Input name in the per-target model and output name in the forward model. */
+  name: string;
+  /** The tensor of the slice it carries (a max pool's output name + "/indices" for its argmax). */
+  source: string;
+  type: "float32" | "int64";
+  /** Per-row shape (no batch dimension). */
+  shape: number[];
+}
+
+/**
+ * The integrated gradients of a layer pair split in two, so that the targets of the pair share the
+ * forward work of their common top patches: `forward` runs, for any patches and nodes, the part of
+ * the rows that does not depend on the target channel (in a bottleneck block: the 3×3 convolution
+ * and the ReLUs around it); `perTarget` takes those tensors for its own patches' rows as inputs and
+ * does the rest (the target channel's forward, the whole reverse pass), with the same results as
+ * the whole model. Null when no row op is independent of the target channel (nothing to share).
+ *
+ *   forward    inputs nf/x [P, H, W, C], nf/alpha [N]; outputs the shared tensors [N·P, ...row]
+ *   perTarget  the whole model's inputs and the shared tensors [N·P, ...row] (rows node-major)
+ */
+export function compileSharedIg(
+  g: SourceGraph,
+  lower: string,
+  upper: string,
+  shapes: ReadonlyMap<string, readonly number[]>,
+): { forward: Uint8Array; perTarget: Uint8Array; shared: SharedTensor[] } | null {
+  const perTarget = compile(g, lower, upper, shapes, { kind: "perTarget" });
+  if (perTarget.shared.length === 0) return null;
+  const forward = compile(g, lower, upper, shapes, { kind: "forward", outputs: perTarget.shared });
+  return { forward: forward.bytes, perTarget: perTarget.bytes, shared: perTarget.shared };
+}
+
+/** Tensors of the list that depend on the target channel (CH, what is gathered with it, and so on). */
+function channelDependent(list: ForwardList): Set<string> {
+  const dep = new Set<string>([CH]);
+  for (const n of list.nodes)
+    if ((n.input ?? []).some((i) => dep.has(i))) for (const o of n.output ?? []) if (o) dep.add(o);
+  return dep;
+}
+
+type Variant = { kind: "whole" } | { kind: "perTarget" } | { kind: "forward"; outputs: readonly SharedTensor[] };
+
+const SHARED_PREFIX = "nf/shared/";
+
+function compile(
+  g: SourceGraph,
+  lower: string,
+  upper: string,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  variant: Variant,
+): { bytes: Uint8Array; shared: SharedTensor[] } {
   const opset = targetOpset(g.opset);
   const list = forwardList(g, lower, upper);
   const c = classify(list);
+  const dep = variant.kind === "whole" ? new Set<string>() : channelDependent(list);
+  /** Row nodes whose forward the targets share (computed by the forward model). */
+  const sharedRows = new Set(
+    variant.kind === "whole" ? [] : c.rows.filter((n) => !(n.output ?? []).some((o) => o && dep.has(o))),
+  );
+  const forwardOnly = variant.kind === "forward";
   const b = new OnnxGraphBuilder(g.initializers);
   for (const t of list.initializers) b.includeInitializer(t);
   const shapeOf = (t: string) => {
@@ -161,14 +223,15 @@ export function compileIgModel(
   if (rank !== 4 && rank !== 2) throw new UnsupportedSlice(`a lower layer of rank ${rank}`);
   const nhwc = rank === 4 ? [xShape[1]!, xShape[2]!, xShape[0]!] : [...xShape];
   b.input(IG_INPUTS.x, "float32", ["P", ...nhwc]);
-  b.input(CH, "int64", [1]);
+  if (!forwardOnly) b.input(CH, "int64", [1]);
   b.input(IG_INPUTS.alpha, "float32", ["N"]);
-  b.input(IG_INPUTS.w, "float32", ["N"]);
+  if (!forwardOnly) b.input(IG_INPUTS.w, "float32", ["N"]);
   const int64 = (v: number[]) => b.constant(v, [v.length], "int64");
   const xs = rank === 4 ? b.op1("Transpose", [IG_INPUTS.x], { perm: [0, 3, 1, 2] }) : IG_INPUTS.x;
   const zeros = b.op1("ConstantOfShape", [int64([1, ...xShape])]);
   const staticNames = new Set<string>();
   for (const n of c.statics) {
+    if (forwardOnly && (n.output ?? []).some((o) => dep.has(o))) continue;
     b.copy(n, n.input ?? [], n.output ?? []);
     for (const o of n.output ?? []) staticNames.add(o);
   }
@@ -185,6 +248,14 @@ export function compileIgModel(
     if (t === CH) return [1];
     throw new UnsupportedSlice(`no shape for constant "${t}"`);
   };
+  /** Outputs of the shared row nodes (inputs of the per-target model). */
+  const sharedOut = new Set<string>();
+  for (const n of sharedRows) for (const o of n.output ?? []) if (o) sharedOut.add(o);
+  // a slice whose output does not depend on the target channel has nothing per target to split off
+  if (sharedOut.has(list.output)) {
+    sharedRows.clear();
+    sharedOut.clear();
+  }
   // instantiations: p (the patches), z (the zero baseline, one row), r (patch × node rows)
   const names = {
     p: new Map<string, string>([[X, xs]]),
@@ -197,11 +268,24 @@ export function compileIgModel(
     (t: string): string => {
       if (t === "") return "";
       if (!c.live.has(t)) return t;
+      if (inst === "r" && variant.kind === "perTarget" && sharedOut.has(t))
+        return sharedInput(t, "float32", shapeOf(t));
       const v = names[inst].get(t);
       if (!v) throw new UnsupportedSlice(`tensor "${t}" is not available in instantiation ${inst}`);
       return v;
     };
   const indicesOf = new Map<NodeProto, string>();
+  /** Shared row tensors the per-target model reads (its extra inputs), by source name. */
+  const sharedUsed = new Map<string, SharedTensor>();
+  const sharedInput = (t: string, type: SharedTensor["type"], shape: readonly number[]): string => {
+    let s = sharedUsed.get(t);
+    if (!s) {
+      s = { name: `${SHARED_PREFIX}${sharedUsed.size}`, source: t, type, shape: [...shape] };
+      sharedUsed.set(t, s);
+      b.input(s.name, type, ["R", ...shape]);
+    }
+    return s.name;
+  };
   const emit = (n: NodeProto, inst: Inst) => {
     const value = valueIn(inst);
     const outs = (n.output ?? []).map((o) => {
@@ -217,10 +301,12 @@ export function compileIgModel(
     }
     b.copy(n, (n.input ?? []).map(value), outs);
   };
-  for (const n of c.prefix) emit(n, "p");
-  for (const n of c.prefix) emit(n, "z");
+  const inForward = (n: NodeProto) => !forwardOnly || !(n.output ?? []).some((o) => o && dep.has(o));
+  for (const n of c.prefix) if (inForward(n)) emit(n, "p");
+  for (const n of c.prefix) if (inForward(n)) emit(n, "z");
   // the frontier on the rows: z(0) + α (z(x) − z(0)), rows node-major (row = n·P + p)
   for (const t of c.frontier) {
+    if (forwardOnly && dep.has(t)) continue;
     const s = shapeOf(t);
     const a = b.op1("Reshape", [IG_INPUTS.alpha, int64([-1, ...Array(s.length + 1).fill(1)])]);
     const zp = names.p.get(t)!;
@@ -229,7 +315,27 @@ export function compileIgModel(
     if (t !== X) scaled = b.op1("Add", [scaled, names.z.get(t)!]);
     names.r.set(t, b.op1("Reshape", [scaled, int64([-1, ...s])]));
   }
-  for (const n of c.rows) emit(n, "r");
+  for (const n of c.rows) {
+    if (variant.kind === "perTarget" && sharedRows.has(n)) {
+      // its outputs come in as inputs; a max pool's argmax indices too
+      if (n.opType === "MaxPool")
+        indicesOf.set(n, sharedInput(`${n.output![0]}/indices`, "int64", shapeOf(n.output![0]!)));
+      continue;
+    }
+    if (forwardOnly && !sharedRows.has(n)) continue;
+    emit(n, "r");
+  }
+  if (variant.kind === "forward") {
+    for (const t of variant.outputs) {
+      const made = t.source.endsWith("/indices")
+        ? `${names.r.get(t.source.slice(0, -"/indices".length))}/indices`
+        : names.r.get(t.source);
+      if (!made) throw new UnsupportedSlice(`shared tensor "${t.source}" is not computed by the forward model`);
+      b.op("Identity", [made], {}, [t.name]);
+      b.output(t.name, t.type, ["R", ...t.shape]);
+    }
+    return { bytes: b.encode(opset), shared: [] };
+  }
 
   // reverse mode: rows, then the weighted sum over the nodes, then the prefix once
   const grads = new Map<string, string[]>();
@@ -250,6 +356,7 @@ export function compileIgModel(
       const init = g.initializers.get(t);
       return init ? tensorInts(init) : undefined;
     },
+    handedIn: (t) => inst === "r" && sharedOut.has(t),
     indices: (n) => {
       const i = indicesOf.get(n);
       if (!i) throw new UnsupportedSlice("a MaxPool gradient without its indices");
@@ -300,5 +407,5 @@ export function compileIgModel(
   }
   b.output(IG_OUTPUTS.mean, "float32", ["P", xShape[0]!]);
   b.output(IG_OUTPUTS.total, "float32", ["P"]);
-  return b.encode(opset);
+  return { bytes: b.encode(opset), shared: [...sharedUsed.values()] };
 }

@@ -15,6 +15,11 @@ import { onnxRuntimeWanted } from "./runtime";
 
 /** Start tensors' elements per onnxruntime IG run (rows × row size): 64 MB of float32. */
 export const ONNXRUNTIME_ROW_ELEMENTS = 2 ** 24;
+/**
+ * The forward work a layer pair's targets share (onnxRuntimeModel's per-patch cache of the rows'
+ * target-independent part), at most this many bytes; beyond it a target runs its whole model.
+ */
+export const ONNXRUNTIME_SHARED_FORWARD_BYTES = 2 ** 29;
 /** Patches per onnxruntime activation run. */
 export const ONNXRUNTIME_ACTIVATION_BATCH = 16;
 
@@ -100,6 +105,10 @@ export function onnxRuntimeKernels(
         x.shape,
         rule,
         ONNXRUNTIME_ROW_ELEMENTS,
+        // the maps are the task's top patches in order (a subset of them is not: no sharing there)
+        x.shape[0] === task.topPatches.length
+          ? { patchIds: task.topPatches, budgetBytes: ONNXRUNTIME_SHARED_FORWARD_BYTES }
+          : undefined,
       );
     },
   };

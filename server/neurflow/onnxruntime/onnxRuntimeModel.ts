@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import type { IgResult } from "../integratedGradients";
 import type { QuadratureRule } from "../quadrature";
 import { compileActivationModel, ACT_INPUT, mapOutput, meanOutput } from "./activationModel";
-import { compileIgModel, IG_INPUTS, IG_OUTPUTS, shapeProbeModel } from "./igModel";
+import { compileIgModel, compileSharedIg, IG_INPUTS, IG_OUTPUTS, shapeProbeModel, type SharedTensor } from "./igModel";
 import { onnx } from "./onnxBuilder";
 import { createSession, loadOnnxRuntime, onnxRuntimeThreads, type OrtSession } from "./runtime";
 import { numberAttr as numberAttrOf } from "./onnxBuilder";
@@ -99,7 +99,8 @@ export class OnnxRuntimeModel {
     }
   }
 
-  private async routedSession(lower: string, upper: string, channel: number, rowShape: readonly number[]) {
+  /** The tensor that makes `channel` of `upper` (an input of a Concat along channels, followed down) and its offset there. */
+  private async route(lower: string, upper: string, channel: number, rowShape: readonly number[]) {
     let target = upper;
     let offset = 0;
     for (;;) {
@@ -125,6 +126,11 @@ export class OnnxRuntimeModel {
       offset += start;
       target = next;
     }
+    return { target, offset };
+  }
+
+  private async routedSession(lower: string, upper: string, channel: number, rowShape: readonly number[]) {
+    const { target, offset } = await this.route(lower, upper, channel, rowShape);
     const key = `${lower}\u0000${target}`;
     let s = this.sessions.get(key);
     if (!s) {
@@ -139,6 +145,47 @@ export class OnnxRuntimeModel {
     }
     const r = await s;
     return r && { ...r, offset };
+  }
+
+  private readonly sharedSessions = new Map<
+    string,
+    Promise<{ forward: OrtSession; perTarget: OrtSession; shared: SharedTensor[] } | null>
+  >();
+  /**
+   * The shared forward tensors of the current layer pair, per (slice, rule) and patch: [nodes × row]
+   * per shared tensor. Dropped when the circuit moves to another pair.
+   */
+  private readonly forwardCache = new Map<
+    string,
+    { bytes: number; patches: Map<number, (Float32Array | BigInt64Array)[]> }
+  >();
+  private forwardCacheBytes = 0;
+
+  /** Bytes of shared forward work kept for the current layer pair. */
+  get sharedForwardBytes(): number {
+    return this.forwardCacheBytes;
+  }
+
+  private async sharedSession(lower: string, upper: string, channel: number, rowShape: readonly number[]) {
+    const { target, offset } = await this.route(lower, upper, channel, rowShape);
+    const key = `${lower}\u0000${target}`;
+    let s = this.sharedSessions.get(key);
+    if (!s) {
+      s = (async () => {
+        const shapes = await this.shapes(lower, target, rowShape);
+        const split = compileSharedIg(this.g, lower, target, shapes);
+        if (!split) return null;
+        const [forward, perTarget] = await Promise.all([
+          createSession(this.ort, split.forward, this.threads),
+          createSession(this.ort, split.perTarget, this.threads),
+        ]);
+        return { forward, perTarget, shared: split.shared };
+      })();
+      s.catch(() => this.sharedSessions.delete(key));
+      this.sharedSessions.set(key, s);
+    }
+    const r = await s;
+    return r && { ...r, key, offset };
   }
 
   private readonly shapeCache = new Map<string, Promise<Map<string, number[]>>>();
@@ -177,6 +224,16 @@ export class OnnxRuntimeModel {
       this.sessions.delete(key);
       void s.then((r) => r?.session.release()).catch(() => undefined);
     }
+    for (const [key, s] of this.sharedSessions) {
+      if (key.startsWith(`${lower}\u0000`)) continue;
+      this.sharedSessions.delete(key);
+      void s.then((r) => Promise.all([r?.forward.release(), r?.perTarget.release()])).catch(() => undefined);
+    }
+    for (const [key, c] of this.forwardCache) {
+      if (key.startsWith(`${lower}\u0000`)) continue;
+      this.forwardCache.delete(key);
+      this.forwardCacheBytes -= c.bytes;
+    }
   }
 
   /**
@@ -191,9 +248,23 @@ export class OnnxRuntimeModel {
     shape: readonly number[],
     rule: QuadratureRule,
     maxRowElements = 1 << 24,
+    sharing?: { patchIds: readonly number[]; budgetBytes: number },
   ): Promise<IgResult | null> {
     if (this.closed) throw new Error("the onnxruntime model is closed");
     const rowShape = shape.slice(1);
+    if (sharing && sharing.patchIds.length === shape[0]) {
+      const shared = await this.sharedIntegratedGradients(
+        lower,
+        upper,
+        target,
+        x,
+        shape,
+        rule,
+        maxRowElements,
+        sharing,
+      );
+      if (shared) return shared;
+    }
     const r = await this.igSession(lower, upper, target, rowShape);
     if (!r) return null;
     const P = shape[0]!;
@@ -223,9 +294,119 @@ export class OnnxRuntimeModel {
     return { perPatch, channels, totals };
   }
 
+  /**
+   * Integrated gradients with the forward work shared between the targets of a pair: the part of
+   * the rows that does not depend on the target channel runs once per (patch, node) for the pair —
+   * patches in several targets' top sets (most, on trained-like networks) are not run again — and is
+   * kept while it fits `budgetBytes`; the per-target model takes it as input. Null where the slice
+   * has nothing to share or the cache would not fit (the caller then runs the whole model).
+   */
+  private async sharedIntegratedGradients(
+    lower: string,
+    upper: string,
+    target: number,
+    x: Float32Array,
+    shape: readonly number[],
+    rule: QuadratureRule,
+    maxRowElements: number,
+    sharing: { patchIds: readonly number[]; budgetBytes: number },
+  ): Promise<IgResult | null> {
+    const rowShape = shape.slice(1);
+    let r: Awaited<ReturnType<OnnxRuntimeModel["sharedSession"]>>;
+    try {
+      r = await this.sharedSession(lower, upper, target, rowShape);
+    } catch (e) {
+      if (e instanceof UnsupportedSlice) return null;
+      throw e;
+    }
+    if (!r) return null;
+    const N = rule.alphas.length;
+    const sizes = r.shared.map((t) => t.shape.reduce((a, d) => a * d, 1));
+    const bytesPerPatch = N * r.shared.reduce((a, t, k) => a + sizes[k]! * (t.type === "int64" ? 8 : 4), 0);
+    const cacheKey = `${r.key}\u0000${rule.alphas.join(",")}`;
+    let cache = this.forwardCache.get(cacheKey);
+    const missing = sharing.patchIds.flatMap((p, j) => (cache?.patches.has(p) ? [] : [j]));
+    if (this.forwardCacheBytes + missing.length * bytesPerPatch > sharing.budgetBytes) return null;
+    if (!cache) {
+      cache = { bytes: 0, patches: new Map() };
+      this.forwardCache.set(cacheKey, cache);
+    }
+    const P = shape[0]!;
+    const rowSize = rowShape.reduce((a, b) => a * b, 1);
+    const channels = rowShape[rowShape.length - 1]!;
+    const patchesPerRun = Math.max(1, Math.floor(maxRowElements / Math.max(1, rowSize * N)));
+    const alpha = new this.ort.Tensor("float32", Float32Array.from(rule.alphas), [N]);
+    // the shared forward of the patches not seen yet
+    for (let i = 0; i < missing.length; i += patchesPerRun) {
+      const chunk = missing.slice(i, i + patchesPerRun);
+      const xs = new Float32Array(chunk.length * rowSize);
+      chunk.forEach((j, k) => xs.set(x.subarray(j * rowSize, (j + 1) * rowSize), k * rowSize));
+      const out = await r.forward.run({
+        [IG_INPUTS.x]: new this.ort.Tensor("float32", xs, [chunk.length, ...rowShape]),
+        [IG_INPUTS.alpha]: alpha,
+      });
+      chunk.forEach((j, k) => {
+        const perTensor = r.shared.map((t, ti) => {
+          const data = out[t.name]!.data as Float32Array | BigInt64Array;
+          const size = sizes[ti]!;
+          const own = t.type === "int64" ? new BigInt64Array(N * size) : new Float32Array(N * size);
+          // rows are node-major: row n·chunk + k
+          for (let n = 0; n < N; n++)
+            (own as Float32Array).set(
+              (data as Float32Array).subarray((n * chunk.length + k) * size, (n * chunk.length + k + 1) * size),
+              n * size,
+            );
+          return own;
+        });
+        cache.patches.set(sharing.patchIds[j]!, perTensor);
+      });
+      cache.bytes += chunk.length * bytesPerPatch;
+      this.forwardCacheBytes += chunk.length * bytesPerPatch;
+    }
+    // the per-target rest, on the target's own patches
+    const perPatch = new Float32Array(P * channels);
+    const totals = new Float64Array(P);
+    const ch = new this.ort.Tensor("int64", BigInt64Array.from([BigInt(target - r.offset)]), [1]);
+    const w = new this.ort.Tensor("float32", Float32Array.from(rule.weights), [N]);
+    for (let p0 = 0; p0 < P; p0 += patchesPerRun) {
+      const pc = Math.min(patchesPerRun, P - p0);
+      const feeds: Record<string, InstanceType<Ort["Tensor"]>> = {
+        [IG_INPUTS.x]: new this.ort.Tensor("float32", x.subarray(p0 * rowSize, (p0 + pc) * rowSize), [pc, ...rowShape]),
+        [IG_INPUTS.ch]: ch,
+        [IG_INPUTS.alpha]: alpha,
+        [IG_INPUTS.w]: w,
+      };
+      r.shared.forEach((t, ti) => {
+        const size = sizes[ti]!;
+        const rows = t.type === "int64" ? new BigInt64Array(N * pc * size) : new Float32Array(N * pc * size);
+        for (let k = 0; k < pc; k++) {
+          const own = cache.patches.get(sharing.patchIds[p0 + k]!)![ti]!;
+          for (let n = 0; n < N; n++)
+            (rows as Float32Array).set((own as Float32Array).subarray(n * size, (n + 1) * size), (n * pc + k) * size);
+        }
+        feeds[t.name] = new this.ort.Tensor(t.type, rows, [N * pc, ...t.shape]);
+      });
+      const out = await r.perTarget.run(feeds);
+      perPatch.set(out[IG_OUTPUTS.mean]!.data as Float32Array, p0 * channels);
+      const tt = out[IG_OUTPUTS.total]!.data as Float32Array;
+      for (let i = 0; i < pc; i++) totals[p0 + i] = tt[i]!;
+    }
+    return { perPatch, channels, totals };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const all = [...this.sessions.values()].map((s) => s.then((r) => r?.session.release()).catch(() => undefined));
+    for (const s of this.sharedSessions.values())
+      all.push(
+        s
+          .then(async (r) => {
+            await Promise.all([r?.forward.release(), r?.perTarget.release()]);
+          })
+          .catch(() => undefined),
+      );
+    this.forwardCache.clear();
+    this.forwardCacheBytes = 0;
     for (const s of this.activationSessions.values()) all.push(s.then((x) => x.release()).catch(() => undefined));
     await Promise.all(all);
   }
