@@ -83,11 +83,13 @@ describe("integrated gradients on onnxruntime", () => {
     });
   }
 
-  // [fixture, lower, upper, whether the rows have a part independent of the target channel]
-  // (inception's channels 0-2 come from its 1×1 branch, whose only row op is per channel)
+  // [fixture, lower, upper, whether the rows have a convolution independent of the target channel]
+  // (a bottleneck's 3×3 and a MobileNetV2 block's depthwise convolution do; a basic block's rows
+  // have only a ReLU before the target's convolution; inception's channels 0-2 come from its 1×1
+  // branch). These narrow models are below the default FLOPs-per-value bar: the tests lower it.
   const shared: [string, number, number, boolean][] = [
     ["resnet_blocks", 11, 23, true],
-    ["tv_resnet18_tiny", 13, 19, true],
+    ["tv_resnet18_tiny", 13, 19, false],
     ["inception", 3, 13, false],
     ["mobilenetv2_blocks", 11, 28, true],
   ];
@@ -110,6 +112,7 @@ describe("integrated gradients on onnxruntime", () => {
           const together = (await ortModel.integratedGradients(lo, up, target, data, [8, ...rowShape], rule, 1 << 24, {
             patchIds: ids,
             budgetBytes: 1 << 30,
+            minFlopsPerValue: 16,
           }))!;
           expect(ortModel.refusals).toStrictEqual([]);
           let num = 0;
@@ -133,6 +136,28 @@ describe("integrated gradients on onnxruntime", () => {
     });
   }
 
+  it("a shared part too cheap for what it hands over is not shared (the default bar)", async () => {
+    const ortModel = (await OnnxRuntimeModel.open(modelPath("resnet_blocks"), undefined))!;
+    const graph: TensorGraph = importOnnx(readFileSync(modelPath("resnet_blocks")));
+    try {
+      const names = graph.nodes.map((n) => n.outputs[0]!).filter(Boolean);
+      const x = tf.tidy(
+        () => graph.run({ [graph.inputName]: randomTensor([4, 32, 32, 3], 5, -2, 2) }, [names[11]!])[0]!,
+      );
+      const data = (await x.data()) as Float32Array;
+      const r = await ortModel.integratedGradients(names[11]!, names[23]!, 0, data, x.shape, rule, 1 << 24, {
+        patchIds: [0, 1, 2, 3],
+        budgetBytes: 1 << 30,
+      });
+      x.dispose();
+      expect(r!.perPatch.some((v) => v !== 0)).toBe(true);
+      expect(ortModel.sharedForwardBytes).toBe(0);
+    } finally {
+      graph.dispose();
+      await ortModel.close();
+    }
+  });
+
   it("without room for the shared forward work a target runs its whole model", async () => {
     const ortModel = (await OnnxRuntimeModel.open(modelPath("resnet_blocks"), undefined))!;
     const graph: TensorGraph = importOnnx(readFileSync(modelPath("resnet_blocks")));
@@ -145,6 +170,7 @@ describe("integrated gradients on onnxruntime", () => {
       const r = await ortModel.integratedGradients(names[11]!, names[23]!, 0, data, x.shape, rule, 1 << 24, {
         patchIds: [0, 1, 2, 3],
         budgetBytes: 1,
+        minFlopsPerValue: 16,
       });
       x.dispose();
       expect(r!.perPatch.some((v) => v !== 0)).toBe(true);

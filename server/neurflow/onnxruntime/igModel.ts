@@ -176,9 +176,14 @@ export function compileSharedIg(
   lower: string,
   upper: string,
   shapes: ReadonlyMap<string, readonly number[]>,
+  minFlopsPerValue = SHARE_MIN_FLOPS_PER_VALUE,
 ): { forward: Uint8Array; perTarget: Uint8Array; shared: SharedTensor[] } | null {
   const perTarget = compile(g, lower, upper, shapes, { kind: "perTarget" });
   if (perTarget.shared.length === 0) return null;
+  // worth it only where the shared part computes much per value it hands over (a full convolution:
+  // thousands of FLOPs per value; a ReLU or a depthwise convolution alone: none or a few dozen)
+  const handed = perTarget.shared.reduce((a, t) => a + t.shape.reduce((x, d) => x * d, 1), 0);
+  if (perTarget.sharedFlops < minFlopsPerValue * handed) return null;
   const forward = compile(g, lower, upper, shapes, { kind: "forward", outputs: perTarget.shared });
   return { forward: forward.bytes, perTarget: perTarget.bytes, shared: perTarget.shared };
 }
@@ -195,13 +200,36 @@ type Variant = { kind: "whole" } | { kind: "perTarget" } | { kind: "forward"; ou
 
 const SHARED_PREFIX = "nf/shared/";
 
+/** Least FLOPs of shared forward work per value handed to the per-target model for sharing to pay. */
+export const SHARE_MIN_FLOPS_PER_VALUE = 256;
+
+/** Multiply-add FLOPs of one row of a convolution or dense node (0 for other ops). */
+function nodeFlops(
+  n: NodeProto,
+  shapeOf: (t: string) => readonly number[],
+  constShape: (t: string) => readonly number[],
+): number {
+  const out = n.output?.[0];
+  if (!out) return 0;
+  const outSize = shapeOf(out).reduce((a, d) => a * d, 1);
+  if (n.opType === "Conv") {
+    const w = constShape(n.input![1]!);
+    return 2 * w.slice(1).reduce((a, d) => a * d, 1) * outSize;
+  }
+  if (n.opType === "Gemm" || n.opType === "MatMul") {
+    const x = shapeOf(n.input![0]!);
+    return 2 * (x[x.length - 1] ?? 1) * outSize;
+  }
+  return 0;
+}
+
 function compile(
   g: SourceGraph,
   lower: string,
   upper: string,
   shapes: ReadonlyMap<string, readonly number[]>,
   variant: Variant,
-): { bytes: Uint8Array; shared: SharedTensor[] } {
+): { bytes: Uint8Array; shared: SharedTensor[]; sharedFlops: number } {
   const opset = targetOpset(g.opset);
   const list = forwardList(g, lower, upper);
   const c = classify(list);
@@ -334,7 +362,7 @@ function compile(
       b.op("Identity", [made], {}, [t.name]);
       b.output(t.name, t.type, ["R", ...t.shape]);
     }
-    return { bytes: b.encode(opset), shared: [] };
+    return { bytes: b.encode(opset), shared: [], sharedFlops: 0 };
   }
 
   // reverse mode: rows, then the weighted sum over the nodes, then the prefix once
@@ -407,5 +435,7 @@ function compile(
   }
   b.output(IG_OUTPUTS.mean, "float32", ["P", xShape[0]!]);
   b.output(IG_OUTPUTS.total, "float32", ["P"]);
-  return { bytes: b.encode(opset), shared: [...sharedUsed.values()] };
+  let sharedFlops = 0;
+  for (const n of sharedRows) sharedFlops += nodeFlops(n, shapeOf, constShape);
+  return { bytes: b.encode(opset), shared: [...sharedUsed.values()], sharedFlops };
 }

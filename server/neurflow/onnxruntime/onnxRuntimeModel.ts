@@ -25,6 +25,16 @@ export interface ActivationOutputs {
   mapShapes: number[][];
 }
 
+/** How the targets of a pair share forward work (see sharedIntegratedGradients). */
+export interface SharingOptions {
+  /** The target's top patches, in the order of its maps (their ids across the pair). */
+  patchIds: readonly number[];
+  /** Most bytes of shared forward work kept for a pair. */
+  budgetBytes: number;
+  /** Least FLOPs of shared work per value handed over (default SHARE_MIN_FLOPS_PER_VALUE). */
+  minFlopsPerValue?: number;
+}
+
 export class OnnxRuntimeModel {
   private readonly sessions = new Map<string, Promise<{ session: OrtSession; upper: string; offset: number } | null>>();
   private readonly activationSessions = new Map<string, Promise<OrtSession>>();
@@ -166,14 +176,20 @@ export class OnnxRuntimeModel {
     return this.forwardCacheBytes;
   }
 
-  private async sharedSession(lower: string, upper: string, channel: number, rowShape: readonly number[]) {
+  private async sharedSession(
+    lower: string,
+    upper: string,
+    channel: number,
+    rowShape: readonly number[],
+    minFlopsPerValue?: number,
+  ) {
     const { target, offset } = await this.route(lower, upper, channel, rowShape);
-    const key = `${lower}\u0000${target}`;
+    const key = `${lower}\u0000${target}\u0000${minFlopsPerValue ?? "default"}`;
     let s = this.sharedSessions.get(key);
     if (!s) {
       s = (async () => {
         const shapes = await this.shapes(lower, target, rowShape);
-        const split = compileSharedIg(this.g, lower, target, shapes);
+        const split = compileSharedIg(this.g, lower, target, shapes, minFlopsPerValue);
         if (!split) return null;
         const [forward, perTarget] = await Promise.all([
           createSession(this.ort, split.forward, this.threads),
@@ -248,7 +264,7 @@ export class OnnxRuntimeModel {
     shape: readonly number[],
     rule: QuadratureRule,
     maxRowElements = 1 << 24,
-    sharing?: { patchIds: readonly number[]; budgetBytes: number },
+    sharing?: SharingOptions,
   ): Promise<IgResult | null> {
     if (this.closed) throw new Error("the onnxruntime model is closed");
     const rowShape = shape.slice(1);
@@ -309,12 +325,12 @@ export class OnnxRuntimeModel {
     shape: readonly number[],
     rule: QuadratureRule,
     maxRowElements: number,
-    sharing: { patchIds: readonly number[]; budgetBytes: number },
+    sharing: SharingOptions,
   ): Promise<IgResult | null> {
     const rowShape = shape.slice(1);
     let r: Awaited<ReturnType<OnnxRuntimeModel["sharedSession"]>>;
     try {
-      r = await this.sharedSession(lower, upper, target, rowShape);
+      r = await this.sharedSession(lower, upper, target, rowShape, sharing.minFlopsPerValue);
     } catch (e) {
       if (e instanceof UnsupportedSlice) return null;
       throw e;
