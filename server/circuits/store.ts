@@ -85,46 +85,49 @@ export function importCircuit(db: Db, c: Circuit, opts: StoreOptions = {}): numb
   const now = opts.now ?? Date.now();
   const groupPos = layoutNeuronGroups(c);
   const targetPos = layoutTargets(c);
-  return db.transaction((tx) => {
-    if (opts.runId != null) {
-      const existing = tx.select({ id: circuits.id }).from(circuits).where(eq(circuits.runId, opts.runId)).get();
-      if (existing) return existing.id;
-    }
-    const circuitId = tx
-      .insert(circuits)
-      .values({
-        runId: opts.runId ?? null,
-        modelId: opts.modelId ?? null,
-        format: c.format,
-        modelName: c.model.name,
-        modelClasses: c.model.classes,
-        modelInputSize: c.model.inputSize,
-        modelChecksum: c.model.checksum ?? null,
-        classIndex: c.class.index,
-        className: c.class.name,
-        params: c.params,
-        createdAt: c.createdAt,
-        timings: c.timings ?? null,
-        layerCount: c.layers.length,
-        targetCount: c.layers.reduce((a, l) => a + l.targets.length, 0),
-        neuronGroupCount: c.layers.reduce((a, l) => a + l.neuronGroups.length, 0),
-        patchCount: c.patches.length,
-        storedAt: now,
-        storedBy: opts.storedBy ?? null,
-      })
-      .returning({ id: circuits.id })
-      .get().id;
-    insertChunked(
-      c.images.map((name, idx) => ({ circuitId, idx, name })),
-      (rows) => tx.insert(circuitImages).values(rows).run(),
-    );
-    insertChunked(
-      c.patches.map(([imageIdx, x, y, size], idx) => ({ circuitId, idx, imageIdx, x, y, size })),
-      (rows) => tx.insert(circuitPatches).values(rows).run(),
-    );
-    c.layers.forEach((layer, li) => storeLayer(tx, circuitId, li, layer, groupPos[li]!, targetPos[li]!));
-    return circuitId;
-  });
+  return db.transaction(
+    (tx) => {
+      if (opts.runId != null) {
+        const existing = tx.select({ id: circuits.id }).from(circuits).where(eq(circuits.runId, opts.runId)).get();
+        if (existing) return existing.id;
+      }
+      const circuitId = tx
+        .insert(circuits)
+        .values({
+          runId: opts.runId ?? null,
+          modelId: opts.modelId ?? null,
+          format: c.format,
+          modelName: c.model.name,
+          modelClasses: c.model.classes,
+          modelInputSize: c.model.inputSize,
+          modelChecksum: c.model.checksum ?? null,
+          classIndex: c.class.index,
+          className: c.class.name,
+          params: c.params,
+          createdAt: c.createdAt,
+          timings: c.timings ?? null,
+          layerCount: c.layers.length,
+          targetCount: c.layers.reduce((a, l) => a + l.targets.length, 0),
+          neuronGroupCount: c.layers.reduce((a, l) => a + l.neuronGroups.length, 0),
+          patchCount: c.patches.length,
+          storedAt: now,
+          storedBy: opts.storedBy ?? null,
+        })
+        .returning({ id: circuits.id })
+        .get().id;
+      insertChunked(
+        c.images.map((name, idx) => ({ circuitId, idx, name })),
+        (rows) => tx.insert(circuitImages).values(rows).run(),
+      );
+      insertChunked(
+        c.patches.map(([imageIdx, x, y, size], idx) => ({ circuitId, idx, imageIdx, x, y, size })),
+        (rows) => tx.insert(circuitPatches).values(rows).run(),
+      );
+      c.layers.forEach((layer, li) => storeLayer(tx, circuitId, li, layer, groupPos[li]!, targetPos[li]!));
+      return circuitId;
+    },
+    { behavior: "immediate" },
+  );
 }
 
 function storeLayer(

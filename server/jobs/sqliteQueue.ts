@@ -83,24 +83,27 @@ export class SqliteJobQueue implements JobQueue {
     const problem = payloadProblem(kind, payload);
     if (problem) throw new Error(problem);
     const now = this.now();
-    return this.db.transaction(() => {
-      const row = this.db
-        .insert(jobs)
-        .values({
-          kind,
-          status: "queued",
-          payload,
-          priority: opts.priority ?? 0,
-          runAt: now + (opts.delayMs ?? 0),
-          maxAttempts: opts.maxAttempts ?? 3,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .returning()
-        .get();
-      this.event(row.id, "status", { status: "queued" });
-      return toRecord(row) as JobRecord<JobPayload<K>>;
-    });
+    return this.db.transaction(
+      () => {
+        const row = this.db
+          .insert(jobs)
+          .values({
+            kind,
+            status: "queued",
+            payload,
+            priority: opts.priority ?? 0,
+            runAt: now + (opts.delayMs ?? 0),
+            maxAttempts: opts.maxAttempts ?? 3,
+            createdAt: now,
+            updatedAt: now,
+          })
+          .returning()
+          .get();
+        this.event(row.id, "status", { status: "queued" });
+        return toRecord(row) as JobRecord<JobPayload<K>>;
+      },
+      { behavior: "immediate" },
+    );
   }
 
   async claim(workerId: string, opts: ClaimOptions): Promise<JobRecord | null> {
@@ -120,30 +123,33 @@ export class SqliteJobQueue implements JobQueue {
       .where(opts.kinds ? and(inArray(jobs.kind, [...opts.kinds]), claimable) : claimable)
       .orderBy(desc(jobs.priority), asc(jobs.id))
       .limit(1);
-    return this.db.transaction(() => {
-      const row = this.db
-        .update(jobs)
-        .set({
+    return this.db.transaction(
+      () => {
+        const row = this.db
+          .update(jobs)
+          .set({
+            status: "running",
+            leaseOwner: workerId,
+            leaseExpiresAt: now + opts.leaseMs,
+            heartbeatAt: now,
+            attempts: sql`${jobs.attempts} + 1`,
+            startedAt: sql`coalesce(${jobs.startedAt}, ${now})`,
+            updatedAt: now,
+          })
+          .where(inArray(jobs.id, next))
+          .returning()
+          .get();
+        if (!row) return null;
+        this.event(row.id, "status", {
           status: "running",
-          leaseOwner: workerId,
-          leaseExpiresAt: now + opts.leaseMs,
-          heartbeatAt: now,
-          attempts: sql`${jobs.attempts} + 1`,
-          startedAt: sql`coalesce(${jobs.startedAt}, ${now})`,
-          updatedAt: now,
-        })
-        .where(inArray(jobs.id, next))
-        .returning()
-        .get();
-      if (!row) return null;
-      this.event(row.id, "status", {
-        status: "running",
-        attempt: row.attempts,
-        worker: workerId,
-        resumed: row.checkpoint != null,
-      });
-      return toRecord(row);
-    });
+          attempt: row.attempts,
+          worker: workerId,
+          resumed: row.checkpoint != null,
+        });
+        return toRecord(row);
+      },
+      { behavior: "immediate" },
+    );
   }
 
   async renew(jobId: number, workerId: string, leaseMs: number): Promise<LeaseState> {
@@ -159,30 +165,36 @@ export class SqliteJobQueue implements JobQueue {
 
   async progress(jobId: number, workerId: string, u: ProgressUpdate): Promise<LeaseState> {
     const fraction = Math.min(1, Math.max(0, Number.isFinite(u.fraction) ? u.fraction : 0));
-    return this.db.transaction(() => {
-      const row = this.db
-        .update(jobs)
-        .set({ progress: fraction, message: u.message ?? null, updatedAt: this.now() })
-        .where(this.held(jobId, workerId))
-        .returning({ cancelRequested: jobs.cancelRequested })
-        .get();
-      if (!row) return LOST;
-      this.event(jobId, "progress", { fraction, message: u.message ?? null, ...u.data });
-      return { held: true, cancelRequested: row.cancelRequested };
-    });
+    return this.db.transaction(
+      () => {
+        const row = this.db
+          .update(jobs)
+          .set({ progress: fraction, message: u.message ?? null, updatedAt: this.now() })
+          .where(this.held(jobId, workerId))
+          .returning({ cancelRequested: jobs.cancelRequested })
+          .get();
+        if (!row) return LOST;
+        this.event(jobId, "progress", { fraction, message: u.message ?? null, ...u.data });
+        return { held: true, cancelRequested: row.cancelRequested };
+      },
+      { behavior: "immediate" },
+    );
   }
 
   async log(jobId: number, workerId: string, message: string, data: Record<string, unknown> = {}): Promise<LeaseState> {
-    return this.db.transaction(() => {
-      const row = this.db
-        .select({ cancelRequested: jobs.cancelRequested })
-        .from(jobs)
-        .where(this.held(jobId, workerId))
-        .get();
-      if (!row) return LOST;
-      this.event(jobId, "log", { message, ...data });
-      return { held: true, cancelRequested: row.cancelRequested };
-    });
+    return this.db.transaction(
+      () => {
+        const row = this.db
+          .select({ cancelRequested: jobs.cancelRequested })
+          .from(jobs)
+          .where(this.held(jobId, workerId))
+          .get();
+        if (!row) return LOST;
+        this.event(jobId, "log", { message, ...data });
+        return { held: true, cancelRequested: row.cancelRequested };
+      },
+      { behavior: "immediate" },
+    );
   }
 
   async checkpoint(
@@ -191,17 +203,20 @@ export class SqliteJobQueue implements JobQueue {
     checkpoint: unknown,
     data: Record<string, unknown> = {},
   ): Promise<LeaseState> {
-    return this.db.transaction(() => {
-      const row = this.db
-        .update(jobs)
-        .set({ checkpoint, updatedAt: this.now() })
-        .where(this.held(jobId, workerId))
-        .returning({ cancelRequested: jobs.cancelRequested })
-        .get();
-      if (!row) return LOST;
-      this.event(jobId, "checkpoint", data);
-      return { held: true, cancelRequested: row.cancelRequested };
-    });
+    return this.db.transaction(
+      () => {
+        const row = this.db
+          .update(jobs)
+          .set({ checkpoint, updatedAt: this.now() })
+          .where(this.held(jobId, workerId))
+          .returning({ cancelRequested: jobs.cancelRequested })
+          .get();
+        if (!row) return LOST;
+        this.event(jobId, "checkpoint", data);
+        return { held: true, cancelRequested: row.cancelRequested };
+      },
+      { behavior: "immediate" },
+    );
   }
 
   private settle(
@@ -210,18 +225,21 @@ export class SqliteJobQueue implements JobQueue {
     set: Partial<typeof jobs.$inferInsert>,
     data: Record<string, unknown>,
   ): boolean {
-    return this.db.transaction(() => {
-      const now = this.now();
-      const row = this.db
-        .update(jobs)
-        .set({ ...set, leaseOwner: null, leaseExpiresAt: null, updatedAt: now })
-        .where(this.held(jobId, workerId))
-        .returning({ id: jobs.id })
-        .get();
-      if (!row) return false;
-      this.event(jobId, "status", data);
-      return true;
-    });
+    return this.db.transaction(
+      () => {
+        const now = this.now();
+        const row = this.db
+          .update(jobs)
+          .set({ ...set, leaseOwner: null, leaseExpiresAt: null, updatedAt: now })
+          .where(this.held(jobId, workerId))
+          .returning({ id: jobs.id })
+          .get();
+        if (!row) return false;
+        this.event(jobId, "status", data);
+        return true;
+      },
+      { behavior: "immediate" },
+    );
   }
 
   async complete(jobId: number, workerId: string, result: unknown): Promise<boolean> {
@@ -257,55 +275,61 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async cancel(jobId: number): Promise<JobStatus | null> {
-    return this.db.transaction(() => {
-      const now = this.now();
-      const job = this.db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, jobId)).get();
-      if (!job) return null;
-      if (job.status === "queued") {
-        this.db
-          .update(jobs)
-          .set({ status: "canceled", finishedAt: now, updatedAt: now })
-          .where(and(eq(jobs.id, jobId), eq(jobs.status, "queued")))
-          .run();
-        this.event(jobId, "status", { status: "canceled" });
-        return "canceled";
-      }
-      if (job.status === "running") {
-        this.db.update(jobs).set({ cancelRequested: true, updatedAt: now }).where(eq(jobs.id, jobId)).run();
-        this.event(jobId, "log", { message: "cancel requested" });
-        return "running";
-      }
-      return job.status;
-    });
+    return this.db.transaction(
+      () => {
+        const now = this.now();
+        const job = this.db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, jobId)).get();
+        if (!job) return null;
+        if (job.status === "queued") {
+          this.db
+            .update(jobs)
+            .set({ status: "canceled", finishedAt: now, updatedAt: now })
+            .where(and(eq(jobs.id, jobId), eq(jobs.status, "queued")))
+            .run();
+          this.event(jobId, "status", { status: "canceled" });
+          return "canceled";
+        }
+        if (job.status === "running") {
+          this.db.update(jobs).set({ cancelRequested: true, updatedAt: now }).where(eq(jobs.id, jobId)).run();
+          this.event(jobId, "log", { message: "cancel requested" });
+          return "running";
+        }
+        return job.status;
+      },
+      { behavior: "immediate" },
+    );
   }
 
   async reapExpired(): Promise<JobRecord[]> {
-    return this.db.transaction(() => {
-      const now = this.now();
-      const expired = and(eq(jobs.status, "running"), lt(jobs.leaseExpiresAt, now));
-      const canceled = this.db
-        .update(jobs)
-        .set({ status: "canceled", leaseOwner: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now })
-        .where(and(expired, eq(jobs.cancelRequested, true)))
-        .returning()
-        .all();
-      const failed = this.db
-        .update(jobs)
-        .set({
-          status: "failed",
-          error: sql`coalesce(${jobs.error} || '; ', '') || 'the worker stopped responding (lease expired) on the last allowed attempt'`,
-          leaseOwner: null,
-          leaseExpiresAt: null,
-          finishedAt: now,
-          updatedAt: now,
-        })
-        .where(and(expired, sql`${jobs.attempts} >= ${jobs.maxAttempts}`))
-        .returning()
-        .all();
-      for (const j of canceled) this.event(j.id, "status", { status: "canceled" });
-      for (const j of failed) this.event(j.id, "status", { status: "failed", error: j.error });
-      return [...canceled, ...failed].map(toRecord);
-    });
+    return this.db.transaction(
+      () => {
+        const now = this.now();
+        const expired = and(eq(jobs.status, "running"), lt(jobs.leaseExpiresAt, now));
+        const canceled = this.db
+          .update(jobs)
+          .set({ status: "canceled", leaseOwner: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now })
+          .where(and(expired, eq(jobs.cancelRequested, true)))
+          .returning()
+          .all();
+        const failed = this.db
+          .update(jobs)
+          .set({
+            status: "failed",
+            error: sql`coalesce(${jobs.error} || '; ', '') || 'the worker stopped responding (lease expired) on the last allowed attempt'`,
+            leaseOwner: null,
+            leaseExpiresAt: null,
+            finishedAt: now,
+            updatedAt: now,
+          })
+          .where(and(expired, sql`${jobs.attempts} >= ${jobs.maxAttempts}`))
+          .returning()
+          .all();
+        for (const j of canceled) this.event(j.id, "status", { status: "canceled" });
+        for (const j of failed) this.event(j.id, "status", { status: "failed", error: j.error });
+        return [...canceled, ...failed].map(toRecord);
+      },
+      { behavior: "immediate" },
+    );
   }
 
   async get(jobId: number): Promise<JobRecord | null> {
