@@ -4,7 +4,7 @@
  * succeeds once with the circuit of an undisturbed run, and nothing is computed twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq, inArray } from "drizzle-orm";
@@ -12,6 +12,7 @@ import { circuits, jobEvents, jobs } from "~/db/schema";
 import { BullmqJobQueue } from "~/server/jobs/bullmqQueue";
 import { fakeEngine } from "../helpers/fakeEngine";
 import { FIXTURE_IMAGES, modelForm } from "../helpers/fixtures";
+import { spawnFakeWorker, waitFor } from "../helpers/fakeWorkers";
 import { startRedis, type RedisServer } from "../helpers/redisServer";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
 
@@ -31,10 +32,8 @@ afterAll(async () => {
 });
 
 function startWorker(trace: string): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", join("tests", "helpers", "fakeWorkerMain.ts")], {
-    cwd: process.cwd(),
-    env: {
-      ...process.env,
+  return spawnFakeWorker(
+    {
       NEURFLOW_DB: env.dbPath,
       NEURFLOW_QUEUE: redis.url,
       NEURFLOW_QUEUE_PREFIX: "restart",
@@ -43,22 +42,8 @@ function startWorker(trace: string): ChildProcess {
       FAKE_LAYER_DELAY_MS: "400",
       FAKE_TRACE_FILE: trace,
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout!.on("data", () => {});
-  child.stderr!.on("data", (d) => process.stderr.write(d));
-  children.push(child);
-  return child;
-}
-
-async function waitFor<T>(what: string, f: () => T | undefined | null | false, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    children,
+  );
 }
 
 describe("a Redis restart while worker processes run", () => {

@@ -9,6 +9,12 @@ import type { z } from "zod";
 import type { JobKind } from "~/db/schema";
 import type { EnqueueOptions, JobQueue, JobRecord } from "../queue";
 
+/** What is wrong with a payload of `kind`, in one line: "bad circuit payload: runId: …". */
+export function payloadIssue(kind: string, error: z.ZodError): string {
+  const i = error.issues[0];
+  return `bad ${kind} payload: ${i ? `${i.path.join(".") || "(root)"}: ${i.message}` : "invalid"}`;
+}
+
 export interface JobDefinition<K extends JobKind, S extends z.ZodType> {
   kind: K;
   payload: S;
@@ -29,10 +35,7 @@ export function defineJob<K extends JobKind, S extends z.ZodType>(
     maxAttempts: defaults.maxAttempts,
     async enqueue(queue, input, opts = {}) {
       const parsed = payload.safeParse(input);
-      if (!parsed.success) {
-        const i = parsed.error.issues[0];
-        throw new Error(`bad ${kind} payload: ${i ? `${i.path.join(".") || "(root)"}: ${i.message}` : "invalid"}`);
-      }
+      if (!parsed.success) throw new Error(payloadIssue(kind, parsed.error));
       const record = await queue.enqueue(kind, parsed.data as never, { maxAttempts: defaults.maxAttempts, ...opts });
       return record as JobRecord<z.output<S>>;
     },
