@@ -136,50 +136,37 @@ describe("integrated gradients on onnxruntime", () => {
     });
   }
 
-  it("a shared part too cheap for what it hands over is not shared (the default bar)", async () => {
-    const ortModel = (await OnnxRuntimeModel.open(modelPath("resnet_blocks"), undefined))!;
-    const graph: TensorGraph = importOnnx(readFileSync(modelPath("resnet_blocks")));
-    try {
-      const names = graph.nodes.map((n) => n.outputs[0]!).filter(Boolean);
-      const x = tf.tidy(
-        () => graph.run({ [graph.inputName]: randomTensor([4, 32, 32, 3], 5, -2, 2) }, [names[11]!])[0]!,
-      );
-      const data = (await x.data()) as Float32Array;
-      const r = await ortModel.integratedGradients(names[11]!, names[23]!, 0, data, x.shape, rule, 1 << 24, {
-        patchIds: [0, 1, 2, 3],
-        budgetBytes: 1 << 30,
-      });
-      x.dispose();
-      expect(r!.perPatch.some((v) => v !== 0)).toBe(true);
-      expect(ortModel.sharedForwardBytes).toBe(0);
-    } finally {
-      graph.dispose();
-      await ortModel.close();
-    }
-  });
-
-  it("without room for the shared forward work a target runs its whole model", async () => {
-    const ortModel = (await OnnxRuntimeModel.open(modelPath("resnet_blocks"), undefined))!;
-    const graph: TensorGraph = importOnnx(readFileSync(modelPath("resnet_blocks")));
-    try {
-      const names = graph.nodes.map((n) => n.outputs[0]!).filter(Boolean);
-      const x = tf.tidy(
-        () => graph.run({ [graph.inputName]: randomTensor([4, 32, 32, 3], 5, -2, 2) }, [names[11]!])[0]!,
-      );
-      const data = (await x.data()) as Float32Array;
-      const r = await ortModel.integratedGradients(names[11]!, names[23]!, 0, data, x.shape, rule, 1 << 24, {
-        patchIds: [0, 1, 2, 3],
-        budgetBytes: 1,
-        minFlopsPerValue: 16,
-      });
-      x.dispose();
-      expect(r!.perPatch.some((v) => v !== 0)).toBe(true);
-      expect(ortModel.sharedForwardBytes).toBe(0);
-    } finally {
-      graph.dispose();
-      await ortModel.close();
-    }
-  });
+  // [what, sharing options]: neither shares, and each target gets its whole model's result
+  const notShared: [string, { budgetBytes: number; minFlopsPerValue?: number }][] = [
+    ["a shared part too cheap for what it hands over is not shared (the default bar)", { budgetBytes: 1 << 30 }],
+    [
+      "without room for the shared forward work a target runs its whole model",
+      { budgetBytes: 1, minFlopsPerValue: 16 },
+    ],
+  ];
+  for (const [what, options] of notShared) {
+    it(what, async () => {
+      const ortModel = (await OnnxRuntimeModel.open(modelPath("resnet_blocks"), undefined))!;
+      const graph: TensorGraph = importOnnx(readFileSync(modelPath("resnet_blocks")));
+      try {
+        const names = graph.nodes.map((n) => n.outputs[0]!).filter(Boolean);
+        const x = tf.tidy(
+          () => graph.run({ [graph.inputName]: randomTensor([4, 32, 32, 3], 5, -2, 2) }, [names[11]!])[0]!,
+        );
+        const data = (await x.data()) as Float32Array;
+        const r = await ortModel.integratedGradients(names[11]!, names[23]!, 0, data, x.shape, rule, 1 << 24, {
+          patchIds: [0, 1, 2, 3],
+          ...options,
+        });
+        x.dispose();
+        expect(r!.perPatch.some((v) => v !== 0)).toBe(true);
+        expect(ortModel.sharedForwardBytes).toBe(0);
+      } finally {
+        graph.dispose();
+        await ortModel.close();
+      }
+    });
+  }
 
   it("refuses by name what it cannot differentiate (the engine then uses TensorFlow.js)", async () => {
     const shape = await compare("tv_shufflenet_v2_tiny", 32, 11, 34, 0);
