@@ -218,7 +218,11 @@ export async function handleWorkerApi(req: Request, segments: string[], deps: Wo
       });
     } catch (e) {
       if (e instanceof FileRefused)
-        return refuse(e.status, e.status === 404 ? "not_found" : e.status === 413 ? "too_large" : "bad_request", e.message);
+        return refuse(
+          e.status,
+          e.status === 404 ? "not_found" : e.status === 413 ? "too_large" : "bad_request",
+          e.message,
+        );
       throw e;
     }
   }

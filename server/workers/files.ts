@@ -50,7 +50,8 @@ export async function modelFileRefs(db: Db, modelId: number): Promise<{ manifest
   const m = db.select().from(models).where(eq(models.id, modelId)).get();
   if (!m) return null;
   const names: string[] = [];
-  for (const e of await readdir(m.dir, { withFileTypes: true })) if (e.isFile() && isPlainFileName(e.name)) names.push(e.name);
+  for (const e of await readdir(m.dir, { withFileTypes: true }))
+    if (e.isFile() && isPlainFileName(e.name)) names.push(e.name);
   names.sort();
   const manifest = m.manifestPath.slice(m.dir.length + 1);
   if (!names.includes(manifest)) throw new Error(`model ${modelId}: its manifest is not in its folder`);

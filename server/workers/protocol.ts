@@ -140,7 +140,13 @@ const circuitForLabels = z.object({
     }),
   ),
   edges: z.array(
-    z.object({ layer: z.number().int(), child: z.number().int(), parent: z.number().int(), rowId: id, weight: z.number() }),
+    z.object({
+      layer: z.number().int(),
+      child: z.number().int(),
+      parent: z.number().int(),
+      rowId: id,
+      weight: z.number(),
+    }),
   ),
   patches: z.array(patchBox),
   imageNames: z.array(z.string()),
@@ -181,7 +187,10 @@ export const WORKER_OPS = {
       .strict(),
     output: leaseState,
   },
-  log: { input: z.object({ ...onJob, message: text(10_000), data: jsonRecord.optional() }).strict(), output: leaseState },
+  log: {
+    input: z.object({ ...onJob, message: text(10_000), data: jsonRecord.optional() }).strict(),
+    output: leaseState,
+  },
   checkpoint: {
     input: z.object({ ...onJob, checkpoint: z.unknown(), data: jsonRecord.optional() }).strict(),
     output: leaseState,

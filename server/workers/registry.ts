@@ -48,11 +48,7 @@ export function registerWorker(db: Db, tokenId: number, hello: WorkerHello, now 
 
 /** True when `workerId` registered with this token (a token cannot speak for another token's workers). */
 export function workerBelongsTo(db: Db, workerId: string, tokenId: number): boolean {
-  const row = db
-    .select({ tokenId: workerNodes.tokenId })
-    .from(workerNodes)
-    .where(eq(workerNodes.id, workerId))
-    .get();
+  const row = db.select({ tokenId: workerNodes.tokenId }).from(workerNodes).where(eq(workerNodes.id, workerId)).get();
   return row?.tokenId === tokenId;
 }
 

@@ -83,7 +83,8 @@ export class FileCache {
     const count = new Transform({
       transform(chunk: Buffer, _enc, done) {
         bytes += chunk.length;
-        if (bytes > limit) return done(new Error(`${ref.name}: the platform sent more than the ${ref.size} bytes it listed`));
+        if (bytes > limit)
+          return done(new Error(`${ref.name}: the platform sent more than the ${ref.size} bytes it listed`));
         hash.update(chunk);
         done(null, chunk);
       },
@@ -94,7 +95,9 @@ export class FileCache {
       if (bytes !== ref.size) throw new Error(`${ref.name}: ${bytes} bytes arrived, the platform listed ${ref.size}`);
       const digest = hash.digest("hex");
       if (digest !== ref.sha256)
-        throw new Error(`${ref.name}: checksum ${digest.slice(0, 12)}… does not match the listed ${ref.sha256.slice(0, 12)}…`);
+        throw new Error(
+          `${ref.name}: checksum ${digest.slice(0, 12)}… does not match the listed ${ref.sha256.slice(0, 12)}…`,
+        );
       await rename(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true });

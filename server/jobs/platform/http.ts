@@ -88,7 +88,9 @@ export class WorkerApiClient {
         failure = `HTTP ${res.status}`;
         await res.body?.cancel();
       } catch (e) {
-        failure = (e as Error).cause ? String(((e as Error).cause as Error).message ?? (e as Error).cause) : (e as Error).message;
+        failure = (e as Error).cause
+          ? String(((e as Error).cause as Error).message ?? (e as Error).cause)
+          : (e as Error).message;
         if (attempt >= tries)
           throw new WorkerApiError("unreachable", `the platform at ${this.opts.url} does not answer: ${failure}`);
       }

@@ -14,7 +14,12 @@ export function circuitRunRecord(
   runId: number,
 ):
   | { ok: false; error: string }
-  | { ok: true; run: typeof runs.$inferSelect; model: typeof models.$inferSelect; dataset: typeof datasets.$inferSelect } {
+  | {
+      ok: true;
+      run: typeof runs.$inferSelect;
+      model: typeof models.$inferSelect;
+      dataset: typeof datasets.$inferSelect;
+    } {
   const run = db.select().from(runs).where(eq(runs.id, runId)).get();
   if (!run) return { ok: false, error: `run ${runId} no longer exists` };
   const model = db.select().from(models).where(eq(models.id, run.modelId)).get();

@@ -48,11 +48,17 @@ export async function connectRemote(opts: {
     });
   } catch (e) {
     if (e instanceof WorkerApiError && (e.code === "revoked" || e.code === "unauthorized"))
-      throw new Error(`the platform at ${opts.platformUrl} refuses this worker's token: ${e.message.replace(/^hello: /, "")}`);
+      throw new Error(
+        `the platform at ${opts.platformUrl} refuses this worker's token: ${e.message.replace(/^hello: /, "")}`,
+      );
     throw e;
   }
   if (!hello.queueOk)
     throw new Error(`the platform's queue (${hello.queue}) does not answer: ${hello.queueError ?? "unknown error"}`);
-  const cache = new FileCache(opts.cacheRoot ?? workerCacheRoot(), (ref) => api.file(ref), Math.max(limits.modelBytes, limits.imageBytes));
+  const cache = new FileCache(
+    opts.cacheRoot ?? workerCacheRoot(),
+    (ref) => api.file(ref),
+    Math.max(limits.modelBytes, limits.imageBytes),
+  );
   return { api, queue: new RemoteJobQueue(api), platform: httpPlatform(api, cache), cache, queueWhere: hello.queue };
 }
