@@ -7,7 +7,8 @@
  * mid-run; a label job against the local OpenAI-compatible server, its worker SIGKILLed.
  */
 import { createHash } from "node:crypto";
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { and, eq, inArray } from "drizzle-orm";
@@ -315,4 +316,342 @@ describe("a label job on remote workers", () => {
     i.kill("SIGTERM");
     expect(env.db.select().from(workerNodes).all().length).toBeGreaterThan(0);
   }, 150_000);
+});
+
+describe("the internal worker API against a caller it should refuse", () => {
+  const api = (path: string) => `${server.url}/api/internal/worker${path}`;
+  const post = (path: string, body: unknown, headers: Record<string, string>) =>
+    fetch(api(path), {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+  let token: string;
+  let auth: Record<string, string>;
+  const workerId = "tester:1:abcdef";
+  beforeAll(async () => {
+    token = (await newToken("api-tests")).token;
+    auth = { authorization: `Bearer ${token}` };
+    const hello = await post("/rpc/hello", { workerId, host: "tester", backend: "fake", kinds: ["circuit"] }, auth);
+    expect(hello.status).toBe(200);
+    expect(await hello.json()).toMatchObject({ queueOk: true });
+  });
+
+  function snapshot(): string {
+    return ["jobs", "runs", "circuits", "labels", "models"]
+      .map((t) => JSON.stringify(env.db.$client.prepare(`select * from ${t}`).all()))
+      .join("\n");
+  }
+
+  it("refuses calls without a worker token: none, a user's session cookie, a malformed, an unknown one", async () => {
+    const before = snapshot();
+    const body = { workerId, kinds: ["circuit"], leaseMs: 5000 };
+    const cases: [Record<string, string>, string][] = [
+      [{}, "unauthorized"],
+      [{ cookie: `neurflow_session=${env.tokens.admin}` }, "unauthorized"],
+      [{ authorization: `Bearer ${env.tokens.admin}` }, "unauthorized"],
+      [{ authorization: "Bearer nfw_short" }, "unauthorized"],
+      [{ authorization: `Bearer nfw_${"A".repeat(43)}` }, "unauthorized"],
+      [{ authorization: `Basic ${Buffer.from("admin:admin-password").toString("base64")}` }, "unauthorized"],
+    ];
+    for (const [headers, code] of cases) {
+      const r = await post("/rpc/claim", body, headers);
+      expect(r.status, JSON.stringify(headers)).toBe(401);
+      expect(await r.json()).toMatchObject({ code });
+      const f = await fetch(api(`/files/model/${modelId}/manifest.json`), { headers });
+      expect(f.status).toBe(401);
+    }
+    expect(snapshot()).toBe(before);
+  });
+
+  it("a worker token opens no user procedure and no user file route", async () => {
+    for (const path of [
+      "/api/trpc/auth.me",
+      "/api/trpc/users.list",
+      "/api/trpc/workers.list",
+      "/api/trpc/models.list",
+    ]) {
+      const r = await fetch(`${server.url}${path}`, { headers: auth });
+      const text = await r.text();
+      if (path === "/api/trpc/auth.me") {
+        expect(r.status).toBe(200);
+        expect(text).toMatch(/"user":null/); // nobody signed in
+      } else expect(r.status, `${path}: ${text}`).toBe(401);
+    }
+    const m = await fetch(`${server.url}/api/trpc/runs.start`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ json: { modelId, datasetId, className: "bee", layers: ["fc", "layer4.1"] } }),
+    });
+    expect(m.status).toBe(401);
+  });
+
+  it("validates every call: unknown calls, wrong methods, non-JSON, bad fields, another token's worker id, an invalid circuit — nothing changes", async () => {
+    const before = snapshot();
+    const expectRefused = async (r: Response, status: number, code: string, match?: RegExp) => {
+      const body = (await r.json()) as { error: string; code: string };
+      expect(r.status, body.error).toBe(status);
+      expect(body.code).toBe(code);
+      if (match) expect(body.error).toMatch(match);
+    };
+    await expectRefused(await post("/rpc/dropTables", { workerId }, auth), 404, "not_found");
+    await expectRefused(await fetch(api("/rpc/claim"), { headers: auth }), 405, "bad_request");
+    await expectRefused(await post("/rpc/claim", "{not json", auth), 400, "bad_request", /not JSON/);
+    await expectRefused(
+      await post("/rpc/claim", { workerId, kinds: ["circuit"], leaseMs: "soon" }, auth),
+      400,
+      "bad_request",
+      /leaseMs/,
+    );
+    await expectRefused(
+      await post("/rpc/claim", { workerId, kinds: ["mining"], leaseMs: 5000 }, auth),
+      400,
+      "bad_request",
+      /kinds/,
+    );
+    await expectRefused(
+      await post("/rpc/claim", { workerId, kinds: ["circuit"], leaseMs: 5000, extra: 1 }, auth),
+      400,
+      "bad_request",
+    );
+    await expectRefused(
+      await post("/rpc/claim", { workerId: "has space", kinds: ["circuit"], leaseMs: 5000 }, auth),
+      400,
+      "bad_request",
+      /workerId/,
+    );
+    await expectRefused(
+      await post("/rpc/renew", { workerId, jobId: -1, leaseMs: 5000 }, auth),
+      400,
+      "bad_request",
+      /jobId/,
+    );
+    await expectRefused(
+      await post("/rpc/claim", { workerId: "someone-else:2:x", kinds: ["circuit"], leaseMs: 5000 }, auth),
+      403,
+      "bad_request",
+      /did not register with this token/,
+    );
+    await expectRefused(
+      await post("/rpc/updateRun", { workerId, runId: 1, patch: { modelId: 99 } }, auth),
+      400,
+      "bad_request",
+      /patch/,
+    );
+    await expectRefused(
+      await post("/rpc/setModelStatus", { workerId, modelId, status: "validating", message: "x" }, auth),
+      400,
+      "bad_request",
+      /status/,
+    );
+    const [run] = await startRuns(["tree"], ["fc", "layer4.1"]);
+    await env.as.annotator.runs.cancel({ id: run!.id });
+    const before2 = snapshot();
+    await expectRefused(
+      await post(
+        "/rpc/storeCircuit",
+        { workerId, runId: run!.id, circuit: { format: "neurflow-circuit/1", layers: "all" } },
+        auth,
+      ),
+      400,
+      "bad_request",
+      /neurflow-circuit\/1/,
+    );
+    await expectRefused(
+      await post(
+        "/rpc/labelSave",
+        {
+          workerId,
+          circuitId: 1,
+          target: { kind: "group", layer: 0, group: 0 },
+          revision: { expectedVersion: 0, text: "x", authorId: 1 },
+        },
+        auth,
+      ),
+      400,
+      "bad_request",
+    );
+    expect(snapshot()).toBe(before2);
+  });
+
+  it("a finished circuit is stored once even when two workers store it for the same run over HTTP", async () => {
+    const [r] = await startRuns(["car"], ["fc", "layer4.1"]);
+    const doc = await fakeEngine()(
+      {
+        manifestPath: "",
+        images: "",
+        className: "car",
+        layers: ["fc", "layer4.1"],
+        params: { preset: "default", ...params },
+      },
+      {},
+    );
+    const answers = await Promise.all(
+      [0, 1, 2].map(() =>
+        post("/rpc/storeCircuit", { workerId, runId: r!.id, circuit: doc }, auth).then((x) => x.json()),
+      ),
+    );
+    const ids = new Set(answers.map((a) => (a as { circuitId: number }).circuitId));
+    expect(ids.size).toBe(1);
+    expect(env.db.select().from(circuits).where(eq(circuits.runId, r!.id)).all()).toHaveLength(1);
+    await env.as.annotator.runs.cancel({ id: r!.id });
+  });
+
+  it("serves only listed files: no path traversal, no hidden or non-image files, no other folders", async () => {
+    const ok = await fetch(api(`/files/model/${modelId}/manifest.json`), { headers: auth });
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(await ok.text())).toHaveProperty("classes");
+    const img = await fetch(api(`/files/dataset/${datasetId}/bee/${readdirSync(join(FIXTURE_IMAGES, "bee"))[0]}`), {
+      headers: auth,
+    });
+    expect(img.status).toBe(200);
+    for (const [path, status] of [
+      [`/files/model/${modelId}/..%2F..%2Fdb.sqlite`, 400],
+      [`/files/model/${modelId}/%2E%2E`, 400],
+      [`/files/model/${modelId}/.hidden`, 400],
+      [`/files/dataset/${datasetId}/..%2F..%2F..%2Fetc/passwd.png`, 400],
+      [`/files/dataset/${datasetId}/..%2F..%2F..%2Fetc/passwd`, 400],
+      [`/files/dataset/${datasetId}/bee/notes.txt`, 400],
+      [`/files/dataset/${datasetId}/%2E%2E/x.png`, 400],
+      [`/files/model/0/manifest.json`, 400],
+      [`/files/model/1e3/manifest.json`, 400],
+      [`/files/model/999999/manifest.json`, 404],
+      [`/files/dataset/${datasetId}/bee/nothing-here.png`, 404],
+      [`/files/other/1/x`, 400],
+    ] as const) {
+      const r = await fetch(api(path), { headers: auth });
+      expect(r.status, path).toBe(status);
+    }
+  });
+
+  it("GET /api/health answers without secrets", async () => {
+    const r = await fetch(`${server.url}/api/health`);
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(JSON.parse(text)).toMatchObject({ status: "ok", database: "ok", queue: { kind: "redis", status: "ok" } });
+    expect(text).not.toMatch(/redis:\/\/|127\.0\.0\.1|neurflow-test|\.db|nfw_/);
+  });
+  it("refuses oversized bodies, declared or streamed, before reading them", async () => {
+    const big = JSON.stringify({ workerId, jobId: 1, message: "x".repeat(2 * 1024 * 1024) });
+    const declared = await post("/rpc/log", big, auth);
+    expect(declared.status).toBe(413);
+    expect(await declared.json()).toMatchObject({ code: "too_large" });
+    // no Content-Length: counted as it streams
+    const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent++ < 40) c.enqueue(chunk);
+        else c.close();
+      },
+    });
+    const streamed = await fetch(api("/rpc/log"), {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+  });
+});
+
+describe("npm run worker", () => {
+  /** server/jobs/workerMain.ts (the real engine's backend) with exactly `vars` of ours (no NEURFLOW_DB unless given). */
+  function workerMain(vars: Record<string, string>): {
+    child: ChildProcess;
+    out: () => string;
+    done: Promise<number | null>;
+  } {
+    const base = { ...process.env };
+    for (const k of Object.keys(base)) if (k.startsWith("NEURFLOW_") || k.startsWith("OPENAI_")) delete base[k];
+    const child = spawn(process.execPath, ["--import", "tsx", join("server", "jobs", "workerMain.ts")], {
+      cwd: process.cwd(),
+      env: { ...base, NEURFLOW_BACKEND: "wasm", NEURFLOW_WORKER_CACHE: join(env.dir, "cache-main"), ...vars },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(child);
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (out += d));
+    const done = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    return { child, out: () => out, done };
+  }
+  const closedPort = () =>
+    new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, "127.0.0.1", () => {
+        const a = s.address();
+        s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+      });
+    });
+
+  it("refuses to start, with a clear message, when its configuration is wrong", async () => {
+    const revoked = await newToken("revoked-box");
+    await env.as.admin.workers.revokeToken({ id: revoked.id });
+    const port = await closedPort();
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        {
+          NEURFLOW_DB: join(env.dir, "elsewhere.db"),
+          NEURFLOW_PLATFORM_URL: server.url,
+          NEURFLOW_WORKER_TOKEN: revoked.token,
+        },
+        /both NEURFLOW_DB and NEURFLOW_PLATFORM_URL are set/,
+      ],
+      [{ NEURFLOW_PLATFORM_URL: server.url }, /NEURFLOW_WORKER_TOKEN is not set/],
+      [{ NEURFLOW_PLATFORM_URL: server.url, NEURFLOW_WORKER_TOKEN: "secret" }, /not a worker token/],
+      [{ NEURFLOW_PLATFORM_URL: `${server.url}/app`, NEURFLOW_WORKER_TOKEN: revoked.token }, /origin/],
+      [
+        { NEURFLOW_PLATFORM_URL: server.url, NEURFLOW_WORKER_TOKEN: revoked.token, NEURFLOW_QUEUE: redis.url },
+        /never connects to Redis itself/,
+      ],
+      [
+        { NEURFLOW_PLATFORM_URL: server.url, NEURFLOW_WORKER_TOKEN: revoked.token },
+        /refuses this worker's token: .*revoked/,
+      ],
+      [
+        { NEURFLOW_PLATFORM_URL: server.url, NEURFLOW_WORKER_TOKEN: `nfw_${"B".repeat(43)}` },
+        /refuses this worker's token: unknown worker token/,
+      ],
+      [
+        { NEURFLOW_PLATFORM_URL: `http://127.0.0.1:${port}`, NEURFLOW_WORKER_TOKEN: revoked.token },
+        new RegExp(`the platform at http://127.0.0.1:${port} does not answer`),
+      ],
+      [
+        { NEURFLOW_DB: join(env.dir, "local-worker.db"), NEURFLOW_QUEUE: `redis://127.0.0.1:${port}` },
+        /the queue's Redis \(BullMQ on redis:\/\/127\.0\.0\.1:\d+ .*\) does not answer/,
+      ],
+    ];
+    // all at once: most of the time is each one loading the engine's backend
+    const runs = cases.map(([vars, message]) => ({ w: workerMain(vars), message }));
+    for (const { w, message } of runs) {
+      expect(await w.done, w.out()).toBe(2);
+      expect(w.out()).toMatch(message);
+      expect(w.out()).not.toMatch(/started:/);
+    }
+  }, 180_000);
+
+  it("with a good token: prints its backend, the queue and the platform, registers, and says goodbye on SIGTERM", async () => {
+    const { token } = await newToken("main-box");
+    const w = workerMain({
+      NEURFLOW_PLATFORM_URL: server.url,
+      NEURFLOW_WORKER_TOKEN: token,
+      NEURFLOW_WORKER_KINDS: "label",
+    });
+    const line = await waitFor("the start line", () => /started: .*\n/.exec(w.out())?.[0], 60_000);
+    expect(line).toMatch(/backend wasm/);
+    expect(line).toMatch(/queue BullMQ on redis:\/\/127\.0\.0\.1:\d+ \(prefix remote\)/);
+    expect(line).toContain(`serving the platform at ${server.url}`);
+    expect(line).toMatch(/kinds label;/);
+    const listed = () =>
+      env.db
+        .select()
+        .from(workerNodes)
+        .all()
+        .find((x) => x.id.includes(`:${w.child.pid}:`));
+    expect(listed()).toMatchObject({ backend: expect.stringMatching(/^wasm/), stoppedAt: null, kinds: ["label"] });
+    w.child.kill("SIGTERM");
+    expect(await w.done).toBe(0);
+    expect(listed()!.stoppedAt).not.toBeNull();
+  }, 90_000);
 });

@@ -61,10 +61,17 @@ export class WorkerApiClient {
   readonly base: string;
   readonly workerId: string;
   private refused: WorkerApiError | null = null;
+  private onRefused: ((e: WorkerApiError) => void) | undefined;
 
   constructor(private readonly opts: WorkerApiOptions) {
     this.base = new URL(WORKER_API_PATH, opts.url).href;
     this.workerId = opts.workerId;
+    this.onRefused = opts.onRefused;
+  }
+
+  /** What to do when the platform refuses the token from now on (set once the worker has started). */
+  setOnRefused(f: ((e: WorkerApiError) => void) | undefined): void {
+    this.onRefused = f;
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -115,7 +122,7 @@ export class WorkerApiClient {
     );
     if (res.status === 401 && !this.refused) {
       this.refused = err;
-      this.opts.onRefused?.(err);
+      this.onRefused?.(err);
     }
     return err;
   }

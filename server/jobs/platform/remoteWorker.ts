@@ -35,7 +35,6 @@ export async function connectRemote(opts: {
     url: opts.platformUrl,
     token: opts.token,
     workerId: opts.workerId,
-    onRefused: opts.onRefused,
     tries: opts.tries,
   });
   let hello;
@@ -53,6 +52,8 @@ export async function connectRemote(opts: {
       );
     throw e;
   }
+  // from here on a refused token stops the running worker (before, the refusal is this function's error)
+  api.setOnRefused(opts.onRefused);
   if (!hello.queueOk)
     throw new Error(`the platform's queue (${hello.queue}) does not answer: ${hello.queueError ?? "unknown error"}`);
   const cache = new FileCache(
