@@ -33,7 +33,11 @@ export function renderedPatchSource(db: Db, circuitId: number): PatchSource {
 export type PatchBox = [number, number, number, number];
 
 /** The viewer's rendering from the circuit's image files (`files[i]` is image i): what `renderedPatchSource` draws, on a machine without the database. */
-export function renderedFilePatchSource(files: readonly string[], inputSize: number, boxes: readonly PatchBox[]): PatchSource {
+export function renderedFilePatchSource(
+  files: readonly string[],
+  inputSize: number,
+  boxes: readonly PatchBox[],
+): PatchSource {
   return {
     async patch(index, side) {
       const box = boxes[index];

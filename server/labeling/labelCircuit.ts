@@ -367,8 +367,7 @@ async function labelGroups(run: LabelRun): Promise<void> {
 
 /** The explanation pass: the strongest edges into each parent, reasoned from both grids and both labels (those just written). */
 async function explainEdges(run: LabelRun): Promise<void> {
-  const { store, client, opts, data, limits, explainPrompt, budget, result, groupByKey, edgesToDo, shown, grid } =
-    run;
+  const { store, client, opts, data, limits, explainPrompt, budget, result, groupByKey, edgesToDo, shown, grid } = run;
   await pool(
     edgesToDo,
     limits.concurrency,

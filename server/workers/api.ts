@@ -14,6 +14,7 @@
  * The queue calls are the platform's own `JobQueue` (SQLite or BullMQ) on the worker's behalf, so
  * leases, fencing and the one-circuit-per-run rule hold exactly as for a local worker.
  */
+import type { z } from "zod";
 import type { Db } from "~/db/client";
 import { circuitSchema } from "~/server/neurflow/light";
 import { loadCircuitForLabels } from "~/server/labeling/circuitData";
@@ -73,7 +74,8 @@ async function queueAnswers(queue: JobQueue): Promise<string | null> {
   }
 }
 
-type Ops = { [O in WorkerOp]: (input: any, ctx: { tokenId: number }) => Promise<OpOutput<O>> };
+type OpParsed<O extends WorkerOp> = z.output<(typeof WORKER_OPS)[O]["input"]>;
+type Ops = { [O in WorkerOp]: (input: OpParsed<O>, ctx: { tokenId: number }) => Promise<OpOutput<O>> };
 
 function operations(deps: WorkerApiDeps): Ops {
   const { db, queue } = deps;
@@ -249,7 +251,8 @@ export async function handleWorkerApi(req: Request, segments: string[], deps: Wo
   if (op !== "hello" && !workerBelongsTo(deps.db, workerId, auth.tokenId))
     return refuse(403, "bad_request", `worker ${workerId} did not register with this token (call hello first)`);
   try {
-    const out = await operations(deps)[op as WorkerOp](input.data, { tokenId: auth.tokenId });
+    const run = operations(deps)[op as WorkerOp] as (i: unknown, c: { tokenId: number }) => Promise<unknown>;
+    const out = await run(input.data, { tokenId: auth.tokenId });
     return Response.json(out ?? null, { headers: { "cache-control": "no-store" } });
   } catch (e) {
     if (e instanceof OpRefused) return refuse(e.status, e.code, e.message);

@@ -444,6 +444,7 @@ describe("the internal worker API against a caller it should refuse", () => {
       "bad_request",
       /status/,
     );
+    expect(snapshot()).toBe(before);
     const [run] = await startRuns(["tree"], ["fc", "layer4.1"]);
     await env.as.annotator.runs.cancel({ id: run!.id });
     const before2 = snapshot();
