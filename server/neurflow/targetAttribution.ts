@@ -114,8 +114,6 @@ export type IgKernel = (
   x: tf.Tensor,
   rule: QuadratureRule,
   rowElements?: number,
-  /** The patch of each row of `x` (default: the task's top patches, where x has one row each). */
-  patchIds?: readonly number[],
 ) => Promise<IgResult | null>;
 
 /** Work another kernel library does in place of TensorFlow.js (see onnxruntime/). */
@@ -168,12 +166,6 @@ export function coreSetCertain(
  * (PARITY_THRESHOLDS), the estimate being that of the coarser rule.
  */
 export const EDGE_WEIGHT_ERROR_TOLERANCE = 5e-3;
-
-/**
- * Where the decision rule refines a target: the shares of its top patches (cumulative, largest
- * estimated error first) redone with the finest rule before the decision is checked again.
- */
-export const REFINE_SHARES = [0.1, 0.3, 1] as const;
 
 /** Whether the target's edge weights by `perPatch` and by the estimate differ by at most the tolerance. */
 export function edgeWeightsSettled(
@@ -240,21 +232,10 @@ export async function attributeTarget(
       task.target
     ]!;
     const slice = { graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor };
-    const finish = (r: IgResult, nodes: number): AttributionResult => {
-      const errors = task.topActivations.map((fx, i) => completenessError([r.totals[i]!], [fx], f0));
-      return {
-        perPatch: r.perPatch,
-        channels: r.channels,
-        totals: r.totals,
-        f0,
-        completeness: Math.max(0, ...errors),
-        nodes,
-      };
-    };
     const [first, ...finer] = settings.rules;
     if (!first) throw new Error("no quadrature rule given");
-    const igOf = async (xs: tf.Tensor, rule: QuadratureRule, patchIds?: readonly number[]) =>
-      (kernel && (await kernel(task, xs, rule, settings.igRowElements, patchIds))) ??
+    const igOf = async (xs: tf.Tensor, rule: QuadratureRule) =>
+      (kernel && (await kernel(task, xs, rule, settings.igRowElements))) ??
       integratedGradients(slice, task.target, xs, rule, settings.igRowElements);
     if (settings.decision && finer.length) {
       // the first rule. Its error estimate: the embedded rule's result from the same evaluations
@@ -268,48 +249,21 @@ export async function attributeTarget(
         (fx, i) => completenessError([ig.totals[i]!], [fx], f0) <= settings.tolerance,
       );
       const estimate = ig.embedded ?? (complete ? null : (await igOf(x, d.estimate)).perPatch);
-      const settled = (main: Float32Array, est: Float32Array) =>
-        coreSetCertain(main, est, P, ig.channels, d.tau, d.importance) &&
-        (!task.semanticGroups || edgeWeightsSettled(main, est, P, ig.channels, task.semanticGroups, d));
-      let nodes = first.alphas.length;
-      const finest = finer[finer.length - 1];
-      if (estimate && finest && !settled(ig.perPatch, estimate)) {
-        // the finest rule, patch by patch in order of their estimated error, until the rest cannot
-        // change the decision (a refined patch's error counts as 0); all patches at worst, as many
-        // evaluations as refining them at once
-        const C = ig.channels;
-        const est = Float32Array.from(estimate);
-        const mass = Array.from({ length: P }, (_, p) => {
-          let m = 0;
-          for (let c = 0; c < C; c++) m += Math.abs(ig.perPatch[p * C + c]! - est[p * C + c]!);
-          return m;
-        });
-        const order = mass.map((_, p) => p).sort((a, b) => mass[b]! - mass[a]! || a - b);
-        let refined = 0;
-        for (const share of REFINE_SHARES) {
-          const upto = Math.min(P, Math.max(refined + 1, Math.ceil(share * P)));
-          const batch = order.slice(refined, upto);
-          const xs = tf.gather(x, batch);
-          const again = await igOf(
-            xs,
-            finest,
-            batch.map((p) => task.topPatches[p]!),
-          );
-          xs.dispose();
-          batch.forEach((p, j) => {
-            const row = again.perPatch.subarray(j * C, (j + 1) * C);
-            ig.perPatch.set(row, p * C);
-            est.set(row, p * C);
-            ig.totals[p] = again.totals[j]!;
-          });
-          refined = upto;
-          nodes = finest.alphas.length;
-          if (refined === P || settled(ig.perPatch, est)) break;
-        }
-      } else if (!estimate && !complete && finest) {
-        return finish(await igOf(x, finest), finest.alphas.length);
-      }
-      return finish(ig, nodes);
+      const certain = estimate
+        ? coreSetCertain(ig.perPatch, estimate, P, ig.channels, d.tau, d.importance) &&
+          (!task.semanticGroups || edgeWeightsSettled(ig.perPatch, estimate, P, ig.channels, task.semanticGroups, d))
+        : complete;
+      const final = certain ? ig : await igOf(x, finer[finer.length - 1]!);
+      const errors = task.topActivations.map((fx, i) => completenessError([final.totals[i]!], [fx], f0));
+      const nodes = certain ? first.alphas.length : finer[finer.length - 1]!.alphas.length;
+      return {
+        perPatch: final.perPatch,
+        channels: final.channels,
+        totals: final.totals,
+        f0,
+        completeness: Math.max(0, ...errors),
+        nodes,
+      };
     }
     const ig = await igOf(x, first);
     const errors = task.topActivations.map((fx, i) => completenessError([ig.totals[i]!], [fx], f0));

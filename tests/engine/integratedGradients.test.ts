@@ -228,26 +228,6 @@ describe("attribution of one target", () => {
         decision: { tau, importance: "absMean", edgeNormalization: "sequential", estimate: embeddedRule(kronrod)! },
       });
     expect((await decide(open[0]!)).nodes).toBe(50);
-    // refinement goes patch by patch (largest estimated error first): each row is the 15-node or the
-    // 50-node one, and some open core set settles before every patch is redone
-    const onlyFine = await attributeTarget(model.graph, images, patches, task, { rules: [fine], tolerance: 1 });
-    const C = ig.channels;
-    const same = (a: Float32Array, b: Float32Array, p: number) =>
-      Array.from({ length: C }, (_, c) => Math.abs(a[p * C + c]! - b[p * C + c]!)).every((d) => d < 1e-6);
-    let partial = 0;
-    for (const tau of open) {
-      const r = await decide(tau);
-      expect(r.nodes).toBe(50);
-      let redone = 0;
-      for (let p = 0; p < P; p++) {
-        const isFine = same(r.perPatch, onlyFine.perPatch, p);
-        expect(isFine || same(r.perPatch, ig.perPatch, p)).toBe(true);
-        if (isFine) redone++;
-      }
-      expect(redone).toBeGreaterThan(0);
-      if (redone < P) partial++;
-    }
-    expect(partial).toBeGreaterThan(0);
     const kept = await decide(certain[0]!);
     expect(kept.nodes).toBe(15);
     kept.perPatch.forEach((v, i) => expect(v).toBeCloseTo(ig.perPatch[i]!, 5));

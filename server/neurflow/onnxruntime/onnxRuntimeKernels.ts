@@ -97,7 +97,7 @@ export function onnxRuntimeKernels(
       }
       return tf.tensor(data, [indices.length, ...rowShape]);
     },
-    async ig(task, x, rule, _rowElements, patchIds) {
+    async ig(task, x, rule) {
       // a circuit goes pair by pair: the sessions of finished pairs hold memory for nothing
       ortModel.releaseOtherPairs(task.lowerTensor);
       const data = (await x.data()) as Float32Array;
@@ -109,12 +109,10 @@ export function onnxRuntimeKernels(
         x.shape,
         rule,
         ONNXRUNTIME_ROW_ELEMENTS,
-        // the rows' patches: given, or the task's top patches in order
-        patchIds
-          ? { patchIds, budgetBytes: ONNXRUNTIME_SHARED_FORWARD_BYTES }
-          : x.shape[0] === task.topPatches.length
-            ? { patchIds: task.topPatches, budgetBytes: ONNXRUNTIME_SHARED_FORWARD_BYTES }
-            : undefined,
+        // the maps are the task's top patches in order (a subset of them is not: no sharing there)
+        x.shape[0] === task.topPatches.length
+          ? { patchIds: task.topPatches, budgetBytes: ONNXRUNTIME_SHARED_FORWARD_BYTES }
+          : undefined,
       );
     },
   };
