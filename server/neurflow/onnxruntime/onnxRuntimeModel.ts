@@ -288,7 +288,7 @@ export class OnnxRuntimeModel {
     const channels = rowShape[rowShape.length - 1]!;
     const N = rule.alphas.length;
     // patches per run: keep the rows' start tensors within the budget (all nodes of a patch together)
-    const patchesPerRun = Math.max(1, Math.floor(maxRowElements / Math.max(1, rowSize * N)));
+    const patchesPerRun = patchesPerIgRun(maxRowElements, rowSize, N);
     const perPatch = new Float32Array(P * channels);
     const embedded = rule.embedded ? new Float32Array(P * channels) : undefined;
     const totals = new Float64Array(P);
@@ -352,7 +352,7 @@ export class OnnxRuntimeModel {
     const P = shape[0]!;
     const rowSize = rowShape.reduce((a, b) => a * b, 1);
     const channels = rowShape[rowShape.length - 1]!;
-    const patchesPerRun = Math.max(1, Math.floor(maxRowElements / Math.max(1, rowSize * N)));
+    const patchesPerRun = patchesPerIgRun(maxRowElements, rowSize, N);
     const alpha = new this.ort.Tensor("float32", Float32Array.from(rule.alphas), [N]);
     // the shared forward of the patches not seen yet
     for (let i = 0; i < missing.length; i += patchesPerRun) {
@@ -439,4 +439,16 @@ function weightsTensor(ort: Ort, rule: QuadratureRule) {
   w.set(rule.weights);
   if (rule.embedded) w.set(rule.embedded, N);
   return new ort.Tensor("float32", w, [2, N]);
+}
+
+/**
+ * Rows (patch × node) an IG run takes at least, whatever the element budget: on large maps the
+ * budget alone would give tiny runs (ResNet50's layer4, 7×7×2048 per row: 2 patches, 30 rows at
+ * 2^22 elements); 160 keeps there the runs of about 165 rows that the earlier 2^24 budget gave.
+ */
+export const IG_MIN_ROWS = 160;
+
+/** Patches per IG run: the rows' start tensors within `maxRowElements`, but at least IG_MIN_ROWS rows. */
+export function patchesPerIgRun(maxRowElements: number, rowSize: number, nodes: number): number {
+  return Math.max(1, Math.floor(maxRowElements / Math.max(1, rowSize * nodes)), Math.ceil(IG_MIN_ROWS / nodes));
 }
