@@ -6,7 +6,6 @@
  */
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useMemo, useState, type ReactNode } from "react";
-import type { FaithfulnessResult } from "~/server/evaluations/compute";
 import {
   EVALUATION_DEFAULTS,
   EVALUATION_LIMITS,
@@ -29,10 +28,9 @@ import {
   type EvaluationsPageData,
   type StoredResult,
 } from "./shared";
+import { FaithfulnessCard } from "./FaithfulnessCard";
 import { PlotCard } from "./PlotCard";
 import {
-  faithfulnessCsv,
-  FaithfulnessPlot,
   fidelityOfNeuronsCsv,
   FidelityOfNeuronsPlot,
   fidelityOfWeightsCsv,
@@ -64,11 +62,15 @@ function Cost({
   params: Record<string, unknown>;
   data: EvaluationsPageData;
 }) {
-  const units = estimateUnits(kind, params, { layers: data.layers.length, tau: data.circuit.tau });
+  const units = estimateUnits(kind, params, {
+    layers: data.layers.length,
+    tau: data.circuit.tau,
+    groups: data.layers.reduce((n, l) => n + l.groups.length, 0),
+  });
   const what = kind === "faithfulness" || kind === "fidelityOfNeurons" ? "masked forward passes" : "knockouts";
   return (
     <span className="text-xs text-zinc-500">
-      ≈ {units.toLocaleString("en")} {what}
+      {kind === "faithfulness" ? "at most" : "≈"} {units.toLocaleString("en")} {what}
     </span>
   );
 }
@@ -368,7 +370,8 @@ function FaithfulnessForm({ start, pending }: FormProps) {
       pending={pending}
       note={
         <span className="text-xs text-zinc-500">
-          thresholds 0, 0.01, …, 1 (the viewer&apos;s slider); one pass per distinct set of visible groups
+          thresholds 0, 0.01, …, 1 (the viewer&apos;s slider), global and per layer; one pass per distinct set of
+          visible groups, and the random draws once per distinct size
         </span>
       }
     >
@@ -595,26 +598,14 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
       <Section
         id="faithfulness"
         title={EVALUATION_TITLES.faithfulness}
-        description="Class accuracy on the circuit's images when, at every layer the viewer shows below the logit, every neuron outside the groups visible at a threshold is zeroed (all layers at once), against as many random neurons. The viewer shows the value at its slider."
+        description="The class logit retained on the circuit's images (0: the masked layers emptied, 1: the full network) when, at every layer the viewer shows below the logit, every neuron outside the groups visible at a threshold is zeroed (all layers at once), over the whole threshold range, in both threshold modes, against random neurons of equal size per layer. The viewer draws the curve with its current threshold marked."
       >
         {form("faithfulness", <FaithfulnessForm data={data} start={doStart} pending={start.isPending} />)}
         <ResultPicker
           layers={data.layers}
           kind="faithfulness"
           results={byKind.get("faithfulness") ?? []}
-          render={(r) => {
-            const res = r.result as FaithfulnessResult;
-            return (
-              <PlotCard
-                name={file("faithfulness", r)}
-                csv={() => faithfulnessCsv(res)}
-                testId="plotcard-faithfulness"
-                caption={`${res.configs.length} distinct sets of visible groups · ${res.images} images · full model ${res.unmaskedAccuracy.toFixed(2)}`}
-              >
-                <FaithfulnessPlot result={res} />
-              </PlotCard>
-            );
-          }}
+          render={(r) => <FaithfulnessCard result={r.result} name={file("faithfulness", r)} />}
         />
       </Section>
 

@@ -18,6 +18,12 @@ export type {
   FalsePositive,
   GroupDependence,
 } from "./evaluations/classDependence";
+export type {
+  FaithfulnessCurveResult,
+  FaithfulnessCurvePoint,
+  FaithfulnessRandom,
+  FaithfulnessReference,
+} from "./evaluations/faithfulnessCurve";
 export { classDependenceSchema, parseClassDependence } from "./evaluations/classDependenceFormat";
 export { seededRandom, sampleWithoutReplacement, type Random } from "./evaluations/sampling";
 export { mean, sampleStd } from "./evaluations/statistics";
