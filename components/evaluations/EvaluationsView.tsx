@@ -11,6 +11,7 @@ import {
   EVALUATION_LIMITS,
   EVALUATION_TITLES,
   estimateUnits,
+  optimalityTaus,
   type EvaluationKindName,
 } from "~/lib/evaluations/params";
 import type { FidelityOfNeuronsResult, FidelityOfWeightsResult, OptimalityResult } from "~/server/neurflow";
@@ -184,7 +185,7 @@ function EvaluationForm({
 function OptimalityForm({ data, start, pending }: FormProps) {
   const d = EVALUATION_DEFAULTS.optimality;
   const [pairs, setPairs] = useState(data.layers.map((l) => l.index));
-  const [taus, setTaus] = useState(d.taus.join(", "));
+  const [taus, setTaus] = useState(optimalityTaus(data.circuit.tau).join(", "));
   const [targets, setTargets] = useState(String(d.targets));
   const [randomSets, setRandomSets] = useState(String(d.randomSets));
   const [k, setK] = useState(String(Math.min(d.k, data.circuit.patchCount)));
@@ -208,7 +209,7 @@ function OptimalityForm({ data, start, pending }: FormProps) {
       <div className="sm:col-span-3">
         <PairsField data={data} pairs={pairs} setPairs={setPairs} />
       </div>
-      <Field label="τ values" hint={`(up to ${EVALUATION_LIMITS.taus})`}>
+      <Field label="τ values" hint={`(up to ${EVALUATION_LIMITS.taus}; default: the circuit's τ and twice it)`}>
         <input className={inputClass} value={taus} onChange={(e) => setTaus(e.target.value)} name="taus" />
       </Field>
       <NumberField

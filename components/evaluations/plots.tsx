@@ -574,6 +574,21 @@ export function faithfulnessCsv(r: FaithfulnessResult): Csv {
   };
 }
 
+/** Runs of thresholds (ascending) that keep the same neurons per masked layer. */
+export function faithfulnessSegments(
+  result: FaithfulnessResult,
+  mode: ThresholdMode,
+): { from: number; to: number; neurons: number[] }[] {
+  const out: { from: number; to: number; neurons: number[] }[] = [];
+  for (const p of [...result.series[mode]].sort((a, b) => a.threshold - b.threshold)) {
+    const neurons = result.configs[p.config]!.neurons;
+    const last = out.at(-1);
+    if (last && last.neurons.join(",") === neurons.join(",")) last.to = p.threshold;
+    else out.push({ from: p.threshold, to: p.threshold, neurons });
+  }
+  return out;
+}
+
 /**
  * The faithfulness curve: logit retained (0 = the masked layers emptied, 1 = the full network) with
  * only the groups visible at each threshold kept, over the whole threshold range of one mode,
@@ -610,6 +625,7 @@ export function FaithfulnessPlot({
   const x = (t: number) => m.l + Math.min(1, Math.max(0, t)) * (W - m.l - m.r);
   const band = `central ${Math.round(result.interval * 100)}% of ${result.draws} random`;
   const marker = threshold != null ? (pts.filter((p) => p.t <= threshold + 1e-9).at(-1) ?? pts[0]) : undefined;
+  const segments = faithfulnessSegments(result, mode);
   return (
     <Svg
       width={W}
@@ -680,6 +696,14 @@ export function FaithfulnessPlot({
         >
           <title>{`threshold ${a.t}: logit retained ${fmt(a.c.logitRetained!)} with ${a.c.groups.length} groups (${a.c.neurons.join(" / ")} neurons)${a.c.random ? `; random ${fmt(a.c.random.mean)} [${fmt(a.c.random.low)}, ${fmt(a.c.random.high)}]` : ""}`}</title>
         </circle>
+      ))}
+      {segments.map((seg, i) => (
+        <g key={seg.from} data-testid="faith-segment" data-neurons={seg.neurons.join(",")}>
+          {i > 0 && <line x1={x(seg.from)} x2={x(seg.from)} y1={H - m.b} y2={H - m.b - 8} stroke={MUTED} />}
+          <text x={x(seg.from) + 3} y={H - m.b - 4} fill={MUTED} fontSize={9}>
+            {`${i === 0 ? "neurons kept " : ""}${seg.neurons.join("/")}`}
+          </text>
+        </g>
       ))}
       {marker && threshold != null && (
         <g data-testid="faith-marker" data-threshold={threshold} data-value={marker.c.logitRetained!}>

@@ -11,7 +11,7 @@
 import type { TRPCClient } from "@trpc/client";
 import type { inferRouterOutputs } from "@trpc/server";
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { FaithfulnessPlot } from "~/components/evaluations/plots";
+import { FaithfulnessPlot, faithfulnessSegments } from "~/components/evaluations/plots";
 import type { ThresholdMode } from "~/lib/circuits/visibility";
 import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 import { faithfulnessAt, isFaithfulnessCurve } from "~/lib/evaluations/faithfulness";
@@ -69,6 +69,7 @@ export function FaithfulnessBadge({
     () => (result ? faithfulnessAt(result, graph, threshold, mode) : null),
     [result, graph, threshold, mode],
   );
+  const segments = useMemo(() => (result ? faithfulnessSegments(result, mode) : []), [result, mode]);
   const job = state?.job;
   const running = job && (job.status === "queued" || job.status === "running");
   if (error)
@@ -101,8 +102,8 @@ export function FaithfulnessBadge({
               {rnd && (
                 <span className="text-zinc-500" data-testid="faithfulness-random">
                   {" "}
-                  · random neurons {rnd.mean.toFixed(2)} [{rnd.low.toFixed(2)}, {rnd.high.toFixed(2)}] · beats {beats}/
-                  {rnd.draws}
+                  · random sets of {at.config.neurons.join("/")} neurons: {rnd.mean.toFixed(2)} [{rnd.low.toFixed(2)},{" "}
+                  {rnd.high.toFixed(2)}] · beats {beats}/{rnd.draws}
                 </span>
               )}
             </span>
@@ -142,11 +143,20 @@ export function FaithfulnessBadge({
         >
           <FaithfulnessPlot result={result} mode={mode} threshold={threshold} />
           <p className="mt-1 text-xs text-zinc-500">
-            {mode === "global" ? "Global thresholds" : "Per-layer thresholds"} (the slider&apos;s mode); band: the
-            central {Math.round(result.interval * 100)}% of {result.draws} random neuron sets of the same size per
-            layer. A threshold where the green curve leaves the band keeps a circuit that explains more of the logit
-            than chance.
+            {mode === "global" ? "Global thresholds" : "Per-layer thresholds"} (the slider&apos;s mode). Kept: the
+            visible groups&apos; neurons in {result.layers.slice(0, -1).join(", ")} and their core neurons in{" "}
+            {result.layers.at(-1)}; everything else there is zeroed. 0 = those layers emptied, 1 = the full network.
+            Band: the central {Math.round(result.interval * 100)}% of {result.draws} random neuron sets of the same size
+            per layer. Above the band, the kept circuit explains more of the class logit than chance; where the curve
+            drops, the threshold removes neurons the class needs.
           </p>
+          {segments.length === 1 && (
+            <p className="mt-1 text-xs text-amber-700 dark:text-amber-400" data-testid="faithfulness-flat">
+              Every threshold keeps the same {segments[0]!.neurons.join(" / ")} neurons: the strongest group of each
+              layer already holds them all, so on this circuit the threshold changes the drawing, not the circuit that
+              is kept — any threshold is as faithful as 0.
+            </p>
+          )}
         </div>
       )}
     </>

@@ -68,6 +68,16 @@ export const EVALUATION_DEFAULTS = {
 /** The viewer slider's thresholds: 0, 0.01, …, 1. */
 export const SLIDER_THRESHOLDS = Array.from({ length: 101 }, (_, i) => i / 100);
 
+/**
+ * Default τ values of an optimality run on a circuit of core-set size `tau`: the circuit's own τ
+ * (are the core sets it uses better than random sets of their size?) and twice it (does the ranking
+ * still beat chance further down?). The engine's own defaults, the paper's 10, 30, 50, are for
+ * circuits with a τ of that order; on a τ 3 circuit they tested sets the circuit never uses.
+ */
+export function optimalityTaus(tau: number): number[] {
+  return [...new Set([tau, 2 * tau].filter((t) => t >= 1 && t <= EVALUATION_LIMITS.tau))];
+}
+
 const L = EVALUATION_LIMITS;
 const seed = z
   .number()
@@ -86,9 +96,8 @@ const pairs = uniqueList(z.number().int().min(0).max(1000), L.pairs, "layer pair
 export const optimalityParams = z
   .object({
     pairs: pairs.optional(),
-    taus: uniqueList(z.number().int().min(1).max(L.tau), L.taus, "τ").default(() => [
-      ...EVALUATION_DEFAULTS.optimality.taus,
-    ]),
+    /** Default: the circuit's τ and twice it (`optimalityTaus`, resolved by `checkAgainstCircuit`). */
+    taus: uniqueList(z.number().int().min(1).max(L.tau), L.taus, "τ").optional(),
     targets: z.number().int().min(1).max(L.targets).default(EVALUATION_DEFAULTS.optimality.targets),
     randomSets: z
       .number()
@@ -250,6 +259,8 @@ export function checkAgainstCircuit<R extends EvaluationRequest | { kind: "image
       checkK(facts, request.params.k);
       if (!facts.hasImages)
         throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
+      if (request.kind === "optimality" && !request.params.taus)
+        return { ...request, params: { ...request.params, taus: optimalityTaus(facts.tau) } };
       return request;
     }
     case "fidelityOfNeurons": {

@@ -169,10 +169,11 @@ export async function faithfulnessSeries(
   params: { thresholds: number[]; draws: number; seed: number },
   opts: ComputeOptions = {},
 ): Promise<FaithfulnessResult> {
-  const { faithfulnessCurve, faithfulnessLayers } = await import("~/server/neurflow");
+  const { faithfulnessCurve, faithfulnessLayers, lowestCoreNeurons } = await import("~/server/neurflow");
   const graph = loadGraph(db, circuitId);
   if (!graph) throw new EvaluationInputError(`circuit ${circuitId} no longer exists`);
-  // the viewer's ranks below the logit: layer pairs 1.., whose groups hold channels of their upper layer
+  // the viewer's ranks below the logit (layer pairs 1.., whose groups hold channels of their upper
+  // layer) and the lowest layer
   const layers = faithfulnessLayers(circuit);
   const configs: { groups: number[]; keep: number[][] }[] = [];
   const byKey = new Map<string, number>();
@@ -185,14 +186,21 @@ export async function faithfulnessSeries(
         config = configs.length;
         byKey.set(key, config);
         const vis = new Set(groups);
-        const keep = layers.map((_, j) => [
-          ...new Set(
-            graph.groups
-              .filter((g) => g.layer === j + 1 && vis.has(g.id))
-              .flatMap((g) => g.members.map((m) => m.neuron)),
-          ),
-        ]);
-        configs.push({ groups, keep: keep.map((k) => k.sort((x, y) => x - y)) });
+        // the visible groups' member neurons in every rank below the logit, then the lowest layer's
+        // core neurons of the visible targets of the last rank
+        const keep = circuit.layers
+          .slice(1)
+          .map((_, j) =>
+            [
+              ...new Set(
+                graph.groups
+                  .filter((g) => g.layer === j + 1 && vis.has(g.id))
+                  .flatMap((g) => g.members.map((m) => m.neuron)),
+              ),
+            ].sort((x, y) => x - y),
+          );
+        keep.push(lowestCoreNeurons(circuit, new Set(keep[keep.length - 1])));
+        configs.push({ groups, keep });
       }
       return { threshold, config };
     });

@@ -40,6 +40,7 @@ export {
 export {
   faithfulnessCurve,
   faithfulnessLayers,
+  lowestCoreNeurons,
   FAITHFULNESS_CURVE_DEFAULTS,
   type FaithfulnessCurveResult,
   type FaithfulnessCurvePoint,

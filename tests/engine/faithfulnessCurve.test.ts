@@ -9,7 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "~/server/neurflow/backend";
 import type { Circuit } from "~/server/neurflow/circuitFormat";
 import { loadEvaluationData, type EvaluationData } from "~/server/neurflow/evaluations/evaluationData";
-import { faithfulnessCurve, faithfulnessLayers, quantileSorted } from "~/server/neurflow/evaluations/faithfulnessCurve";
+import {
+  faithfulnessCurve,
+  faithfulnessLayers,
+  lowestCoreNeurons,
+  quantileSorted,
+} from "~/server/neurflow/evaluations/faithfulnessCurve";
 import { accuracyOf, layerWidth, maskedLogits } from "~/server/neurflow/masking";
 import { FIXTURE, FIXTURE_IMAGES } from "../helpers/fixtures";
 import { toyCircuit } from "../helpers/viewerSeed";
@@ -29,6 +34,7 @@ beforeAll(async () => {
   circuitNeurons = circuit.layers
     .slice(1)
     .map((l) => [...new Set(l.neuronGroups.flatMap((g) => g.members.map((m) => m.neuron)))].sort((a, b) => a - b));
+  circuitNeurons.push(lowestCoreNeurons(circuit, new Set(circuitNeurons.at(-1))));
   widths = layers.map((l) => layerWidth(data.model, data.images, l));
 });
 afterAll(() => data?.dispose());
@@ -41,8 +47,13 @@ const meanLogit = async (masks: Parameters<typeof maskedLogits>[2]) => {
 };
 
 describe("faithfulness curve (engine)", () => {
-  it("masks the upper layer of every layer pair below the logit", () => {
-    expect(layers).toEqual(["layer4.1", "layer4.0"]);
+  it("masks every circuit layer below the logit; the lowest keeps the core neurons of the targets kept above it", () => {
+    expect(layers).toEqual(["layer4.1", "layer4.0", "layer3.1"]);
+    const last = circuit.layers.at(-1)!;
+    const t0 = last.targets[0]!;
+    expect(lowestCoreNeurons(circuit, new Set([t0.neuron]))).toEqual([...t0.coreNeurons].sort((a, b) => a - b));
+    expect(lowestCoreNeurons(circuit, new Set())).toEqual([]);
+    expect(circuitNeurons[2]).toEqual([...new Set(last.targets.flatMap((t) => t.coreNeurons))].sort((a, b) => a - b));
   });
 
   it("keeping every channel is the unmasked network (1), keeping none is 0; points equal the masked network", async () => {
@@ -50,7 +61,7 @@ describe("faithfulness curve (engine)", () => {
       subsets: [
         widths.map((w) => Array.from({ length: w }, (_, i) => i)),
         circuitNeurons,
-        [circuitNeurons[0]!, []],
+        [circuitNeurons[0]!, [], []],
         layers.map(() => []),
       ],
       draws: 0,
@@ -65,7 +76,7 @@ describe("faithfulness curve (engine)", () => {
     expect(r.points[0]!.logitRetained).toBe(1);
     expect(r.points[0]!.accuracy).toBe(unmasked.accuracy);
     expect(r.points[3]!.logitRetained).toBe(0);
-    for (const [i, keep] of [circuitNeurons, [circuitNeurons[0]!, []]].entries()) {
+    for (const [i, keep] of [circuitNeurons, [circuitNeurons[0]!, [], []]].entries()) {
       const expected = await meanLogit(
         layers.map((layer, j) => ({ layer, channels: keep[j]!, mode: "retain" as const })),
       );
@@ -110,9 +121,9 @@ describe("faithfulness curve (engine)", () => {
   it("refuses subsets that do not match the masked layers or repeat a channel", async () => {
     await expect(
       faithfulnessCurve(circuit, data.model, data.images, { subsets: [[circuitNeurons[0]!]], draws: 0 }),
-    ).rejects.toThrow(/has 1 layers; the curve masks 2/);
+    ).rejects.toThrow(/has 1 layers; the curve masks 3/);
     await expect(
-      faithfulnessCurve(circuit, data.model, data.images, { subsets: [[[1, 1], []]], draws: 0 }),
+      faithfulnessCurve(circuit, data.model, data.images, { subsets: [[[1, 1], [], []]], draws: 0 }),
     ).rejects.toThrow(/repeats a channel of layer4.1/);
   });
 

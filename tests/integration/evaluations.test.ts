@@ -176,13 +176,13 @@ describe("each kind through the worker equals the engine", () => {
     const stored = await runKind({ kind: "faithfulness", params: { thresholds, draws: 4 } });
     const r = stored.result as FaithfulnessResult;
     expect(isFaithfulnessCurve(r)).toBe(true);
-    expect(r.layers).toEqual(doc.layers.slice(1).map((l) => l.upper));
+    expect(r.layers).toEqual([...doc.layers.slice(1).map((l) => l.upper), doc.layers.at(-1)!.lower]);
     const graph = loadGraph(env.db, bee.circuitId)!;
     // independent of the job: the visible groups' members, read from the document by group id
     const rowToDoc = new Map(graph.groups.map((g) => [g.id, { layer: g.layer, groupId: g.groupId }]));
     const subsetAt = (t: number, mode: ThresholdMode) => {
       const visible = visibleGroupIds(graph, t, mode).map((id) => rowToDoc.get(id)!);
-      return doc.layers
+      const kept = doc.layers
         .slice(1)
         .map((l, j) =>
           [
@@ -193,6 +193,13 @@ describe("each kind through the worker equals the engine", () => {
             ),
           ].sort((a, b) => a - b),
         );
+      // the lowest layer: the core neurons of the kept targets of the last layer pair
+      const lastTargets = new Set(kept.at(-1));
+      const lowest = doc.layers
+        .at(-1)!
+        .targets.filter((x) => lastTargets.has(x.neuron))
+        .flatMap((x) => x.coreNeurons);
+      return [...kept, [...new Set(lowest)].sort((a, b) => a - b)];
     };
     const { faithfulnessCurve } = await import("~/server/neurflow");
     for (const mode of THRESHOLD_MODES) {
@@ -222,9 +229,10 @@ describe("each kind through the worker equals the engine", () => {
       }
     }
     // threshold 0 keeps every group: all the circuit's targets of those layers
-    expect(r.configs[r.series.global[0]!.config]!.neurons).toEqual(
-      doc.layers.slice(1).map((l) => new Set(l.neuronGroups.flatMap((g) => g.members.map((m) => m.neuron))).size),
-    );
+    expect(r.configs[r.series.global[0]!.config]!.neurons).toEqual([
+      ...doc.layers.slice(1).map((l) => new Set(l.neuronGroups.flatMap((g) => g.members.map((m) => m.neuron))).size),
+      new Set(doc.layers.at(-1)!.targets.flatMap((t) => t.coreNeurons)).size,
+    ]);
     // thresholds with the same visible set share one configuration, across modes too
     expect(r.series.perLayer[0]!.config).toBe(r.series.global[0]!.config);
     expect(new Set(r.configs.map((c) => c.groups.join(","))).size).toBe(r.configs.length);
