@@ -121,6 +121,18 @@ describe("the faithfulness curve in the viewer", () => {
     const marker = plot.getByTestId("faith-marker");
     expect(Number(await marker.getAttribute("data-threshold"))).toBe(0.3);
     expect(Number(await marker.getAttribute("data-value"))).toBeCloseTo(c.logitRetained!, 12);
+    // where the kept neurons change: one mark per run of thresholds with the same neurons
+    const runs: string[] = [];
+    for (const p of f.series.global) {
+      const key = f.configs[p.config]!.neurons.join(",");
+      if (runs.at(-1) !== key) runs.push(key);
+    }
+    const segs = await plot
+      .getByTestId("faith-segment")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-neurons")));
+    expect(segs).toEqual(runs);
+    // when no threshold changes the kept neurons, the panel says so
+    expect(await page.getByTestId("faithfulness-flat").count()).toBe(runs.length === 1 ? 1 : 0);
     // it tells the circuit from chance: at threshold 0 the circuit keeps more than every random draw of its size
     const all = configAt(f, 0, "global");
     expect(all.random!.atLeast).toBe(0);
@@ -151,6 +163,9 @@ describe("the faithfulness curve in the viewer", () => {
     const lowest = Math.max(...graph.groups.map((g) => g.layer));
     const shownIds = new Set((await visible(page)).nodes);
     expect(graph.groups.some((g) => g.layer === lowest && shownIds.has(`g${g.id}`))).toBe(true);
+    // the graph itself, with the curve closed
+    await page.getByTestId("faithfulness-curve-toggle").click();
+    await plot.waitFor({ state: "detached" });
     await page.screenshot({ path: join(SHOTS, "viewer-threshold-per-layer.png") });
 
     // reload: the address keeps the mode
@@ -172,6 +187,23 @@ describe("the faithfulness curve in the viewer", () => {
     expect(await p2.getByTestId("threshold-mode").inputValue()).toBe("perLayer");
     expect((await visible(p2)).nodes.filter((n) => n !== "logit").length).toBe(shownPerLayer);
     await anon.close();
+  });
+});
+
+describe("the circuit's pages in the user's words", () => {
+  it("the optimality form proposes the circuit's τ; the summary names the class, layer entries and the importance", async () => {
+    await page.goto(`${platform.url}/circuits/${circuitId}/evaluations`);
+    const form = page.locator("#optimality");
+    await form.locator("summary").first().click();
+    expect(await form.locator('input[name="taus"]').inputValue()).toBe("3, 6");
+    await page.goto(`${platform.url}/circuits/${circuitId}`);
+    await page.getByTestId("circuit-labels").waitFor();
+    const text = (await page.locator("main").textContent()) ?? "";
+    expect(text).toContain("class “bee”");
+    expect(text).not.toContain("class index");
+    expect(text).not.toContain("layer entry");
+    expect(text).toContain("|mean IG| over the target's top patches");
+    expect(text).toContain("the class logit's concept groups (core neurons in layer4.1)");
   });
 });
 

@@ -121,9 +121,7 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
                     <td>{l.targets}</td>
                     <td>{l.neuronGroups}</td>
                     <td>{l.groupEdges}</td>
-                    <td>
-                      {layerSeconds(l.timings)?.toFixed(1) ?? "—"}
-                    </td>
+                    <td>{layerSeconds(l.timings)?.toFixed(1) ?? "—"}</td>
                   </tr>
                 ))}
               </tbody>
