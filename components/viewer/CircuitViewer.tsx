@@ -163,13 +163,6 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
           onThreshold={setThreshold}
           onMode={setThresholdMode}
         />
-        <FaithfulnessBadge
-          client={client}
-          graph={graph}
-          threshold={threshold}
-          mode={thresholdMode}
-          shareToken={shareToken}
-        />
         <span className="flex-1" />
         <button className={btn} onClick={exportJson} data-testid="export-json">
           JSON
@@ -194,6 +187,14 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
             Share…
           </button>
         )}
+        {/* its own row, reserved before it loads, so its arrival moves nothing below */}
+        <FaithfulnessBadge
+          client={client}
+          graph={graph}
+          threshold={threshold}
+          mode={thresholdMode}
+          shareToken={shareToken}
+        />
       </div>
       {/* what is selected, for screen readers (the graph itself is a canvas) */}
       <p className="sr-only-live" aria-live="polite" data-testid="selection-announcement">

@@ -74,18 +74,18 @@ export function FaithfulnessBadge({
   const running = job && (job.status === "queued" || job.status === "running");
   if (error)
     return (
-      <span className="text-xs text-red-600" data-testid="faithfulness">
+      <span className="min-h-7 basis-full text-xs text-red-600" data-testid="faithfulness">
         {error}
       </span>
     );
-  if (!state) return null;
+  if (!state) return <span className="min-h-7 basis-full" data-testid="faithfulness-pending" />;
   const value = at?.config.logitRetained;
   const rnd = at?.config.random;
   const beats = rnd && value != null ? rnd.draws - rnd.atLeast : null;
   return (
     <>
       <span
-        className="flex flex-wrap items-center gap-2 text-sm"
+        className="flex min-h-7 basis-full flex-wrap items-center gap-2 text-sm"
         data-testid="faithfulness"
         data-value={value ?? ""}
         data-groups={at ? at.config.groups.length : ""}

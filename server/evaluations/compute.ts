@@ -12,11 +12,11 @@ import type { Db } from "~/db/client";
 import { circuits, datasets, images as imageRows, models, evaluations } from "~/db/schema";
 import { circuitImageDir, loadGraph } from "~/server/circuits/graph";
 import { exportCircuit } from "~/server/circuits/store";
-import { type ThresholdMode, visibleGroupIds, visibilityKey } from "~/lib/circuits/visibility";
 import { FAITHFULNESS_VERSION, type FaithfulnessResult } from "~/lib/evaluations/faithfulness";
 import type { Circuit, ClassifierModel, tf as TF } from "~/server/neurflow";
 import { throwIfAborted as checkAbort } from "~/server/neurflow/light";
 import type { EvaluationJobPayload } from "~/server/jobs/kinds/evaluation";
+import { faithfulnessSubsets } from "./faithfulnessSubsets";
 import { imageSetDir } from "./store";
 import { toModelSize, writeImageSet } from "./uploads";
 
@@ -169,42 +169,13 @@ export async function faithfulnessSeries(
   params: { thresholds: number[]; draws: number; seed: number },
   opts: ComputeOptions = {},
 ): Promise<FaithfulnessResult> {
-  const { faithfulnessCurve, faithfulnessLayers, lowestCoreNeurons } = await import("~/server/neurflow");
+  const { faithfulnessCurve, faithfulnessLayers } = await import("~/server/neurflow");
   const graph = loadGraph(db, circuitId);
   if (!graph) throw new EvaluationInputError(`circuit ${circuitId} no longer exists`);
-  // the viewer's ranks below the logit (layer pairs 1.., whose groups hold channels of their upper
-  // layer) and the lowest layer
+  // every circuit layer below the logit: the viewer's ranks (layer pairs 1.., whose groups hold
+  // channels of their upper layer) and the lowest layer
   const layers = faithfulnessLayers(circuit);
-  const configs: { groups: number[]; keep: number[][] }[] = [];
-  const byKey = new Map<string, number>();
-  const seriesOf = (mode: ThresholdMode) =>
-    params.thresholds.map((threshold) => {
-      const groups = visibleGroupIds(graph, threshold, mode);
-      const key = visibilityKey(groups);
-      let config = byKey.get(key);
-      if (config == null) {
-        config = configs.length;
-        byKey.set(key, config);
-        const vis = new Set(groups);
-        // the visible groups' member neurons in every rank below the logit, then the lowest layer's
-        // core neurons of the visible targets of the last rank
-        const keep = circuit.layers
-          .slice(1)
-          .map((_, j) =>
-            [
-              ...new Set(
-                graph.groups
-                  .filter((g) => g.layer === j + 1 && vis.has(g.id))
-                  .flatMap((g) => g.members.map((m) => m.neuron)),
-              ),
-            ].sort((x, y) => x - y),
-          );
-        keep.push(lowestCoreNeurons(circuit, new Set(keep[keep.length - 1])));
-        configs.push({ groups, keep });
-      }
-      return { threshold, config };
-    });
-  const series = { global: seriesOf("global"), perLayer: seriesOf("perLayer") };
+  const { configs, series } = faithfulnessSubsets(graph, circuit, params.thresholds);
   const curve = await faithfulnessCurve(circuit, model, images, {
     layers,
     subsets: configs.map((c) => c.keep),

@@ -39,8 +39,6 @@ export {
 } from "./evaluations/classDependence";
 export {
   faithfulnessCurve,
-  faithfulnessLayers,
-  lowestCoreNeurons,
   FAITHFULNESS_CURVE_DEFAULTS,
   type FaithfulnessCurveResult,
   type FaithfulnessCurvePoint,

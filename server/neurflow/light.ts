@@ -24,6 +24,7 @@ export type {
   FaithfulnessRandom,
   FaithfulnessReference,
 } from "./evaluations/faithfulnessCurve";
+export { faithfulnessLayers, lowestCoreNeurons } from "./evaluations/faithfulnessLayers";
 export { classDependenceSchema, parseClassDependence } from "./evaluations/classDependenceFormat";
 export { seededRandom, sampleWithoutReplacement, type Random } from "./evaluations/sampling";
 export { mean, sampleStd } from "./evaluations/statistics";

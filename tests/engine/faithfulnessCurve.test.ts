@@ -9,12 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "~/server/neurflow/backend";
 import type { Circuit } from "~/server/neurflow/circuitFormat";
 import { loadEvaluationData, type EvaluationData } from "~/server/neurflow/evaluations/evaluationData";
-import {
-  faithfulnessCurve,
-  faithfulnessLayers,
-  lowestCoreNeurons,
-  quantileSorted,
-} from "~/server/neurflow/evaluations/faithfulnessCurve";
+import { faithfulnessCurve, quantileSorted } from "~/server/neurflow/evaluations/faithfulnessCurve";
+import { faithfulnessLayers, lowestCoreNeurons } from "~/server/neurflow/evaluations/faithfulnessLayers";
 import { accuracyOf, layerWidth, maskedLogits } from "~/server/neurflow/masking";
 import { FIXTURE, FIXTURE_IMAGES } from "../helpers/fixtures";
 import { toyCircuit } from "../helpers/viewerSeed";

@@ -7,7 +7,9 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobs } from "~/db/schema";
 import { importanceMeaning, layerEntryName, layerSeconds } from "~/lib/circuits/describe";
-import { estimateUnits, optimalityTaus } from "~/lib/evaluations/params";
+import { estimateUnits, optimalityTaus, SLIDER_THRESHOLDS } from "~/lib/evaluations/params";
+import { loadGraph } from "~/server/circuits/graph";
+import { faithfulnessSubsets, subsetGraphOf } from "~/server/evaluations/faithfulnessSubsets";
 import { circuitJobHandler } from "~/server/jobs/handlers/circuitJob";
 import { Worker } from "~/server/jobs/worker";
 import type { CircuitLayer } from "~/server/neurflow/light";
@@ -32,7 +34,7 @@ describe("optimality defaults follow the circuit's τ", () => {
     expect(estimateUnits("optimality", { taus: optimalityTaus(3) }, facts)).toBe(3 * 5 * 2 * 101);
   });
 
-  it("a request without τ values is queued with the circuit's", async () => {
+  it("a request without τ values is queued with the circuit's (and the curve's subsets of its document equal the stored graph's)", async () => {
     const base = await seedModelAndDataset(env.as.admin);
     const circuit = await toyCircuit("bee", 3);
     const { circuitId } = seedCircuit(env.db, base, circuit);
@@ -50,6 +52,13 @@ describe("optimality defaults follow the circuit's τ", () => {
     const job2 = env.db.select().from(jobs).where(eq(jobs.id, j2)).get()!;
     expect((job2.payload as { params: { taus: number[] } }).params.taus).toEqual([2]);
     env.db.update(jobs).set({ status: "canceled" }).where(eq(jobs.kind, "evaluation")).run();
+
+    // the faithfulness subsets of a document without a database equal those of the stored graph
+    const fromDb = faithfulnessSubsets(loadGraph(env.db, circuitId)!, circuit, SLIDER_THRESHOLDS);
+    const fromDoc = faithfulnessSubsets(subsetGraphOf(circuit), circuit, SLIDER_THRESHOLDS);
+    expect(fromDoc.configs.map((c) => c.keep)).toEqual(fromDb.configs.map((c) => c.keep));
+    expect(fromDoc.series).toEqual(fromDb.series);
+    expect(fromDb.series.global).toHaveLength(101);
   });
 });
 

@@ -25,6 +25,7 @@ import type { Circuit } from "../circuitFormat";
 import { accuracyOf, layerWidth, maskedLogits, type LayerMask, type MaskedPrediction } from "../masking";
 import type { ClassifierModel } from "../model/loadModel";
 import type { tf } from "../tf";
+import { faithfulnessLayers } from "./faithfulnessLayers";
 import type { EvaluationProgress } from "./progress";
 import { sampleWithoutReplacement, seededRandom } from "./sampling";
 import { mean } from "./statistics";
@@ -90,29 +91,6 @@ export interface FaithfulnessCurveResult {
   interval: number;
   points: FaithfulnessCurvePoint[];
   seconds: number;
-}
-
-/**
- * The layers a circuit's neurons are kept in: every layer of the circuit below the logit — the upper
- * layer of every layer pair but the first (the first pair's upper layer is the logit itself), and
- * the lowest pair's lower layer (its core neurons).
- */
-export function faithfulnessLayers(circuit: Circuit): string[] {
-  if (circuit.layers.length < 2) return [];
-  return [...circuit.layers.slice(1).map((l) => l.upper), circuit.layers[circuit.layers.length - 1]!.lower];
-}
-
-/**
- * The channels of the lowest circuit layer kept with a set of its upper layer's targets: their core
- * neurons (those layers' channels are in no neuron group; they belong to the circuit through the
- * targets that chose them).
- */
-export function lowestCoreNeurons(circuit: Circuit, targets: ReadonlySet<number>): number[] {
-  const last = circuit.layers[circuit.layers.length - 1];
-  if (!last) return [];
-  return [...new Set(last.targets.filter((t) => targets.has(t.neuron)).flatMap((t) => t.coreNeurons))].sort(
-    (a, b) => a - b,
-  );
 }
 
 /** Value at quantile q (0..1) of sorted values, linear interpolation between order statistics. */
