@@ -128,6 +128,10 @@ export function RunProgress({ initial, canCancel }: { initial: Run; canCancel: b
       <div className="grid gap-4 md:grid-cols-2">
         <div>
           <h3 className="mb-1 text-sm font-semibold">Per-layer timings</h3>
+          <p className="mb-1 text-xs text-zinc-500">
+            The engine&apos;s seconds for each layer pair, as on the circuit&apos;s page; loading the model and
+            computing the activations come before the first pair and are not counted.
+          </p>
           {run.layerTimings.length === 0 ? (
             <p className="text-sm text-zinc-500">No layer finished yet.</p>
           ) : (

@@ -6,12 +6,12 @@
  */
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useMemo, useState, type ReactNode } from "react";
-import type { FaithfulnessResult } from "~/server/evaluations/compute";
 import {
   EVALUATION_DEFAULTS,
   EVALUATION_LIMITS,
   EVALUATION_TITLES,
   estimateUnits,
+  optimalityTaus,
   type EvaluationKindName,
 } from "~/lib/evaluations/params";
 import type { FidelityOfNeuronsResult, FidelityOfWeightsResult, OptimalityResult } from "~/server/neurflow";
@@ -29,10 +29,9 @@ import {
   type EvaluationsPageData,
   type StoredResult,
 } from "./shared";
+import { FaithfulnessCard } from "./FaithfulnessCard";
 import { PlotCard } from "./PlotCard";
 import {
-  faithfulnessCsv,
-  FaithfulnessPlot,
   fidelityOfNeuronsCsv,
   FidelityOfNeuronsPlot,
   fidelityOfWeightsCsv,
@@ -64,11 +63,15 @@ function Cost({
   params: Record<string, unknown>;
   data: EvaluationsPageData;
 }) {
-  const units = estimateUnits(kind, params, { layers: data.layers.length, tau: data.circuit.tau });
+  const units = estimateUnits(kind, params, {
+    layers: data.layers.length,
+    tau: data.circuit.tau,
+    groups: data.layers.reduce((n, l) => n + l.groups.length, 0),
+  });
   const what = kind === "faithfulness" || kind === "fidelityOfNeurons" ? "masked forward passes" : "knockouts";
   return (
     <span className="text-xs text-zinc-500">
-      ≈ {units.toLocaleString("en")} {what}
+      {kind === "faithfulness" ? "at most" : "≈"} {units.toLocaleString("en")} {what}
     </span>
   );
 }
@@ -182,7 +185,7 @@ function EvaluationForm({
 function OptimalityForm({ data, start, pending }: FormProps) {
   const d = EVALUATION_DEFAULTS.optimality;
   const [pairs, setPairs] = useState(data.layers.map((l) => l.index));
-  const [taus, setTaus] = useState(d.taus.join(", "));
+  const [taus, setTaus] = useState(optimalityTaus(data.circuit.tau).join(", "));
   const [targets, setTargets] = useState(String(d.targets));
   const [randomSets, setRandomSets] = useState(String(d.randomSets));
   const [k, setK] = useState(String(Math.min(d.k, data.circuit.patchCount)));
@@ -206,7 +209,7 @@ function OptimalityForm({ data, start, pending }: FormProps) {
       <div className="sm:col-span-3">
         <PairsField data={data} pairs={pairs} setPairs={setPairs} />
       </div>
-      <Field label="τ values" hint={`(up to ${EVALUATION_LIMITS.taus})`}>
+      <Field label="τ values" hint={`(up to ${EVALUATION_LIMITS.taus}; default: the circuit's τ and twice it)`}>
         <input className={inputClass} value={taus} onChange={(e) => setTaus(e.target.value)} name="taus" />
       </Field>
       <NumberField
@@ -368,7 +371,8 @@ function FaithfulnessForm({ start, pending }: FormProps) {
       pending={pending}
       note={
         <span className="text-xs text-zinc-500">
-          thresholds 0, 0.01, …, 1 (the viewer&apos;s slider); one pass per distinct set of visible groups
+          thresholds 0, 0.01, …, 1 (the viewer&apos;s slider), global and per layer; one pass per distinct set of
+          visible groups, and the random draws once per distinct size
         </span>
       }
     >
@@ -595,26 +599,14 @@ export function EvaluationsView({ data, initial }: { data: EvaluationsPageData; 
       <Section
         id="faithfulness"
         title={EVALUATION_TITLES.faithfulness}
-        description="Class accuracy on the circuit's images when, at every layer the viewer shows below the logit, every neuron outside the groups visible at a threshold is zeroed (all layers at once), against as many random neurons. The viewer shows the value at its slider."
+        description="The class logit retained on the circuit's images (0: the masked layers emptied, 1: the full network) when, at every layer the viewer shows below the logit, every neuron outside the groups visible at a threshold is zeroed (all layers at once), over the whole threshold range, in both threshold modes, against random neurons of equal size per layer. The viewer draws the curve with its current threshold marked."
       >
         {form("faithfulness", <FaithfulnessForm data={data} start={doStart} pending={start.isPending} />)}
         <ResultPicker
           layers={data.layers}
           kind="faithfulness"
           results={byKind.get("faithfulness") ?? []}
-          render={(r) => {
-            const res = r.result as FaithfulnessResult;
-            return (
-              <PlotCard
-                name={file("faithfulness", r)}
-                csv={() => faithfulnessCsv(res)}
-                testId="plotcard-faithfulness"
-                caption={`${res.configs.length} distinct sets of visible groups · ${res.images} images · full model ${res.unmaskedAccuracy.toFixed(2)}`}
-              >
-                <FaithfulnessPlot result={res} />
-              </PlotCard>
-            );
-          }}
+          render={(r) => <FaithfulnessCard result={r.result} name={file("faithfulness", r)} />}
         />
       </Section>
 

@@ -4,7 +4,8 @@
  * Each plot also says which numbers it draws (`…Csv`), for the CSV export.
  */
 import type { ReactNode } from "react";
-import type { FaithfulnessResult } from "~/server/evaluations/compute";
+import { THRESHOLD_MODES, type ThresholdMode } from "~/lib/circuits/visibility";
+import type { FaithfulnessResult } from "~/lib/evaluations/faithfulness";
 import type {
   FidelityOfNeuronsResult,
   FidelityOfWeightsResult,
@@ -533,70 +534,142 @@ export function MaskingPlot({ result, names }: { result: GroupMaskingResult; nam
 
 // ---------------------------------------------------------------- faithfulness
 
+const MODE_NAMES: Record<ThresholdMode, string> = { global: "global", perLayer: "per layer" };
+
 export function faithfulnessCsv(r: FaithfulnessResult): Csv {
   return {
     header: [
+      "mode",
       "threshold",
       "visible_groups",
       ...r.layers.map((l) => `neurons_${l}`),
+      "mean_class_logit",
+      "logit_retained",
       "accuracy",
+      "random_draws",
       "random_mean",
-      "random_std",
+      `random_p${Math.round(50 - r.interval * 50)}`,
+      `random_p${Math.round(50 + r.interval * 50)}`,
+      "random_at_least_circuit",
     ],
-    rows: r.points.map((p) => {
-      const c = r.configs[p.config]!;
-      return [p.threshold, c.groups.length, ...c.neurons, c.accuracy, c.random?.mean ?? null, c.random?.std ?? null];
-    }),
+    rows: THRESHOLD_MODES.flatMap((mode) =>
+      r.series[mode].map((p) => {
+        const c = r.configs[p.config]!;
+        return [
+          mode,
+          p.threshold,
+          c.groups.length,
+          ...c.neurons,
+          c.logit,
+          c.logitRetained,
+          c.accuracy,
+          c.random?.draws ?? 0,
+          c.random?.mean ?? null,
+          c.random?.low ?? null,
+          c.random?.high ?? null,
+          c.random?.atLeast ?? null,
+        ];
+      }),
+    ),
   };
 }
 
-/** Accuracy with only the circuit's visible groups kept, against the viewer's threshold. */
-export function FaithfulnessPlot({ result }: { result: FaithfulnessResult }) {
-  const W = 520;
-  const H = 260;
+/** Runs of thresholds (ascending) that keep the same neurons per masked layer. */
+export function faithfulnessSegments(
+  result: FaithfulnessResult,
+  mode: ThresholdMode,
+): { from: number; to: number; neurons: number[] }[] {
+  const out: { from: number; to: number; neurons: number[] }[] = [];
+  for (const p of [...result.series[mode]].sort((a, b) => a.threshold - b.threshold)) {
+    const neurons = result.configs[p.config]!.neurons;
+    const last = out.at(-1);
+    if (last && last.neurons.join(",") === neurons.join(",")) last.to = p.threshold;
+    else out.push({ from: p.threshold, to: p.threshold, neurons });
+  }
+  return out;
+}
+
+/**
+ * The faithfulness curve: logit retained (0 = the masked layers emptied, 1 = the full network) with
+ * only the groups visible at each threshold kept, over the whole threshold range of one mode,
+ * against random neurons of equal size per layer (mean, dashed, and the central band of the draws),
+ * with the viewer's current threshold marked when given.
+ */
+export function FaithfulnessPlot({
+  result,
+  mode = "global",
+  threshold,
+}: {
+  result: FaithfulnessResult;
+  mode?: ThresholdMode;
+  threshold?: number;
+}) {
+  const W = 560;
+  const H = 280;
   const m = { l: 56, r: 16, t: 34, b: 40 };
-  const ticks = [0, 0.25, 0.5, 0.75, 1];
-  const y = (v: number) => m.t + (1 - v) * (H - m.t - m.b);
-  const x = (t: number) => m.l + t * (W - m.l - m.r);
-  const pts = [...result.points].sort((a, b) => a.threshold - b.threshold);
-  const acc = pts.map((p) => ({ t: p.threshold, c: result.configs[p.config]! }));
-  const withRandom = acc.filter((a) => a.c.random);
+  const pts = [...result.series[mode]]
+    .sort((a, b) => a.threshold - b.threshold)
+    .map((p) => ({ t: p.threshold, c: result.configs[p.config]! }))
+    .filter((p) => finite(p.c.logitRetained));
+  const withRandom = pts.filter((a) => a.c.random && finite(a.c.random.low) && finite(a.c.random.high));
+  const values = [
+    0,
+    1,
+    ...pts.map((p) => p.c.logitRetained!),
+    ...withRandom.flatMap((p) => [p.c.random!.low, p.c.random!.high]),
+  ];
+  const ticks = niceTicks(Math.min(...values), Math.max(...values), 5);
+  const lo = ticks[0]!;
+  const hi = ticks[ticks.length - 1]!;
+  const y = (v: number) => m.t + (1 - (v - lo) / (hi - lo || 1)) * (H - m.t - m.b);
+  const x = (t: number) => m.l + Math.min(1, Math.max(0, t)) * (W - m.l - m.r);
+  const band = `central ${Math.round(result.interval * 100)}% of ${result.draws} random`;
+  const marker = threshold != null ? (pts.filter((p) => p.t <= threshold + 1e-9).at(-1) ?? pts[0]) : undefined;
+  const segments = faithfulnessSegments(result, mode);
   return (
-    <Svg width={W} height={H} title="Accuracy with only the circuit, by threshold" testId="plot-faithfulness">
+    <Svg
+      width={W}
+      height={H}
+      title={`Logit retained with only the circuit, by ${MODE_NAMES[mode]} threshold`}
+      testId="plot-faithfulness"
+    >
       <Legend
         x={m.l}
         y={16}
-        items={[{ label: "only the visible groups' neurons", colour: "#16a34a" }]}
-        dashed={withRandom.length ? "as many random neurons (± std)" : undefined}
+        items={[
+          { label: "only the visible groups", colour: "#16a34a" },
+          ...(withRandom.length ? [{ label: band, colour: "#bfdbfe" }] : []),
+        ]}
+        dashed={withRandom.length ? "random mean" : undefined}
       />
-      <YAxis x={m.l} x2={W - m.r} ticks={ticks} scale={y} label="accuracy" />
+      <YAxis x={m.l} x2={W - m.r} ticks={ticks} scale={y} label="logit retained" />
       {niceTicks(0, 1, 5).map((t) => (
         <text key={t} x={x(t)} y={H - m.b + 14} textAnchor="middle" fill={INK}>
           {fmt(t)}
         </text>
       ))}
       <text x={(m.l + W - m.r) / 2} y={H - 8} textAnchor="middle" fill={MUTED}>
-        weight threshold (fraction of the largest |W|)
+        {mode === "global"
+          ? "weight threshold (fraction of the largest |W|)"
+          : "weight threshold (fraction of each layer's largest |W|)"}
       </text>
-      <line
-        x1={m.l}
-        x2={W - m.r}
-        y1={y(result.unmaskedAccuracy)}
-        y2={y(result.unmaskedAccuracy)}
-        stroke={MUTED}
-        strokeDasharray="1 3"
-      />
+      <line x1={m.l} x2={W - m.r} y1={y(1)} y2={y(1)} stroke={MUTED} strokeDasharray="1 3" />
+      <text x={W - m.r - 2} y={y(1) - 3} textAnchor="end" fill={MUTED} fontSize={9}>
+        full network
+      </text>
       {withRandom.length > 0 && (
         <>
           <polygon
+            data-testid="faith-random-band"
             points={[
-              ...withRandom.map((a) => `${x(a.t)},${y(Math.min(1, a.c.random!.mean + a.c.random!.std))}`),
-              ...withRandom.map((a) => `${x(a.t)},${y(Math.max(0, a.c.random!.mean - a.c.random!.std))}`).reverse(),
+              ...withRandom.map((a) => `${x(a.t)},${y(a.c.random!.high)}`),
+              ...withRandom.map((a) => `${x(a.t)},${y(a.c.random!.low)}`).reverse(),
             ].join(" ")}
             fill="#2563eb"
-            opacity={0.12}
+            opacity={0.18}
           />
           <polyline
+            data-testid="faith-random-mean"
             points={withRandom.map((a) => `${x(a.t)},${y(a.c.random!.mean)}`).join(" ")}
             fill="none"
             stroke="#2563eb"
@@ -605,16 +678,55 @@ export function FaithfulnessPlot({ result }: { result: FaithfulnessResult }) {
         </>
       )}
       <polyline
-        points={acc.map((a) => `${x(a.t)},${y(a.c.accuracy)}`).join(" ")}
+        points={pts.map((a) => `${x(a.t)},${y(a.c.logitRetained!)}`).join(" ")}
         fill="none"
         stroke="#16a34a"
         strokeWidth={2}
       />
-      {acc.map((a) => (
-        <circle key={a.t} data-testid="faith-point" cx={x(a.t)} cy={y(a.c.accuracy)} r={2.5} fill="#16a34a">
-          <title>{`threshold ${a.t}: ${fmt(a.c.accuracy)} with ${a.c.groups.length} groups`}</title>
+      {pts.map((a) => (
+        <circle
+          key={a.t}
+          data-testid="faith-point"
+          data-threshold={a.t}
+          data-value={a.c.logitRetained!}
+          cx={x(a.t)}
+          cy={y(a.c.logitRetained!)}
+          r={2.5}
+          fill="#16a34a"
+        >
+          <title>{`threshold ${a.t}: logit retained ${fmt(a.c.logitRetained!)} with ${a.c.groups.length} groups (${a.c.neurons.join(" / ")} neurons)${a.c.random ? `; random ${fmt(a.c.random.mean)} [${fmt(a.c.random.low)}, ${fmt(a.c.random.high)}]` : ""}`}</title>
         </circle>
       ))}
+      {segments.map((seg, i) => (
+        <g key={seg.from} data-testid="faith-segment" data-neurons={seg.neurons.join(",")}>
+          {i > 0 && <line x1={x(seg.from)} x2={x(seg.from)} y1={H - m.b} y2={H - m.b - 8} stroke={MUTED} />}
+          <text x={x(seg.from) + 3} y={H - m.b - 4} fill={MUTED} fontSize={9}>
+            {`${i === 0 ? "neurons kept " : ""}${seg.neurons.join("/")}`}
+          </text>
+        </g>
+      ))}
+      {marker && threshold != null && (
+        <g data-testid="faith-marker" data-threshold={threshold} data-value={marker.c.logitRetained!}>
+          <line x1={x(threshold)} x2={x(threshold)} y1={m.t} y2={H - m.b} stroke={INK} strokeDasharray="3 2" />
+          <circle
+            cx={x(threshold)}
+            cy={y(marker.c.logitRetained!)}
+            r={4.5}
+            fill="none"
+            stroke={INK}
+            strokeWidth={1.5}
+          />
+          <text
+            x={x(threshold) + (threshold > 0.7 ? -4 : 4)}
+            y={m.t + 10}
+            textAnchor={threshold > 0.7 ? "end" : "start"}
+            fill={INK}
+            fontSize={10}
+          >
+            {`now ${threshold.toFixed(2)}: ${fmt(marker.c.logitRetained!)}`}
+          </text>
+        </g>
+      )}
     </Svg>
   );
 }

@@ -7,6 +7,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { Fragment, useState } from "react";
 import { ErrorBox, tableClass } from "~/components/ui";
+import { layerEntryName } from "~/lib/circuits/describe";
 import { imageUrls } from "~/lib/circuits/viewTypes";
 import { useTRPC } from "~/trpc/react";
 import { EdgeExplanation } from "./EdgeExplanation";
@@ -39,14 +40,16 @@ export function CircuitLabels({ circuitId }: { circuitId: number }) {
   );
   return (
     <div className="flex flex-col gap-4" data-testid="circuit-labels">
-      <LabelJobPanel circuitId={circuitId} config={o.config} canEdit={o.canEdit} />
+      <LabelJobPanel
+        circuitId={circuitId}
+        config={o.config}
+        canEdit={o.canEdit}
+        layerNames={o.layers.map((l) => l.name)}
+      />
       {o.layers.map((l) => (
         <div key={l.layer}>
           <h3 className="mb-1 text-sm font-semibold">
-            {l.name}{" "}
-            <span className="font-normal text-zinc-500">
-              (layer entry {l.layer}: {l.name} ← {l.lower})
-            </span>
+            {l.name} <span className="font-normal text-zinc-500">({layerEntryName(l.layer, l.name, l.lower)})</span>
           </h3>
           <div className="overflow-x-auto">
             <table className={tableClass}>

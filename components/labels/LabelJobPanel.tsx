@@ -8,6 +8,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import { buttonClass, ErrorBox, inputClass, StatusBadge } from "~/components/ui";
+import { groupName } from "~/lib/circuits/describe";
 import type { AppRouter } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
 
@@ -17,10 +18,13 @@ export function LabelJobPanel({
   circuitId,
   config,
   canEdit,
+  layerNames = [],
 }: {
   circuitId: number;
   config: Overview["config"];
   canEdit: boolean;
+  /** Layer name of each layer entry (top-down), to name failed groups and edges. */
+  layerNames?: string[];
 }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
@@ -164,8 +168,8 @@ export function LabelJobPanel({
                 {r.failed.map((f, i) => (
                   <li key={i}>
                     {f.kind === "group"
-                      ? `layer entry ${f.layer}, group ${f.group}`
-                      : `layer entry ${f.layer}, edge ${f.child}→${f.parent}`}
+                      ? `group ${groupName(layerNames[f.layer], f.layer, f.group)}`
+                      : `edge ${groupName(layerNames[f.layer + 1], f.layer + 1, f.child)} → ${groupName(layerNames[f.layer], f.layer, f.parent)}`}
                     : {f.error}
                   </li>
                 ))}

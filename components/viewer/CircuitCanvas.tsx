@@ -11,7 +11,7 @@
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular, type StylesheetJson } from "cytoscape";
 import { useEffect, useRef } from "react";
 import { edgeWidth, groupTitle, LOGIT_SIZE, maxAbsWeight, NODE_SIZE, THEME } from "~/lib/circuits/svg";
-import { visibleGroupIds } from "~/lib/circuits/visibility";
+import { type ThresholdMode, visibleEdgeIds, visibleGroupIds } from "~/lib/circuits/visibility";
 import { imageUrls, type CircuitGraph } from "~/lib/circuits/viewTypes";
 
 export interface Viewport {
@@ -23,6 +23,8 @@ export interface CircuitCanvasProps {
   graph: CircuitGraph;
   shareToken: string | null;
   threshold: number;
+  /** How the threshold is read (lib/circuits/visibility.ts); default global. */
+  thresholdMode?: ThresholdMode;
   selected: string | null;
   onSelect: (id: string | null) => void;
   initialViewport?: Viewport | null;
@@ -162,11 +164,11 @@ export function graphElements(graph: CircuitGraph): ElementDefinition[] {
  * edge (the rule of `visibleGroupIds`). Computed on the graph's arrays; only elements whose state
  * changes are touched, so the call on mount (nothing hidden yet at threshold 0) costs nothing.
  */
-export function applyThreshold(cy: Core, graph: CircuitGraph, threshold: number): void {
-  const cut = threshold * maxAbsWeight(graph);
-  const visibleGroups = new Set(visibleGroupIds(graph, threshold));
+export function applyThreshold(cy: Core, graph: CircuitGraph, threshold: number, mode: ThresholdMode = "global"): void {
+  const visibleEdges = new Set(visibleEdgeIds(graph, threshold, mode));
+  const visibleGroups = new Set(visibleGroupIds(graph, threshold, mode));
   const hide = new Set<string>();
-  for (const e of graph.edges) if (Math.abs(e.weight) < cut) hide.add(`e${e.id}`);
+  for (const e of graph.edges) if (!visibleEdges.has(e.id)) hide.add(`e${e.id}`);
   for (const g of graph.groups) if (!visibleGroups.has(g.id)) hide.add(`g${g.id}`);
   cy.batch(() => {
     cy.$(".hidden").forEach((el) => {
@@ -298,8 +300,8 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
   }, [props.dark]);
 
   useEffect(() => {
-    if (cyRef.current) applyThreshold(cyRef.current, props.graph, props.threshold);
-  }, [props.graph, props.threshold]);
+    if (cyRef.current) applyThreshold(cyRef.current, props.graph, props.threshold, props.thresholdMode);
+  }, [props.graph, props.threshold, props.thresholdMode]);
 
   useEffect(() => {
     const cy = cyRef.current;

@@ -9,7 +9,7 @@
 import type { Core } from "cytoscape";
 import { useQuery } from "@tanstack/react-query";
 import { useCallback, useMemo, useRef, useState } from "react";
-import { maxAbsWeight } from "~/lib/circuits/svg";
+import type { ThresholdMode } from "~/lib/circuits/visibility";
 import type { CircuitGraph, ViewState } from "~/lib/circuits/viewTypes";
 import { useTRPC, useTRPCClient } from "~/trpc/react";
 import { CircuitCanvas, fitPositions, type Viewport } from "./CircuitCanvas";
@@ -18,6 +18,7 @@ import { FaithfulnessBadge } from "./FaithfulnessBadge";
 import { HypertreeView } from "./HypertreeView";
 import { withCurrentLabels } from "./liveLabels";
 import { ShareDialog } from "./ShareDialog";
+import { ThresholdControl } from "./ThresholdControl";
 import { useHeatmaps } from "./useHeatmaps";
 import { useSystemDark } from "./useSystemDark";
 import {
@@ -67,6 +68,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
   const dark = useSystemDark();
   const [selected, setSelected] = useState<string | null>(initialView.selected);
   const [threshold, setThreshold] = useState(initialView.threshold);
+  const [thresholdMode, setThresholdMode] = useState<ThresholdMode>(initialView.thresholdMode ?? "global");
   const [drill, setDrill] = useState<Drill | null>(null);
   const [shareOpen, setShareOpen] = useState(false);
   const [heatmapsOn, setHeatmapsOn] = useState(initialView.heatmaps);
@@ -122,7 +124,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
   const viewerRef = useRef<HTMLDivElement>(null);
   useFocusAfterSelection(selected, panelRef, viewerRef);
 
-  useAddressSync(selected, threshold, shareToken);
+  useAddressSync(selected, threshold, shareToken, thresholdMode);
 
   useViewerKeyboard(cyRef, selected, drill, setDrill, select);
 
@@ -131,14 +133,13 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
     return {
       selected,
       threshold,
+      thresholdMode,
       zoom: cy ? cy.zoom() : (viewport.current?.zoom ?? null),
       pan: cy ? cy.pan() : (viewport.current?.pan ?? null),
       heatmaps: heatmapsOn,
     };
   };
 
-  const cut = threshold * maxAbsWeight(graph);
-  const visibleEdges = graph.edges.filter((e) => Math.abs(e.weight) >= cut).length;
   const { exportPng, exportSvg, exportJson } = useViewerExports({
     cyRef,
     graph,
@@ -155,23 +156,13 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
   return (
     <div ref={viewerRef} className="flex flex-col gap-3" data-testid="viewer" data-ready={ready ? "1" : "0"}>
       <div className="flex flex-wrap items-center gap-3 text-sm">
-        <label className="flex items-center gap-2">
-          <span>Weight threshold</span>
-          <input
-            type="range"
-            min={0}
-            max={1}
-            step={0.01}
-            value={threshold}
-            data-testid="threshold"
-            aria-label="Weight threshold (fraction of the largest |W|)"
-            onChange={(e) => setThreshold(Number(e.target.value))}
-          />
-          <span className="tabular-nums sm:w-52" data-testid="edge-count">
-            |W| ≥ {cut.toFixed(3)} · {visibleEdges}/{graph.edges.length} edges
-          </span>
-        </label>
-        <FaithfulnessBadge client={client} graph={graph} threshold={threshold} shareToken={shareToken} />
+        <ThresholdControl
+          graph={graph}
+          threshold={threshold}
+          mode={thresholdMode}
+          onThreshold={setThreshold}
+          onMode={setThresholdMode}
+        />
         <span className="flex-1" />
         <button className={btn} onClick={exportJson} data-testid="export-json">
           JSON
@@ -196,6 +187,14 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
             Share…
           </button>
         )}
+        {/* its own row, reserved before it loads, so its arrival moves nothing below */}
+        <FaithfulnessBadge
+          client={client}
+          graph={graph}
+          threshold={threshold}
+          mode={thresholdMode}
+          shareToken={shareToken}
+        />
       </div>
       {/* what is selected, for screen readers (the graph itself is a canvas) */}
       <p className="sr-only-live" aria-live="polite" data-testid="selection-announcement">
@@ -211,6 +210,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
             live={live}
             shareToken={shareToken}
             threshold={threshold}
+            thresholdMode={thresholdMode}
             selected={selected}
             onSelect={select}
             initialViewport={viewport.current}

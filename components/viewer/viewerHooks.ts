@@ -8,6 +8,7 @@ import type { TRPCClient } from "@trpc/client";
 import type { Core, NodeSingular } from "cytoscape";
 import { type RefObject, useEffect, useRef, useState } from "react";
 import { circuitSvg } from "~/lib/circuits/svg";
+import type { ThresholdMode } from "~/lib/circuits/visibility";
 import { imageUrls, type CircuitGraph, type Hypertree, type ViewState } from "~/lib/circuits/viewTypes";
 import { downloadBlob } from "~/components/evaluations/exportPlot";
 import type { AppRouter } from "~/server/api/root";
@@ -69,8 +70,13 @@ export function useFocusAfterSelection(
   }, [selected]);
 }
 
-/** Signed-in page: keeps `?node=&t=` in the address so a copied URL reopens the same node and threshold. */
-export function useAddressSync(selected: string | null, threshold: number, shareToken: string | null): void {
+/** Signed-in page: keeps `?node=&t=&tm=` in the address so a copied URL reopens the same node and threshold. */
+export function useAddressSync(
+  selected: string | null,
+  threshold: number,
+  shareToken: string | null,
+  thresholdMode: ThresholdMode = "global",
+): void {
   useEffect(() => {
     if (shareToken) return;
     const u = new URL(window.location.href);
@@ -78,8 +84,10 @@ export function useAddressSync(selected: string | null, threshold: number, share
     else u.searchParams.delete("node");
     if (threshold > 0) u.searchParams.set("t", String(threshold));
     else u.searchParams.delete("t");
+    if (thresholdMode === "perLayer") u.searchParams.set("tm", "layer");
+    else u.searchParams.delete("tm");
     if (u.href !== window.location.href) window.history.replaceState(window.history.state, "", u.href);
-  }, [selected, threshold, shareToken]);
+  }, [selected, threshold, shareToken, thresholdMode]);
 }
 
 /** Keyboard: arrows between connected nodes, Esc closes the hypertree, then the panel. */

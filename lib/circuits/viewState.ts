@@ -9,11 +9,14 @@ export const nodeIdSchema = z.string().regex(/^(logit|[ge][0-9]{1,12})$/, "not a
 
 /**
  * The view a share link reproduces. `threshold` is a fraction (0..1) of the circuit's largest
- * |W|: edges below it are hidden, and nodes left without a visible edge with them.
+ * |W| (`thresholdMode` "global") or of the largest |W| of each layer's edges ("perLayer"; absent: global): edges
+ * below it are hidden, and nodes left without a visible edge with them (lib/circuits/visibility.ts).
  */
 export const viewStateSchema = z.object({
   selected: nodeIdSchema.nullable().default(null),
   threshold: z.number().min(0).max(1).default(0),
+  /** How `threshold` is read: of the circuit's largest |W| ("global") or of each layer's ("perLayer"). */
+  thresholdMode: z.enum(["global", "perLayer"]).optional(),
   zoom: z.number().min(0.01).max(50).nullable().default(null),
   pan: z
     .object({ x: z.number().finite().min(-1e7).max(1e7), y: z.number().finite().min(-1e7).max(1e7) })

@@ -44,7 +44,7 @@ export const EVALUATION_LIMITS = {
   maskGroups: 200,
   topPatches: 50,
   thresholds: 201,
-  faithfulnessDraws: 20,
+  faithfulnessDraws: 200,
   falsePositiveScan: 5000,
 } as const;
 
@@ -62,11 +62,21 @@ export const EVALUATION_DEFAULTS = {
   fidelityOfWeights: { targets: 1, setSizes: [1, 5, 10, 20, 50], randomSets: 500, k: 50, seed: 0 },
   imageDebug: { topCrops: 5, threshold: 0.6 },
   groupMasking: { draws: 5, seed: 0, topPatches: 10 },
-  faithfulness: { draws: 3, seed: 0 },
+  faithfulness: { draws: 50, seed: 0 },
 };
 
 /** The viewer slider's thresholds: 0, 0.01, …, 1. */
 export const SLIDER_THRESHOLDS = Array.from({ length: 101 }, (_, i) => i / 100);
+
+/**
+ * Default τ values of an optimality run on a circuit of core-set size `tau`: the circuit's own τ
+ * (are the core sets it uses better than random sets of their size?) and twice it (does the ranking
+ * still beat chance further down?). The engine's own defaults, the paper's 10, 30, 50, are for
+ * circuits with a τ of that order; on a τ 3 circuit they tested sets the circuit never uses.
+ */
+export function optimalityTaus(tau: number): number[] {
+  return [...new Set([tau, 2 * tau].filter((t) => t >= 1 && t <= EVALUATION_LIMITS.tau))];
+}
 
 const L = EVALUATION_LIMITS;
 const seed = z
@@ -86,9 +96,8 @@ const pairs = uniqueList(z.number().int().min(0).max(1000), L.pairs, "layer pair
 export const optimalityParams = z
   .object({
     pairs: pairs.optional(),
-    taus: uniqueList(z.number().int().min(1).max(L.tau), L.taus, "τ").default(() => [
-      ...EVALUATION_DEFAULTS.optimality.taus,
-    ]),
+    /** Default: the circuit's τ and twice it (`optimalityTaus`, resolved by `checkAgainstCircuit`). */
+    taus: uniqueList(z.number().int().min(1).max(L.tau), L.taus, "τ").optional(),
     targets: z.number().int().min(1).max(L.targets).default(EVALUATION_DEFAULTS.optimality.targets),
     randomSets: z
       .number()
@@ -166,7 +175,7 @@ export const faithfulnessParams = z
       .min(1)
       .max(L.thresholds, `at most ${L.thresholds} thresholds`)
       .default(() => [...SLIDER_THRESHOLDS]),
-    /** Random draws of as many neurons per layer (0: no random baseline). */
+    /** Random draws of as many neurons per layer, per distinct size (0: no random baseline). */
     draws: z.number().int().min(0).max(L.faithfulnessDraws).default(EVALUATION_DEFAULTS.faithfulness.draws),
     seed: seed.default(EVALUATION_DEFAULTS.faithfulness.seed),
   })
@@ -250,6 +259,8 @@ export function checkAgainstCircuit<R extends EvaluationRequest | { kind: "image
       checkK(facts, request.params.k);
       if (!facts.hasImages)
         throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
+      if (request.kind === "optimality" && !request.params.taus)
+        return { ...request, params: { ...request.params, taus: optimalityTaus(facts.tau) } };
       return request;
     }
     case "fidelityOfNeurons": {
@@ -312,7 +323,7 @@ export function checkAgainstCircuit<R extends EvaluationRequest | { kind: "image
 export function estimateUnits(
   kind: EvaluationKindName,
   params: Record<string, unknown>,
-  facts: { layers: number; tau: number },
+  facts: { layers: number; tau: number; groups?: number },
 ): number {
   const p = params as Record<string, number & number[]>;
   switch (kind) {
@@ -328,8 +339,11 @@ export function estimateUnits(
       const pairs = (p.pairs as number[] | undefined)?.length ?? facts.layers;
       return pairs * (p.targets ?? 1) * (p.setSizes?.length ?? 5) * ((p.randomSets ?? 500) + 1);
     }
-    case "faithfulness":
-      return (p.thresholds?.length ?? 101) * (1 + (p.draws ?? 3));
+    case "faithfulness": {
+      // visible sets are nested in each of the two modes: at most one per group (+1) and per threshold
+      const perMode = Math.min(p.thresholds?.length ?? 101, (facts.groups ?? Number.POSITIVE_INFINITY) + 1);
+      return 2 + 2 * perMode * (1 + (p.draws ?? EVALUATION_DEFAULTS.faithfulness.draws));
+    }
     default:
       return 1;
   }

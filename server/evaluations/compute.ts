@@ -2,9 +2,9 @@
  * Runs an evaluation job's engine work (worker only: the engine and TensorFlow.js are imported
  * here dynamically, so the web process never loads them). Reads the stored circuit as its
  * document, its registered model and its images, and calls the engine's own functions:
- * optimality, fidelityOfNeurons, fidelityOfWeights, debugImages, maskGroups; the faithfulness
- * series (accuracy with only the circuit's visible groups kept, at each viewer threshold) is
- * computed here from the engine's maskedLogits / accuracyOf.
+ * optimality, fidelityOfNeurons, fidelityOfWeights, debugImages, maskGroups, and
+ * faithfulnessCurve with the groups the viewer shows at each threshold (the viewer's rule,
+ * lib/circuits/visibility.ts, maps thresholds to kept neurons here).
  */
 import { eq } from "drizzle-orm";
 import { join } from "node:path";
@@ -12,10 +12,11 @@ import type { Db } from "~/db/client";
 import { circuits, datasets, images as imageRows, models, evaluations } from "~/db/schema";
 import { circuitImageDir, loadGraph } from "~/server/circuits/graph";
 import { exportCircuit } from "~/server/circuits/store";
-import { visibleGroupIds, visibilityKey } from "~/lib/circuits/visibility";
+import { FAITHFULNESS_VERSION, type FaithfulnessResult } from "~/lib/evaluations/faithfulness";
 import type { Circuit, ClassifierModel, tf as TF } from "~/server/neurflow";
 import { throwIfAborted as checkAbort } from "~/server/neurflow/light";
 import type { EvaluationJobPayload } from "~/server/jobs/kinds/evaluation";
+import { faithfulnessSubsets } from "./faithfulnessSubsets";
 import { imageSetDir } from "./store";
 import { toModelSize, writeImageSet } from "./uploads";
 
@@ -36,28 +37,7 @@ export interface ComputedEvaluation {
   seconds: number;
 }
 
-export interface FaithfulnessConfig {
-  /** Visible group row ids. */
-  groups: number[];
-  /** Neurons kept per masked layer (same order as `layers`). */
-  neurons: number[];
-  accuracy: number;
-  /** Random neurons, as many per layer: mean and std of the accuracy over the draws (null without draws). */
-  random: { mean: number; std: number; values: number[] } | null;
-}
-
-export interface FaithfulnessResult {
-  kind: "faithfulness";
-  /** Layers where everything outside the visible groups is zeroed (retain), top-down. */
-  layers: string[];
-  images: number;
-  unmaskedAccuracy: number;
-  points: { threshold: number; config: number }[];
-  configs: FaithfulnessConfig[];
-  draws: number;
-  seed: number;
-  seconds: number;
-}
+export type { FaithfulnessConfig, FaithfulnessResult } from "~/lib/evaluations/faithfulness";
 
 export interface DebugImagesResult {
   kind: "imageDebug";
@@ -175,19 +155,10 @@ async function falsePositives(
   };
 }
 
-async function layerWidth(model: ClassifierModel, images: TF.Tensor4D, layer: string): Promise<number> {
-  const { tf } = await import("~/server/neurflow");
-  const t = tf.tidy(
-    () => model.graph.run({ [model.graph.inputName]: images.slice(0, 1) }, [model.layerTensor(layer)])[0]!,
-  );
-  const w = t.shape[t.rank - 1]!;
-  t.dispose();
-  return w;
-}
-
 /**
- * Accuracy on the circuit's images when, at every layer the viewer shows below the logit, only the
- * neurons of the groups visible at each threshold are kept (retain, all layers at once).
+ * The faithfulness curve at the viewer's thresholds, in both threshold modes: for each distinct set
+ * of groups the viewer shows, the engine's faithfulnessCurve with only those groups' member neurons
+ * kept at every layer the viewer shows below the logit (all at once), against random subsets.
  */
 export async function faithfulnessSeries(
   db: Db,
@@ -198,82 +169,46 @@ export async function faithfulnessSeries(
   params: { thresholds: number[]; draws: number; seed: number },
   opts: ComputeOptions = {},
 ): Promise<FaithfulnessResult> {
-  const started = performance.now();
-  const { maskedLogits, accuracyOf, sampleWithoutReplacement, seededRandom, mean, sampleStd } = await import(
-    "~/server/neurflow"
-  );
+  const { faithfulnessCurve, faithfulnessLayers } = await import("~/server/neurflow");
   const graph = loadGraph(db, circuitId);
   if (!graph) throw new EvaluationInputError(`circuit ${circuitId} no longer exists`);
-  // the viewer's ranks below the logit: layer pairs 1.., whose groups hold channels of their upper layer
-  const pairs = circuit.layers.map((_, i) => i).filter((i) => i >= 1);
-  const layers = pairs.map((i) => circuit.layers[i]!.upper);
-  const widths = await Promise.all(layers.map((l) => layerWidth(model, images, l)));
-  const cls = circuit.class.index;
-  const configs: FaithfulnessConfig[] = [];
-  const byKey = new Map<string, number>();
-  const points = params.thresholds.map((threshold) => {
-    const groups = visibleGroupIds(graph, threshold);
-    const key = visibilityKey(groups);
-    let config = byKey.get(key);
-    if (config == null) {
-      config = configs.length;
-      byKey.set(key, config);
-      configs.push({ groups, neurons: [], accuracy: NaN, random: null });
-    }
-    return { threshold, config };
-  });
-  const total = configs.length * (1 + params.draws) + 1;
-  let done = 0;
-  const step = (message: string) => opts.onProgress?.(++done / total, message);
-  const unmaskedAccuracy = accuracyOf(await maskedLogits(model, images, []), cls);
-  step("accuracy without masking");
-  const visibleSet = (c: FaithfulnessConfig) => new Set(c.groups);
-  for (const [ci, c] of configs.entries()) {
-    checkAbort(opts.signal);
-    const vis = visibleSet(c);
-    const keep = pairs.map((p) =>
-      [
-        ...new Set(
-          graph.groups.filter((g) => g.layer === p && vis.has(g.id)).flatMap((g) => g.members.map((m) => m.neuron)),
-        ),
-      ].sort((a, b) => a - b),
-    );
-    c.neurons = keep.map((k) => k.length);
-    c.accuracy = accuracyOf(
-      await maskedLogits(
-        model,
-        images,
-        layers.map((layer, j) => ({ layer, channels: keep[j]!, mode: "retain" as const })),
-      ),
-      cls,
-    );
-    step(`${ci + 1}/${configs.length} visible sets: circuit`);
-    if (params.draws > 0) {
-      const random = seededRandom((params.seed * 1000003 + ci * 7919) >>> 0);
-      const values: number[] = [];
-      for (let d = 0; d < params.draws; d++) {
-        checkAbort(opts.signal);
-        const masks = layers.map((layer, j) => ({
-          layer,
-          channels: sampleWithoutReplacement(widths[j]!, keep[j]!.length, random),
-          mode: "retain" as const,
-        }));
-        values.push(accuracyOf(await maskedLogits(model, images, masks), cls));
-        step(`${ci + 1}/${configs.length} visible sets: random ${d + 1}/${params.draws}`);
-      }
-      c.random = { mean: mean(values), std: sampleStd(values), values };
-    }
-  }
-  return {
-    kind: "faithfulness",
+  // every circuit layer below the logit: the viewer's ranks (layer pairs 1.., whose groups hold
+  // channels of their upper layer) and the lowest layer
+  const layers = faithfulnessLayers(circuit);
+  const { configs, series } = faithfulnessSubsets(graph, circuit, params.thresholds);
+  const curve = await faithfulnessCurve(circuit, model, images, {
     layers,
-    images: images.shape[0],
-    unmaskedAccuracy,
-    points,
-    configs,
+    subsets: configs.map((c) => c.keep),
     draws: params.draws,
     seed: params.seed,
-    seconds: (performance.now() - started) / 1000,
+    signal: opts.signal,
+    onProgress: (p) => opts.onProgress?.(p.total > 0 ? p.done / p.total : 0, p.message),
+  });
+  return {
+    kind: "faithfulness",
+    version: FAITHFULNESS_VERSION,
+    metric: curve.metric,
+    layers: curve.layers,
+    widths: curve.widths,
+    images: curve.images,
+    full: curve.full,
+    empty: curve.empty,
+    series,
+    configs: configs.map((c, i) => {
+      const p = curve.points[i]!;
+      return {
+        groups: c.groups,
+        neurons: p.neurons,
+        logit: p.logit,
+        logitRetained: p.logitRetained,
+        accuracy: p.accuracy,
+        random: p.random,
+      };
+    }),
+    draws: curve.draws,
+    seed: curve.seed,
+    interval: curve.interval,
+    seconds: curve.seconds,
   };
 }
 

@@ -37,5 +37,11 @@ export {
   type ClassDependenceOptions,
   type GroupDependence,
 } from "./evaluations/classDependence";
+export {
+  faithfulnessCurve,
+  FAITHFULNESS_CURVE_DEFAULTS,
+  type FaithfulnessCurveResult,
+  type FaithfulnessCurvePoint,
+} from "./evaluations/faithfulnessCurve";
 export { formatClassDependence } from "./evaluations/report";
 export { checkOnnxUpload, checkLayersUpload, ModelCheckError } from "./model/inspect";

@@ -19,6 +19,13 @@ export type {
   FalsePositive,
   GroupDependence,
 } from "./evaluations/classDependence";
+export type {
+  FaithfulnessCurveResult,
+  FaithfulnessCurvePoint,
+  FaithfulnessRandom,
+  FaithfulnessReference,
+} from "./evaluations/faithfulnessCurve";
+export { faithfulnessLayers, lowestCoreNeurons } from "./evaluations/faithfulnessLayers";
 export { classDependenceSchema, parseClassDependence } from "./evaluations/classDependenceFormat";
 export { seededRandom, sampleWithoutReplacement, type Random } from "./evaluations/sampling";
 export { mean, sampleStd } from "./evaluations/statistics";

@@ -267,13 +267,15 @@ describe("the viewer's faithfulness figure", () => {
     await page.getByTestId("faithfulness-compute").click();
     await page.getByTestId("faithfulness-value").waitFor({ timeout: 120_000 });
     const f = resultOf<FaithfulnessResult>("faithfulness");
-    expect(f.points).toHaveLength(101);
-    const at = async (t: number) => f.configs[f.points.find((p) => p.threshold === t)!.config]!;
-    expect(await page.getByTestId("faithfulness-value").textContent()).toBe((await at(0)).accuracy.toFixed(2));
+    expect(f.series.global).toHaveLength(101);
+    const at = async (t: number) => f.configs[f.series.global.find((p) => p.threshold === t)!.config]!;
+    expect(await page.getByTestId("faithfulness-value").textContent()).toBe((await at(0)).logitRetained!.toFixed(2));
     for (const t of [0.35, 0.7]) {
       await page.getByTestId("threshold").fill(String(t));
       const c = await at(t);
-      await expect.poll(() => page.getByTestId("faithfulness").getAttribute("data-value")).toBe(String(c.accuracy));
+      await expect
+        .poll(() => page.getByTestId("faithfulness").getAttribute("data-value"))
+        .toBe(String(c.logitRetained));
       // the groups it counts are the ones the canvas shows
       const shown = (await visible(page)).nodes.filter((n) => n !== "logit").length;
       expect(Number(await page.getByTestId("faithfulness").getAttribute("data-groups"))).toBe(shown);
@@ -281,10 +283,12 @@ describe("the viewer's faithfulness figure", () => {
     }
     expect(graph.groups.length).toBeGreaterThan(0);
 
-    // and on the evaluations page: one point per threshold, with its exports
+    // and on the evaluations page: one point per threshold, with its exports (CSV: both threshold modes)
     await page.goto(`${platform.url}/circuits/${circuitId}/evaluations`);
-    expect(await page.getByTestId("plotcard-faithfulness").getByTestId("faith-point").count()).toBe(f.points.length);
-    await exportsOf("plotcard-faithfulness", f.points.length, "faithfulness");
+    expect(await page.getByTestId("plotcard-faithfulness").getByTestId("faith-point").count()).toBe(
+      f.series.global.length,
+    );
+    await exportsOf("plotcard-faithfulness", f.series.global.length + f.series.perLayer.length, "faithfulness");
     await page.screenshot({ path: join(ROOT, "docs", "images", "evaluations.png"), fullPage: true });
   });
 });

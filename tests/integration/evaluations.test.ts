@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluations, jobs } from "~/db/schema";
 import { loadGraph } from "~/server/circuits/graph";
 import { exportCircuit } from "~/server/circuits/store";
-import { visibleGroupIds } from "~/lib/circuits/visibility";
+import { THRESHOLD_MODES, type ThresholdMode, visibleGroupIds } from "~/lib/circuits/visibility";
+import { faithfulnessAt, type FaithfulnessResult, isFaithfulnessCurve } from "~/lib/evaluations/faithfulness";
 import { EVALUATION_DEFAULTS } from "~/lib/evaluations/params";
 import { evaluationsDir, imageSetDir } from "~/server/evaluations/store";
 import { evaluationJobHandler } from "~/server/jobs/handlers/evaluationJob";
@@ -170,41 +171,92 @@ describe("each kind through the worker equals the engine", () => {
     expect(withoutSeconds(core.result)).toMatchObject(withoutSeconds(directCore) as object);
   });
 
-  it("faithfulness: accuracy with only the visible groups' neurons, every lower layer at once", async () => {
-    const stored = await runKind({ kind: "faithfulness", params: { thresholds: [0, 0.3, 1], draws: 1 } });
-    const r = stored.result as import("~/server/evaluations/compute").FaithfulnessResult;
-    expect(r.layers).toEqual(doc.layers.slice(1).map((l) => l.upper));
-    expect(r.points.map((p) => p.threshold)).toEqual([0, 0.3, 1]);
-    const { maskedLogits, accuracyOf } = await import("~/server/neurflow");
+  it("faithfulness: the curve of logit retained with only the visible groups' neurons, both threshold modes", async () => {
+    const thresholds = [0, 0.3, 0.6, 1];
+    const stored = await runKind({ kind: "faithfulness", params: { thresholds, draws: 4 } });
+    const r = stored.result as FaithfulnessResult;
+    expect(isFaithfulnessCurve(r)).toBe(true);
+    expect(r.layers).toEqual([...doc.layers.slice(1).map((l) => l.upper), doc.layers.at(-1)!.lower]);
     const graph = loadGraph(env.db, bee.circuitId)!;
     // independent of the job: the visible groups' members, read from the document by group id
     const rowToDoc = new Map(graph.groups.map((g) => [g.id, { layer: g.layer, groupId: g.groupId }]));
-    for (const p of r.points) {
-      const visible = visibleGroupIds(graph, p.threshold).map((id) => rowToDoc.get(id)!);
-      const masks = doc.layers.slice(1).map((l, j) => {
-        const neurons = new Set(
-          l.neuronGroups
-            .filter((g) => visible.some((v) => v.layer === j + 1 && v.groupId === g.id))
-            .flatMap((g) => g.members.map((m) => m.neuron)),
+    const subsetAt = (t: number, mode: ThresholdMode) => {
+      const visible = visibleGroupIds(graph, t, mode).map((id) => rowToDoc.get(id)!);
+      const kept = doc.layers
+        .slice(1)
+        .map((l, j) =>
+          [
+            ...new Set(
+              l.neuronGroups
+                .filter((g) => visible.some((v) => v.layer === j + 1 && v.groupId === g.id))
+                .flatMap((g) => g.members.map((m) => m.neuron)),
+            ),
+          ].sort((a, b) => a - b),
         );
-        return { layer: l.upper, channels: [...neurons], mode: "retain" as const };
+      // the lowest layer: the core neurons of the kept targets of the last layer pair
+      const lastTargets = new Set(kept.at(-1));
+      const lowest = doc.layers
+        .at(-1)!
+        .targets.filter((x) => lastTargets.has(x.neuron))
+        .flatMap((x) => x.coreNeurons);
+      return [...kept, [...new Set(lowest)].sort((a, b) => a - b)];
+    };
+    const { faithfulnessCurve } = await import("~/server/neurflow");
+    for (const mode of THRESHOLD_MODES) {
+      expect(r.series[mode].map((p) => p.threshold)).toEqual(thresholds);
+      const subsets = thresholds.map((t) => subsetAt(t, mode));
+      const direct = await faithfulnessCurve(doc, engine.data.model, engine.data.images, {
+        subsets,
+        draws: 4,
+        seed: 0,
       });
-      const expected = accuracyOf(await maskedLogits(engine.data.model, engine.data.images, masks), doc.class.index);
-      expect(r.configs[p.config]!.accuracy).toBe(expected);
-      expect(r.configs[p.config]!.neurons).toEqual(masks.map((m) => m.channels.length));
+      expect(r.full).toEqual(direct.full);
+      expect(r.empty).toEqual(direct.empty);
+      let previous = Number.POSITIVE_INFINITY;
+      for (const [i, p] of r.series[mode].entries()) {
+        const c = r.configs[p.config]!;
+        expect(c.groups).toEqual(visibleGroupIds(graph, p.threshold, mode));
+        expect(c.neurons).toEqual(subsets[i]!.map((k) => k.length));
+        expect(c.logitRetained).toBe(direct.points[i]!.logitRetained);
+        expect(c.accuracy).toBe(direct.points[i]!.accuracy);
+        expect(c.random).toEqual(direct.points[i]!.random);
+        // the kept neurons shrink as the threshold rises (visible sets are nested)
+        const kept = c.neurons.reduce((a, b) => a + b, 0);
+        expect(kept).toBeLessThanOrEqual(previous);
+        previous = kept;
+        // the viewer's lookup finds this configuration at this threshold and mode
+        expect(faithfulnessAt(r, graph, p.threshold, mode)).toEqual({ config: c, exact: true });
+      }
     }
     // threshold 0 keeps every group: all the circuit's targets of those layers
-    expect(r.configs[r.points[0]!.config]!.neurons).toEqual(
-      doc.layers.slice(1).map((l) => new Set(l.neuronGroups.flatMap((g) => g.members.map((m) => m.neuron))).size),
-    );
-    expect(r.unmaskedAccuracy).toBe(
-      accuracyOf(await maskedLogits(engine.data.model, engine.data.images, []), doc.class.index),
-    );
+    expect(r.configs[r.series.global[0]!.config]!.neurons).toEqual([
+      ...doc.layers.slice(1).map((l) => new Set(l.neuronGroups.flatMap((g) => g.members.map((m) => m.neuron))).size),
+      new Set(doc.layers.at(-1)!.targets.flatMap((t) => t.coreNeurons)).size,
+    ]);
+    // thresholds with the same visible set share one configuration, across modes too
+    expect(r.series.perLayer[0]!.config).toBe(r.series.global[0]!.config);
+    expect(new Set(r.configs.map((c) => c.groups.join(","))).size).toBe(r.configs.length);
     // the viewer's read (also for a share link of this circuit)
     const f = await env.as.viewer.evaluations.faithfulness({ circuitId: bee.circuitId });
     expect(f.result?.id).toBe(stored.id);
     expect(f.canStart).toBe(false);
     expect((await env.as.annotator.evaluations.faithfulness({ circuitId: bee.circuitId })).canStart).toBe(true);
+  });
+
+  it("faithfulness: a result of the first version (accuracy only) is not read as a curve", () => {
+    const old = {
+      kind: "faithfulness",
+      layers: ["layer4.1"],
+      images: 4,
+      unmaskedAccuracy: 1,
+      points: [{ threshold: 0, config: 0 }],
+      configs: [{ groups: [1], neurons: [3], accuracy: 1, random: null }],
+      draws: 3,
+      seed: 0,
+      seconds: 1,
+    };
+    expect(isFaithfulnessCurve(old)).toBe(false);
+    expect(isFaithfulnessCurve(null)).toBe(false);
   });
 
   it("image debugging of uploaded images (resized to the model's input), equal to the engine on the same pixels", async () => {
@@ -345,6 +397,7 @@ describe("validation", () => {
       "no image-debugging result 999",
     ],
     ["a threshold above 1", { kind: "faithfulness", params: { thresholds: [0.5, 2] } }, "<=1"],
+    ["too many faithfulness draws", { kind: "faithfulness", params: { draws: 201 } }, "<=200"],
     ["set sizes repeated", { kind: "fidelityOfWeights", params: { setSizes: [2, 2] } }, "must differ"],
   ];
   for (const [what, request, message] of cases)

@@ -3,6 +3,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { CircuitLabels } from "~/components/labels/CircuitLabels";
 import { Card, tableClass, when } from "~/components/ui";
+import { importanceMeaning, layerSeconds } from "~/lib/circuits/describe";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
@@ -32,7 +33,7 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
           ) : (
             c.modelName
           )}{" "}
-          · class index {c.classIndex}
+          · class <span title={`output ${c.classIndex} of the model`}>“{c.className}”</span>
           {c.runId != null && (
             <>
               {" "}
@@ -75,8 +76,8 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
             <dd>
               {p.igSteps} ({p.igMethod})
             </dd>
-            <dt className="text-zinc-500">importance</dt>
-            <dd>{p.importance}</dd>
+            <dt className="text-zinc-500">importance of a channel</dt>
+            <dd title={p.importance}>{importanceMeaning(p.importance)}</dd>
             <dt className="text-zinc-500">granularities</dt>
             <dd>{p.granularities.join(", ")}</dd>
             <dt className="text-zinc-500">backend</dt>
@@ -106,7 +107,9 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
                   <th>Targets</th>
                   <th>Neuron groups</th>
                   <th>Group edges</th>
-                  <th>Seconds</th>
+                  <th title="the engine's time for the pair (as on the run page); loading and activations are not included">
+                    Seconds
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -118,11 +121,7 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
                     <td>{l.targets}</td>
                     <td>{l.neuronGroups}</td>
                     <td>{l.groupEdges}</td>
-                    <td>
-                      {l.timings
-                        ? (l.timings.total ?? Object.values(l.timings).reduce((a, b) => a + b, 0)).toFixed(1)
-                        : "—"}
-                    </td>
+                    <td>{layerSeconds(l.timings)?.toFixed(1) ?? "—"}</td>
                   </tr>
                 ))}
               </tbody>

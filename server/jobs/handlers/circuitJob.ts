@@ -16,6 +16,7 @@ import type { CircuitEngine } from "../engine";
 import { platformOf } from "../platform/local";
 import type { WorkerPlatform } from "../platform/port";
 import { circuitJob, type CircuitJobPayload } from "../kinds/circuit";
+import { layerSeconds } from "~/lib/circuits/describe";
 import { PermanentJobError, type JobHandler } from "../worker";
 
 const checkpointSchema = z.object({ requestKey: z.string(), layers: z.array(circuitLayerSchema) });
@@ -72,7 +73,10 @@ export function circuitJobHandler(
           const now = Date.now();
           const added = c.layers.slice(timings.length);
           added.forEach((l, i) => {
-            const t: LayerTiming = { layer: `${l.upper}←${l.lower}`, seconds: i === 0 ? (now - mark) / 1000 : 0 };
+            // the engine's own time for the pair, as the circuit stores it (the summary page shows the same
+            // number); wall-clock time since the last checkpoint only when the engine reports none
+            const seconds = layerSeconds(l.timings) ?? (i === 0 ? (now - mark) / 1000 : 0);
+            const t: LayerTiming = { layer: `${l.upper}←${l.lower}`, seconds };
             if (l.timings) t.stages = l.timings;
             timings.push(t);
           });

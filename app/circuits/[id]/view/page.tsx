@@ -13,10 +13,11 @@ export async function generateMetadata({ params }: { params: Promise<{ id: strin
   return { title: c ? `Viewer · “${c.className}”` : "Circuit viewer" };
 }
 
-/** `?node=g12&t=0.3`: optional initial selection and threshold (bad values are ignored). */
+/** `?node=g12&t=0.3&tm=layer`: optional initial selection, threshold and per-layer threshold mode (bad values are ignored). */
 const query = z.object({
   node: nodeIdSchema.optional().catch(undefined),
   t: z.coerce.number().min(0).max(1).optional().catch(undefined),
+  tm: z.literal("layer").optional().catch(undefined),
 });
 
 export default async function CircuitViewPage({
@@ -32,7 +33,11 @@ export default async function CircuitViewPage({
   const graph = await (await api()).circuitGraph.get({ id }).catch(() => null);
   if (!graph) notFound();
   const q = query.parse(await searchParams);
-  const initialView = viewStateSchema.parse({ selected: q.node ?? null, threshold: q.t ?? 0 });
+  const initialView = viewStateSchema.parse({
+    selected: q.node ?? null,
+    threshold: q.t ?? 0,
+    thresholdMode: q.tm === "layer" ? "perLayer" : "global",
+  });
   const c = graph.circuit;
   return (
     <div className="flex flex-col gap-3">
