@@ -86,18 +86,37 @@ export interface Hypertree {
   upper: string;
   lower: string;
   neuron: number;
-  /** The neuron's semantic groups with their top patches (strongest first). */
-  semanticGroups: { semanticGroup: number; patches: number[]; neuronGroup: number | null }[];
+  /** The neuron's semantic groups with their top patches (strongest first, at most MAX_GROUP_PATCHES) and the neuron's activation on each. */
+  semanticGroups: {
+    semanticGroup: number;
+    patches: number[];
+    activations: number[];
+    /** All of the neuron's top patches in this semantic group. */
+    patchCount: number;
+    /** Row id of the neuron group the semantic group belongs to. */
+    neuronGroup: number | null;
+  }[];
+  /** The neuron's activation on its strongest top patch. */
+  topActivation: number | null;
   /** Core neurons (channels of `lower`), with their edge weight to each semantic group. */
   coreNeurons: {
     neuron: number;
     rank: number;
     importance: number;
     edges: { semanticGroup: number; weight: number }[];
+    /** A target one layer down (the hypertree goes on below it). */
     isTarget: boolean;
+    /** Its strongest top patch when it is a target (only targets have top patches), and its activation there. */
+    topPatch: number | null;
+    topActivation: number | null;
   }[];
-  /** Targets one layer up that have this neuron as a core neuron, with their per-semantic-group edges. */
-  parents: { neuron: number; edges: { semanticGroup: number; weight: number }[] }[];
+  /** Targets one layer up that have this neuron as a core neuron, with their per-semantic-group edges and strongest top patch. */
+  parents: {
+    neuron: number;
+    edges: { semanticGroup: number; weight: number }[];
+    topPatch: number | null;
+    topActivation: number | null;
+  }[];
   igCompleteness: number | null;
 }
 
