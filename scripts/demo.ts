@@ -12,6 +12,9 @@
  * When the checkout also has `models/toyworld5/` (world 5: flowers beside 95% of the bees, most bees
  * far and tiny), the demo registers it too, with 16 world-5 scenes per class generated into the
  * data folder, and queues its bee circuit: the one where NeurFlow finds the planted flowers.
+ * The cue-free controls (`models/toyworld-control`, `models/toyworld5-control`: flowers equally
+ * common in every class) are registered beside them with the same images and the same bee run, so
+ * the home page can compare each model with its control (server/demo/story.ts names them all).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -25,6 +28,7 @@ import { createCaller } from "~/server/api/root";
 import { hashPassword } from "~/server/auth/password";
 import { createSession, SESSION_COOKIE } from "~/server/auth/sessions";
 import { createJobQueue } from "~/server/jobs/createQueue";
+import { DEMO_CLASS, DEMO_DATASET, DEMO_MODELS, FLOWERS_DATASET as BIASED_DATASET } from "~/server/demo/story";
 import { storageRoot } from "~/server/storage/paths";
 import { builtHash, sourceHash, writeBuildStamp } from "./buildStamp";
 
@@ -34,10 +38,10 @@ const port = Number(process.env.PORT ?? 3000);
 const fixture = join(root, "tests", "fixtures", "toyworld-a");
 const trained = join(root, "models", "toyworld");
 const biased = join(root, "models", "toyworld5");
+const trainedControl = join(root, "models", "toyworld-control");
+const biasedControl = join(root, "models", "toyworld5-control");
 const DEMO_USER = "demo";
-const DEMO_DATASET = "toy-world images (demo)";
-const BIASED_MODEL = "toyworld5: flowers beside the bees (demo)";
-const BIASED_DATASET = "world-5 images (demo)";
+const BIASED_MODEL = DEMO_MODELS.flowers[0];
 const nextBin = join(root, "node_modules", "next", "dist", "bin", "next");
 
 function step(s: string) {
@@ -64,10 +68,14 @@ function layersModelForm(dir: string): FormData {
 /** The demo model's name and upload form: models/toyworld when present, else the fixture. */
 function demoModel(): { name: string; source: string; form: () => FormData } {
   if (existsSync(join(trained, "manifest.json"))) {
-    return { name: "toyworld (demo)", source: "models/toyworld (TF.js layers)", form: () => layersModelForm(trained) };
+    return {
+      name: DEMO_MODELS.demo[0],
+      source: "models/toyworld (TF.js layers)",
+      form: () => layersModelForm(trained),
+    };
   }
   return {
-    name: "toyworld-a (demo)",
+    name: DEMO_MODELS.demo[1],
     source: "tests/fixtures/toyworld-a (ONNX)",
     form: () => {
       const f = new FormData();
@@ -161,9 +169,9 @@ async function main() {
     const runs = await api.runs.list({ modelId });
     const reused = runs.find((r) => r.status !== "failed" && r.status !== "canceled")?.id;
     if (reused != null) return reused;
-    step(`queueing ${what} (class bee, τ = 3, k = 20, N = 8, layers fc → layer3.1)`);
+    step(`queueing ${what} (class ${DEMO_CLASS}, τ = 3, k = 20, N = 8, layers fc → layer3.1)`);
     const params = {
-      className: "bee",
+      className: DEMO_CLASS,
       layers: ["fc", "layer4.1", "layer4.0", "layer3.1"],
       tau: 3,
       k: 20,
@@ -174,8 +182,19 @@ async function main() {
   };
   const runId = await demoRun(model.id, dataset.id, "the demo circuit");
 
+  /** A TF.js layers model folder registered under `name` once (reused when present); its id. */
+  const registerLayersModel = async (dir: string, name: string): Promise<number> => {
+    const found = (await api.models.list()).find((x) => x.name === name);
+    if (found) return found.id;
+    step(`registering ${dir.slice(root.length + 1)} as "${name}"`);
+    const form = layersModelForm(dir);
+    form.set("name", name);
+    return (await api.models.upload(form)).id;
+  };
+
   // world 5: the model with a planted bias, and scenes of its own world
   let biasedRunId: number | null = null;
+  let biasedControlRunId: number | null = null;
   if (existsSync(join(biased, "manifest.json"))) {
     let m = (await api.models.list()).find((x) => x.name === BIASED_MODEL);
     if (!m) {
@@ -201,6 +220,16 @@ async function main() {
       }
     }
     if (d) biasedRunId = await demoRun(m.id, d.id, "the world-5 circuit");
+    if (d && existsSync(join(biasedControl, "manifest.json"))) {
+      const c = await registerLayersModel(biasedControl, DEMO_MODELS.flowersControl[0]);
+      biasedControlRunId = await demoRun(c, d.id, "the world-5 control's circuit (same images)");
+    }
+  }
+  // world 1's control, on the demo images (only beside the trained demo model: the fixture has no control)
+  let controlRunId: number | null = null;
+  if (demo.name === DEMO_MODELS.demo[0] && existsSync(join(trainedControl, "manifest.json"))) {
+    const c = await registerLayersModel(trainedControl, DEMO_MODELS.demoControl[0]);
+    controlRunId = await demoRun(c, dataset.id, "the demo control's circuit (same images)");
   }
   db.$client.close();
 
@@ -248,6 +277,13 @@ async function main() {
             ` a planted bias:   http://localhost:${port}/runs/${biasedRunId}  (models/toyworld5: look for the flower group)`,
           ]
         : []),
+      ...(biasedControlRunId != null
+        ? [` its control:      http://localhost:${port}/runs/${biasedControlRunId}  (models/toyworld5-control)`]
+        : []),
+      ...(controlRunId != null
+        ? [` demo's control:   http://localhost:${port}/runs/${controlRunId}  (models/toyworld-control)`]
+        : []),
+      " start here:       the home page's “why does the flowers model say bee?” (three steps)",
       ` model:            ${demo.name} (${demo.source})`,
       " stop with Ctrl-C",
       "──────────────────────────────────────────────",
