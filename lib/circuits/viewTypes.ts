@@ -120,12 +120,45 @@ export interface Hypertree {
   igCompleteness: number | null;
 }
 
+/** Where a group's concept patches come from and how strongly the group responds to them (the patch panel). */
+export interface GroupPatchContext {
+  group: number;
+  /** Layer name of the group's neurons. */
+  layer: string;
+  inputSize: number;
+  patches: {
+    patch: number;
+    imageIdx: number;
+    imageName: string;
+    /** The crop's box in pixels of the model-size image. */
+    x: number;
+    y: number;
+    size: number;
+    /** Crop side / input side (1, ½, ¼ with the default granularities). */
+    granularity: number;
+    /** The strongest member neuron's activation on it (stored with the circuit), that neuron, and the patch's rank among its top patches. */
+    activation: number | null;
+    neuron: number | null;
+    rank: number | null;
+    /** Metric M of the group on it and the fraction of all patches below, once computed. */
+    m: number | null;
+    below: number | null;
+  }[];
+  /** Metric M of the group over all of the circuit's patches (null until computed). */
+  histogram: { max: number; counts: number[]; above: number; patches: number } | null;
+  job: { id: number; status: string; progress: number; error: string | null } | null;
+  /** The model and images are on this server, so the histogram can be computed. */
+  canCompute: boolean;
+}
+
 /** Same-origin image URLs of a circuit; a share-link holder's carry the token (images cannot send headers). */
 export function imageUrls(circuitId: number, shareToken: string | null) {
   const q = shareToken ? `?share=${encodeURIComponent(shareToken)}` : "";
   const base = `/api/circuits/${circuitId}`;
   return {
     patch: (idx: number) => `${base}/patches/${idx}${q}`,
+    /** Source image `idx` of the circuit at the model's input size (what the model saw). */
+    image: (idx: number) => `${base}/images/${idx}${q}`,
     mosaic: (groupRowId: number) => `${base}/mosaics/${groupRowId}${q}`,
     heatmap: (groupRowId: number, idx: number) => `${base}/heatmaps/${groupRowId}/${idx}${q}`,
     og: `${base}/og${q}`,

@@ -358,13 +358,15 @@ export function patchWithImage(
   db: Db,
   circuitId: number,
   idx: number,
-): { imageName: string; x: number; y: number; size: number; inputSize: number } | null {
+): { imageName: string; imageIdx: number; x: number; y: number; size: number; inputSize: number } | null {
   const row = db.$client
     .prepare(
-      `select i.name as imageName, p.x as x, p.y as y, p.size as size, c.model_input_size as inputSize
+      `select i.name as imageName, p.image_idx as imageIdx, p.x as x, p.y as y, p.size as size, c.model_input_size as inputSize
        from circuit_patches p join circuit_images i on i.circuit_id = p.circuit_id and i.idx = p.image_idx
        join circuits c on c.id = p.circuit_id where p.circuit_id = ? and p.idx = ?`,
     )
-    .get(circuitId, idx) as { imageName: string; x: number; y: number; size: number; inputSize: number } | undefined;
+    .get(circuitId, idx) as
+    | { imageName: string; imageIdx: number; x: number; y: number; size: number; inputSize: number }
+    | undefined;
   return row ?? null;
 }

@@ -14,6 +14,7 @@ import { loadEngine, loadModelChecker } from "./engine";
 import { circuitJobHandler } from "./handlers/circuitJob";
 import { evaluationJobHandler } from "./handlers/evaluationJob";
 import { heatmapJobHandler } from "./handlers/heatmapJob";
+import { patchActivationsJobHandler } from "./handlers/patchActivationsJob";
 import { labelJobHandler } from "./handlers/labelJob";
 import { validateModelHandler } from "./handlers/validateModelJob";
 import { LabelClient } from "~/server/labeling/client";
@@ -48,6 +49,7 @@ const worker = new Worker({
     label: labelJobHandler(db, () => new LabelClient(labelConfig())),
     heatmaps: heatmapJobHandler(db, storageRoot()),
     evaluation: evaluationJobHandler(db, storageRoot()),
+    patchActivations: patchActivationsJobHandler(db, storageRoot()),
   },
   log: (line) => console.log(`[worker ${new Date().toISOString()}] ${line}`),
 });
