@@ -14,8 +14,8 @@ interface Props {
   datasets: { id: number; name: string; forModel: boolean; classes: string[] }[];
 }
 
-/** Quadrature nodes per preset (server/neurflow/presets.ts): 16 Gauss–Legendre nodes, or the authors' 50. */
-const PRESET_STEPS = { default: 16, reference: 50 } as const;
+/** Quadrature nodes per preset (server/neurflow/presets.ts): the 15-node Gauss–Kronrod rule, or the authors' 50. */
+const PRESET_STEPS = { default: 15, reference: 50 } as const;
 
 /** Start a circuit run: class, dataset, τ, k, N and the layers (from the manifest). */
 export function StartRunForm({ modelId, classes, layers, datasets }: Props) {

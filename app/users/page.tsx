@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { UsersAdmin } from "~/components/UsersAdmin";
+import { WorkersAdmin } from "~/components/WorkersAdmin";
 import { Card, ErrorBox } from "~/components/ui";
 import { ROLES } from "~/db/schema";
 import { api, requireUser } from "~/trpc/server";
@@ -7,7 +8,7 @@ import { api, requireUser } from "~/trpc/server";
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Users" };
 
-/** Account administration (admins): the accounts, creating one, changing roles. */
+/** Administration (admins): the accounts (create, change roles) and the workers on other machines with their tokens. */
 export default async function UsersPage() {
   const user = await requireUser();
   if (user.role !== "admin")
@@ -21,11 +22,18 @@ export default async function UsersPage() {
         </Card>
       </div>
     );
-  const accounts = await (await api()).users.list();
+  const caller = await api();
+  const [accounts, workers, tokens] = await Promise.all([
+    caller.users.list(),
+    caller.workers.list(),
+    caller.workers.tokens(),
+  ]);
   return (
     <div className="flex flex-col gap-6">
       <h1 className="text-2xl font-semibold">Users</h1>
       <UsersAdmin accounts={accounts} roles={ROLES} myId={user.id} />
+      <h2 className="text-xl font-semibold">Workers</h2>
+      <WorkersAdmin workers={workers} tokens={tokens} now={Date.now()} />
     </div>
   );
 }

@@ -13,11 +13,13 @@ import { heatmapsRouter } from "./routers/heatmaps";
 import { runsRouter } from "./routers/runs";
 import { shareLinksRouter } from "./routers/shareLinks";
 import { usersRouter } from "./routers/users";
+import { workersRouter } from "./routers/workers";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({
   auth: authRouter,
   users: usersRouter,
+  workers: workersRouter,
   models: modelsRouter,
   datasets: datasetsRouter,
   runs: runsRouter,

@@ -106,8 +106,20 @@ async function patchPixels(db: Db, circuitId: number, idx: number): Promise<Buff
   const dir = circuitImageDir(db, circuitId);
   // a stored name is a plain file name (the engine lists one folder); refuse anything else
   if (!dir || !isPlainFileName(p.imageName)) return null;
+  return patchFromImageFile(join(dir, p.imageName), p);
+}
+
+/**
+ * A patch as the viewer draws it, from its image file: the (x, y, size) crop of the model-size
+ * image, resized back to the model input size (bilinear), PNG. Also what a worker on another
+ * machine draws from the images it fetched (server/jobs/platform/http.ts).
+ */
+export async function patchFromImageFile(
+  path: string,
+  p: { x: number; y: number; size: number; inputSize: number },
+): Promise<Buffer> {
   const S = p.inputSize;
-  const raw = await modelSizeImage(join(dir, p.imageName), S);
+  const raw = await modelSizeImage(path, S);
   const size = Math.min(p.size, S);
   const crop = sharp(raw, { raw: { width: S, height: S, channels: 3 } }).extract({
     left: Math.min(p.x, S - size),

@@ -55,3 +55,15 @@ export async function loadModelChecker(): Promise<ModelChecker> {
     return `loaded; one batch of zeros gave ${classes} logits`;
   };
 }
+
+/**
+ * The engine's backend as the worker prints and registers it ("webgpu", "tfjs-node", "wasm", …,
+ * with its detail), started once; "none" when this installation has no engine.
+ */
+export async function engineBackend(): Promise<string> {
+  const mod = await importOptional("../neurflow/index.ts");
+  const initBackend = mod?.initBackend;
+  if (typeof initBackend !== "function") return "none (the engine is not installed)";
+  const info = (await (initBackend as () => Promise<{ name: string; detail?: string }>)()) ?? { name: "unknown" };
+  return info.detail ? `${info.name} (${info.detail})` : info.name;
+}

@@ -98,6 +98,12 @@ export interface JobQueue {
   events(jobId: number, afterId: number, limit?: number): Promise<JobEvent[]>;
 }
 
+/** The part of the queue a worker uses: what `RemoteJobQueue` (platform/http.ts) forwards to the platform over HTTP. */
+export type WorkerQueue = Pick<
+  JobQueue,
+  "reapExpired" | "claim" | "renew" | "progress" | "log" | "checkpoint" | "complete" | "fail" | "markCanceled"
+>;
+
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "canceled"];
 export function isTerminal(status: JobStatus): boolean {
   return TERMINAL_STATUSES.includes(status);

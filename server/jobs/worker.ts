@@ -7,7 +7,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { JobKind, JobStatus } from "~/db/schema";
-import type { JobQueue, JobRecord, LeaseState } from "./queue";
+import type { JobRecord, LeaseState, WorkerQueue } from "./queue";
 
 export interface JobContext<P = unknown> {
   job: JobRecord<P>;
@@ -38,7 +38,7 @@ export class PermanentJobError extends Error {
 }
 
 export interface WorkerOptions {
-  queue: JobQueue;
+  queue: WorkerQueue;
   handlers: Partial<Record<JobKind, JobHandler<never>>>;
   workerId?: string;
   leaseMs?: number;
@@ -56,7 +56,7 @@ function errorText(e: unknown): string {
 
 export class Worker {
   readonly workerId: string;
-  private readonly queue: JobQueue;
+  private readonly queue: WorkerQueue;
   private readonly handlers: Partial<Record<JobKind, JobHandler<unknown>>>;
   private readonly leaseMs: number;
   private readonly heartbeatMs: number;

@@ -9,7 +9,7 @@
  */
 import sharp from "sharp";
 import type { Db } from "~/db/client";
-import { patchRaw } from "~/server/circuits/renders";
+import { patchFromImageFile, patchRaw } from "~/server/circuits/renders";
 
 /** One patch of the circuit (by index) as an encoded image `side` px square. */
 export interface PatchSource {
@@ -31,6 +31,24 @@ export function renderedPatchSource(db: Db, circuitId: number): PatchSource {
 }
 
 export type PatchBox = [number, number, number, number];
+
+/** The viewer's rendering from the circuit's image files (`files[i]` is image i): what `renderedPatchSource` draws, on a machine without the database. */
+export function renderedFilePatchSource(
+  files: readonly string[],
+  inputSize: number,
+  boxes: readonly PatchBox[],
+): PatchSource {
+  return {
+    async patch(index, side) {
+      const box = boxes[index];
+      if (!box) throw new Error(`patch ${index} is not in the circuit`);
+      const file = files[box[0]];
+      if (file == null) throw new Error(`image ${box[0]} is not in the circuit's image list`);
+      const png = await patchFromImageFile(file, { x: box[1], y: box[2], size: box[3], inputSize });
+      return sharp(png).resize(side, side, { kernel: "lanczos3" }).png().toBuffer();
+    },
+  };
+}
 
 export interface GridOptions {
   /** Side of one cell in pixels. */

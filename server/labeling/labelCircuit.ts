@@ -24,10 +24,55 @@ import {
   labelJsonSchema,
   labelReplySchema,
 } from "./schemas";
-import { getHead, saveRevision, StaleVersionError, type LabelTarget, type ResolvedTarget } from "./store";
+import {
+  getHead,
+  saveRevision,
+  StaleVersionError,
+  type Head,
+  type LabelTarget,
+  type NewRevision,
+  type ResolvedTarget,
+} from "./store";
+import type { CircuitForLabels } from "./circuitData";
 
 export class LabelSetupError extends Error {
   override name = "LabelSetupError";
+}
+
+/**
+ * Where a labeling run reads the circuit and its patch pixels and stores revisions: the database
+ * (`localLabelStore`, the web machine's workers) or the platform's internal API (a worker on
+ * another machine, server/jobs/platform/http.ts).
+ */
+export interface LabelStore {
+  /** The circuit's groups, edges and patches, and where their pixels come from; LabelSetupError when it cannot be labeled. */
+  open(circuitId: number): Promise<{ data: CircuitForLabels; source: PatchSource }>;
+  head(t: ResolvedTarget): Promise<Head | null>;
+  /** Appends a revision; StaleVersionError when someone saved a newer one meanwhile. */
+  save(t: ResolvedTarget, r: NewRevision): Promise<void>;
+}
+
+export function localLabelStore(db: Db): LabelStore {
+  return {
+    async open(circuitId) {
+      const data = loadCircuitForLabels(db, circuitId);
+      if (!data) throw new LabelSetupError(`circuit ${circuitId} no longer exists`);
+      // the viewer's patch renderer finds a run's images; an imported circuit's are looked up in the datasets
+      if (circuitImageDir(db, circuitId)) return { data, source: renderedPatchSource(db, circuitId) };
+      const files = circuitImageFiles(db, circuitId);
+      if (!files)
+        throw new LabelSetupError(
+          `the images of circuit ${circuitId} (class "${data.className}") are not in any registered dataset`,
+        );
+      return { data, source: new FilePatchSource(files, data.inputSize, data.patches) };
+    },
+    async head(t) {
+      return getHead(db, t);
+    },
+    async save(t, r) {
+      saveRevision(db, t, r);
+    },
+  };
 }
 
 export interface LabelRunOptions {
@@ -94,11 +139,11 @@ type Asked<T> =
 
 /** What both passes of one labeling run share: the circuit's data, the prompts, the call budget, the result so far. */
 interface LabelRun {
-  db: Db;
+  store: LabelStore;
   circuitId: number;
   client: LabelClient;
   opts: LabelRunOptions;
-  data: NonNullable<ReturnType<typeof loadCircuitForLabels>>;
+  data: CircuitForLabels;
   limits: LabelClient["limits"];
   labelPrompt: ReturnType<typeof loadPrompt>;
   explainPrompt: ReturnType<typeof loadPrompt>;
@@ -115,20 +160,13 @@ interface LabelRun {
 }
 
 /** Checks the circuit and its images, and sets up a run (nothing is asked yet). */
-function startRun(db: Db, circuitId: number, client: LabelClient, opts: LabelRunOptions): LabelRun {
-  const data = loadCircuitForLabels(db, circuitId);
-  if (!data) throw new LabelSetupError(`circuit ${circuitId} no longer exists`);
-  // the viewer's patch renderer finds a run's images; an imported circuit's are looked up in the datasets
-  let source: PatchSource;
-  if (circuitImageDir(db, circuitId)) source = renderedPatchSource(db, circuitId);
-  else {
-    const files = circuitImageFiles(db, circuitId);
-    if (!files)
-      throw new LabelSetupError(
-        `the images of circuit ${circuitId} (class "${data.className}") are not in any registered dataset`,
-      );
-    source = new FilePatchSource(files, data.inputSize, data.patches);
-  }
+async function startRun(
+  store: LabelStore,
+  circuitId: number,
+  client: LabelClient,
+  opts: LabelRunOptions,
+): Promise<LabelRun> {
+  const { data, source } = await store.open(circuitId);
   // every call in flight (and every back-off wait) listens on the job's signal
   if (opts.signal) setMaxListeners(Math.max(50, client.limits.concurrency * 4), opts.signal);
   const labelPrompt = loadPrompt(LABEL_PROMPT);
@@ -165,7 +203,7 @@ function startRun(db: Db, circuitId: number, client: LabelClient, opts: LabelRun
   const edgesToDo = strongestEdges(data.edges, limits.edgesPerParent);
   const total = data.groups.length + edgesToDo.length;
   return {
-    db,
+    store,
     circuitId,
     client,
     opts,
@@ -219,10 +257,10 @@ async function item<T>(
   run: LabelRun,
   rt: ResolvedTarget,
   ask: () => Promise<Asked<T>>,
-  store: (value: T, expectedVersion: number, usage: Usage) => void,
+  store: (value: T, expectedVersion: number, usage: Usage) => Promise<void>,
 ): Promise<boolean> {
-  const { db, opts, result } = run;
-  const before = getHead(db, rt);
+  const { opts, result } = run;
+  const before = await run.store.head(rt);
   if (before && !opts.force) {
     result.skipped++;
     return false;
@@ -242,7 +280,7 @@ async function item<T>(
     return false;
   }
   try {
-    store(r.value, before?.version ?? 0, r.usage);
+    await store(r.value, before?.version ?? 0, r.usage);
     return true;
   } catch (e) {
     if (e instanceof StaleVersionError) {
@@ -258,7 +296,7 @@ async function item<T>(
 
 /** The label pass: a label and a description of every group, from its patch grid. */
 async function labelGroups(run: LabelRun): Promise<void> {
-  const { db, client, opts, data, limits, labelPrompt, budget, result, shown, grid } = run;
+  const { store, client, opts, data, limits, labelPrompt, budget, result, shown, grid } = run;
   await pool(
     data.groups,
     limits.concurrency,
@@ -308,7 +346,7 @@ async function labelGroups(run: LabelRun): Promise<void> {
           );
         },
         (v, expectedVersion, usage) =>
-          saveRevision(db, rt, {
+          store.save(rt, {
             expectedVersion,
             text: v.label,
             description: v.description,
@@ -329,7 +367,7 @@ async function labelGroups(run: LabelRun): Promise<void> {
 
 /** The explanation pass: the strongest edges into each parent, reasoned from both grids and both labels (those just written). */
 async function explainEdges(run: LabelRun): Promise<void> {
-  const { db, client, opts, data, limits, explainPrompt, budget, result, groupByKey, edgesToDo, shown, grid } = run;
+  const { store, client, opts, data, limits, explainPrompt, budget, result, groupByKey, edgesToDo, shown, grid } = run;
   await pool(
     edgesToDo,
     limits.concurrency,
@@ -357,16 +395,19 @@ async function explainEdges(run: LabelRun): Promise<void> {
               calls: 0,
             };
           }
-          const label = (g: GroupInfo) => getHead(db, resolvedGroup(run, g))?.text ?? "(no label yet)";
+          const [parentHead, childHead] = await Promise.all([
+            store.head(resolvedGroup(run, parent)),
+            store.head(resolvedGroup(run, child)),
+          ]);
           const values = {
             className: data.className,
             weight: e.weight.toFixed(3),
             parentId: parent.group,
             parentLayer: parent.layerName,
-            parentLabel: label(parent),
+            parentLabel: parentHead?.text ?? "(no label yet)",
             childId: child.group,
             childLayer: child.layerName,
-            childLabel: label(child),
+            childLabel: childHead?.text ?? "(no label yet)",
           };
           return client.ask(
             {
@@ -384,7 +425,7 @@ async function explainEdges(run: LabelRun): Promise<void> {
           );
         },
         (v, expectedVersion, usage) =>
-          saveRevision(db, rt, {
+          store.save(rt, {
             expectedVersion,
             text: explanationText(v),
             source: "model",
@@ -403,12 +444,12 @@ async function explainEdges(run: LabelRun): Promise<void> {
 }
 
 export async function labelCircuit(
-  db: Db,
+  store: LabelStore | Db,
   circuitId: number,
   client: LabelClient,
   opts: LabelRunOptions = {},
 ): Promise<LabelRunResult> {
-  const run = startRun(db, circuitId, client, opts);
+  const run = await startRun("open" in store ? store : localLabelStore(store), circuitId, client, opts);
   await opts.onProgress?.(
     0,
     run.total,

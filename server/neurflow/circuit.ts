@@ -33,7 +33,7 @@ import { OnnxRuntimeModel } from "./onnxruntime/onnxRuntimeModel";
 import { groupEdges } from "./neuronGroups";
 import { patchGrid, type Patch } from "./patches";
 import { resolveParams, type MethodParams } from "./presets";
-import { quadratureRule } from "./quadrature";
+import { embeddedRule, GAUSS_KRONROD_NODES, quadratureRule } from "./quadrature";
 import type { CircuitCheckpoint, CircuitProgress, CircuitRequest, CircuitRunOptions } from "./runTypes";
 import { tf } from "./tf";
 
@@ -109,6 +109,10 @@ export function validateRequest(
     throw new CircuitInputError(`k must be an integer ≥ 2, got ${params.k}`);
   if (!Number.isInteger(params.igSteps) || params.igSteps < 1)
     throw new CircuitInputError(`ig steps must be ≥ 1, got ${params.igSteps}`);
+  if (params.igMethod === "gausskronrod" && params.igSteps !== GAUSS_KRONROD_NODES)
+    throw new CircuitInputError(
+      `the Gauss–Kronrod rule has ${GAUSS_KRONROD_NODES} nodes, got ig steps ${params.igSteps} (use gausslegendre for other counts)`,
+    );
   if (params.granularities.length === 0 || params.granularities.some((g) => !(g > 0 && g <= 1))) {
     throw new CircuitInputError("granularities must be numbers in (0, 1]");
   }
@@ -175,8 +179,11 @@ async function imagesOfClass(
 
 /** How integrated gradients runs: the quadrature rules, the refinement rule, the batch size. */
 function attributionSettings(params: MethodParams, igRowElements: number): AttributionSettings {
-  const rules = [quadratureRule(params.igMethod, params.igSteps)];
-  if (params.igFallbackSteps > params.igSteps) rules.push(quadratureRule(params.igMethod, params.igFallbackSteps));
+  const first = quadratureRule(params.igMethod, params.igSteps);
+  const rules = [first];
+  // refinement rules are Gauss–Legendre after a Gauss–Kronrod first rule (Kronrod rules are not nested further)
+  const finerMethod = params.igMethod === "gausskronrod" ? "gausslegendre" : params.igMethod;
+  if (params.igFallbackSteps > params.igSteps) rules.push(quadratureRule(finerMethod, params.igFallbackSteps));
   return {
     rules,
     tolerance: params.igTolerance,
@@ -186,7 +193,8 @@ function attributionSettings(params: MethodParams, igRowElements: number): Attri
             tau: params.tau,
             importance: params.importance,
             edgeNormalization: params.edgeNormalization,
-            estimate: quadratureRule(params.igMethod, Math.max(1, Math.floor(params.igSteps / 2))),
+            estimate:
+              embeddedRule(first) ?? quadratureRule(params.igMethod, Math.max(1, Math.floor(params.igSteps / 2))),
           },
         }
       : {}),

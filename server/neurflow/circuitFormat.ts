@@ -85,7 +85,7 @@ export const circuitParamsSchema = z.object({
    * quadrature error could change). Absent in documents written before it existed: "completeness".
    */
   igRefine: z.enum(["completeness", "coreSet"]).optional(),
-  igMethod: z.enum(["gausslegendre", "riemann"]),
+  igMethod: z.enum(["gausslegendre", "riemann", "gausskronrod"]),
   importance: z.enum(["absMean", "meanAbs"]),
   edgeNormalization: z.enum(["sequential", "sum"]),
   granularities: z.array(z.number().positive().max(1)),

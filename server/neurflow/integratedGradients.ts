@@ -24,6 +24,8 @@ export interface IgResult {
   channels: number;
   /** Σ of all attributions per patch (for completeness: should equal f(x) − f(0)). */
   totals: Float64Array;
+  /** As `perPatch`, under the rule's embedded weights (where the rule has them). */
+  embedded?: Float32Array;
 }
 
 /** Target activation: spatial mean of channel `target` per batch row (dense: the unit itself). */
@@ -83,6 +85,7 @@ export async function integratedGradients(
   };
   const grads = tf.grads(f);
   const perPatch = new Float32Array(P * channels);
+  const embedded = rule.embedded ? new Float32Array(P * channels) : undefined;
   const totals = new Float64Array(P);
   // a pass holds, per row, the start tensors and the slice's tensors from there on (of their size)
   const elementsPerRow = Math.max(
@@ -102,11 +105,12 @@ export async function integratedGradients(
         const deltas = z0
           ? startsOf(graph.run({ [lowerTensor]: xs }, frontier!)).map((z, i) => tf.sub(z, z0![i]!))
           : [xs];
-        const acc: (tf.Tensor | null)[] = starts.map(() => null);
+        // per weighting (the rule's, then its embedded rule's): Σ_s w_s·g_s per start tensor
+        const weightings = rule.embedded ? [rule.weights, rule.embedded] : [rule.weights];
+        const acc: (tf.Tensor | null)[][] = weightings.map(() => starts.map(() => null));
         for (let s0 = 0; s0 < N; s0 += stepsPerPass) {
           const sc = Math.min(stepsPerPass, N - s0);
           const alphas = tf.tensor3d(Array.from(rule.alphas.subarray(s0, s0 + sc)), [sc, 1, 1], "float32");
-          const weights = tf.tensor2d(Array.from(rule.weights.subarray(s0, s0 + sc)), [sc, 1], "float32");
           // rows ordered step-major: row = s * pc + p
           const feeds = deltas.map((d, i) => {
             const scaled = tf.mul(alphas, d.reshape([1, pc, startSizes[i]!]));
@@ -114,33 +118,39 @@ export async function integratedGradients(
             return shifted.reshape([sc * pc, ...startShapes[i]!]);
           });
           const g = grads(feeds);
-          g.forEach((gi, i) => {
-            // Σ_s w_s·g_s as an elementwise product and a sum (a [1, sc]×[sc, M] matMul exceeds WebGPU's dispatch limits for large M)
-            const weighted = tf
-              .sum(tf.mul(gi.reshape([sc, pc * startSizes[i]!]), weights), 0)
-              .reshape([pc, ...startShapes[i]!]);
-            acc[i] = acc[i] ? tf.add(acc[i]!, weighted) : weighted;
+          weightings.forEach((all, m) => {
+            const weights = tf.tensor2d(Array.from(all.subarray(s0, s0 + sc)), [sc, 1], "float32");
+            g.forEach((gi, i) => {
+              // Σ_s w_s·g_s as an elementwise product and a sum (a [1, sc]×[sc, M] matMul exceeds WebGPU's dispatch limits for large M)
+              const weighted = tf
+                .sum(tf.mul(gi.reshape([sc, pc * startSizes[i]!]), weights), 0)
+                .reshape([pc, ...startShapes[i]!]);
+              acc[m]![i] = acc[m]![i] ? tf.add(acc[m]![i]!, weighted) : weighted;
+            });
           });
         }
-        // back through the affine prefix, once: its backward is the same linear map at every α
-        const gradient = z0
-          ? tf.grad((xx: tf.Tensor) =>
-              tf.addN(startsOf(graph.run({ [lowerTensor]: xx }, frontier!)).map((z, i) => tf.sum(tf.mul(z, acc[i]!)))),
-            )(xs)
-          : acc[0]!;
-        const attribution = tf.mul(gradient, xs);
-        const flat = attribution.reshape([pc, positions, channels]);
-        return { mean: flat.mean(1), total: flat.sum([1, 2]) };
+        // back through the affine prefix, once per weighting: its backward is the same linear map at every α
+        const [main, second] = acc.map((a) => {
+          const gradient = z0
+            ? tf.grad((xx: tf.Tensor) =>
+                tf.addN(startsOf(graph.run({ [lowerTensor]: xx }, frontier!)).map((z, i) => tf.sum(tf.mul(z, a[i]!)))),
+              )(xs)
+            : a[0]!;
+          return tf.mul(gradient, xs).reshape([pc, positions, channels]);
+        });
+        return { mean: main!.mean(1), total: main!.sum([1, 2]), embedded: second?.mean(1) };
       });
       // asynchronous reads: WebGPU in Node has no synchronous readback
-      const [mean, t] = await Promise.all([result.mean.data(), result.total.data()]);
+      const [mean, t, e] = await Promise.all([result.mean.data(), result.total.data(), result.embedded?.data()]);
       perPatch.set(mean as Float32Array, p0 * channels);
+      if (e) embedded?.set(e as Float32Array, p0 * channels);
       for (let i = 0; i < pc; i++) totals[p0 + i] = t[i]!;
       result.mean.dispose();
       result.total.dispose();
+      result.embedded?.dispose();
     }
   } finally {
     z0?.forEach((t) => t.dispose());
   }
-  return { perPatch, channels, totals };
+  return { perPatch, channels, totals, ...(embedded ? { embedded } : {}) };
 }

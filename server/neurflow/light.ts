@@ -11,6 +11,7 @@ export { PRESETS, resolveParams, type MethodParams, type PresetName } from "./pr
 export { readManifest, parseManifest, type Manifest } from "./model/manifest";
 export { patchesPerImage } from "./patchGrid";
 export { throwIfAborted } from "./abort";
+export { IMAGE_EXTENSIONS, listImages } from "./images";
 export { coreNeuronsAtTau, type LayerCoreNeurons } from "./evaluations/coreNeuronsAtTau";
 export type {
   ClassDependenceResult,

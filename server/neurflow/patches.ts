@@ -36,6 +36,8 @@ export function materializePatches(
       });
       const batch = tf.concat(crops, 0) as tf.Tensor4D;
       const resized = size === S ? batch : tf.image.resizeBilinear(batch, [S, S], false, true);
+      // one crop size (most batches: patches are granularity-major): already in order
+      if (bySize.size === 1) return resized;
       const parts = tf.split(resized, positions.length, 0) as tf.Tensor4D[];
       positions.forEach((pos, j) => (out[pos] = parts[j]!));
     }

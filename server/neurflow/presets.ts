@@ -5,6 +5,7 @@
  *   importance "meanAbs" (Eq. 2) vs "absMean" (code); edgeNormalization "sum" vs "sequential".
  */
 import type { CircuitParams } from "./circuitFormat";
+import { GAUSS_KRONROD_NODES } from "./quadrature";
 
 export type PresetName = CircuitParams["preset"];
 export type MethodParams = Omit<CircuitParams, "layers" | "backend">;
@@ -28,13 +29,15 @@ const shared = {
 
 export const PRESETS: Record<PresetName, MethodParams> = {
   reference: { preset: "reference", ...shared, granularities: [...shared.granularities] },
-  // 16 Gauss–Legendre nodes, and 50 for a target whose core set the estimated quadrature error could
-  // change (evidence in docs/engine.md: the same core sets as N = 50 on the toy world and on calibrated
-  // ResNet50 and GoogLeNet, where 1 % completeness at 16 nodes would send most targets to 50)
+  // the 15-node Gauss–Kronrod rule, whose embedded 7-node Gauss rule estimates its error from the
+  // same evaluations, and 50 Gauss–Legendre nodes for a target whose core set or edge weights that
+  // estimate could change (evidence in docs/engine.md: the same core sets as N = 50 on the toy world
+  // and on calibrated ResNet50 and GoogLeNet, where 1 % completeness alone would send most targets to 50)
   default: {
     preset: "default",
     ...shared,
-    igSteps: 16,
+    igSteps: 15,
+    igMethod: "gausskronrod",
     igFallbackSteps: 50,
     igRefine: "coreSet",
     granularities: [...shared.granularities],
@@ -48,5 +51,8 @@ export function resolveParams(overrides: Partial<MethodParams> = {}): MethodPara
   for (const [key, value] of Object.entries(overrides)) {
     if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
   }
+  // the Gauss–Kronrod rule has 15 nodes: another node count asked for alone means Gauss–Legendre
+  if (merged.igMethod === "gausskronrod" && merged.igSteps !== GAUSS_KRONROD_NODES && overrides.igMethod === undefined)
+    merged.igMethod = "gausslegendre";
   return merged;
 }

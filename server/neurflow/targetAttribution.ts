@@ -7,7 +7,7 @@
 import { computeLayerMaps } from "./activations";
 import { channelImportance, selectCoreNeurons, topIndices, type ImportanceMode } from "./coreNeurons";
 import { edgeWeights, type EdgeNormalization } from "./edgeWeights";
-import { integratedGradients, targetActivation, type IgResult } from "./integratedGradients";
+import { integratedGradients, type IgResult } from "./integratedGradients";
 import type { TensorGraph } from "./model/graph";
 import type { Patch } from "./patches";
 import type { QuadratureRule } from "./quadrature";
@@ -51,7 +51,10 @@ export interface AttributionSettings {
     tau: number;
     importance: ImportanceMode;
     edgeNormalization: EdgeNormalization;
-    /** A coarser rule on other nodes (half as many): |first − estimate| estimates the first rule's error. */
+    /**
+     * A coarser rule on other nodes (half as many): |first − estimate| estimates the first rule's
+     * error. Used where the first rule has no embedded rule (Gauss–Kronrod's gives it for free).
+     */
     estimate: QuadratureRule;
   };
   /** Input elements per IG pass. */
@@ -179,6 +182,40 @@ export function edgeWeightsSettled(
   return a.every((e, i) => Math.abs(e.weight - b[i]!.weight) <= EDGE_WEIGHT_ERROR_TOLERANCE);
 }
 
+/** Per graph and layer pair: every upper channel's activation at the zero baseline. */
+const zeroBaselines = new WeakMap<TensorGraph, Map<string, Promise<Float32Array>>>();
+
+/**
+ * The upper layer's activations (spatial mean per channel) with the lower layer's maps at zero: one
+ * forward pass per layer pair, shared by its targets (for completeness, f(x) − f(0)).
+ */
+function zeroBaselineActivations(
+  graph: TensorGraph,
+  lower: string,
+  upper: string,
+  rowShape: readonly number[],
+): Promise<Float32Array> {
+  let byPair = zeroBaselines.get(graph);
+  if (!byPair) zeroBaselines.set(graph, (byPair = new Map()));
+  const key = `${lower}\u0000${upper}\u0000${rowShape.join(",")}`;
+  let f0 = byPair.get(key);
+  if (!f0) {
+    const out = tf.tidy(() => {
+      const [z] = graph.run({ [lower]: tf.zeros([1, ...rowShape]) }, [upper]);
+      if (z!.rank === 4) return z!.mean([1, 2]);
+      if (z!.rank === 2) return z!;
+      throw new Error(`a layer output of rank ${z!.rank} cannot be a circuit layer (need [N,H,W,C] or [N,units])`);
+    });
+    f0 = out.data().then((d) => {
+      out.dispose();
+      return d as Float32Array;
+    });
+    f0.catch(() => byPair.delete(key));
+    byPair.set(key, f0);
+  }
+  return f0;
+}
+
 export async function attributeTarget(
   graph: TensorGraph,
   images: tf.Tensor4D,
@@ -191,12 +228,9 @@ export async function attributeTarget(
   const kernel = kernels?.ig;
   const x = await mapsOf(graph, images, patches, task, shared, kernels);
   try {
-    const f0Tensor = tf.tidy(() => {
-      const zeros = tf.zeros([1, ...x.shape.slice(1)]);
-      return targetActivation(graph.runChannel({ [task.lowerTensor]: zeros }, task.upperTensor, task.target), 0);
-    });
-    const f0 = (await f0Tensor.data())[0]!;
-    f0Tensor.dispose();
+    const f0 = (await zeroBaselineActivations(graph, task.lowerTensor, task.upperTensor, x.shape.slice(1)))[
+      task.target
+    ]!;
     const slice = { graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor };
     const [first, ...finer] = settings.rules;
     if (!first) throw new Error("no quadrature rule given");
@@ -204,23 +238,21 @@ export async function attributeTarget(
       (kernel && (await kernel(task, xs, rule, settings.igRowElements))) ??
       integratedGradients(slice, task.target, xs, rule, settings.igRowElements);
     if (settings.decision && finer.length) {
-      // the first rule; where a patch misses the completeness tolerance, a coarser rule on other
-      // nodes estimates the error, and the finest rule runs only where that estimate could change the
-      // core set or move an edge weight
+      // the first rule. Its error estimate: the embedded rule's result from the same evaluations
+      // (Gauss–Kronrod), checked for every target; else, only where a patch misses the completeness
+      // tolerance, a coarser rule on other nodes. The finest rule runs where that estimate could
+      // change the core set or move an edge weight.
       const d = settings.decision;
       const ig = await igOf(x, first);
       const P = task.topPatches.length;
       const complete = task.topActivations.every(
         (fx, i) => completenessError([ig.totals[i]!], [fx], f0) <= settings.tolerance,
       );
-      let certain = complete;
-      if (!complete) {
-        const rough = await igOf(x, d.estimate);
-        certain =
-          coreSetCertain(ig.perPatch, rough.perPatch, P, ig.channels, d.tau, d.importance) &&
-          (!task.semanticGroups ||
-            edgeWeightsSettled(ig.perPatch, rough.perPatch, P, ig.channels, task.semanticGroups, d));
-      }
+      const estimate = ig.embedded ?? (complete ? null : (await igOf(x, d.estimate)).perPatch);
+      const certain = estimate
+        ? coreSetCertain(ig.perPatch, estimate, P, ig.channels, d.tau, d.importance) &&
+          (!task.semanticGroups || edgeWeightsSettled(ig.perPatch, estimate, P, ig.channels, task.semanticGroups, d))
+        : complete;
       const final = certain ? ig : await igOf(x, finer[finer.length - 1]!);
       const errors = task.topActivations.map((fx, i) => completenessError([final.totals[i]!], [fx], f0));
       const nodes = certain ? first.alphas.length : finer[finer.length - 1]!.alphas.length;

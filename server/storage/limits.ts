@@ -25,6 +25,8 @@ export const limits = {
   requestBytes: num("NEURFLOW_MAX_REQUEST_BYTES", 1024 * 1024 * 1024),
   /** A non-multipart (JSON) request body with a valid session: read into memory (a circuit import can be large). */
   jsonBytes: num("NEURFLOW_MAX_JSON_BYTES", 64 * 1024 * 1024),
+  /** One call of a worker to the internal API (a checkpoint, a finished circuit). */
+  workerJsonBytes: num("NEURFLOW_MAX_WORKER_JSON_BYTES", 64 * 1024 * 1024),
   /** A non-multipart request body without a valid session (sign-in, setup): small. */
   anonymousJsonBytes: num("NEURFLOW_MAX_ANON_JSON_BYTES", 64 * 1024),
   /** Calls in one tRPC batch request. */

@@ -101,17 +101,17 @@ describe("the platform in a browser", () => {
       await page.goto(modelUrl);
       const runForm = page.locator("form").filter({ hasText: "Start run" });
       await runForm.locator('select[name="className"]').selectOption("bee");
-      // the dataset added for this model is offered first; N follows the preset (16 nodes, the authors' 50)
+      // the dataset added for this model is offered first; N follows the preset (15 Gauss–Kronrod nodes, the authors' 50)
       const datasetChoice = runForm.locator('select[name="datasetId"]');
       expect(await datasetChoice.evaluate((s) => (s as HTMLSelectElement).selectedOptions[0]!.textContent)).toBe(
         "toy-world images (for this model)",
       );
       const steps = runForm.locator('input[name="igSteps"]');
-      expect(await steps.inputValue()).toBe("16");
+      expect(await steps.inputValue()).toBe("15");
       await runForm.locator('select[name="preset"]').selectOption("reference");
       expect(await steps.inputValue()).toBe("50");
       await runForm.locator('select[name="preset"]').selectOption("default");
-      expect(await steps.inputValue()).toBe("16");
+      expect(await steps.inputValue()).toBe("15");
       await runForm.locator('input[name="tau"]').fill("3");
       await runForm.locator('input[name="k"]').fill("12");
       await steps.fill("4");

@@ -6,6 +6,7 @@ import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildCircuit } from "~/server/neurflow/circuit";
 import { parseManifest } from "~/server/neurflow/model/manifest";
+import { resolveParams } from "~/server/neurflow/presets";
 import type { CircuitRequest } from "~/server/neurflow/runTypes";
 
 const dir = "tests/fixtures/toyworld-a";
@@ -26,6 +27,16 @@ describe("circuit run input validation", () => {
       .png()
       .toFile(join(tmp, "small.png"));
     mkdirSync(join(tmp, "empty"));
+  });
+
+  it("rejects a Gauss–Kronrod rule of another size than 15 nodes; another N alone means Gauss–Legendre", async () => {
+    await expect(
+      buildCircuit({ ...base, params: { ...base.params, igMethod: "gausskronrod", igSteps: 8 } }),
+    ).rejects.toThrow(/Gauss–Kronrod rule has 15 nodes, got ig steps 8/);
+    expect(resolveParams({}).igMethod).toBe("gausskronrod");
+    expect(resolveParams({}).igSteps).toBe(15);
+    expect(resolveParams({ igSteps: 8 })).toMatchObject({ igMethod: "gausslegendre", igSteps: 8 });
+    expect(resolveParams({ preset: "reference" })).toMatchObject({ igMethod: "gausslegendre", igSteps: 50 });
   });
 
   it("rejects a class name that is not in the manifest", async () => {

@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "~/server/neurflow/backend";
 import { loadModel, type ClassifierModel } from "~/server/neurflow/model/loadModel";
-import { gaussLegendre, quadratureRule } from "~/server/neurflow/quadrature";
+import { embeddedRule, gaussKronrod15, gaussLegendre, quadratureRule } from "~/server/neurflow/quadrature";
 import {
   attributeTarget,
   completenessError,
@@ -30,6 +30,27 @@ describe("quadrature", () => {
     const g = gaussLegendre(3);
     expect(g.nodes[2]).toBeCloseTo(Math.sqrt(3 / 5), 14);
     expect(g.weights[1]).toBeCloseTo(8 / 9, 14);
+  });
+
+  it("has a 15-node Gauss–Kronrod rule exact to degree 23 whose embedded 7-node Gauss rule is exact to degree 13", () => {
+    const { nodes, weights, embedded } = gaussKronrod15();
+    const moment = (w: Float64Array, k: number) => w.reduce((a, wi, i) => a + wi * nodes[i]! ** k, 0);
+    for (let k = 0; k <= 23; k++) expect(moment(weights, k)).toBeCloseTo(k % 2 ? 0 : 2 / (k + 1), 13);
+    for (let k = 0; k <= 13; k++) expect(moment(embedded, k)).toBeCloseTo(k % 2 ? 0 : 2 / (k + 1), 13);
+    // the Gauss rule is not exact beyond: its difference from the Kronrod rule is an error estimate
+    expect(Math.abs(moment(embedded, 14) - 2 / 15)).toBeGreaterThan(1e-5);
+    // the embedded rule's nodes are the 7-node Gauss–Legendre nodes
+    const g7 = gaussLegendre(7);
+    const used = nodes.filter((_, i) => embedded[i] !== 0);
+    used.forEach((x, i) => expect(x).toBeCloseTo(g7.nodes[i]!, 14));
+    // on [0, 1]: weights sum to 1, and the embedded rule on its own nodes is the 7-node Gauss–Legendre rule
+    const r = quadratureRule("gausskronrod", 15);
+    expect(r.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 14);
+    const e = embeddedRule(r)!;
+    const gl7 = quadratureRule("gausslegendre", 7);
+    e.alphas.forEach((a, i) => expect(a).toBeCloseTo(gl7.alphas[i]!, 14));
+    e.weights.forEach((w, i) => expect(w).toBeCloseTo(gl7.weights[i]!, 14));
+    expect(() => quadratureRule("gausskronrod", 16)).toThrow(/15 nodes/);
   });
 
   it("has Riemann weights that sum to 1 (right endpoints)", () => {
@@ -173,6 +194,43 @@ describe("attribution of one target", () => {
     });
     expect(refined.nodes).toBe(50);
     refined.perPatch.forEach((v, i) => expect(v).toBeCloseTo(onlyFine.perPatch[i]!, 5));
+  });
+
+  it("with an embedded rule, checks every target's core set against the free estimate, complete or not", async () => {
+    const kronrod = quadratureRule("gausskronrod", 15);
+    const fine = quadratureRule("gausslegendre", 50);
+    const xs = computeLayerMaps(
+      model.graph,
+      images,
+      patches,
+      task.topPatches,
+      task.lowerTensor,
+      task.topPatches.length,
+    );
+    const slice = { graph: model.graph, lowerTensor: task.lowerTensor, upperTensor: task.upperTensor };
+    const ig = await integratedGradients(slice, task.target, xs, kronrod);
+    const alone = await integratedGradients(slice, task.target, xs, embeddedRule(kronrod)!);
+    xs.dispose();
+    // the estimate from the same evaluations is IG with the embedded rule alone
+    expect(ig.embedded).toHaveLength(alone.perPatch.length);
+    ig.embedded!.forEach((v, i) => expect(v).toBeCloseTo(alone.perPatch[i]!, 5));
+    const P = task.topPatches.length;
+    const taus = Array.from({ length: ig.channels - 1 }, (_, i) => i + 1);
+    const certain = taus.filter((t) => coreSetCertain(ig.perPatch, ig.embedded!, P, ig.channels, t, "absMean"));
+    const open = taus.filter((t) => !certain.includes(t));
+    expect(certain.length).toBeGreaterThan(0);
+    expect(open.length).toBeGreaterThan(0);
+    // every patch within the tolerance (1): the open core set is refined all the same
+    const decide = (tau: number) =>
+      attributeTarget(model.graph, images, patches, task, {
+        rules: [kronrod, fine],
+        tolerance: 1,
+        decision: { tau, importance: "absMean", edgeNormalization: "sequential", estimate: embeddedRule(kronrod)! },
+      });
+    expect((await decide(open[0]!)).nodes).toBe(50);
+    const kept = await decide(certain[0]!);
+    expect(kept.nodes).toBe(15);
+    kept.perPatch.forEach((v, i) => expect(v).toBeCloseTo(ig.perPatch[i]!, 5));
   });
 
   it("redoes only the patches that miss the tolerance, each as its own integral", async () => {

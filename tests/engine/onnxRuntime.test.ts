@@ -12,7 +12,7 @@ import { integratedGradients } from "~/server/neurflow/integratedGradients";
 import type { TensorGraph } from "~/server/neurflow/model/graph";
 import { importOnnx } from "~/server/neurflow/model/onnx/importOnnx";
 import { OnnxRuntimeModel } from "~/server/neurflow/onnxruntime/onnxRuntimeModel";
-import { quadratureRule } from "~/server/neurflow/quadrature";
+import { embeddedRule, quadratureRule } from "~/server/neurflow/quadrature";
 import { tf } from "~/server/neurflow/tf";
 import { modelPath, randomTensor } from "./onnxTestUtils";
 
@@ -82,6 +82,45 @@ describe("integrated gradients on onnxruntime", () => {
       expect(r.totals).toBeLessThan(1e-5);
     });
   }
+
+  it("gives the embedded rule's attribution from the same evaluations, whole and shared (Gauss–Kronrod)", async () => {
+    const kronrod = quadratureRule("gausskronrod", 15);
+    const gauss = embeddedRule(kronrod)!;
+    for (const [file, lower, upper, target] of [
+      ["resnet_blocks", 11, 23, 3],
+      ["inception", 3, 13, 13],
+    ] as const) {
+      const graph: TensorGraph = importOnnx(readFileSync(modelPath(file)));
+      const ortModel = (await OnnxRuntimeModel.open(modelPath(file), undefined))!;
+      try {
+        const names = graph.nodes.map((n) => n.outputs[0]!).filter(Boolean);
+        const [lo, up] = [names[lower]!, names[upper]!];
+        const x = tf.tidy(() => graph.run({ [graph.inputName]: randomTensor([4, 32, 32, 3], 5, -2, 2) }, [lo])[0]!);
+        const data = (await x.data()) as Float32Array;
+        const tfjs = await integratedGradients({ graph, lowerTensor: lo, upperTensor: up }, target, x, kronrod);
+        x.dispose();
+        const whole = (await ortModel.integratedGradients(lo, up, target, data, x.shape, kronrod))!;
+        const shared = (await ortModel.integratedGradients(lo, up, target, data, x.shape, kronrod, 1 << 24, {
+          patchIds: [0, 1, 2, 3],
+          budgetBytes: 1 << 30,
+          minFlopsPerValue: 16,
+        }))!;
+        const alone = (await ortModel.integratedGradients(lo, up, target, data, x.shape, gauss))!;
+        expect(alone.embedded).toBeUndefined();
+        const scale = Math.max(...Array.from(alone.perPatch, Math.abs));
+        expect(scale).toBeGreaterThan(0);
+        for (const r of [whole, shared, tfjs]) {
+          expect(r.embedded).toHaveLength(alone.perPatch.length);
+          r.embedded!.forEach((v, i) => expect(Math.abs(v - alone.perPatch[i]!)).toBeLessThan(1e-5 * scale));
+          // and the Kronrod result differs from it (else the estimate would say nothing)
+          expect(r.perPatch.some((v, i) => Math.abs(v - alone.perPatch[i]!) > 1e-7 * scale)).toBe(true);
+        }
+      } finally {
+        graph.dispose();
+        await ortModel.close();
+      }
+    }
+  });
 
   // [fixture, lower, upper, whether the rows have a convolution independent of the target channel]
   // (a bottleneck's 3×3 and a MobileNetV2 block's depthwise convolution do; a basic block's rows

@@ -1,6 +1,7 @@
 /**
- * A real HTTP server on loopback around the app's tRPC route handler, for tests that need a
- * separate server process (its memory measured, killed mid-upload): run with
+ * A real HTTP server on loopback around the app's route handlers — tRPC (`/api/trpc/…`), the
+ * internal worker API (`/api/internal/worker/…`) and `/api/health` — for tests that need a
+ * separate server process (its memory measured, killed mid-upload, remote workers): run with
  * `node --import tsx tests/helpers/routeServer.ts`; NEURFLOW_DB / NEURFLOW_DATA as for the app.
  * Requests become fetch `Request`s as Next.js makes them: the body streams from the socket as the
  * handler reads it, and X-Forwarded-For is the socket's address unless the client sent one.
@@ -21,6 +22,9 @@ require.cache[serverOnly] = { id: serverOnly, filename: serverOnly, loaded: true
 const { onServerStart } = await import("~/server/startup");
 await onServerStart();
 const route = await import("~/app/api/trpc/[trpc]/route");
+const workerRoute = await import("~/app/api/internal/worker/[...path]/route");
+const healthRoute = await import("~/app/api/health/route");
+const WORKER_PREFIX = "/api/internal/worker/";
 
 const server = createServer(async (req, res) => {
   try {
@@ -36,8 +40,16 @@ const server = createServer(async (req, res) => {
       body: hasBody ? (Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>) : undefined,
       duplex: "half",
     } as RequestInit);
-    const handler = req.method === "POST" ? route.POST : route.GET;
-    const r = await handler(request);
+    const pathname = new URL(request.url).pathname;
+    let r: Response;
+    if (pathname.startsWith(WORKER_PREFIX)) {
+      // as Next hands a catch-all's segments: split on "/", each percent-decoded
+      const path = pathname.slice(WORKER_PREFIX.length).split("/").map(decodeURIComponent);
+      r = await (req.method === "POST" ? workerRoute.POST : workerRoute.GET)(request, {
+        params: Promise.resolve({ path }),
+      });
+    } else if (pathname === "/api/health") r = await healthRoute.GET();
+    else r = await (req.method === "POST" ? route.POST : route.GET)(request);
     const out: Record<string, string | string[]> = {};
     r.headers.forEach((v, k) => {
       if (k !== "set-cookie") out[k] = v;

@@ -3,12 +3,9 @@
  * checkpoint, records per-layer timings at each checkpoint, validates and stores the circuit
  * (idempotently: a run stores at most one circuit), and keeps the run row in step with the job.
  */
-import { eq } from "drizzle-orm";
-import { join } from "node:path";
 import { z } from "zod";
 import type { Db } from "~/db/client";
-import { datasets, models, runs, type LayerTiming } from "~/db/schema";
-import { importCircuit } from "~/server/circuits/store";
+import type { LayerTiming } from "~/db/schema";
 import {
   circuitLayerSchema,
   circuitSchema,
@@ -16,30 +13,30 @@ import {
   type CircuitRequest,
 } from "~/server/neurflow/light";
 import type { CircuitEngine } from "../engine";
+import { platformOf } from "../platform/local";
+import type { WorkerPlatform } from "../platform/port";
 import { circuitJob, type CircuitJobPayload } from "../kinds/circuit";
 import { PermanentJobError, type JobHandler } from "../worker";
 
 const checkpointSchema = z.object({ requestKey: z.string(), layers: z.array(circuitLayerSchema) });
 
-export function circuitJobHandler(db: Db, engine: () => Promise<CircuitEngine>): JobHandler<CircuitJobPayload> {
+export function circuitJobHandler(
+  on: WorkerPlatform | Db,
+  engine: () => Promise<CircuitEngine>,
+): JobHandler<CircuitJobPayload> {
+  const platform = platformOf(on);
   return {
     async run(ctx) {
       const { runId } = circuitJob.payload.parse(ctx.job.payload);
-      const run = db.select().from(runs).where(eq(runs.id, runId)).get();
-      if (!run) throw new PermanentJobError(`run ${runId} no longer exists`);
-      const model = db.select().from(models).where(eq(models.id, run.modelId)).get();
-      const dataset = db.select().from(datasets).where(eq(datasets.id, run.datasetId)).get();
-      if (!model || !dataset) throw new PermanentJobError(`the model or dataset of run ${runId} was deleted`);
+      const run = await platform.circuitRun(runId);
+      if (!run.ok) throw new PermanentJobError(run.error);
 
       const parsed = ctx.job.checkpoint == null ? null : checkpointSchema.safeParse(ctx.job.checkpoint);
       const resume: CircuitCheckpoint | undefined = parsed?.success ? parsed.data : undefined;
       const done = resume?.layers.length ?? 0;
       const timings: LayerTiming[] = run.layerTimings.slice(0, done);
       const startedAt = run.startedAt ?? Date.now();
-      db.update(runs)
-        .set({ status: "running", startedAt, layerTimings: timings, error: null })
-        .where(eq(runs.id, runId))
-        .run();
+      await platform.updateRun(runId, { status: "running", startedAt, layerTimings: timings, error: null });
       await ctx.log(
         resume
           ? `attempt ${ctx.job.attempts}: resuming after ${done} finished layer pair(s)`
@@ -47,8 +44,8 @@ export function circuitJobHandler(db: Db, engine: () => Promise<CircuitEngine>):
       );
 
       const request: CircuitRequest = {
-        manifestPath: model.manifestPath,
-        images: join(dataset.dir, run.className),
+        manifestPath: run.manifestPath,
+        images: run.images,
         className: run.className,
         layers: run.layers,
         params: run.params,
@@ -80,7 +77,7 @@ export function circuitJobHandler(db: Db, engine: () => Promise<CircuitEngine>):
             timings.push(t);
           });
           mark = now;
-          db.update(runs).set({ layerTimings: timings }).where(eq(runs.id, runId)).run();
+          await platform.updateRun(runId, { layerTimings: timings });
           const last = added[added.length - 1];
           await ctx.checkpoint(c, {
             layers: c.layers.length,
@@ -95,23 +92,19 @@ export function circuitJobHandler(db: Db, engine: () => Promise<CircuitEngine>):
       const checked = circuitSchema.safeParse(circuit);
       if (!checked.success)
         throw new PermanentJobError(`the engine returned an invalid circuit: ${checked.error.issues[0]?.message}`);
-      const circuitId = importCircuit(db, checked.data, { runId, modelId: model.id, storedBy: run.createdBy });
-      db.update(runs).set({ backend: checked.data.params.backend }).where(eq(runs.id, runId)).run();
+      const circuitId = await platform.storeCircuit(runId, checked.data);
       await ctx.log(`circuit ${circuitId} stored`);
       return { circuitId };
     },
-    settled(job, outcome) {
+    async settled(job, outcome) {
       const parsed = circuitJob.payload.safeParse(job.payload);
       if (!parsed.success) return;
       const terminal = outcome.status === "succeeded" || outcome.status === "failed" || outcome.status === "canceled";
-      db.update(runs)
-        .set({
-          status: outcome.status,
-          error: outcome.error ?? null,
-          ...(terminal ? { finishedAt: Date.now() } : {}),
-        })
-        .where(eq(runs.id, parsed.data.runId))
-        .run();
+      await platform.updateRun(parsed.data.runId, {
+        status: outcome.status,
+        error: outcome.error ?? null,
+        ...(terminal ? { finishedAt: Date.now() } : {}),
+      });
     },
   };
 }

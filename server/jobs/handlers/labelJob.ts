@@ -7,9 +7,12 @@ import type { Db } from "~/db/client";
 import type { LabelClient } from "~/server/labeling/client";
 import { labelCircuit, LabelSetupError } from "~/server/labeling/labelCircuit";
 import { labelJob, type LabelJobPayload } from "../kinds/label";
+import { platformOf } from "../platform/local";
+import type { WorkerPlatform } from "../platform/port";
 import { PermanentJobError, type JobHandler } from "../worker";
 
-export function labelJobHandler(db: Db, makeClient: () => LabelClient): JobHandler<LabelJobPayload> {
+export function labelJobHandler(on: WorkerPlatform | Db, makeClient: () => LabelClient): JobHandler<LabelJobPayload> {
+  const platform = platformOf(on);
   return {
     async run(ctx) {
       const p = labelJob.payload.safeParse(ctx.job.payload);
@@ -24,7 +27,7 @@ export function labelJobHandler(db: Db, makeClient: () => LabelClient): JobHandl
         `attempt ${ctx.job.attempts}: labeling circuit ${p.data.circuitId} with ${client.model}${p.data.force ? " (relabeling everything)" : ""}`,
       );
       try {
-        const r = await labelCircuit(db, p.data.circuitId, client, {
+        const r = await labelCircuit(platform.labels, p.data.circuitId, client, {
           force: p.data.force,
           maxCalls: p.data.maxCalls,
           signal: ctx.signal,

@@ -1,16 +1,20 @@
 /** Load-checks an uploaded model in the worker (the web process never loads TensorFlow.js). */
-import { eq } from "drizzle-orm";
 import type { Db } from "~/db/client";
-import { models } from "~/db/schema";
 import type { ModelChecker } from "../engine";
+import { platformOf } from "../platform/local";
+import type { WorkerPlatform } from "../platform/port";
 import { validateModelJob, type ValidateModelPayload } from "../kinds/validateModel";
 import { PermanentJobError, type JobHandler } from "../worker";
 
-export function validateModelHandler(db: Db, checker: () => Promise<ModelChecker>): JobHandler<ValidateModelPayload> {
+export function validateModelHandler(
+  on: WorkerPlatform | Db,
+  checker: () => Promise<ModelChecker>,
+): JobHandler<ValidateModelPayload> {
+  const platform = platformOf(on);
   return {
     async run(ctx) {
       const { modelId } = validateModelJob.payload.parse(ctx.job.payload);
-      const model = db.select().from(models).where(eq(models.id, modelId)).get();
+      const model = await platform.modelForCheck(modelId);
       if (!model) throw new PermanentJobError(`model ${modelId} no longer exists`);
       const check = await checker();
       let note: string;
@@ -25,16 +29,13 @@ export function validateModelHandler(db: Db, checker: () => Promise<ModelChecker
           .join("the model's folder");
         throw new PermanentJobError(`the model does not load: ${message}`);
       }
-      db.update(models).set({ status: "ready", statusMessage: note }).where(eq(models.id, modelId)).run();
+      await platform.setModelStatus(modelId, "ready", note);
       return { note };
     },
-    settled(job, outcome) {
+    async settled(job, outcome) {
       const parsed = validateModelJob.payload.safeParse(job.payload);
       if (!parsed.success || outcome.status === "succeeded" || outcome.status === "queued") return;
-      db.update(models)
-        .set({ status: "invalid", statusMessage: outcome.error ?? `check ${outcome.status}` })
-        .where(eq(models.id, parsed.data.modelId))
-        .run();
+      await platform.setModelStatus(parsed.data.modelId, "invalid", outcome.error ?? `check ${outcome.status}`);
     },
   };
 }

@@ -78,7 +78,7 @@ async function circuitCommand(argv: string[]): Promise<void> {
     tau: int("tau", values.tau),
     k: int("k", values.k),
     igSteps: int("ig-steps", values["ig-steps"]),
-    igMethod: oneOf("ig-method", values["ig-method"], ["gausslegendre", "riemann"] as const),
+    igMethod: oneOf("ig-method", values["ig-method"], ["gausslegendre", "riemann", "gausskronrod"] as const),
     importance: oneOf("importance", values.importance, ["absMean", "meanAbs"] as const),
     edgeNormalization: oneOf("edge-normalization", values["edge-normalization"], ["sequential", "sum"] as const),
   };

@@ -2,8 +2,10 @@
  * Compiles the integrated gradients of one layer pair into an ONNX model that onnxruntime runs:
  *
  *   inputs   nf/x [P, H, W, C] (the lower maps, internal NHWC layout; [P, C] for a dense layer),
- *            nf/ch [1] (the target channel), nf/alpha [N], nf/w [N] (the quadrature rule)
- *   outputs  nf/mean [P, C] (attribution averaged over positions), nf/total [P] (its sum)
+ *            nf/ch [1] (the target channel), nf/alpha [N], nf/w [2, N] (the quadrature rule's
+ *            weights, then its embedded rule's weights on the same nodes, or zeros)
+ *   outputs  nf/mean [P, C] (attribution averaged over positions), nf/total [P] (its sum),
+ *            nf/mean2 [P, C] (the same under the second weights: an error estimate for free)
  *
  * The same work as integratedGradients.ts, in one model: the affine prefix of the slice (a block's
  * first convolution and batch normalisation, a downsample path, the target channel of a residual
@@ -18,7 +20,7 @@ import { reduceMean, vjp, type VjpContext } from "./gradients";
 import { CH, forwardList, UnsupportedSlice, X, type ForwardList, type SourceGraph } from "./sliceGraph";
 
 export const IG_INPUTS = { x: "nf/x", ch: "nf/ch", alpha: "nf/alpha", w: "nf/w" } as const;
-export const IG_OUTPUTS = { mean: "nf/mean", total: "nf/total" } as const;
+export const IG_OUTPUTS = { mean: "nf/mean", total: "nf/total", embedded: "nf/mean2" } as const;
 
 /** The opset the compiled models use: the source's, from 13 (the ops' current forms) on. */
 export function targetOpset(source: number): number {
@@ -253,7 +255,7 @@ function compile(
   b.input(IG_INPUTS.x, "float32", ["P", ...nhwc]);
   if (!forwardOnly) b.input(CH, "int64", [1]);
   b.input(IG_INPUTS.alpha, "float32", ["N"]);
-  if (!forwardOnly) b.input(IG_INPUTS.w, "float32", ["N"]);
+  if (!forwardOnly) b.input(IG_INPUTS.w, "float32", [2, "N"]);
   const int64 = (v: number[]) => b.constant(v, [v.length], "int64");
   const xs = rank === 4 ? b.op1("Transpose", [IG_INPUTS.x], { perm: [0, 3, 1, 2] }) : IG_INPUTS.x;
   const zeros = b.op1("ConstantOfShape", [int64([1, ...xShape])]);
@@ -395,9 +397,8 @@ function compile(
   const outShape = shapeOf(list.output);
   const count = outShape.reduce((a, d) => a * d, 1);
   addGrad(`${list.output}@r`, b.op1("Expand", [b.scalar(1 / count), b.op1("Shape", [outRow])]));
-  /** Reverse pass over `nodes` with the forward values (and gradient keys) of `inst`. */
-  const backward = (nodes: NodeProto[], key: Inst) => {
-    const inst = key;
+  /** Reverse pass over `nodes` with the forward values of `inst`, gradients under `key`. */
+  const backward = (nodes: NodeProto[], key: string, inst: Inst) => {
     const ctx = ctxFor(inst);
     for (let i = nodes.length - 1; i >= 0; i--) {
       const n = nodes[i]!;
@@ -410,31 +411,36 @@ function compile(
       });
     }
   };
-  backward(c.rows, "r");
-  // Σ_n w_n g_n ([1, N] × [N, P·S]), then back through the prefix once, on the patches' own rows
-  const w = b.op1("Unsqueeze", [IG_INPUTS.w, int64([0])]);
-  for (const t of c.frontier) {
-    const g = gradOf(`${t}@r`);
-    if (!g) continue;
-    const s = shapeOf(t);
-    const perNode = b.op1("Reshape", [
-      g,
-      b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 }),
-    ]);
-    addGrad(`${t}@p`, b.op1("Reshape", [b.op1("MatMul", [w, perNode]), int64([-1, ...s])]));
-  }
-  backward(c.prefix, "p");
-  const gx = gradOf(`${X}@p`) ?? b.op1("Mul", [xs, b.scalar(0)]);
-  const attribution = b.op1("Mul", [gx, xs]);
-  if (rank === 4) {
-    b.op("Identity", [reduceMean({ b, opset } as VjpContext, attribution, [2, 3], 0)], {}, [IG_OUTPUTS.mean]);
-    b.op("ReduceSum", [attribution, int64([1, 2, 3])], { keepdims: 0 }, [IG_OUTPUTS.total]);
-  } else {
-    b.op("Identity", [attribution], {}, [IG_OUTPUTS.mean]);
-    b.op("ReduceSum", [attribution, int64([1])], { keepdims: 0 }, [IG_OUTPUTS.total]);
-  }
+  backward(c.rows, "r", "r");
+  // per weighting m (the rule's, the embedded rule's): Σ_n w_mn g_n ([1, N] × [N, P·S]), then back
+  // through the prefix once, on the patches' own rows
+  const attributions = [0, 1].map((m) => {
+    const w = b.op1("Gather", [IG_INPUTS.w, int64([m])], { axis: 0 });
+    for (const t of c.frontier) {
+      const g = gradOf(`${t}@r`);
+      if (!g) continue;
+      const s = shapeOf(t);
+      const perNode = b.op1("Reshape", [
+        g,
+        b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 }),
+      ]);
+      addGrad(`${t}@p${m}`, b.op1("Reshape", [b.op1("MatMul", [w, perNode]), int64([-1, ...s])]));
+    }
+    backward(c.prefix, `p${m}`, "p");
+    const gx = gradOf(`${X}@p${m}`) ?? b.op1("Mul", [xs, b.scalar(0)]);
+    return b.op1("Mul", [gx, xs]);
+  });
+  const [attribution, second] = attributions as [string, string];
+  const meanOf = (a: string, out: string) =>
+    rank === 4
+      ? b.op("Identity", [reduceMean({ b, opset } as VjpContext, a, [2, 3], 0)], {}, [out])
+      : b.op("Identity", [a], {}, [out]);
+  meanOf(attribution, IG_OUTPUTS.mean);
+  meanOf(second, IG_OUTPUTS.embedded);
+  b.op("ReduceSum", [attribution, int64(rank === 4 ? [1, 2, 3] : [1])], { keepdims: 0 }, [IG_OUTPUTS.total]);
   b.output(IG_OUTPUTS.mean, "float32", ["P", xShape[0]!]);
   b.output(IG_OUTPUTS.total, "float32", ["P"]);
+  b.output(IG_OUTPUTS.embedded, "float32", ["P", xShape[0]!]);
   let sharedFlops = 0;
   for (const n of sharedRows) sharedFlops += nodeFlops(n, shapeOf, constShape);
   return { bytes: b.encode(opset), shared: [...sharedUsed.values()], sharedFlops };

@@ -13,8 +13,12 @@ import { tf } from "../tf";
 import { OnnxRuntimeModel } from "./onnxRuntimeModel";
 import { onnxRuntimeWanted } from "./runtime";
 
-/** Start tensors' elements per onnxruntime IG run (rows × row size): 64 MB of float32. */
-export const ONNXRUNTIME_ROW_ELEMENTS = 2 ** 24;
+/**
+ * Start tensors' elements per onnxruntime IG run (rows × row size): 16 MB of float32. The rows'
+ * intermediates are a few times that; 2^24 held 1.0 GB peak on the toy world (50-node targets of
+ * layer2.1 ← layer2.0) against 0.63 GB at 2^22, at the same speed (docs/engine.md).
+ */
+export const ONNXRUNTIME_ROW_ELEMENTS = 2 ** 22;
 /**
  * The forward work a layer pair's targets share (onnxRuntimeModel's per-patch cache of the rows'
  * target-independent part), at most this many bytes; beyond it a target runs its whole model.

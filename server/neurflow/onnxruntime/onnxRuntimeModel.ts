@@ -290,10 +290,11 @@ export class OnnxRuntimeModel {
     // patches per run: keep the rows' start tensors within the budget (all nodes of a patch together)
     const patchesPerRun = Math.max(1, Math.floor(maxRowElements / Math.max(1, rowSize * N)));
     const perPatch = new Float32Array(P * channels);
+    const embedded = rule.embedded ? new Float32Array(P * channels) : undefined;
     const totals = new Float64Array(P);
     const ch = new this.ort.Tensor("int64", BigInt64Array.from([BigInt(target - r.offset)]), [1]);
     const alpha = new this.ort.Tensor("float32", Float32Array.from(rule.alphas), [N]);
-    const w = new this.ort.Tensor("float32", Float32Array.from(rule.weights), [N]);
+    const w = weightsTensor(this.ort, rule);
     for (let p0 = 0; p0 < P; p0 += patchesPerRun) {
       const pc = Math.min(patchesPerRun, P - p0);
       const xs = new this.ort.Tensor("float32", x.subarray(p0 * rowSize, (p0 + pc) * rowSize), [pc, ...rowShape]);
@@ -304,10 +305,11 @@ export class OnnxRuntimeModel {
         [IG_INPUTS.w]: w,
       });
       perPatch.set(out[IG_OUTPUTS.mean]!.data as Float32Array, p0 * channels);
+      embedded?.set(out[IG_OUTPUTS.embedded]!.data as Float32Array, p0 * channels);
       const t = out[IG_OUTPUTS.total]!.data as Float32Array;
       for (let i = 0; i < pc; i++) totals[p0 + i] = t[i]!;
     }
-    return { perPatch, channels, totals };
+    return { perPatch, channels, totals, ...(embedded ? { embedded } : {}) };
   }
 
   /**
@@ -381,9 +383,10 @@ export class OnnxRuntimeModel {
     }
     // the per-target rest, on the target's own patches
     const perPatch = new Float32Array(P * channels);
+    const embedded = rule.embedded ? new Float32Array(P * channels) : undefined;
     const totals = new Float64Array(P);
     const ch = new this.ort.Tensor("int64", BigInt64Array.from([BigInt(target - r.offset)]), [1]);
-    const w = new this.ort.Tensor("float32", Float32Array.from(rule.weights), [N]);
+    const w = weightsTensor(this.ort, rule);
     for (let p0 = 0; p0 < P; p0 += patchesPerRun) {
       const pc = Math.min(patchesPerRun, P - p0);
       const feeds: Record<string, InstanceType<Ort["Tensor"]>> = {
@@ -404,10 +407,11 @@ export class OnnxRuntimeModel {
       });
       const out = await r.perTarget.run(feeds);
       perPatch.set(out[IG_OUTPUTS.mean]!.data as Float32Array, p0 * channels);
+      embedded?.set(out[IG_OUTPUTS.embedded]!.data as Float32Array, p0 * channels);
       const tt = out[IG_OUTPUTS.total]!.data as Float32Array;
       for (let i = 0; i < pc; i++) totals[p0 + i] = tt[i]!;
     }
-    return { perPatch, channels, totals };
+    return { perPatch, channels, totals, ...(embedded ? { embedded } : {}) };
   }
 
   async close(): Promise<void> {
@@ -426,4 +430,13 @@ export class OnnxRuntimeModel {
     for (const s of this.activationSessions.values()) all.push(s.then((x) => x.release()).catch(() => undefined));
     await Promise.all(all);
   }
+}
+
+/** The IG model's weights input [2, N]: the rule's, then its embedded rule's (zeros where it has none). */
+function weightsTensor(ort: Ort, rule: QuadratureRule) {
+  const N = rule.alphas.length;
+  const w = new Float32Array(2 * N);
+  w.set(rule.weights);
+  if (rule.embedded) w.set(rule.embedded, N);
+  return new ort.Tensor("float32", w, [2, N]);
 }

@@ -104,7 +104,11 @@ export async function workerPoolRunner(
     pixels: init.pixels,
     shape: init.shape,
     patches: init.patches as Patch[],
-    rules: settings.rules.map((r) => ({ alphas: r.alphas, weights: r.weights })),
+    rules: settings.rules.map((r) => ({
+      alphas: r.alphas,
+      weights: r.weights,
+      ...(r.embedded ? { embedded: r.embedded } : {}),
+    })),
     tolerance: settings.tolerance,
     ...(settings.decision ? { decision: settings.decision } : {}),
     ...(settings.igRowElements ? { igRowElements: settings.igRowElements } : {}),

@@ -2,6 +2,7 @@
  * Messages between the engine and its worker threads: activation batches and attribution targets
  * of a circuit run, knockouts of the evaluations.
  */
+import type { QuadratureRule } from "../quadrature";
 import type { ActivationBuffers } from "../activations";
 import type { BackendName } from "../backend";
 import type { ModelSource } from "../model/loadModel";
@@ -18,7 +19,7 @@ export interface WorkerInit {
   /** This worker's place in its pool (0 … size − 1); set by the pool. */
   index?: number;
   /** Integrated-gradients settings (circuit runs only). */
-  rules?: { alphas: Float64Array; weights: Float64Array }[];
+  rules?: QuadratureRule[];
   tolerance?: number;
   decision?: AttributionSettings["decision"];
   igRowElements?: number;
