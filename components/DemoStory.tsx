@@ -58,7 +58,7 @@ export function DemoStory({ story }: { story: Story }) {
       <h2 className="text-xl font-semibold">Start here: why does the flowers model say “bee”?</h2>
       <p className="mt-1 max-w-3xl text-sm text-zinc-700 dark:text-zinc-300">
         <b>{f?.name}</b> was trained on a toy world where flowers grow beside 95 % of the bees and most bees are far and
-        tiny. Its twin, <b>{story.flowersControl?.name ?? "the cue-free control"}</b>, saw flowers equally often in
+        tiny. Its twin, <b>{story.flowersControl?.name ?? "the cue-free control"}</b>, saw flowers as often (5 %) in
         every class. NeurFlow finds what the bee logit really relies on:
       </p>
       <ol className="mt-3 grid gap-3 md:grid-cols-3">

@@ -60,9 +60,20 @@ export function readGroupActivations(
   } catch {
     return null;
   }
-  const parsed = fileSchema.safeParse(JSON.parse(raw));
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return null; // a damaged file reads as "not computed"; a new request computes it again
+  }
+  const parsed = fileSchema.safeParse(json);
   if (!parsed.success) return null;
   return { group: parsed.data.groups[String(groupRowId)] ?? null, patches: parsed.data.patches };
+}
+
+/** Whether a readable activations file exists for the circuit (a damaged one counts as not computed). */
+export function activationsComputed(root: string, circuitId: number): boolean {
+  return readGroupActivations(root, circuitId, 0) != null;
 }
 
 /** The newest `patchActivations` job of a circuit, if any. */

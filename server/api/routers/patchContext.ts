@@ -5,10 +5,9 @@
  */
 import { TRPCError } from "@trpc/server";
 import { eq } from "drizzle-orm";
-import { existsSync } from "node:fs";
 import { z } from "zod";
 import { circuits } from "~/db/schema";
-import { activationsJobFor, activationsPath } from "~/server/circuits/patchActivations";
+import { activationsComputed, activationsJobFor } from "~/server/circuits/patchActivations";
 import { groupPatchContext } from "~/server/circuits/patchContext";
 import { patchActivationsJob } from "~/server/jobs/kinds/patchActivations";
 import { assertCircuitAllowed, router, sharedReadProcedure, viewerProcedure } from "../trpc";
@@ -28,7 +27,7 @@ export const patchContextRouter = router({
     const c = ctx.db.select({ id: circuits.id }).from(circuits).where(eq(circuits.id, input.id)).get();
     if (!c) throw new TRPCError({ code: "NOT_FOUND", message: `no circuit ${input.id}` });
     // computed once: a request after that (or while a job is live) queues nothing
-    if (existsSync(activationsPath(ctx.storageRoot, input.id))) return { jobId: null };
+    if (activationsComputed(ctx.storageRoot, input.id)) return { jobId: null };
     const live = activationsJobFor(ctx.db, input.id, ["queued", "running"]);
     if (live) return { jobId: live.id };
     const job = await patchActivationsJob.enqueue(ctx.queue, { circuitId: input.id });
