@@ -73,7 +73,7 @@ export function HypertreeView({ graph, tree, shareToken, onDrill, onSelectGroup 
   const core = tree.coreNeurons;
   const widest = Math.max(1, parents.length, sgs.length, core.length);
   const contentW = Math.max(width, widest * PITCH + 2 * PAD);
-  const rows = [0, 1, 2, 3].map((r) => PAD + r * (ROW_H + ROW_GAP));
+  const rows = [0, 1, 2, 3].map((r) => PAD + 18 + r * (ROW_H + ROW_GAP));
   const height = rows[3]! + ROW_H + PAD;
 
   const parentX = rowX(isRoot ? 1 : Math.max(parents.length, 1), contentW);
@@ -166,7 +166,7 @@ export function HypertreeView({ graph, tree, shareToken, onDrill, onSelectGroup 
           "its semantic groups",
           `↓ its ${core.length} core neurons in ${tree.lower}`,
         ].map((t, i) => (
-          <span key={t} className="absolute left-2 text-xs font-medium text-zinc-500" style={{ top: rows[i]! - 2 }}>
+          <span key={t} className="absolute left-2 text-xs font-medium text-zinc-500" style={{ top: rows[i]! - 20 }}>
             {t}
           </span>
         ))}
