@@ -207,7 +207,7 @@ export function PatchContext({ graph, group, ctx, patch, shareToken, onRequest, 
               <dt className="text-zinc-500">metric M</dt>
               <dd className="tabular-nums" data-testid="patch-m">
                 {patch.m != null
-                  ? `${patch.m.toFixed(2)} · above ${((patch.below ?? 0) * 100).toFixed(0)} % of the circuit's patches`
+                  ? `${patch.m.toFixed(2)} · higher than ${Math.round((patch.below ?? 0) * (ctx.histogram?.patches ?? 0))} of the circuit's ${ctx.histogram?.patches ?? 0} patches`
                   : "not computed yet"}
               </dd>
             </dl>

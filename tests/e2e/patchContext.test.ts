@@ -128,10 +128,11 @@ describe("patch context", () => {
     expect(max).toBeGreaterThanOrEqual(m);
     const x = Number(await marker.getAttribute("data-x"));
     expect(x).toBeCloseTo(36 + (m / max) * (420 - 44), 3);
-    // a top patch of the logit ranks high among all patches (at most k patches above it)
-    const pct = await dialog.getByTestId("patch-m").textContent();
-    const above = Number(/above (\d+) %/.exec(pct!)![1]);
-    expect(above).toBeGreaterThanOrEqual(Math.floor(100 * (1 - graph.circuit.k / graph.circuit.patchCount)) - 1);
+    // a top patch of the logit ranks high among all patches (fewer than k patches score higher)
+    const text = await dialog.getByTestId("patch-m").textContent();
+    const [, lower, all] = /higher than (\d+) of the circuit's (\d+) patches/.exec(text!)!;
+    expect(Number(all)).toBe(graph.circuit.patchCount);
+    expect(Number(lower)).toBeGreaterThanOrEqual(graph.circuit.patchCount - graph.circuit.k);
     await dialog.screenshot({ path: join(ROOT, "docs", "images", "viewer-patch-context.png"), animations: "disabled" });
 
     // Esc closes the dialog, not the panel
