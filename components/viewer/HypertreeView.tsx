@@ -207,7 +207,7 @@ export function HypertreeView({ graph, tree, shareToken, onDrill, onSelectGroup 
           ))
         )}
         <div
-          className={`${card} border-2 border-green-600 dark:border-green-500`}
+          className={`${card} ring-2 ring-green-600 dark:ring-green-500`}
           style={{ left: selfX, top: rows[1], width: CARD_W, height: ROW_H }}
           data-testid="ht-self"
         >
