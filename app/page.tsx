@@ -1,8 +1,11 @@
 import Link from "next/link";
+import { getDb } from "~/db/client";
 import { DatasetUploadForm } from "~/components/DatasetUploadForm";
+import { DemoStory } from "~/components/DemoStory";
 import { ModelUploadForm } from "~/components/ModelUploadForm";
 import { Card, StatusBadge, tableClass, when } from "~/components/ui";
 import { hasRole } from "~/server/api/trpc";
+import { demoStory } from "~/server/demo/story";
 import { api, requireUser } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
@@ -17,9 +20,11 @@ export default async function Home() {
     caller.runs.list({ limit: 10 }),
   ]);
   const canWrite = hasRole(user.role, "annotator");
+  const story = demoStory(getDb());
   return (
     <div className="grid gap-6 lg:grid-cols-2">
       <h1 className="sr-only-live">NeurFlow Studio: models, datasets, circuits and runs</h1>
+      {story && <DemoStory story={story} />}
       <Card title="Models">
         {models.length === 0 ? (
           <p className="text-sm text-zinc-500">No models yet.</p>

@@ -12,10 +12,13 @@
  * When the checkout also has `models/toyworld5/` (world 5: flowers beside 95% of the bees, most bees
  * far and tiny), the demo registers it too, with 16 world-5 scenes per class generated into the
  * data folder, and queues its bee circuit: the one where NeurFlow finds the planted flowers.
+ * The cue-free controls (`models/toyworld-control`, `models/toyworld5-control`: flowers equally
+ * common in every class) are registered beside them with the same images and the same bee run, so
+ * the home page can compare each model with its control (server/demo/story.ts names them all).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { eq } from "drizzle-orm";
 import { openDb } from "~/db/client";
@@ -27,55 +30,16 @@ import { createSession, SESSION_COOKIE } from "~/server/auth/sessions";
 import { createJobQueue } from "~/server/jobs/createQueue";
 import { storageRoot } from "~/server/storage/paths";
 import { builtHash, sourceHash, writeBuildStamp } from "./buildStamp";
+import { seedDemo } from "./demoSeed";
 
 const root = resolve(import.meta.dirname, "..");
 process.chdir(root);
 const port = Number(process.env.PORT ?? 3000);
-const fixture = join(root, "tests", "fixtures", "toyworld-a");
-const trained = join(root, "models", "toyworld");
-const biased = join(root, "models", "toyworld5");
 const DEMO_USER = "demo";
-const DEMO_DATASET = "toy-world images (demo)";
-const BIASED_MODEL = "toyworld5: flowers beside the bees (demo)";
-const BIASED_DATASET = "world-5 images (demo)";
 const nextBin = join(root, "node_modules", "next", "dist", "bin", "next");
 
 function step(s: string) {
   console.log(`\n▸ ${s}`);
-}
-
-function file(path: string, name = path.split("/").pop()!): File {
-  return new File([new Uint8Array(readFileSync(path))], name);
-}
-
-/** The upload form of a TF.js layers model folder (manifest.json, model.json, weight files). */
-function layersModelForm(dir: string): FormData {
-  const f = new FormData();
-  f.set("manifest", file(join(dir, "manifest.json")));
-  const modelJson = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")) as {
-    weightsManifest: { paths: string[] }[];
-  };
-  f.set("modelJson", file(join(dir, "model.json")));
-  const weights = new Set(modelJson.weightsManifest.flatMap((g) => g.paths).map((p) => p.replace(/^\.\//, "")));
-  for (const w of weights) f.append("weights", file(join(dir, w)));
-  return f;
-}
-
-/** The demo model's name and upload form: models/toyworld when present, else the fixture. */
-function demoModel(): { name: string; source: string; form: () => FormData } {
-  if (existsSync(join(trained, "manifest.json"))) {
-    return { name: "toyworld (demo)", source: "models/toyworld (TF.js layers)", form: () => layersModelForm(trained) };
-  }
-  return {
-    name: "toyworld-a (demo)",
-    source: "tests/fixtures/toyworld-a (ONNX)",
-    form: () => {
-      const f = new FormData();
-      f.set("manifest", file(join(fixture, "manifest.json")));
-      f.set("onnx", file(join(fixture, "toynet.onnx")));
-      return f;
-    },
-  };
 }
 
 async function waitForServer(url: string, children: ChildProcess[]): Promise<boolean> {
@@ -135,73 +99,8 @@ async function main() {
     }),
   );
 
-  const demo = demoModel();
-  let model = (await api.models.list()).find((m) => m.name === demo.name);
-  if (!model) {
-    step(`registering the demo model from ${demo.source}`);
-    const form = demo.form();
-    form.set("name", demo.name);
-    const m = await api.models.upload(form);
-    model = (await api.models.list()).find((x) => x.id === m.id)!;
-  }
-
-  let dataset = (await api.datasets.list()).find((d) => d.name === DEMO_DATASET);
-  if (!dataset) {
-    step("registering the toy-world images (tests/fixtures/toyworld-a/images, read in place)");
-    const d = await api.datasets.registerFolder({
-      name: DEMO_DATASET,
-      path: join(fixture, "images"),
-      modelId: model.id,
-    });
-    dataset = (await api.datasets.list()).find((x) => x.id === d.id)!;
-  }
-
-  // a run that failed or was canceled earlier is queued again; one that is queued, running or done is reused
-  const demoRun = async (modelId: number, datasetId: number, what: string) => {
-    const runs = await api.runs.list({ modelId });
-    const reused = runs.find((r) => r.status !== "failed" && r.status !== "canceled")?.id;
-    if (reused != null) return reused;
-    step(`queueing ${what} (class bee, τ = 3, k = 20, N = 8, layers fc → layer3.1)`);
-    const params = {
-      className: "bee",
-      layers: ["fc", "layer4.1", "layer4.0", "layer3.1"],
-      tau: 3,
-      k: 20,
-      igSteps: 8,
-      preset: "default" as const,
-    };
-    return (await api.runs.start({ modelId, datasetId, ...params })).id;
-  };
-  const runId = await demoRun(model.id, dataset.id, "the demo circuit");
-
-  // world 5: the model with a planted bias, and scenes of its own world
-  let biasedRunId: number | null = null;
-  if (existsSync(join(biased, "manifest.json"))) {
-    let m = (await api.models.list()).find((x) => x.name === BIASED_MODEL);
-    if (!m) {
-      step("registering models/toyworld5 (flowers beside the bees)");
-      const form = layersModelForm(biased);
-      form.set("name", BIASED_MODEL);
-      const up = await api.models.upload(form);
-      m = (await api.models.list()).find((x) => x.id === up.id)!;
-    }
-    let d = (await api.datasets.list()).find((x) => x.name === BIASED_DATASET);
-    if (!d) {
-      const dir = join(storageRoot(), "demo", "toyworld5-images");
-      step(`generating 16 world-5 scenes per class into ${dir}`);
-      const { generateDataset } = await import("~/server/toyworld/dataset");
-      const { readWorld } = await import("~/server/toyworld/check");
-      await generateDataset({ out: dir, perClass: 16, seed: 7, world: readWorld(biased), quiet: true });
-      try {
-        const r = await api.datasets.registerFolder({ name: BIASED_DATASET, path: dir, modelId: m.id });
-        d = (await api.datasets.list()).find((x) => x.id === r.id)!;
-      } catch (e) {
-        // e.g. NEURFLOW_DATASET_ROOTS leaves the data folder out: the main demo goes on without it
-        console.log(`  skipped: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-    if (d) biasedRunId = await demoRun(m.id, d.id, "the world-5 circuit");
-  }
+  const seeded = await seedDemo(api, { root, dataDir: storageRoot(), step });
+  const { demo, runId, biasedRunId, biasedControlRunId, controlRunId } = seeded;
   db.$client.close();
 
   step("starting the web server and a worker");
@@ -248,6 +147,13 @@ async function main() {
             ` a planted bias:   http://localhost:${port}/runs/${biasedRunId}  (models/toyworld5: look for the flower group)`,
           ]
         : []),
+      ...(biasedControlRunId != null
+        ? [` its control:      http://localhost:${port}/runs/${biasedControlRunId}  (models/toyworld5-control)`]
+        : []),
+      ...(controlRunId != null
+        ? [` demo's control:   http://localhost:${port}/runs/${controlRunId}  (models/toyworld-control)`]
+        : []),
+      " start here:       the home page's “why does the flowers model say bee?” (three steps)",
       ` model:            ${demo.name} (${demo.source})`,
       " stop with Ctrl-C",
       "──────────────────────────────────────────────",

@@ -45,7 +45,9 @@ function groupName(
   groupId: number,
 ): { rowId: number | null; label: string } {
   const g = data.layers[layerIndex]?.groups.find((x) => x.groupId === groupId);
-  return { rowId: g?.rowId ?? null, label: g?.label ?? `${data.layers[layerIndex]?.upper ?? "layer"} · g${groupId}` };
+  // `layer · gN` stays beside a label: several groups can share one
+  const tag = `${data.layers[layerIndex]?.upper ?? "layer"} · g${groupId}`;
+  return { rowId: g?.rowId ?? null, label: g?.label ? `${tag} · ${g.label}` : tag };
 }
 
 function DebugResult({ data, result }: { data: EvaluationsPageData; result: DebugImagesResult }) {

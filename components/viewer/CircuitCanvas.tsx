@@ -17,6 +17,14 @@ import { imageUrls, type CircuitGraph } from "~/lib/circuits/viewTypes";
 export interface Viewport {
   zoom: number;
   pan: { x: number; y: number };
+  /** The canvas size this zoom and pan were made on: replayed only on a canvas of the same size (±2 px), else the graph is fitted. */
+  canvas?: { width: number; height: number } | null;
+}
+
+/** Whether a saved viewport suits this canvas: made on the same size, or of unknown origin (the page's own state). */
+export function viewportFits(v: Viewport, width: number, height: number): boolean {
+  if (v.canvas === undefined) return true;
+  return v.canvas != null && Math.abs(v.canvas.width - width) <= 2 && Math.abs(v.canvas.height - height) <= 2;
 }
 
 export interface CircuitCanvasProps {
@@ -252,7 +260,8 @@ export function CircuitCanvas(props: CircuitCanvasProps) {
     cyRef.current = cy;
     styledDark.current = p.dark;
     performance.mark("viewer-init-end");
-    if (p.initialViewport) cy.viewport({ zoom: p.initialViewport.zoom, pan: p.initialViewport.pan });
+    if (p.initialViewport && viewportFits(p.initialViewport, cy.width(), cy.height()))
+      cy.viewport({ zoom: p.initialViewport.zoom, pan: p.initialViewport.pan });
     else fitPositions(cy, p.graph);
     cy.on("tap", "node", (ev) => latest.current.onSelect(ev.target.id() as string));
     // any group edge opens its panel (weight, both ends, its explanation or a first one to write)

@@ -15,7 +15,7 @@ import { useTRPC, useTRPCClient } from "~/trpc/react";
 import { CircuitCanvas, fitPositions, type Viewport } from "./CircuitCanvas";
 import { DetailPanel } from "./DetailPanel";
 import { FaithfulnessBadge } from "./FaithfulnessBadge";
-import { HypertreeView } from "./HypertreeView";
+import { HypertreePane } from "./HypertreePane";
 import { withCurrentLabels } from "./liveLabels";
 import { ShareDialog } from "./ShareDialog";
 import { ThresholdControl } from "./ThresholdControl";
@@ -73,7 +73,9 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
   const [shareOpen, setShareOpen] = useState(false);
   const [heatmapsOn, setHeatmapsOn] = useState(initialView.heatmaps);
   const viewport = useRef<Viewport | null>(
-    initialView.zoom != null && initialView.pan ? { zoom: initialView.zoom, pan: initialView.pan } : null,
+    initialView.zoom != null && initialView.pan
+      ? { zoom: initialView.zoom, pan: initialView.pan, canvas: initialView.canvas ?? null }
+      : null,
   );
   const cyRef = useRef<Core | null>(null);
   const [ready, setReady] = useState(false);
@@ -137,6 +139,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
       zoom: cy ? cy.zoom() : (viewport.current?.zoom ?? null),
       pan: cy ? cy.pan() : (viewport.current?.pan ?? null),
       heatmaps: heatmapsOn,
+      canvas: cy ? { width: Math.round(cy.width()), height: Math.round(cy.height()) } : null,
     };
   };
 
@@ -217,6 +220,7 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
             onViewport={onViewport}
             dark={dark}
             onReady={onReady}
+            className="h-[60vh] w-full sm:h-[70vh]"
           />
           <p className="pointer-events-none absolute bottom-2 left-3 hidden text-xs text-zinc-500 sm:block">
             Hover: paths through a node · click a node or an edge: details and explanations (✎ marks explained edges) ·
@@ -242,39 +246,19 @@ export function CircuitViewer({ graph, initialView, shareToken, canShare, docume
               Click a node to see its neurons, concept patches and strongest connections.
             </p>
           )}
-          {drill && (
-            <section className="mt-4 border-t border-zinc-200 pt-3 dark:border-zinc-800" data-testid="hypertree">
-              <div className="flex items-center gap-2">
-                <h3 className="flex-1 text-sm font-semibold">
-                  Hypertree of {graph.circuit.layers[drill.layer]}:{drill.neuron}
-                </h3>
-                <button className="text-sm text-zinc-500 hover:underline" onClick={() => setDrill(null)}>
-                  Close ✕
-                </button>
-              </div>
-              {treeError && <p className="text-sm text-red-600">{treeError}</p>}
-              {tree && (
-                <>
-                  <p className="text-xs text-zinc-500">
-                    {drill.layer === 0
-                      ? "↑ the class logit (the root)"
-                      : `↑ targets in ${graph.circuit.layers[drill.layer - 1]} that chose it`}{" "}
-                    · its semantic groups · ↓ its {tree.coreNeurons.length} core neurons in {tree.lower}
-                    {tree.igCompleteness != null && ` · IG completeness error ${tree.igCompleteness.toExponential(1)}`}
-                  </p>
-                  <HypertreeView
-                    circuitId={graph.circuit.id}
-                    tree={tree}
-                    shareToken={shareToken}
-                    dark={dark}
-                    onDrill={(layer, neuron) => setDrill({ layer, neuron })}
-                  />
-                </>
-              )}
-            </section>
-          )}
         </div>
       </div>
+      {drill && (
+        <HypertreePane
+          graph={live}
+          drill={drill}
+          tree={tree}
+          error={treeError}
+          shareToken={shareToken}
+          onDrill={setDrill}
+          onSelectGroup={(id) => select(`g${id}`)}
+        />
+      )}
     </div>
   );
 }

@@ -6,6 +6,7 @@
  */
 import { groupTitle } from "~/lib/circuits/svg";
 import { imageUrls, type CircuitGraph, type GraphGroup } from "~/lib/circuits/viewTypes";
+import { ConceptPatches } from "./ConceptPatches";
 import { EdgePanel } from "./EdgePanel";
 import { GroupLabelSlot } from "./GroupLabelSlot";
 import type { HeatmapState } from "./useHeatmaps";
@@ -81,7 +82,6 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
   const parents = graph.edges.filter((e) => e.source === g.id).sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight));
   const children = graph.edges.filter((e) => e.target === g.id).sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight));
   const neurons = [...new Set(g.members.map((m) => m.neuron))];
-  const side = Math.max(64, Math.min(graph.circuit.inputSize, 224));
   const neighbour = (other: GraphGroup, w: number, key: number) => (
     <li key={key} className="flex items-center gap-2">
       <img src={urls.mosaic(other.id)} alt="" width={24} height={24} className="rounded" />
@@ -135,7 +135,7 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
       </section>
       <section>
         <h3 className="text-sm font-medium text-zinc-500">
-          Concept patches ({g.patches.length} of {g.patchCount})
+          Concept patches ({g.patches.length} of {g.patchCount}) · a: activation · click one to see it in its image
         </h3>
         {graph.circuit.hasImages ? (
           <>
@@ -174,33 +174,7 @@ export function DetailPanel({ graph, selected, shareToken, readOnly, onSelect, o
                 )}
               {heatmaps.error && <span className="text-xs text-red-600">{heatmaps.error}</span>}
             </div>
-            <div className="mt-1 flex flex-wrap gap-1">
-              {g.patches.map((p) => (
-                <span key={p} className="relative inline-block" style={{ width: side, height: side }}>
-                  <img
-                    data-testid="patch"
-                    src={urls.patch(p)}
-                    alt={`patch ${p}`}
-                    width={side}
-                    height={side}
-                    loading="lazy"
-                    style={{ imageRendering: graph.circuit.inputSize < side ? "pixelated" : "auto" }}
-                    className="rounded"
-                  />
-                  {heatmaps.on && heatmaps.ready.has(p) && (
-                    <img
-                      data-testid="heatmap"
-                      src={urls.heatmap(g.id, p)}
-                      alt=""
-                      width={side}
-                      height={side}
-                      className="absolute inset-0 rounded"
-                      style={{ imageRendering: "pixelated" }}
-                    />
-                  )}
-                </span>
-              ))}
-            </div>
+            <ConceptPatches graph={graph} group={g} shareToken={shareToken} heatmaps={heatmaps} />
           </>
         ) : (
           <p className="text-sm text-zinc-500">The dataset images of this circuit are not on this server.</p>

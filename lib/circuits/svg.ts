@@ -46,8 +46,14 @@ export function edgeWidth(weight: number, maxW: number): number {
   return 1 + 7 * Math.min(1, Math.abs(weight) / maxW);
 }
 
+/** `layer · gN`: what tells groups apart, kept beside any label (several groups can share a label). */
+export function groupTag(g: { layer: number; groupId: number }, layers: string[]): string {
+  return `${layers[g.layer] ?? `L${g.layer}`} · g${g.groupId}`;
+}
+
+/** A group's name wherever groups are listed: `layer · gN`, then its label when it has one. */
 export function groupTitle(g: { layer: number; groupId: number; label: string | null }, layers: string[]): string {
-  return g.label ?? `${layers[g.layer] ?? `L${g.layer}`} · g${g.groupId}`;
+  return g.label ? `${groupTag(g, layers)} · ${g.label}` : groupTag(g, layers);
 }
 
 export interface SvgOptions {

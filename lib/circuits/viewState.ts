@@ -23,5 +23,13 @@ export const viewStateSchema = z.object({
     .nullable()
     .default(null),
   heatmaps: z.boolean().default(false),
+  /**
+   * Size in px of the sharer's graph canvas when the link was made. `zoom` and `pan` are replayed
+   * only on a canvas of that size; any other screen (a phone, a smaller window) and links made
+   * before this field existed get the whole graph fitted instead.
+   */
+  canvas: z
+    .object({ width: z.number().int().min(1).max(100_000), height: z.number().int().min(1).max(100_000) })
+    .nullish(),
 });
 export type ViewState = z.infer<typeof viewStateSchema>;

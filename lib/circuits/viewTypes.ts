@@ -86,19 +86,69 @@ export interface Hypertree {
   upper: string;
   lower: string;
   neuron: number;
-  /** The neuron's semantic groups with their top patches (strongest first). */
-  semanticGroups: { semanticGroup: number; patches: number[]; neuronGroup: number | null }[];
+  /** The neuron's semantic groups with their top patches (strongest first, at most MAX_GROUP_PATCHES) and the neuron's activation on each. */
+  semanticGroups: {
+    semanticGroup: number;
+    patches: number[];
+    activations: number[];
+    /** All of the neuron's top patches in this semantic group. */
+    patchCount: number;
+    /** Row id of the neuron group the semantic group belongs to. */
+    neuronGroup: number | null;
+  }[];
+  /** The neuron's activation on its strongest top patch. */
+  topActivation: number | null;
   /** Core neurons (channels of `lower`), with their edge weight to each semantic group. */
   coreNeurons: {
     neuron: number;
     rank: number;
     importance: number;
     edges: { semanticGroup: number; weight: number }[];
+    /** A target one layer down (the hypertree goes on below it). */
     isTarget: boolean;
+    /** Its strongest top patch when it is a target (only targets have top patches), and its activation there. */
+    topPatch: number | null;
+    topActivation: number | null;
   }[];
-  /** Targets one layer up that have this neuron as a core neuron, with their per-semantic-group edges. */
-  parents: { neuron: number; edges: { semanticGroup: number; weight: number }[] }[];
+  /** Targets one layer up that have this neuron as a core neuron, with their per-semantic-group edges and strongest top patch. */
+  parents: {
+    neuron: number;
+    edges: { semanticGroup: number; weight: number }[];
+    topPatch: number | null;
+    topActivation: number | null;
+  }[];
   igCompleteness: number | null;
+}
+
+/** Where a group's concept patches come from and how strongly the group responds to them (the patch panel). */
+export interface GroupPatchContext {
+  group: number;
+  /** Layer name of the group's neurons. */
+  layer: string;
+  inputSize: number;
+  patches: {
+    patch: number;
+    imageIdx: number;
+    imageName: string;
+    /** The crop's box in pixels of the model-size image. */
+    x: number;
+    y: number;
+    size: number;
+    /** Crop side / input side (1, ½, ¼ with the default granularities). */
+    granularity: number;
+    /** The strongest member neuron's activation on it (stored with the circuit), that neuron, and the patch's rank among its top patches. */
+    activation: number | null;
+    neuron: number | null;
+    rank: number | null;
+    /** Metric M of the group on it and the fraction of all patches below, once computed. */
+    m: number | null;
+    below: number | null;
+  }[];
+  /** Metric M of the group over all of the circuit's patches (null until computed). */
+  histogram: { max: number; counts: number[]; above: number; patches: number } | null;
+  job: { id: number; status: string; progress: number; error: string | null } | null;
+  /** The model and images are on this server, so the histogram can be computed. */
+  canCompute: boolean;
 }
 
 /** Same-origin image URLs of a circuit; a share-link holder's carry the token (images cannot send headers). */
@@ -107,6 +157,8 @@ export function imageUrls(circuitId: number, shareToken: string | null) {
   const base = `/api/circuits/${circuitId}`;
   return {
     patch: (idx: number) => `${base}/patches/${idx}${q}`,
+    /** Source image `idx` of the circuit at the model's input size (what the model saw). */
+    image: (idx: number) => `${base}/images/${idx}${q}`,
     mosaic: (groupRowId: number) => `${base}/mosaics/${groupRowId}${q}`,
     heatmap: (groupRowId: number, idx: number) => `${base}/heatmaps/${groupRowId}/${idx}${q}`,
     og: `${base}/og${q}`,

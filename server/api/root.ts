@@ -8,6 +8,7 @@ import { datasetsRouter } from "./routers/datasets";
 import { evaluationsRouter } from "./routers/evaluations";
 import { labelsRouter } from "./routers/labels";
 import { modelsRouter } from "./routers/models";
+import { patchContextRouter } from "./routers/patchContext";
 import { heatmapsRouter } from "./routers/heatmaps";
 import { runsRouter } from "./routers/runs";
 import { shareLinksRouter } from "./routers/shareLinks";
@@ -28,6 +29,7 @@ export const appRouter = router({
   circuitCompare: circuitCompareRouter,
   shareLinks: shareLinksRouter,
   heatmaps: heatmapsRouter,
+  patchContext: patchContextRouter,
   labels: labelsRouter,
   evaluations: evaluationsRouter,
 });

@@ -239,16 +239,6 @@ export function loadHypertree(db: Db, circuitId: number, layer: number, neuron: 
     .from(circuitLayers)
     .where(and(eq(circuitLayers.circuitId, circuitId), eq(circuitLayers.idx, layer + 1)))
     .get();
-  const belowTargets = new Set(
-    below
-      ? db
-          .select({ n: circuitTargets.neuron })
-          .from(circuitTargets)
-          .where(eq(circuitTargets.layerId, below.id))
-          .all()
-          .map((r) => r.n)
-      : [],
-  );
   const above =
     layer > 0
       ? db
@@ -258,6 +248,7 @@ export function loadHypertree(db: Db, circuitId: number, layer: number, neuron: 
           .get()
       : undefined;
   const parents: Hypertree["parents"] = [];
+  let aboveTopPatch = new Map<number, { patch: number; activation: number }>();
   if (above) {
     const aboveTargets = db
       .select({ id: circuitTargets.id, neuron: circuitTargets.neuron })
@@ -284,38 +275,82 @@ export function loadHypertree(db: Db, circuitId: number, layer: number, neuron: 
           (e) => e.targetId,
         )
       : new Map<number, never[]>();
-    for (const a of aboveTargets) {
-      const es = pe.get(a.id);
-      if (es?.length)
-        parents.push({
-          neuron: a.neuron,
-          edges: es.map((e) => ({ semanticGroup: e.semanticGroup, weight: e.weight })),
-        });
+    const chosen = aboveTargets.filter((a) => pe.get(a.id)?.length);
+    aboveTopPatch = strongestPatch(
+      db,
+      chosen.map((a) => a.id),
+    );
+    for (const a of chosen) {
+      const es = pe.get(a.id)!;
+      const tp = aboveTopPatch.get(a.id);
+      parents.push({
+        neuron: a.neuron,
+        edges: es.map((e) => ({ semanticGroup: e.semanticGroup, weight: e.weight })),
+        topPatch: tp?.patch ?? null,
+        topActivation: tp?.activation ?? null,
+      });
     }
   }
+  // core neurons that are targets one layer down have top patches of their own
+  const belowIds = new Map<number, number>(
+    below
+      ? db
+          .select({ id: circuitTargets.id, n: circuitTargets.neuron })
+          .from(circuitTargets)
+          .where(eq(circuitTargets.layerId, below.id))
+          .all()
+          .map((r) => [r.n, r.id] as const)
+      : [],
+  );
+  const coreTop = strongestPatch(
+    db,
+    core.flatMap((c) => (belowIds.has(c.neuron) ? [belowIds.get(c.neuron)!] : [])),
+  );
   return {
     layer,
     upper: l.upper,
     lower: l.lower,
     neuron,
-    semanticGroups: sgs.map((s) => ({
-      semanticGroup: s.semanticGroup,
-      patches: top
-        .filter((r) => r.semanticGroup === s.semanticGroup)
-        .map((r) => r.patchIdx)
-        .slice(0, MAX_GROUP_PATCHES),
-      neuronGroup: s.neuronGroupId,
-    })),
-    coreNeurons: core.map((c) => ({
-      neuron: c.neuron,
-      rank: c.rank,
-      importance: t.importance[c.neuron] ?? 0,
-      edges: (edges.get(c.neuron) ?? []).map((e) => ({ semanticGroup: e.semanticGroup, weight: e.weight })),
-      isTarget: belowTargets.has(c.neuron),
-    })),
+    semanticGroups: sgs.map((s) => {
+      const rows = top.filter((r) => r.semanticGroup === s.semanticGroup).slice(0, MAX_GROUP_PATCHES);
+      return {
+        semanticGroup: s.semanticGroup,
+        patches: rows.map((r) => r.patchIdx),
+        activations: rows.map((r) => r.activation),
+        patchCount: top.filter((r) => r.semanticGroup === s.semanticGroup).length,
+        neuronGroup: s.neuronGroupId,
+      };
+    }),
+    topActivation: top[0]?.activation ?? null,
+    coreNeurons: core.map((c) => {
+      const tid = belowIds.get(c.neuron);
+      const tp = tid == null ? undefined : coreTop.get(tid);
+      return {
+        neuron: c.neuron,
+        rank: c.rank,
+        importance: t.importance[c.neuron] ?? 0,
+        edges: (edges.get(c.neuron) ?? []).map((e) => ({ semanticGroup: e.semanticGroup, weight: e.weight })),
+        isTarget: tid != null,
+        topPatch: tp?.patch ?? null,
+        topActivation: tp?.activation ?? null,
+      };
+    }),
     parents,
     igCompleteness: t.igCompleteness,
   };
+}
+
+/** The strongest top patch (rank 0) of each target row id, with its activation. */
+function strongestPatch(db: Db, targetIds: number[]): Map<number, { patch: number; activation: number }> {
+  if (targetIds.length === 0) return new Map();
+  return new Map(
+    db
+      .select()
+      .from(targetTopPatches)
+      .where(and(inArray(targetTopPatches.targetId, targetIds), eq(targetTopPatches.rank, 0)))
+      .all()
+      .map((r) => [r.targetId, { patch: r.patchIdx, activation: r.activation }] as const),
+  );
 }
 
 /** Patch `idx` of a circuit with its image's file name. */
@@ -323,13 +358,15 @@ export function patchWithImage(
   db: Db,
   circuitId: number,
   idx: number,
-): { imageName: string; x: number; y: number; size: number; inputSize: number } | null {
+): { imageName: string; imageIdx: number; x: number; y: number; size: number; inputSize: number } | null {
   const row = db.$client
     .prepare(
-      `select i.name as imageName, p.x as x, p.y as y, p.size as size, c.model_input_size as inputSize
+      `select i.name as imageName, p.image_idx as imageIdx, p.x as x, p.y as y, p.size as size, c.model_input_size as inputSize
        from circuit_patches p join circuit_images i on i.circuit_id = p.circuit_id and i.idx = p.image_idx
        join circuits c on c.id = p.circuit_id where p.circuit_id = ? and p.idx = ?`,
     )
-    .get(circuitId, idx) as { imageName: string; x: number; y: number; size: number; inputSize: number } | undefined;
+    .get(circuitId, idx) as
+    | { imageName: string; imageIdx: number; x: number; y: number; size: number; inputSize: number }
+    | undefined;
   return row ?? null;
 }

@@ -8,6 +8,8 @@
  *   og.png          the circuit graph (1200×630) with mosaics: the Open Graph preview
  *   thumb.png       the circuit graph, small, without images: the browsing thumbnail
  *   heat-<g>-<i>.png IG heatmap of patch i for group g (written by the heatmaps job)
+ *   image-<i>.png   source image i at the model input size (the patch context draws the crop's box on it)
+ *   activations.json every group's metric M over all patches (written by the patchActivations job)
  * A circuit's rows never change once stored, so a rendered file stays valid until the circuit is
  * deleted (`circuits.delete` removes the folder); the graph images leave labels out, which change.
  */
@@ -17,7 +19,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "~/db/client";
-import { circuitLayers, neuronGroups } from "~/db/schema";
+import { circuitImages, circuitLayers, circuits, neuronGroups } from "~/db/schema";
 import { isPlainFileName, writeAtomic } from "~/server/storage/paths";
 import { circuitImageDir, loadGraph, patchWithImage } from "./graph";
 import { circuitSvg } from "~/lib/circuits/svg";
@@ -135,6 +137,29 @@ export async function renderPatch(db: Db, root: string, circuitId: number, idx: 
   const { body } = await cached(join(rendersDir(root, circuitId), `patch-${idx}.png`), async () => {
     renderStats.produced++;
     return (await patchPixels(db, circuitId, idx)) ?? placeholder(inputSize);
+  });
+  return png(body);
+}
+
+/** Source image `imageIdx` of a circuit at the model input size (what the model saw; the patch boxes are in its pixels). */
+export async function renderSourceImage(db: Db, root: string, circuitId: number, imageIdx: number): Promise<Rendered> {
+  const row = db
+    .select({ name: circuitImages.name, inputSize: circuits.modelInputSize })
+    .from(circuitImages)
+    .innerJoin(circuits, eq(circuits.id, circuitImages.circuitId))
+    .where(and(eq(circuitImages.circuitId, circuitId), eq(circuitImages.idx, imageIdx)))
+    .get();
+  if (!row) throw new RenderNotFound(`no image ${imageIdx} in circuit ${circuitId}`);
+  const dir = circuitImageDir(db, circuitId);
+  // a stored name is a plain file name (the engine lists one folder); refuse anything else
+  if (!dir || !isPlainFileName(row.name)) return png(await placeholder(row.inputSize));
+  const S = row.inputSize;
+  const { body } = await cached(join(rendersDir(root, circuitId), `image-${imageIdx}.png`), async () => {
+    renderStats.produced++;
+    const raw = await modelSizeImage(join(dir, row.name), S);
+    return sharp(raw, { raw: { width: S, height: S, channels: 3 } })
+      .png()
+      .toBuffer();
   });
   return png(body);
 }

@@ -13,7 +13,7 @@ import { JOB_KINDS, type JobKind } from "~/db/schema";
 import { workerTokenSchema } from "~/server/workers/tokens";
 import { queueConfig, type QueueConfig } from "./queueConfig";
 
-/** Kinds a remote worker can run: heatmaps and evaluations still read the database directly. */
+/** Kinds a remote worker can run: heatmaps, evaluations and patch activations still read the database directly. */
 export const REMOTE_KINDS: readonly JobKind[] = ["circuit", "validateModel", "label"];
 
 export type WorkerConfig =

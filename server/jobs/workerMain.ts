@@ -22,6 +22,7 @@ import { engineBackend, loadEngine, loadModelChecker } from "./engine";
 import { circuitJobHandler } from "./handlers/circuitJob";
 import { evaluationJobHandler } from "./handlers/evaluationJob";
 import { heatmapJobHandler } from "./handlers/heatmapJob";
+import { patchActivationsJobHandler } from "./handlers/patchActivationsJob";
 import { labelJobHandler } from "./handlers/labelJob";
 import { validateModelHandler } from "./handlers/validateModelJob";
 import { LabelClient } from "~/server/labeling/client";
@@ -116,8 +117,12 @@ if (config.mode === "remote") {
   platform = localPlatform(db);
   queueWhere = describeQueue(config.queue);
   serves = platform.where;
-  // heatmaps and evaluations read the database and the storage folder directly: local workers only
-  extra = { heatmaps: heatmapJobHandler(db, storageRoot()), evaluation: evaluationJobHandler(db, storageRoot()) };
+  // heatmaps, evaluations and patch activations read the database and the storage folder directly: local workers only
+  extra = {
+    heatmaps: heatmapJobHandler(db, storageRoot()),
+    evaluation: evaluationJobHandler(db, storageRoot()),
+    patchActivations: patchActivationsJobHandler(db, storageRoot()),
+  };
 }
 
 const all: Partial<Record<JobKind, JobHandler<never>>> = {

@@ -324,7 +324,7 @@ describe("labels in the browser", () => {
         await slot.getByTestId("label-text").filter({ hasText: "live on the canvas" }).waitFor();
         await expect
           .poll(() => a.evaluate((id) => window.__viewerCy!.getElementById(id).data("label") as string, `g${g3.rowId}`))
-          .toBe("live on the canvas");
+          .toBe(`${g3.layerName} · g${g3.group} · live on the canvas`);
 
         const plain = await a.evaluate(
           () =>

@@ -61,6 +61,8 @@ const RULES: Record<string, Meta["auth"]> = {
   "shareLinks.revoke": "viewer",
   "heatmaps.status": "viewer",
   "heatmaps.request": "viewer",
+  "patchContext.get": "viewer",
+  "patchContext.request": "viewer",
   "evaluations.start": "annotator",
   "evaluations.startImageDebug": "annotator",
   "evaluations.list": "viewer",

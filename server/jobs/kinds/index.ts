@@ -5,6 +5,7 @@ import { circuitJob } from "./circuit";
 import { evaluationJob } from "./evaluation";
 import { heatmapsJob } from "./heatmaps";
 import { labelJob } from "./label";
+import { patchActivationsJob } from "./patchActivations";
 import { validateModelJob } from "./validateModel";
 
 export const JOBS = {
@@ -13,6 +14,7 @@ export const JOBS = {
   label: labelJob,
   heatmaps: heatmapsJob,
   evaluation: evaluationJob,
+  patchActivations: patchActivationsJob,
 } as const satisfies { [K in JobKind]: { kind: K; payload: z.ZodType } };
 
 /** What `queue.enqueue(kind, …)` takes for a kind. */
