@@ -8,11 +8,15 @@
 import { maxAbsWeight } from "./svg";
 import type { CircuitGraph } from "./viewTypes";
 
-export type VisibilityGraph = Pick<CircuitGraph, "groups" | "edges" | "logitEdges">;
+/** What the rule reads of a concept graph (a `CircuitGraph` is one). */
+export interface VisibilityGraph {
+  edges: Pick<CircuitGraph["edges"][number], "source" | "target" | "weight">[];
+  logitEdges: Pick<CircuitGraph["logitEdges"][number], "group">[];
+}
 
 /** Row ids of the groups visible at `threshold` (a fraction 0..1 of the circuit's largest |W|), ascending. */
 export function visibleGroupIds(graph: VisibilityGraph, threshold: number): number[] {
-  const cut = threshold * maxAbsWeight(graph as CircuitGraph);
+  const cut = threshold * maxAbsWeight(graph);
   const visible = new Set<number>();
   for (const e of graph.logitEdges) visible.add(e.group);
   for (const e of graph.edges) {

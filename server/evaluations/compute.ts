@@ -6,23 +6,15 @@
  * series (accuracy with only the circuit's visible groups kept, at each viewer threshold) is
  * computed here from the engine's maskedLogits / accuracyOf.
  */
-import { eq } from "drizzle-orm";
 import { join } from "node:path";
-import type { Db } from "~/db/client";
-import { circuits, datasets, images as imageRows, models, evaluations } from "~/db/schema";
-import { circuitImageDir, loadGraph } from "~/server/circuits/graph";
-import { exportCircuit } from "~/server/circuits/store";
 import { visibleGroupIds, visibilityKey } from "~/lib/circuits/visibility";
 import type { Circuit, ClassifierModel, tf as TF } from "~/server/neurflow";
 import { throwIfAborted as checkAbort } from "~/server/neurflow/light";
 import type { EvaluationJobPayload } from "~/server/jobs/kinds/evaluation";
-import { imageSetDir } from "./store";
-import { toModelSize, writeImageSet } from "./uploads";
+import { EvaluationInputError, type EvaluationInputs, type FaithfulnessGraph } from "./inputs";
+import { toModelSize } from "./uploads";
 
-/** A failure no retry can fix (the circuit or its model is gone, bad images). */
-export class EvaluationInputError extends Error {
-  override name = "EvaluationInputError";
-}
+export { EvaluationInputError };
 
 export interface ComputeOptions {
   signal?: AbortSignal;
@@ -76,32 +68,9 @@ export interface DebugImagesResult {
   seconds: number;
 }
 
-function manifestPathOf(db: Db, circuitId: number): string {
-  const row = db
-    .select({ manifestPath: models.manifestPath, status: models.status })
-    .from(circuits)
-    .innerJoin(models, eq(models.id, circuits.modelId))
-    .where(eq(circuits.id, circuitId))
-    .get();
-  if (!row) throw new EvaluationInputError(`circuit ${circuitId} has no registered model: evaluations need the model`);
-  return row.manifestPath;
-}
-
-function circuitDoc(db: Db, circuitId: number): Circuit {
-  const doc = exportCircuit(db, circuitId);
-  if (!doc) throw new EvaluationInputError(`circuit ${circuitId} no longer exists`);
-  return doc;
-}
-
-function imagesOf(db: Db, circuitId: number): string {
-  const dir = circuitImageDir(db, circuitId);
-  if (!dir) throw new EvaluationInputError("the circuit's images are not on this server (its dataset is gone)");
-  return dir;
-}
-
 /** Decodes `<set>/<i>.png` (already the model input size) into normalised images. */
 async function loadImageSet(
-  root: string,
+  inputs: EvaluationInputs,
   circuitId: number,
   set: string,
   count: number,
@@ -109,7 +78,7 @@ async function loadImageSet(
 ): Promise<TF.Tensor4D> {
   const { loadClassImages, tf } = await import("~/server/neurflow");
   const S = model.manifest.input.size;
-  const dir = imageSetDir(root, circuitId, set);
+  const dir = await inputs.imageSet(circuitId, set, count);
   const files = Array.from({ length: count }, (_, i) => join(dir, `${i}.png`));
   const loaded = await loadClassImages(files, S).catch((e: Error) => {
     throw new EvaluationInputError(`cannot read the evaluation images: ${e.message}`);
@@ -119,25 +88,18 @@ async function loadImageSet(
 
 /** Images of other classes in a dataset that the model assigns to `classIndex`, most confident first. */
 async function falsePositives(
-  db: Db,
+  inputs: EvaluationInputs,
   model: ClassifierModel,
   circuit: Circuit,
   datasetId: number,
   limit: number,
   scanCap: number,
   opts: ComputeOptions,
-): Promise<{ raws: Buffer[]; names: string[]; classes: string[]; scanned: number }> {
+): Promise<{ raws: Buffer[]; names: string[]; classes: string[]; scanned: number; datasetName: string }> {
   const { tf, maskedLogits, classProbabilities } = await import("~/server/neurflow");
-  const ds = db.select({ dir: datasets.dir }).from(datasets).where(eq(datasets.id, datasetId)).get();
+  const ds = await inputs.otherClassImages(datasetId, circuit.class.name, scanCap);
   if (!ds) throw new EvaluationInputError(`no dataset ${datasetId}`);
-  const rows = db
-    .select({ className: imageRows.className, fileName: imageRows.fileName })
-    .from(imageRows)
-    .where(eq(imageRows.datasetId, datasetId))
-    .orderBy(imageRows.id)
-    .all()
-    .filter((r) => r.className !== circuit.class.name)
-    .slice(0, scanCap);
+  const rows = ds.images;
   if (rows.length === 0)
     throw new EvaluationInputError(`dataset ${datasetId} has no images of classes other than "${circuit.class.name}"`);
   const S = model.manifest.input.size;
@@ -146,7 +108,7 @@ async function falsePositives(
   for (let i = 0; i < rows.length; i += batch) {
     checkAbort(opts.signal);
     const part = rows.slice(i, i + batch);
-    const raws = await Promise.all(part.map((r) => toModelSize(join(ds.dir, r.className, r.fileName), S)));
+    const raws = await Promise.all(part.map(async (r) => toModelSize(await r.path(), S)));
     const x = tf.tidy(() =>
       model.preprocess(tf.tensor4d(Float32Array.from(Buffer.concat(raws)), [part.length, S, S, 3])),
     );
@@ -172,6 +134,7 @@ async function falsePositives(
     names: chosen.map((f) => f.name),
     classes: chosen.map((f) => f.cls),
     scanned: rows.length,
+    datasetName: ds.datasetName,
   };
 }
 
@@ -190,9 +153,8 @@ async function layerWidth(model: ClassifierModel, images: TF.Tensor4D, layer: st
  * neurons of the groups visible at each threshold are kept (retain, all layers at once).
  */
 export async function faithfulnessSeries(
-  db: Db,
+  graph: FaithfulnessGraph,
   circuit: Circuit,
-  circuitId: number,
   model: ClassifierModel,
   images: TF.Tensor4D,
   params: { thresholds: number[]; draws: number; seed: number },
@@ -202,8 +164,6 @@ export async function faithfulnessSeries(
   const { maskedLogits, accuracyOf, sampleWithoutReplacement, seededRandom, mean, sampleStd } = await import(
     "~/server/neurflow"
   );
-  const graph = loadGraph(db, circuitId);
-  if (!graph) throw new EvaluationInputError(`circuit ${circuitId} no longer exists`);
   // the viewer's ranks below the logit: layer pairs 1.., whose groups hold channels of their upper layer
   const pairs = circuit.layers.map((_, i) => i).filter((i) => i >= 1);
   const layers = pairs.map((i) => circuit.layers[i]!.upper);
@@ -277,15 +237,18 @@ export async function faithfulnessSeries(
   };
 }
 
+/**
+ * Computes an evaluation from its inputs (a local or a remote worker's `EvaluationInputs`); `jobId`
+ * is the job computing it (an image set of false positives is stored on its behalf).
+ */
 export async function computeEvaluation(
-  db: Db,
-  root: string,
+  inputs: EvaluationInputs,
   payload: EvaluationJobPayload,
   opts: ComputeOptions = {},
+  jobId: number | null = null,
 ): Promise<ComputedEvaluation> {
   const started = performance.now();
-  const circuit = circuitDoc(db, payload.circuitId);
-  const manifestPath = manifestPathOf(db, payload.circuitId);
+  const { doc: circuit, manifestPath } = await inputs.circuit(payload.circuitId);
   const engine = await import("~/server/neurflow");
   await engine.initBackend();
   const { loadEvaluationData, checkModelMatches } = engine;
@@ -313,7 +276,7 @@ export async function computeEvaluation(
       } else {
         const { EVALUATION_LIMITS } = await import("~/lib/evaluations/params");
         const fp = await falsePositives(
-          db,
+          inputs,
           model,
           circuit,
           payload.source.datasetId,
@@ -321,23 +284,17 @@ export async function computeEvaluation(
           EVALUATION_LIMITS.falsePositiveScan,
           opts,
         );
-        if (fp.raws.length === 0) {
-          const name = db
-            .select({ name: datasets.name })
-            .from(datasets)
-            .where(eq(datasets.id, payload.source.datasetId))
-            .get()?.name;
+        if (fp.raws.length === 0)
           throw new EvaluationInputError(
-            `the model assigns none of the ${fp.scanned} images of other classes in dataset ${name ? `"${name}"` : payload.source.datasetId} to "${circuit.class.name}": no false positives`,
+            `the model assigns none of the ${fp.scanned} images of other classes in dataset "${fp.datasetName}" to "${circuit.class.name}": no false positives`,
           );
-        }
-        set = await writeImageSet(root, payload.circuitId, fp.raws, S);
+        set = await inputs.storeImageSet(jobId, payload.circuitId, fp.raws, S);
         names = fp.names;
         classes = fp.classes;
         scanned = fp.scanned;
         await opts.log?.(`${fp.raws.length} false positives among ${fp.scanned} images of other classes`);
       }
-      const images = await loadImageSet(root, payload.circuitId, set, names.length, model);
+      const images = await loadImageSet(inputs, payload.circuitId, set, names.length, model);
       try {
         checkAbort(opts.signal);
         const base = payload.source.kind === "falsePositives" ? 0.5 : 0;
@@ -379,20 +336,15 @@ export async function computeEvaluation(
   if (payload.kind === "groupMasking" && payload.params.images !== "circuit") {
     const { maskGroups } = engine;
     const sourceId = payload.params.images.debugEvaluation;
-    const src = db
-      .select({ circuitId: evaluations.circuitId, kind: evaluations.kind, result: evaluations.result })
-      .from(evaluations)
-      .where(eq(evaluations.id, sourceId))
-      .get();
-    if (!src || src.circuitId !== payload.circuitId || src.kind !== "imageDebug")
-      throw new EvaluationInputError(`no image-debugging result ${sourceId} for this circuit`);
-    const { set, names } = src.result as DebugImagesResult;
-    const imageDir = circuitImageDir(db, payload.circuitId);
+    const src = await inputs.debugSource(payload.circuitId, sourceId);
+    if (!src) throw new EvaluationInputError(`no image-debugging result ${sourceId} for this circuit`);
+    const { set, names } = src;
+    const imageDir = await inputs.circuitImages(payload.circuitId, circuit);
     const data = imageDir ? await loadEvaluationData(circuit, manifestPath, imageDir) : null;
     const model = data?.model ?? (await engine.loadModel(manifestPath));
     try {
       checkModelMatches(circuit, model);
-      const images = await loadImageSet(root, payload.circuitId, set, names.length, model);
+      const images = await loadImageSet(inputs, payload.circuitId, set, names.length, model);
       try {
         opts.onProgress?.(0.1, "masking");
         const r = await maskGroups(
@@ -418,7 +370,9 @@ export async function computeEvaluation(
     }
   }
 
-  const data = await loadEvaluationData(circuit, manifestPath, imagesOf(db, payload.circuitId));
+  const imageDir = await inputs.circuitImages(payload.circuitId, circuit);
+  if (!imageDir) throw new EvaluationInputError("the circuit's images are not on this server (its dataset is gone)");
+  const data = await loadEvaluationData(circuit, manifestPath, imageDir);
   try {
     switch (payload.kind) {
       case "optimality": {
@@ -473,15 +427,9 @@ export async function computeEvaluation(
         });
       }
       case "faithfulness": {
-        const r = await faithfulnessSeries(
-          db,
-          data.circuit,
-          payload.circuitId,
-          data.model,
-          data.images,
-          payload.params,
-          opts,
-        );
+        const graph = await inputs.visibility(payload.circuitId);
+        if (!graph) throw new EvaluationInputError(`circuit ${payload.circuitId} no longer exists`);
+        const r = await faithfulnessSeries(graph, data.circuit, data.model, data.images, payload.params, opts);
         return finish(payload.params, r);
       }
     }

@@ -13,9 +13,6 @@ import { JOB_KINDS, type JobKind } from "~/db/schema";
 import { workerTokenSchema } from "~/server/workers/tokens";
 import { queueConfig, type QueueConfig } from "./queueConfig";
 
-/** Kinds a remote worker can run: heatmaps and evaluations still read the database directly. */
-export const REMOTE_KINDS: readonly JobKind[] = ["circuit", "validateModel", "label"];
-
 export type WorkerConfig =
   | { mode: "local"; queue: QueueConfig; kinds: readonly JobKind[] }
   | { mode: "remote"; platformUrl: string; token: string; kinds: readonly JobKind[] };
@@ -82,5 +79,5 @@ export function workerConfig(env: Record<string, string | undefined> = process.e
     );
   if (!workerTokenSchema.safeParse(token).success)
     throw new WorkerConfigError("NEURFLOW_WORKER_TOKEN is not a worker token (nfw_ followed by 43 characters)");
-  return { mode: "remote", platformUrl: url.origin, token, kinds: kindsFrom(env.NEURFLOW_WORKER_KINDS, REMOTE_KINDS) };
+  return { mode: "remote", platformUrl: url.origin, token, kinds: kindsFrom(env.NEURFLOW_WORKER_KINDS, JOB_KINDS) };
 }

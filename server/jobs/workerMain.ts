@@ -62,7 +62,6 @@ let serves: string;
 let queueWhere: string;
 let bye: () => Promise<void> = async () => {};
 let worker: Worker | null = null;
-let extra: Partial<Record<JobKind, JobHandler<never>>> = {};
 if (config.mode === "remote") {
   const { connectRemote } = await import("./platform/remoteWorker");
   // a remote worker never opens the database: anything that tried would fail loudly here
@@ -113,11 +112,9 @@ if (config.mode === "remote") {
   }
   queue = q;
   const { localPlatform } = await import("./platform/local");
-  platform = localPlatform(db);
+  platform = localPlatform(db, storageRoot());
   queueWhere = describeQueue(config.queue);
   serves = platform.where;
-  // heatmaps and evaluations read the database and the storage folder directly: local workers only
-  extra = { heatmaps: heatmapJobHandler(db, storageRoot()), evaluation: evaluationJobHandler(db, storageRoot()) };
 }
 
 const all: Partial<Record<JobKind, JobHandler<never>>> = {
@@ -125,7 +122,8 @@ const all: Partial<Record<JobKind, JobHandler<never>>> = {
   validateModel: validateModelHandler(platform!, loadModelChecker),
   // read per job from this process's environment (OPENAI_API_KEY, OPENAI_BASE_URL, NEURFLOW_LABEL_MODEL, …)
   label: labelJobHandler(platform!, () => new LabelClient(labelConfig())),
-  ...extra,
+  heatmaps: heatmapJobHandler(platform!),
+  evaluation: evaluationJobHandler(platform!),
 };
 const handlers = Object.fromEntries(config.kinds.filter((k) => all[k]).map((k) => [k, all[k]!]));
 worker = new Worker({
