@@ -92,7 +92,8 @@ if (config.mode === "remote") {
     queue = c.queue;
     platform = c.platform;
     queueWhere = c.queueWhere;
-    serves = `the platform at ${config.platformUrl} (file cache ${c.cache.root})`;
+    const cap = c.cache.maxBytes;
+    serves = `the platform at ${config.platformUrl} (file cache ${c.cache.root}, ${cap == null ? "no size cap" : `at most ${(cap / 1024 ** 3).toFixed(1)} GiB`})`;
     bye = async () => {
       await c.api.call("bye", {}).catch(() => {});
     };

@@ -154,7 +154,11 @@ export class WorkerApiClient {
 
 /** The worker's queue over the API: every call is the platform's queue's own, for this worker. */
 export class RemoteJobQueue implements WorkerQueue {
-  constructor(private readonly api: WorkerApiClient) {}
+  constructor(
+    private readonly api: WorkerApiClient,
+    /** Called when a claim returns a job (the worker starts a new one). */
+    private readonly onClaimed: () => void = () => {},
+  ) {}
 
   private own(workerId: string): void {
     if (workerId !== this.api.workerId)
@@ -166,9 +170,11 @@ export class RemoteJobQueue implements WorkerQueue {
   claim: WorkerQueue["claim"] = async (workerId, opts) => {
     this.own(workerId);
     const kinds = (opts.kinds ?? []) as JobKind[];
-    return (await this.api.call("claim", { kinds, leaseMs: opts.leaseMs })) as Awaited<
+    const job = (await this.api.call("claim", { kinds, leaseMs: opts.leaseMs })) as Awaited<
       ReturnType<WorkerQueue["claim"]>
     >;
+    if (job) this.onClaimed();
+    return job;
   };
   renew: WorkerQueue["renew"] = async (jobId, workerId, leaseMs) => {
     this.own(workerId);
