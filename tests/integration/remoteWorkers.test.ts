@@ -962,6 +962,14 @@ describe("npm run worker", () => {
         /refuses this worker's token: unknown worker token/,
       ],
       [
+        {
+          NEURFLOW_PLATFORM_URL: server.url,
+          NEURFLOW_WORKER_TOKEN: revoked.token,
+          NEURFLOW_WORKER_CACHE_BYTES: "lots",
+        },
+        /NEURFLOW_WORKER_CACHE_BYTES must be a size such as 20G/,
+      ],
+      [
         { NEURFLOW_PLATFORM_URL: `http://127.0.0.1:${port}`, NEURFLOW_WORKER_TOKEN: revoked.token },
         new RegExp(`the platform at http://127.0.0.1:${port} does not answer`),
       ],
