@@ -1,6 +1,7 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { AppRouter } from "~/server/api/root";
@@ -23,11 +24,31 @@ function state(w: WorkerRow, now: number): { text: string; className: string } {
     : { text: "idle", className: "text-zinc-700 dark:text-zinc-300" };
 }
 
+/** "12 s ago", "3 min ago", "2 h ago" (from the page's render time). */
+function ago(ms: number, now: number): string {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 120) return `${s} s ago`;
+  if (s < 7200) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+}
+
+function CurrentJob({ job }: { job: WorkerRow["currentJob"] }) {
+  if (!job) return "—";
+  const text = `${job.kind} job ${job.id} · ${Math.round(job.progress * 100)} %`;
+  return job.runId != null ? (
+    <Link className="underline" href={`/runs/${job.runId}`}>
+      {text}
+    </Link>
+  ) : (
+    text
+  );
+}
+
 /** Workers on other machines (docs/platform.md, "Deployment"): who is working, and the tokens they use. */
 export function WorkersAdmin({ workers, tokens, now }: { workers: WorkerRow[]; tokens: TokenRow[]; now: number }) {
   return (
     <div className="flex flex-col gap-6">
-      <Card title={`Workers (${workers.length})`}>
+      <Card title={`Workers on other machines (${workers.length})`}>
         {workers.length === 0 ? (
           <p className="text-sm text-zinc-500" data-testid="no-workers">
             No worker on another machine has registered yet. Workers on this machine (NEURFLOW_DB) are not listed.
@@ -53,10 +74,15 @@ export function WorkersAdmin({ workers, tokens, now }: { workers: WorkerRow[]; t
                     <td className="font-mono text-xs">{w.id}</td>
                     <td>{w.host}</td>
                     <td>{w.backend}</td>
-                    <td className={s.className}>{s.text}</td>
-                    <td>{w.currentJobId ?? "—"}</td>
-                    <td title={new Date(w.lastSeenAt).toISOString()}>{when(w.lastSeenAt)}</td>
-                    <td>{w.tokenName}</td>
+                    <td className={`whitespace-nowrap ${s.className}`}>{s.text}</td>
+                    <td className="whitespace-nowrap" data-testid="worker-current-job">
+                      <CurrentJob job={w.currentJob} />
+                    </td>
+                    <td className="whitespace-nowrap" title={new Date(w.lastSeenAt).toISOString()}>
+                      {when(w.lastSeenAt)}
+                      <span className="block text-xs text-zinc-500">{ago(w.lastSeenAt, now)}</span>
+                    </td>
+                    <td className="whitespace-nowrap">{w.tokenName}</td>
                   </tr>
                 );
               })}
@@ -95,12 +121,12 @@ function TokenTable({ tokens }: { tokens: TokenRow[] }) {
         <tbody>
           {tokens.map((t) => (
             <tr key={t.id} data-testid={`worker-token-${t.name}`}>
-              <td>{t.name}</td>
+              <td className="whitespace-nowrap">{t.name}</td>
               <td>
-                {when(t.createdAt)}
-                {t.creator ? ` by ${t.creator}` : ""}
+                <span className="whitespace-nowrap">{when(t.createdAt)}</span>
+                {t.creator ? <span className="block text-xs text-zinc-500">by {t.creator}</span> : null}
               </td>
-              <td>{t.lastUsedAt ? when(t.lastUsedAt) : "never"}</td>
+              <td className="whitespace-nowrap">{t.lastUsedAt ? when(t.lastUsedAt) : "never"}</td>
               <td>
                 {t.revokedAt != null ? (
                   <span className="text-xs text-red-700 dark:text-red-400">revoked {when(t.revokedAt)}</span>

@@ -32,8 +32,10 @@ export default async function UsersPage() {
     <div className="flex flex-col gap-6">
       <h1 className="text-2xl font-semibold">Users</h1>
       <UsersAdmin accounts={accounts} roles={ROLES} myId={user.id} />
-      <h2 className="text-xl font-semibold">Workers</h2>
-      <WorkersAdmin workers={workers} tokens={tokens} now={Date.now()} />
+      <section className="flex flex-col gap-6" data-testid="workers-admin">
+        <h2 className="text-xl font-semibold">Workers</h2>
+        <WorkersAdmin workers={workers} tokens={tokens} now={Date.now()} />
+      </section>
     </div>
   );
 }

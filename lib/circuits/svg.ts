@@ -37,7 +37,7 @@ export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!);
 }
 
-export function maxAbsWeight(graph: CircuitGraph): number {
+export function maxAbsWeight(graph: { edges: { weight: number }[] }): number {
   return graph.edges.reduce((a, e) => Math.max(a, Math.abs(e.weight)), 0) || 1;
 }
 

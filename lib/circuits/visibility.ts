@@ -11,7 +11,12 @@
 import { maxAbsWeight } from "./svg";
 import type { CircuitGraph } from "./viewTypes";
 
-export type VisibilityGraph = Pick<CircuitGraph, "groups" | "edges" | "logitEdges">;
+/** What the rule reads of a concept graph (a `CircuitGraph` is one; a remote worker gets just this). */
+export interface VisibilityGraph {
+  groups: Pick<CircuitGraph["groups"][number], "id" | "layer">[];
+  edges: Pick<CircuitGraph["edges"][number], "id" | "source" | "target" | "weight">[];
+  logitEdges: Pick<CircuitGraph["logitEdges"][number], "group">[];
+}
 export type ThresholdMode = "global" | "perLayer";
 export const THRESHOLD_MODES: readonly ThresholdMode[] = ["global", "perLayer"];
 
@@ -23,7 +28,7 @@ export function edgeCuts(
 ): Map<number, number> {
   const cuts = new Map<number, number>();
   if (mode === "global") {
-    const cut = threshold * maxAbsWeight(graph as CircuitGraph);
+    const cut = threshold * maxAbsWeight(graph);
     for (const e of graph.edges) cuts.set(e.id, cut);
     return cuts;
   }

@@ -97,7 +97,12 @@ export async function patchRaw(db: Db, circuitId: number, idx: number): Promise<
   const p = patchWithImage(db, circuitId, idx);
   if (!p) throw new RenderNotFound(`no patch ${idx} in circuit ${circuitId}`);
   const png = await patchPixels(db, circuitId, idx);
-  return png ? { data: await sharp(png).removeAlpha().raw().toBuffer(), size: p.inputSize } : null;
+  return png ? rawOf(png, p.inputSize) : null;
+}
+
+/** A rendered patch's raw RGB (what the heatmaps job attributes). */
+export async function rawOf(png: Buffer, size: number): Promise<{ data: Buffer; size: number }> {
+  return { data: await sharp(png).removeAlpha().raw().toBuffer(), size };
 }
 
 async function patchPixels(db: Db, circuitId: number, idx: number): Promise<Buffer | null> {

@@ -6,24 +6,16 @@
  * faithfulnessCurve with the groups the viewer shows at each threshold (the viewer's rule,
  * lib/circuits/visibility.ts, maps thresholds to kept neurons here).
  */
-import { eq } from "drizzle-orm";
 import { join } from "node:path";
-import type { Db } from "~/db/client";
-import { circuits, datasets, images as imageRows, models, evaluations } from "~/db/schema";
-import { circuitImageDir, loadGraph } from "~/server/circuits/graph";
-import { exportCircuit } from "~/server/circuits/store";
 import { FAITHFULNESS_VERSION, type FaithfulnessResult } from "~/lib/evaluations/faithfulness";
 import type { Circuit, ClassifierModel, tf as TF } from "~/server/neurflow";
 import { throwIfAborted as checkAbort } from "~/server/neurflow/light";
 import type { EvaluationJobPayload } from "~/server/jobs/kinds/evaluation";
 import { faithfulnessSubsets } from "./faithfulnessSubsets";
-import { imageSetDir } from "./store";
-import { toModelSize, writeImageSet } from "./uploads";
+import { EvaluationInputError, type EvaluationInputs, type FaithfulnessGraph } from "./inputs";
+import { toModelSize } from "./uploads";
 
-/** A failure no retry can fix (the circuit or its model is gone, bad images). */
-export class EvaluationInputError extends Error {
-  override name = "EvaluationInputError";
-}
+export { EvaluationInputError };
 
 export interface ComputeOptions {
   signal?: AbortSignal;
@@ -56,32 +48,9 @@ export interface DebugImagesResult {
   seconds: number;
 }
 
-function manifestPathOf(db: Db, circuitId: number): string {
-  const row = db
-    .select({ manifestPath: models.manifestPath, status: models.status })
-    .from(circuits)
-    .innerJoin(models, eq(models.id, circuits.modelId))
-    .where(eq(circuits.id, circuitId))
-    .get();
-  if (!row) throw new EvaluationInputError(`circuit ${circuitId} has no registered model: evaluations need the model`);
-  return row.manifestPath;
-}
-
-function circuitDoc(db: Db, circuitId: number): Circuit {
-  const doc = exportCircuit(db, circuitId);
-  if (!doc) throw new EvaluationInputError(`circuit ${circuitId} no longer exists`);
-  return doc;
-}
-
-function imagesOf(db: Db, circuitId: number): string {
-  const dir = circuitImageDir(db, circuitId);
-  if (!dir) throw new EvaluationInputError("the circuit's images are not on this server (its dataset is gone)");
-  return dir;
-}
-
 /** Decodes `<set>/<i>.png` (already the model input size) into normalised images. */
 async function loadImageSet(
-  root: string,
+  inputs: EvaluationInputs,
   circuitId: number,
   set: string,
   count: number,
@@ -89,7 +58,7 @@ async function loadImageSet(
 ): Promise<TF.Tensor4D> {
   const { loadClassImages, tf } = await import("~/server/neurflow");
   const S = model.manifest.input.size;
-  const dir = imageSetDir(root, circuitId, set);
+  const dir = await inputs.imageSet(circuitId, set, count);
   const files = Array.from({ length: count }, (_, i) => join(dir, `${i}.png`));
   const loaded = await loadClassImages(files, S).catch((e: Error) => {
     throw new EvaluationInputError(`cannot read the evaluation images: ${e.message}`);
@@ -99,25 +68,18 @@ async function loadImageSet(
 
 /** Images of other classes in a dataset that the model assigns to `classIndex`, most confident first. */
 async function falsePositives(
-  db: Db,
+  inputs: EvaluationInputs,
   model: ClassifierModel,
   circuit: Circuit,
   datasetId: number,
   limit: number,
   scanCap: number,
   opts: ComputeOptions,
-): Promise<{ raws: Buffer[]; names: string[]; classes: string[]; scanned: number }> {
+): Promise<{ raws: Buffer[]; names: string[]; classes: string[]; scanned: number; datasetName: string }> {
   const { tf, maskedLogits, classProbabilities } = await import("~/server/neurflow");
-  const ds = db.select({ dir: datasets.dir }).from(datasets).where(eq(datasets.id, datasetId)).get();
+  const ds = await inputs.otherClassImages(datasetId, circuit.class.name, scanCap);
   if (!ds) throw new EvaluationInputError(`no dataset ${datasetId}`);
-  const rows = db
-    .select({ className: imageRows.className, fileName: imageRows.fileName })
-    .from(imageRows)
-    .where(eq(imageRows.datasetId, datasetId))
-    .orderBy(imageRows.id)
-    .all()
-    .filter((r) => r.className !== circuit.class.name)
-    .slice(0, scanCap);
+  const rows = ds.images;
   if (rows.length === 0)
     throw new EvaluationInputError(`dataset ${datasetId} has no images of classes other than "${circuit.class.name}"`);
   const S = model.manifest.input.size;
@@ -126,7 +88,7 @@ async function falsePositives(
   for (let i = 0; i < rows.length; i += batch) {
     checkAbort(opts.signal);
     const part = rows.slice(i, i + batch);
-    const raws = await Promise.all(part.map((r) => toModelSize(join(ds.dir, r.className, r.fileName), S)));
+    const raws = await Promise.all(part.map(async (r) => toModelSize(await r.path(), S)));
     const x = tf.tidy(() =>
       model.preprocess(tf.tensor4d(Float32Array.from(Buffer.concat(raws)), [part.length, S, S, 3])),
     );
@@ -152,6 +114,7 @@ async function falsePositives(
     names: chosen.map((f) => f.name),
     classes: chosen.map((f) => f.cls),
     scanned: rows.length,
+    datasetName: ds.datasetName,
   };
 }
 
@@ -161,17 +124,14 @@ async function falsePositives(
  * kept at every layer the viewer shows below the logit (all at once), against random subsets.
  */
 export async function faithfulnessSeries(
-  db: Db,
+  graph: FaithfulnessGraph,
   circuit: Circuit,
-  circuitId: number,
   model: ClassifierModel,
   images: TF.Tensor4D,
   params: { thresholds: number[]; draws: number; seed: number },
   opts: ComputeOptions = {},
 ): Promise<FaithfulnessResult> {
   const { faithfulnessCurve, faithfulnessLayers } = await import("~/server/neurflow");
-  const graph = loadGraph(db, circuitId);
-  if (!graph) throw new EvaluationInputError(`circuit ${circuitId} no longer exists`);
   // every circuit layer below the logit: the viewer's ranks (layer pairs 1.., whose groups hold
   // channels of their upper layer) and the lowest layer
   const layers = faithfulnessLayers(circuit);
@@ -212,15 +172,18 @@ export async function faithfulnessSeries(
   };
 }
 
+/**
+ * Computes an evaluation from its inputs (a local or a remote worker's `EvaluationInputs`); `jobId`
+ * is the job computing it (an image set of false positives is stored on its behalf).
+ */
 export async function computeEvaluation(
-  db: Db,
-  root: string,
+  inputs: EvaluationInputs,
   payload: EvaluationJobPayload,
   opts: ComputeOptions = {},
+  jobId: number | null = null,
 ): Promise<ComputedEvaluation> {
   const started = performance.now();
-  const circuit = circuitDoc(db, payload.circuitId);
-  const manifestPath = manifestPathOf(db, payload.circuitId);
+  const { doc: circuit, manifestPath } = await inputs.circuit(payload.circuitId);
   const engine = await import("~/server/neurflow");
   await engine.initBackend();
   const { loadEvaluationData, checkModelMatches } = engine;
@@ -248,7 +211,7 @@ export async function computeEvaluation(
       } else {
         const { EVALUATION_LIMITS } = await import("~/lib/evaluations/params");
         const fp = await falsePositives(
-          db,
+          inputs,
           model,
           circuit,
           payload.source.datasetId,
@@ -256,23 +219,17 @@ export async function computeEvaluation(
           EVALUATION_LIMITS.falsePositiveScan,
           opts,
         );
-        if (fp.raws.length === 0) {
-          const name = db
-            .select({ name: datasets.name })
-            .from(datasets)
-            .where(eq(datasets.id, payload.source.datasetId))
-            .get()?.name;
+        if (fp.raws.length === 0)
           throw new EvaluationInputError(
-            `the model assigns none of the ${fp.scanned} images of other classes in dataset ${name ? `"${name}"` : payload.source.datasetId} to "${circuit.class.name}": no false positives`,
+            `the model assigns none of the ${fp.scanned} images of other classes in dataset "${fp.datasetName}" to "${circuit.class.name}": no false positives`,
           );
-        }
-        set = await writeImageSet(root, payload.circuitId, fp.raws, S);
+        set = await inputs.storeImageSet(jobId, payload.circuitId, fp.raws, S);
         names = fp.names;
         classes = fp.classes;
         scanned = fp.scanned;
         await opts.log?.(`${fp.raws.length} false positives among ${fp.scanned} images of other classes`);
       }
-      const images = await loadImageSet(root, payload.circuitId, set, names.length, model);
+      const images = await loadImageSet(inputs, payload.circuitId, set, names.length, model);
       try {
         checkAbort(opts.signal);
         const base = payload.source.kind === "falsePositives" ? 0.5 : 0;
@@ -314,20 +271,15 @@ export async function computeEvaluation(
   if (payload.kind === "groupMasking" && payload.params.images !== "circuit") {
     const { maskGroups } = engine;
     const sourceId = payload.params.images.debugEvaluation;
-    const src = db
-      .select({ circuitId: evaluations.circuitId, kind: evaluations.kind, result: evaluations.result })
-      .from(evaluations)
-      .where(eq(evaluations.id, sourceId))
-      .get();
-    if (!src || src.circuitId !== payload.circuitId || src.kind !== "imageDebug")
-      throw new EvaluationInputError(`no image-debugging result ${sourceId} for this circuit`);
-    const { set, names } = src.result as DebugImagesResult;
-    const imageDir = circuitImageDir(db, payload.circuitId);
+    const src = await inputs.debugSource(payload.circuitId, sourceId);
+    if (!src) throw new EvaluationInputError(`no image-debugging result ${sourceId} for this circuit`);
+    const { set, names } = src;
+    const imageDir = await inputs.circuitImages(payload.circuitId, circuit);
     const data = imageDir ? await loadEvaluationData(circuit, manifestPath, imageDir) : null;
     const model = data?.model ?? (await engine.loadModel(manifestPath));
     try {
       checkModelMatches(circuit, model);
-      const images = await loadImageSet(root, payload.circuitId, set, names.length, model);
+      const images = await loadImageSet(inputs, payload.circuitId, set, names.length, model);
       try {
         opts.onProgress?.(0.1, "masking");
         const r = await maskGroups(
@@ -353,7 +305,9 @@ export async function computeEvaluation(
     }
   }
 
-  const data = await loadEvaluationData(circuit, manifestPath, imagesOf(db, payload.circuitId));
+  const imageDir = await inputs.circuitImages(payload.circuitId, circuit);
+  if (!imageDir) throw new EvaluationInputError("the circuit's images are not on this server (its dataset is gone)");
+  const data = await loadEvaluationData(circuit, manifestPath, imageDir);
   try {
     switch (payload.kind) {
       case "optimality": {
@@ -408,15 +362,9 @@ export async function computeEvaluation(
         });
       }
       case "faithfulness": {
-        const r = await faithfulnessSeries(
-          db,
-          data.circuit,
-          payload.circuitId,
-          data.model,
-          data.images,
-          payload.params,
-          opts,
-        );
+        const graph = await inputs.visibility(payload.circuitId);
+        if (!graph) throw new EvaluationInputError(`circuit ${payload.circuitId} no longer exists`);
+        const r = await faithfulnessSeries(graph, data.circuit, data.model, data.images, payload.params, opts);
         return finish(payload.params, r);
       }
     }

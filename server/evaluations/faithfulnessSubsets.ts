@@ -4,13 +4,19 @@
  * neurons in every rank below the logit, and the lowest layer's core neurons of the kept targets of
  * the last rank. Thresholds (of either mode) with the same visible set share one subset.
  */
-import { THRESHOLD_MODES, type ThresholdMode, visibilityKey, visibleGroupIds } from "~/lib/circuits/visibility";
+import {
+  THRESHOLD_MODES,
+  type ThresholdMode,
+  type VisibilityGraph,
+  visibilityKey,
+  visibleGroupIds,
+} from "~/lib/circuits/visibility";
 import type { CircuitGraph } from "~/lib/circuits/viewTypes";
 import type { FaithfulnessPoint } from "~/lib/evaluations/faithfulness";
 import { type Circuit, lowestCoreNeurons } from "~/server/neurflow/light";
 
-export type SubsetGraph = Pick<CircuitGraph, "edges" | "logitEdges"> & {
-  groups: Pick<CircuitGraph["groups"][number], "id" | "layer" | "members">[];
+export type SubsetGraph = Omit<VisibilityGraph, "groups"> & {
+  groups: (Pick<CircuitGraph["groups"][number], "id" | "layer"> & { members: { neuron: number }[] })[];
 };
 
 export interface FaithfulnessSubsets {
@@ -24,7 +30,7 @@ export function faithfulnessSubsets(graph: SubsetGraph, circuit: Circuit, thresh
   const byKey = new Map<string, number>();
   const seriesOf = (mode: ThresholdMode) =>
     thresholds.map((threshold) => {
-      const groups = visibleGroupIds(graph as CircuitGraph, threshold, mode);
+      const groups = visibleGroupIds(graph, threshold, mode);
       const key = visibilityKey(groups);
       let config = byKey.get(key);
       if (config == null) {
@@ -62,7 +68,7 @@ export function subsetGraphOf(circuit: Circuit): SubsetGraph {
     l.neuronGroups.forEach((g) => {
       const id = groups.length + 1;
       ids.set(`${layer}:${g.id}`, id);
-      groups.push({ id, layer, members: g.members.map((m) => ({ ...m, patchCount: 0 })) });
+      groups.push({ id, layer, members: g.members.map((m) => ({ neuron: m.neuron })) });
     }),
   );
   const edges: SubsetGraph["edges"] = [];
@@ -73,7 +79,6 @@ export function subsetGraphOf(circuit: Circuit): SubsetGraph {
         source: ids.get(`${layer + 1}:${e.child}`)!,
         target: ids.get(`${layer}:${e.parent}`)!,
         weight: e.weight,
-        explanation: null,
       }),
     ),
   );

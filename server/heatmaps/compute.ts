@@ -10,14 +10,9 @@
  * Runs in the worker (the web process never loads TensorFlow.js); uses the engine's public model
  * API (`loadModel`, `graph.runChannel`, `preprocess`) and changes nothing in it.
  */
-import { eq } from "drizzle-orm";
-import sharp from "sharp";
 import type { tf as TF } from "~/server/neurflow";
 import type { Db } from "~/db/client";
-import { circuits, models } from "~/db/schema";
-import { loadGraph } from "~/server/circuits/graph";
-import { heatmapPath, patchRaw } from "~/server/circuits/renders";
-import { writeAtomic } from "~/server/storage/paths";
+import { localHeatmapStore, type HeatmapGroup } from "./inputs";
 
 export const HEATMAP_STEPS = 16;
 
@@ -41,31 +36,33 @@ export function colourise(v: Float32Array, size: number): Buffer {
   return out;
 }
 
+export interface HeatmapOptions {
+  steps?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A group's heatmaps from the database and the storage folder (what a local worker computes). */
 export async function computeHeatmaps(
   db: Db,
   root: string,
   circuitId: number,
   groupRowId: number,
-  opts: { steps?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+  opts: HeatmapOptions = {},
 ): Promise<HeatmapResult> {
+  return computeGroupHeatmaps(await localHeatmapStore(db, root).open(circuitId, groupRowId, null), opts);
+}
+
+/** A group's heatmaps from its inputs (a local or a remote worker's `HeatmapStore`), each saved as it is done. */
+export async function computeGroupHeatmaps(group: HeatmapGroup, opts: HeatmapOptions = {}): Promise<HeatmapResult> {
   const started = Date.now();
-  const graph = loadGraph(db, circuitId);
-  const group = graph?.groups.find((g) => g.id === groupRowId);
-  if (!graph || !group) throw new Error(`no neuron group ${groupRowId} in circuit ${circuitId}`);
-  const row = db
-    .select({ manifestPath: models.manifestPath })
-    .from(circuits)
-    .innerJoin(models, eq(models.id, circuits.modelId))
-    .where(eq(circuits.id, circuitId))
-    .get();
-  if (!row) throw new Error(`circuit ${circuitId} has no registered model: heatmaps need the model`);
   const engine = await import("~/server/neurflow");
   await engine.initBackend();
   const { tf, quadratureRule, targetActivation } = engine;
-  const model = await engine.loadModel(row.manifestPath);
+  const model = await engine.loadModel(group.manifestPath);
   try {
-    const upper = model.layerTensor(graph.circuit.layers[group.layer]!);
-    const neurons = [...new Set(group.members.map((m) => m.neuron))];
+    const upper = model.layerTensor(group.layer);
+    const neurons = group.neurons;
     const rule = quadratureRule("gausslegendre", opts.steps ?? HEATMAP_STEPS);
     const f = (inp: TF.Tensor): TF.Scalar =>
       tf.tidy(
@@ -79,7 +76,7 @@ export async function computeHeatmaps(
     const done: number[] = [];
     for (const idx of group.patches) {
       if (opts.signal?.aborted) throw Object.assign(new Error("canceled"), { name: "AbortError" });
-      const raw = await patchRaw(db, circuitId, idx);
+      const raw = await group.patchRaw(idx);
       if (!raw) throw new Error("the circuit's dataset images are not on this server");
       const S = raw.size;
       const { heat, total, delta } = tf.tidy(() => {
@@ -102,10 +99,7 @@ export async function computeHeatmaps(
       const scale = sorted[Math.floor(0.99 * (sorted.length - 1))]! || sorted[sorted.length - 1]! || 1;
       const scaled = h.map((v) => v / scale);
       worst = Math.max(worst, Math.abs(t[0]! - d[0]!) / Math.max(Math.abs(d[0]!), 1e-6));
-      const png = await sharp(colourise(scaled, S), { raw: { width: S, height: S, channels: 4 } })
-        .png()
-        .toBuffer();
-      await writeAtomic(heatmapPath(root, circuitId, groupRowId, idx), png);
+      await group.save(idx, colourise(scaled, S), S);
       done.push(idx);
       opts.onProgress?.(done.length, group.patches.length);
     }

@@ -13,8 +13,8 @@ import { JOB_KINDS, type JobKind } from "~/db/schema";
 import { workerTokenSchema } from "~/server/workers/tokens";
 import { queueConfig, type QueueConfig } from "./queueConfig";
 
-/** Kinds a remote worker can run: heatmaps, evaluations and patch activations still read the database directly. */
-export const REMOTE_KINDS: readonly JobKind[] = ["circuit", "validateModel", "label"];
+/** Kinds a remote worker can run: all but patch activations, which read the database directly. */
+export const REMOTE_KINDS: readonly JobKind[] = JOB_KINDS.filter((k) => k !== "patchActivations");
 
 export type WorkerConfig =
   | { mode: "local"; queue: QueueConfig; kinds: readonly JobKind[] }

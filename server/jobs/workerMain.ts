@@ -94,7 +94,8 @@ if (config.mode === "remote") {
     queue = c.queue;
     platform = c.platform;
     queueWhere = c.queueWhere;
-    serves = `the platform at ${config.platformUrl} (file cache ${c.cache.root})`;
+    const cap = c.cache.maxBytes;
+    serves = `the platform at ${config.platformUrl} (file cache ${c.cache.root}, ${cap == null ? "no size cap" : `at most ${(cap / 1024 ** 3).toFixed(1)} GiB`})`;
     bye = async () => {
       await c.api.call("bye", {}).catch(() => {});
     };
@@ -114,15 +115,11 @@ if (config.mode === "remote") {
   }
   queue = q;
   const { localPlatform } = await import("./platform/local");
-  platform = localPlatform(db);
+  platform = localPlatform(db, storageRoot());
   queueWhere = describeQueue(config.queue);
   serves = platform.where;
-  // heatmaps, evaluations and patch activations read the database and the storage folder directly: local workers only
-  extra = {
-    heatmaps: heatmapJobHandler(db, storageRoot()),
-    evaluation: evaluationJobHandler(db, storageRoot()),
-    patchActivations: patchActivationsJobHandler(db, storageRoot()),
-  };
+  // patch activations read the database and the storage folder directly: local workers only
+  extra = { patchActivations: patchActivationsJobHandler(db, storageRoot()) };
 }
 
 const all: Partial<Record<JobKind, JobHandler<never>>> = {
@@ -130,6 +127,8 @@ const all: Partial<Record<JobKind, JobHandler<never>>> = {
   validateModel: validateModelHandler(platform!, loadModelChecker),
   // read per job from this process's environment (OPENAI_API_KEY, OPENAI_BASE_URL, NEURFLOW_LABEL_MODEL, …)
   label: labelJobHandler(platform!, () => new LabelClient(labelConfig())),
+  heatmaps: heatmapJobHandler(platform!),
+  evaluation: evaluationJobHandler(platform!),
   ...extra,
 };
 const handlers = Object.fromEntries(config.kinds.filter((k) => all[k]).map((k) => [k, all[k]!]));

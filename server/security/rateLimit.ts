@@ -25,6 +25,14 @@
  *                NEURFLOW_SHARE_REQUEST_WINDOW_S (60 s); past them, 429 until the window ends, so one
  *                leaked link cannot flood the server with renders.
  *
+ * Worker tokens (`WorkerTokenGuard`; the internal worker API, server/workers/api.ts):
+ *
+ *   per IP       NEURFLOW_WORKER_TOKEN_FAILS (20) calls with a missing, malformed, unknown or revoked
+ *                worker token within NEURFLOW_WORKER_TOKEN_FAIL_WINDOW_S (600 s) block that
+ *                address's worker calls for NEURFLOW_WORKER_TOKEN_BLOCK_S (900 s); a blocked address
+ *                is refused (429, code `rate_limited`) before its token is looked up. Workers with
+ *                good tokens on other addresses are not affected.
+ *
  * The store: in memory, per web process, by default. Where the scale-out queue's Redis is
  * configured (NEURFLOW_QUEUE=redis://…), the counters live there (`RateLimiterRedis`, keys under
  * NEURFLOW_QUEUE_PREFIX), so every web process counts together and a restart forgets nothing; should
@@ -188,6 +196,32 @@ export class ShareGuard {
   }
 }
 
+export class WorkerTokenGuard {
+  readonly fails = num("NEURFLOW_WORKER_TOKEN_FAILS", 20);
+  readonly failWindowS = num("NEURFLOW_WORKER_TOKEN_FAIL_WINDOW_S", 600);
+  readonly blockS = num("NEURFLOW_WORKER_TOKEN_BLOCK_S", 900);
+  private readonly failsPerIp = createLimiter({
+    keyPrefix: "worker-token-fail-ip",
+    points: this.fails,
+    duration: this.failWindowS,
+  });
+
+  /** Throws RateLimited when the address is blocked for failed worker-token attempts. */
+  async check(ip: string | null): Promise<void> {
+    if (!ip) return;
+    const r = await this.failsPerIp.get(ip);
+    if (r && r.consumedPoints > this.fails)
+      throw new RateLimited(secondsOf(r.msBeforeNext), "too many calls with a bad worker token from this address");
+  }
+
+  /** Counts a refused token; blocks the address once it reaches the limit. */
+  async failed(ip: string | null): Promise<void> {
+    if (!ip) return;
+    const r = await consume(this.failsPerIp, ip);
+    if (r.remainingPoints === 0) await this.failsPerIp.block(ip, this.blockS);
+  }
+}
+
 async function consume(l: RateLimiterAbstract, key: string): Promise<RateLimiterRes> {
   try {
     return await l.consume(key);
@@ -197,7 +231,11 @@ async function consume(l: RateLimiterAbstract, key: string): Promise<RateLimiter
   }
 }
 
-const g = globalThis as unknown as { __neurflowSignInGuard?: SignInGuard; __neurflowShareGuard?: ShareGuard };
+const g = globalThis as unknown as {
+  __neurflowSignInGuard?: SignInGuard;
+  __neurflowShareGuard?: ShareGuard;
+  __neurflowWorkerTokenGuard?: WorkerTokenGuard;
+};
 /** The process's guard. */
 export function signInGuard(): SignInGuard {
   g.__neurflowSignInGuard ??= new SignInGuard();
@@ -208,4 +246,10 @@ export function signInGuard(): SignInGuard {
 export function shareGuard(): ShareGuard {
   g.__neurflowShareGuard ??= new ShareGuard();
   return g.__neurflowShareGuard;
+}
+
+/** The process's worker-token guard. */
+export function workerTokenGuard(): WorkerTokenGuard {
+  g.__neurflowWorkerTokenGuard ??= new WorkerTokenGuard();
+  return g.__neurflowWorkerTokenGuard;
 }

@@ -5,17 +5,45 @@
  *
  *   1. the worker token (`Authorization: Bearer nfw_…`) is checked before anything is read; a
  *      missing, unknown or revoked token is 401 (a session cookie is no token: user accounts never
- *      reach these routes, and worker tokens reach nothing else);
+ *      reach these routes, and worker tokens reach nothing else) and counts towards the address's
+ *      block (server/security/rateLimit.ts, WorkerTokenGuard): a blocked address is answered 429
+ *      before its token is looked up;
  *   2. `POST rpc/<op>`: the JSON body is read up to NEURFLOW_MAX_WORKER_JSON_BYTES (64 MiB; a
  *      declared larger one is refused before reading), parsed, and checked against the op's schema
  *      (server/workers/protocol.ts); the worker id must be one this token registered (`hello`);
- *   3. `GET files/…`: a listed model or dataset file, streamed (server/workers/files.ts).
+ *   3. `GET files/…`: a listed model, dataset or evaluation image-set file, streamed (server/workers/files.ts).
+ *
+ * What a worker writes besides the queue is checked against what the platform already knows: a
+ * heatmap, an image set or an evaluation result is accepted only for a job of that kind that this
+ * worker holds (running, its lease), for the circuit and group its payload names (never the
+ * worker's word), at the exact size the circuit's model takes, and stored by the same functions a
+ * local worker uses.
  *
  * The queue calls are the platform's own `JobQueue` (SQLite or BullMQ) on the worker's behalf, so
  * leases, fencing and the one-circuit-per-run rule hold exactly as for a local worker.
  */
+import { asc, eq } from "drizzle-orm";
+import { existsSync } from "node:fs";
 import type { z } from "zod";
 import type { Db } from "~/db/client";
+import { circuitImages, circuits, type JobKind } from "~/db/schema";
+import { circuitImageDir, patchWithImage } from "~/server/circuits/graph";
+import {
+  debugSourceOf,
+  EvaluationInputError,
+  evaluationCircuitDoc,
+  evaluationModel,
+  otherClassRows,
+  visibilityOf,
+} from "~/server/evaluations/inputs";
+import { imageSetDir, storeEvaluation } from "~/server/evaluations/store";
+import { writeImageSet } from "~/server/evaluations/uploads";
+import { heatmapGroupFacts, saveHeatmap } from "~/server/heatmaps/inputs";
+import { evaluationJob, imageSetIdPattern } from "~/server/jobs/kinds/evaluation";
+import { heatmapsJob } from "~/server/jobs/kinds/heatmaps";
+import { clientAddress } from "~/server/security/clientAddress";
+import { RateLimited, workerTokenGuard } from "~/server/security/rateLimit";
+import { storageRoot } from "~/server/storage/paths";
 import { circuitSchema } from "~/server/neurflow/light";
 import { loadCircuitForLabels } from "~/server/labeling/circuitData";
 import { getHead, LabelTargetError, resolveTarget, saveRevision, StaleVersionError } from "~/server/labeling/store";
@@ -24,7 +52,15 @@ import type { JobQueue } from "~/server/jobs/queue";
 import { circuitRunRecord, setModelStatusRow, storeRunCircuit, updateRunRow } from "~/server/jobs/platform/local";
 import { limitRequest } from "~/server/api/requestLimit";
 import { limits } from "~/server/storage/limits";
-import { circuitImageRefs, classImageRefs, FileRefused, modelFileRefs, openListedFile } from "./files";
+import {
+  circuitImageRefs,
+  classImageRefs,
+  datasetImageRefs,
+  FileRefused,
+  imageSetRefs,
+  modelFileRefs,
+  openListedFile,
+} from "./files";
 import { WORKER_OPS, type ApiErrorCode, type OpOutput, type WorkerOp } from "./protocol";
 import { registerWorker, touchWorker, workerBelongsTo, workerStopped } from "./registry";
 import { checkWorkerToken, workerTokenMessage } from "./tokens";
@@ -32,6 +68,8 @@ import { checkWorkerToken, workerTokenMessage } from "./tokens";
 export interface WorkerApiDeps {
   db: Db;
   queue: JobQueue;
+  /** The storage folder (heatmaps, evaluation image sets); NEURFLOW_DATA by default. */
+  root?: string;
 }
 
 function refuse(status: number, code: ApiErrorCode, error: string, headers?: Record<string, string>): Response {
@@ -77,8 +115,38 @@ async function queueAnswers(queue: JobQueue): Promise<string | null> {
 type OpParsed<O extends WorkerOp> = z.output<(typeof WORKER_OPS)[O]["input"]>;
 type Ops = { [O in WorkerOp]: (input: OpParsed<O>, ctx: { tokenId: number }) => Promise<OpOutput<O>> };
 
+/** The job `jobId` when it is a `kind` job this worker holds (running, its lease); else refused. */
+async function heldJob(queue: JobQueue, jobId: number, workerId: string, kind: JobKind) {
+  const job = await queue.get(jobId);
+  if (!job || job.kind !== kind || job.status !== "running" || job.leaseOwner !== workerId)
+    throw new OpRefused(409, "not_held", `job ${jobId} is not a ${kind} job this worker holds`);
+  return job;
+}
+
+/** The model input size of a circuit (its images' side at the model). */
+function inputSizeOf(db: Db, circuitId: number): number {
+  const c = db.select({ s: circuits.modelInputSize }).from(circuits).where(eq(circuits.id, circuitId)).get();
+  if (!c) throw new OpRefused(404, "not_found", `circuit ${circuitId} no longer exists`);
+  return c.s;
+}
+
+/** Decodes base64 raw pixels of exactly `bytes` bytes. */
+function rawPixels(b64: string, bytes: number, what: string): Buffer {
+  const raw = Buffer.from(b64, "base64");
+  if (raw.length !== bytes) throw new OpRefused(400, "bad_request", `${what}: ${raw.length} bytes, expected ${bytes}`);
+  return raw;
+}
+
+/** The circuit's images in its run's dataset (what a local worker reads in its class folder), or null. */
+async function circuitImagesInRunDataset(db: Db, circuitId: number, names: string[]) {
+  if (names.length === 0 || !circuitImageDir(db, circuitId)) return null;
+  const refs = await circuitImageRefs(db, circuitId, names);
+  return refs?.mode === "rendered" ? refs.files : null;
+}
+
 function operations(deps: WorkerApiDeps): Ops {
   const { db, queue } = deps;
+  const root = deps.root ?? storageRoot();
   return {
     async hello(input, { tokenId }) {
       registerWorker(db, tokenId, input);
@@ -188,6 +256,113 @@ function operations(deps: WorkerApiDeps): Ops {
         throw e;
       }
     },
+
+    async heatmapInputs(input) {
+      const facts = heatmapGroupFacts(db, input.circuitId, input.group);
+      if (!facts.ok) return facts;
+      const model = await modelFileRefs(db, facts.modelId);
+      if (!model)
+        return { ok: false as const, error: `model ${facts.modelId} of circuit ${input.circuitId} was deleted` };
+      const patches = facts.patches.map((idx) => {
+        const p = patchWithImage(db, input.circuitId, idx);
+        if (!p) throw new OpRefused(404, "not_found", `no patch ${idx} in circuit ${input.circuitId}`);
+        return { idx, image: p.imageName, x: p.x, y: p.y, size: p.size };
+      });
+      const names = [...new Set(patches.map((p) => p.image))];
+      return {
+        ok: true as const,
+        layer: facts.layer,
+        neurons: facts.neurons,
+        inputSize: inputSizeOf(db, input.circuitId),
+        patches,
+        model: { id: facts.modelId, ...model },
+        images: await circuitImagesInRunDataset(db, input.circuitId, names),
+      };
+    },
+    async storeHeatmap(input) {
+      const job = await heldJob(queue, input.jobId, input.workerId, "heatmaps");
+      const { circuitId, group } = heatmapsJob.payload.parse(job.payload);
+      const facts = heatmapGroupFacts(db, circuitId, group);
+      if (!facts.ok) throw new OpRefused(404, "not_found", facts.error);
+      if (!facts.patches.includes(input.idx))
+        throw new OpRefused(400, "bad_request", `patch ${input.idx} is not a concept patch of group ${group}`);
+      const S = inputSizeOf(db, circuitId);
+      await saveHeatmap(root, circuitId, group, input.idx, rawPixels(input.rgba, S * S * 4, "the heatmap"), S);
+      return { ok: true as const };
+    },
+    async evaluationCircuit(input) {
+      try {
+        const circuit = evaluationCircuitDoc(db, input.circuitId);
+        const m = evaluationModel(db, input.circuitId);
+        const files = await modelFileRefs(db, m.id);
+        if (!files) return { ok: false as const, error: `model ${m.id} of circuit ${input.circuitId} was deleted` };
+        return { ok: true as const, circuit, model: { id: m.id, ...files } };
+      } catch (e) {
+        if (e instanceof EvaluationInputError) return { ok: false as const, error: e.message };
+        throw e;
+      }
+    },
+    async evaluationImages(input) {
+      const names = db
+        .select({ name: circuitImages.name })
+        .from(circuitImages)
+        .where(eq(circuitImages.circuitId, input.circuitId))
+        .orderBy(asc(circuitImages.idx))
+        .all()
+        .map((r) => r.name);
+      return circuitImagesInRunDataset(db, input.circuitId, names);
+    },
+    imageSetFiles: (input) => imageSetRefs(root, input.circuitId, input.set, input.count),
+    evaluationSource: async (input) => {
+      const src = debugSourceOf(db, input.circuitId, input.evaluationId);
+      return src && imageSetIdPattern.test(src.set) ? src : null;
+    },
+    evaluationGraph: async (input) => visibilityOf(db, input.circuitId),
+    async otherClassImages(input) {
+      const ds = otherClassRows(db, input.datasetId, input.exclude, input.cap);
+      if (!ds) return null;
+      try {
+        return { datasetName: ds.name, images: await datasetImageRefs(db, input.datasetId, ds.rows) };
+      } catch (e) {
+        throw new OpRefused(404, "not_found", `dataset ${input.datasetId}: ${(e as Error).message}`);
+      }
+    },
+    async storeImageSet(input) {
+      const job = await heldJob(queue, input.jobId, input.workerId, "evaluation");
+      const p = evaluationJob.payload.parse(job.payload);
+      if (p.kind !== "imageDebug" || p.source.kind !== "falsePositives")
+        throw new OpRefused(400, "bad_request", "only image debugging of false positives stores an image set");
+      if (input.images.length > p.source.limit)
+        throw new OpRefused(
+          400,
+          "bad_request",
+          `${input.images.length} images; the job asked for at most ${p.source.limit}`,
+        );
+      const S = inputSizeOf(db, p.circuitId);
+      const raws = input.images.map((b, i) => rawPixels(b, S * S * 3, `image ${i}`));
+      return { set: await writeImageSet(root, p.circuitId, raws, S) };
+    },
+    async storeEvaluation(input) {
+      const job = await heldJob(queue, input.jobId, input.workerId, "evaluation");
+      const p = evaluationJob.payload.parse(job.payload);
+      if (input.result.kind !== p.kind)
+        throw new OpRefused(400, "bad_request", `a ${input.result.kind} result for a ${p.kind} job`);
+      if (p.kind === "imageDebug") {
+        const set = (input.result as { set?: unknown }).set;
+        if (typeof set !== "string" || !imageSetIdPattern.test(set) || !existsSync(imageSetDir(root, p.circuitId, set)))
+          throw new OpRefused(400, "bad_request", "the result names no stored image set of this circuit");
+      }
+      const evaluationId = storeEvaluation(db, {
+        circuitId: p.circuitId,
+        kind: p.kind,
+        createdBy: p.createdBy,
+        params: input.params,
+        result: input.result,
+        seconds: input.seconds,
+        jobId: input.jobId,
+      });
+      return { evaluationId };
+    },
   };
 }
 
@@ -201,7 +376,17 @@ function resolved(db: Db, circuitId: number, target: Parameters<typeof resolveTa
 }
 
 export async function handleWorkerApi(req: Request, segments: string[], deps: WorkerApiDeps): Promise<Response> {
+  const ip = clientAddress(req.headers);
+  const guard = workerTokenGuard();
+  try {
+    await guard.check(ip);
+  } catch (e) {
+    if (e instanceof RateLimited)
+      return refuse(429, "rate_limited", e.message, { "retry-after": String(e.retryAfterS) });
+    throw e;
+  }
   const auth = checkWorkerToken(deps.db, req.headers.get("authorization"));
+  if (auth.status !== "ok") await guard.failed(ip);
   if (auth.status !== "ok")
     return refuse(401, auth.status === "revoked" ? "revoked" : "unauthorized", workerTokenMessage(auth), {
       "www-authenticate": 'Bearer realm="neurflow-worker"',
@@ -210,7 +395,7 @@ export async function handleWorkerApi(req: Request, segments: string[], deps: Wo
   if (segments[0] === "files") {
     if (req.method !== "GET") return refuse(405, "bad_request", "files are read with GET");
     try {
-      const f = await openListedFile(deps.db, segments.slice(1));
+      const f = await openListedFile(deps.db, deps.root ?? storageRoot(), segments.slice(1));
       return new Response(f.stream, {
         headers: {
           "content-type": "application/octet-stream",

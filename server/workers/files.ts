@@ -1,7 +1,7 @@
 /**
  * The files a worker may fetch through the internal API, and their checksums: a model's folder
- * (manifest.json and its model files) and the images of one class folder of a dataset, exactly as
- * the engine lists them. Names are plain file names inside those folders (no folders, not hidden),
+ * (manifest.json and its model files), the images of one class folder of a dataset, exactly as
+ * the engine lists them, and a circuit's evaluation image sets (`<i>.png`). Names are plain file names inside those folders (no folders, not hidden),
  * regular files only; a checksum is computed once per file version (path, size, mtime) and kept in
  * memory. `openListedFile` is what the file route streams; it refuses anything it would not list.
  */
@@ -16,7 +16,9 @@ import { circuits, datasets, images as imageRows, models, runs } from "~/db/sche
 import { IMAGE_EXTENSIONS } from "~/server/neurflow/light";
 import { isPlainFileName } from "~/server/storage/paths";
 import { limits } from "~/server/storage/limits";
-import type { FileRef } from "./protocol";
+import { imageSetDir } from "~/server/evaluations/store";
+import { imageSetIdPattern } from "~/server/jobs/kinds/evaluation";
+import { imageSetFileName, type FileRef } from "./protocol";
 
 const sums = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
 
@@ -123,6 +125,40 @@ export async function circuitImageRefs(
   return null;
 }
 
+/** Image set `set` of a circuit, `0.png … (count-1).png` (null when one is missing). */
+export async function imageSetRefs(
+  root: string,
+  circuitId: number,
+  set: string,
+  count: number,
+): Promise<FileRef[] | null> {
+  if (!imageSetIdPattern.test(set)) return null;
+  const names = Array.from({ length: count }, (_, i) => `${i}.png`);
+  try {
+    return await refsOf(imageSetDir(root, circuitId, set), names, { kind: "imageSet", id: circuitId, set });
+  } catch {
+    return null;
+  }
+}
+
+/** The registered images of a dataset (their class folders and names), as file refs. */
+export async function datasetImageRefs(
+  db: Db,
+  datasetId: number,
+  rows: { className: string; fileName: string }[],
+): Promise<FileRef[]> {
+  const d = db.select().from(datasets).where(eq(datasets.id, datasetId)).get();
+  if (!d) return [];
+  const out: FileRef[] = [];
+  for (const r of rows) {
+    if (!isPlainFileName(r.className) || !isImageName(r.fileName))
+      throw new Error(`dataset ${datasetId}: "${r.className}/${r.fileName}" is not a plain image file name`);
+    const { size, sha256 } = await checksum(join(d.dir, r.className, r.fileName));
+    out.push({ scope: { kind: "dataset", id: datasetId, className: r.className }, name: r.fileName, size, sha256 });
+  }
+  return out;
+}
+
 export class FileRefused extends Error {
   constructor(
     readonly status: 400 | 404 | 413,
@@ -133,12 +169,13 @@ export class FileRefused extends Error {
 }
 
 /**
- * Opens a file named by the route's segments: `model/<id>/<name>` or
- * `dataset/<id>/<class>/<name>`. Refuses (FileRefused) names that are not plain file names, files
+ * Opens a file named by the route's segments: `model/<id>/<name>`,
+ * `dataset/<id>/<class>/<name>` or `imageSet/<circuit>/<set>/<i>.png`. Refuses (FileRefused) names that are not plain file names, files
  * outside those folders, what the listing would not hold, and files over the size limit.
  */
 export async function openListedFile(
   db: Db,
+  root: string,
   segments: string[],
 ): Promise<{ stream: ReadableStream<Uint8Array>; size: number; name: string }> {
   const bad = (m: string) => new FileRefused(400, m);
@@ -160,7 +197,15 @@ export async function openListedFile(
     if (!d) throw new FileRefused(404, `no dataset ${id}`);
     dir = join(d.dir, className);
     name = file;
-  } else throw bad("expected files/model/<id>/<name> or files/dataset/<id>/<class>/<name>");
+  } else if (kind === "imageSet" && rest.length === 2) {
+    const [set, file] = rest as [string, string];
+    if (!imageSetIdPattern.test(set) || !imageSetFileName.test(file)) throw bad("not an image set's file name");
+    dir = imageSetDir(root, id, set);
+    name = file;
+  } else
+    throw bad(
+      "expected files/model/<id>/<name>, files/dataset/<id>/<class>/<name> or files/imageSet/<circuit>/<set>/<i>.png",
+    );
   const path = join(dir, name);
   const st = await stat(path).catch(() => null);
   if (!st?.isFile()) throw new FileRefused(404, `no file ${name}`);

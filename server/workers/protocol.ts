@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import { JOB_KINDS, JOB_STATUSES, MODEL_STATUSES, REVIEW_STATES } from "~/db/schema";
+import { EVALUATION_LIMITS } from "~/lib/evaluations/params";
+import { imageSetIdPattern } from "~/server/jobs/kinds/evaluation";
 
 /** Where the API lives under the platform's origin. */
 export const WORKER_API_PATH = "/api/internal/worker";
@@ -25,12 +27,19 @@ const plainName = z
   });
 const jsonRecord = z.record(z.string(), z.unknown());
 
-/** A file the worker may fetch: where (a model's folder, a dataset's class folder), its name, size and SHA-256. */
+/** An evaluation image set's file: `<i>.png`. */
+export const imageSetFileName = /^(0|[1-9][0-9]{0,3})\.png$/;
+
+/**
+ * A file the worker may fetch: where (a model's folder, a dataset's class folder, a circuit's
+ * evaluation image set), its name, size and SHA-256.
+ */
 export const fileRefSchema = z
   .object({
     scope: z.discriminatedUnion("kind", [
       z.object({ kind: z.literal("model"), id }).strict(),
       z.object({ kind: z.literal("dataset"), id, className: plainName }).strict(),
+      z.object({ kind: z.literal("imageSet"), id, set: z.string().regex(imageSetIdPattern) }).strict(),
     ]),
     name: plainName,
     size: z.number().int().min(0),
@@ -42,9 +51,14 @@ export type FileRef = z.infer<typeof fileRefSchema>;
 /** The URL path of a file, below WORKER_API_PATH. */
 export function filePath(f: FileRef): string {
   const e = encodeURIComponent;
-  return f.scope.kind === "model"
-    ? `/files/model/${f.scope.id}/${e(f.name)}`
-    : `/files/dataset/${f.scope.id}/${e(f.scope.className)}/${e(f.name)}`;
+  switch (f.scope.kind) {
+    case "model":
+      return `/files/model/${f.scope.id}/${e(f.name)}`;
+    case "dataset":
+      return `/files/dataset/${f.scope.id}/${e(f.scope.className)}/${e(f.name)}`;
+    case "imageSet":
+      return `/files/imageSet/${f.scope.id}/${e(f.scope.set)}/${e(f.name)}`;
+  }
 }
 
 export const jobRecordSchema = z.object({
@@ -152,6 +166,18 @@ const circuitForLabels = z.object({
   imageNames: z.array(z.string()),
 });
 const refused = z.object({ ok: z.literal(false), error: z.string() });
+const modelFilesSchema = z.object({ id, manifest: plainName, files: z.array(fileRefSchema) });
+/** Raw pixels, base64 (what a worker stores: heatmaps, false-positive images); lengths are checked by the platform. */
+const base64 = (maxBytes: number) => z.base64().max(Math.ceil(maxBytes / 3) * 4);
+/** The largest model input side a stored raw image may have. */
+export const MAX_RAW_SIDE = 1024;
+const visibilityGraphSchema = z.object({
+  groups: z.array(
+    z.object({ id, layer: z.number().int().min(0), members: z.array(z.object({ neuron: z.number().int().min(0) })) }),
+  ),
+  edges: z.array(z.object({ id, source: id, target: id, weight: z.number() })),
+  logitEdges: z.array(z.object({ group: id })),
+});
 
 /** Every call: its input (checked by the platform) and its answer (checked by the worker). */
 export const WORKER_OPS = {
@@ -264,6 +290,108 @@ export const WORKER_OPS = {
       z.object({ saved: z.literal(false), expected: z.number().int(), current: headSchema.nullable() }),
     ]),
   },
+
+  /** A neuron group's heatmap inputs: its layer, neurons and patches, the circuit's model and the patches' images (null: not on the platform). */
+  heatmapInputs: {
+    input: z.object({ ...worker, circuitId: id, group: id }).strict(),
+    output: z.discriminatedUnion("ok", [
+      refused,
+      z.object({
+        ok: z.literal(true),
+        layer: z.string(),
+        neurons: z.array(z.number().int().min(0)),
+        inputSize: z.number().int().positive(),
+        patches: z.array(
+          z.object({
+            idx: z.number().int().min(0),
+            image: z.string(),
+            x: z.number().int(),
+            y: z.number().int(),
+            size: z.number().int().positive(),
+          }),
+        ),
+        model: modelFilesSchema,
+        images: z.array(fileRefSchema).nullable(),
+      }),
+    ]),
+  },
+  /** One heatmap of the heatmaps job this worker holds (circuit and group from its payload): raw RGBA, input size × input size. */
+  storeHeatmap: {
+    input: z.object({ ...onJob, idx: z.number().int().min(0), rgba: base64(MAX_RAW_SIDE * MAX_RAW_SIDE * 4) }).strict(),
+    output: ok,
+  },
+  /** An evaluation's circuit (its neurflow-circuit/1 document, checked by the worker) and its model's files. */
+  evaluationCircuit: {
+    input: z.object({ ...worker, circuitId: id }).strict(),
+    output: z.discriminatedUnion("ok", [
+      refused,
+      z.object({ ok: z.literal(true), circuit: z.unknown(), model: modelFilesSchema }),
+    ]),
+  },
+  /** The circuit's images in its run's dataset, or null when they are not on the platform. */
+  evaluationImages: {
+    input: z.object({ ...worker, circuitId: id }).strict(),
+    output: z.array(fileRefSchema).nullable(),
+  },
+  /** Image set `set` of the circuit (`0.png …`), or null when it is not there. */
+  imageSetFiles: {
+    input: z
+      .object({
+        ...worker,
+        circuitId: id,
+        set: z.string().regex(imageSetIdPattern),
+        count: z.number().int().min(1).max(EVALUATION_LIMITS.debugImages),
+      })
+      .strict(),
+    output: z.array(fileRefSchema).nullable(),
+  },
+  /** The image set of an image-debugging result of the circuit, or null. */
+  evaluationSource: {
+    input: z.object({ ...worker, circuitId: id, evaluationId: id }).strict(),
+    output: z.object({ set: z.string().regex(imageSetIdPattern), names: z.array(z.string()) }).nullable(),
+  },
+  /** What the faithfulness series needs of the concept graph, or null when the circuit is gone. */
+  evaluationGraph: {
+    input: z.object({ ...worker, circuitId: id }).strict(),
+    output: visibilityGraphSchema.nullable(),
+  },
+  /** A dataset's registered images not of class `exclude`, in registration order, at most `cap`; null without the dataset. */
+  otherClassImages: {
+    input: z
+      .object({
+        ...worker,
+        datasetId: id,
+        exclude: text(255),
+        cap: z.number().int().min(1).max(EVALUATION_LIMITS.falsePositiveScan),
+      })
+      .strict(),
+    output: z.object({ datasetName: z.string(), images: z.array(fileRefSchema) }).nullable(),
+  },
+  /** Stores the false positives of the evaluation job this worker holds as a new image set: raw RGB at the model input size. */
+  storeImageSet: {
+    input: z
+      .object({
+        ...onJob,
+        images: z
+          .array(base64(MAX_RAW_SIDE * MAX_RAW_SIDE * 3))
+          .min(1)
+          .max(EVALUATION_LIMITS.debugImages),
+      })
+      .strict(),
+    output: z.object({ set: z.string().regex(imageSetIdPattern) }),
+  },
+  /** Stores the result of the evaluation job this worker holds (circuit, kind and author from its payload), once per job. */
+  storeEvaluation: {
+    input: z
+      .object({
+        ...onJob,
+        params: jsonRecord,
+        result: z.object({ kind: text(64) }).passthrough(),
+        seconds: z.number().min(0).max(1e9),
+      })
+      .strict(),
+    output: z.object({ evaluationId: id }),
+  },
 } as const;
 
 export type WorkerOp = keyof typeof WORKER_OPS;
@@ -273,6 +401,16 @@ export type OpOutput<O extends WorkerOp> = z.output<(typeof WORKER_OPS)[O]["outp
 /** The JSON error body of every refused call; `code` tells the worker what to do. */
 export const apiErrorSchema = z.object({
   error: z.string(),
-  code: z.enum(["unauthorized", "revoked", "bad_request", "not_found", "too_large", "unavailable", "internal"]),
+  code: z.enum([
+    "unauthorized",
+    "revoked",
+    "bad_request",
+    "not_found",
+    "too_large",
+    "unavailable",
+    "not_held",
+    "rate_limited",
+    "internal",
+  ]),
 });
 export type ApiErrorCode = z.infer<typeof apiErrorSchema>["code"];

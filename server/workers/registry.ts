@@ -6,7 +6,7 @@
  */
 import { and, desc, eq, isNull } from "drizzle-orm";
 import type { Db } from "~/db/client";
-import { workerNodes, workerTokens } from "~/db/schema";
+import { jobs, workerNodes, workerTokens } from "~/db/schema";
 
 export interface WorkerHello {
   workerId: string;
@@ -78,6 +78,8 @@ export interface WorkerListEntry {
   startedAt: number;
   lastSeenAt: number;
   currentJobId: number | null;
+  /** The job it holds: kind, progress (0..1) and, for a circuit job, its run. */
+  currentJob: { id: number; kind: string; progress: number; runId: number | null } | null;
   stoppedAt: number | null;
 }
 
@@ -96,11 +98,30 @@ export function listWorkers(db: Db, limit = 100): WorkerListEntry[] {
       lastSeenAt: workerNodes.lastSeenAt,
       currentJobId: workerNodes.currentJobId,
       stoppedAt: workerNodes.stoppedAt,
+      jobKind: jobs.kind,
+      jobProgress: jobs.progress,
+      jobPayload: jobs.payload,
     })
     .from(workerNodes)
     .innerJoin(workerTokens, eq(workerTokens.id, workerNodes.tokenId))
+    .leftJoin(jobs, eq(jobs.id, workerNodes.currentJobId))
     .orderBy(desc(workerNodes.lastSeenAt))
     .limit(limit)
     .all()
-    .map(({ revokedAt, ...w }) => ({ ...w, tokenRevoked: revokedAt != null }));
+    .map(({ revokedAt, jobKind, jobProgress, jobPayload, ...w }) => {
+      const runId = jobKind === "circuit" ? (jobPayload as { runId?: unknown } | null)?.runId : null;
+      return {
+        ...w,
+        tokenRevoked: revokedAt != null,
+        currentJob:
+          w.currentJobId != null && jobKind != null
+            ? {
+                id: w.currentJobId,
+                kind: jobKind,
+                progress: jobProgress ?? 0,
+                runId: typeof runId === "number" ? runId : null,
+              }
+            : null,
+      };
+    });
 }

@@ -15,10 +15,7 @@ const graph: VisibilityGraph = {
   groups: [group(1, 0), group(2, 0), group(3, 1), group(4, 1), group(5, 2), group(6, 2)],
   // rank 1 → rank 0: weak scale (max 0.1); rank 2 → rank 1: strong scale (max 1)
   edges: [edge(10, 3, 1, 0.1), edge(11, 4, 2, -0.05), edge(12, 5, 3, 1), edge(13, 6, 4, 0.4)],
-  logitEdges: [
-    { group: 1, weight: 0.5 },
-    { group: 2, weight: 0.5 },
-  ],
+  logitEdges: [{ group: 1 }, { group: 2 }],
 };
 
 describe("visibility: global and per-layer thresholds", () => {

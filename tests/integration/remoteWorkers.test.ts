@@ -13,7 +13,14 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { and, eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { circuits, jobEvents, jobs, labelRevisions, labels, workerNodes } from "~/db/schema";
+import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { circuits, evaluations, jobEvents, jobs, labelRevisions, labels, models, workerNodes } from "~/db/schema";
+import { loadGraph } from "~/server/circuits/graph";
+import { heatmapPath } from "~/server/circuits/renders";
+import { imageSetDir } from "~/server/evaluations/store";
+import { computeHeatmaps } from "~/server/heatmaps/compute";
+import { evaluationJobHandler } from "~/server/jobs/handlers/evaluationJob";
+import { Worker } from "~/server/jobs/worker";
 import { BullmqJobQueue } from "~/server/jobs/bullmqQueue";
 import { fakeEngine } from "../helpers/fakeEngine";
 import { goodExplanation, goodLabel, startFakeOpenAI, type FakeOpenAI } from "../helpers/fakeOpenAI";
@@ -23,6 +30,7 @@ import { runCircuit } from "../helpers/labelsFixture";
 import { startPlatformServer, type PlatformServer } from "../helpers/platformServer";
 import { startRedis, type RedisServer } from "../helpers/redisServer";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
+import { seedCircuit, toyCircuit } from "../helpers/viewerSeed";
 
 const PREFIX = "remote";
 let env: TestEnv;
@@ -48,6 +56,8 @@ beforeAll(async () => {
     NEURFLOW_QUEUE: redis.url,
     NEURFLOW_QUEUE_PREFIX: PREFIX,
     NEURFLOW_MAX_WORKER_JSON_BYTES: String(1024 * 1024),
+    // the tests below refuse many bad tokens from 127.0.0.1; the limit itself is tested on a server of its own
+    NEURFLOW_WORKER_TOKEN_FAILS: "1000",
   });
   modelId = (await env.as.annotator.models.upload(modelForm())).id;
   env.db.update(jobs).set({ status: "canceled" }).where(eq(jobs.kind, "validateModel")).run();
@@ -87,6 +97,45 @@ function remoteWorker(
     children,
     ["NEURFLOW_DB", "NEURFLOW_QUEUE", "NEURFLOW_QUEUE_PREFIX", "NEURFLOW_DATA"],
   );
+}
+
+/** server/jobs/workerMain.ts (the real engine's backend) with exactly `vars` of ours (no NEURFLOW_DB unless given). */
+function workerMain(
+  vars: Record<string, string>,
+  cache = "cache-main",
+): {
+  child: ChildProcess;
+  out: () => string;
+  done: Promise<number | null>;
+} {
+  const base = { ...process.env };
+  for (const k of Object.keys(base)) if (k.startsWith("NEURFLOW_") || k.startsWith("OPENAI_")) delete base[k];
+  const child = spawn(process.execPath, ["--import", "tsx", join("server", "jobs", "workerMain.ts")], {
+    cwd: process.cwd(),
+    env: { ...base, NEURFLOW_BACKEND: "wasm", NEURFLOW_WORKER_CACHE: join(env.dir, cache), ...vars },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const done = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, out: () => out, done };
+}
+
+/** The engine's circuit of "bee" on the toy model, stored once for the heatmap and evaluation tests (its run on the fixture dataset). */
+let toySeeded: Promise<number> | null = null;
+function toyCircuitId(): Promise<number> {
+  toySeeded ??= (async () => {
+    env.db.update(models).set({ status: "ready" }).where(eq(models.id, modelId)).run();
+    return seedCircuit(env.db, { modelId, datasetId }, await toyCircuit("bee")).circuitId;
+  })();
+  return toySeeded;
+}
+
+/** A result without its timings (they differ between two runs of the same computation). */
+function withoutSeconds(x: unknown): unknown {
+  return JSON.parse(JSON.stringify(x, (k, v) => (k === "seconds" ? undefined : v)));
 }
 
 async function startRuns(classes: string[], layers: string[]) {
@@ -318,6 +367,192 @@ describe("a label job on remote workers", () => {
   }, 150_000);
 });
 
+describe("failed worker-token attempts", () => {
+  it("block the address after NEURFLOW_WORKER_TOKEN_FAILS refusals (429 before the token is looked up; a good token from there too), not other addresses; counted in Redis, so a restarted web process still blocks", async () => {
+    const serverEnv = {
+      NEURFLOW_DB: env.dbPath,
+      NEURFLOW_DATA: env.storageRoot,
+      NEURFLOW_QUEUE: redis.url,
+      NEURFLOW_QUEUE_PREFIX: "remote-rl",
+      NEURFLOW_TRUST_PROXY: "1",
+      NEURFLOW_WORKER_TOKEN_FAILS: "5",
+      NEURFLOW_WORKER_TOKEN_BLOCK_S: "600",
+    };
+    let guarded = await startPlatformServer(serverEnv);
+    const { token } = await newToken("rate-limit-box");
+    const hello = (from: string, bearer: string, workerId = "rl:1:aaaaaa") =>
+      fetch(`${guarded.url}/api/internal/worker/rpc/hello`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${bearer}`, "x-forwarded-for": from },
+        body: JSON.stringify({ workerId, host: "rl", backend: "fake", kinds: ["circuit"] }),
+      });
+    const attacker = "203.0.113.9";
+    try {
+      for (let i = 0; i < 5; i++) {
+        const r = await hello(attacker, `nfw_${String(i).repeat(43)}`);
+        expect(r.status, `attempt ${i + 1}`).toBe(401);
+      }
+      const blocked = await hello(attacker, `nfw_${"z".repeat(43)}`);
+      expect(blocked.status).toBe(429);
+      expect(await blocked.json()).toMatchObject({
+        code: "rate_limited",
+        error: expect.stringMatching(/bad worker token/),
+      });
+      expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(Number(blocked.headers.get("retry-after"))).toBeLessThanOrEqual(600);
+      // a blocked address is refused whatever it sends: the token is not even looked up
+      const usedBefore = env.db.$client
+        .prepare("select last_used_at from worker_tokens where name = ?")
+        .get("rate-limit-box");
+      expect((await hello(attacker, token)).status).toBe(429);
+      expect(
+        env.db.$client.prepare("select last_used_at from worker_tokens where name = ?").get("rate-limit-box"),
+      ).toStrictEqual(usedBefore);
+      // a worker on another address is not affected
+      const good = await hello("203.0.113.10", token);
+      expect(good.status, await good.clone().text()).toBe(200);
+
+      // the counts are in Redis: a restarted web process still blocks the address
+      await guarded.stop();
+      guarded = await startPlatformServer(serverEnv);
+      expect((await hello(attacker, token)).status).toBe(429);
+      expect((await hello("203.0.113.10", token)).status).toBe(200);
+    } finally {
+      await guarded.stop();
+    }
+  }, 60_000);
+});
+
+describe("heatmap and evaluation jobs on remote workers", () => {
+  it("a remote worker (no database, the real worker main) computes a group's IG heatmaps and three evaluations, storing exactly what a local worker stores", async () => {
+    const circuitId = await toyCircuitId();
+    const { initBackend } = await import("~/server/neurflow");
+    const backend = (await initBackend()).name;
+    const graph = loadGraph(env.db, circuitId)!;
+    // the group with the fewest concept patches (IG of every patch is the slow part)
+    const group = graph.groups
+      .filter((g) => g.patches.length > 0)
+      .sort((a, b) => a.patches.length - b.patches.length || a.id - b.id)[0]!;
+
+    // the local worker's results: heatmaps into another folder, evaluations through a local handler on the same queue
+    const refRoot = mkdtempSync(join(env.dir, "heat-ref-"));
+    const localHeat = await computeHeatmaps(env.db, refRoot, circuitId, group.id);
+    expect(localHeat.patches).toEqual(group.patches);
+    const local = new Worker({
+      queue: env.queue,
+      handlers: { evaluation: evaluationJobHandler(env.db, env.storageRoot) },
+      leaseMs: 120_000,
+    });
+    // a dataset whose "ladybug" folder holds two bee images: false positives of the bee circuit
+    const fpDir = mkdtempSync(join(env.dir, "fp-"));
+    const bees = readdirSync(join(FIXTURE_IMAGES, "bee")).sort().slice(-2);
+    mkdirSync(join(fpDir, "ladybug"));
+    mkdirSync(join(fpDir, "bee"));
+    for (const f of bees) copyFileSync(join(FIXTURE_IMAGES, "bee", f), join(fpDir, "ladybug", `x-${f}`));
+    for (const f of readdirSync(join(FIXTURE_IMAGES, "ladybug")).sort().slice(0, 2))
+      copyFileSync(join(FIXTURE_IMAGES, "ladybug", f), join(fpDir, "ladybug", f));
+    copyFileSync(join(FIXTURE_IMAGES, "bee", bees[0]!), join(fpDir, "bee", bees[0]!));
+    const fp = await env.as.admin.datasets.registerFolder({ name: "remote false positives", path: fpDir });
+    const start = async (request: Parameters<TestEnv["as"]["annotator"]["evaluations"]["start"]>[0]["request"]) =>
+      (await env.as.annotator.evaluations.start({ circuitId, request })).jobId;
+    const resultOf = (jobId: number) => env.db.select().from(evaluations).where(eq(evaluations.jobId, jobId)).get();
+    const runLocally = async (jobId: number) => {
+      expect(await local.runOnce()).toMatchObject({ status: "succeeded" });
+      return resultOf(jobId)!;
+    };
+    type Request = Parameters<typeof start>[0];
+    const faithfulness: Request = { kind: "faithfulness", params: { thresholds: [0, 0.4, 1], draws: 1 } };
+    const debug: Request = {
+      kind: "imageDebug",
+      params: { layerIndex: 1, topCrops: 2 },
+      falsePositives: { datasetId: fp.id, limit: 4 },
+    };
+    const localFaith = await runLocally(await start(faithfulness));
+    const localDebug = await runLocally(await start(debug));
+    const masking: Request = {
+      kind: "groupMasking",
+      params: { layerIndex: 1, groups: "core", draws: 2, topPatches: 2, images: { debugEvaluation: localDebug.id } },
+    };
+    const localMask = await runLocally(await start(masking));
+
+    // the same four jobs, queued for a remote worker of the real worker main (this process's backend)
+    const jobIds = [
+      (await env.as.viewer.heatmaps.request({ id: circuitId, group: group.id })).jobId,
+      await start(faithfulness),
+      await start(debug),
+      await start(masking),
+    ];
+    const { token } = await newToken("heat-eval-box");
+    const w = workerMain(
+      {
+        NEURFLOW_PLATFORM_URL: server.url,
+        NEURFLOW_WORKER_TOKEN: token,
+        NEURFLOW_WORKER_KINDS: "heatmaps,evaluation",
+        NEURFLOW_BACKEND: backend,
+      },
+      "cache-heat-eval",
+    );
+    const line = await waitFor("the start line", () => /started: .*\n/.exec(w.out())?.[0], 60_000);
+    expect(line).toMatch(/kinds heatmaps, evaluation;/);
+    const done = await waitFor("the four jobs", () => settled(jobIds), 240_000);
+    expect(
+      done.map((j) => [j.status, j.error]),
+      w.out(),
+    ).toStrictEqual(jobIds.map(() => ["succeeded", null]));
+    expect(done.every((j) => j.leaseOwner == null || j.leaseOwner.includes(`:${w.child.pid}:`))).toBe(true);
+    const ran = env.db.select().from(jobEvents).where(inArray(jobEvents.jobId, jobIds)).all();
+    expect(
+      new Set(ran.filter((e) => e.type === "status" && e.data.status === "running").map((e) => String(e.data.worker))),
+    ).toStrictEqual(new Set([expect.stringContaining(`:${w.child.pid}:`)]));
+
+    // heatmaps: byte for byte the local worker's PNGs, listed as ready
+    for (const idx of group.patches) {
+      const remote = readFileSync(heatmapPath(env.storageRoot, circuitId, group.id, idx));
+      expect(remote.equals(readFileSync(heatmapPath(refRoot, circuitId, group.id, idx))), `patch ${idx}`).toBe(true);
+    }
+    expect((await env.as.viewer.heatmaps.status({ id: circuitId, group: group.id })).ready).toEqual(group.patches);
+
+    // evaluations: the local results (less timings; the false positives' image set is a new one, with the same pixels)
+    const [, rFaith, rDebug, rMask] = jobIds.map((id) => resultOf(id));
+    for (const [remote, mine] of [
+      [rFaith, localFaith],
+      [rMask, localMask],
+    ] as const) {
+      expect(remote).toBeDefined();
+      expect({
+        ...remote,
+        id: 0,
+        jobId: 0,
+        createdAt: 0,
+        seconds: 0,
+        result: withoutSeconds(remote!.result),
+      }).toStrictEqual({
+        ...mine,
+        id: 0,
+        jobId: 0,
+        createdAt: 0,
+        seconds: 0,
+        result: withoutSeconds(mine.result),
+      });
+    }
+    const setOf = (r: typeof localDebug) => (r.result as { set: string }).set;
+    expect(setOf(rDebug!)).not.toBe(setOf(localDebug));
+    expect(withoutSeconds({ ...(rDebug!.result as object), set: "" })).toStrictEqual(
+      withoutSeconds({ ...(localDebug.result as object), set: "" }),
+    );
+    expect(rDebug!.params).toStrictEqual(localDebug.params);
+    const localSet = imageSetDir(env.storageRoot, circuitId, setOf(localDebug));
+    const remoteSet = imageSetDir(env.storageRoot, circuitId, setOf(rDebug!));
+    expect(readdirSync(remoteSet).sort()).toEqual(readdirSync(localSet).sort());
+    for (const f of readdirSync(localSet))
+      expect(readFileSync(join(remoteSet, f)).equals(readFileSync(join(localSet, f))), f).toBe(true);
+    expect((rFaith!.result as { kind: string }).kind).toBe("faithfulness");
+    expect(rMask!.createdBy).toBe(localMask.createdBy);
+    w.child.kill("SIGTERM");
+    expect(await w.done).toBe(0);
+  }, 300_000);
+});
+
 describe("the internal worker API against a caller it should refuse", () => {
   const api = (path: string) => `${server.url}/api/internal/worker${path}`;
   const post = (path: string, body: unknown, headers: Record<string, string>) =>
@@ -498,6 +733,138 @@ describe("the internal worker API against a caller it should refuse", () => {
     await env.as.annotator.runs.cancel({ id: r!.id });
   });
 
+  it("heatmap and evaluation writes: only for a job of that kind this worker holds, for its payload's circuit and group, at the model's size — nothing stored otherwise", async () => {
+    const circuitId = await toyCircuitId();
+    const graph = loadGraph(env.db, circuitId)!;
+    const group = graph.groups.filter((g) => g.patches.length > 0).at(-1)!;
+    const S = env.db.select().from(circuits).where(eq(circuits.id, circuitId)).get()!.modelInputSize;
+    const expectRefused = async (r: Response, status: number, code: string, match?: RegExp) => {
+      const body = (await r.json()) as { error: string; code: string };
+      expect(r.status, body.error).toBe(status);
+      expect(body.code).toBe(code);
+      if (match) expect(body.error).toMatch(match);
+    };
+    const heatFiles = () =>
+      group.patches.filter((i) => existsSync(heatmapPath(env.storageRoot, circuitId, group.id, i)));
+    const evaluationCount = () => env.db.select().from(evaluations).all().length;
+    const before = { heat: heatFiles(), evaluations: evaluationCount() };
+    const rgba = Buffer.alloc(S * S * 4, 7).toString("base64");
+
+    // a job this worker does not hold (queued, nobody's lease)
+    const heatJob = (await env.as.viewer.heatmaps.request({ id: circuitId, group: group.id })).jobId;
+    await expectRefused(
+      await post("/rpc/storeHeatmap", { workerId, jobId: heatJob, idx: group.patches[0], rgba }, auth),
+      409,
+      "not_held",
+    );
+    // held now: claimed through the API
+    const claimed = await post("/rpc/claim", { workerId, kinds: ["heatmaps"], leaseMs: 60_000 }, auth);
+    expect(((await claimed.json()) as { id: number }).id).toBe(heatJob);
+    const notInGroup = graph.groups.flatMap((g) => g.patches).find((i) => !group.patches.includes(i)) ?? 1_000_000;
+    await expectRefused(
+      await post("/rpc/storeHeatmap", { workerId, jobId: heatJob, idx: notInGroup, rgba }, auth),
+      400,
+      "bad_request",
+      /not a concept patch of group/,
+    );
+    await expectRefused(
+      await post(
+        "/rpc/storeHeatmap",
+        { workerId, jobId: heatJob, idx: group.patches[0], rgba: Buffer.alloc(S * S * 3).toString("base64") },
+        auth,
+      ),
+      400,
+      "bad_request",
+      new RegExp(`${S * S * 3} bytes, expected ${S * S * 4}`),
+    );
+    await expectRefused(
+      await post("/rpc/storeHeatmap", { workerId, jobId: heatJob, idx: group.patches[0], rgba: "not base64!" }, auth),
+      400,
+      "bad_request",
+      /rgba/,
+    );
+    await expectRefused(
+      await post(
+        "/rpc/storeHeatmap",
+        { workerId, jobId: heatJob, idx: group.patches[0], rgba, circuitId: circuitId + 1 },
+        auth,
+      ),
+      400,
+      "bad_request",
+    );
+    // an evaluation write on the heatmaps job, and on an evaluation job it holds but with the wrong kind or no false positives
+    await expectRefused(
+      await post(
+        "/rpc/storeEvaluation",
+        { workerId, jobId: heatJob, params: {}, result: { kind: "faithfulness" }, seconds: 1 },
+        auth,
+      ),
+      409,
+      "not_held",
+    );
+    const evalJob = (
+      await env.as.annotator.evaluations.start({ circuitId, request: { kind: "faithfulness", params: { draws: 0 } } })
+    ).jobId;
+    const claimedEval = await post("/rpc/claim", { workerId, kinds: ["evaluation"], leaseMs: 60_000 }, auth);
+    expect(((await claimedEval.json()) as { id: number }).id).toBe(evalJob);
+    await expectRefused(
+      await post(
+        "/rpc/storeEvaluation",
+        { workerId, jobId: evalJob, params: {}, result: { kind: "optimality" }, seconds: 1 },
+        auth,
+      ),
+      400,
+      "bad_request",
+      /optimality result for a faithfulness job/,
+    );
+    await expectRefused(
+      await post("/rpc/storeEvaluation", { workerId, jobId: evalJob, params: {}, result: [], seconds: 1 }, auth),
+      400,
+      "bad_request",
+    );
+    await expectRefused(
+      await post(
+        "/rpc/storeImageSet",
+        { workerId, jobId: evalJob, images: [Buffer.alloc(S * S * 3).toString("base64")] },
+        auth,
+      ),
+      400,
+      "bad_request",
+      /only image debugging of false positives/,
+    );
+    // reads refuse what is not theirs to name
+    await expectRefused(
+      await post("/rpc/imageSetFiles", { workerId, circuitId, set: "../../models", count: 1 }, auth),
+      400,
+      "bad_request",
+    );
+    await expectRefused(
+      await post("/rpc/otherClassImages", { workerId, datasetId, exclude: "bee", cap: 1_000_000 }, auth),
+      400,
+      "bad_request",
+    );
+    for (const path of [
+      `/files/imageSet/${circuitId}/not-a-set/0.png`,
+      `/files/imageSet/${circuitId}/${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}/..%2F..%2Fx.png`,
+      `/files/imageSet/${circuitId}/${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}/.hidden.png`,
+    ]) {
+      const r = await fetch(api(path), { headers: auth });
+      expect(r.status, path).toBe(400);
+    }
+    const missing = await fetch(
+      api(`/files/imageSet/${circuitId}/${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}/0.png`),
+      { headers: auth },
+    );
+    expect(missing.status).toBe(404);
+
+    expect(heatFiles()).toEqual(before.heat);
+    expect(evaluationCount()).toBe(before.evaluations);
+    for (const jobId of [heatJob, evalJob])
+      expect(
+        await (await post("/rpc/fail", { workerId, jobId, error: "test over", retryable: false }, auth)).json(),
+      ).toBe("failed");
+  });
+
   it("serves only listed files: no path traversal, no hidden or non-image files, no other folders", async () => {
     const ok = await fetch(api(`/files/model/${modelId}/manifest.json`), { headers: auth });
     expect(ok.status).toBe(200);
@@ -557,26 +924,6 @@ describe("the internal worker API against a caller it should refuse", () => {
 });
 
 describe("npm run worker", () => {
-  /** server/jobs/workerMain.ts (the real engine's backend) with exactly `vars` of ours (no NEURFLOW_DB unless given). */
-  function workerMain(vars: Record<string, string>): {
-    child: ChildProcess;
-    out: () => string;
-    done: Promise<number | null>;
-  } {
-    const base = { ...process.env };
-    for (const k of Object.keys(base)) if (k.startsWith("NEURFLOW_") || k.startsWith("OPENAI_")) delete base[k];
-    const child = spawn(process.execPath, ["--import", "tsx", join("server", "jobs", "workerMain.ts")], {
-      cwd: process.cwd(),
-      env: { ...base, NEURFLOW_BACKEND: "wasm", NEURFLOW_WORKER_CACHE: join(env.dir, "cache-main"), ...vars },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.push(child);
-    let out = "";
-    child.stdout!.on("data", (d) => (out += d));
-    child.stderr!.on("data", (d) => (out += d));
-    const done = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    return { child, out: () => out, done };
-  }
   const closedPort = () =>
     new Promise<number>((resolve) => {
       const s = createServer();
@@ -613,6 +960,14 @@ describe("npm run worker", () => {
       [
         { NEURFLOW_PLATFORM_URL: server.url, NEURFLOW_WORKER_TOKEN: `nfw_${"B".repeat(43)}` },
         /refuses this worker's token: unknown worker token/,
+      ],
+      [
+        {
+          NEURFLOW_PLATFORM_URL: server.url,
+          NEURFLOW_WORKER_TOKEN: revoked.token,
+          NEURFLOW_WORKER_CACHE_BYTES: "lots",
+        },
+        /NEURFLOW_WORKER_CACHE_BYTES must be a size such as 20G/,
       ],
       [
         { NEURFLOW_PLATFORM_URL: `http://127.0.0.1:${port}`, NEURFLOW_WORKER_TOKEN: revoked.token },

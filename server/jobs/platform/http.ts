@@ -13,6 +13,10 @@ import { join } from "node:path";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { z } from "zod";
 import type { JobKind } from "~/db/schema";
+import { patchFromImageFile, rawOf } from "~/server/circuits/renders";
+import { EvaluationInputError, type EvaluationInputs } from "~/server/evaluations/inputs";
+import { HeatmapInputError, type HeatmapStore } from "~/server/heatmaps/inputs";
+import { circuitSchema } from "~/server/neurflow/light";
 import { StaleVersionError } from "~/server/labeling/store";
 import { FilePatchSource, renderedFilePatchSource } from "~/server/labeling/grid";
 import { LabelSetupError, type LabelStore } from "~/server/labeling/labelCircuit";
@@ -150,7 +154,11 @@ export class WorkerApiClient {
 
 /** The worker's queue over the API: every call is the platform's queue's own, for this worker. */
 export class RemoteJobQueue implements WorkerQueue {
-  constructor(private readonly api: WorkerApiClient) {}
+  constructor(
+    private readonly api: WorkerApiClient,
+    /** Called when a claim returns a job (the worker starts a new one). */
+    private readonly onClaimed: () => void = () => {},
+  ) {}
 
   private own(workerId: string): void {
     if (workerId !== this.api.workerId)
@@ -162,9 +170,11 @@ export class RemoteJobQueue implements WorkerQueue {
   claim: WorkerQueue["claim"] = async (workerId, opts) => {
     this.own(workerId);
     const kinds = (opts.kinds ?? []) as JobKind[];
-    return (await this.api.call("claim", { kinds, leaseMs: opts.leaseMs })) as Awaited<
+    const job = (await this.api.call("claim", { kinds, leaseMs: opts.leaseMs })) as Awaited<
       ReturnType<WorkerQueue["claim"]>
     >;
+    if (job) this.onClaimed();
+    return job;
   };
   renew: WorkerQueue["renew"] = async (jobId, workerId, leaseMs) => {
     this.own(workerId);
@@ -222,6 +232,88 @@ export function httpPlatform(api: WorkerApiClient, cache: FileCache): WorkerPlat
       if (!r.saved) throw new StaleVersionError(r.expected, r.current);
     },
   };
+  const heatmaps: HeatmapStore = {
+    async open(circuitId, group, jobId) {
+      if (jobId == null) throw new Error("a remote worker computes heatmaps for a job only");
+      const r = await api.call("heatmapInputs", { circuitId, group });
+      if (!r.ok) throw new HeatmapInputError(r.error);
+      const modelDir = await cache.folder(r.model.files);
+      const imageDir = r.images ? await cache.folder(r.images) : null;
+      const listed = new Set(r.images?.map((f) => f.name));
+      const patches = new Map(r.patches.map((p) => [p.idx, p]));
+      return {
+        layer: r.layer,
+        neurons: r.neurons,
+        patches: r.patches.map((p) => p.idx),
+        manifestPath: join(modelDir, r.model.manifest),
+        async patchRaw(idx) {
+          const p = patches.get(idx);
+          if (!p) throw new HeatmapInputError(`no patch ${idx} in group ${group}`);
+          if (!imageDir || !listed.has(p.image)) return null;
+          return rawOf(
+            await patchFromImageFile(join(imageDir, p.image), { ...p, inputSize: r.inputSize }),
+            r.inputSize,
+          );
+        },
+        async save(idx, rgba) {
+          await api.call("storeHeatmap", { jobId, idx, rgba: rgba.toString("base64") });
+        },
+      };
+    },
+  };
+  const evaluations: EvaluationInputs = {
+    async circuit(circuitId) {
+      const r = await api.call("evaluationCircuit", { circuitId });
+      if (!r.ok) throw new EvaluationInputError(r.error);
+      const doc = circuitSchema.safeParse(r.circuit);
+      if (!doc.success)
+        throw new WorkerApiError(
+          "bad_answer",
+          `evaluationCircuit: circuit ${circuitId} is not a neurflow-circuit/1 document`,
+        );
+      const dir = await cache.folder(r.model.files);
+      return { doc: doc.data, manifestPath: join(dir, r.model.manifest) };
+    },
+    async circuitImages(circuitId) {
+      const files = await api.call("evaluationImages", { circuitId });
+      return files ? cache.folder(files) : null;
+    },
+    async imageSet(circuitId, set, count) {
+      const files = await api.call("imageSetFiles", { circuitId, set, count });
+      if (!files)
+        throw new EvaluationInputError(`cannot read the evaluation images: image set ${set} is not on the platform`);
+      return cache.folder(files);
+    },
+    debugSource: (circuitId, evaluationId) => api.call("evaluationSource", { circuitId, evaluationId }),
+    visibility: (circuitId) => api.call("evaluationGraph", { circuitId }),
+    async otherClassImages(datasetId, exclude, cap) {
+      const r = await api.call("otherClassImages", { datasetId, exclude, cap });
+      if (!r) return null;
+      return {
+        datasetName: r.datasetName,
+        images: r.images.map((ref) => ({
+          className: ref.scope.kind === "dataset" ? ref.scope.className : "",
+          fileName: ref.name,
+          path: () => cache.blob(ref),
+        })),
+      };
+    },
+    async storeImageSet(jobId, _circuitId, raws) {
+      if (jobId == null) throw new Error("a remote worker stores image sets for a job only");
+      const r = await api.call("storeImageSet", { jobId, images: raws.map((b) => b.toString("base64")) });
+      return r.set;
+    },
+    async store(jobId, _target, outcome) {
+      if (jobId == null) throw new Error("a remote worker stores evaluation results for a job only");
+      const r = await api.call("storeEvaluation", {
+        jobId,
+        params: outcome.params,
+        result: outcome.result as { kind: string },
+        seconds: outcome.seconds,
+      });
+      return r.evaluationId;
+    },
+  };
   return {
     where: api.base.replace(/\/api\/internal\/worker$/, ""),
     async circuitRun(runId) {
@@ -257,5 +349,7 @@ export function httpPlatform(api: WorkerApiClient, cache: FileCache): WorkerPlat
       await api.call("setModelStatus", { modelId, status, message: message.slice(0, 10_000) });
     },
     labels,
+    heatmaps,
+    evaluations,
   };
 }

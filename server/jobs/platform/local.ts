@@ -4,7 +4,10 @@ import { join } from "node:path";
 import type { Db } from "~/db/client";
 import { datasets, models, runs } from "~/db/schema";
 import { importCircuit } from "~/server/circuits/store";
+import { localEvaluationInputs } from "~/server/evaluations/inputs";
+import { localHeatmapStore } from "~/server/heatmaps/inputs";
 import { localLabelStore } from "~/server/labeling/labelCircuit";
+import { storageRoot } from "~/server/storage/paths";
 import type { Circuit } from "~/server/neurflow/light";
 import { isWorkerPlatform, type CircuitRunInputs, type RunPatch, type WorkerPlatform } from "./port";
 
@@ -46,7 +49,8 @@ export function setModelStatusRow(db: Db, modelId: number, status: "ready" | "in
   db.update(models).set({ status, statusMessage: message }).where(eq(models.id, modelId)).run();
 }
 
-export function localPlatform(db: Db): WorkerPlatform {
+/** `root`: the storage folder heatmaps and evaluation image sets are kept in (NEURFLOW_DATA by default). */
+export function localPlatform(db: Db, root: string = storageRoot()): WorkerPlatform {
   return {
     where: `the database at ${db.$client.name}`,
     async circuitRun(runId) {
@@ -79,10 +83,12 @@ export function localPlatform(db: Db): WorkerPlatform {
       setModelStatusRow(db, modelId, status, message);
     },
     labels: localLabelStore(db),
+    heatmaps: localHeatmapStore(db, root),
+    evaluations: localEvaluationInputs(db, root),
   };
 }
 
 /** The platform a handler factory was given: as is, or the local one on a database. */
-export function platformOf(x: WorkerPlatform | Db): WorkerPlatform {
-  return isWorkerPlatform(x) ? x : localPlatform(x);
+export function platformOf(x: WorkerPlatform | Db, root?: string): WorkerPlatform {
+  return isWorkerPlatform(x) ? x : localPlatform(x, root);
 }

@@ -6,6 +6,8 @@
  * disk and hands the engine their local paths.
  */
 import type { LayerTiming, RunParams } from "~/db/schema";
+import type { EvaluationInputs } from "~/server/evaluations/inputs";
+import type { HeatmapStore } from "~/server/heatmaps/inputs";
 import type { LabelStore } from "~/server/labeling/labelCircuit";
 import type { Circuit } from "~/server/neurflow/light";
 import type { RunPatch } from "~/server/workers/protocol";
@@ -38,6 +40,10 @@ export interface WorkerPlatform {
   modelForCheck(modelId: number): Promise<{ manifestPath: string; dir: string } | null>;
   setModelStatus(modelId: number, status: "ready" | "invalid", message: string): Promise<void>;
   labels: LabelStore;
+  /** What heatmap jobs read (a group, its model, its patches) and where their heatmaps go. */
+  heatmaps: HeatmapStore;
+  /** What evaluation jobs read (the circuit, its model and images, image sets) and where their results go. */
+  evaluations: EvaluationInputs;
 }
 
 /** A handler factory's first argument: a platform, or the database (the local platform on it). */

@@ -4,7 +4,7 @@
  * and platform. Throws a clear error when the platform does not answer, refuses the token, or its
  * queue is down, so `npm run worker` can refuse to start.
  */
-import { FileCache, workerCacheRoot } from "./fileCache";
+import { FileCache, workerCacheBytes, workerCacheRoot } from "./fileCache";
 import { RemoteJobQueue, WorkerApiClient, WorkerApiError, httpPlatform } from "./http";
 import type { JobKind } from "~/db/schema";
 import { limits } from "~/server/storage/limits";
@@ -28,9 +28,13 @@ export async function connectRemote(opts: {
   kinds: readonly JobKind[];
   version?: string;
   cacheRoot?: string;
+  /** The cache's size cap in bytes (null: none); NEURFLOW_WORKER_CACHE_BYTES when not given. */
+  cacheBytes?: number | null;
   onRefused?: (e: WorkerApiError) => void;
   tries?: number;
 }): Promise<RemoteConnection> {
+  // a bad size cap refuses to start before the worker registers
+  const maxBytes = opts.cacheBytes === undefined ? workerCacheBytes() : opts.cacheBytes;
   const api = new WorkerApiClient({
     url: opts.platformUrl,
     token: opts.token,
@@ -60,6 +64,14 @@ export async function connectRemote(opts: {
     opts.cacheRoot ?? workerCacheRoot(),
     (ref) => api.file(ref),
     Math.max(limits.modelBytes, limits.imageBytes),
+    { maxBytes },
   );
-  return { api, queue: new RemoteJobQueue(api), platform: httpPlatform(api, cache), cache, queueWhere: hello.queue };
+  return {
+    api,
+    // a new job: the previous job's files may be evicted by the cache's size cap
+    queue: new RemoteJobQueue(api, () => cache.beginJob()),
+    platform: httpPlatform(api, cache),
+    cache,
+    queueWhere: hello.queue,
+  };
 }
