@@ -7,3 +7,4 @@ export * from "./circuits";
 export * from "./labels";
 export * from "./shareLinks";
 export * from "./evaluations";
+export * from "./conceptMatches";

@@ -12,6 +12,7 @@ import { BullmqJobQueue } from "./bullmqQueue";
 import { createJobQueue, describeQueue, queueConfig, type QueueConfig } from "./createQueue";
 import { loadEngine, loadModelChecker } from "./engine";
 import { circuitJobHandler } from "./handlers/circuitJob";
+import { conceptMatchJobHandler } from "./handlers/conceptMatchJob";
 import { evaluationJobHandler } from "./handlers/evaluationJob";
 import { heatmapJobHandler } from "./handlers/heatmapJob";
 import { labelJobHandler } from "./handlers/labelJob";
@@ -48,6 +49,7 @@ const worker = new Worker({
     label: labelJobHandler(db, () => new LabelClient(labelConfig())),
     heatmaps: heatmapJobHandler(db, storageRoot()),
     evaluation: evaluationJobHandler(db, storageRoot()),
+    conceptMatch: conceptMatchJobHandler(db),
   },
   log: (line) => console.log(`[worker ${new Date().toISOString()}] ${line}`),
 });

@@ -9,6 +9,8 @@ export { initBackend, backendInfo, BACKEND_NAMES, type BackendInfo, type Backend
 export { buildCircuit, validateRequest, type ExecutionOptions } from "./circuit";
 export { loadModel, type ClassifierModel } from "./model/loadModel";
 export { metricM, groupReferences } from "./metricM";
+export { conceptPatchesOf, type ConceptPatch } from "./conceptPatches";
+export { conceptMatch, spearman, CONCEPT_MATCH_DEFAULTS, type ConceptMatchSide } from "./conceptMatch";
 export { patchGrid, type Patch } from "./patches";
 export { loadClassImages } from "./images";
 export { spatialMean } from "./activations";

@@ -11,6 +11,7 @@ export { PRESETS, resolveParams, type MethodParams, type PresetName } from "./pr
 export { readManifest, parseManifest, type Manifest } from "./model/manifest";
 export { patchesPerImage } from "./patchGrid";
 export { throwIfAborted } from "./abort";
+export type { ConceptMatchResult, ConceptMatchGroup } from "./conceptMatch";
 export { coreNeuronsAtTau, type LayerCoreNeurons } from "./evaluations/coreNeuronsAtTau";
 export type {
   ClassDependenceResult,

@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import type { JobKind } from "~/db/schema";
 import { circuitJob } from "./circuit";
+import { conceptMatchJob } from "./conceptMatch";
 import { evaluationJob } from "./evaluation";
 import { heatmapsJob } from "./heatmaps";
 import { labelJob } from "./label";
@@ -13,6 +14,7 @@ export const JOBS = {
   label: labelJob,
   heatmaps: heatmapsJob,
   evaluation: evaluationJob,
+  conceptMatch: conceptMatchJob,
 } as const satisfies { [K in JobKind]: { kind: K; payload: z.ZodType } };
 
 /** What `queue.enqueue(kind, …)` takes for a kind. */

@@ -1,0 +1,82 @@
+/** Stored concept matches of two circuits, and the newest job of a pair (docs/viewer.md, "Compare"). */
+import { and, desc, eq, sql } from "drizzle-orm";
+import type { Db } from "~/db/client";
+import { conceptMatches, jobs } from "~/db/schema";
+import type { ConceptMatchResult } from "~/server/neurflow/light";
+
+/** Stores a job's result; a second store for the same job keeps the first. Returns the row id. */
+export function storeConceptMatch(
+  db: Db,
+  row: {
+    circuitA: number;
+    circuitB: number;
+    params: Record<string, unknown>;
+    result: ConceptMatchResult;
+    jobId: number | null;
+    seconds: number | null;
+    createdBy: number | null;
+  },
+): number {
+  const inserted = db
+    .insert(conceptMatches)
+    .values({ ...row, createdAt: Date.now() })
+    .onConflictDoNothing()
+    .returning({ id: conceptMatches.id })
+    .get();
+  if (inserted) return inserted.id;
+  const existing =
+    row.jobId != null
+      ? db.select({ id: conceptMatches.id }).from(conceptMatches).where(eq(conceptMatches.jobId, row.jobId)).get()
+      : undefined;
+  if (!existing) throw new Error("the concept match could not be stored");
+  return existing.id;
+}
+
+export interface StoredConceptMatch {
+  id: number;
+  params: Record<string, unknown>;
+  result: ConceptMatchResult;
+  seconds: number | null;
+  createdAt: number;
+}
+
+/** The newest concept match of the ordered pair (a, b). */
+export function latestConceptMatch(db: Db, a: number, b: number): StoredConceptMatch | null {
+  const row = db
+    .select({
+      id: conceptMatches.id,
+      params: conceptMatches.params,
+      result: conceptMatches.result,
+      seconds: conceptMatches.seconds,
+      createdAt: conceptMatches.createdAt,
+    })
+    .from(conceptMatches)
+    .where(and(eq(conceptMatches.circuitA, a), eq(conceptMatches.circuitB, b)))
+    .orderBy(desc(conceptMatches.id))
+    .get();
+  return row ? { ...row, result: row.result as ConceptMatchResult } : null;
+}
+
+/** The newest concept-match job of the ordered pair (a, b). */
+export function conceptMatchJobFor(db: Db, a: number, b: number) {
+  return (
+    db
+      .select({
+        id: jobs.id,
+        status: jobs.status,
+        progress: jobs.progress,
+        message: jobs.message,
+        error: jobs.error,
+      })
+      .from(jobs)
+      .where(
+        and(
+          eq(jobs.kind, "conceptMatch"),
+          sql`json_extract(${jobs.payload}, '$.a') = ${a}`,
+          sql`json_extract(${jobs.payload}, '$.b') = ${b}`,
+        ),
+      )
+      .orderBy(desc(jobs.id))
+      .get() ?? null
+  );
+}
