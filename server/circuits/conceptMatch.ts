@@ -9,27 +9,13 @@ import type { Db } from "~/db/client";
 import { circuits, models } from "~/db/schema";
 import type { ConceptMatchJobPayload } from "~/server/jobs/kinds/conceptMatch";
 import type { ConceptMatchResult } from "~/server/neurflow/light";
+import { conceptMatchProblem } from "./conceptMatchStore";
 import { circuitImageDir } from "./graph";
 import { exportCircuit } from "./store";
 
 /** A failure no retry can fix (a circuit, its model or its images are gone). */
 export class ConceptMatchInputError extends Error {
   override name = "ConceptMatchInputError";
-}
-
-/** Why a circuit cannot take part in a concept match, or null when it can (also the router's check). */
-export function conceptMatchProblem(db: Db, circuitId: number): string | null {
-  const row = db
-    .select({ modelId: circuits.modelId, manifestPath: models.manifestPath })
-    .from(circuits)
-    .leftJoin(models, eq(models.id, circuits.modelId))
-    .where(eq(circuits.id, circuitId))
-    .get();
-  if (!row) return `circuit ${circuitId} does not exist`;
-  if (row.modelId == null || !row.manifestPath)
-    return `circuit ${circuitId} has no registered model (an imported document): its groups cannot be run`;
-  if (!circuitImageDir(db, circuitId)) return `circuit ${circuitId}'s images are not on this server`;
-  return null;
 }
 
 export async function computeConceptMatch(

@@ -1,7 +1,8 @@
 /** Stored concept matches of two circuits, and the newest job of a pair (docs/viewer.md, "Compare"). */
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "~/db/client";
-import { conceptMatches, jobs } from "~/db/schema";
+import { circuits, conceptMatches, jobs, models } from "~/db/schema";
+import { circuitImageDir } from "./graph";
 import type { ConceptMatchResult } from "~/server/neurflow/light";
 
 /** Stores a job's result; a second store for the same job keeps the first. Returns the row id. */
@@ -79,4 +80,19 @@ export function conceptMatchJobFor(db: Db, a: number, b: number) {
       .orderBy(desc(jobs.id))
       .get() ?? null
   );
+}
+
+/** Why a circuit cannot take part in a concept match, or null when it can (also the router's check). */
+export function conceptMatchProblem(db: Db, circuitId: number): string | null {
+  const row = db
+    .select({ modelId: circuits.modelId, manifestPath: models.manifestPath })
+    .from(circuits)
+    .leftJoin(models, eq(models.id, circuits.modelId))
+    .where(eq(circuits.id, circuitId))
+    .get();
+  if (!row) return `circuit ${circuitId} does not exist`;
+  if (row.modelId == null || !row.manifestPath)
+    return `circuit ${circuitId} has no registered model (an imported document): its groups cannot be run`;
+  if (!circuitImageDir(db, circuitId)) return `circuit ${circuitId}'s images are not on this server`;
+  return null;
 }

@@ -472,6 +472,11 @@ export async function computeEvaluation(
           seconds: (performance.now() - started) / 1000,
         });
       }
+      case "classDependence": {
+        const { computeClassDependence } = await import("./classDependence");
+        const r = await computeClassDependence(db, payload.circuitId, data, payload.params, opts);
+        return finish(r.params, r.result);
+      }
       case "faithfulness": {
         const r = await faithfulnessSeries(
           db,

@@ -19,7 +19,7 @@ export { targetActivation } from "./integratedGradients";
 export { maskedLogits, classProbabilities, accuracyOf, layerWidth, type LayerMask } from "./masking";
 export { maskGroups, type GroupMaskingResult } from "./groupMasking";
 export { debugImages, type DebuggedImage } from "./imageDebugging";
-export { loadEvaluationData, checkModelMatches } from "./evaluations/evaluationData";
+export { loadEvaluationData, checkModelMatches, type EvaluationData } from "./evaluations/evaluationData";
 export { withKnockouts } from "./evaluations/knockoutRunner";
 export { optimality, OPTIMALITY_DEFAULTS, type OptimalityResult } from "./evaluations/optimality";
 export {
