@@ -229,7 +229,7 @@ function GroupCard({ g, report, data }: { g: GroupDependence; report: Report; da
         {g.flag.contextLike ? " · looks like context" : ""}
       </p>
       {data.circuit.hasImages && (
-        <div className="mt-2 flex flex-wrap gap-1" aria-label="concept patches">
+        <div className="mt-2 flex flex-wrap gap-1" role="group" aria-label="concept patches">
           {g.conceptPatches.map((p) => (
             <img
               key={p.patch}
