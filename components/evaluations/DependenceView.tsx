@@ -24,7 +24,32 @@ export interface DependencePageData {
   canStart: boolean;
 }
 
-type Report = ClassDependenceResult & { dataset?: { id: number; name: string } };
+type Report = ClassDependenceResult & {
+  dataset?: { id: number; name: string };
+  falsePositiveImages?: { set: string } | null;
+};
+
+/** A false positive (or near miss) as a thumbnail, from the report's image set. */
+function FalsePositiveThumb({ report, index, circuitId }: { report: Report; index: number; circuitId: number }) {
+  const f = report.falsePositives[index]!;
+  const set = report.falsePositiveImages?.set;
+  const name = f.name ?? `image ${f.image}`;
+  return (
+    <figure className="flex w-16 flex-col items-center" data-testid="dep-fp" data-assigned={f.assigned ? "1" : "0"}>
+      {set ? (
+        <img
+          src={`/api/circuits/${circuitId}/evaluation-images/${set}/${index}`}
+          alt={name}
+          title={`${name} · margin ${f.margin.toFixed(2)}${f.assigned ? "" : " (near miss)"}`}
+          width={56}
+          height={56}
+          className={`rounded ${f.assigned ? "ring-2 ring-red-500" : "opacity-70 ring-1 ring-zinc-400"}`}
+        />
+      ) : null}
+      <figcaption className="w-16 truncate text-center text-[10px] text-zinc-500">{name}</figcaption>
+    </figure>
+  );
+}
 
 const fmt = (x: number) => (Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
 const pct = (x: number) => `${Math.round(x * 100)}%`;
@@ -69,12 +94,12 @@ function IntervalPlot({ report, data }: { report: Report; data: DependencePageDa
       <text x={left} y={14} fontSize={11} fill="#18181b">
         drop of the “{report.class.name}” logit with the group masked
       </text>
-      <rect x={left + plotW - 250} y={20} width={14} height={8} fill="#d4d4d8" />
-      <text x={left + plotW - 232} y={28} fontSize={10} fill="#52525b">
+      <rect x={left + plotW + 10} y={6} width={14} height={8} fill="#d4d4d8" />
+      <text x={left + plotW + 28} y={14} fontSize={10} fill="#52525b">
         random sets ({report.params.draws} draws)
       </text>
-      <line x1={left + plotW - 120} x2={left + plotW - 100} y1={24} y2={24} stroke="#18181b" strokeWidth={2} />
-      <text x={left + plotW - 96} y={28} fontSize={10} fill="#52525b">
+      <line x1={left + plotW + 10} x2={left + plotW + 24} y1={24} y2={24} stroke="#18181b" strokeWidth={2} />
+      <text x={left + plotW + 28} y={28} fontSize={10} fill="#52525b">
         the group, {Math.round(report.params.level * 100)}% CI
       </text>
       {ticks.map((t) => (
@@ -241,6 +266,13 @@ function GroupCard({ g, report, data }: { g: GroupDependence; report: Report; da
               className="rounded"
               data-testid="dep-patch"
             />
+          ))}
+        </div>
+      )}
+      {explained.length > 0 && report.falsePositiveImages && (
+        <div className="mt-2 flex flex-wrap gap-1" role="group" aria-label="false positives it explains">
+          {g.explains.map((i) => (
+            <FalsePositiveThumb key={i} report={report} index={i} circuitId={data.circuit.id} />
           ))}
         </div>
       )}

@@ -13,6 +13,7 @@ import type { classDependenceParams } from "~/lib/evaluations/params";
 import type { ClassDependenceResult, EvaluationData } from "~/server/neurflow";
 import type { ComputeOptions } from "./compute";
 import { EvaluationInputError } from "./compute";
+import { writeImageSet } from "./uploads";
 
 type Params = z.infer<typeof classDependenceParams>;
 
@@ -39,13 +40,18 @@ function datasetOf(db: Db, circuitId: number, datasetId: number | undefined) {
 
 export async function computeClassDependence(
   db: Db,
+  root: string,
   circuitId: number,
   data: EvaluationData,
   params: Params,
   opts: ComputeOptions = {},
 ): Promise<{
   params: Record<string, unknown>;
-  result: ClassDependenceResult & { dataset: { id: number; name: string } };
+  result: ClassDependenceResult & {
+    dataset: { id: number; name: string };
+    /** The false positives (and near misses) as an image set: `<set>/<i>.png` is `falsePositives[i]`. */
+    falsePositiveImages: { set: string } | null;
+  };
 }> {
   const { classDependence, loadClassImages, tf } = await import("~/server/neurflow");
   const ds = datasetOf(db, circuitId, params.datasetId);
@@ -96,9 +102,15 @@ export async function computeClassDependence(
         onProgress: (p) => opts.onProgress?.(p.total > 0 ? p.done / p.total : 0, p.message),
       },
     );
+    // the false positives the report names, kept as pictures (the evaluation-image route serves them)
+    const px = S * S * 3;
+    const raws = report.falsePositives.map((f) =>
+      Buffer.from(Uint8Array.from(loaded.pixels.subarray(f.image * px, (f.image + 1) * px))),
+    );
+    const set = raws.length ? await writeImageSet(root, circuitId, raws, S) : null;
     return {
       params: { ...params, datasetId: ds.id },
-      result: { ...report, dataset: { id: ds.id, name: ds.name } },
+      result: { ...report, dataset: { id: ds.id, name: ds.name }, falsePositiveImages: set ? { set } : null },
     };
   } finally {
     otherImages.dispose();

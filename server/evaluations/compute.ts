@@ -474,7 +474,7 @@ export async function computeEvaluation(
       }
       case "classDependence": {
         const { computeClassDependence } = await import("./classDependence");
-        const r = await computeClassDependence(db, payload.circuitId, data, payload.params, opts);
+        const r = await computeClassDependence(db, root, payload.circuitId, data, payload.params, opts);
         return finish(r.params, r.result);
       }
       case "faithfulness": {

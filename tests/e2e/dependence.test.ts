@@ -117,6 +117,12 @@ describe("class-dependence report", () => {
       )
       .toBe(true);
     expect(await card.getByTestId("dep-explains").textContent()).toMatch(/Explains \d+ false positive/);
+    // the false positives it explains, as pictures (the report's image set, model input size)
+    const fps = card.locator('[data-testid="dep-fp"][data-assigned="1"] img');
+    expect(await fps.count()).toBeGreaterThan(0);
+    await expect
+      .poll(() => fps.evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).naturalWidth === 64)))
+      .toBe(true);
     expect(await page.getByTestId("dep-summary").textContent()).toContain("200 random sets");
     await page.waitForTimeout(500);
     await page.screenshot({ path: join(SHOTS, "evaluations-dependence.png"), fullPage: true });
