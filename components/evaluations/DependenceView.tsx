@@ -253,8 +253,9 @@ function GroupCard({ g, report, data }: { g: GroupDependence; report: Report; da
         {g.flag.falsePositiveShare ? " · carries the false positives" : ""}
         {g.flag.contextLike ? " · looks like context" : ""}
       </p>
+      {data.circuit.hasImages && <p className="mt-2 text-[11px] font-medium text-zinc-500">its concept patches</p>}
       {data.circuit.hasImages && (
-        <div className="mt-2 flex flex-wrap gap-1" role="group" aria-label="concept patches">
+        <div className="mt-1 flex flex-wrap gap-1" role="group" aria-label="concept patches">
           {g.conceptPatches.map((p) => (
             <img
               key={p.patch}
@@ -270,7 +271,12 @@ function GroupCard({ g, report, data }: { g: GroupDependence; report: Report; da
         </div>
       )}
       {explained.length > 0 && report.falsePositiveImages && (
-        <div className="mt-2 flex flex-wrap gap-1" role="group" aria-label="false positives it explains">
+        <p className="mt-2 text-[11px] font-medium text-zinc-500">
+          the other classes&apos; images it explains (red ring: called “{report.class.name}”; faded: a near miss)
+        </p>
+      )}
+      {explained.length > 0 && report.falsePositiveImages && (
+        <div className="mt-1 flex flex-wrap gap-1" role="group" aria-label="false positives it explains">
           {g.explains.map((i) => (
             <FalsePositiveThumb key={i} report={report} index={i} circuitId={data.circuit.id} />
           ))}
