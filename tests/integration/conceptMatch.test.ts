@@ -3,16 +3,22 @@
  * toy-world circuits of one model (bee, ladybug): computed once per job and stored for the pair,
  * equal to the engine's own `conceptMatch` on the same data; a live job is reused; bad pairs are
  * refused with a clear message and queue nothing; viewers read but cannot start; deleting a
- * circuit deletes its matches. And the class-dependence evaluation kind's checks (the router's).
+ * circuit deletes its matches. And the class-dependence evaluation kind: the router's checks, the
+ * worker's result equal to the engine's on the same images, its false positives kept as pictures, the
+ * newest report in the JSON export.
  */
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { conceptMatches, jobs } from "~/db/schema";
+import { readdirSync } from "node:fs";
+import { conceptMatches, images as imageRows, jobs } from "~/db/schema";
 import { CONCEPT_MATCH_PARAM_DEFAULTS } from "~/lib/circuits/conceptMatchParams";
 import { EVALUATION_DEFAULTS } from "~/lib/evaluations/params";
 import { exportCircuit, importCircuit } from "~/server/circuits/store";
+import { imageSetDir } from "~/server/evaluations/store";
 import { conceptMatchJobHandler } from "~/server/jobs/handlers/conceptMatchJob";
+import { evaluationJobHandler } from "~/server/jobs/handlers/evaluationJob";
+import type { ClassDependenceResult } from "~/server/neurflow/light";
 import { Worker } from "~/server/jobs/worker";
 import { FIXTURE, FIXTURE_IMAGES } from "../helpers/fixtures";
 import { makeEnv, type TestEnv } from "../helpers/testEnv";
@@ -132,7 +138,76 @@ describe("concept match on the platform", () => {
     });
     const row = env.db.select().from(jobs).where(eq(jobs.id, ok.jobId)).get()!;
     expect(row.payload).toMatchObject({ kind: "classDependence", params: { draws: 20, perClass: 1, seed: 0 } });
-  });
+    // the worker computes it: one image of each other class of the circuit's own dataset
+    const evaluationWorker = new Worker({
+      queue: env.queue,
+      handlers: { evaluation: evaluationJobHandler(env.db, env.storageRoot) },
+      leaseMs: 120_000,
+    });
+    expect((await evaluationWorker.runOnce())?.status).toBe("succeeded");
+    const stored = (await env.as.viewer.evaluations.list({ circuitId: bee.circuitId, kind: "classDependence" }))
+      .results[0]!;
+    const report = stored.result as ClassDependenceResult & {
+      dataset: { id: number };
+      falsePositiveImages: { set: string } | null;
+    };
+    expect(stored.params).toMatchObject({ draws: 20, perClass: 1, datasetId: bee.datasetId });
+    expect(report.dataset.id).toBe(bee.datasetId);
+    // equal to the engine on the same images (the other classes' first image each, in dataset order)
+    const { classDependence, loadEvaluationData, loadClassImages, tf } = await import("~/server/neurflow");
+    const doc = exportCircuit(env.db, bee.circuitId)!;
+    const data = await loadEvaluationData(doc, join(FIXTURE, "manifest.json"), join(FIXTURE_IMAGES, "bee"));
+    try {
+      const others = readdirSync(FIXTURE_IMAGES)
+        .filter((c) => c !== "bee" && data.model.manifest.classes.includes(c))
+        .sort((x, y) => data.model.manifest.classes.indexOf(x) - data.model.manifest.classes.indexOf(y));
+      const names = report.falsePositives.map((f) => f.name!);
+      expect(new Set(names.map((n) => n.split("/")[0]))).toEqual(new Set(others));
+      // every other image appears once in the report's list (false positives, then near misses)
+      expect(new Set(report.falsePositives.map((f) => f.image)).size).toBe(report.falsePositives.length);
+      const otherFiles = env.db
+        .select()
+        .from(imageRows)
+        .where(eq(imageRows.datasetId, bee.datasetId))
+        .orderBy(imageRows.id)
+        .all()
+        .filter((r) => r.className !== "bee");
+      // one of each other class, in dataset order (what the worker takes with perClass 1)
+      const firstOfEach = otherFiles.filter((r, i) => otherFiles.findIndex((x) => x.className === r.className) === i);
+      const S = data.model.manifest.input.size;
+      const loaded = await loadClassImages(
+        firstOfEach.map((r) => join(FIXTURE_IMAGES, r.className, r.fileName)),
+        S,
+      );
+      const otherImages = tf.tidy(() =>
+        data.model.preprocess(tf.tensor4d(loaded.pixels, [firstOfEach.length, S, S, 3])),
+      );
+      const direct = await classDependence(
+        doc,
+        data.model,
+        {
+          classImages: data.images,
+          otherImages,
+          otherNames: firstOfEach.map((r) => `${r.className}/${r.fileName}`),
+          otherClasses: firstOfEach.map((r) => data.model.manifest.classes.indexOf(r.className)),
+        },
+        { draws: 20, seed: 0, falsePositives: 16 },
+      );
+      otherImages.dispose();
+      const { dataset: _d, falsePositiveImages, ...rest } = report;
+      expect({ ...rest, seconds: 0 }).toEqual({ ...direct, seconds: 0 });
+      // the false positives are kept as pictures, one per entry
+      expect(falsePositiveImages).not.toBeNull();
+      expect(readdirSync(imageSetDir(env.storageRoot, bee.circuitId, falsePositiveImages!.set)).length).toBe(
+        report.falsePositives.length,
+      );
+    } finally {
+      data.dispose();
+    }
+    // the export carries the newest report
+    const exported = (await env.as.viewer.circuits.export({ id: bee.circuitId })) as { classDependence?: unknown };
+    expect(exported.classDependence).toMatchObject({ evaluationId: stored.id, report: { kind: "classDependence" } });
+  }, 180_000);
 
   it("deletes the matches with either circuit", async () => {
     expect(count(conceptMatches)).toBe(1);
