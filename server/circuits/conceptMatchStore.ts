@@ -41,21 +41,40 @@ export interface StoredConceptMatch {
   createdAt: number;
 }
 
-/** The newest concept match of the ordered pair (a, b). */
+/** A match of (a, b) read as one of (b, a): the sides swap, the strength matrix transposes. */
+export function swapConceptMatch(r: ConceptMatchResult): ConceptMatchResult {
+  return {
+    ...r,
+    probe: r.probe.map((p) => ({ ...p, side: p.side === "a" ? "b" : "a" })),
+    a: r.b,
+    b: r.a,
+    strength: r.b.map((_, j) => r.strength.map((row) => row[j] ?? null)),
+    profiles: { a: r.profiles.b, b: r.profiles.a },
+  };
+}
+
+/**
+ * The newest concept match of the pair: of (a, b) as computed, else of (b, a) read the other way
+ * round (the match is symmetric: the same probe set, the same correlations).
+ */
 export function latestConceptMatch(db: Db, a: number, b: number): StoredConceptMatch | null {
-  const row = db
-    .select({
-      id: conceptMatches.id,
-      params: conceptMatches.params,
-      result: conceptMatches.result,
-      seconds: conceptMatches.seconds,
-      createdAt: conceptMatches.createdAt,
-    })
-    .from(conceptMatches)
-    .where(and(eq(conceptMatches.circuitA, a), eq(conceptMatches.circuitB, b)))
-    .orderBy(desc(conceptMatches.id))
-    .get();
-  return row ? { ...row, result: row.result as ConceptMatchResult } : null;
+  const read = (x: number, y: number) =>
+    db
+      .select({
+        id: conceptMatches.id,
+        params: conceptMatches.params,
+        result: conceptMatches.result,
+        seconds: conceptMatches.seconds,
+        createdAt: conceptMatches.createdAt,
+      })
+      .from(conceptMatches)
+      .where(and(eq(conceptMatches.circuitA, x), eq(conceptMatches.circuitB, y)))
+      .orderBy(desc(conceptMatches.id))
+      .get();
+  const direct = read(a, b);
+  if (direct) return { ...direct, result: direct.result as ConceptMatchResult };
+  const swapped = read(b, a);
+  return swapped ? { ...swapped, result: swapConceptMatch(swapped.result as ConceptMatchResult) } : null;
 }
 
 /** The newest concept-match job of the ordered pair (a, b). */

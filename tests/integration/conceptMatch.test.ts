@@ -112,6 +112,15 @@ describe("concept match on the platform", () => {
       model.dispose();
     }
     expect(count(conceptMatches)).toBe(1);
+    // the other way round reads the same match, sides swapped
+    const reversed = (await env.as.viewer.circuitCompare.concept({ a: ladybug.circuitId, b: bee.circuitId })).stored!;
+    expect(reversed.id).toBe(stored.id);
+    expect(reversed.result.a).toEqual(stored.result.b);
+    expect(reversed.result.b).toEqual(stored.result.a);
+    stored.result.strength.forEach((row, i) => row.forEach((s, j) => expect(reversed.result.strength[j]![i]).toBe(s)));
+    expect(reversed.result.probe.filter((p) => p.side === "a").length).toBe(
+      stored.result.probe.filter((p) => p.side === "b").length,
+    );
   }, 120_000);
 
   it("checks a class-dependence request against the circuit", async () => {
