@@ -76,7 +76,7 @@ describe("compare by concept", () => {
     // the graphs mark it: the flowers group's node is "specific" on the left
     await page.waitForTimeout(800);
     await page.screenshot({ path: join(SHOTS, "viewer-concept-compare.png"), fullPage: true });
-  });
+  }, 300_000);
 
   it("finds the same group present in another circuit of the flowers model", async () => {
     await computeMatch(flowers, flowersOther);
@@ -88,5 +88,5 @@ describe("compare by concept", () => {
     await page.getByTestId("mode-neurons").click();
     await page.waitForURL((u) => u.searchParams.get("by") === "neurons");
     expect(await page.getByTestId("compare-summary").textContent()).toContain("Matched by member neurons");
-  });
+  }, 300_000);
 });

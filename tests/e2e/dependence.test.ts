@@ -133,7 +133,7 @@ describe("class-dependence report", () => {
     const parsed = parseClassDependence(doc.classDependence!.report);
     expect(parsed.groups[0]!.layer).toBe(top.layer);
     expect(parsed.groups[0]!.groupId).toBe(top.group);
-  });
+  }, 700_000);
 
   it("does not show it on the cue-free control", async () => {
     const { id, flowers } = circuits.control;
@@ -143,5 +143,5 @@ describe("class-dependence report", () => {
     const top = ranked.find((r) => r.rank === 1)!;
     expect(flowers.get(`${top.layer}:${top.group}`)).toBeLessThan(0.9);
     expect(ranked.filter((r) => r.bias && flowers.get(`${r.layer}:${r.group}`)! >= 0.9)).toEqual([]);
-  });
+  }, 700_000);
 });
