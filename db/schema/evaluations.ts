@@ -16,6 +16,7 @@ export const EVALUATION_KINDS = [
   "imageDebug",
   "groupMasking",
   "faithfulness",
+  "classDependence",
 ] as const;
 export type EvaluationKind = (typeof EVALUATION_KINDS)[number];
 

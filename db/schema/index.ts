@@ -8,3 +8,4 @@ export * from "./labels";
 export * from "./shareLinks";
 export * from "./evaluations";
 export * from "./workers";
+export * from "./conceptMatches";

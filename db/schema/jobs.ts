@@ -3,7 +3,15 @@ import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core
 
 export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "canceled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-export const JOB_KINDS = ["circuit", "validateModel", "label", "heatmaps", "evaluation", "patchActivations"] as const;
+export const JOB_KINDS = [
+  "circuit",
+  "validateModel",
+  "label",
+  "heatmaps",
+  "evaluation",
+  "patchActivations",
+  "conceptMatch",
+] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const jobs = sqliteTable(

@@ -14,6 +14,7 @@ export const EVALUATION_KIND_LIST = [
   "imageDebug",
   "groupMasking",
   "faithfulness",
+  "classDependence",
 ] as const;
 export type EvaluationKindName = (typeof EVALUATION_KIND_LIST)[number];
 
@@ -24,6 +25,7 @@ export const EVALUATION_TITLES: Record<EvaluationKindName, string> = {
   imageDebug: "Image debugging",
   groupMasking: "Group masking",
   faithfulness: "Faithfulness at the viewer's thresholds",
+  classDependence: "Class dependence",
 };
 
 /** Caps per request: what one job may ask for. */
@@ -46,6 +48,9 @@ export const EVALUATION_LIMITS = {
   thresholds: 201,
   faithfulnessDraws: 200,
   falsePositiveScan: 5000,
+  dependenceDraws: 1000,
+  dependencePerClass: 64,
+  dependenceFalsePositives: 64,
 } as const;
 
 /** The engine's defaults (tests/integration/evaluations.test.ts checks they equal the engine's constants). */
@@ -63,6 +68,8 @@ export const EVALUATION_DEFAULTS = {
   imageDebug: { topCrops: 5, threshold: 0.6 },
   groupMasking: { draws: 5, seed: 0, topPatches: 10 },
   faithfulness: { draws: 50, seed: 0 },
+  /** The engine's CLASS_DEPENDENCE_DEFAULTS (draws, seed, false positives); images per other class: the platform's. */
+  classDependence: { draws: 200, seed: 0, falsePositives: 16, perClass: 16 },
 };
 
 /** The viewer slider's thresholds: 0, 0.01, …, 1. */
@@ -181,6 +188,30 @@ export const faithfulnessParams = z
   })
   .strict();
 
+/** Class dependence (docs/evaluations.md): the other classes' images come from a registered dataset. */
+export const classDependenceParams = z
+  .object({
+    /** Random neuron sets per (layer, group size). */
+    draws: z
+      .number()
+      .int()
+      .min(20, "at least 20 random sets (with fewer, p cannot go below 0.05)")
+      .max(L.dependenceDraws, `at most ${L.dependenceDraws} random sets`)
+      .default(EVALUATION_DEFAULTS.classDependence.draws),
+    seed: seed.default(EVALUATION_DEFAULTS.classDependence.seed),
+    /** Images of each other class, in dataset order. */
+    perClass: z.number().int().min(1).max(L.dependencePerClass).default(EVALUATION_DEFAULTS.classDependence.perClass),
+    falsePositives: z
+      .number()
+      .int()
+      .min(1)
+      .max(L.dependenceFalsePositives)
+      .default(EVALUATION_DEFAULTS.classDependence.falsePositives),
+    /** The dataset whose other classes' folders are read (default: the circuit's own dataset). */
+    datasetId: z.number().int().positive().optional(),
+  })
+  .strict();
+
 /** What `evaluations.start` takes (image debugging with uploads goes through `startImageDebug`, FormData). */
 export const evaluationRequest = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("optimality"), params: optimalityParams.prefault({}) }),
@@ -188,6 +219,7 @@ export const evaluationRequest = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("fidelityOfWeights"), params: fidelityOfWeightsParams.prefault({}) }),
   z.object({ kind: z.literal("groupMasking"), params: groupMaskingParams }),
   z.object({ kind: z.literal("faithfulness"), params: faithfulnessParams.prefault({}) }),
+  z.object({ kind: z.literal("classDependence"), params: classDependenceParams.prefault({}) }),
   z.object({
     kind: z.literal("imageDebug"),
     params: imageDebugParams,
@@ -315,6 +347,14 @@ export function checkAgainstCircuit<R extends EvaluationRequest | { kind: "image
           "the circuit has one layer pair: there is no layer below the logit to keep the circuit's neurons in",
         );
       return request;
+    case "classDependence":
+      if (!facts.hasImages)
+        throw new EvaluationParamsError("the circuit's images are not on this server (its dataset is gone)");
+      if (facts.layers.length < 2 || facts.layers.slice(1).every((l) => l.groupIds.length === 0))
+        throw new EvaluationParamsError(
+          "the circuit has no neuron groups below the logit: there is nothing to mask (compute a circuit with two layer pairs or more)",
+        );
+      return request;
   }
   return request;
 }
@@ -344,6 +384,8 @@ export function estimateUnits(
       const perMode = Math.min(p.thresholds?.length ?? 101, (facts.groups ?? Number.POSITIVE_INFINITY) + 1);
       return 2 + 2 * perMode * (1 + (p.draws ?? EVALUATION_DEFAULTS.faithfulness.draws));
     }
+    case "classDependence":
+      return (1 + (p.draws ?? 200)) * facts.layers;
     default:
       return 1;
   }

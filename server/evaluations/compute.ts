@@ -361,6 +361,16 @@ export async function computeEvaluation(
           seconds: (performance.now() - started) / 1000,
         });
       }
+      case "classDependence": {
+        const { computeClassDependence } = await import("./classDependence");
+        if (!inputs.local)
+          throw new EvaluationInputError(
+            "the class-dependence report runs on workers of the web machine (it reads the dataset directly)",
+          );
+        const { db, root } = inputs.local;
+        const r = await computeClassDependence(db, root, payload.circuitId, data, payload.params, opts);
+        return finish(r.params, r.result);
+      }
       case "faithfulness": {
         const graph = await inputs.visibility(payload.circuitId);
         if (!graph) throw new EvaluationInputError(`circuit ${payload.circuitId} no longer exists`);

@@ -62,6 +62,11 @@ export interface EvaluationInputs {
   storeImageSet(jobId: number | null, circuitId: number, raws: Buffer[], size: number): Promise<string>;
   /** Stores job `jobId`'s result (once per job); returns the row id. */
   store(jobId: number | null, payload: StoreTarget, outcome: EvaluationOutcome): Promise<number>;
+  /**
+   * The database and storage folder, on a worker of the web machine only: the class-dependence
+   * report still reads them directly (a remote worker refuses that evaluation by name).
+   */
+  local?: { db: Db; root: string };
 }
 
 /** What the job's payload says of the result's row. */
@@ -144,6 +149,7 @@ export function otherClassRows(
 
 export function localEvaluationInputs(db: Db, root: string): EvaluationInputs {
   return {
+    local: { db, root },
     async circuit(circuitId) {
       const doc = evaluationCircuitDoc(db, circuitId);
       return { doc, manifestPath: evaluationModel(db, circuitId).manifestPath };

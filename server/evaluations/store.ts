@@ -203,3 +203,22 @@ export function evaluationJobs(
     .limit(opts.limit ?? 20)
     .all();
 }
+
+/** The newest class-dependence report of a circuit (for the JSON export), with its id, date and parameters. */
+export function latestClassDependence(
+  db: Db,
+  circuitId: number,
+): { evaluationId: number; createdAt: number; params: Record<string, unknown>; report: unknown } | null {
+  const row = db
+    .select({
+      id: evaluations.id,
+      createdAt: evaluations.createdAt,
+      params: evaluations.params,
+      result: evaluations.result,
+    })
+    .from(evaluations)
+    .where(and(eq(evaluations.circuitId, circuitId), eq(evaluations.kind, "classDependence")))
+    .orderBy(desc(evaluations.id))
+    .get();
+  return row ? { evaluationId: row.id, createdAt: row.createdAt, params: row.params, report: row.result } : null;
+}

@@ -13,8 +13,10 @@ import { JOB_KINDS, type JobKind } from "~/db/schema";
 import { workerTokenSchema } from "~/server/workers/tokens";
 import { queueConfig, type QueueConfig } from "./queueConfig";
 
-/** Kinds a remote worker can run: all but patch activations, which read the database directly. */
-export const REMOTE_KINDS: readonly JobKind[] = JOB_KINDS.filter((k) => k !== "patchActivations");
+/** Kinds a remote worker can run: all but patch activations and concept matches, which read the database directly. */
+export const REMOTE_KINDS: readonly JobKind[] = JOB_KINDS.filter(
+  (k) => k !== "patchActivations" && k !== "conceptMatch",
+);
 
 export type WorkerConfig =
   | { mode: "local"; queue: QueueConfig; kinds: readonly JobKind[] }

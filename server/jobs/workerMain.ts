@@ -20,6 +20,7 @@ import { BullmqJobQueue } from "./bullmqQueue";
 import { createJobQueue, describeQueue } from "./createQueue";
 import { engineBackend, loadEngine, loadModelChecker } from "./engine";
 import { circuitJobHandler } from "./handlers/circuitJob";
+import { conceptMatchJobHandler } from "./handlers/conceptMatchJob";
 import { evaluationJobHandler } from "./handlers/evaluationJob";
 import { heatmapJobHandler } from "./handlers/heatmapJob";
 import { patchActivationsJobHandler } from "./handlers/patchActivationsJob";
@@ -118,8 +119,11 @@ if (config.mode === "remote") {
   platform = localPlatform(db, storageRoot());
   queueWhere = describeQueue(config.queue);
   serves = platform.where;
-  // patch activations read the database and the storage folder directly: local workers only
-  extra = { patchActivations: patchActivationsJobHandler(db, storageRoot()) };
+  // patch activations and concept matches read the database and the storage folder directly: local workers only
+  extra = {
+    patchActivations: patchActivationsJobHandler(db, storageRoot()),
+    conceptMatch: conceptMatchJobHandler(db),
+  };
 }
 
 const all: Partial<Record<JobKind, JobHandler<never>>> = {

@@ -9,6 +9,8 @@ export { initBackend, backendInfo, BACKEND_NAMES, type BackendInfo, type Backend
 export { buildCircuit, validateRequest, type ExecutionOptions } from "./circuit";
 export { loadModel, type ClassifierModel } from "./model/loadModel";
 export { metricM, metricMOfCrops, groupReferences } from "./metricM";
+export { conceptPatchesOf, type ConceptPatch } from "./conceptPatches";
+export { conceptMatch, spearman, CONCEPT_MATCH_DEFAULTS, type ConceptMatchSide } from "./conceptMatch";
 export { patchGrid, type Patch } from "./patches";
 export { loadClassImages } from "./images";
 export { spatialMean, computeActivations } from "./activations";
@@ -17,7 +19,7 @@ export { targetActivation } from "./integratedGradients";
 export { maskedLogits, classProbabilities, accuracyOf, layerWidth, type LayerMask } from "./masking";
 export { maskGroups, type GroupMaskingResult } from "./groupMasking";
 export { debugImages, type DebuggedImage } from "./imageDebugging";
-export { loadEvaluationData, checkModelMatches } from "./evaluations/evaluationData";
+export { loadEvaluationData, checkModelMatches, type EvaluationData } from "./evaluations/evaluationData";
 export { withKnockouts } from "./evaluations/knockoutRunner";
 export { optimality, OPTIMALITY_DEFAULTS, type OptimalityResult } from "./evaluations/optimality";
 export {

@@ -12,6 +12,7 @@ export { readManifest, parseManifest, type Manifest } from "./model/manifest";
 export { patchesPerImage } from "./patchGrid";
 export { throwIfAborted } from "./abort";
 export { IMAGE_EXTENSIONS, listImages } from "./images";
+export type { ConceptMatchResult, ConceptMatchGroup } from "./conceptMatch";
 export { coreNeuronsAtTau, type LayerCoreNeurons } from "./evaluations/coreNeuronsAtTau";
 export type {
   ClassDependenceResult,

@@ -357,7 +357,7 @@ describe("circuit viewer", () => {
     await page.goto(`${platform.url}/circuits?q=zzz`);
     expect(await page.getByTestId("browse-results").count()).toBe(0);
     // one class at two τ: the groups of the logit's layer share their neurons
-    await page.goto(`${platform.url}/circuits/compare?a=${bee}&b=${beeTau4}`);
+    await page.goto(`${platform.url}/circuits/compare?a=${bee}&b=${beeTau4}&by=neurons`);
     await page.getByTestId("compare-summary").waitFor();
     await page.getByTestId("compare-a").waitFor();
     await page.getByTestId("compare-b").waitFor();

@@ -56,6 +56,8 @@ const RULES: Record<string, Meta["auth"]> = {
   "circuitGraph.hypertree": "viewer",
   "circuitBrowse.search": "viewer",
   "circuitCompare.get": "viewer",
+  "circuitCompare.concept": "viewer",
+  "circuitCompare.startConcept": "annotator",
   "shareLinks.create": "viewer",
   "shareLinks.list": "viewer",
   "shareLinks.revoke": "viewer",

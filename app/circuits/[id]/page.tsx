@@ -61,6 +61,13 @@ export default async function CircuitPage({ params }: { params: Promise<{ id: st
           >
             Evaluations
           </Link>
+          <Link
+            className="ml-2 rounded border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+            href={`/circuits/${c.id}/dependence`}
+            data-testid="open-dependence"
+          >
+            Class dependence
+          </Link>
         </p>
       </div>
       <div className="grid gap-6 lg:grid-cols-3">

@@ -1,5 +1,6 @@
 /** Stored circuits: list, summary, JSON export and import, delete. */
 import { TRPCError } from "@trpc/server";
+import { latestClassDependence } from "~/server/evaluations/store";
 import { and, asc, count, desc, eq, inArray, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { rm } from "node:fs/promises";
@@ -118,7 +119,9 @@ export const circuitsRouter = router({
   export: viewerProcedure.input(z.object({ id })).query(({ ctx, input }) => {
     const doc = exportCircuit(ctx.db, input.id);
     if (!doc) throw new TRPCError({ code: "NOT_FOUND", message: `no circuit ${input.id}` });
-    return doc;
+    // the newest class-dependence report rides along (docs/circuit-format.md); an import ignores it
+    const dependence = latestClassDependence(ctx.db, input.id);
+    return dependence ? { ...doc, classDependence: dependence } : doc;
   }),
 
   import: annotatorProcedure

@@ -115,6 +115,11 @@ export const evaluationsRouter = router({
               message: `no image-debugging result ${request.params.images.debugEvaluation} for this circuit`,
             });
         }
+        if (request.kind === "classDependence" && request.params.datasetId != null) {
+          const dsId = request.params.datasetId;
+          if (!ctx.db.select({ id: datasets.id }).from(datasets).where(eq(datasets.id, dsId)).get())
+            throw new TRPCError({ code: "NOT_FOUND", message: `no dataset ${dsId}` });
+        }
         payload = { circuitId: facts.id, createdBy: ctx.user.id, ...request } as EvaluationJobPayload;
       }
       return { jobId: (await evaluationJob.enqueue(ctx.queue, payload)).id };

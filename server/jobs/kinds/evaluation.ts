@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import {
+  classDependenceParams,
   faithfulnessParams,
   fidelityOfNeuronsParams,
   fidelityOfWeightsParams,
@@ -50,6 +51,7 @@ const evaluationJobPayload = z.discriminatedUnion("kind", [
   z.object({ ...base, kind: z.literal("fidelityOfWeights"), params: fidelityOfWeightsParams }),
   z.object({ ...base, kind: z.literal("groupMasking"), params: groupMaskingParams }),
   z.object({ ...base, kind: z.literal("faithfulness"), params: faithfulnessParams }),
+  z.object({ ...base, kind: z.literal("classDependence"), params: classDependenceParams }),
   z.object({ ...base, kind: z.literal("imageDebug"), params: imageDebugParams, source: imageSource }),
 ]);
 /** Evaluations run one at a time per worker; a lost worker's job is started again (no checkpoint: results are not partial). */

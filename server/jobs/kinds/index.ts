@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import type { JobKind } from "~/db/schema";
 import { circuitJob } from "./circuit";
+import { conceptMatchJob } from "./conceptMatch";
 import { evaluationJob } from "./evaluation";
 import { heatmapsJob } from "./heatmaps";
 import { labelJob } from "./label";
@@ -15,6 +16,7 @@ export const JOBS = {
   heatmaps: heatmapsJob,
   evaluation: evaluationJob,
   patchActivations: patchActivationsJob,
+  conceptMatch: conceptMatchJob,
 } as const satisfies { [K in JobKind]: { kind: K; payload: z.ZodType } };
 
 /** What `queue.enqueue(kind, …)` takes for a kind. */

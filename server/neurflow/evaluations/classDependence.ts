@@ -14,6 +14,7 @@
  */
 import { throwIfAborted as checkAbort } from "../abort";
 import { computeActivations } from "../activations";
+import { conceptPatchesOf } from "../conceptPatches";
 import type { Circuit } from "../circuitFormat";
 import { maskedLogits } from "../masking";
 import { groupReferences, metricMOfCrops } from "../metricM";
@@ -288,37 +289,6 @@ function effect(
     pValue,
     exceedsRandom: group.mean > high,
   };
-}
-
-/** Concept patches of a group: its members' top patches in their semantic groups, by activation / reference. */
-function conceptPatchesOf(
-  circuit: Circuit,
-  pairIndex: number,
-  groupId: number,
-  count: number,
-): GroupDependence["conceptPatches"] {
-  const layer = circuit.layers[pairIndex]!;
-  const group = layer.neuronGroups.find((g) => g.id === groupId)!;
-  const byNeuron = new Map(layer.targets.map((t) => [t.neuron, t]));
-  const best = new Map<number, number>();
-  for (const m of group.members) {
-    const t = byNeuron.get(m.neuron);
-    if (!t) continue;
-    const idx = t.semanticGroups.flatMap((g, i) => (g === m.semanticGroup ? [i] : []));
-    const ref = idx.reduce((a, i) => a + t.topActivations[i]!, 0) / Math.max(idx.length, 1);
-    for (const i of idx) {
-      const score = t.topActivations[i]! / (Math.abs(ref) + 1e-6);
-      const p = t.topPatches[i]!;
-      best.set(p, Math.max(best.get(p) ?? -Infinity, score));
-    }
-  }
-  return [...best]
-    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
-    .slice(0, count)
-    .map(([patch, score]) => {
-      const box = circuit.patches[patch]! as [number, number, number, number];
-      return { patch, box, image: circuit.images[box[0]] ?? "", score };
-    });
 }
 
 /** Best-crop metric M of every group of the given layer pairs on each image (the circuit's crops), in one pass. */

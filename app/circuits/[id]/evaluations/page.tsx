@@ -74,6 +74,10 @@ export default async function CircuitEvaluationsPage({ params }: { params: Promi
           ·{" "}
           <Link className="hover:underline" href={`/circuits/${c.id}`}>
             summary
+          </Link>{" "}
+          ·{" "}
+          <Link className="hover:underline" href={`/circuits/${c.id}/dependence`} data-testid="open-dependence">
+            class dependence
           </Link>
         </p>
         {!c.modelId && (
