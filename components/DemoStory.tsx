@@ -9,9 +9,9 @@
 import Link from "next/link";
 import type { DemoStory as Story, StoryModel } from "~/server/demo/story";
 
-/** Where a circuit's class-dependence evidence is read (the evaluations page runs and lists it). */
+/** Where a circuit's class-dependence report is read (and started). */
 export function dependenceHref(circuitId: number): string {
-  return `/circuits/${circuitId}/evaluations`;
+  return `/circuits/${circuitId}/dependence`;
 }
 
 const link = "font-medium text-blue-700 hover:underline dark:text-blue-400";

@@ -2,8 +2,8 @@
  * The home page of a demo database leads a newcomer to "why does the flowers model say bee?", in
  * headless Chromium: a database without the demo's models shows no story; once the flowers model
  * (under the name `npm run demo` registers) has a bee circuit and its cue-free control one too, the
- * home page shows three steps whose links open the flowers circuit in the viewer, its evaluations
- * page (the class-dependence evidence) and the compare with the control — one click each.
+ * home page shows three steps whose links open the flowers circuit in the viewer, its
+ * class-dependence report and the compare (by concept) with the control — one click each.
  * Screenshot: docs/images/home-demo-story.png.
  */
 import { eq } from "drizzle-orm";
@@ -69,10 +69,10 @@ describe("the demo's home page", () => {
     await page.waitForURL((u) => u.pathname === `/circuits/${flowersCircuit}/view`);
     await waitForGraph(page);
 
-    // 2: its evaluations page (class dependence)
+    // 2: its class-dependence report
     await page.goto(`${platform.url}/`);
     await story.getByTestId("story-dependence").click();
-    await page.waitForURL((u) => u.pathname === `/circuits/${flowersCircuit}/evaluations`);
+    await page.waitForURL((u) => u.pathname === `/circuits/${flowersCircuit}/dependence`);
     expect(await page.locator("h1").first().textContent()).toContain("bee");
 
     // 3: the compare with the cue-free control
@@ -84,7 +84,9 @@ describe("the demo's home page", () => {
         u.searchParams.get("a") === String(flowersCircuit) &&
         u.searchParams.get("b") === String(controlCircuit),
     );
-    await page.getByTestId("compare-summary").waitFor();
+    // two models: the page matches by concept (not by neuron ids) and says so
+    await page.getByTestId("concept-summary").waitFor();
+    expect(await page.getByTestId("mode-neurons-off").textContent()).toContain("different models");
     expect(await page.getByTestId("compare-problem").count()).toBe(0);
   });
 });
