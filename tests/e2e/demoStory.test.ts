@@ -13,8 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { models } from "~/db/schema";
 import { DEMO_MODELS } from "~/server/demo/story";
 import { seedCircuit } from "../helpers/viewerSeed";
-import { E2E_SETUP_TIMEOUT_MS, launchBrowser, ROOT, signIn, startPlatform, type Platform } from "./helpers";
-import { seedViewer, toyCircuit, VIEWER_ADMIN, waitForGraph } from "./viewerHelpers";
+import { E2E_SETUP_TIMEOUT_MS, launchBrowser, ROOT, startPlatform, type Platform } from "./helpers";
+import { seedViewer, toyCircuit, signedInPage, waitForGraph } from "./viewerHelpers";
 
 let platform: Platform;
 let browser: Browser;
@@ -39,9 +39,7 @@ beforeAll(async () => {
     .get().id;
   controlCircuit = seedCircuit(db, { modelId: controlModel, datasetId: seeded!.datasetId }, bee).circuitId;
   browser = await launchBrowser();
-  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: "light" });
-  page = await ctx.newPage();
-  await signIn(page, platform, VIEWER_ADMIN);
+  page = await signedInPage(browser, platform);
 }, E2E_SETUP_TIMEOUT_MS);
 
 afterAll(async () => {

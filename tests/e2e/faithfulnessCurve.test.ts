@@ -19,8 +19,8 @@ import { loadGraph } from "~/server/circuits/graph";
 import type { Circuit } from "~/server/neurflow/light";
 import { createShareLink } from "~/server/share/links";
 import { FIXTURE, FIXTURE_IMAGES } from "../helpers/fixtures";
-import { E2E_SETUP_TIMEOUT_MS, launchBrowser, ROOT, signIn, startPlatform, type Platform } from "./helpers";
-import { seedViewer, TOY_LAYERS, VIEWER_ADMIN, visible, waitForGraph } from "./viewerHelpers";
+import { E2E_SETUP_TIMEOUT_MS, launchBrowser, ROOT, startPlatform, type Platform } from "./helpers";
+import { seedViewer, TOY_LAYERS, signedInPage, visible, waitForGraph } from "./viewerHelpers";
 
 const SHOTS = join(ROOT, "docs", "images");
 let platform: Platform;
@@ -76,9 +76,7 @@ beforeAll(async () => {
   circuitId = seeded!.circuitId;
   graph = loadGraph(platform.db(), circuitId)!;
   browser = await launchBrowser();
-  const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, colorScheme: "light" });
-  page = await ctx.newPage();
-  await signIn(page, platform, VIEWER_ADMIN);
+  page = await signedInPage(browser, platform, { width: 1400, height: 1000 });
 }, E2E_SETUP_TIMEOUT_MS);
 
 afterAll(async () => {

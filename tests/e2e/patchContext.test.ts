@@ -13,8 +13,8 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGraph } from "~/server/circuits/graph";
 import type { CircuitGraph, GraphGroup } from "~/lib/circuits/viewTypes";
-import { E2E_SETUP_TIMEOUT_MS, launchBrowser, ROOT, signIn, startPlatform, type Platform } from "./helpers";
-import { clickNode, seedViewer, toyCircuit, VIEWER_ADMIN, waitForGraph } from "./viewerHelpers";
+import { E2E_SETUP_TIMEOUT_MS, launchBrowser, ROOT, startPlatform, type Platform } from "./helpers";
+import { clickNode, seedViewer, toyCircuit, signedInPage, waitForGraph } from "./viewerHelpers";
 
 let platform: Platform;
 let browser: Browser;
@@ -28,9 +28,7 @@ beforeAll(async () => {
   circuitId = (await seedViewer(platform, [bee]))[0]!.circuitId;
   graph = loadGraph(platform.db(), circuitId)!;
   browser = await launchBrowser();
-  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: "light" });
-  page = await ctx.newPage();
-  await signIn(page, platform, VIEWER_ADMIN);
+  page = await signedInPage(browser, platform);
 }, E2E_SETUP_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
  * images: a few seconds), stored for a run on the toy-world images so the image routes find
  * them, and small page utilities (wait for the graph, click a node, count visible edges).
  */
-import type { Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { createCaller } from "~/server/api/root";
 import { createContext } from "~/server/api/context";
 import { createSession, SESSION_COOKIE } from "~/server/auth/sessions";
@@ -12,9 +12,22 @@ import { SqliteJobQueue } from "~/server/jobs/sqliteQueue";
 import type { Circuit } from "~/server/neurflow/light";
 import { seedCircuit, seedModelAndDataset, type Seeded } from "../helpers/viewerSeed";
 export { toyCircuit, TOY_LAYERS } from "../helpers/viewerSeed";
-import { createUser, type Credentials, type Platform } from "./helpers";
+import { createUser, signIn, type Credentials, type Platform } from "./helpers";
 
 export const VIEWER_ADMIN: Credentials = { username: "admin", password: "admin-password-e2e" };
+
+/** A light-scheme page of a new browser context (1400×900 unless told), signed in as `user`. */
+export async function signedInPage(
+  browser: Browser,
+  platform: Platform,
+  viewport = { width: 1400, height: 900 },
+  user: Credentials = VIEWER_ADMIN,
+): Promise<Page> {
+  const ctx = await browser.newContext({ viewport, colorScheme: "light" });
+  const page = await ctx.newPage();
+  await signIn(page, platform, user);
+  return page;
+}
 /** Admin account + model + dataset + the given circuits, written into the platform's database. */
 export async function seedViewer(platform: Platform, circuits: Circuit[]): Promise<Seeded[]> {
   const userId = await createUser(platform, { ...VIEWER_ADMIN, role: "admin" });
