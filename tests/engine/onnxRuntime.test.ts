@@ -3,7 +3,7 @@
  * TensorFlow.js implementation, on slices of the ONNX fixtures: bottleneck and basic residual blocks,
  * inception branches (concatenation, max pooling, padding), MobileNetV2 blocks (depthwise
  * convolutions, ReLU6), an EfficientNet block (SiLU, squeeze-excitation), dense heads, an opset-11
- * model; and slices it must refuse by name, which the engine then runs on TensorFlow.js.
+ * model, a target channel's convolution of unusual geometry on the rows; and slices it must refuse by name, which the engine then runs on TensorFlow.js.
  */
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -72,6 +72,9 @@ describe("integrated gradients on onnxruntime", () => {
     ["tv_mobilenet_v2_tiny", 97, -1, 3],
     ["vgg_like", 2, 7, 1],
     ["dropout_gemm", 0, -1, 0],
+    // the target channel's 3×5 convolution (stride, dilation, bias) on every row, rewritten per tap
+    ["channel_convs", "/Relu_output_0", "/Sigmoid_output_0", 2],
+    ["channel_convs", "/Relu_output_0", "/Sigmoid_output_0", 5],
   ];
   for (const [file, lower, upper, target] of same) {
     it(`equal TensorFlow.js's on ${file} (${lower} → ${upper}, channel ${target})`, async () => {
