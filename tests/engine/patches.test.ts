@@ -3,7 +3,7 @@ import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "~/server/neurflow/backend";
 import { loadClassImages } from "~/server/neurflow/images";
-import { cropGeometry, materializePatches, patchGrid } from "~/server/neurflow/patches";
+import { cropGeometry, materializePatches, patchGrid, patchPixels } from "~/server/neurflow/patches";
 import { tf } from "~/server/neurflow/tf";
 
 const dir = "tests/fixtures/toyworld-a";
@@ -61,5 +61,35 @@ describe("patches", () => {
     expect(maxDiff).toBeLessThan(1e-5);
     got.dispose();
     images.dispose();
+  });
+
+  it("cuts the same patches on the host as TensorFlow.js's kernel, bit for bit (onnxruntime's input)", () => {
+    // 224 px with crops of 67, 29 and 112 px (scales that are not powers of two), and 64 px
+    for (const [S, granularities] of [
+      [224, [1, 0.5, 0.3, 0.13]],
+      [64, [1, 0.5, 0.25, 0.3]],
+    ] as [number, number[]][]) {
+      const images = tf.randomUniform([2, S, S, 3], -2, 2, "float32", S) as tf.Tensor4D;
+      const grid = patchGrid(2, S, granularities, 0.5);
+      // every crop size, both images, first and last windows
+      const indices = [0, 1, 2, 9, 12, 20, grid.length - 40, grid.length - 2, grid.length - 1];
+      const want = materializePatches(images, grid, indices);
+      const got = patchPixels(images.dataSync() as Float32Array, S, grid, indices);
+      const w = want.dataSync();
+      expect(got.length).toBe(w.length);
+      let differ = 0;
+      for (let i = 0; i < w.length; i++) if (got[i] !== w[i]) differ++;
+      expect(differ).toBe(0);
+      want.dispose();
+      images.dispose();
+    }
+  });
+
+  it("refuses a patch that is not in the images", () => {
+    const grid = patchGrid(1, 64, [1, 0.5], 0.5);
+    const pixels = new Float32Array(64 * 64 * 3);
+    expect(() => patchPixels(pixels, 64, grid, [grid.length])).toThrow(/patch 10 does not exist/);
+    expect(() => patchPixels(pixels, 64, [[1, 0, 0, 32]], [0])).toThrow(/outside the images/);
+    expect(() => patchPixels(pixels, 64, [[0, 40, 0, 32]], [0])).toThrow(/outside the images/);
   });
 });

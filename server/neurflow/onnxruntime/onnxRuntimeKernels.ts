@@ -8,7 +8,7 @@ import type { ActivationBuffers } from "../activations";
 import type { BackendName } from "../backend";
 import type { ClassifierModel } from "../model/loadModel";
 import type { InProcessKernels } from "../parallel/attributionRunner";
-import { materializePatches, type Patch } from "../patches";
+import { patchPixels, type Patch } from "../patches";
 import { tf } from "../tf";
 import { OnnxRuntimeModel } from "./onnxRuntimeModel";
 import { onnxRuntimeWanted } from "./runtime";
@@ -51,6 +51,12 @@ export function onnxRuntimeKernels(
   ortModel: OnnxRuntimeModel,
 ): InProcessKernels {
   const S = model.manifest.input.size;
+  // the images' values, read once: the patches are cut and resized here (patchPixels)
+  let imagePixels: Float32Array | null = null;
+  const pixelsOf = (idx: readonly number[]) => {
+    imagePixels ??= images.dataSync() as Float32Array;
+    return patchPixels(imagePixels, S, patches, idx);
+  };
   return {
     activationBatch: ONNXRUNTIME_ACTIVATION_BATCH,
     async fillActivations(buffers: ActivationBuffers, from: number, to: number, batchSize: number) {
@@ -60,11 +66,8 @@ export function onnxRuntimeKernels(
       if (extra.length) throw new Error(`kept maps of a layer that is not a circuit layer: ${extra.join(", ")}`);
       for (let first = from; first < to; first += batchSize) {
         const idx = Array.from({ length: Math.min(batchSize, to - first) }, (_, i) => first + i);
-        const x = materializePatches(images, patches, idx);
-        const pixels = (await x.data()) as Float32Array;
-        x.dispose();
         const out = await ortModel.activations(
-          pixels,
+          pixelsOf(idx),
           [idx.length, S, S, 3],
           layers,
           layers.map((t) => ranks.get(t)!),
@@ -81,10 +84,7 @@ export function onnxRuntimeKernels(
       let rowShape: number[] = [];
       for (let i = 0; i < indices.length; i += ONNXRUNTIME_ACTIVATION_BATCH) {
         const idx = indices.slice(i, i + ONNXRUNTIME_ACTIVATION_BATCH);
-        const x = materializePatches(images, patches, idx);
-        const pixels = (await x.data()) as Float32Array;
-        x.dispose();
-        const out = await ortModel.activations(pixels, [idx.length, S, S, 3], [layerTensor], [rank], [0]);
+        const out = await ortModel.activations(pixelsOf(idx), [idx.length, S, S, 3], [layerTensor], [rank], [0]);
         parts.push(out.maps[0]!);
         rowShape = out.mapShapes[0]!;
       }
