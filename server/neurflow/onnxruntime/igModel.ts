@@ -336,15 +336,28 @@ function compile(
   for (const n of c.prefix) if (inForward(n)) emit(n, "p");
   for (const n of c.prefix) if (inForward(n)) emit(n, "z");
   // the frontier on the rows: z(0) + α (z(x) − z(0)), rows node-major (row = n·P + p)
+  const nodeOnes = b.op1("Expand", [
+    b.scalar(1),
+    b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([1])], { axis: 0 }),
+  ]);
   for (const t of c.frontier) {
     if (forwardOnly && dep.has(t)) continue;
     const s = shapeOf(t);
-    const a = b.op1("Reshape", [IG_INPUTS.alpha, int64([-1, ...Array(s.length + 1).fill(1)])]);
     const zp = names.p.get(t)!;
-    const delta = t === X ? zp : b.op1("Sub", [zp, names.z.get(t)!]);
-    let scaled = b.op1("Mul", [a, b.op1("Unsqueeze", [delta, int64([0])])]);
-    if (t !== X) scaled = b.op1("Add", [scaled, names.z.get(t)!]);
-    names.r.set(t, b.op1("Reshape", [scaled, int64([-1, ...s])]));
+    if (t === X) {
+      const a = b.op1("Reshape", [IG_INPUTS.alpha, int64([-1, ...Array(s.length + 1).fill(1)])]);
+      const scaled = b.op1("Mul", [a, b.op1("Unsqueeze", [zp, int64([0])])]);
+      names.r.set(t, b.op1("Reshape", [scaled, int64([-1, ...s])]));
+      continue;
+    }
+    // [α_n, 1] × [z(x) − z(0); z(0)]: the rows in one pass that writes them ([N, 2] × [2, P·S])
+    const z0 = names.z.get(t)!;
+    const coefficients = b.op1("Concat", [b.op1("Unsqueeze", [IG_INPUTS.alpha, int64([1])]), nodeOnes], { axis: 1 });
+    const flat = (v: string) => b.op1("Reshape", [v, int64([1, -1])]);
+    const ends = b.op1("Concat", [flat(b.op1("Sub", [zp, z0])), flat(b.op1("Expand", [z0, b.op1("Shape", [zp])]))], {
+      axis: 0,
+    });
+    names.r.set(t, b.op1("Reshape", [b.op1("MatMul", [coefficients, ends]), int64([-1, ...s])]));
   }
   for (const n of c.rows) {
     if (variant.kind === "perTarget" && sharedRows.has(n)) {
@@ -413,19 +426,22 @@ function compile(
     }
   };
   backward(c.rows, "r", "r");
-  // per weighting m (the rule's, the embedded rule's): Σ_n w_mn g_n ([1, N] × [N, P·S]), then back
-  // through the prefix once, on the patches' own rows
+  // both weightings m (the rule's, the embedded rule's) in one pass over the rows: Σ_n w_mn g_n
+  // ([2, N] × [N, P·S]); then, per weighting, back through the prefix once on the patches' own rows
+  const weighted = new Map<string, string>();
+  for (const t of c.frontier) {
+    const g = gradOf(`${t}@r`);
+    if (!g) continue;
+    const perNode = b.op1("Reshape", [
+      g,
+      b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 }),
+    ]);
+    weighted.set(t, b.op1("MatMul", [IG_INPUTS.w, perNode]));
+  }
   const attributions = [0, 1].map((m) => {
-    const w = b.op1("Gather", [IG_INPUTS.w, int64([m])], { axis: 0 });
-    for (const t of c.frontier) {
-      const g = gradOf(`${t}@r`);
-      if (!g) continue;
-      const s = shapeOf(t);
-      const perNode = b.op1("Reshape", [
-        g,
-        b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([-1])], { axis: 0 }),
-      ]);
-      addGrad(`${t}@p${m}`, b.op1("Reshape", [b.op1("MatMul", [w, perNode]), int64([-1, ...s])]));
+    for (const [t, both] of weighted) {
+      const row = b.op1("Gather", [both, int64([m])], { axis: 0 });
+      addGrad(`${t}@p${m}`, b.op1("Reshape", [row, int64([-1, ...shapeOf(t)])]));
     }
     backward(c.prefix, `p${m}`, "p");
     const gx = gradOf(`${X}@p${m}`) ?? b.op1("Mul", [xs, b.scalar(0)]);
