@@ -1,7 +1,7 @@
 /**
  * The engine's command line:
  *   npm run neurflow -- circuit --manifest M.json --images DIR --class NAME --layers a,b,c
- *                     [--tau 16] [--k 50] [--ig-steps 16] [--ig-method gausslegendre|riemann]
+ *                     [--tau 16] [--k 50] [--ig-steps 15] [--ig-method gausskronrod|gausslegendre|riemann]
  *                     [--preset default|reference] [--importance absMean|meanAbs]
  *                     [--edge-normalization sequential|sum] [--out circuit.json]
  *   npm run neurflow -- compare --circuit C.json --reference R.json[.gz]
@@ -24,7 +24,8 @@ import { createProgressBar } from "./progressBar";
 
 const USAGE = `usage:
   neurflow circuit --manifest M.json --images DIR --class NAME --layers top,...,bottom [--tau 16] [--k 50]
-                   [--ig-steps 16 (reference preset: 50)] [--ig-method gausslegendre|riemann] [--preset default|reference]
+                   [--ig-steps 15 (reference preset: 50)] [--ig-method gausskronrod|gausslegendre|riemann]
+                   [--preset default|reference]
                    [--importance absMean|meanAbs] [--edge-normalization sequential|sum] [--out circuit.json]
                    [--checkpoint FILE]   (saved after each layer pair; an existing one is resumed)
   neurflow compare --circuit C.json --reference R.json[.gz]
