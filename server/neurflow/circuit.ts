@@ -266,6 +266,8 @@ export async function buildCircuit(
     const loaded = await loadClassImages(req.images, S);
     const all = tf.tidy(() => model.preprocess(tf.tensor4d(loaded.pixels, [loaded.names.length, S, S, 3])));
     const keep = await imagesOfClass(model, all, classIndex, batchSize, ortModel);
+    // that session (the whole network, up to the logits) is not used again
+    await ortModel?.releaseActivationSessions();
     if (keep.length === 0) {
       all.dispose();
       throw new CircuitInputError(
@@ -339,6 +341,8 @@ export async function buildCircuit(
     t0 = performance.now();
     const activationBatch = options.batchSize ?? kernels?.activationBatch ?? activationBatchSize(S, backend.name);
     await activationPass(attribution, buffers, patches.length, activationBatch, report, stopIfCancelled);
+    // the pass's session holds the whole network: the layer pairs need only their slices
+    await ortModel?.releaseActivationSessions();
     const keptMaps = new Map(buffers.maps.map((m) => [m.lowerTensor, m]));
     timings.activations = (performance.now() - t0) / 1000;
     // the hypertree, top-down: one circuit layer per layer pair, a checkpoint after each

@@ -65,4 +65,28 @@ describe("ONNX fixtures match onnxruntime", () => {
     graph.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  test("convolution gradient kernels are made by the first gradient only, and freed by dispose", () => {
+    const before = tf.memory();
+    const graph = importOnnx(readFileSync(modelPath("resnet_blocks")));
+    const weightBytes = tf.memory().numBytes - before.numBytes;
+    const x = randomTensor([1, 32, 32, 3], 2);
+    // a forward pass does not make them (a model whose gradients run on onnxruntime never holds them)
+    tf.dispose(graph.run({ input: x }, ["logits"]));
+    const forward = tf.memory();
+    const gradient = () =>
+      tf.tidy(() => tf.grad((v: tf.Tensor) => graph.run({ input: v as tf.Tensor4D }, ["logits"])[0]!.sum())(x));
+    const g1 = gradient();
+    // the flipped kernels of the model's convolutions: most of its weights again
+    expect(tf.memory().numBytes - forward.numBytes).toBeGreaterThan(0.5 * weightBytes);
+    const withKernels = tf.memory().numTensors;
+    const g2 = gradient();
+    // made once, then reused: the second gradient adds only its result, and both agree
+    expect(tf.memory().numTensors).toBe(withKernels + 1);
+    expect(maxAbsDiff(g1.dataSync(), g2.dataSync())).toBe(0);
+    expect(maxAbs(g1.dataSync())).toBeGreaterThan(0);
+    tf.dispose([g1, g2, x]);
+    graph.dispose();
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+  });
 });

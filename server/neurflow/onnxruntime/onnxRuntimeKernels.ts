@@ -88,6 +88,8 @@ export function onnxRuntimeKernels(
         parts.push(out.maps[0]!);
         rowShape = out.mapShapes[0]!;
       }
+      // a pair's maps are read once: its session (the network up to the layer) is not kept
+      await ortModel.releaseActivationSessions();
       const size = rowShape.reduce((a, b) => a * b, 1);
       const data = new Float32Array(indices.length * size);
       let at = 0;

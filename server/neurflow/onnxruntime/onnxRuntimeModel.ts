@@ -233,6 +233,17 @@ export class OnnxRuntimeModel {
     return s;
   }
 
+  /**
+   * Releases the activation-pass sessions (each holds the whole network's weights and its working
+   * memory): after a pass that will not run again, such as the check of which images the model
+   * puts in the class, before the circuit's own pass.
+   */
+  async releaseActivationSessions(): Promise<void> {
+    const all = [...this.activationSessions.values()];
+    this.activationSessions.clear();
+    await Promise.all(all.map((s) => s.then((x) => x.release()).catch(() => undefined)));
+  }
+
   /** Releases the integrated-gradients sessions of every layer pair but the one whose lower tensor is `lower`. */
   releaseOtherPairs(lower: string): void {
     for (const [key, s] of this.sessions) {

@@ -64,7 +64,8 @@ function convReplacement(layer: Layer, derived: tf.Tensor[]): ConvReplacement | 
     pads: [0, 0, 0, 0],
     autoPad: c.padding === "same" ? "SAME_UPPER" : "VALID",
   };
-  const conv = convolution(cls === "Conv2D" ? "dense" : "depthwise", kernel, geometry);
+  // its gradient kernels, made on the first gradient
+  const conv = convolution(cls === "Conv2D" ? "dense" : "depthwise", kernel, geometry, (t) => derived.push(t));
   derived.push(...conv.weights.filter((w) => w !== kernel));
   const activation =
     c.activation && c.activation !== "linear" ? tf.layers.activation({ activation: c.activation as "relu" }) : null;
@@ -103,7 +104,7 @@ function restrictConv(
     if (!r) {
       const filter = tf.keep(tf.slice(kernel, [0, 0, 0, channel], [-1, -1, -1, 1])) as tf.Tensor4D;
       const b = bias ? tf.keep(tf.slice(bias, [channel], [1])) : undefined;
-      const conv = convolution("dense", filter, geometry);
+      const conv = convolution("dense", filter, geometry, (t) => derived.push(t));
       derived.push(...conv.weights, ...(b ? [b] : []));
       r = (x) => {
         let y: tf.Tensor = conv.apply(x as tf.Tensor4D);

@@ -208,32 +208,50 @@ function phaseInputGradient(
 }
 
 /** One group-free convolution (dense or depthwise) with its gradient strategy. */
-function makeCore(kind: Kind, filter: tf.Tensor4D, g: ConvGeometry): Conv2d {
+/**
+ * `own`, where given, receives the tensors the input gradient needs (the flipped, transposed
+ * kernel; a strided convolution's phase kernels) when a gradient first asks for them: a model
+ * whose gradients run elsewhere (on onnxruntime) then never holds them. Without it they are made
+ * here and listed in `weights`.
+ */
+function makeCore(kind: Kind, filter: tf.Tensor4D, g: ConvGeometry, own?: (t: tf.Tensor) => void): Conv2d {
   const weights: tf.Tensor[] = [filter];
   const strided = g.strides[0] > 1 || g.strides[1] > 1;
   const usePhases =
     kind === "dense" && strided && g.strides[0] === g.strides[1] && g.dilations[0] === 1 && g.dilations[1] === 1;
-  const phases = usePhases ? phaseKernels(filter, g.strides) : [];
-  for (const k of phases) if (k) weights.push(k);
   const multiplier = kind === "depthwise" ? filter.shape[3] : 1;
-  const gradKernel = tf.tidy(() => {
-    const flipped = tf.reverse(filter, [0, 1]);
-    if (kind === "dense") return tf.transpose(flipped, [0, 1, 3, 2]);
-    const [kh, kw, c, m] = filter.shape;
-    return tf.reshape(flipped, [kh, kw, c * m, 1]);
-  }) as tf.Tensor4D;
-  tf.keep(gradKernel);
-  weights.push(gradKernel);
+  let gradient: { kernel: tf.Tensor4D; phases: (tf.Tensor4D | null)[] } | null = null;
+  const gradientKernels = () => {
+    if (!gradient) {
+      const phases = usePhases ? phaseKernels(filter, g.strides) : [];
+      const kernel = tf.keep(
+        tf.tidy(() => {
+          const flipped = tf.reverse(filter, [0, 1]);
+          if (kind === "dense") return tf.transpose(flipped, [0, 1, 3, 2]);
+          const [kh, kw, c, m] = filter.shape;
+          return tf.reshape(flipped, [kh, kw, c * m, 1]);
+        }) as tf.Tensor4D,
+      );
+      const made = [...phases.filter((k): k is tf.Tensor4D => k !== null), kernel];
+      if (own) made.forEach(own);
+      else weights.push(...made);
+      gradient = { kernel, phases };
+    }
+    return gradient;
+  };
+  if (!own) gradientKernels();
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor4D;
     const pads = resolvePads(g, x.shape[1], x.shape[2]);
     const shape = x.shape;
     return {
       value: forwardRaw(kind, x, filter, g, pads),
-      gradFunc: (dy: tf.Tensor) =>
-        usePhases
-          ? phaseInputGradient(dy as tf.Tensor4D, phases, g.strides, pads, shape)
-          : inputGradient(kind, dy as tf.Tensor4D, gradKernel, multiplier, g, pads, shape),
+      gradFunc: (dy: tf.Tensor) => {
+        const k = gradientKernels();
+        return usePhases
+          ? phaseInputGradient(dy as tf.Tensor4D, k.phases, g.strides, pads, shape)
+          : inputGradient(kind, dy as tf.Tensor4D, k.kernel, multiplier, g, pads, shape);
+      },
     };
   });
   return { weights, apply: (x) => op(x) as tf.Tensor4D };
@@ -272,14 +290,25 @@ export function channelContribution(filter: () => tf.Tensor4D, g: ConvGeometry, 
   };
 }
 
-export function convolution(kind: "dense" | "depthwise", filter: tf.Tensor4D, g: ConvGeometry): Conv2d {
-  return makeCore(kind, filter, g);
+export function convolution(
+  kind: "dense" | "depthwise",
+  filter: tf.Tensor4D,
+  g: ConvGeometry,
+  own?: (t: tf.Tensor) => void,
+): Conv2d {
+  return makeCore(kind, filter, g, own);
 }
 
 /**
  * Builds an ONNX Conv: `weight` is OIHW [Cout, Cin/group, kh, kw]; `bias` [Cout] or undefined.
  */
-export function makeConv2d(weight: HostTensor, bias: HostTensor | undefined, group: number, g: ConvGeometry): Conv2d {
+export function makeConv2d(
+  weight: HostTensor,
+  bias: HostTensor | undefined,
+  group: number,
+  g: ConvGeometry,
+  own?: (t: tf.Tensor) => void,
+): Conv2d {
   const [cout, cinPerGroup, kh, kw] = weight.dims as [number, number, number, number];
   if (cout % group !== 0) throw new Error(`output channels ${cout} are not divisible by group ${group}`);
   const w = weight.data as Float32Array;
@@ -292,7 +321,7 @@ export function makeConv2d(weight: HostTensor, bias: HostTensor | undefined, gro
     const f = new Float32Array(kh * kw * cout);
     for (let o = 0; o < cout; o++)
       for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) f[(i * kw + j) * cout + o] = w[(o * kh + i) * kw + j]!;
-    cores.push(makeCore("depthwise", tf.keep(tf.tensor4d(f, [kh, kw, group, m])), g));
+    cores.push(makeCore("depthwise", tf.keep(tf.tensor4d(f, [kh, kw, group, m])), g, own));
   } else {
     const coutG = cout / group;
     for (let gi = 0; gi < group; gi++) {
@@ -304,7 +333,7 @@ export function makeConv2d(weight: HostTensor, bias: HostTensor | undefined, gro
             for (let j = 0; j < kw; j++)
               f[((i * kw + j) * cinPerGroup + c) * coutG + o] =
                 w[(((gi * coutG + o) * cinPerGroup + c) * kh + i) * kw + j]!;
-      cores.push(makeCore("dense", tf.keep(tf.tensor4d(f, [kh, kw, cinPerGroup, coutG])), g));
+      cores.push(makeCore("dense", tf.keep(tf.tensor4d(f, [kh, kw, cinPerGroup, coutG])), g, own));
     }
   }
   const b = bias ? tf.keep(tf.tensor1d(bias.data as Float32Array, "float32")) : undefined;

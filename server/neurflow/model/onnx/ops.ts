@@ -261,7 +261,8 @@ const Conv: OpDef = {
     const g = geometry(node, [w.dims[2]!, w.dims[3]!]);
     if (g.kernel[0] !== w.dims[2] || g.kernel[1] !== w.dims[3]) fail(node, "kernel_shape does not match the weight");
     const group = attrInt(node, "group", 1);
-    const conv = makeConv2d(w, bias, group, g);
+    // its gradient kernels, made on the first gradient (none where onnxruntime runs the gradients)
+    const conv = makeConv2d(w, bias, group, g, (t) => void ctx.own(t));
     conv.weights.forEach((t) => ctx.own(t));
     const runWith =
       (c: ReturnType<typeof makeConv2d>): OpRun =>
@@ -305,7 +306,7 @@ const Conv: OpDef = {
             (w.data as Float32Array).subarray(channel * per, (channel + 1) * per),
           );
           const bc = bias ? hostTensor("float32", [1], [(bias.data as Float32Array)[channel]!]) : undefined;
-          const c = makeConv2d(wc, bc, 1, g);
+          const c = makeConv2d(wc, bc, 1, g, (t) => void ctx.own(t));
           c.weights.forEach((t) => ctx.own(t));
           r = runWith(c);
           cache.set(channel, r);
