@@ -22,13 +22,13 @@ describe("strided convolution input gradient", () => {
   it.each(cases)("kernel %i, stride %i, pads %j, size %i", (k, s, p, H) => {
     const f = tf.randomNormal([k, k, 5, 7], 0, 1, "float32", 1) as tf.Tensor4D;
     const x = tf.randomNormal([2, H, H, 5], 0, 1, "float32", 2) as tf.Tensor4D;
-    const conv = convolution("dense", f, {
-      kernel: [k, k],
-      strides: [s, s],
-      dilations: [1, 1],
-      pads: p,
-      autoPad: "NOTSET",
-    });
+    const gradientKernels: tf.Tensor[] = [];
+    const conv = convolution(
+      "dense",
+      f,
+      { kernel: [k, k], strides: [s, s], dilations: [1, 1], pads: p, autoPad: "NOTSET" },
+      (t) => gradientKernels.push(t),
+    );
     const explicit: [[number, number], [number, number], [number, number], [number, number]] = [
       [0, 0],
       [p[0], p[2]],
@@ -46,6 +46,6 @@ describe("strided convolution input gradient", () => {
     expect(scale).toBeGreaterThan(0);
     expect(diff / scale).toBeLessThan(1e-5);
     tf.dispose([f, x, y, ref, dy, ours, theirs]);
-    conv.weights.forEach((w) => w.dispose());
+    tf.dispose([...conv.weights, ...gradientKernels]);
   });
 });

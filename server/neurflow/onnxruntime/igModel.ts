@@ -336,10 +336,7 @@ function compile(
   for (const n of c.prefix) if (inForward(n)) emit(n, "p");
   for (const n of c.prefix) if (inForward(n)) emit(n, "z");
   // the frontier on the rows: z(0) + α (z(x) − z(0)), rows node-major (row = n·P + p)
-  const nodeOnes = b.op1("Expand", [
-    b.scalar(1),
-    b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([1])], { axis: 0 }),
-  ]);
+  let nodeOnes: string | null = null;
   for (const t of c.frontier) {
     if (forwardOnly && dep.has(t)) continue;
     const s = shapeOf(t);
@@ -352,6 +349,10 @@ function compile(
     }
     // [α_n, 1] × [z(x) − z(0); z(0)]: the rows in one pass that writes them ([N, 2] × [2, P·S])
     const z0 = names.z.get(t)!;
+    nodeOnes ??= b.op1("Expand", [
+      b.scalar(1),
+      b.op1("Concat", [b.op1("Shape", [IG_INPUTS.alpha]), int64([1])], { axis: 0 }),
+    ]);
     const coefficients = b.op1("Concat", [b.op1("Unsqueeze", [IG_INPUTS.alpha, int64([1])]), nodeOnes], { axis: 1 });
     const flat = (v: string) => b.op1("Reshape", [v, int64([1, -1])]);
     const ends = b.op1("Concat", [flat(b.op1("Sub", [zp, z0])), flat(b.op1("Expand", [z0, b.op1("Shape", [zp])]))], {

@@ -209,12 +209,11 @@ function phaseInputGradient(
 
 /** One group-free convolution (dense or depthwise) with its gradient strategy. */
 /**
- * `own`, where given, receives the tensors the input gradient needs (the flipped, transposed
- * kernel; a strided convolution's phase kernels) when a gradient first asks for them: a model
- * whose gradients run elsewhere (on onnxruntime) then never holds them. Without it they are made
- * here and listed in `weights`.
+ * `own` receives the tensors the input gradient needs (the flipped, transposed kernel; a strided
+ * convolution's phase kernels) when a gradient first asks for them, to free them with the model: a
+ * model whose gradients run elsewhere (on onnxruntime) never holds them.
  */
-function makeCore(kind: Kind, filter: tf.Tensor4D, g: ConvGeometry, own?: (t: tf.Tensor) => void): Conv2d {
+function makeCore(kind: Kind, filter: tf.Tensor4D, g: ConvGeometry, own: (t: tf.Tensor) => void): Conv2d {
   const weights: tf.Tensor[] = [filter];
   const strided = g.strides[0] > 1 || g.strides[1] > 1;
   const usePhases =
@@ -232,14 +231,12 @@ function makeCore(kind: Kind, filter: tf.Tensor4D, g: ConvGeometry, own?: (t: tf
           return tf.reshape(flipped, [kh, kw, c * m, 1]);
         }) as tf.Tensor4D,
       );
-      const made = [...phases.filter((k): k is tf.Tensor4D => k !== null), kernel];
-      if (own) made.forEach(own);
-      else weights.push(...made);
+      for (const k of phases) if (k) own(k);
+      own(kernel);
       gradient = { kernel, phases };
     }
     return gradient;
   };
-  if (!own) gradientKernels();
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor4D;
     const pads = resolvePads(g, x.shape[1], x.shape[2]);
@@ -294,7 +291,7 @@ export function convolution(
   kind: "dense" | "depthwise",
   filter: tf.Tensor4D,
   g: ConvGeometry,
-  own?: (t: tf.Tensor) => void,
+  own: (t: tf.Tensor) => void,
 ): Conv2d {
   return makeCore(kind, filter, g, own);
 }
@@ -307,7 +304,7 @@ export function makeConv2d(
   bias: HostTensor | undefined,
   group: number,
   g: ConvGeometry,
-  own?: (t: tf.Tensor) => void,
+  own: (t: tf.Tensor) => void,
 ): Conv2d {
   const [cout, cinPerGroup, kh, kw] = weight.dims as [number, number, number, number];
   if (cout % group !== 0) throw new Error(`output channels ${cout} are not divisible by group ${group}`);
